@@ -1,0 +1,20 @@
+// Original file: proto/jobrunner/v1/agent.proto
+
+import type { JobSpec as _jobrunner_v1_JobSpec, JobSpec__Output as _jobrunner_v1_JobSpec__Output } from '../../jobrunner/v1/JobSpec';
+import type { Long } from '@grpc/proto-loader';
+
+export interface Assignment {
+  'jobId'?: (string);
+  'attempt'?: (number);
+  'leaseToken'?: (string);
+  'leaseExpiresAtMs'?: (number | string | Long);
+  'spec'?: (_jobrunner_v1_JobSpec | null);
+}
+
+export interface Assignment__Output {
+  'jobId': (string);
+  'attempt': (number);
+  'leaseToken': (string);
+  'leaseExpiresAtMs': (number);
+  'spec': (_jobrunner_v1_JobSpec__Output | null);
+}

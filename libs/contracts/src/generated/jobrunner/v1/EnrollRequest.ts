@@ -1,0 +1,32 @@
+// Original file: proto/jobrunner/v1/agent.proto
+
+
+export interface EnrollRequest {
+  /**
+   * human name, e.g. the host name
+   */
+  'name'?: (string);
+  'pool'?: (string);
+  'labels'?: ({[key: string]: string});
+  'slots'?: (number);
+  'version'?: (string);
+  /**
+   * Set when the agent re-enrolls: the API keeps the same agent id if the name matches.
+   */
+  'previousAgentId'?: (string);
+}
+
+export interface EnrollRequest__Output {
+  /**
+   * human name, e.g. the host name
+   */
+  'name': (string);
+  'pool': (string);
+  'labels': ({[key: string]: string});
+  'slots': (number);
+  'version': (string);
+  /**
+   * Set when the agent re-enrolls: the API keeps the same agent id if the name matches.
+   */
+  'previousAgentId': (string);
+}

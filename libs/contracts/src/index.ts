@@ -1,0 +1,10 @@
+export * from './duration';
+export * from './errors';
+export * from './ids';
+export * from './job-spec';
+export * from './proto';
+export * from './rest';
+export * from './states';
+export type { ProtoGrpcType } from './generated/agent';
+export type { AgentServiceClient, AgentServiceHandlers } from './generated/jobrunner/v1/AgentService';
+export type * as pb from './generated/pb';

@@ -1,0 +1,71 @@
+import { parseJobSpec, labelsSatisfy, toProtoSpec } from './job-spec';
+
+describe('parseJobSpec', () => {
+  it('accepts the contract example and normalizes durations and defaults', () => {
+    const r = parseJobSpec({
+      name: 'deploy-web', pool: 'default', labels: { os: 'linux' }, timeout: '10m', retries: 2,
+      env: { STAGE: 'prod' }, uses: [{ url: 'https://example.com/tool.tgz', sha256: 'a'.repeat(64) }],
+      steps: [{ name: 'build', run: 'make build', timeout: '5m', retries: 0 }, { run: ['./deploy', '--stage', 'prod'] }],
+    });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.job.timeoutMs).toBe(600_000);
+    expect(r.job.steps[0]).toEqual({ name: 'build', run: 'make build', timeoutMs: 300_000, retries: 0 });
+    expect(r.job.steps[1]).toEqual({ name: 'step-2', run: ['./deploy', '--stage', 'prod'], timeoutMs: 0, retries: 0 });
+  });
+
+  it('takes durations as seconds when numbers', () => {
+    const r = parseJobSpec({ timeout: 90, steps: [{ run: 'true' }] });
+    expect(r.ok && r.job.timeoutMs).toBe(90_000);
+  });
+
+  it.each([
+    [{}, 'steps'],
+    [{ steps: [] }, 'steps'],
+    [{ steps: [{ run: 'true' }], colour: 'red' }, '(root)'],
+    [{ steps: [{ run: 'true', shell: 'bash' }] }, 'steps.0'],
+    [{ steps: [{ run: '' }] }, 'steps.0.run'],
+    [{ steps: [{ run: [] }] }, 'steps.0.run'],
+    [{ timeout: 'soon', steps: [{ run: 'true' }] }, 'timeout'],
+    [{ timeout: '8d', steps: [{ run: 'true' }] }, 'timeout'],
+    [{ retries: -1, steps: [{ run: 'true' }] }, 'retries'],
+    [{ retries: 1.5, steps: [{ run: 'true' }] }, 'retries'],
+    [{ pool: 'a:b', steps: [{ run: 'true' }] }, 'pool'],
+    [{ env: { JR_JOB_ID: 'x' }, steps: [{ run: 'true' }] }, 'env.JR_JOB_ID'],
+    [{ env: { '1BAD': 'x' }, steps: [{ run: 'true' }] }, 'env.1BAD'],
+    [{ uses: [{ url: 'file:///etc/passwd', sha256: 'a'.repeat(64) }], steps: [{ run: 'true' }] }, 'uses.0.url'],
+    [{ uses: [{ url: 'https://x/y', sha256: 'nothex' }], steps: [{ run: 'true' }] }, 'uses.0.sha256'],
+    [{ steps: [{ run: 'a\0b' }] }, 'steps.0.run'],
+    ['a string', '(root)'],
+    [null, '(root)'],
+    [[{ run: 'true' }], '(root)'],
+  ])('refuses %j with an issue at %s', (input, path) => {
+    const r = parseJobSpec(input);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues.map((i) => i.path)).toContain(path);
+  });
+
+  it('refuses too many steps', () => {
+    const r = parseJobSpec({ steps: Array.from({ length: 101 }, () => ({ run: 'true' })) });
+    expect(r.ok).toBe(false);
+  });
+});
+
+describe('labelsSatisfy', () => {
+  it('needs every job label on the agent', () => {
+    expect(labelsSatisfy({ os: 'linux', arch: 'x64' }, { os: 'linux' })).toBe(true);
+    expect(labelsSatisfy({ os: 'linux' }, { os: 'linux', arch: 'x64' })).toBe(false);
+    expect(labelsSatisfy({}, {})).toBe(true);
+  });
+});
+
+describe('toProtoSpec', () => {
+  it('maps shell strings and argv arrays to the oneof', () => {
+    const r = parseJobSpec({ steps: [{ run: 'echo hi' }, { run: ['ls', '-l'] }] });
+    if (!r.ok) throw new Error('bad');
+    const p = toProtoSpec(r.job);
+    expect(p.steps?.[0]?.shell).toBe('echo hi');
+    expect(p.steps?.[1]?.argv?.args).toEqual(['ls', '-l']);
+  });
+});

@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import { parseDurationMs } from './duration';
+import type { JobSpec } from './generated/jobrunner/v1/JobSpec';
+
+/** Input limits: anything larger is refused with a clear error rather than stored. */
+export const LIMITS = {
+  maxBodyBytes: 256 * 1024,
+  maxSteps: 100,
+  maxRunBytes: 64 * 1024,
+  maxArgs: 1024,
+  maxLabels: 32,
+  maxEnv: 256,
+  maxEnvValueBytes: 32 * 1024,
+  maxUses: 32,
+  maxTimeoutMs: 7 * 24 * 3_600_000,
+  maxRetries: 10,
+  maxIdempotencyKeyLength: 200,
+} as const;
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,199}$/;
+/** Pools name queues: no ':' (BullMQ), no spaces. */
+export const POOL_RE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+const LABEL_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/;
+const LABEL_VALUE_RE = /^[A-Za-z0-9_./:-]{0,63}$/;
+const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const RESERVED_ENV = new Set(['JR_JOB_ID', 'JR_ATTEMPT']);
+
+const duration = z
+  .union([z.string().max(32), z.number()])
+  .transform((value, ctx) => {
+    const ms = parseDurationMs(value);
+    if (ms === undefined || ms <= 0 || ms > LIMITS.maxTimeoutMs) {
+      ctx.addIssue({ code: 'custom', message: `not a duration between 1ms and 7d (use 90s, 5m, 1h or seconds): ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const retries = z.number().int().min(0).max(LIMITS.maxRetries);
+
+const labels = z
+  .record(z.string().regex(LABEL_KEY_RE, 'label keys: letters, digits, _ . / -, at most 63'), z.string().regex(LABEL_VALUE_RE, 'label values: letters, digits, _ . / : -, at most 63'))
+  .refine((r) => Object.keys(r).length <= LIMITS.maxLabels, `at most ${LIMITS.maxLabels} labels`);
+
+const env = z
+  .record(
+    z.string().regex(ENV_KEY_RE, 'environment names: letters, digits and _, not starting with a digit').refine((k) => !RESERVED_ENV.has(k), 'JR_JOB_ID and JR_ATTEMPT are set by jobrunner'),
+    z.string().max(LIMITS.maxEnvValueBytes).refine((v) => !v.includes('\0'), 'environment values cannot contain NUL'),
+  )
+  .refine((r) => Object.keys(r).length <= LIMITS.maxEnv, `at most ${LIMITS.maxEnv} environment variables`);
+
+const noNul = (s: string): boolean => !s.includes('\0');
+
+const run = z.union([
+  z.string().min(1, 'run cannot be empty').max(LIMITS.maxRunBytes).refine(noNul, 'run cannot contain NUL'),
+  z.array(z.string().max(LIMITS.maxRunBytes).refine(noNul, 'arguments cannot contain NUL')).min(1, 'run needs at least the program').max(LIMITS.maxArgs),
+]);
+
+export const stepSchema = z.strictObject({
+  name: z.string().regex(NAME_RE, 'step names: up to 200 letters, digits, spaces, _ . -').optional(),
+  run,
+  timeout: duration.optional(),
+  retries: retries.optional(),
+});
+
+export const artifactSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'uses[].url must be an http(s) URL' }).max(2048),
+  sha256: z.string().regex(/^[a-f0-9]{64}$/, 'sha256 must be 64 lowercase hex digits'),
+});
+
+/** The job document of the contract (`POST /v1/jobs`, and `jr submit -f job.yaml`). */
+export const jobSpecSchema = z.strictObject({
+  name: z.string().regex(NAME_RE, 'name: up to 200 letters, digits, spaces, _ . -').optional(),
+  pool: z.string().regex(POOL_RE, 'pool: lowercase letters, digits, _ . -, at most 63').optional(),
+  labels: labels.optional(),
+  timeout: duration.optional(),
+  retries: retries.optional(),
+  env: env.optional(),
+  uses: z.array(artifactSchema).max(LIMITS.maxUses).optional(),
+  steps: z.array(stepSchema).min(1, 'a job needs at least one step').max(LIMITS.maxSteps),
+});
+
+export type JobSpecInput = z.input<typeof jobSpecSchema>;
+export type ParsedJobSpec = z.output<typeof jobSpecSchema>;
+
+/** The normalized job as stored and dispatched: defaults applied, durations in ms. */
+export interface NormalizedJob {
+  name: string;
+  pool: string;
+  labels: Record<string, string>;
+  timeoutMs: number;
+  retries: number;
+  env: Record<string, string>;
+  uses: Array<{ url: string; sha256: string }>;
+  steps: Array<{ name: string; run: string | string[]; timeoutMs: number; retries: number }>;
+}
+
+export interface SpecIssue {
+  path: string;
+  message: string;
+}
+
+export type ParseResult = { ok: true; job: NormalizedJob } | { ok: false; issues: SpecIssue[] };
+
+export function parseJobSpec(input: unknown): ParseResult {
+  const parsed = jobSpecSchema.safeParse(input);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message })),
+    };
+  }
+  return { ok: true, job: normalize(parsed.data) };
+}
+
+function normalize(spec: ParsedJobSpec): NormalizedJob {
+  return {
+    name: spec.name ?? defaultName(spec.steps[0]?.run),
+    pool: spec.pool ?? 'default',
+    labels: spec.labels ?? {},
+    timeoutMs: spec.timeout ?? 0,
+    retries: spec.retries ?? 0,
+    env: spec.env ?? {},
+    uses: spec.uses ?? [],
+    steps: spec.steps.map((s, i) => ({ name: s.name ?? `step-${i + 1}`, run: s.run, timeoutMs: s.timeout ?? 0, retries: s.retries ?? 0 })),
+  };
+}
+
+function defaultName(run: string | string[] | undefined): string {
+  const text = Array.isArray(run) ? run.join(' ') : (run ?? 'job');
+  const cleaned = text.replace(/[^A-Za-z0-9_.\- ]+/g, ' ').trim().slice(0, 60);
+  return cleaned.length > 0 && /^[A-Za-z0-9]/.test(cleaned) ? cleaned : 'job';
+}
+
+/** The job as the agent protocol carries it. */
+export function toProtoSpec(job: NormalizedJob): JobSpec {
+  return {
+    name: job.name,
+    pool: job.pool,
+    labels: job.labels,
+    timeoutMs: job.timeoutMs,
+    env: job.env,
+    uses: job.uses,
+    steps: job.steps.map((s) => ({
+      name: s.name,
+      ...(Array.isArray(s.run) ? { argv: { args: s.run } } : { shell: s.run }),
+      timeoutMs: s.timeoutMs,
+      retries: s.retries,
+    })),
+  };
+}
+
+/** True when an agent with `agentLabels` may run a job asking for `jobLabels`. */
+export function labelsSatisfy(agentLabels: Record<string, string>, jobLabels: Record<string, string>): boolean {
+  return Object.entries(jobLabels).every(([k, v]) => agentLabels[k] === v);
+}

@@ -1,0 +1,27 @@
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType } from './generated/agent';
+
+/** Must match the flags in scripts/proto-gen.js, or the generated types lie. */
+export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: false,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
+
+export const PROTO_ROOT = path.resolve(__dirname, '../../../proto');
+export const AGENT_PROTO_FILE = 'jobrunner/v1/agent.proto';
+
+let cached: ProtoGrpcType | undefined;
+
+/** The loaded `jobrunner.v1` package: `loadAgentProto().jobrunner.v1.AgentService`. */
+export function loadAgentProto(): ProtoGrpcType {
+  if (!cached) {
+    const definition = protoLoader.loadSync(AGENT_PROTO_FILE, { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_ROOT] });
+    cached = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
+  }
+  return cached;
+}

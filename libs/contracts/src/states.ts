@@ -1,0 +1,84 @@
+/** Job states of the contract and the transitions between them. */
+export const JOB_STATES = ['queued', 'leased', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
+
+export const ATTEMPT_STATES = ['leased', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'lost', 'superseded'] as const;
+export type AttemptState = (typeof ATTEMPT_STATES)[number];
+
+/** Why a job ended as it did (`reason` in the REST view). */
+export type JobReason =
+  | 'exit_code'
+  | 'attempts_exhausted'
+  | 'timeout'
+  | 'cancelled'
+  | 'download_failed'
+  | 'invalid_spec';
+
+const JOB_TRANSITIONS: Record<JobState, readonly JobState[]> = {
+  queued: ['leased', 'cancelled', 'failed'],
+  leased: ['running', 'queued', 'succeeded', 'failed', 'cancelled', 'timed_out'],
+  running: ['queued', 'succeeded', 'failed', 'cancelled', 'timed_out'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+  timed_out: [],
+};
+
+export function isTerminal(state: JobState): boolean {
+  return TERMINAL_JOB_STATES.has(state);
+}
+
+export function canTransition(from: JobState, to: JobState): boolean {
+  return JOB_TRANSITIONS[from].includes(to);
+}
+
+export function isJobState(value: string): value is JobState {
+  return (JOB_STATES as readonly string[]).includes(value);
+}
+
+/** What an attempt's end means for its job. */
+export type AttemptEnd = 'succeeded' | 'failed' | 'timed_out' | 'cancelled' | 'lost';
+
+export interface RetryBudget {
+  /** Re-runs allowed after a failed attempt (the job's `retries`). */
+  retries: number;
+  /** Failed attempts so far, this one included. */
+  failedAttempts: number;
+  /** Lost attempts so far, this one included. */
+  lostAttempts: number;
+  /** Lost attempts tolerated before the job gives up. */
+  maxLostAttempts: number;
+  /** A cancel was asked for while the attempt ran. */
+  cancelRequested: boolean;
+}
+
+export interface NextJobState {
+  state: JobState;
+  reason?: JobReason;
+}
+
+/**
+ * The job state machine's one decision: given how an attempt ended and what budget is left,
+ * does the job run again (`queued`) or end, and why.
+ */
+export function nextStateAfterAttempt(end: AttemptEnd, budget: RetryBudget): NextJobState {
+  if (budget.cancelRequested && end !== 'succeeded') return { state: 'cancelled', reason: 'cancelled' };
+  switch (end) {
+    case 'succeeded':
+      return { state: 'succeeded' };
+    case 'cancelled':
+      return { state: 'cancelled', reason: 'cancelled' };
+    case 'timed_out':
+      return { state: 'timed_out', reason: 'timeout' };
+    case 'failed':
+      if (budget.failedAttempts <= budget.retries) return { state: 'queued' };
+      return { state: 'failed', reason: budget.retries > 0 ? 'attempts_exhausted' : 'exit_code' };
+    case 'lost':
+      if (budget.lostAttempts < budget.maxLostAttempts && budget.failedAttempts <= budget.retries) {
+        return { state: 'queued' };
+      }
+      return { state: 'failed', reason: 'attempts_exhausted' };
+  }
+}
