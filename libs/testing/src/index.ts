@@ -4,3 +4,4 @@ export * from './private-services';
 export * from './redis';
 export * from './services';
 export * from './wait';
+export * from './processes';

@@ -1,0 +1,172 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { waitFor } from './wait';
+
+/** The repository root (libs/testing/{src,dist}/ -> ../../..). */
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+
+export const API_MAIN = path.join(REPO_ROOT, 'apps/api/dist/main.js');
+export const AGENT_MAIN = path.join(REPO_ROOT, 'apps/agent/dist/main.js');
+export const CLI_MAIN = path.join(REPO_ROOT, 'apps/cli/bin/jr.js');
+
+/** A real API or agent process, its output kept in a log file for post-mortems. */
+export class ManagedProcess {
+  private exitPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly child: ChildProcess;
+
+  constructor(
+    readonly name: string,
+    main: string,
+    readonly env: NodeJS.ProcessEnv,
+    readonly logFile: string,
+    args: string[] = [],
+  ) {
+    fs.mkdirSync(path.dirname(logFile), { recursive: true });
+    const out = fs.openSync(logFile, 'a');
+    this.child = spawn(process.execPath, [main, ...args], { env, stdio: ['ignore', out, out] });
+    fs.closeSync(out);
+    this.exitPromise = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    return this.exitPromise;
+  }
+
+  log(): string {
+    try {
+      return fs.readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** SIGKILL: a crash. */
+  async kill(): Promise<void> {
+    if (this.running) this.child.kill('SIGKILL');
+    await this.exitPromise;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. Resolves with the exit status. */
+  async stop(graceMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.running) this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.running && this.child.kill('SIGKILL'), graceMs);
+    const status = await this.exitPromise;
+    clearTimeout(timer);
+    return status;
+  }
+}
+
+export interface ApiProcessOptions {
+  httpPort: number;
+  grpcPort: number;
+  dataDir: string;
+  redisUrl: string;
+  databaseUrl: string;
+  adminToken: string;
+  enrollToken: string;
+  queuePrefix: string;
+  heartbeatInterval?: string;
+  extraEnv?: Record<string, string>;
+}
+
+export function baseEnv(): NodeJS.ProcessEnv {
+  // Only what a process needs: never leak the test runner's JR_* settings into a child.
+  const env: NodeJS.ProcessEnv = {};
+  for (const key of ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR']) if (process.env[key] !== undefined) env[key] = process.env[key];
+  return env;
+}
+
+export async function startApiProcess(o: ApiProcessOptions, logFile: string): Promise<ManagedProcess> {
+  const env = {
+    ...baseEnv(),
+    JR_HTTP_PORT: String(o.httpPort),
+    JR_GRPC_PORT: String(o.grpcPort),
+    JR_BIND_HOST: '127.0.0.1',
+    JR_DATA_DIR: o.dataDir,
+    REDIS_URL: o.redisUrl,
+    DATABASE_URL: o.databaseUrl,
+    JR_ADMIN_TOKEN: o.adminToken,
+    JR_ENROLL_TOKEN: o.enrollToken,
+    JR_QUEUE_PREFIX: o.queuePrefix,
+    JR_HEARTBEAT_INTERVAL: o.heartbeatInterval ?? '10s',
+    JR_LOG_LEVEL: 'info',
+    ...o.extraEnv,
+  };
+  const proc = new ManagedProcess('api', API_MAIN, env, logFile);
+  await waitForHttp(`http://127.0.0.1:${o.httpPort}/readyz`, proc);
+  return proc;
+}
+
+export interface AgentProcessOptions {
+  grpcTarget: string;
+  dataDir: string;
+  enrollToken: string;
+  name: string;
+  pool?: string;
+  slots?: number;
+  heartbeatInterval?: string;
+  extraEnv?: Record<string, string>;
+}
+
+export function startAgentProcess(o: AgentProcessOptions, logFile: string): ManagedProcess {
+  const env = {
+    ...baseEnv(),
+    JR_API_GRPC: o.grpcTarget,
+    JR_DATA_DIR: o.dataDir,
+    JR_ENROLL_TOKEN: o.enrollToken,
+    JR_NAME: o.name,
+    JR_POOL: o.pool ?? 'default',
+    JR_SLOTS: String(o.slots ?? 4),
+    JR_HEARTBEAT_INTERVAL: o.heartbeatInterval ?? '10s',
+    JR_KILL_GRACE: '2s',
+    JR_LOG_LEVEL: 'info',
+    ...o.extraEnv,
+  };
+  return new ManagedProcess(`agent-${o.name}`, AGENT_MAIN, env, logFile);
+}
+
+/** Waits until `url` answers 200, failing early (with the log) if the process exits. */
+export async function waitForHttp(url: string, proc: ManagedProcess, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    async () => {
+      if (!proc.running) throw new Error(`${proc.name} exited before it was ready:\n${proc.log().slice(-4_000)}`);
+      const res = await fetch(url).catch(() => undefined);
+      return res?.status === 200;
+    },
+    { timeoutMs, intervalMs: 100, what: `${url} to answer 200` },
+  ).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- ${proc.name} log ---\n${proc.log().slice(-4_000)}`);
+  });
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `jr` CLI as a process. */
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
+}
