@@ -1,0 +1,32 @@
+/** The API's configuration, parsed once at start-up (see config.schema.ts). Nothing else reads process.env. */
+export interface AppConfig {
+  httpPort: number;
+  grpcPort: number;
+  bindHost: string;
+  dataDir: string;
+  redisUrl: string;
+  databaseUrl: string;
+  dev: boolean;
+  adminToken: string;
+  enrollToken: string;
+  heartbeatIntervalMs: number;
+  queuePrefix: string;
+  maxLostAttempts: number;
+  leaseWaitMaxMs: number;
+  journalMaxBytes: number;
+  logLevel: LogLevel;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Injection tokens of the configuration module. */
+export const APP_CONFIG = Symbol('AppConfig');
+export const CLOCK = Symbol('Clock');
+
+/** Time, behind an interface so lease logic can be tested with a fake clock. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

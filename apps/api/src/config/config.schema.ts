@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { parseDurationMs } from '@jr/contracts';
+import { LOG_LEVELS, type AppConfig } from './app-config';
+
+export const DEV_ADMIN_TOKEN = 'dev';
+export const DEV_ENROLL_TOKEN = 'dev-enroll';
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+const port = (fallback: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const n = Number(v);
+      if (!/^\d+$/.test(v.trim()) || n > 65_535) {
+        ctx.addIssue({ code: 'custom', message: `must be a TCP port 0-65535 (got ${JSON.stringify(v)})` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const duration = (fallback: string, minMs: number, maxMs: number) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      const ms = parseDurationMs(v);
+      if (ms === undefined || ms < minMs || ms > maxMs) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration like 250ms, 90s, 5m, 1h between ${minMs}ms and ${maxMs}ms (got ${JSON.stringify(v)})` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const url = (fallback: string, schemes: string[]) =>
+  z
+    .string()
+    .default(fallback)
+    .refine((v) => {
+      try {
+        return schemes.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL with scheme ${schemes.map((s) => s.replace(':', '://')).join(' or ')}`);
+
+const bytes = z
+  .string()
+  .default('1GiB')
+  .transform((v, ctx) => {
+    const m = /^(\d+)\s*([a-z]*)$/i.exec(v.trim());
+    const unit = SIZE_UNITS[(m?.[2] || 'b').toLowerCase()];
+    if (!m || unit === undefined || Number(m[1]) * unit < 1024 * 1024) {
+      ctx.addIssue({ code: 'custom', message: `must be a size of at least 1MiB like 512MiB or 1GiB (got ${JSON.stringify(v)})` });
+      return z.NEVER;
+    }
+    return Number(m[1]) * unit;
+  });
+
+const secret = z.string().regex(/^[\x21-\x7e]{1,512}$/, 'must be 1-512 printable characters without spaces').optional();
+
+const flag = z
+  .string()
+  .default('0')
+  .refine((v) => ['', '0', '1', 'true', 'false'].includes(v), 'must be 1 or 0')
+  .transform((v) => v === '1' || v === 'true');
+
+const envSchema = z.object({
+  JR_HTTP_PORT: port(8080),
+  JR_GRPC_PORT: port(50051),
+  JR_BIND_HOST: z.string().min(1).max(255).default('0.0.0.0'),
+  JR_DATA_DIR: z.string().min(1).default('./var/api'),
+  REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  DATABASE_URL: url('postgres://127.0.0.1:5432/jobrunner', ['postgres:', 'postgresql:']),
+  JR_DEV: flag,
+  JR_ADMIN_TOKEN: secret,
+  JR_ENROLL_TOKEN: secret,
+  JR_HEARTBEAT_INTERVAL: duration('10s', 100, 3_600_000),
+  JR_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . -').default('jr'),
+  JR_MAX_LOST_ATTEMPTS: z
+    .string()
+    .default('3')
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 100, 'must be an integer 1-100')
+    .transform(Number),
+  JR_LEASE_WAIT_MAX: duration('30s', 1, 600_000),
+  JR_JOURNAL_MAX_BYTES: bytes,
+  JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+});
+
+export type ConfigResult = { ok: true; config: AppConfig; warnings: string[] } | { ok: false; errors: string[] };
+
+/** Parses the environment once; on failure lists every bad variable. Empty strings count as unset. */
+export function loadConfig(env: Record<string, string | undefined>): ConfigResult {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  const errors = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+  const dev = parsed.success ? parsed.data.JR_DEV : present.JR_DEV === '1' || present.JR_DEV === 'true';
+  if (!dev && present.JR_ADMIN_TOKEN === undefined) errors.push('JR_ADMIN_TOKEN: required unless JR_DEV=1');
+  if (!dev && present.JR_ENROLL_TOKEN === undefined) errors.push('JR_ENROLL_TOKEN: required unless JR_DEV=1');
+  if (!parsed.success || errors.length > 0) return { ok: false, errors };
+  const e = parsed.data;
+  const warnings: string[] = [];
+  if (e.JR_ADMIN_TOKEN === undefined) warnings.push(`JR_DEV=1 and no JR_ADMIN_TOKEN: accepting the development admin token '${DEV_ADMIN_TOKEN}'`);
+  if (e.JR_ENROLL_TOKEN === undefined) warnings.push(`JR_DEV=1 and no JR_ENROLL_TOKEN: accepting the development enroll token '${DEV_ENROLL_TOKEN}'`);
+  return {
+    ok: true,
+    warnings,
+    config: {
+      httpPort: e.JR_HTTP_PORT,
+      grpcPort: e.JR_GRPC_PORT,
+      bindHost: e.JR_BIND_HOST,
+      dataDir: e.JR_DATA_DIR,
+      redisUrl: e.REDIS_URL,
+      databaseUrl: e.DATABASE_URL,
+      dev: e.JR_DEV,
+      adminToken: e.JR_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
+      enrollToken: e.JR_ENROLL_TOKEN ?? DEV_ENROLL_TOKEN,
+      heartbeatIntervalMs: e.JR_HEARTBEAT_INTERVAL,
+      queuePrefix: e.JR_QUEUE_PREFIX,
+      maxLostAttempts: e.JR_MAX_LOST_ATTEMPTS,
+      leaseWaitMaxMs: e.JR_LEASE_WAIT_MAX,
+      journalMaxBytes: e.JR_JOURNAL_MAX_BYTES,
+      logLevel: e.JR_LOG_LEVEL,
+    },
+  };
+}
+
+/** The one line main.ts prints on stderr before exiting 2. */
+export function formatConfigErrors(errors: string[]): string {
+  return `jr-api: bad configuration: ${errors.join('; ')}`;
+}

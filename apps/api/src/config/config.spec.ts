@@ -1,0 +1,62 @@
+import { formatConfigErrors, loadConfig } from './config.schema';
+
+const base = { JR_ADMIN_TOKEN: 'admin-secret', JR_ENROLL_TOKEN: 'enroll-secret' };
+
+describe('loadConfig', () => {
+  it('applies the contract defaults', () => {
+    const r = loadConfig(base);
+    if (!r.ok) throw new Error(r.errors.join());
+    expect(r.config).toMatchObject({
+      httpPort: 8080, grpcPort: 50051, bindHost: '0.0.0.0', dataDir: './var/api', redisUrl: 'redis://127.0.0.1:6379',
+      databaseUrl: 'postgres://127.0.0.1:5432/jobrunner', heartbeatIntervalMs: 10_000, queuePrefix: 'jr', maxLostAttempts: 3,
+      leaseWaitMaxMs: 30_000, journalMaxBytes: 1024 ** 3, logLevel: 'info', dev: false,
+    });
+    expect(r.warnings).toEqual([]);
+  });
+
+  it('parses durations, sizes and ports', () => {
+    const r = loadConfig({ ...base, JR_HEARTBEAT_INTERVAL: '250ms', JR_LEASE_WAIT_MAX: '5m', JR_JOURNAL_MAX_BYTES: '512MiB', JR_HTTP_PORT: '0', JR_GRPC_PORT: '9000' });
+    if (!r.ok) throw new Error(r.errors.join());
+    expect(r.config).toMatchObject({ heartbeatIntervalMs: 250, leaseWaitMaxMs: 300_000, journalMaxBytes: 512 * 1024 ** 2, httpPort: 0, grpcPort: 9000 });
+  });
+
+  it('lists every bad variable at once', () => {
+    const r = loadConfig({
+      JR_HTTP_PORT: '80a', JR_GRPC_PORT: '70000', REDIS_URL: 'http://x', DATABASE_URL: 'nope', JR_HEARTBEAT_INTERVAL: 'soon',
+      JR_QUEUE_PREFIX: 'a:b', JR_MAX_LOST_ATTEMPTS: '0', JR_LEASE_WAIT_MAX: '-1s', JR_JOURNAL_MAX_BYTES: '12 parsecs', JR_LOG_LEVEL: 'loud',
+    });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const vars = r.errors.map((e) => e.split(':')[0]);
+    expect(vars.sort()).toEqual([
+      'DATABASE_URL', 'JR_ADMIN_TOKEN', 'JR_ENROLL_TOKEN', 'JR_GRPC_PORT', 'JR_HEARTBEAT_INTERVAL', 'JR_HTTP_PORT', 'JR_JOURNAL_MAX_BYTES',
+      'JR_LEASE_WAIT_MAX', 'JR_LOG_LEVEL', 'JR_MAX_LOST_ATTEMPTS', 'JR_QUEUE_PREFIX', 'REDIS_URL',
+    ]);
+    const line = formatConfigErrors(r.errors);
+    expect(line).not.toContain('\n');
+    expect(line).toMatch(/^jr-api: bad configuration: /);
+  });
+
+  it('requires the tokens unless JR_DEV=1, and then warns', () => {
+    const r = loadConfig({});
+    expect(r.ok).toBe(false);
+    const dev = loadConfig({ JR_DEV: '1' });
+    if (!dev.ok) throw new Error(dev.errors.join());
+    expect(dev.config.adminToken).toBe('dev');
+    expect(dev.config.enrollToken).toBe('dev-enroll');
+    expect(dev.warnings).toHaveLength(2);
+  });
+
+  it('refuses tokens with spaces and never echoes them', () => {
+    const r = loadConfig({ JR_ADMIN_TOKEN: 'has space secret', JR_ENROLL_TOKEN: 'x' });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.join()).toContain('JR_ADMIN_TOKEN');
+    expect(r.errors.join()).not.toContain('has space secret');
+  });
+
+  it('treats empty strings as unset', () => {
+    const r = loadConfig({ ...base, JR_HTTP_PORT: '', JR_LOG_LEVEL: '' });
+    expect(r.ok && r.config.httpPort).toBe(8080);
+  });
+});
