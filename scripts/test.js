@@ -18,6 +18,7 @@ function run(cmd, args, env = process.env) {
 async function main() {
   const jestArgs = process.argv.slice(2);
   if (run(bin('tsc'), ['-b']) !== 0) return fail('build failed (tsc -b)');
+  if (run(bin('tsc'), ['-p', 'tsconfig.lint.json']) !== 0) return fail('type check of tests failed (npm run typecheck)');
   if (!process.env.JR_SKIP_LINT && run(bin('eslint'), ['.']) !== 0) return fail('lint failed (npx eslint .)');
 
   const { ensureServices } = require(path.join(root, 'libs/testing/dist'));

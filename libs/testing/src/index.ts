@@ -5,3 +5,4 @@ export * from './redis';
 export * from './services';
 export * from './wait';
 export * from './processes';
+export * from './stack';

@@ -1,0 +1,138 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { AgentList, JobView } from '@jr/contracts';
+import { createTestDatabase, testRedisUrl, uniquePrefix, type TestDatabase } from './database';
+import { deleteRedisPrefix } from './redis';
+import { freePort } from './net';
+import { runCli, startAgentProcess, startApiProcess, type CliResult, type ManagedProcess } from './processes';
+import { waitFor } from './wait';
+
+/**
+ * A whole jobrunner on loopback for one test file: a real jr-api process on its own database and
+ * queue prefix, real jr-agent processes, and the real CLI. Everything is torn down by `close()`.
+ */
+export class Stack {
+  readonly adminToken = 'e2e-admin-token';
+  readonly enrollToken = 'e2e-enroll-token';
+  api!: ManagedProcess;
+  readonly agents = new Map<string, ManagedProcess>();
+  private db!: TestDatabase;
+  private prefix = uniquePrefix('e2e');
+  private httpPort = 0;
+  private grpcPort = 0;
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jr-e2e-'));
+
+  constructor(readonly heartbeatInterval = '1s') {}
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  get cliEnv(): Record<string, string> {
+    return { JR_API_URL: this.baseUrl, JR_TOKEN: this.adminToken };
+  }
+
+  async start(): Promise<this> {
+    this.db = await createTestDatabase();
+    this.httpPort = await freePort();
+    this.grpcPort = await freePort();
+    await this.startApi();
+    return this;
+  }
+
+  async startApi(): Promise<ManagedProcess> {
+    this.api = await startApiProcess(
+      {
+        httpPort: this.httpPort,
+        grpcPort: this.grpcPort,
+        dataDir: path.join(this.dir, 'api'),
+        redisUrl: testRedisUrl(),
+        databaseUrl: this.db.url,
+        adminToken: this.adminToken,
+        enrollToken: this.enrollToken,
+        queuePrefix: this.prefix,
+        heartbeatInterval: this.heartbeatInterval,
+      },
+      path.join(this.dir, 'api.log'),
+    );
+    return this.api;
+  }
+
+  /** Starts an agent and waits until the API lists it as active. */
+  async startAgent(name: string, opts: { slots?: number; pool?: string; extraEnv?: Record<string, string> } = {}): Promise<ManagedProcess> {
+    const agent = startAgentProcess(
+      {
+        grpcTarget: `127.0.0.1:${this.grpcPort}`,
+        dataDir: path.join(this.dir, `agent-${name}`),
+        enrollToken: this.enrollToken,
+        name,
+        heartbeatInterval: this.heartbeatInterval,
+        ...opts,
+      },
+      path.join(this.dir, `agent-${name}.log`),
+    );
+    this.agents.set(name, agent);
+    await waitFor(
+      async () => {
+        if (!agent.running) throw new Error(`agent ${name} exited:\n${agent.log().slice(-3_000)}`);
+        const list = await this.get<AgentList>('/v1/agents');
+        return list.items.some((a) => a.name === name && a.state === 'active');
+      },
+      { timeoutMs: 20_000, what: `agent ${name} to enroll` },
+    );
+    return agent;
+  }
+
+  cli(args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
+    return runCli(args, { ...this.cliEnv, ...extraEnv });
+  }
+
+  async get<T>(route: string): Promise<T> {
+    const res = await fetch(`${this.baseUrl}${route}`, { headers: { authorization: `Bearer ${this.adminToken}` } });
+    if (!res.ok) throw new Error(`GET ${route}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  job(id: string): Promise<JobView> {
+    return this.get<JobView>(`/v1/jobs/${id}`);
+  }
+
+  async logs(id: string): Promise<string> {
+    const res = await fetch(`${this.baseUrl}/v1/jobs/${id}/logs`, { headers: { authorization: `Bearer ${this.adminToken}` } });
+    return res.text();
+  }
+
+  /** Post-mortem text for a failed assertion. */
+  diagnostics(): string {
+    const parts = [`--- api ---\n${this.api?.log().slice(-3_000) ?? ''}`];
+    for (const [name, a] of this.agents) parts.push(`--- agent ${name} ---\n${a.log().slice(-3_000)}`);
+    return parts.join('\n');
+  }
+
+  async close(): Promise<void> {
+    for (const a of this.agents.values()) await a.stop(10_000).catch(() => undefined);
+    await this.api?.stop(10_000).catch(() => undefined);
+    await this.db?.drop().catch(() => undefined);
+    await deleteRedisPrefix(testRedisUrl(), this.prefix).catch(() => undefined);
+    if (process.env.JR_KEEP_E2E_DIRS) return;
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Writes a file in the stack's folder and returns its path. */
+export function writeFile(stack: Stack, name: string, text: string): string {
+  const p = path.join(stack.dir, name);
+  fs.writeFileSync(p, text);
+  return p;
+}
+
+/** True while any process of the group `pgid` is alive. */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
