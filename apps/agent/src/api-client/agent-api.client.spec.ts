@@ -1,0 +1,124 @@
+import * as grpc from '@grpc/grpc-js';
+import { loadAgentProto, type AgentServiceHandlers } from '@jr/contracts';
+import { isApiCallError } from '../errors';
+import { AgentApiClient, type CredentialSource } from './agent-api.client';
+
+/** A real grpc-js server on loopback; each handler is set per test. */
+async function startServer(handlers: Partial<AgentServiceHandlers>): Promise<{ address: string; server: grpc.Server; seen: string[] }> {
+  const seen: string[] = [];
+  const server = new grpc.Server();
+  const unimplemented: grpc.handleUnaryCall<unknown, unknown> = (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'no' });
+  const wrap = (name: string, h: grpc.handleUnaryCall<any, any> | undefined): grpc.handleUnaryCall<any, any> => (call, cb) => {
+    seen.push(`${name} ${String(call.metadata.get('authorization')[0] ?? '')}`);
+    (h ?? unimplemented)(call, cb);
+  };
+  server.addService(loadAgentProto().jobrunner.v1.AgentService.service, {
+    Enroll: wrap('Enroll', handlers.Enroll as grpc.handleUnaryCall<any, any>),
+    Heartbeat: wrap('Heartbeat', handlers.Heartbeat as grpc.handleUnaryCall<any, any>),
+    Lease: wrap('Lease', handlers.Lease as grpc.handleUnaryCall<any, any>),
+    Report: wrap('Report', handlers.Report as grpc.handleUnaryCall<any, any>),
+    Complete: wrap('Complete', handlers.Complete as grpc.handleUnaryCall<any, any>),
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return { address: `127.0.0.1:${port}`, server, seen };
+}
+
+function fixedCredentials(list: string[]): CredentialSource & { recoveries: number } {
+  let i = 0;
+  return {
+    recoveries: 0,
+    current: () => list[i] as string,
+    async recover(refused) {
+      this.recoveries++;
+      if (refused !== list[i] || i + 1 >= list.length) return false;
+      i++;
+      return true;
+    },
+  };
+}
+
+describe('AgentApiClient', () => {
+  let srv: Awaited<ReturnType<typeof startServer>> | undefined;
+  let client: AgentApiClient | undefined;
+  afterEach(() => {
+    client?.close();
+    srv?.server.forceShutdown();
+  });
+
+  it('sends the enroll token and the credential as bearer metadata', async () => {
+    srv = await startServer({
+      Enroll: (_c, cb) => cb(null, { agentId: 'a_1', credential: 'a_1.s', heartbeatIntervalMs: 5 }),
+      Heartbeat: (_c, cb) => cb(null, { heartbeatIntervalMs: 7 }),
+    });
+    client = new AgentApiClient(srv.address);
+    const enrolled = await client.enroll({ name: 'n' }, 'tok', { deadlineMs: 5_000 });
+    expect(enrolled).toMatchObject({ agentId: 'a_1', credential: 'a_1.s', heartbeatIntervalMs: 5 });
+    client.useCredentials(fixedCredentials(['a_1.s']));
+    const hb = await client.heartbeat({}, { deadlineMs: 5_000 });
+    expect(hb.heartbeatIntervalMs).toBe(7);
+    expect(hb.directives).toEqual([]);
+    expect(srv.seen).toEqual(['Enroll Bearer tok', 'Heartbeat Bearer a_1.s']);
+  });
+
+  it('classifies a deadline as retryable', async () => {
+    srv = await startServer({ Lease: () => undefined });
+    client = new AgentApiClient(srv.address);
+    client.useCredentials(fixedCredentials(['c']));
+    const err: unknown = await client.lease({ freeSlots: 1, waitMs: 10 }, { deadlineMs: 100 }).catch((e: unknown) => e);
+    expect(isApiCallError(err) && [err.code, err.action]).toEqual([grpc.status.DEADLINE_EXCEEDED, 'retry']);
+  });
+
+  it('classifies FAILED_PRECONDITION on Report as superseded', async () => {
+    srv = await startServer({ Report: (_c, cb) => cb({ code: grpc.status.FAILED_PRECONDITION, details: 'superseded' }) });
+    client = new AgentApiClient(srv.address);
+    client.useCredentials(fixedCredentials(['c']));
+    const err: unknown = await client.report({ jobId: 'j' }, { deadlineMs: 5_000 }).catch((e: unknown) => e);
+    expect(isApiCallError(err) && [err.action, err.details]).toEqual(['superseded', 'superseded']);
+  });
+
+  it('recovers from UNAUTHENTICATED once with a fresh credential, then gives up', async () => {
+    srv = await startServer({
+      Heartbeat: (call, cb) =>
+        call.metadata.get('authorization')[0] === 'Bearer new' ? cb(null, {}) : cb({ code: grpc.status.UNAUTHENTICATED, details: 'bad credential' }),
+    });
+    client = new AgentApiClient(srv.address);
+    const creds = fixedCredentials(['old', 'new']);
+    client.useCredentials(creds);
+    await expect(client.heartbeat({}, { deadlineMs: 5_000 })).resolves.toBeDefined();
+    expect(srv.seen).toEqual(['Heartbeat Bearer old', 'Heartbeat Bearer new']);
+
+    const stuck = fixedCredentials(['only']);
+    client.useCredentials(stuck);
+    const err: unknown = await client.heartbeat({}, { deadlineMs: 5_000 }).catch((e: unknown) => e);
+    expect(isApiCallError(err) && [err.code, err.action]).toEqual([grpc.status.UNAUTHENTICATED, 'stop']);
+    expect(stuck.recoveries).toBe(1);
+  });
+
+  it('cancels the call when the signal aborts and rejects with the abort reason', async () => {
+    let cancelled = false;
+    srv = await startServer({ Lease: (call) => call.on('cancelled', () => (cancelled = true)) });
+    client = new AgentApiClient(srv.address);
+    client.useCredentials(fixedCredentials(['c']));
+    const ac = new AbortController();
+    const pending = client.lease({ freeSlots: 1, waitMs: 60_000 }, { deadlineMs: 65_000, signal: ac.signal });
+    await new Promise((r) => setTimeout(r, 100));
+    ac.abort(new Error('stopping'));
+    await expect(pending).rejects.toThrow('stopping');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(cancelled).toBe(true);
+  });
+
+  it('reports UNAVAILABLE (retry) when nothing listens', async () => {
+    client = new AgentApiClient('127.0.0.1:1');
+    client.useCredentials(fixedCredentials(['c']));
+    const err: unknown = await client.heartbeat({}, { deadlineMs: 5_000 }).catch((e: unknown) => e);
+    expect(isApiCallError(err) && [err.code, err.action]).toEqual([grpc.status.UNAVAILABLE, 'retry']);
+  });
+
+  it('refuses authenticated calls before a credential exists', async () => {
+    client = new AgentApiClient('127.0.0.1:1');
+    await expect(client.heartbeat({}, { deadlineMs: 1_000 })).rejects.toThrow(/before the agent has a credential/);
+  });
+});

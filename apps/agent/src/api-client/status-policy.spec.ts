@@ -1,0 +1,37 @@
+import { status as Status } from '@grpc/grpc-js';
+import { STATUS_POLICY, actionFor, type AgentMethod } from './status-policy';
+
+const METHODS: AgentMethod[] = ['Enroll', 'Heartbeat', 'Lease', 'Report', 'Complete'];
+const codes = Object.values(Status).filter((v): v is Status => typeof v === 'number');
+
+describe('STATUS_POLICY', () => {
+  it('covers every gRPC status code with a reason', () => {
+    for (const code of codes) {
+      expect(STATUS_POLICY[code]).toBeDefined();
+      expect(STATUS_POLICY[code].why.length).toBeGreaterThan(10);
+    }
+  });
+
+  it.each(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'ABORTED', 'INTERNAL'] as const)('retries %s on every method', (name) => {
+    for (const m of METHODS) expect(actionFor(Status[name], m)).toBe('retry');
+  });
+
+  it.each(['UNAUTHENTICATED', 'PERMISSION_DENIED', 'UNIMPLEMENTED'] as const)('stops the agent on %s', (name) => {
+    for (const m of METHODS) expect(actionFor(Status[name], m)).toBe('stop');
+  });
+
+  it('reads FAILED_PRECONDITION as superseded only on the fenced calls', () => {
+    expect(actionFor(Status.FAILED_PRECONDITION, 'Report')).toBe('superseded');
+    expect(actionFor(Status.FAILED_PRECONDITION, 'Complete')).toBe('superseded');
+    expect(actionFor(Status.FAILED_PRECONDITION, 'Heartbeat')).toBe('retry');
+    expect(actionFor(Status.FAILED_PRECONDITION, 'Lease')).toBe('retry');
+  });
+
+  it('drops malformed requests instead of resending them forever', () => {
+    for (const m of METHODS) expect(actionFor(Status.INVALID_ARGUMENT, m)).toBe('drop');
+  });
+
+  it('retries an unknown future code rather than crashing', () => {
+    expect(actionFor(99 as Status, 'Report')).toBe('retry');
+  });
+});

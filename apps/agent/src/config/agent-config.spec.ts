@@ -1,0 +1,88 @@
+import * as os from 'node:os';
+import { formatConfigIssues, parseAgentConfig } from './agent-config';
+import { parseLabels } from './labels';
+
+describe('parseAgentConfig', () => {
+  it('applies the contract defaults to an empty environment', () => {
+    const r = parseAgentConfig({}, '/srv');
+    expect(r).toEqual({
+      ok: true,
+      config: {
+        apiAddress: '127.0.0.1:50051', dataDir: '/srv/var/agent', enrollToken: undefined, pool: 'default', labels: {},
+        name: os.hostname(), slots: 4, heartbeatIntervalMs: 10_000, killGraceMs: 10_000, shutdownGraceMs: 30_000,
+        breakerThreshold: 5, logLevel: 'info', leaseWaitMs: 25_000,
+      },
+    });
+  });
+
+  it('reads every variable', () => {
+    const r = parseAgentConfig({
+      JR_API_GRPC: 'api.internal:7000', JR_DATA_DIR: '/data', JR_ENROLL_TOKEN: 'tok', JR_POOL: 'gpu', JR_LABELS: 'os=linux, arch=x64',
+      JR_NAME: 'box 1', JR_SLOTS: '16', JR_HEARTBEAT_INTERVAL: '2s', JR_KILL_GRACE: '500ms', JR_SHUTDOWN_GRACE: '1m',
+      JR_BREAKER_THRESHOLD: '3', JR_LOG_LEVEL: 'debug',
+    });
+    expect(r.ok && r.config).toMatchObject({
+      apiAddress: 'api.internal:7000', dataDir: '/data', enrollToken: 'tok', pool: 'gpu', labels: { os: 'linux', arch: 'x64' },
+      name: 'box 1', slots: 16, heartbeatIntervalMs: 2_000, killGraceMs: 500, shutdownGraceMs: 60_000, breakerThreshold: 3, logLevel: 'debug',
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    const r = parseAgentConfig({ JR_SLOTS: '', JR_ENROLL_TOKEN: '' });
+    expect(r.ok && [r.config.slots, r.config.enrollToken]).toEqual([4, undefined]);
+  });
+
+  it('lists every bad variable at once, in one line', () => {
+    const r = parseAgentConfig({
+      JR_API_GRPC: 'no port', JR_POOL: 'Bad:Pool', JR_LABELS: 'novalue', JR_NAME: 'a\nb', JR_SLOTS: '0',
+      JR_HEARTBEAT_INTERVAL: 'soon', JR_KILL_GRACE: '-1s', JR_SHUTDOWN_GRACE: '2d', JR_BREAKER_THRESHOLD: '1.5',
+      JR_LOG_LEVEL: 'loud', JR_ENROLL_TOKEN: 'has space',
+    });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues.map((i) => i.variable).sort()).toEqual([
+      'JR_API_GRPC', 'JR_BREAKER_THRESHOLD', 'JR_ENROLL_TOKEN', 'JR_HEARTBEAT_INTERVAL', 'JR_KILL_GRACE', 'JR_LABELS',
+      'JR_LOG_LEVEL', 'JR_NAME', 'JR_POOL', 'JR_SHUTDOWN_GRACE', 'JR_SLOTS',
+    ]);
+    const line = formatConfigIssues(r.issues);
+    expect(line).not.toContain('\n');
+    expect(line).toMatch(/^jr-agent: bad configuration: /);
+    expect(line).toContain('JR_SLOTS must be an integer between 1 and 256 (got "0")');
+  });
+
+  it.each([['257'], ['-1'], ['4x'], ['1e2'], [' '.repeat(3)]])('refuses JR_SLOTS=%j', (slots) => {
+    const r = parseAgentConfig({ JR_SLOTS: slots });
+    expect(!r.ok && r.issues.map((i) => i.variable)).toEqual(['JR_SLOTS']);
+  });
+
+  it.each([['[::1]:50051'], ['dns:///api:50051'], ['unix:/run/jr.sock'], ['localhost:1']])('accepts the gRPC target %s', (target) => {
+    expect(parseAgentConfig({ JR_API_GRPC: target }).ok).toBe(true);
+  });
+
+  it('refuses an oversized JR_LABELS', () => {
+    const r = parseAgentConfig({ JR_LABELS: `a=${'x'.repeat(9000)}` });
+    expect(!r.ok && r.issues[0]?.variable).toBe('JR_LABELS');
+  });
+});
+
+describe('parseLabels', () => {
+  it('parses k=v pairs, trimming blanks and empty items', () => {
+    expect(parseLabels(' os=linux,,arch=x64 , gpu= ')).toEqual({ ok: true, labels: { os: 'linux', arch: 'x64', gpu: '' } });
+    expect(parseLabels('')).toEqual({ ok: true, labels: {} });
+  });
+
+  it('keeps a value containing "=" after the first one as invalid label text', () => {
+    expect(parseLabels('k=a=b').ok).toBe(false);
+  });
+
+  it.each([
+    ['os'], ['=linux'], ['os=linux,os=mac'], ['o s=linux'], ['os=lin ux'], ['__proto__=x'], [`${'k'.repeat(64)}=v`],
+    [Array.from({ length: 33 }, (_, i) => `k${i}=v`).join(',')],
+  ])('refuses %j', (raw) => {
+    expect(parseLabels(raw).ok).toBe(false);
+  });
+
+  it('does not confuse object prototype names with duplicates', () => {
+    expect(parseLabels('constructor=x,toString=y')).toEqual({ ok: true, labels: { constructor: 'x', toString: 'y' } });
+  });
+});

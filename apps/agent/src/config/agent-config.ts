@@ -1,0 +1,119 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { POOL_RE, parseDurationMs } from '@jr/contracts';
+import { parseLabels } from './labels';
+
+/** The agent's configuration, parsed once from the environment at start-up. */
+export interface AgentConfig {
+  apiAddress: string;
+  dataDir: string;
+  enrollToken: string | undefined;
+  pool: string;
+  labels: Record<string, string>;
+  name: string;
+  slots: number;
+  heartbeatIntervalMs: number;
+  killGraceMs: number;
+  shutdownGraceMs: number;
+  /** Parsed now, used by the reporting breaker (a later issue). */
+  breakerThreshold: number;
+  logLevel: LogLevel;
+  /** How long the API may hold a Lease long poll (not an env variable). */
+  leaseWaitMs: number;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ConfigIssue {
+  variable: string;
+  message: string;
+}
+
+export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; issues: ConfigIssue[] };
+
+const GRPC_TARGET_RE = /^(?:(?:dns|unix|ipv4|ipv6|unix-abstract):\S+|(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/;
+const NAME_RE = /^[^\u0000-\u001f\u007f]{1,200}$/;
+
+function optional<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+}
+
+function duration(fallback: string, minMs: number, maxMs: number) {
+  return optional(z.string())
+    .transform((raw, ctx) => {
+      const ms = parseDurationMs(raw ?? fallback);
+      if (ms === undefined || ms < minMs || ms > maxMs) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration like 10s, 500ms or 2m between ${minMs}ms and ${maxMs}ms (got ${JSON.stringify(raw)})` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+function integer(fallback: number, min: number, max: number) {
+  return optional(z.string())
+    .transform((raw, ctx) => {
+      const n = raw === undefined ? fallback : /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+      if (!Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer between ${min} and ${max} (got ${JSON.stringify(raw)})` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
+const envSchema = z.object({
+  JR_API_GRPC: optional(z.string().regex(GRPC_TARGET_RE, 'must be host:port (or a gRPC target such as dns:///host:port)')),
+  JR_DATA_DIR: optional(z.string().max(4096)),
+  JR_ENROLL_TOKEN: optional(z.string().max(4096).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')),
+  JR_POOL: optional(z.string().regex(POOL_RE, 'must be lowercase letters, digits, _ . -, at most 63')),
+  JR_LABELS: optional(z.string().max(8192)).transform((raw, ctx) => {
+    const parsed = parseLabels(raw ?? '');
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    }
+    return parsed.labels;
+  }),
+  JR_NAME: optional(z.string().regex(NAME_RE, 'must be 1 to 200 characters without control characters')),
+  JR_SLOTS: integer(4, 1, 256),
+  JR_HEARTBEAT_INTERVAL: duration('10s', 100, 3_600_000),
+  JR_KILL_GRACE: duration('10s', 0, 3_600_000),
+  JR_SHUTDOWN_GRACE: duration('30s', 0, 24 * 3_600_000),
+  JR_BREAKER_THRESHOLD: integer(5, 1, 1_000_000),
+  JR_LOG_LEVEL: optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })),
+});
+
+/** Parses the agent's environment; on failure lists every bad variable. */
+export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()): ConfigResult {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    return { ok: false, issues: parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '(env)'), message: i.message })) };
+  }
+  const e = parsed.data;
+  return {
+    ok: true,
+    config: {
+      apiAddress: e.JR_API_GRPC ?? '127.0.0.1:50051',
+      dataDir: path.resolve(cwd, e.JR_DATA_DIR ?? './var/agent'),
+      enrollToken: e.JR_ENROLL_TOKEN,
+      pool: e.JR_POOL ?? 'default',
+      labels: e.JR_LABELS,
+      name: e.JR_NAME ?? os.hostname(),
+      slots: e.JR_SLOTS,
+      heartbeatIntervalMs: e.JR_HEARTBEAT_INTERVAL,
+      killGraceMs: e.JR_KILL_GRACE,
+      shutdownGraceMs: e.JR_SHUTDOWN_GRACE,
+      breakerThreshold: e.JR_BREAKER_THRESHOLD,
+      logLevel: e.JR_LOG_LEVEL ?? 'info',
+      leaseWaitMs: 25_000,
+    },
+  };
+}
+
+/** One line for stderr naming every bad variable. */
+export function formatConfigIssues(issues: ConfigIssue[]): string {
+  return `jr-agent: bad configuration: ${issues.map((i) => `${i.variable} ${i.message}`).join('; ')}`;
+}
