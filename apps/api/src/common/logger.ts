@@ -1,0 +1,31 @@
+import pino from 'pino';
+import type { LoggerService } from '@nestjs/common';
+import type { LogLevel } from '../config/app-config';
+
+export type Logger = pino.Logger;
+export const LOGGER = Symbol('Logger');
+
+/** JSON lines on stdout. */
+export function createLogger(level: LogLevel): Logger {
+  return pino({ level, base: { service: 'jr-api' }, timestamp: pino.stdTimeFunctions.isoTime });
+}
+
+/** Routes Nest's own messages into the same JSON log (its chatty bootstrap lines at debug). */
+export class NestPinoLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+  log(message: unknown, context?: string): void {
+    this.logger.debug({ context }, String(message));
+  }
+  error(message: unknown, trace?: string, context?: string): void {
+    this.logger.error({ context, trace }, String(message));
+  }
+  warn(message: unknown, context?: string): void {
+    this.logger.warn({ context }, String(message));
+  }
+  debug(message: unknown, context?: string): void {
+    this.logger.debug({ context }, String(message));
+  }
+  verbose(message: unknown, context?: string): void {
+    this.logger.trace({ context }, String(message));
+  }
+}
