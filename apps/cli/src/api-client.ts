@@ -1,0 +1,218 @@
+import type { z } from 'zod';
+import type { CliConfig } from './config';
+import { ApiError, CliError, UnreachableError } from './cli-error';
+import { EXIT, exitCodeForStatus, isTransientStatus } from './exit-codes';
+import { problemSchema } from './api-schemas';
+import { clean } from './output';
+import { Backoff, realClock, retryAfterMs, type Clock } from './timing';
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST';
+  query?: Record<string, string | number | undefined>;
+  body?: string;
+  headers?: Record<string, string>;
+  accept?: string;
+  /** Extra tries after 429/503 (any method) or 500/502/504 (GET only). */
+  retries?: number;
+  /** Message for a 404 (e.g. "unknown job j_…"); 409 likewise. */
+  notFound?: string;
+  conflict?: string;
+}
+
+export interface JsonAnswer<T> {
+  status: number;
+  value: T;
+}
+
+const MAX_JSON_BYTES = 64 * 1024 * 1024;
+const MAX_ERROR_BYTES = 64 * 1024;
+const RETRY_AFTER_CAP_MS = 10_000;
+const DEFAULT_RETRIES = 2;
+
+/**
+ * The REST client: global fetch, a deadline on every request, `Authorization: Bearer`, and one
+ * translation of failures into CliErrors (unreachable 69, auth 77, problem documents as one line).
+ */
+export class HttpClient {
+  constructor(
+    private readonly config: CliConfig,
+    private readonly clock: Clock = realClock,
+  ) {}
+
+  get baseUrl(): string {
+    return this.config.apiUrl.href;
+  }
+
+  /** A JSON request whose answer is checked against `schema`. */
+  async json<S extends z.ZodType>(path: string, schema: S, options: RequestOptions = {}): Promise<JsonAnswer<z.output<S>>> {
+    const { response, done } = await this.send(path, { accept: 'application/json', ...options });
+    try {
+      const text = (await readBody(response, MAX_JSON_BYTES)).toString('utf8');
+      return { status: response.status, value: parseAnswer(text, schema, path) };
+    } finally {
+      done();
+    }
+  }
+
+  /** A request whose answer body (possibly empty, possibly not JSON) the caller only glances at. */
+  async raw(path: string, options: RequestOptions = {}): Promise<{ status: number; body: Buffer }> {
+    const { response, done } = await this.send(path, options);
+    try {
+      return { status: response.status, body: await readBody(response, MAX_ERROR_BYTES) };
+    } finally {
+      done();
+    }
+  }
+
+  /** A request whose body the caller streams; the deadline covers only the wait for the headers. */
+  async open(path: string, options: RequestOptions = {}): Promise<Response> {
+    const { response, done } = await this.send(path, options);
+    done();
+    return response;
+  }
+
+  private async send(path: string, options: RequestOptions): Promise<{ response: Response; done: () => void }> {
+    const retries = options.retries ?? DEFAULT_RETRIES;
+    const backoff = new Backoff(500, 4_000);
+    for (let attempt = 0; ; attempt++) {
+      const { response, done } = await this.once(path, options);
+      if (response.ok) return { response, done };
+      const again = attempt < retries && shouldRetry(response.status, options.method ?? 'GET');
+      if (!again) {
+        try {
+          throw await errorFor(response, options);
+        } finally {
+          done();
+        }
+      }
+      const wait = retryAfterMs(response.headers.get('retry-after'), RETRY_AFTER_CAP_MS, this.clock.now()) ?? backoff.next();
+      done();
+      await response.body?.cancel().catch(() => undefined);
+      await this.clock.sleep(wait);
+    }
+  }
+
+  private async once(path: string, options: RequestOptions): Promise<{ response: Response; done: () => void }> {
+    const url = this.url(path, options.query);
+    const controller = new AbortController();
+    const timeoutMs = this.config.requestTimeoutMs;
+    const timer = setTimeout(() => controller.abort(new UnreachableError(`no answer from the API at ${this.baseUrl} within ${timeoutMs} ms`)), timeoutMs);
+    const done = (): void => clearTimeout(timer);
+    try {
+      const response = await fetch(url, { method: options.method ?? 'GET', headers: this.headers(options), body: options.body, signal: controller.signal, redirect: 'error' });
+      return { response, done };
+    } catch (err) {
+      done();
+      throw unreachable(err, this.baseUrl);
+    }
+  }
+
+  private headers(options: RequestOptions): Record<string, string> {
+    const headers: Record<string, string> = { accept: options.accept ?? '*/*', ...options.headers };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (this.config.token !== undefined) headers.authorization = `Bearer ${this.config.token}`;
+    return headers;
+  }
+
+  url(path: string, query: RequestOptions['query'] = {}): URL {
+    const url = new URL(path.replace(/^\/+/, ''), this.config.apiUrl);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+}
+
+function shouldRetry(status: number, method: 'GET' | 'POST'): boolean {
+  if (status === 429 || status === 503) return true; // the server refused before doing anything
+  return method === 'GET' && isTransientStatus(status);
+}
+
+/** The body's chunks; the stream is cancelled when the consumer stops early. */
+export async function* bodyChunks(response: Response): AsyncGenerator<Uint8Array> {
+  if (!response.body) return;
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+/** Reads a body up to `cap` bytes; a dropped connection while reading is "unreachable". */
+export async function readBody(response: Response, cap: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of bodyChunks(response)) {
+      total += chunk.length;
+      if (total > cap) throw new CliError(EXIT.BAD_ANSWER, `the API's answer is larger than ${cap} bytes`);
+      chunks.push(Buffer.from(chunk));
+    }
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw unreachable(err, 'the API', 'the connection dropped while reading the answer');
+  }
+  return Buffer.concat(chunks);
+}
+
+function parseAnswer<S extends z.ZodType>(text: string, schema: S, path: string): z.output<S> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new CliError(EXIT.BAD_ANSWER, `the API's answer to ${path} is not JSON`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CliError(EXIT.BAD_ANSWER, `unexpected answer from the API to ${path}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+/** Turns an error status into the CliError its exit code and message call for. */
+async function errorFor(response: Response, options: RequestOptions): Promise<ApiError> {
+  const status = response.status;
+  const text = await readBody(response, MAX_ERROR_BYTES).then((b) => b.toString('utf8'), () => '');
+  let problem: z.output<typeof problemSchema> | undefined;
+  try {
+    const parsed = problemSchema.safeParse(JSON.parse(text));
+    problem = parsed.success ? parsed.data : undefined;
+  } catch {
+    problem = undefined;
+  }
+  const said = clean(problem?.detail || problem?.title || `HTTP ${status} ${response.statusText}`.trim(), 500);
+  const details = (problem?.errors ?? []).map((e) => `  ${clean(e.path, 200)}: ${clean(e.message, 500)}`);
+  const code = exitCodeForStatus(status);
+  return new ApiError(code, messageFor(status, said, options), status, problem, details);
+}
+
+function messageFor(status: number, said: string, options: RequestOptions): string {
+  if (status === 401) return `authentication refused (401): ${said}; set JR_TOKEN to an API token`;
+  if (status === 403) return `permission refused (403): ${said}`;
+  if (status === 404 && options.notFound) return options.notFound;
+  if (status === 409 && options.conflict) return `${options.conflict}: ${said}`;
+  if (status === 400 || status === 422) return `the API refused the request: ${said}`;
+  return `${said} (HTTP ${status})`;
+}
+
+/** A fetch failure as exit 69, with the OS reason (ECONNREFUSED, ENOTFOUND, …) when there is one. */
+export function unreachable(err: unknown, where: string, what = 'cannot reach the API'): CliError {
+  if (err instanceof CliError) return err;
+  const reason = networkReason(err);
+  return new UnreachableError(`${what} at ${where}${reason ? ` (${reason})` : ''}`);
+}
+
+function networkReason(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    const e = current as { code?: unknown; errors?: unknown[]; cause?: unknown; message?: unknown };
+    if (typeof e.code === 'string' && e.code !== '') return e.code;
+    if (Array.isArray(e.errors) && e.errors.length > 0) current = e.errors[0];
+    else current = e.cause;
+  }
+  return err instanceof Error ? clean(err.message, 200) : undefined;
+}

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { JOB_STATES } from '@jr/contracts';
+
+/*
+ * Shapes of the API's answers (libs/contracts/src/rest.ts), checked loosely: fields we read must be
+ * there with the right types, fields we do not know are kept (a newer server may add some) and
+ * printed as they came with --json.
+ */
+const nullableString = z.string().nullable().optional().transform((v) => v ?? null);
+const nullableInt = z.number().int().nullable().optional().transform((v) => v ?? null);
+const record = z.record(z.string(), z.string());
+
+export const submitResultSchema = z.looseObject({ id: z.string().min(1), state: z.enum(JOB_STATES) });
+
+export const attemptSchema = z.looseObject({
+  n: z.number().int(),
+  agentId: z.string().nullable().optional(),
+  state: z.string(),
+  exitCode: nullableInt,
+  reason: nullableString,
+  startedAt: nullableString,
+  endedAt: nullableString,
+});
+
+export const jobViewSchema = z.looseObject({
+  id: z.string().min(1),
+  name: z.string().optional(),
+  state: z.enum(JOB_STATES),
+  reason: z
+    .enum(['exit_code', 'attempts_exhausted', 'timeout', 'cancelled', 'download_failed', 'invalid_spec'])
+    .nullable()
+    .optional()
+    .transform((v) => v ?? null),
+  pool: z.string().optional(),
+  labels: record.optional(),
+  attempts: z.array(attemptSchema).default([]),
+  exitCode: nullableInt,
+  createdAt: z.string().optional(),
+  updatedAt: z.string().optional(),
+});
+
+export const jobPageSchema = z.looseObject({ items: z.array(jobViewSchema), nextCursor: z.string().nullable().optional() });
+
+export const agentViewSchema = z.looseObject({
+  id: z.string(),
+  name: z.string().optional(),
+  pool: z.string().optional(),
+  labels: record.optional(),
+  state: z.string(),
+  slots: z.number().optional(),
+  running: z.number().optional(),
+  lastHeartbeatAt: nullableString,
+  breakerState: z.string().optional(),
+  spoolDepth: z.number().optional(),
+  spoolOldestAgeMs: z.number().optional(),
+});
+
+export const agentListSchema = z.looseObject({ items: z.array(agentViewSchema) });
+
+export const problemSchema = z.looseObject({
+  title: z.string().optional(),
+  detail: z.string().optional(),
+  status: z.number().optional(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+
+export type SubmitAnswer = z.output<typeof submitResultSchema>;
+export type JobAnswer = z.output<typeof jobViewSchema>;
+export type AttemptAnswer = z.output<typeof attemptSchema>;
+export type JobPageAnswer = z.output<typeof jobPageSchema>;
+export type AgentAnswer = z.output<typeof agentViewSchema>;
+export type AgentListAnswer = z.output<typeof agentListSchema>;

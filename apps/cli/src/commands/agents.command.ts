@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import type { AgentAnswer } from '../api-schemas';
+import { UsageError } from '../cli-error';
+import type { Context, SetExit } from '../context';
+import { EXIT } from '../exit-codes';
+import { parseId } from '../options';
+import { age, clean, formatLabels, formatTable, printJson, say } from '../output';
+import { formatDurationMs } from '@jr/contracts';
+
+export function registerAgents(program: Command, ctx: Context, setExit: SetExit): void {
+  const agents = program
+    .command('agents')
+    .description('agents: pool, labels, state, last heartbeat, running jobs, reporting breaker, spool depth')
+    .option('--json', 'print the agents as one JSON document')
+    .action(async (opts: { json?: boolean }) => {
+      const list = await ctx.api().agents();
+      if (opts.json) printJson(ctx.io, list);
+      else if (list.items.length === 0) say(ctx.io, 'no agents');
+      else ctx.io.stdout.write(renderAgents(list.items, ctx.clock.now()));
+      setExit(EXIT.OK);
+    });
+
+  agents
+    .command('enable-reporting')
+    .description("re-enable an agent's status reporting after its breaker opened (ID, or --all)")
+    .argument('[id]', 'agent id', parseId)
+    .option('--all', 'every agent')
+    .action(async (id: string | undefined, opts: { all?: boolean }) => {
+      if ((id === undefined) === !opts.all) throw new UsageError('give an agent id or --all (not both)');
+      await ctx.api().enableReporting(id);
+      say(ctx.io, `reporting re-enable requested for ${id === undefined ? 'every agent' : clean(id)}`);
+      setExit(EXIT.OK);
+    });
+
+  agents
+    .command('drain')
+    .description('stop leasing new jobs to an agent')
+    .argument('<id>', 'agent id', parseId)
+    .action(async (id: string) => {
+      await ctx.api().drain(id);
+      say(ctx.io, `drain requested for ${clean(id)}`);
+      setExit(EXIT.OK);
+    });
+}
+
+export function renderAgents(items: readonly AgentAnswer[], now: number): string {
+  const rows = items.map((a) => [
+    clean(a.id),
+    clean(a.name, 30),
+    clean(a.pool),
+    clean(formatLabels(a.labels), 40),
+    clean(a.state),
+    a.lastHeartbeatAt ? age(a.lastHeartbeatAt, now) : 'never',
+    `${a.running ?? '-'}/${a.slots ?? '-'}`,
+    clean(a.breakerState),
+    spool(a),
+  ]);
+  return formatTable(['ID', 'NAME', 'POOL', 'LABELS', 'STATE', 'HEARTBEAT', 'RUNNING', 'BREAKER', 'SPOOL'], rows);
+}
+
+function spool(a: AgentAnswer): string {
+  if (a.spoolDepth === undefined) return '-';
+  if (a.spoolDepth === 0 || !a.spoolOldestAgeMs) return String(a.spoolDepth);
+  return `${a.spoolDepth} (oldest ${formatDurationMs(a.spoolOldestAgeMs)})`;
+}

@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { ApiError, UsageError } from '../cli-error';
+import type { Context, SetExit } from '../context';
+import { EXIT } from '../exit-codes';
+import { documentFromCommand, documentFromFile, validateDocument, type JobDocument, type JobFlags } from '../job-document';
+import { readJobFile } from '../job-file';
+import {
+  collect,
+  parseDurationFlag,
+  parseEnv,
+  parseIdempotencyKey,
+  parseLabel,
+  parsePool,
+  parseRetries,
+  parseTimeoutFlag,
+  type Pair,
+} from '../options';
+import { clean, printJson, say } from '../output';
+import { runWait } from './wait.command';
+
+interface SubmitOptions {
+  file?: string;
+  shell?: string;
+  name?: string;
+  pool?: string;
+  label?: Pair[];
+  timeout?: string;
+  retries?: number;
+  env?: Pair[];
+  idempotencyKey?: string;
+  wait?: boolean;
+  waitTimeout?: number;
+  json?: boolean;
+}
+
+/** After a submit the job may take a moment to be visible to GET (the API applies its journal). */
+const NOT_FOUND_GRACE_MS = 30_000;
+
+export function registerSubmit(program: Command, ctx: Context, setExit: SetExit): void {
+  program
+    .command('submit')
+    .summary('submit a job')
+    .description(
+      'Submit a job. `jr submit [flags] -- CMD ARG…` runs CMD with its arguments directly (argv, no shell), ' +
+        'even when a single argument contains spaces; use --shell "string" for a shell command line.\n\n' +
+        '`jr submit -f job.yaml` submits a job file (YAML; JSON if it ends in .json; - reads standard input); ' +
+        'flags given with it override the file (labels and env are merged).\n\n' +
+        'Flags go before the command: everything from the first non-flag word on belongs to the command.',
+    )
+    .argument('[command...]', 'the program and its arguments')
+    .option('-f, --file <path>', 'job file: YAML, JSON if it ends in .json, - for standard input')
+    .option('--shell <script>', 'run this string with /bin/sh -c instead of a command')
+    .option('--name <name>', 'job name')
+    .option('--pool <pool>', 'pool of agents to run on (default: default)', parsePool)
+    .option('--label <k=v>', 'agent label the job needs (repeatable)', collect(parseLabel))
+    .option('--timeout <duration>', 'job timeout: 90s, 5m, 1h', parseTimeoutFlag)
+    .option('--retries <n>', 're-runs after a failed attempt (0-10)', parseRetries)
+    .option('--env <K=V>', 'environment variable for the steps (repeatable)', collect(parseEnv))
+    .option('--idempotency-key <key>', 'submitting again with the same key answers the same job', parseIdempotencyKey)
+    .option('--wait', 'wait for the job to end and exit with its outcome')
+    .option('--wait-timeout <duration>', 'with --wait: stop waiting after this long (exit 7)', parseDurationFlag)
+    .option('--json', 'print one JSON document on stdout: {id,state}, or the final job with --wait')
+    .passThroughOptions()
+    .action(async (command: string[], opts: SubmitOptions) => setExit(await submit(ctx, command, opts)));
+}
+
+async function submit(ctx: Context, command: string[], opts: SubmitOptions): Promise<number> {
+  const body = validateDocument(await buildDocument(ctx, command, opts));
+  const api = ctx.api();
+  const answer = await api.submit(body, opts.idempotencyKey).catch((err: unknown) => {
+    if (err instanceof ApiError && err.status === 409) throw new ApiError(EXIT.USAGE, err.message, 409, err.problem);
+    throw err;
+  });
+  const { id, state } = answer.value;
+  const again = answer.status === 200 ? ' (already submitted with this idempotency key)' : '';
+  say(ctx.io, `submitted ${clean(id)} (${clean(state)})${again}`);
+  if (!opts.wait) {
+    if (opts.json) printJson(ctx.io, answer.value);
+    else ctx.io.stdout.write(`${id}\n`);
+    return EXIT.OK;
+  }
+  if (!opts.json) ctx.io.stdout.write(`${id}\n`);
+  return runWait(ctx, id, { timeoutMs: opts.waitTimeout, notFoundGraceMs: NOT_FOUND_GRACE_MS, reachable: true }, opts.json ?? false);
+}
+
+async function buildDocument(ctx: Context, command: string[], opts: SubmitOptions): Promise<JobDocument> {
+  const flags: JobFlags = {
+    name: opts.name,
+    pool: opts.pool,
+    labels: opts.label,
+    timeout: opts.timeout,
+    retries: opts.retries,
+    env: opts.env,
+    shell: opts.shell,
+  };
+  if (opts.file === undefined) return documentFromCommand(command, flags);
+  if (command.length > 0) throw new UsageError('give either -f job.yaml or a command, not both');
+  return documentFromFile(await readJobFile(opts.file, ctx.io.stdin), flags);
+}

@@ -1,0 +1,70 @@
+import type { JobState } from '@jr/contracts';
+import type { HttpClient, JsonAnswer } from './api-client';
+import {
+  agentListSchema,
+  jobPageSchema,
+  jobViewSchema,
+  submitResultSchema,
+  type AgentListAnswer,
+  type JobAnswer,
+  type JobPageAnswer,
+  type SubmitAnswer,
+} from './api-schemas';
+
+const seg = encodeURIComponent;
+
+/** The contract's REST routes, one method each. */
+export class JobsApi {
+  constructor(readonly http: HttpClient) {}
+
+  submit(body: string, idempotencyKey: string | undefined): Promise<JsonAnswer<SubmitAnswer>> {
+    const headers: Record<string, string> = idempotencyKey ? { 'idempotency-key': idempotencyKey } : {};
+    return this.http.json('v1/jobs', submitResultSchema, { method: 'POST', body, headers, conflict: 'the idempotency key was already used for a different job' });
+  }
+
+  async getJob(id: string, retries?: number): Promise<JobAnswer> {
+    return (await this.http.json(`v1/jobs/${seg(id)}`, jobViewSchema, { notFound: `unknown job ${id}`, ...(retries === undefined ? {} : { retries }) })).value;
+  }
+
+  async listJobs(query: { state?: JobState; pool?: string; limit?: number }): Promise<JobPageAnswer> {
+    return (await this.http.json('v1/jobs', jobPageSchema, { query })).value;
+  }
+
+  async cancel(id: string): Promise<{ state: string | undefined }> {
+    const { body } = await this.http.raw(`v1/jobs/${seg(id)}/cancel`, { method: 'POST', notFound: `unknown job ${id}`, conflict: `job ${id} is already terminal` });
+    return { state: stateIn(body) };
+  }
+
+  logs(id: string): Promise<Response> {
+    return this.http.open(`v1/jobs/${seg(id)}/logs`, { accept: 'text/plain', notFound: `unknown job ${id}` });
+  }
+
+  followLogs(id: string): Promise<Response> {
+    return this.http.open(`v1/jobs/${seg(id)}/logs`, { query: { follow: 1 }, accept: 'text/event-stream', notFound: `unknown job ${id}`, retries: 0 });
+  }
+
+  async agents(): Promise<AgentListAnswer> {
+    return (await this.http.json('v1/agents', agentListSchema)).value;
+  }
+
+  async enableReporting(agentId: string | undefined): Promise<void> {
+    const path = agentId === undefined ? 'v1/agents/reporting/enable' : `v1/agents/${seg(agentId)}/reporting/enable`;
+    await this.http.raw(path, { method: 'POST', notFound: `unknown agent ${agentId ?? ''}` });
+  }
+
+  async drain(agentId: string): Promise<void> {
+    await this.http.raw(`v1/agents/${seg(agentId)}/drain`, { method: 'POST', notFound: `unknown agent ${agentId}` });
+  }
+}
+
+/** The `state` of a `{id,state}` answer, if the body is one. */
+function stateIn(body: Buffer): string | undefined {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { state?: unknown };
+    return typeof parsed.state === 'string' ? parsed.state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export type { JobAnswer };

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { registerAgents } from './commands/agents.command';
+import { registerCancel } from './commands/cancel.command';
+import { registerList } from './commands/list.command';
+import { registerLogs } from './commands/logs.command';
+import { registerStatus } from './commands/status.command';
+import { registerSubmit } from './commands/submit.command';
+import { registerWait } from './commands/wait.command';
+import { isCliError } from './cli-error';
+import { createContext, type Context, type SetExit } from './context';
+import { EXIT } from './exit-codes';
+import type { Io } from './output';
+import { realClock, type Clock } from './timing';
+
+/** The `jr` program for one invocation (commander keeps state: build a fresh one per run). */
+export function buildProgram(ctx: Context, setExit: SetExit): Command {
+  const program = new Command('jr')
+    .description('jobrunner CLI: submit jobs, follow them, manage agents')
+    .version(version(), '-V, --version')
+    .enablePositionalOptions()
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(s),
+      outputError: (s, write) => write(printable(s)),
+    })
+    .addHelpText(
+      'after',
+      '\nEnvironment: JR_API_URL (default http://127.0.0.1:8080), JR_TOKEN (or JR_ADMIN_TOKEN), JR_REQUEST_TIMEOUT (30s).\n' +
+        'Exit codes: 0 ok, 1 failed, 2 cancelled, 3 timed out, 4 unknown id, 5 already ended, 6 gave up,\n' +
+        '7 wait timed out, 64 usage, 69 API unreachable, 70 unusable API answer, 77 auth refused.',
+    );
+  registerSubmit(program, ctx, setExit);
+  registerStatus(program, ctx, setExit);
+  registerList(program, ctx, setExit);
+  registerLogs(program, ctx, setExit);
+  registerWait(program, ctx, setExit);
+  registerCancel(program, ctx, setExit);
+  registerAgents(program, ctx, setExit);
+  return program;
+}
+
+/** Runs `jr` with `argv` (without node and script) and resolves to its exit code. Never throws. */
+export async function run(argv: readonly string[], io: Io, clock: Clock = realClock): Promise<number> {
+  let code: number = EXIT.OK;
+  const ctx = createContext(io, clock);
+  try {
+    await buildProgram(ctx, (c) => (code = c)).parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (err) {
+    return report(err, io);
+  }
+}
+
+function report(err: unknown, io: Io): number {
+  if (err instanceof CommanderError) {
+    // commander has printed its message (or the help/version) already
+    return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+  }
+  if (isCliError(err)) {
+    io.stderr.write(`jr: ${printable(err.message)}\n`);
+    for (const line of err.details) io.stderr.write(`${printable(line)}\n`);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  io.stderr.write(`jr: internal error: ${printable(message)}\n`);
+  return EXIT.BAD_ANSWER;
+}
+
+/** Messages echo user input; keep control characters (but newlines) off the terminal. */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x09\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
