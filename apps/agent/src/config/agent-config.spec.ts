@@ -10,7 +10,7 @@ describe('parseAgentConfig', () => {
       config: {
         apiAddress: '127.0.0.1:50051', dataDir: '/srv/var/agent', enrollToken: undefined, pool: 'default', labels: {},
         name: os.hostname(), slots: 4, heartbeatIntervalMs: 10_000, killGraceMs: 10_000, shutdownGraceMs: 30_000,
-        breakerThreshold: 5, logLevel: 'info', leaseWaitMs: 25_000,
+        breakerThreshold: 5, logLevel: 'info', leaseWaitMs: 25_000, childEnv: {},
       },
     });
   });
@@ -25,6 +25,11 @@ describe('parseAgentConfig', () => {
       apiAddress: 'api.internal:7000', dataDir: '/data', enrollToken: 'tok', pool: 'gpu', labels: { os: 'linux', arch: 'x64' },
       name: 'box 1', slots: 16, heartbeatIntervalMs: 2_000, killGraceMs: 500, shutdownGraceMs: 60_000, breakerThreshold: 3, logLevel: 'debug',
     });
+  });
+
+  it('passes the environment on to steps without the agent\'s secrets', () => {
+    const r = parseAgentConfig({ PATH: '/bin', JR_ENROLL_TOKEN: 'secret', JR_ADMIN_TOKEN: 'x', JR_API_KEY: 'k', JR_POOL: 'p', GITHUB_TOKEN: 'g' });
+    expect(r.ok && r.config.childEnv).toEqual({ PATH: '/bin', JR_POOL: 'p', GITHUB_TOKEN: 'g' });
   });
 
   it('treats empty variables as unset', () => {

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { POOL_RE, parseDurationMs } from '@jr/contracts';
+import { childEnvFrom } from './child-env';
 import { parseLabels } from './labels';
 
 /** The agent's configuration, parsed once from the environment at start-up. */
@@ -21,6 +22,8 @@ export interface AgentConfig {
   logLevel: LogLevel;
   /** How long the API may hold a Lease long poll (not an env variable). */
   leaseWaitMs: number;
+  /** The environment job steps start from: the agent's own minus its secrets (see child-env.ts). */
+  childEnv: Record<string, string>;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -109,6 +112,7 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.c
       breakerThreshold: e.JR_BREAKER_THRESHOLD,
       logLevel: e.JR_LOG_LEVEL ?? 'info',
       leaseWaitMs: 25_000,
+      childEnv: childEnvFrom(env),
     },
   };
 }

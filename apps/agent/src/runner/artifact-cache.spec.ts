@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { Backoff } from '@jr/resilience';
+import { ArtifactCache, DownloadError, fileNameFor } from './artifact-cache';
+import { tempDir } from './runner.test-helper';
+
+const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void;
+
+/** A real HTTP server on 127.0.0.1 counting requests per path. */
+async function serve(handler: Handler): Promise<{ url(p: string): string; hits(p: string): number; close(): Promise<void> }> {
+  const hits = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    const n = (hits.get(req.url ?? '') ?? 0) + 1;
+    hits.set(req.url ?? '', n);
+    handler(req, res, n);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: (p) => `http://127.0.0.1:${port}${p}`,
+    hits: (p) => hits.get(p) ?? 0,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+describe('ArtifactCache (local HTTP server)', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let srv: Awaited<ReturnType<typeof serve>> | undefined;
+  const signal = new AbortController().signal;
+  beforeEach(async () => (tmp = await tempDir('cache')));
+  afterEach(async () => {
+    await srv?.close();
+    srv = undefined;
+    await tmp.remove();
+  });
+
+  const cache = (o: Partial<ConstructorParameters<typeof ArtifactCache>[0]> = {}): ArtifactCache =>
+    new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache'), backoff: new Backoff({ initialMs: 10, maxMs: 20 }), ...o });
+
+  it('retries a server failing the first two requests and provides the file under its basename', async () => {
+    srv = await serve((_req, res, n) => (n <= 2 ? res.writeHead(503).end('busy') : res.end('tool-bytes')));
+    const dir = path.join(tmp.dir, 'a1');
+    await cache().materialize([{ url: srv.url('/dl/tool.tgz'), sha256: sha('tool-bytes') }], dir, signal);
+    expect(await readFile(path.join(dir, 'tool.tgz'), 'utf8')).toBe('tool-bytes');
+    expect(srv.hits('/dl/tool.tgz')).toBe(3);
+  });
+
+  it('gives up after 3 tries with download_failed', async () => {
+    srv = await serve((_req, res) => res.writeHead(502).end());
+    const err: unknown = await cache().get({ url: srv.url('/x'), sha256: sha('x') }, signal).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect((err as DownloadError).reason).toBe('download_failed');
+    expect((err as Error).message).toMatch(/after 3 tries: HTTP 502/);
+    expect(srv.hits('/x')).toBe(3);
+  });
+
+  it('does not retry a 404', async () => {
+    srv = await serve((_req, res) => res.writeHead(404).end());
+    await expect(cache().get({ url: srv.url('/missing'), sha256: sha('x') }, signal)).rejects.toMatchObject({ reason: 'download_failed' });
+    expect(srv.hits('/missing')).toBe(1);
+  });
+
+  it('fails a checksum mismatch without retrying and caches nothing', async () => {
+    srv = await serve((_req, res) => res.end('evil'));
+    const c = cache();
+    const err: unknown = await c.get({ url: srv.url('/t'), sha256: sha('good') }, signal).catch((e: unknown) => e);
+    expect(err).toMatchObject({ reason: 'checksum_mismatch' });
+    expect((err as Error).message).toContain(sha('evil'));
+    expect(srv.hits('/t')).toBe(1);
+    expect(await readdir(path.join(tmp.dir, 'cache'))).toEqual([]);
+  });
+
+  it('serves a second request from the cache without asking the server', async () => {
+    srv = await serve((_req, res) => res.end('payload'));
+    const c = cache();
+    const a = { url: srv.url('/p.bin'), sha256: sha('payload') };
+    await c.materialize([a], path.join(tmp.dir, 'one'), signal);
+    await cache().materialize([a], path.join(tmp.dir, 'two'), signal);
+    expect(srv.hits('/p.bin')).toBe(1);
+    expect(await readFile(path.join(tmp.dir, 'two', 'p.bin'), 'utf8')).toBe('payload');
+  });
+
+  it('downloads the same artifact once when two attempts want it at the same time', async () => {
+    srv = await serve((_req, res) => setTimeout(() => res.end('shared'), 50));
+    const c = cache();
+    const a = { url: srv.url('/s'), sha256: sha('shared') };
+    await Promise.all([c.get(a, signal), c.get(a, signal)]);
+    expect(srv.hits('/s')).toBe(1);
+  });
+
+  it('refuses a body larger than the limit', async () => {
+    srv = await serve((_req, res) => res.end(Buffer.alloc(10_000)));
+    await expect(cache({ maxBytes: 1_000 }).get({ url: srv.url('/big'), sha256: sha('x') }, signal)).rejects.toMatchObject({ reason: 'download_failed' });
+  });
+
+  it('abandons and retries a download that stalls', async () => {
+    srv = await serve((_req, res, n) => {
+      if (n === 1) {
+        res.writeHead(200, { 'content-length': '100' });
+        res.write('partial');
+        return;
+      }
+      res.end('whole');
+    });
+    await expect(cache({ idleTimeoutMs: 200 }).get({ url: srv.url('/slow'), sha256: sha('whole') }, signal)).resolves.toContain(sha('whole'));
+    expect(srv.hits('/slow')).toBe(2);
+  });
+
+  it('stops downloading when the attempt is cancelled', async () => {
+    srv = await serve(() => undefined);
+    const ac = new AbortController();
+    const pending = cache().get({ url: srv.url('/never'), sha256: sha('x') }, ac.signal);
+    setTimeout(() => ac.abort({ outcome: 'cancelled', reason: 'cancelled' }), 50);
+    await expect(pending).rejects.toEqual({ outcome: 'cancelled', reason: 'cancelled' });
+  });
+
+  it('reports an unreachable host as download_failed', async () => {
+    await expect(cache().get({ url: 'http://127.0.0.1:1/x', sha256: sha('x') }, signal)).rejects.toMatchObject({ reason: 'download_failed' });
+  });
+
+  it('refuses an invalid sha256 before fetching anything', async () => {
+    await expect(cache().get({ url: 'http://127.0.0.1:1/x', sha256: '../../etc/passwd' }, signal)).rejects.toMatchObject({ reason: 'download_failed' });
+  });
+});
+
+describe('fileNameFor', () => {
+  const s1 = 'a'.repeat(64);
+  const s2 = 'b'.repeat(64);
+
+  it('uses the URL basename, decoded', () => {
+    expect(fileNameFor({ url: 'https://x/a/tool%20v1.tgz?x=1', sha256: s1 }, new Map())).toBe('tool v1.tgz');
+  });
+
+  it.each([['https://x/'], ['https://x/a/..%2F..%2Fetc%2Fpasswd'], ['https://x/%2e%2e'], ['https://x/bad%ZZ'], ['https://x/a%00b']])(
+    'falls back to the sha256 for the hostile or empty name in %s',
+    (url) => {
+      expect(fileNameFor({ url, sha256: s1 }, new Map())).toBe(s1);
+    },
+  );
+
+  it('disambiguates two artifacts with the same basename and skips exact duplicates', () => {
+    const taken = new Map<string, string>();
+    expect(fileNameFor({ url: 'https://x/1/tool', sha256: s1 }, taken)).toBe('tool');
+    expect(fileNameFor({ url: 'https://y/2/tool', sha256: s2 }, taken)).toBe(`${s2.slice(0, 12)}-tool`);
+    expect(fileNameFor({ url: 'https://z/tool', sha256: s1 }, taken)).toBeUndefined();
+  });
+});

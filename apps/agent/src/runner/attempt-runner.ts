@@ -1,0 +1,124 @@
+import { mkdir, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { pb } from '@jr/contracts';
+import type { Logger } from 'pino';
+import type { AttemptRef, AttemptReporter, CompletionResult, Reporter } from '../reporting/reporter';
+import { DownloadError, type ArtifactCache } from './artifact-cache';
+import { AttemptEventLog } from './attempt-events';
+import { runStepSequence, stopEnd, type AttemptEnd } from './step-sequence';
+import { buildStepEnv } from './step-env';
+
+export interface AttemptDeps {
+  reporter: Reporter;
+  artifacts: ArtifactCache;
+  dataDir: string;
+  killGraceMs: number;
+  childEnv: Record<string, string>;
+  logger: Logger;
+}
+
+/** Why an attempt was stopped from outside its steps. */
+export type StopRequest = { outcome: 'cancelled'; reason: string } | { outcome: 'timed_out'; reason: 'timeout' };
+
+/** Ids become directory names: nothing that could climb out of the data directory. */
+const SAFE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** One leased attempt: artifacts, then steps in order, then the outcome, reported through the Reporter. */
+export class AttemptRun {
+  readonly ref: AttemptRef;
+  private readonly stopper = new AbortController();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly assignment: pb.Assignment__Output,
+    private readonly deps: AttemptDeps,
+  ) {
+    this.ref = { jobId: assignment.jobId, attempt: assignment.attempt, leaseToken: assignment.leaseToken };
+    this.log = deps.logger.child({ jobId: assignment.jobId, attempt: assignment.attempt });
+  }
+
+  get key(): string {
+    return `${this.ref.jobId}#${this.ref.attempt}`;
+  }
+
+  /** Stops the attempt (TERM, grace, KILL of the running step); the first request wins. */
+  stop(request: StopRequest): void {
+    if (this.stopper.signal.aborted) return;
+    this.log.info(request, 'stopping attempt');
+    this.stopper.abort(request);
+  }
+
+  async run(): Promise<CompletionResult> {
+    const startedAtMs = Date.now();
+    const report = this.deps.reporter.open(this.ref, { onSuperseded: () => this.stop({ outcome: 'cancelled', reason: 'superseded' }) });
+    const events = new AttemptEventLog((e) => report.event(e));
+    const timeoutMs = this.assignment.spec?.timeoutMs ?? 0;
+    const jobTimer = timeoutMs > 0 ? setTimeout(() => this.stop({ outcome: 'timed_out', reason: 'timeout' }), timeoutMs) : undefined;
+    let end: AttemptEnd;
+    try {
+      end = await this.execute(events, report);
+    } catch (err) {
+      this.log.error({ err }, 'attempt failed inside the agent');
+      end = { outcome: 'OUTCOME_FAILED', exitCode: -1, reason: 'agent_error' };
+    } finally {
+      clearTimeout(jobTimer);
+    }
+    await this.cleanup();
+    this.log.info({ outcome: end.outcome, exitCode: end.exitCode, reason: end.reason }, 'attempt finished');
+    return report.complete({ ...end, startedAtMs, endedAtMs: Date.now(), lastSeq: events.lastSeq });
+  }
+
+  private async execute(events: AttemptEventLog, report: AttemptReporter): Promise<AttemptEnd> {
+    const spec = this.assignment.spec;
+    if (!SAFE_ID_RE.test(this.ref.jobId) || !Number.isInteger(this.ref.attempt) || this.ref.attempt < 0) {
+      return { outcome: 'OUTCOME_FAILED', exitCode: -1, reason: 'invalid_assignment' };
+    }
+    if (!spec || spec.steps.length === 0) return { outcome: 'OUTCOME_FAILED', exitCode: -1, reason: 'invalid_spec' };
+    await rm(this.workDir, { recursive: true, force: true });
+    await mkdir(this.workDir, { recursive: true, mode: 0o700 });
+    const artifactsDir = spec.uses.length > 0 ? this.artifactsDir : undefined;
+    if (artifactsDir !== undefined) {
+      const failed = await this.fetchArtifacts(spec.uses, artifactsDir, events);
+      if (failed) return failed;
+    }
+    return runStepSequence({
+      steps: spec.steps,
+      cwd: this.workDir,
+      env: buildStepEnv(this.deps.childEnv, spec.env, { jobId: this.ref.jobId, attempt: this.ref.attempt, artifactsDir }),
+      killGraceMs: this.deps.killGraceMs,
+      signal: this.stopper.signal,
+      events,
+      report,
+      logger: this.log,
+    });
+  }
+
+  private async fetchArtifacts(uses: pb.Artifact__Output[], dir: string, events: AttemptEventLog): Promise<AttemptEnd | undefined> {
+    try {
+      await this.deps.artifacts.materialize(uses, dir, this.stopper.signal);
+      return undefined;
+    } catch (err) {
+      if (this.stopper.signal.aborted) return stopEnd(this.stopper.signal);
+      const reason = err instanceof DownloadError ? err.reason : 'download_failed';
+      const message = err instanceof Error ? err.message : String(err);
+      this.log.warn({ reason, message }, 'artifact download failed');
+      events.log(0, 'stderr', Buffer.from(`jr-agent: ${message}\n`));
+      return { outcome: 'OUTCOME_FAILED', exitCode: -1, reason };
+    }
+  }
+
+  private get workDir(): string {
+    return path.join(this.deps.dataDir, 'work', `${this.ref.jobId}-${this.ref.attempt}`);
+  }
+
+  private get artifactsDir(): string {
+    return path.join(this.deps.dataDir, 'artifacts', `${this.ref.jobId}-${this.ref.attempt}`);
+  }
+
+  private async cleanup(): Promise<void> {
+    if (!SAFE_ID_RE.test(this.ref.jobId)) return;
+    for (const dir of [this.workDir, this.artifactsDir]) {
+      await rm(dir, { recursive: true, force: true, maxRetries: 2 }).catch((err: unknown) => this.log.warn({ err, dir }, 'cannot remove a work directory'));
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import type { pb } from '@jr/contracts';
+import type { Logger } from 'pino';
+import type { AttemptReporter } from '../reporting/reporter';
+import type { AttemptEventLog, StepOutcome } from './attempt-events';
+import { OutputChunker } from './output-chunker';
+import { runStepProcess, type StepCommand, type StepProcessResult } from './step-process';
+
+/** How an attempt ended, as Complete carries it. */
+export interface AttemptEnd {
+  outcome: pb.Outcome__Output;
+  exitCode: number;
+  reason: string;
+}
+
+export interface StepSequenceOptions {
+  steps: pb.Step__Output[];
+  cwd: string;
+  env: Record<string, string>;
+  killGraceMs: number;
+  /** Aborted with a StopRequest when the attempt is cancelled or times out. */
+  signal: AbortSignal;
+  events: AttemptEventLog;
+  report: AttemptReporter;
+  logger: Logger;
+}
+
+/** A step waits for the reporter once this much of its output is unacknowledged. */
+const BACKLOG_PAUSE_BYTES = 16 * 1024 * 1024;
+const BACKLOG_RESUME_BYTES = 4 * 1024 * 1024;
+
+/** Runs the steps in order, each up to 1 + retries times on a non-zero exit; the first failure ends it. */
+export async function runStepSequence(o: StepSequenceOptions): Promise<AttemptEnd> {
+  for (const [index, step] of o.steps.entries()) {
+    const command = commandOf(step);
+    if (!command) return { outcome: 'OUTCOME_FAILED', exitCode: -1, reason: 'invalid_spec' };
+    const end = await runOneStep(o, index, step, command);
+    if (end) return end;
+  }
+  return { outcome: 'OUTCOME_SUCCEEDED', exitCode: 0, reason: '' };
+}
+
+/** Undefined when the step succeeded (on some try), else how the attempt ends. */
+async function runOneStep(o: StepSequenceOptions, index: number, step: pb.Step__Output, command: StepCommand): Promise<AttemptEnd | undefined> {
+  for (let attemptTry = 1; attemptTry <= step.retries + 1; attemptTry++) {
+    if (o.signal.aborted) return stopEnd(o.signal);
+    o.events.stepStarted(index, step.name, attemptTry);
+    const result = await runWithOutput(o, index, step, command);
+    const outcome = stepOutcome(result, o.signal);
+    o.events.stepFinished(index, result.signal ? -1 : result.exitCode, result.signal, outcome);
+    if (!result.groupGone) o.logger.error({ step: index, pid: result.pid }, 'processes of the step survived SIGKILL (escaped its group?)');
+    switch (outcome) {
+      case 'succeeded':
+        return undefined;
+      case 'timed_out':
+        return { outcome: 'OUTCOME_TIMED_OUT', exitCode: -1, reason: 'timeout' };
+      case 'cancelled':
+        return stopEnd(o.signal);
+      case 'failed':
+        if (attemptTry <= step.retries) o.logger.info({ step: index, exitCode: result.exitCode, try: attemptTry }, 'step failed; retrying it');
+        else return { outcome: 'OUTCOME_FAILED', exitCode: result.signal ? -1 : result.exitCode, reason: 'step_failed' };
+    }
+  }
+  return undefined;
+}
+
+async function runWithOutput(o: StepSequenceOptions, index: number, step: pb.Step__Output, command: StepCommand): Promise<StepProcessResult> {
+  const chunkers = {
+    stdout: new OutputChunker((data) => o.events.log(index, 'stdout', data)),
+    stderr: new OutputChunker((data) => o.events.log(index, 'stderr', data)),
+  };
+  try {
+    return await runStepProcess({
+      command,
+      cwd: o.cwd,
+      env: o.env,
+      timeoutMs: step.timeoutMs,
+      killGraceMs: o.killGraceMs,
+      signal: o.signal,
+      onOutput: (stream, data) => chunkers[stream].write(data),
+      flow: {
+        shouldPause: () => o.report.backlogBytes() > BACKLOG_PAUSE_BYTES,
+        onResume: (resume) => o.report.onBacklogBelow(BACKLOG_RESUME_BYTES, resume),
+      },
+    });
+  } finally {
+    chunkers.stdout.flush();
+    chunkers.stderr.flush();
+  }
+}
+
+function stepOutcome(result: StepProcessResult, signal: AbortSignal): StepOutcome {
+  if (result.ended === 'timed_out') return 'timed_out';
+  if (result.ended === 'interrupted') return (signal.reason as { outcome?: string } | undefined)?.outcome === 'timed_out' ? 'timed_out' : 'cancelled';
+  return result.exitCode === 0 && !result.signal ? 'succeeded' : 'failed';
+}
+
+/** The attempt's end when it was stopped from outside (cancel, job timeout, shutdown, superseded). */
+export function stopEnd(signal: AbortSignal): AttemptEnd {
+  const request = signal.reason as { outcome?: string; reason?: string } | undefined;
+  return request?.outcome === 'timed_out'
+    ? { outcome: 'OUTCOME_TIMED_OUT', exitCode: -1, reason: 'timeout' }
+    : { outcome: 'OUTCOME_CANCELLED', exitCode: -1, reason: request?.reason ?? 'cancelled' };
+}
+
+function commandOf(step: pb.Step__Output): StepCommand | undefined {
+  if (step.run === 'shell' && step.shell) return { kind: 'shell', script: step.shell };
+  if (step.run === 'argv' && step.argv && step.argv.args.length > 0 && step.argv.args[0]) return { kind: 'argv', args: step.argv.args };
+  return undefined;
+}
