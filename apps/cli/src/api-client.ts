@@ -206,13 +206,15 @@ export function unreachable(err: unknown, where: string, what = 'cannot reach th
   return new UnreachableError(`${what} at ${where}${reason ? ` (${reason})` : ''}`);
 }
 
+/** The most precise reason in an error's cause chain: an OS code, else the innermost message. */
 function networkReason(err: unknown): string | undefined {
   let current: unknown = err;
-  for (let depth = 0; depth < 5 && current; depth++) {
+  let message: string | undefined;
+  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth++) {
     const e = current as { code?: unknown; errors?: unknown[]; cause?: unknown; message?: unknown };
-    if (typeof e.code === 'string' && e.code !== '') return e.code;
-    if (Array.isArray(e.errors) && e.errors.length > 0) current = e.errors[0];
-    else current = e.cause;
+    if (typeof e.code === 'string' && e.code !== '' && !e.code.startsWith('UND_ERR_')) return e.code;
+    if (typeof e.message === 'string' && e.message !== '') message = e.message;
+    current = Array.isArray(e.errors) && e.errors.length > 0 ? e.errors[0] : e.cause;
   }
-  return err instanceof Error ? clean(err.message, 200) : undefined;
+  return message === undefined ? undefined : clean(message, 200);
 }

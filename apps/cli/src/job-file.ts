@@ -67,7 +67,8 @@ function parseYaml(text: string, source: string): unknown {
   const first = doc.errors[0];
   if (first) {
     const at = first.linePos?.[0];
-    const reason = first.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? 'malformed YAML';
+    const said = first.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? 'malformed YAML';
+    const reason = said.includes('multiple documents') ? 'a job file holds one YAML document (found another ---)' : said;
     throw new UsageError(`${source}:${at?.line ?? 1}:${at?.col ?? 1}: malformed YAML: ${reason}`);
   }
   try {

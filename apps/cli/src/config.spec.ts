@@ -1,0 +1,37 @@
+import { parseConfig } from './config';
+import { UsageError } from './cli-error';
+
+describe('parseConfig', () => {
+  it('defaults to the local API and no token', () => {
+    const c = parseConfig({});
+    expect(c.apiUrl.href).toBe('http://127.0.0.1:8080/');
+    expect(c.token).toBeUndefined();
+    expect(c.requestTimeoutMs).toBe(30_000);
+  });
+
+  it('takes JR_TOKEN, falls back to JR_ADMIN_TOKEN, treats blank as unset', () => {
+    expect(parseConfig({ JR_TOKEN: 't1', JR_ADMIN_TOKEN: 't2' }).token).toBe('t1');
+    expect(parseConfig({ JR_TOKEN: '  ', JR_ADMIN_TOKEN: 't2' }).token).toBe('t2');
+  });
+
+  it('keeps a path prefix and drops query and fragment', () => {
+    expect(parseConfig({ JR_API_URL: 'https://ci.example.com/jr?x=1#y', JR_REQUEST_TIMEOUT: '5s' })).toMatchObject({ requestTimeoutMs: 5_000 });
+    expect(parseConfig({ JR_API_URL: 'https://ci.example.com/jr?x=1#y' }).apiUrl.href).toBe('https://ci.example.com/jr/');
+  });
+
+  it('lists every bad variable in one message, without echoing the token', () => {
+    let err: unknown;
+    try {
+      parseConfig({ JR_API_URL: 'ftp://x', JR_TOKEN: 'sec ret\r\nX: y', JR_REQUEST_TIMEOUT: 'forever' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UsageError);
+    const message = (err as Error).message;
+    expect(message).toContain('JR_API_URL');
+    expect(message).toContain('JR_TOKEN');
+    expect(message).toContain('JR_REQUEST_TIMEOUT');
+    expect(message).not.toContain('sec ret');
+    expect((err as UsageError).exitCode).toBe(64);
+  });
+});
