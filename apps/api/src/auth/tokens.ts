@@ -41,3 +41,8 @@ export function secretMatches(secret: string, storedHash: string): boolean {
   const stored = Buffer.from(storedHash, 'hex');
   return presented.length === stored.length && timingSafeEqual(presented, stored);
 }
+
+/** A lease token: 128 random bits, hex. */
+export function newLeaseToken(): string {
+  return randomBytes(16).toString('hex');
+}

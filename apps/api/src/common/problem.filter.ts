@@ -1,5 +1,5 @@
 import { Catch, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { LOGGER, type Logger } from './logger';
 import { toProblemResponse } from './problem';
 
@@ -9,13 +9,13 @@ export class ProblemFilter implements ExceptionFilter {
   constructor(@Inject(LOGGER) private readonly log: Logger) {}
 
   catch(err: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response>();
+    const res = host.switchToHttp().getResponse<ServerResponse>();
     const { status, problem, headers } = toProblemResponse(err);
     if (status >= 500 && problem.code === 'INTERNAL') this.log.error({ err }, 'request failed');
     if (res.headersSent) {
       res.end();
       return;
     }
-    res.status(status).set({ ...headers, 'Content-Type': 'application/problem+json' }).send(JSON.stringify(problem));
+    res.writeHead(status, { ...headers, 'Content-Type': 'application/problem+json' }).end(JSON.stringify(problem));
   }
 }

@@ -1,0 +1,72 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError, newAgentId, type AgentList, type pb } from '@jr/contracts';
+import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
+import { DomainEvents } from '../common/events';
+import { bearerToken, hashSecret, newAgentSecret, parseAgentCredential, secretMatches, tokensEqual } from '../auth/tokens';
+import { leaseExpiresAt } from '../dispatch/lease-expiry';
+import { validateEnroll, validateHeartbeat } from '../grpc/request-validation';
+import { AgentsRepository, type AgentRow } from './agents.repository';
+
+/** Enrolment, agent authentication, heartbeats and their directives, and the operator's agent controls. */
+@Injectable()
+export class AgentsService {
+  constructor(
+    private readonly agents: AgentsRepository,
+    private readonly events: DomainEvents,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async enroll(authorization: string | undefined, req: pb.EnrollRequest__Output): Promise<pb.EnrollResponse> {
+    const token = bearerToken(authorization);
+    if (token === undefined || !tokensEqual(token, this.config.enrollToken)) throw new DomainError('UNAUTHENTICATED', 'Enroll needs authorization: Bearer <JR_ENROLL_TOKEN>');
+    const e = validateEnroll(req);
+    const secret = newAgentSecret();
+    const enrollment = { name: e.name, pool: e.pool, labels: e.labels, slots: e.slots, version: e.version };
+    const id = await this.agents.enroll(enrollment, e.previousAgentId || undefined, newAgentId(), hashSecret(secret), new Date(this.clock.now()));
+    return { agentId: id, credential: `${id}.${secret}`, heartbeatIntervalMs: this.config.heartbeatIntervalMs };
+  }
+
+  /** Every call but Enroll: `authorization: Bearer <agentId>.<secret>`. Draining and lost agents still authenticate. */
+  async authenticate(authorization: string | undefined): Promise<AgentRow> {
+    const token = bearerToken(authorization);
+    const cred = token === undefined ? undefined : parseAgentCredential(token);
+    if (!cred) throw new DomainError('UNAUTHENTICATED', 'missing or malformed agent credential (authorization: Bearer <agent_id>.<secret>)');
+    const agent = await this.agents.find(cred.agentId);
+    if (!agent || !secretMatches(cred.secret, agent.credential_hash)) throw new DomainError('UNAUTHENTICATED', 'unknown agent or wrong credential; enroll again');
+    return agent;
+  }
+
+  async heartbeat(agent: AgentRow, req: pb.HeartbeatRequest__Output): Promise<pb.HeartbeatResponse> {
+    const hb = validateHeartbeat(req);
+    const now = this.clock.now();
+    const s = hb.state;
+    const report = { slots: s?.slots ?? 0, running: s?.running ?? hb.running.length, breakerState: s?.breakerState || 'closed', outboxDepth: s?.outboxDepth ?? 0, outboxOldestAgeMs: s?.outboxOldestAgeMs ?? 0 };
+    const row = (await this.agents.heartbeat(agent.id, report, new Date(now))) ?? agent;
+    const extended = await this.agents.extendLeases(agent.id, hb.running, leaseExpiresAt(now, this.config.heartbeatIntervalMs));
+    const kept = new Set(extended.map((r) => `${r.jobId}/${r.attempt}`));
+    const directives: pb.Directive[] = hb.running
+      .filter((r) => !kept.has(`${r.jobId}/${r.attempt}`))
+      .map((r) => ({ cancel: { jobId: r.jobId, attempt: r.attempt, reason: 'lease_lost' } }));
+    for (const c of await this.agents.cancelRequested(agent.id)) directives.push({ cancel: { jobId: c.jobId, attempt: c.attempt, reason: 'cancelled' } });
+    if (row.drain_requested) directives.push({ drain: {} });
+    if (await this.agents.takeReportingFlag(agent.id)) directives.push({ enableReporting: {} });
+    return { directives, heartbeatIntervalMs: this.config.heartbeatIntervalMs, serverTimeMs: now };
+  }
+
+  list(): Promise<AgentList> {
+    return this.agents.list().then((items) => ({ items }));
+  }
+
+  async drain(id: string): Promise<{ id: string; state: 'draining' }> {
+    if (!(await this.agents.requestDrain(id))) throw new DomainError('NOT_FOUND', `no agent ${id}`);
+    this.events.agentDrained(id);
+    return { id, state: 'draining' };
+  }
+
+  async enableReporting(id: string | undefined): Promise<{ agents: number }> {
+    const agents = await this.agents.requestReportingEnable(id);
+    if (id !== undefined && agents === 0) throw new DomainError('NOT_FOUND', `no agent ${id}`);
+    return { agents };
+  }
+}

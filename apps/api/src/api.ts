@@ -1,0 +1,50 @@
+import type { Server } from 'node:http';
+import { NestFactory } from '@nestjs/core';
+import type { INestApplication } from '@nestjs/common';
+import { AppModule } from './app.module';
+import { systemClock, type AppConfig, type Clock } from './config/app-config';
+import { createLogger, NestPinoLogger, type Logger } from './common/logger';
+import { GrpcServerService } from './grpc/grpc-server.service';
+
+export interface StartOptions {
+  /** Injected time for lease logic (tests move it forward); defaults to the system clock. */
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface RunningApi {
+  app: INestApplication;
+  httpPort: number;
+  grpcPort: number;
+  /** Graceful stop: not ready, listeners drained, workers closed, journal and pools closed. */
+  stop(): Promise<void>;
+}
+
+/** Builds the Nest application (migrations, journal replay and the gRPC listener run in init). */
+export async function createApp(config: AppConfig, options: StartOptions = {}): Promise<INestApplication> {
+  const log = options.logger ?? createLogger(config.logLevel);
+  const app = await NestFactory.create(AppModule.forRoot(config, options.clock ?? systemClock, log), {
+    bodyParser: false,
+    logger: new NestPinoLogger(log),
+    abortOnError: false,
+  });
+  return app;
+}
+
+/** Starts both listeners and logs `{"msg":"jr-api ready","httpPort":…,"grpcPort":…}` once both are up. */
+export async function startApi(config: AppConfig, options: StartOptions = {}): Promise<RunningApi> {
+  const log = options.logger ?? createLogger(config.logLevel);
+  const app = await createApp(config, { ...options, logger: log });
+  try {
+    await app.listen(config.httpPort, config.bindHost);
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    throw err;
+  }
+  const address = (app.getHttpServer() as Server).address();
+  const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+  const grpcPort = app.get(GrpcServerService).port;
+  log.info({ httpPort, grpcPort }, 'jr-api ready');
+  let stopping: Promise<void> | undefined;
+  return { app, httpPort, grpcPort, stop: () => (stopping ??= app.close()) };
+}

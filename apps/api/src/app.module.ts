@@ -1,0 +1,66 @@
+import { Global, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { AgentsModule } from './agents/agents.module';
+import { AdminAuthGuard } from './auth/admin-auth.guard';
+import { CommonModule } from './common/common.module';
+import { JsonBodyMiddleware } from './common/json-body.middleware';
+import { LOGGER, type Logger } from './common/logger';
+import { ProblemFilter } from './common/problem.filter';
+import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from './config/app-config';
+import { DatabaseModule } from './database/database.module';
+import { DispatchModule } from './dispatch/dispatch.module';
+import { GrpcModule } from './grpc/grpc.module';
+import { HealthModule } from './health/health.module';
+import { IntakeModule } from './intake/intake.module';
+import { JobsModule } from './jobs/jobs.module';
+import { JournalModule } from './journal/journal.module';
+import { QueueModule } from './queue/queue.module';
+import { ResultsModule } from './results/results.module';
+
+/** Configuration, clock and logger for every module: built once, before anything else. */
+@Global()
+@Module({})
+export class ConfigModule {
+  static forRoot(config: AppConfig, clock: Clock, log: Logger): DynamicModule {
+    return {
+      module: ConfigModule,
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: CLOCK, useValue: clock },
+        { provide: LOGGER, useValue: log },
+      ],
+      exports: [APP_CONFIG, CLOCK, LOGGER],
+    };
+  }
+}
+
+@Module({})
+export class AppModule implements NestModule {
+  static forRoot(config: AppConfig, clock: Clock, log: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config, clock, log),
+        CommonModule,
+        DatabaseModule,
+        QueueModule,
+        JournalModule,
+        JobsModule,
+        AgentsModule,
+        DispatchModule,
+        IntakeModule,
+        ResultsModule,
+        HealthModule,
+        GrpcModule,
+      ],
+      providers: [
+        { provide: APP_GUARD, useClass: AdminAuthGuard },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(JsonBodyMiddleware).forRoutes('*path');
+  }
+}

@@ -1,0 +1,165 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { toProtoSpec, type pb } from '@jr/contracts';
+import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
+import { DomainEvents } from '../common/events';
+import { LOGGER, type Logger } from '../common/logger';
+import { newLeaseToken } from '../auth/tokens';
+import { AgentsRepository, type AgentRow } from '../agents/agents.repository';
+import { JobLedgerRepository, type Grant } from '../jobs/job-ledger.repository';
+import { JobsRepository } from '../jobs/jobs.repository';
+import type { DispatchJob } from '../queue/queue-factory';
+import { LeaseMatcher, type Waiter } from './lease-matcher';
+import { leaseExpiresAt } from './lease-expiry';
+import { PoolQueueRepository } from './pool-queue.repository';
+
+/** Jobs a pool's worker holds at once, each waiting for a matching Lease call. */
+const WORKER_CONCURRENCY = 32;
+/** A parked job no waiting agent suits goes back to the queue after this, so others get their turn. */
+const PARK_ROTATE_MS = 5_000;
+const RETRY_AFTER_ERROR_MS = 1_000;
+
+/**
+ * Hands queued jobs to agents' Lease long-polls: per pool one BullMQ worker whose processor parks each
+ * job in the LeaseMatcher until a matching waiter arrives, then grants the lease in Postgres.
+ */
+@Injectable()
+export class DispatchService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly matcher = new LeaseMatcher<Grant>();
+  private readonly stopping = new AbortController();
+  private readonly parked = new Map<string, Set<AbortController>>();
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(
+    private readonly queues: PoolQueueRepository,
+    private readonly ledger: JobLedgerRepository,
+    private readonly jobs: JobsRepository,
+    private readonly agents: AgentsRepository,
+    private readonly events: DomainEvents,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.unsubscribe.push(
+      this.events.onJob('*', (c) => (c.kind === 'state' && c.state !== 'queued' ? this.unpark(c.jobId, c.dequeue) : undefined)),
+      this.events.onAgentDrained((id) => this.matcher.dropAgent(id)),
+    );
+    for (const pool of await this.agents.knownPools()) this.ensureWorker(pool);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopLeasing();
+    for (const off of this.unsubscribe) off();
+    await this.queues.closeWorkers(5_000);
+  }
+
+  /** Shutdown, first step: pending Lease calls answer empty at once; parked jobs go back to the queue. */
+  stopLeasing(): void {
+    this.stopping.abort();
+    this.matcher.releaseAll();
+  }
+
+  /** Long poll for one assignment; null on timeout, when draining/lost, or when the call goes away. */
+  async lease(agent: AgentRow, waitMs: number, deadlineMs: number, callGone: AbortSignal): Promise<pb.Assignment | null> {
+    if (agent.state !== 'active' || agent.drain_requested || this.stopping.signal.aborted) return null;
+    this.ensureWorker(agent.pool);
+    const budget = Math.max(0, Math.min(waitMs, this.config.leaseWaitMaxMs, deadlineMs - Date.now() - 1_000));
+    const waiter = this.matcher.addWaiter(agent.pool, agent.id, agent.labels);
+    const withdraw = (): void => void this.matcher.withdraw(agent.pool, waiter);
+    const timer = setTimeout(withdraw, budget);
+    callGone.addEventListener('abort', withdraw, { once: true });
+    try {
+      const grant = await waiter.answer;
+      return grant ? toAssignment(grant) : null;
+    } finally {
+      clearTimeout(timer);
+      callGone.removeEventListener('abort', withdraw);
+    }
+  }
+
+  private ensureWorker(pool: string): void {
+    if (this.stopping.signal.aborted || this.queues.hasWorker(pool)) return;
+    this.queues.startWorker(
+      pool,
+      (job, token) => this.process(job, token),
+      WORKER_CONCURRENCY,
+      (err) => this.log.warn({ pool, err: err.message }, 'dispatch worker error'),
+      (jobId) => void this.jobs.markEnqueuePending(jobId).catch(() => undefined),
+    );
+    this.log.info({ pool }, 'dispatch worker started');
+  }
+
+  /** The BullMQ processor. Idempotent: a job no longer queued (cancelled, already leased) is a no-op. */
+  private async process(job: DispatchJob, token: string | undefined): Promise<void> {
+    const { jobId, pool, labels } = job.data;
+    try {
+      for (;;) {
+        const current = await this.jobs.stateOf(jobId);
+        if (!current || current.state !== 'queued') return;
+        const waiter = await this.parkUntilMatched(jobId, pool, labels);
+        if (waiter === 'stop' || waiter === 'rotate') return await this.queues.giveBack(job, token);
+        if (waiter === 'changed') continue;
+        if (await this.grantTo(jobId, pool, waiter)) return;
+      }
+    } catch (err) {
+      if (isHandOff(err)) throw err;
+      this.log.warn({ jobId, err: String(err) }, 'dispatch failed; retrying the job shortly');
+      return await this.queues.retryLater(job, token, RETRY_AFTER_ERROR_MS);
+    }
+  }
+
+  private async parkUntilMatched(jobId: string, pool: string, labels: Record<string, string>): Promise<Waiter<Grant> | 'stop' | 'rotate' | 'changed'> {
+    for (;;) {
+      const changed = new AbortController();
+      const set = this.parked.get(jobId) ?? new Set();
+      this.parked.set(jobId, set.add(changed));
+      const signal = AbortSignal.any([changed.signal, this.stopping.signal, AbortSignal.timeout(PARK_ROTATE_MS)]);
+      const waiter = await this.matcher.park(pool, labels, signal);
+      set.delete(changed);
+      if (set.size === 0) this.parked.delete(jobId);
+      if (waiter) return waiter;
+      if (this.stopping.signal.aborted) return 'stop';
+      if (changed.signal.aborted) return 'changed';
+      if (this.matcher.waitingCount(pool) > 0) return 'rotate';
+    }
+  }
+
+  /** True when the job is handed over (or gone); false to park again. */
+  private async grantTo(jobId: string, pool: string, waiter: Waiter<Grant>): Promise<boolean> {
+    if (waiter.abandoned) {
+      this.matcher.putBack(pool, waiter);
+      return false;
+    }
+    const now = this.clock.now();
+    let grant: Grant | null;
+    try {
+      grant = await this.ledger.grant(jobId, waiter.agentId, newLeaseToken(), new Date(now), leaseExpiresAt(now, this.config.heartbeatIntervalMs));
+    } catch (err) {
+      this.matcher.putBack(pool, waiter);
+      throw err;
+    }
+    if (!grant) {
+      this.matcher.putBack(pool, waiter);
+      return true;
+    }
+    waiter.settle(grant);
+    this.events.jobChanged({ jobId, kind: 'state', state: 'leased' });
+    return true;
+  }
+
+  private unpark(jobId: string, dequeue: { pool: string; round: number } | undefined): void {
+    for (const c of this.parked.get(jobId) ?? []) c.abort();
+    if (dequeue) void this.queues.remove(jobId, dequeue.pool, dequeue.round).catch(() => undefined);
+  }
+}
+
+function toAssignment(g: Grant): pb.Assignment {
+  return { jobId: g.jobId, attempt: g.attempt, leaseToken: g.leaseToken, leaseExpiresAtMs: g.leaseExpiresAt.getTime(), spec: toProtoSpec(g.spec) };
+}
+
+/** BullMQ's own "moved to wait/delayed" signals, which must reach the worker untouched. */
+function isHandOff(err: unknown): boolean {
+  const name = err instanceof Error ? err.name : '';
+  return name === 'WaitingError' || name === 'DelayedError';
+}

@@ -1,0 +1,156 @@
+import { labelsSatisfy } from '@jr/contracts';
+
+/** A pending Lease call: an agent waiting for a job it may run. */
+export interface Waiter<T> {
+  readonly agentId: string;
+  readonly labels: Record<string, string>;
+  /** waiting: in the queue; matched: a job processor holds it; done: answered. */
+  status: 'waiting' | 'matched' | 'done';
+  /** Its call ended (deadline, client cancel): a processor holding it must not grant to it. */
+  abandoned: boolean;
+  readonly answer: Promise<T | null>;
+  settle(value: T | null): void;
+}
+
+interface Parked<T> {
+  labels: Record<string, string>;
+  take(waiter: Waiter<T>): void;
+}
+
+interface PoolState<T> {
+  waiters: Array<Waiter<T>>;
+  parked: Array<Parked<T>>;
+}
+
+/**
+ * Matches pending Lease calls (waiters) with jobs the pool's BullMQ processor holds (parked jobs),
+ * FIFO on both sides, by labels. Pure and synchronous: every wake-up happens the moment the other
+ * side arrives, never on a polling interval.
+ */
+export class LeaseMatcher<T> {
+  private readonly pools = new Map<string, PoolState<T>>();
+
+  /** Queues a waiter for `pool`, or hands it at once to the oldest parked job its labels satisfy. */
+  addWaiter(pool: string, agentId: string, labels: Record<string, string>): Waiter<T> {
+    const waiter = createWaiter<T>(agentId, labels);
+    this.offer(pool, waiter, 'back');
+    return waiter;
+  }
+
+  /**
+   * Removes a waiter that is still queued and answers it `null`. Returns false when a processor holds
+   * it (it will be answered by that processor) or it is already answered; marks it abandoned then.
+   */
+  withdraw(pool: string, waiter: Waiter<T>): boolean {
+    if (waiter.status !== 'waiting') {
+      waiter.abandoned = true;
+      return false;
+    }
+    const state = this.pools.get(pool);
+    if (state) state.waiters = state.waiters.filter((w) => w !== waiter);
+    waiter.settle(null);
+    return true;
+  }
+
+  /** A processor could not use the waiter (the job went away): give it back its place at the front. */
+  putBack(pool: string, waiter: Waiter<T>): void {
+    if (waiter.status === 'done') return;
+    if (waiter.abandoned) {
+      waiter.settle(null);
+      return;
+    }
+    waiter.status = 'waiting';
+    this.offer(pool, waiter, 'front');
+  }
+
+  /**
+   * Parks a job until a waiter it may run on arrives (resolves with that waiter, now `matched`), or
+   * until `signal` aborts (resolves undefined).
+   */
+  park(pool: string, jobLabels: Record<string, string>, signal: AbortSignal): Promise<Waiter<T> | undefined> {
+    const state = this.state(pool);
+    const index = state.waiters.findIndex((w) => labelsSatisfy(w.labels, jobLabels));
+    if (index >= 0) {
+      const [waiter] = state.waiters.splice(index, 1) as [Waiter<T>];
+      waiter.status = 'matched';
+      return Promise.resolve(waiter);
+    }
+    if (signal.aborted) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const parked: Parked<T> = {
+        labels: jobLabels,
+        take: (waiter) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(waiter);
+        },
+      };
+      const onAbort = (): void => {
+        state.parked = state.parked.filter((p) => p !== parked);
+        resolve(undefined);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      state.parked.push(parked);
+    });
+  }
+
+  /** Waiters of `pool` still queued (none of the parked jobs suits them). */
+  waitingCount(pool: string): number {
+    return this.pools.get(pool)?.waiters.length ?? 0;
+  }
+
+  parkedCount(pool: string): number {
+    return this.pools.get(pool)?.parked.length ?? 0;
+  }
+
+  /** Answers every queued waiter of an agent (drained or lost) with null. */
+  dropAgent(agentId: string): void {
+    for (const [pool, state] of this.pools) {
+      for (const w of state.waiters.filter((x) => x.agentId === agentId)) this.withdraw(pool, w);
+    }
+  }
+
+  /** Shutdown: every queued waiter gets an empty answer. */
+  releaseAll(): void {
+    for (const [pool, state] of this.pools) for (const w of [...state.waiters]) this.withdraw(pool, w);
+  }
+
+  private offer(pool: string, waiter: Waiter<T>, end: 'front' | 'back'): void {
+    const state = this.state(pool);
+    const index = state.parked.findIndex((p) => labelsSatisfy(waiter.labels, p.labels));
+    if (index >= 0) {
+      const [parked] = state.parked.splice(index, 1) as [Parked<T>];
+      waiter.status = 'matched';
+      parked.take(waiter);
+      return;
+    }
+    if (end === 'front') state.waiters.unshift(waiter);
+    else state.waiters.push(waiter);
+  }
+
+  private state(pool: string): PoolState<T> {
+    let state = this.pools.get(pool);
+    if (!state) {
+      state = { waiters: [], parked: [] };
+      this.pools.set(pool, state);
+    }
+    return state;
+  }
+}
+
+function createWaiter<T>(agentId: string, labels: Record<string, string>): Waiter<T> {
+  let resolve!: (value: T | null) => void;
+  const answer = new Promise<T | null>((r) => (resolve = r));
+  const waiter: Waiter<T> = {
+    agentId,
+    labels,
+    status: 'waiting',
+    abandoned: false,
+    answer,
+    settle: (value) => {
+      if (waiter.status === 'done') return;
+      waiter.status = 'done';
+      resolve(value);
+    },
+  };
+  return waiter;
+}

@@ -1,0 +1,53 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DelayedError, WaitingError } from 'bullmq';
+import { QUEUE_FACTORY } from '../queue/queue.module';
+import type { DispatchJob, DispatchProcessor, QueueFactory } from '../queue/queue-factory';
+
+export const bullJobId = (jobId: string, round: number): string => `${jobId}-r${round}`;
+
+/** The pools' BullMQ queues: one job per enqueue round, `${id}-r${round}`, deduplicated by that id. */
+@Injectable()
+export class PoolQueueRepository {
+  constructor(@Inject(QUEUE_FACTORY) private readonly factory: QueueFactory) {}
+
+  async add(jobId: string, pool: string, labels: Record<string, string>, round: number): Promise<void> {
+    await this.factory.queue(pool).add('job', { jobId, pool, labels }, { jobId: bullJobId(jobId, round) });
+  }
+
+  async addMany(items: Array<{ jobId: string; pool: string; labels: Record<string, string>; round: number }>): Promise<void> {
+    const byPool = new Map<string, typeof items>();
+    for (const item of items) byPool.set(item.pool, [...(byPool.get(item.pool) ?? []), item]);
+    for (const [pool, list] of byPool) {
+      await this.factory.queue(pool).addBulk(list.map((i) => ({ name: 'job', data: { jobId: i.jobId, pool, labels: i.labels }, opts: { jobId: bullJobId(i.jobId, i.round) } })));
+    }
+  }
+
+  /** Best effort: a job a processor holds is locked and stays; its grant then finds the job cancelled. */
+  async remove(jobId: string, pool: string, round: number): Promise<void> {
+    await this.factory.queue(pool).remove(bullJobId(jobId, round));
+  }
+
+  hasWorker(pool: string): boolean {
+    return this.factory.hasWorker(pool);
+  }
+
+  startWorker(pool: string, processor: DispatchProcessor, concurrency: number, onError: (err: Error) => void, onFailed: (jobId: string) => void): void {
+    this.factory.startWorker(pool, processor, concurrency, onError, (data) => onFailed(data.jobId));
+  }
+
+  /** Hands a job the processor cannot place right now back to the queue, at once (no delay). */
+  async giveBack(job: DispatchJob, token: string | undefined): Promise<never> {
+    await job.moveToWait(token);
+    throw new WaitingError();
+  }
+
+  /** After an error (Postgres down): try the job again after `delayMs`. */
+  async retryLater(job: DispatchJob, token: string | undefined, delayMs: number): Promise<never> {
+    await job.moveToDelayed(Date.now() + delayMs, token);
+    throw new DelayedError();
+  }
+
+  async closeWorkers(timeoutMs: number): Promise<void> {
+    await this.factory.closeWorkers(timeoutMs);
+  }
+}

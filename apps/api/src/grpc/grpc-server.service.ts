@@ -1,0 +1,64 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { loadAgentProto } from '@jr/contracts';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { LOGGER, type Logger } from '../common/logger';
+import { AgentsService } from '../agents/agents.service';
+import { DispatchService } from '../dispatch/dispatch.service';
+import { ResultsService } from '../results/results.service';
+import { agentServiceHandlers } from './agent-service.handlers';
+
+const SHUTDOWN_GRACE_MS = 5_000;
+
+/** The agents' gRPC listener (plain grpc-js), started at bootstrap and drained at shutdown. */
+@Injectable()
+export class GrpcServerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private server: Server | undefined;
+  private boundPort = 0;
+
+  constructor(
+    private readonly agents: AgentsService,
+    private readonly dispatch: DispatchService,
+    private readonly results: ResultsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const server = new Server({
+      'grpc.max_receive_message_length': 4 * 1024 * 1024,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+      'grpc.keepalive_time_ms': 60_000,
+      'grpc.keepalive_timeout_ms': 20_000,
+    });
+    server.addService(loadAgentProto().jobrunner.v1.AgentService.service, agentServiceHandlers({ agents: this.agents, dispatch: this.dispatch, results: this.results, log: this.log }));
+    const host = this.config.bindHost.includes(':') ? `[${this.config.bindHost}]` : this.config.bindHost;
+    this.boundPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${host}:${this.config.grpcPort}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    this.server = server;
+  }
+
+  /** Stops taking calls; in-flight ones get a grace period, then the rest are cut. */
+  async beforeApplicationShutdown(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    this.dispatch.stopLeasing();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, SHUTDOWN_GRACE_MS);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

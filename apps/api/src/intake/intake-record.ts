@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import { JOB_ID_RE, type NormalizedJob } from '@jr/contracts';
+
+/** What the intake journal holds for each accepted submission. */
+export interface SubmittedRecord {
+  type: 'job.submitted';
+  id: string;
+  job: NormalizedJob;
+  idempotencyKey: string | null;
+  requestHash: string;
+  at: number;
+}
+
+export function encodeRecord(r: SubmittedRecord): Buffer {
+  return Buffer.from(JSON.stringify(r), 'utf8');
+}
+
+/** Decodes and re-checks a journal record; throws on anything that is not one we wrote. */
+export function decodeRecord(data: Buffer): SubmittedRecord {
+  const r = JSON.parse(data.toString('utf8')) as Partial<SubmittedRecord>;
+  if (r.type !== 'job.submitted' || typeof r.id !== 'string' || !JOB_ID_RE.test(r.id) || typeof r.at !== 'number' || typeof r.requestHash !== 'string') {
+    throw new Error('not a job.submitted record');
+  }
+  if (r.idempotencyKey !== null && typeof r.idempotencyKey !== 'string') throw new Error('bad idempotencyKey in record');
+  if (typeof r.job !== 'object' || r.job === null || !Array.isArray(r.job.steps)) throw new Error('bad job in record');
+  return r as SubmittedRecord;
+}
+
+/** Same job document => same hash, whatever the key order of the request. */
+export function requestHash(job: NormalizedJob): string {
+  return createHash('sha256').update(canonicalJson(job)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+const IDEMPOTENCY_KEY_RE = /^[\x20-\x7e]{1,200}$/;
+
+/** The Idempotency-Key header: absent, or 1-200 printable ASCII characters. */
+export function parseIdempotencyKey(header: string | string[] | undefined): { ok: true; key: string | null } | { ok: false; message: string } {
+  if (header === undefined) return { ok: true, key: null };
+  if (Array.isArray(header)) return { ok: false, message: 'send one Idempotency-Key header' };
+  if (!IDEMPOTENCY_KEY_RE.test(header)) return { ok: false, message: 'Idempotency-Key must be 1-200 printable ASCII characters' };
+  return { ok: true, key: header };
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { DispatchModule } from '../dispatch/dispatch.module';
+import { JobsModule } from '../jobs/jobs.module';
+import { IntakeController } from './intake.controller';
+import { IntakeRelayService } from './intake-relay.service';
+import { IntakeService } from './intake.service';
+
+@Module({
+  imports: [JobsModule, DispatchModule],
+  controllers: [IntakeController],
+  providers: [IntakeService, IntakeRelayService],
+})
+export class IntakeModule {}

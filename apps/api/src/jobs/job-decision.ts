@@ -1,0 +1,21 @@
+import { nextStateAfterAttempt, type AttemptEnd, type NextJobState } from '@jr/contracts';
+
+export interface JobCounters {
+  retries: number;
+  failedAttempts: number;
+  lostAttempts: number;
+  cancelRequested: boolean;
+}
+
+export interface JobDecision extends NextJobState {
+  failedAttempts: number;
+  lostAttempts: number;
+}
+
+/** Counts the attempt that just ended and asks the contract's state machine what the job does next. */
+export function decideAfterAttempt(end: AttemptEnd, job: JobCounters, maxLostAttempts: number): JobDecision {
+  const failedAttempts = job.failedAttempts + (end === 'failed' ? 1 : 0);
+  const lostAttempts = job.lostAttempts + (end === 'lost' ? 1 : 0);
+  const next = nextStateAfterAttempt(end, { retries: job.retries, failedAttempts, lostAttempts, maxLostAttempts, cancelRequested: job.cancelRequested });
+  return { ...next, failedAttempts, lostAttempts };
+}

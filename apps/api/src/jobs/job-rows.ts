@@ -1,0 +1,76 @@
+import type { AttemptState, AttemptView, JobReason, JobState, JobView, NormalizedJob } from '@jr/contracts';
+
+/** A `jobs` row as the repositories read it. */
+export interface JobRow {
+  id: string;
+  name: string;
+  state: JobState;
+  reason: JobReason | null;
+  pool: string;
+  labels: Record<string, string>;
+  spec: NormalizedJob;
+  idempotency_key: string | null;
+  request_hash: string;
+  retries: number;
+  rounds: number;
+  failed_attempts: number;
+  lost_attempts: number;
+  cancel_requested: boolean;
+  exit_code: number | null;
+  created_at: Date;
+  updated_at: Date;
+  ended_at: Date | null;
+}
+
+export interface AttemptRow {
+  job_id: string;
+  n: number;
+  agent_id: string;
+  lease_token: string;
+  state: AttemptState;
+  exit_code: number | null;
+  reason: string | null;
+  leased_at: Date;
+  started_at: Date | null;
+  ended_at: Date | null;
+  lease_expires_at: Date;
+  last_seq: string | number;
+}
+
+export function toAttemptView(a: AttemptRow): AttemptView {
+  return {
+    n: a.n,
+    agentId: a.agent_id,
+    state: a.state,
+    exitCode: a.exit_code,
+    reason: a.reason,
+    startedAt: a.started_at?.toISOString() ?? null,
+    endedAt: a.ended_at?.toISOString() ?? null,
+  };
+}
+
+export function toJobView(j: JobRow, attempts: AttemptRow[]): JobView {
+  return {
+    id: j.id,
+    name: j.name,
+    state: j.state,
+    reason: j.reason,
+    pool: j.pool,
+    labels: j.labels,
+    spec: j.spec,
+    attempts: attempts.map(toAttemptView),
+    exitCode: j.exit_code,
+    createdAt: j.created_at.toISOString(),
+    updatedAt: j.updated_at.toISOString(),
+  };
+}
+
+/** What a caller must do after a job changed state inside a transaction. */
+export interface JobTransition {
+  jobId: string;
+  pool: string;
+  labels: Record<string, string>;
+  state: JobState;
+  /** Set when the job went back to `queued`: add BullMQ job `${jobId}-r${round}`. */
+  requeueRound?: number;
+}

@@ -1,0 +1,160 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { isTerminal, type JobState, type JobView, type NormalizedJob } from '@jr/contracts';
+import { PG_POOL } from '../database/database.module';
+import { withTransaction } from '../database/transaction';
+import { toJobView, type AttemptRow, type JobRow } from './job-rows';
+
+export interface NewJob {
+  id: string;
+  job: NormalizedJob;
+  idempotencyKey: string | null;
+  requestHash: string;
+  at: Date;
+}
+
+export type InsertOutcome =
+  | { kind: 'inserted'; state: JobState; rounds: number }
+  | { kind: 'exists'; state: JobState; rounds: number; enqueuePending: boolean }
+  | { kind: 'duplicate-key'; existingId: string; existingHash: string; state: JobState };
+
+export type CancelOutcome =
+  | { kind: 'missing' }
+  | { kind: 'terminal'; state: JobState }
+  | { kind: 'cancelled'; pool: string; rounds: number }
+  | { kind: 'requested'; state: JobState };
+
+export interface ListQuery {
+  state?: JobState;
+  pool?: string;
+  limit: number;
+  beforeId?: string;
+}
+
+export interface PendingEnqueue {
+  id: string;
+  pool: string;
+  labels: Record<string, string>;
+  rounds: number;
+}
+
+export interface LogChunkRow {
+  attempt: number;
+  seq: string;
+  data: Buffer;
+}
+
+/** Jobs as Postgres holds them: intake inserts, reads for REST, cancel, enqueue bookkeeping. */
+@Injectable()
+export class JobsRepository {
+  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+
+  /** Idempotent: a replayed record finds its own row; a reused idempotency key finds the other job. */
+  async insert(j: NewJob): Promise<InsertOutcome> {
+    const res = await this.pool.query<{ state: JobState; rounds: number }>(
+      `INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at)
+       VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT DO NOTHING RETURNING state, rounds`,
+      [j.id, j.job.name, j.job.pool, JSON.stringify(j.job.labels), JSON.stringify(j.job), j.idempotencyKey, j.requestHash, j.job.retries, j.at],
+    );
+    const row = res.rows[0];
+    if (row) return { kind: 'inserted', state: row.state, rounds: row.rounds };
+    const own = await this.pool.query<{ state: JobState; rounds: number; enqueue_pending: boolean }>('SELECT state, rounds, enqueue_pending FROM jobs WHERE id = $1', [j.id]);
+    const mine = own.rows[0];
+    if (mine) return { kind: 'exists', state: mine.state, rounds: mine.rounds, enqueuePending: mine.enqueue_pending };
+    const other = j.idempotencyKey === null ? undefined : await this.findByIdempotencyKey(j.idempotencyKey);
+    if (!other) throw new Error(`job ${j.id} neither inserted nor found`);
+    return { kind: 'duplicate-key', existingId: other.id, existingHash: other.requestHash, state: other.state };
+  }
+
+  async findByIdempotencyKey(key: string): Promise<{ id: string; requestHash: string; state: JobState } | undefined> {
+    const res = await this.pool.query<{ id: string; request_hash: string; state: JobState }>('SELECT id, request_hash, state FROM jobs WHERE idempotency_key = $1', [key]);
+    const row = res.rows[0];
+    return row ? { id: row.id, requestHash: row.request_hash, state: row.state } : undefined;
+  }
+
+  async findView(id: string): Promise<JobView | undefined> {
+    const job = await this.pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [id]);
+    const row = job.rows[0];
+    if (!row) return undefined;
+    const attempts = await this.pool.query<AttemptRow>('SELECT * FROM attempts WHERE job_id = $1 ORDER BY n', [id]);
+    return toJobView(row, attempts.rows);
+  }
+
+  async stateOf(id: string): Promise<{ state: JobState; attempts: number } | undefined> {
+    const res = await this.pool.query<{ state: JobState; attempts: number }>(
+      'SELECT state, (SELECT count(*)::int FROM attempts WHERE job_id = $1) AS attempts FROM jobs WHERE id = $1',
+      [id],
+    );
+    return res.rows[0];
+  }
+
+  /** Newest first; job ids sort by creation time, so the cursor is the last id seen. */
+  async list(q: ListQuery): Promise<JobView[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.state) where.push(`j.state = $${params.push(q.state)}`);
+    if (q.pool) where.push(`j.pool = $${params.push(q.pool)}`);
+    if (q.beforeId) where.push(`j.id < $${params.push(q.beforeId)}`);
+    const sql = `SELECT j.*, coalesce((SELECT json_agg(a ORDER BY a.n) FROM attempts a WHERE a.job_id = j.id), '[]') AS attempt_rows
+      FROM jobs j ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY j.id DESC LIMIT $${params.push(q.limit)}`;
+    const res = await this.pool.query<JobRow & { attempt_rows: Array<Record<string, unknown>> }>(sql, params);
+    return res.rows.map((r) => toJobView(r, r.attempt_rows.map(attemptFromJson)));
+  }
+
+  /** Queued: cancelled at once. Leased/running: cancel requested (the agent is told on its next heartbeat). */
+  async cancel(id: string, now: Date): Promise<CancelOutcome> {
+    return withTransaction(this.pool, async (tx) => {
+      const res = await tx.query<JobRow>('SELECT * FROM jobs WHERE id = $1 FOR UPDATE', [id]);
+      const job = res.rows[0];
+      if (!job) return { kind: 'missing' };
+      if (isTerminal(job.state)) return { kind: 'terminal', state: job.state };
+      if (job.state === 'queued') {
+        await tx.query(
+          `UPDATE jobs SET state = 'cancelled', reason = 'cancelled', cancel_requested = true, enqueue_pending = false, ended_at = $2, updated_at = $2 WHERE id = $1`,
+          [id, now],
+        );
+        return { kind: 'cancelled', pool: job.pool, rounds: job.rounds };
+      }
+      await tx.query('UPDATE jobs SET cancel_requested = true, updated_at = $2 WHERE id = $1', [id, now]);
+      return { kind: 'requested', state: job.state };
+    });
+  }
+
+  /** Its BullMQ job failed: let the sweep add it again. */
+  async markEnqueuePending(id: string): Promise<void> {
+    await this.pool.query(`UPDATE jobs SET enqueue_pending = true WHERE id = $1 AND state = 'queued'`, [id]);
+  }
+
+  async markEnqueued(id: string, round: number): Promise<void> {
+    await this.pool.query('UPDATE jobs SET enqueue_pending = false WHERE id = $1 AND rounds = $2', [id, round]);
+  }
+
+  /** Queued jobs whose BullMQ job may be missing: not yet added, or added before Redis lost it. */
+  async pendingEnqueues(olderThan: Date, limit: number, all: boolean, afterId: string): Promise<PendingEnqueue[]> {
+    const res = await this.pool.query<PendingEnqueue>(
+      `SELECT id, pool, labels, rounds FROM jobs WHERE state = 'queued' AND id > $4 AND ($3 OR (enqueue_pending AND updated_at < $1)) ORDER BY id LIMIT $2`,
+      [olderThan, limit, all, afterId],
+    );
+    return res.rows;
+  }
+
+  /** Log output after (attempt, seq), in order. */
+  async logChunks(id: string, after: { attempt: number; seq: number }, limit: number): Promise<LogChunkRow[]> {
+    const res = await this.pool.query<LogChunkRow>(
+      `SELECT attempt, seq::text AS seq, data FROM attempt_events WHERE job_id = $1 AND kind = 'log' AND (attempt, seq) > ($2, $3)
+       ORDER BY attempt, seq LIMIT $4`,
+      [id, after.attempt, after.seq, limit],
+    );
+    return res.rows;
+  }
+
+  async countByState(): Promise<Array<{ state: JobState; count: number }>> {
+    const res = await this.pool.query<{ state: JobState; count: number }>('SELECT state, count(*)::int AS count FROM jobs GROUP BY state');
+    return res.rows;
+  }
+}
+
+function attemptFromJson(a: Record<string, unknown>): AttemptRow {
+  const date = (v: unknown): Date | null => (typeof v === 'string' ? new Date(v) : null);
+  return { ...(a as unknown as AttemptRow), started_at: date(a.started_at), ended_at: date(a.ended_at), leased_at: date(a.leased_at) as Date, lease_expires_at: date(a.lease_expires_at) as Date };
+}

@@ -1,0 +1,76 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError, JOB_ID_RE, POOL_RE, isJobState, type JobPage, type JobView, type SubmitResult } from '@jr/contracts';
+import { CLOCK, type Clock } from '../config/app-config';
+import { DomainEvents } from '../common/events';
+import { Metrics } from '../common/metrics';
+import { JobsRepository } from './jobs.repository';
+
+export interface ListParams {
+  state?: unknown;
+  pool?: unknown;
+  limit?: unknown;
+  cursor?: unknown;
+}
+
+const one = (v: unknown): string | undefined => (Array.isArray(v) ? one(v[0]) : typeof v === 'string' && v !== '' ? v : undefined);
+
+@Injectable()
+export class JobsService {
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly events: DomainEvents,
+    private readonly metrics: Metrics,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async get(id: string): Promise<JobView> {
+    const view = JOB_ID_RE.test(id) ? await this.jobs.findView(id) : undefined;
+    if (!view) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    return view;
+  }
+
+  async list(p: ListParams): Promise<JobPage> {
+    const state = one(p.state);
+    const pool = one(p.pool);
+    const limitText = one(p.limit) ?? '50';
+    const cursor = one(p.cursor);
+    const errors: Array<{ path: string; message: string }> = [];
+    if (state !== undefined && !isJobState(state)) errors.push({ path: 'state', message: 'not a job state' });
+    if (pool !== undefined && !POOL_RE.test(pool)) errors.push({ path: 'pool', message: 'not a pool name' });
+    if (!/^\d{1,3}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 500) errors.push({ path: 'limit', message: 'an integer 1..500' });
+    const beforeId = cursor === undefined ? undefined : decodeCursor(cursor);
+    if (cursor !== undefined && beforeId === undefined) errors.push({ path: 'cursor', message: 'not a cursor from a previous page' });
+    if (errors.length > 0) throw new DomainError('INVALID_INPUT', 'bad query parameters', { errors });
+    const limit = Number(limitText);
+    const items = await this.jobs.list({ state: state as JobView['state'] | undefined, pool, limit, beforeId });
+    const last = items[items.length - 1];
+    return { items, nextCursor: items.length === limit && last ? encodeCursor(last.id) : null };
+  }
+
+  async cancel(id: string): Promise<SubmitResult> {
+    if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    const r = await this.jobs.cancel(id, new Date(this.clock.now()));
+    switch (r.kind) {
+      case 'missing':
+        throw new DomainError('NOT_FOUND', `no job ${id}`);
+      case 'terminal':
+        throw new DomainError('ALREADY_TERMINAL', `job ${id} already ended ${r.state}`);
+      case 'cancelled':
+        this.events.jobChanged({ jobId: id, kind: 'state', state: 'cancelled', dequeue: { pool: r.pool, round: r.rounds } });
+        this.metrics.jobStateChanged('cancelled');
+        return { id, state: 'cancelled' };
+      case 'requested':
+        return { id, state: r.state };
+    }
+  }
+}
+
+function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string | undefined {
+  if (cursor.length > 100) return undefined;
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  return JOB_ID_RE.test(id) ? id : undefined;
+}

@@ -1,0 +1,38 @@
+import { formatConfigErrors, loadConfig } from './config/config.schema';
+import { createLogger } from './common/logger';
+import { startApi } from './api';
+
+/** `node apps/api/dist/main.js`: env-only configuration; exit 2 on bad config, clean stop on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  const loaded = loadConfig(process.env);
+  if (!loaded.ok) {
+    process.stderr.write(`${formatConfigErrors(loaded.errors)}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(loaded.config.logLevel);
+  for (const w of loaded.warnings) log.warn(w);
+  let api: Awaited<ReturnType<typeof startApi>>;
+  try {
+    api = await startApi(loaded.config, { logger: log });
+  } catch (err) {
+    log.fatal({ err }, 'jr-api failed to start');
+    process.stderr.write(`jr-api: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+  const stop = (signal: NodeJS.Signals): void => {
+    log.info({ signal }, 'jr-api stopping');
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    api.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'jr-api stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+void main();

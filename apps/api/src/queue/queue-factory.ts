@@ -1,0 +1,105 @@
+import { Queue, Worker, type Job, type Processor } from 'bullmq';
+import Redis from 'ioredis';
+
+/** What a pool's BullMQ job carries: enough to match it to a waiting agent without a database read. */
+export interface DispatchJobData {
+  jobId: string;
+  pool: string;
+  labels: Record<string, string>;
+}
+
+export type DispatchJob = Job<DispatchJobData>;
+export type DispatchProcessor = Processor<DispatchJobData, void>;
+
+export const queueName = (pool: string): string => `pool-${pool}`;
+
+/** Producer side fails fast while Redis is down; workers block and retry forever (FIELD-NOTES). */
+export function producerConnection(url: string): Redis {
+  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000, lazyConnect: false });
+}
+
+export function workerConnection(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, enableOfflineQueue: true, connectTimeout: 5_000 });
+}
+
+/**
+ * Owns every Redis connection of the API: one producer connection shared by the pool queues, one
+ * worker connection per pool (BullMQ duplicates it for blocking reads), and a small one for health pings.
+ */
+export class QueueFactory {
+  private readonly producer: Redis;
+  private readonly queues = new Map<string, Queue<DispatchJobData>>();
+  private readonly workers = new Map<string, { worker: Worker<DispatchJobData, void>; connection: Redis }>();
+
+  constructor(
+    private readonly redisUrl: string,
+    private readonly prefix: string,
+  ) {
+    this.producer = producerConnection(redisUrl);
+    this.producer.on('error', () => undefined);
+  }
+
+  queue(pool: string): Queue<DispatchJobData> {
+    let q = this.queues.get(pool);
+    if (!q) {
+      q = new Queue<DispatchJobData>(queueName(pool), {
+        connection: this.producer,
+        prefix: this.prefix,
+        skipWaitingForReady: true,
+        defaultJobOptions: { removeOnComplete: { age: 3_600, count: 10_000 }, removeOnFail: { age: 24 * 3_600 }, attempts: 1 },
+      });
+      q.on('error', () => undefined);
+      this.queues.set(pool, q);
+    }
+    return q;
+  }
+
+  hasWorker(pool: string): boolean {
+    return this.workers.has(pool);
+  }
+
+  startWorker(pool: string, processor: DispatchProcessor, concurrency: number, onError: (err: Error) => void, onFailed: (data: DispatchJobData) => void): void {
+    if (this.workers.has(pool)) return;
+    const connection = workerConnection(this.redisUrl);
+    connection.on('error', () => undefined);
+    const worker = new Worker<DispatchJobData, void>(queueName(pool), processor, {
+      connection,
+      prefix: this.prefix,
+      concurrency,
+      removeOnComplete: { age: 3_600, count: 10_000 },
+      // removed at once so the sweep can add the same `${id}-r${round}` again
+      removeOnFail: { count: 0 },
+    });
+    worker.on('error', onError);
+    worker.on('failed', (job) => (job ? onFailed(job.data) : undefined));
+    this.workers.set(pool, { worker, connection });
+  }
+
+  /** Round-trip time of a PING on the producer connection. */
+  async ping(): Promise<number> {
+    const started = performance.now();
+    await this.producer.ping();
+    return performance.now() - started;
+  }
+
+  /** Workers first (bounded wait for active processors), then queues and connections. */
+  async closeWorkers(timeoutMs: number): Promise<void> {
+    const closing = [...this.workers.values()].map(async ({ worker, connection }) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+      await Promise.race([worker.close().catch(() => undefined), timeout]);
+      clearTimeout(timer);
+      await worker.close(true).catch(() => undefined);
+      connection.disconnect();
+    });
+    this.workers.clear();
+    await Promise.all(closing);
+  }
+
+  async close(): Promise<void> {
+    await this.closeWorkers(5_000);
+    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+    this.queues.clear();
+    this.producer.disconnect();
+  }
+}
