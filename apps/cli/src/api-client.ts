@@ -184,17 +184,21 @@ async function errorFor(response: Response, options: RequestOptions): Promise<Ap
   } catch {
     problem = undefined;
   }
-  const said = clean(problem?.detail || problem?.title || `HTTP ${status} ${response.statusText}`.trim(), 500);
+  const told = problem?.detail || problem?.title;
+  const said = told ? clean(told, 500) : undefined;
   const details = (problem?.errors ?? []).map((e) => `  ${clean(e.path, 200)}: ${clean(e.message, 500)}`);
   const code = exitCodeForStatus(status);
-  return new ApiError(code, messageFor(status, said, options), status, problem, details);
+  return new ApiError(code, messageFor(status, said, options, response.statusText), status, problem, details);
 }
 
-function messageFor(status: number, said: string, options: RequestOptions): string {
-  if (status === 401) return `authentication refused (401): ${said}; set JR_TOKEN to an API token`;
-  if (status === 403) return `permission refused (403): ${said}`;
+function messageFor(status: number, said: string | undefined, options: RequestOptions, statusText: string): string {
+  const httpLine = `HTTP ${status} ${clean(statusText, 100)}`.trimEnd();
+  const reason = said ?? httpLine;
+  if (status === 401) return `authentication refused (401): ${reason}; set JR_TOKEN to an API token`;
+  if (status === 403) return `permission refused (403): ${reason}`;
   if (status === 404 && options.notFound) return options.notFound;
-  if (status === 409 && options.conflict) return `${options.conflict}: ${said}`;
+  if (status === 409 && options.conflict) return `${options.conflict}: ${reason}`;
+  if (said === undefined) return `the API answered ${httpLine}`;
   if (status === 400 || status === 422) return `the API refused the request: ${said}`;
   return `${said} (HTTP ${status})`;
 }
