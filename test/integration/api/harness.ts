@@ -1,0 +1,149 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
+import { loadAgentProto, type AgentServiceClient } from '@jr/contracts';
+import { createTestDatabase, deleteRedisPrefix, freePort, testRedisUrl, uniquePrefix, type TestDatabase } from '@jr/testing';
+import { startApi, type RunningApi } from '../../../apps/api/src/api';
+import { loadConfig } from '../../../apps/api/src/config/config.schema';
+import type { AppConfig } from '../../../apps/api/src/config/app-config';
+
+export const ADMIN = 'admin-token-for-tests';
+export const ENROLL = 'enroll-token-for-tests';
+
+/** Real time plus an offset the test moves forward (lease expiry without sleeping). */
+export class ShiftedClock {
+  offsetMs = 0;
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
+export interface TestApi {
+  api: RunningApi;
+  config: AppConfig;
+  db: TestDatabase;
+  prefix: string;
+  dataDir: string;
+  clock: ShiftedClock;
+  baseUrl: string;
+  grpcAddress: string;
+  /** Stops the API (if still running), drops the database, deletes the queue keys and the data dir. */
+  cleanup(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
+  const db = await createTestDatabase();
+  const prefix = uniquePrefix('api');
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'jr-api-'));
+  const loaded = loadConfig({
+    JR_HTTP_PORT: String(await freePort()),
+    JR_GRPC_PORT: String(await freePort()),
+    JR_BIND_HOST: '127.0.0.1',
+    JR_DATA_DIR: dataDir,
+    REDIS_URL: testRedisUrl(),
+    DATABASE_URL: db.url,
+    JR_ADMIN_TOKEN: ADMIN,
+    JR_ENROLL_TOKEN: ENROLL,
+    JR_QUEUE_PREFIX: prefix,
+    JR_HEARTBEAT_INTERVAL: '1s',
+    JR_LOG_LEVEL: 'silent',
+    ...env,
+  });
+  if (!loaded.ok) throw new Error(loaded.errors.join('; '));
+  const clock = new ShiftedClock();
+  const logger = pino({ level: process.env.JR_TEST_LOG ?? 'silent' });
+  const t: TestApi = {
+    api: await startApi(loaded.config, { clock, logger }),
+    config: loaded.config,
+    db,
+    prefix,
+    dataDir,
+    clock,
+    baseUrl: `http://127.0.0.1:${loaded.config.httpPort}`,
+    grpcAddress: `127.0.0.1:${loaded.config.grpcPort}`,
+    restart: async () => {
+      await t.api.stop();
+      t.api = await startApi(loaded.config, { clock, logger });
+    },
+    cleanup: async () => {
+      await t.api.stop();
+      await db.drop();
+      await deleteRedisPrefix(testRedisUrl(), prefix);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+}
+
+export async function http(
+  t: TestApi,
+  method: string,
+  url: string,
+  opts: { token?: string | null; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {},
+): Promise<HttpResult> {
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (opts.token !== null) headers.authorization = `Bearer ${opts.token ?? ADMIN}`;
+  let body: string | Buffer | undefined = opts.raw;
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${t.baseUrl}${url}`, { method, headers, body });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** A real grpc-js client of jobrunner.v1.AgentService with promise helpers. */
+export class AgentClient {
+  readonly client: AgentServiceClient;
+  credential = '';
+
+  constructor(address: string) {
+    const Ctor = loadAgentProto().jobrunner.v1.AgentService;
+    this.client = new Ctor(address, grpc.credentials.createInsecure()) as unknown as AgentServiceClient;
+  }
+
+  call<Res>(method: 'Enroll' | 'Heartbeat' | 'Lease' | 'Report' | 'Complete', req: object, opts: { token?: string | null; deadlineMs?: number; signal?: AbortSignal } = {}): Promise<Res> {
+    const md = new grpc.Metadata();
+    const token = opts.token === undefined ? this.credential : opts.token;
+    if (token !== null) md.set('authorization', `Bearer ${token}`);
+    return new Promise((resolve, reject) => {
+      const fn = (this.client as unknown as Record<string, Function>)[method] as Function;
+      const call = fn.call(this.client, req, md, { deadline: Date.now() + (opts.deadlineMs ?? 10_000) }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
+      opts.signal?.addEventListener('abort', () => (call as grpc.ClientUnaryCall).cancel());
+    });
+  }
+
+  async enroll(req: { name?: string; pool?: string; labels?: Record<string, string>; slots?: number } = {}): Promise<string> {
+    const res = await this.call<{ agentId: string; credential: string }>('Enroll', { name: 'host-1', pool: 'default', slots: 2, labels: {}, ...req }, { token: ENROLL });
+    this.credential = res.credential;
+    return res.agentId;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+export function grpcCode(err: unknown): number | undefined {
+  return (err as { code?: number }).code;
+}
