@@ -45,12 +45,12 @@ export function isAgentStopError(err: unknown): err is AgentStopError {
 
 /** Turns an ApiCallError whose action is 'stop' into the agent's stop error. */
 export function stopErrorFor(err: ApiCallError): AgentStopError {
-  switch (err.code) {
-    case Status.UNAUTHENTICATED:
-      return new AgentStopError('auth_refused', `the API refused the agent's credential on ${err.method} (UNAUTHENTICATED${err.details ? `: ${err.details}` : ''}); re-enroll with a valid JR_ENROLL_TOKEN`);
-    case Status.PERMISSION_DENIED:
-      return new AgentStopError('permission_denied', `the API denied ${err.method} (PERMISSION_DENIED${err.details ? `: ${err.details}` : ''})`);
-    default:
-      return new AgentStopError('unimplemented', `the API does not implement ${err.method} (${Status[err.code] ?? err.code}); agent and API versions differ`);
+  const detail = err.details ? `: ${err.details}` : '';
+  if (err.code === Status.UNAUTHENTICATED) {
+    return new AgentStopError('auth_refused', `the API refused the agent's credential on ${err.method} (UNAUTHENTICATED${detail}); set a valid JR_ENROLL_TOKEN to enroll again`);
   }
+  if (err.code === Status.PERMISSION_DENIED) {
+    return new AgentStopError('permission_denied', `the API denied ${err.method} (PERMISSION_DENIED${detail})`);
+  }
+  return new AgentStopError('unimplemented', `the API does not implement ${err.method} (${Status[err.code] ?? err.code}${detail}); agent and API versions differ`);
 }

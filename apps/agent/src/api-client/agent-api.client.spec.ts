@@ -7,17 +7,14 @@ import { AgentApiClient, type CredentialSource } from './agent-api.client';
 async function startServer(handlers: Partial<AgentServiceHandlers>): Promise<{ address: string; server: grpc.Server; seen: string[] }> {
   const seen: string[] = [];
   const server = new grpc.Server();
-  const unimplemented: grpc.handleUnaryCall<unknown, unknown> = (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'no' });
-  const wrap = (name: string, h: grpc.handleUnaryCall<any, any> | undefined): grpc.handleUnaryCall<any, any> => (call, cb) => {
+  type Unary = grpc.handleUnaryCall<unknown, unknown>;
+  const unimplemented: Unary = (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'no' });
+  const wrap = (name: keyof AgentServiceHandlers): Unary => (call, cb) => {
     seen.push(`${name} ${String(call.metadata.get('authorization')[0] ?? '')}`);
-    (h ?? unimplemented)(call, cb);
+    ((handlers[name] as Unary | undefined) ?? unimplemented)(call, cb);
   };
   server.addService(loadAgentProto().jobrunner.v1.AgentService.service, {
-    Enroll: wrap('Enroll', handlers.Enroll as grpc.handleUnaryCall<any, any>),
-    Heartbeat: wrap('Heartbeat', handlers.Heartbeat as grpc.handleUnaryCall<any, any>),
-    Lease: wrap('Lease', handlers.Lease as grpc.handleUnaryCall<any, any>),
-    Report: wrap('Report', handlers.Report as grpc.handleUnaryCall<any, any>),
-    Complete: wrap('Complete', handlers.Complete as grpc.handleUnaryCall<any, any>),
+    Enroll: wrap('Enroll'), Heartbeat: wrap('Heartbeat'), Lease: wrap('Lease'), Report: wrap('Report'), Complete: wrap('Complete'),
   });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),

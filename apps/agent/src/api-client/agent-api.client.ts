@@ -90,13 +90,15 @@ export class AgentApiClient {
     return new Promise<Res>((resolve, reject) => {
       const { signal } = opts;
       if (signal?.aborted) return reject(abortReason(signal));
-      const fn = this.client[method] as unknown as UnaryFn<Req, Res>;
+      const fn = this.client[method].bind(this.client) as unknown as UnaryFn<Req, Res>;
       const onAbort = (): void => call.cancel();
-      const call = fn.call(this.client, req, metadata, { deadline: Date.now() + opts.deadlineMs }, (err, value) => {
+      const call = fn(req, metadata, { deadline: Date.now() + opts.deadlineMs }, (err, value) => {
         signal?.removeEventListener('abort', onAbort);
+        // An answer that arrived is kept even if we were told to stop meanwhile: a Lease answer
+        // holds jobs already assigned to us, dropping it would leave them to expire as lost.
+        if (!err) return resolve(value as Res);
         if (signal?.aborted) return reject(abortReason(signal));
-        if (err) return reject(new ApiCallError(method, err.code, err.details, actionFor(err.code, method)));
-        resolve(value as Res);
+        reject(new ApiCallError(method, err.code, err.details, actionFor(err.code, method)));
       });
       signal?.addEventListener('abort', onAbort, { once: true });
     });

@@ -37,7 +37,7 @@ export interface ConfigIssue {
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; issues: ConfigIssue[] };
 
 const GRPC_TARGET_RE = /^(?:(?:dns|unix|ipv4|ipv6|unix-abstract):\S+|(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/;
-const NAME_RE = /^[^\u0000-\u001f\u007f]{1,200}$/;
+const NAME_RE = /^[^\p{Cc}]{1,200}$/u;
 
 function optional<T extends z.ZodType>(schema: T) {
   return z.preprocess((v) => (v === '' ? undefined : v), schema.optional());

@@ -120,7 +120,7 @@ export class ArtifactCache {
     let total = 0;
     try {
       if (res.body) {
-        for await (const chunk of res.body) {
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
           idle.touch();
           total += chunk.length;
           if (total > this.maxBytes) throw new DownloadError('download_failed', `larger than ${this.maxBytes} bytes`);

@@ -15,7 +15,7 @@ export class RecordingReporter implements Reporter {
   readonly superseders: Array<() => void> = [];
 
   open(ref: AttemptRef, hooks: { onSuperseded(): void }): AttemptReporter {
-    this.superseders.push(hooks.onSuperseded);
+    this.superseders.push(() => hooks.onSuperseded());
     return {
       event: (e) => this.events.push(e),
       complete: async (c): Promise<CompletionResult> => {

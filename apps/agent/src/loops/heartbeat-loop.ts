@@ -1,0 +1,60 @@
+import type { pb } from '@jr/contracts';
+import { Backoff, jittered, sleep } from '@jr/resilience';
+import type { Logger } from 'pino';
+import type { AgentApiClient } from '../api-client/agent-api.client';
+import { isApiCallError, stopErrorFor, type AgentStopError } from '../errors';
+
+export interface HeartbeatDeps {
+  api: Pick<AgentApiClient, 'heartbeat'>;
+  /** The attempts whose leases we hold (jobId, attempt, leaseToken). */
+  leases(): pb.RunningAttempt[];
+  state(): pb.AgentState;
+  interval: { get(): number; set(ms: number): void };
+  onDirective(directive: pb.Directive__Output): void;
+  onFatal(err: AgentStopError): void;
+  logger: Logger;
+  random?: () => number;
+}
+
+/** The API may tune the interval, within sane bounds. */
+const MIN_INTERVAL_MS = 100;
+const MAX_INTERVAL_MS = 3_600_000;
+
+/** One heartbeat: extends our leases, carries our state, applies the directives of the answer. Throws. */
+export async function heartbeatOnce(deps: HeartbeatDeps, signal: AbortSignal): Promise<void> {
+  const intervalMs = deps.interval.get();
+  const res = await deps.api.heartbeat(
+    { running: deps.leases(), state: deps.state(), sentAtMs: Date.now() },
+    // Never longer than an interval: a late beat is worth less than the next one.
+    { deadlineMs: Math.max(1_000, Math.min(intervalMs, 10_000)), signal },
+  );
+  if (res.heartbeatIntervalMs > 0) deps.interval.set(Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, res.heartbeatIntervalMs)));
+  for (const directive of res.directives) deps.onDirective(directive);
+}
+
+/**
+ * The heartbeat loop: its own timer, jittered so a fleet does not beat in step, and nothing on its
+ * path waits for job work or does synchronous I/O. Failures retry sooner (backoff capped at the
+ * interval) so an agent that lost the API for a moment is back before it is declared lost.
+ */
+export async function runHeartbeatLoop(deps: HeartbeatDeps, signal: AbortSignal): Promise<void> {
+  const backoff = new Backoff({ initialMs: 250, maxMs: deps.interval.get(), random: deps.random });
+  let delayMs = jittered(deps.interval.get(), 0.1, deps.random);
+  while (!signal.aborted) {
+    if (!(await sleep(delayMs, signal).then(() => true, () => false))) return;
+    try {
+      await heartbeatOnce(deps, signal);
+      backoff.reset();
+      delayMs = jittered(deps.interval.get(), 0.1, deps.random);
+    } catch (err) {
+      if (signal.aborted) return;
+      if (isApiCallError(err) && err.action === 'stop') return deps.onFatal(stopErrorFor(err));
+      deps.logger.warn({ err: describe(err) }, 'heartbeat failed; retrying');
+      delayMs = Math.min(jittered(deps.interval.get(), 0.1, deps.random), backoff.next());
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

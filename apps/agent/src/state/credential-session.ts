@@ -1,0 +1,98 @@
+import { Backoff, sleep } from '@jr/resilience';
+import type { Logger } from 'pino';
+import { DEADLINES_MS, type AgentApiClient, type CredentialSource } from '../api-client/agent-api.client';
+import type { AgentConfig } from '../config/agent-config';
+import { AgentStopError, isApiCallError } from '../errors';
+import { AGENT_VERSION } from '../version';
+import type { CredentialStore, StoredCredential } from './credential-store';
+
+export interface SessionDeps {
+  api: AgentApiClient;
+  store: CredentialStore;
+  config: AgentConfig;
+  logger: Logger;
+  /** Called with the precise reason when re-enrolling fails for good. */
+  onFatal(err: AgentStopError): void;
+  newBackoff?: () => Backoff;
+}
+
+/**
+ * The agent's identity: the stored credential, or a fresh one from enrolling. On UNAUTHENTICATED it
+ * re-enrolls at most once per process (when an enroll token is configured); never a loop.
+ */
+export class CredentialSession implements CredentialSource {
+  private reEnrolled = false;
+  private inflight: Promise<boolean> | undefined;
+
+  private constructor(
+    private stored: StoredCredential,
+    private readonly deps: SessionDeps,
+  ) {}
+
+  /** Loads the stored credential, or enrolls (retrying transient failures until `signal` aborts). */
+  static async establish(deps: SessionDeps, signal: AbortSignal): Promise<CredentialSession> {
+    const loaded = await deps.store.load();
+    if (loaded.state === 'ok') {
+      deps.logger.info({ agentId: loaded.credential.agentId, file: deps.store.file }, 'using the stored credential');
+      return new CredentialSession(loaded.credential, deps);
+    }
+    if (loaded.state === 'unreadable') deps.logger.warn({ file: deps.store.file, detail: loaded.detail }, 'stored credential unreadable; enrolling again');
+    if (!deps.config.enrollToken) {
+      const why = loaded.state === 'absent' ? 'no stored credential' : `the stored credential is unreadable (${loaded.detail})`;
+      throw new AgentStopError('no_enroll_token', `${why} in ${deps.store.file} and JR_ENROLL_TOKEN is not set: cannot enroll`);
+    }
+    return new CredentialSession(await enroll(deps, deps.config.enrollToken, '', signal), deps);
+  }
+
+  get agentId(): string {
+    return this.stored.agentId;
+  }
+
+  current(): string {
+    return this.stored.credential;
+  }
+
+  async recover(refused: string, signal?: AbortSignal): Promise<boolean> {
+    if (refused !== this.stored.credential) return true;
+    if (this.inflight) return this.inflight;
+    const token = this.deps.config.enrollToken;
+    if (this.reEnrolled || !token) return false;
+    this.reEnrolled = true;
+    this.deps.logger.warn({ agentId: this.stored.agentId }, 'credential refused; enrolling again once');
+    this.inflight = enroll(this.deps, token, this.stored.agentId, signal ?? new AbortController().signal).then(
+      (fresh) => {
+        this.stored = fresh;
+        return true;
+      },
+      (err: unknown) => {
+        if (err instanceof AgentStopError) this.deps.onFatal(err);
+        return false;
+      },
+    );
+    return this.inflight.finally(() => (this.inflight = undefined));
+  }
+}
+
+/** Enrolls and stores the credential; retries only what the status table calls transient. */
+async function enroll(deps: SessionDeps, token: string, previousAgentId: string, signal: AbortSignal): Promise<StoredCredential> {
+  const { config, api, logger } = deps;
+  const backoff = deps.newBackoff?.() ?? new Backoff({ initialMs: 500, maxMs: 15_000 });
+  const req = { name: config.name, pool: config.pool, labels: config.labels, slots: config.slots, version: AGENT_VERSION, previousAgentId };
+  for (;;) {
+    try {
+      const res = await api.enroll(req, token, { deadlineMs: DEADLINES_MS.enroll, signal });
+      const stored = { agentId: res.agentId, credential: res.credential, apiAddress: config.apiAddress, enrolledAt: new Date().toISOString() };
+      if (!stored.agentId || !/^[\x21-\x7e]{1,4096}$/.test(stored.credential)) throw new AgentStopError('auth_refused', 'the API answered Enroll without a usable credential');
+      await deps.store.save(stored);
+      logger.info({ agentId: stored.agentId, file: deps.store.file }, 'enrolled');
+      return stored;
+    } catch (err) {
+      if (signal.aborted || !isApiCallError(err)) throw err;
+      if (err.action !== 'retry') {
+        throw new AgentStopError('auth_refused', `the API refused to enroll this agent (${err.message}); check JR_ENROLL_TOKEN`);
+      }
+      logger.warn({ code: err.code, details: err.details }, 'enroll failed; retrying');
+      await sleep(backoff.next(), signal);
+    }
+  }
+}
