@@ -157,6 +157,25 @@ describe('recovery: damage in the middle', () => {
   });
 });
 
+describe('reading a log damaged after open', () => {
+  it('readFrom refuses with JournalCorruptError naming the file and offset, never skipping', async () => {
+    const j = await Journal.open({ dir, segmentMaxBytes: 100 });
+    const records = Array.from({ length: 10 }, (_, i) => Buffer.from(`record-${i}`));
+    await appendInGroups(j, records, [3]);
+    const segs = await layout(dir);
+    const victim = segs[1] as LaidOutSegment;
+    const rec = victim.records[1] as LaidOutSegment['records'][number];
+    await flipByte(victim.path, rec.end - 1, 0x40);
+    const seen: number[] = [];
+    const err = await (async () => {
+      for await (const r of j.readFrom(0)) seen.push(r.lsn);
+    })().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'JOURNAL_CORRUPT', file: victim.path, offset: rec.offset });
+    expect(seen).toEqual(Array.from({ length: rec.lsn - 1 }, (_, i) => i + 1));
+    await j.close();
+  });
+});
+
 describe('recovery: checkpoint file', () => {
   it('an absent checkpoint file means 0', async () => {
     await writeJournal([Buffer.from('a')], [1], 1024);

@@ -62,9 +62,14 @@ export function isNoSpaceError(err: unknown): boolean {
 /** What an append learns when its batch failed: ENOSPC/EDQUOT become JournalFullError, the rest pass through. */
 export function toAppendError(err: unknown): Error {
   if (isNoSpaceError(err)) return new JournalFullError(`journal full: ${describe(err)}`, { cause: err });
-  return err instanceof Error ? err : new Error(describe(err));
+  return isErrorLike(err) ? err : new Error(describe(err));
+}
+
+/** Errors from another realm (node internals seen from a vm context) fail `instanceof Error`. */
+function isErrorLike(err: unknown): err is Error {
+  return err instanceof Error || (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string');
 }
 
 function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return isErrorLike(err) ? err.message : String(err);
 }

@@ -76,9 +76,9 @@ export class Journal {
   private static async recover(cfg: JournalConfig, counter: SyncCounter): Promise<Journal> {
     await rm(join(cfg.dir, CHECKPOINT_TMP), { force: true });
     const applied = await readCheckpoint(cfg.dir);
-    await ensureCheckpointFile(cfg, counter);
     const ctx = { sync: cfg.fsync, counter, logger: cfg.logger };
     const log = await recoverLog(cfg.dir, applied, join(cfg.dir, CHECKPOINT_FILE), ctx);
+    await ensureCheckpointFile(cfg, counter);
     const synced = log.segments.at(-1)?.lastLsn ?? applied;
     const files = await SegmentSet.open(cfg, counter, log.segments, synced);
     const journal = new Journal(cfg, counter, files, synced, applied, { truncated: log.truncated, staleSegmentsRemoved: log.stale.length });
@@ -95,15 +95,20 @@ export class Journal {
     if (this.closing !== null) return Promise.reject(new JournalClosedError());
     if (this.files.failure !== null) return Promise.reject(this.files.failure);
     const buf = allocRecord(data);
-    const { unapplied } = this.files.bytes(this.applied);
-    if (unapplied + this.reservedBytes + buf.length > this.cfg.maxTotalBytes) {
-      return Promise.reject(new JournalFullError(`journal full: ${unapplied + this.reservedBytes} of ${this.cfg.maxTotalBytes} bytes unapplied`));
-    }
+    const full = this.wouldExceedLimit(buf.length);
+    if (full !== null) return Promise.reject(full);
     this.reservedBytes += buf.length;
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ buf, resolve, reject });
       this.startWriter();
     });
+  }
+
+  private wouldExceedLimit(bytes: number): JournalFullError | null {
+    if (this.cfg.maxTotalBytes === Infinity) return null;
+    const used = this.files.bytes(this.applied).unapplied + this.reservedBytes;
+    if (used + bytes <= this.cfg.maxTotalBytes) return null;
+    return new JournalFullError(`journal full: ${used} of ${this.cfg.maxTotalBytes} bytes unapplied or pending`);
   }
 
   /**
