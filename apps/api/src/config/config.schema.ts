@@ -51,8 +51,8 @@ const bytes = z
   .transform((v, ctx) => {
     const m = /^(\d+)\s*([a-z]*)$/i.exec(v.trim());
     const unit = SIZE_UNITS[(m?.[2] || 'b').toLowerCase()];
-    if (!m || unit === undefined || Number(m[1]) * unit < 1024 * 1024) {
-      ctx.addIssue({ code: 'custom', message: `must be a size of at least 1MiB like 512MiB or 1GiB (got ${JSON.stringify(v)})` });
+    if (!m || unit === undefined || Number(m[1]) * unit < 8 * 1024 * 1024) {
+      ctx.addIssue({ code: 'custom', message: `must be a size of at least 8MiB like 512MiB or 1GiB (got ${JSON.stringify(v)})` });
       return z.NEVER;
     }
     return Number(m[1]) * unit;

@@ -26,6 +26,8 @@ export class JournalLifecycle implements OnApplicationShutdown {
         Journal.open({
           dir: path.resolve(config.dataDir, 'intake'),
           maxTotalBytes: config.journalMaxBytes,
+          // a segment counts whole until every record in it is applied: keep segments small against the cap
+          segmentMaxBytes: Math.min(64 * 1024 * 1024, Math.max(1024 * 1024, Math.floor(config.journalMaxBytes / 8))),
           logger: { warn: (message, details) => log.warn({ details }, message) },
         }),
     },

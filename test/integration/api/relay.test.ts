@@ -1,0 +1,95 @@
+import * as path from 'node:path';
+import { Queue } from 'bullmq';
+import { Client } from 'pg';
+import { newJobId, parseJobSpec } from '@jr/contracts';
+import { Journal } from '@jr/journal';
+import { testRedisUrl, testServerUrl, waitFor } from '@jr/testing';
+import { encodeRecord, requestHash } from '../../../apps/api/src/intake/intake-record';
+import { http, startTestApi, type TestApi } from './harness';
+
+let t: TestApi;
+
+beforeAll(async () => {
+  t = await startTestApi({ JR_JOURNAL_MAX_BYTES: '8MiB' });
+});
+
+afterAll(async () => {
+  await setConnections(true).catch(() => undefined);
+  await t?.cleanup();
+});
+
+/** Takes this test's own database away from the API (and gives it back): Postgres "down" for the API only. */
+async function setConnections(allow: boolean): Promise<void> {
+  const admin = new Client({ connectionString: testServerUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`ALTER DATABASE ${t.db.name} ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`);
+    if (!allow) await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [t.db.name]);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function inBullmq(jobId: string, pool = 'default'): Promise<boolean> {
+  const queue = new Queue(`pool-${pool}`, { connection: { url: testRedisUrl() }, prefix: t.prefix });
+  try {
+    return (await queue.getJob(`${jobId}-r1`)) !== undefined;
+  } finally {
+    await queue.close();
+  }
+}
+
+it('replays journal records after the checkpoint at start-up, before answering', async () => {
+  await t.api.stop();
+  const parsed = parseJobSpec({ name: 'from-journal', steps: [{ run: 'true' }] });
+  if (!parsed.ok) throw new Error('bad spec');
+  const id = newJobId();
+  const journal = await Journal.open({ dir: path.join(t.dataDir, 'intake') });
+  await journal.append(encodeRecord({ type: 'job.submitted', id, job: parsed.job, idempotencyKey: null, requestHash: requestHash(parsed.job), at: Date.now() }));
+  await journal.close();
+  await t.restart();
+  const r = await http(t, 'GET', `/v1/jobs/${id}`);
+  expect(r.status).toBe(200);
+  expect(r.json).toMatchObject({ name: 'from-journal', state: 'queued' });
+  expect(await inBullmq(id)).toBe(true);
+});
+
+it('accepts submissions while Postgres is down (202, durable) and applies them when it is back', async () => {
+  await setConnections(false);
+  try {
+    const r = await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'echo durable' }] }, headers: { 'idempotency-key': 'while-down' } });
+    expect(r.status).toBe(202);
+    const ready = await http(t, 'GET', '/readyz', { token: null });
+    expect(ready.status).toBe(503);
+    expect(ready.json.dependencies.postgres.up).toBe(false);
+    const again = await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'echo durable' }] }, headers: { 'idempotency-key': 'while-down' } });
+    expect(again).toMatchObject({ status: 200, json: { id: r.json.id } });
+    await setConnections(true);
+    const view = await waitFor(async () => {
+      const v = await http(t, 'GET', `/v1/jobs/${r.json.id}`);
+      return v.status === 200 ? v.json : undefined;
+    }, { timeoutMs: 20_000, what: 'the relay to apply the journaled job' });
+    expect(view).toMatchObject({ state: 'queued', spec: { steps: [{ run: 'echo durable' }] } });
+    await waitFor(() => inBullmq(r.json.id), { timeoutMs: 10_000, what: 'the job in BullMQ' });
+  } finally {
+    await setConnections(true);
+  }
+});
+
+it('answers 503 with Retry-After when the journal is full, and accepts again once records are applied', async () => {
+  await setConnections(false);
+  const body = { steps: Array.from({ length: 3 }, () => ({ run: 'x'.repeat(60_000) })) };
+  let full: Awaited<ReturnType<typeof http>> | undefined;
+  try {
+    for (let i = 0; i < 80 && !full; i++) {
+      const r = await http(t, 'POST', '/v1/jobs', { body });
+      if (r.status === 503) full = r;
+      else expect(r.status).toBe(202);
+    }
+    expect(full?.json).toMatchObject({ status: 503, code: 'NOT_ACCEPTING' });
+    expect(Number(full?.headers.get('retry-after'))).toBeGreaterThan(0);
+  } finally {
+    await setConnections(true);
+  }
+  await waitFor(async () => (await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'true' }] } })).status === 202, { timeoutMs: 30_000, what: 'intake to accept again' });
+});
