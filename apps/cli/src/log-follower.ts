@@ -1,9 +1,9 @@
 import { bodyChunks } from './api-client';
-import { ApiError, UnreachableError } from './cli-error';
-import { isTransientStatus } from './exit-codes';
+import { ApiError, CliError, UnreachableError } from './cli-error';
+import { EXIT, isTransientStatus } from './exit-codes';
 import type { JobsApi } from './jobs-api';
 import { clean, writeAll, type OutStream } from './output';
-import { SseParser } from './sse-parser';
+import { SseParser, SseTooLargeError } from './sse-parser';
 import { Backoff, type Clock } from './timing';
 
 /** How long the stream may stay lost (no successful reconnect) before `jr logs -f` gives up with 69. */
@@ -103,7 +103,9 @@ export class LogFollower {
         const next = await chunks.next().catch(() => undefined);
         if (next === undefined) return 'dropped';
         if (next.done) return (await onText(decoder.decode())) ?? 'eof';
-        const outcome = await onText(decoder.decode(next.value, { stream: true }));
+        const outcome = await onText(decoder.decode(next.value, { stream: true })).catch((err: unknown) => {
+          throw err instanceof SseTooLargeError ? new CliError(EXIT.BAD_ANSWER, `the log stream is unusable: ${err.message}`) : err;
+        });
         if (outcome !== undefined) return outcome;
       }
     } finally {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { SseParser, type SseEvent } from './sse-parser';
+import { SseParser, SseTooLargeError, type SseEvent } from './sse-parser';
 
 function parseAll(chunks: string[]): SseEvent[] {
   const parser = new SseParser();
@@ -52,5 +52,14 @@ describe('SseParser', () => {
 
   it('keeps data verbatim: colons, leading spaces beyond the first, terminal escapes', () => {
     expect(parseAll(['data:   spaced: a:b \x1b[31m\n\n'])).toEqual([{ event: 'message', data: '  spaced: a:b \x1b[31m', id: undefined }]);
+  });
+
+  it('refuses an event that grows past its limit, in one line or many', () => {
+    expect(() => new SseParser(100).feed('data: ' + 'x'.repeat(200))).toThrow(SseTooLargeError);
+    const parser = new SseParser(100);
+    expect(() => {
+      for (let i = 0; i < 20; i++) parser.feed('data: xxxxxxxxxx\n');
+    }).toThrow(SseTooLargeError);
+    expect(new SseParser(100).feed('data: ok\n\n'.repeat(50))).toHaveLength(50);
   });
 });

@@ -14,6 +14,11 @@ export interface SseEvent {
  */
 export class SseParser {
   private buffer = '';
+  private pending = 0;
+
+  /** `maxEventChars` bounds an unterminated line or event, so a broken server cannot exhaust memory. */
+  constructor(private readonly maxEventChars = 32 * 1024 * 1024) {}
+
   private eventName = '';
   private dataLines: string[] = [];
   private hasData = false;
@@ -22,23 +27,18 @@ export class SseParser {
   feed(text: string): SseEvent[] {
     this.buffer += text;
     const events: SseEvent[] = [];
-    for (;;) {
-      const end = this.lineEnd();
-      if (end === undefined) break;
-      const line = this.buffer.slice(0, end.index);
-      this.buffer = this.buffer.slice(end.index + end.length);
-      const event = this.processLine(line);
+    const lineEnd = /\r\n|\r|\n/g;
+    let start = 0;
+    for (let match = lineEnd.exec(this.buffer); match; match = lineEnd.exec(this.buffer)) {
+      // a CR at the very end may be the first half of a CRLF: wait for more input
+      if (match[0] === '\r' && match.index === this.buffer.length - 1) break;
+      const event = this.processLine(this.buffer.slice(start, match.index));
       if (event) events.push(event);
+      start = match.index + match[0].length;
     }
+    this.buffer = this.buffer.slice(start);
+    if (this.buffer.length + this.pending > this.maxEventChars) throw new SseTooLargeError(this.maxEventChars);
     return events;
-  }
-
-  /** The position of the first complete line terminator, waiting for more input after a trailing CR. */
-  private lineEnd(): { index: number; length: number } | undefined {
-    const match = /\r\n|\r|\n/.exec(this.buffer);
-    if (!match) return undefined;
-    if (match[0] === '\r' && match.index === this.buffer.length - 1) return undefined;
-    return { index: match.index, length: match[0].length };
   }
 
   private processLine(line: string): SseEvent | undefined {
@@ -54,6 +54,7 @@ export class SseParser {
         break;
       case 'data':
         this.dataLines.push(value);
+        this.pending += value.length;
         this.hasData = true;
         break;
       case 'id':
@@ -71,7 +72,15 @@ export class SseParser {
     const deliver = this.hasData || named;
     this.eventName = '';
     this.dataLines = [];
+    this.pending = 0;
     this.hasData = false;
     return deliver ? event : undefined;
+  }
+}
+
+export class SseTooLargeError extends Error {
+  constructor(limit: number) {
+    super(`an event of the stream is larger than ${limit} characters`);
+    this.name = 'SseTooLargeError';
   }
 }

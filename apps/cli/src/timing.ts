@@ -37,6 +37,7 @@ export function retryAfterMs(header: string | null, capMs: number, now: number =
   if (header === null || header.trim() === '') return undefined;
   const trimmed = header.trim();
   if (/^\d+$/.test(trimmed)) return Math.min(capMs, Number(trimmed) * 1_000);
+  if (!/GMT$/i.test(trimmed)) return undefined;
   const at = Date.parse(trimmed);
   return Number.isNaN(at) ? undefined : Math.min(capMs, Math.max(0, at - now));
 }

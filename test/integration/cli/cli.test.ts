@@ -69,6 +69,13 @@ describe('jr submit', () => {
     expect(JSON.parse(api.requests[0]?.body ?? '{}').steps).toEqual([{ run: 'echo hi | wc -c' }]);
   });
 
+  it('keeps one argument with spaces as argv and says so on stderr', async () => {
+    const r = await jr(['submit', '--', 'make build']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('note: running "make build" as one program name');
+    expect(JSON.parse(api.requests[0]?.body ?? '{}').steps).toEqual([{ run: ['make build'] }]);
+  });
+
   it('submits a YAML job from stdin with flags overriding it', async () => {
     const yaml = 'name: nightly\npool: default\nlabels: {os: linux}\nenv: {A: "1"}\nsteps:\n  - run: make\n  - run: [./deploy, --prod]\n';
     const r = await jr(['submit', '-f', '-', '--pool', 'big', '--env', 'B=2', '--json'], { stdin: Readable.from([yaml]) });

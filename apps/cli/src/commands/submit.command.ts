@@ -93,7 +93,13 @@ async function buildDocument(ctx: Context, command: string[], opts: SubmitOption
     env: opts.env,
     shell: opts.shell,
   };
-  if (opts.file === undefined) return documentFromCommand(command, flags);
+  if (opts.file === undefined) {
+    const only = command.length === 1 ? command[0] : undefined;
+    if (only !== undefined && /\s/.test(only)) {
+      say(ctx.io, `note: running ${JSON.stringify(clean(only))} as one program name (argv, no shell); use --shell to run a command line`);
+    }
+    return documentFromCommand(command, flags);
+  }
   if (command.length > 0) throw new UsageError('give either -f job.yaml or a command, not both');
   return documentFromFile(await readJobFile(opts.file, ctx.io.stdin), flags);
 }
