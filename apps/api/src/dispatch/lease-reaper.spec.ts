@@ -1,0 +1,74 @@
+import pino from 'pino';
+
+// Only the decorators are needed here; NestJS 12 is ESM and would need --experimental-vm-modules under jest.
+jest.mock('@nestjs/common', () => ({ Injectable: () => () => undefined, Inject: () => () => undefined, Global: () => () => undefined, Module: () => () => undefined }));
+import type { AppConfig } from '../config/app-config';
+import type { AgentsRepository } from '../agents/agents.repository';
+import type { JobLedgerRepository } from '../jobs/job-ledger.repository';
+import type { JobTransition } from '../jobs/job-rows';
+import type { EnqueueService } from './enqueue.service';
+import { LeaseReaperService } from './lease-reaper.service';
+
+/** Repositories replaced by in-memory fakes: the reaper's own logic under fake timers and a fake clock. */
+function setup() {
+  let now = Date.UTC(2026, 0, 1);
+  const leases = [{ jobId: 'j1', attempt: 1, expiresAt: now + 30_000 }];
+  const ended: string[] = [];
+  const ledger = {
+    expiredLeases: jest.fn(async (at: Date) => leases.filter((l) => l.expiresAt < at.getTime() && !ended.includes(l.jobId)).map(({ jobId, attempt }) => ({ jobId, attempt }))),
+    expire: jest.fn(async (jobId: string): Promise<JobTransition> => {
+      ended.push(jobId);
+      return { jobId, pool: 'default', labels: {}, state: 'queued', requeueRound: 2 };
+    }),
+  };
+  const agents = { markLost: jest.fn(async () => []) };
+  const enqueue = { afterTransition: jest.fn(async () => undefined), sweep: jest.fn(async () => 0) };
+  const config = { heartbeatIntervalMs: 10_000, maxLostAttempts: 3 } as AppConfig;
+  const reaper = new LeaseReaperService(
+    ledger as unknown as JobLedgerRepository,
+    agents as unknown as AgentsRepository,
+    enqueue as unknown as EnqueueService,
+    config,
+    { now: () => now },
+    pino({ level: 'silent' }),
+  );
+  return { reaper, ledger, enqueue, agents, advanceClock: (ms: number) => (now += ms) };
+}
+
+describe('LeaseReaperService', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('leaves a lease alone until it has expired, then ends it and requeues the job once', async () => {
+    const { reaper, ledger, enqueue, advanceClock } = setup();
+    expect(await reaper.tick()).toBe(0);
+    advanceClock(30_001);
+    expect(await reaper.tick()).toBe(1);
+    expect(ledger.expire).toHaveBeenCalledWith('j1', 1, expect.any(Date), 3);
+    expect(enqueue.afterTransition).toHaveBeenCalledWith(expect.objectContaining({ jobId: 'j1', state: 'queued', requeueRound: 2 }));
+    expect(await reaper.tick()).toBe(0);
+  });
+
+  it('runs on its own jittered timer and stops at shutdown', async () => {
+    const { reaper, agents } = setup();
+    reaper.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(6_001);
+    expect(agents.markLost).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(6_001);
+    expect(agents.markLost).toHaveBeenCalledTimes(2);
+    await reaper.beforeApplicationShutdown();
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(agents.markLost).toHaveBeenCalledTimes(2);
+  });
+
+  it('keeps running after a failed pass', async () => {
+    const { reaper, ledger, agents } = setup();
+    ledger.expiredLeases.mockRejectedValueOnce(new Error('postgres down'));
+    reaper.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(6_001);
+    expect(agents.markLost).not.toHaveBeenCalled();
+    await jest.advanceTimersByTimeAsync(6_001);
+    expect(agents.markLost).toHaveBeenCalledTimes(1);
+    await reaper.beforeApplicationShutdown();
+  });
+});
