@@ -82,7 +82,12 @@ export class Journal {
     const synced = log.segments.at(-1)?.lastLsn ?? applied;
     const files = await SegmentSet.open(cfg, counter, log.segments, synced);
     const journal = new Journal(cfg, counter, files, synced, applied, { truncated: log.truncated, staleSegmentsRemoved: log.stale.length });
-    if (log.stale.length > 0) await journal.removeStale(log.stale);
+    try {
+      await journal.removeStale(log.stale);
+    } catch (err) {
+      await files.close();
+      throw err;
+    }
     return journal;
   }
 
@@ -130,7 +135,7 @@ export class Journal {
       if (fh === null) continue;
       try {
         let expect = seg.firstLsn;
-        for await (const item of scanSegment(fh, seg.bytes, true)) {
+        for await (const item of scanSegment(fh, seg.bytes, afterLsn)) {
           if (item.kind === 'invalid') throw new JournalCorruptError(seg.path, item.offset, item.reason);
           if (item.lsn !== expect) throw new JournalCorruptError(seg.path, item.offset, `LSN ${item.lsn} where ${expect} was expected`);
           expect += 1;
@@ -267,6 +272,7 @@ export class Journal {
 
   /** Deletes the segments a crash left behind below the checkpoint (see recoverLog). */
   private async removeStale(paths: string[]): Promise<void> {
+    if (paths.length === 0) return;
     for (const path of paths) await rm(path, { force: true });
     if (this.cfg.fsync) await fsyncDir(this.cfg.dir, this.counter);
   }

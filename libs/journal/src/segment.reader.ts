@@ -13,9 +13,9 @@ const EMPTY = Buffer.alloc(0);
  * Walks the records of one segment file from offset 0 to `end`, reading it in windows. Yields every
  * record that decodes cleanly; the first thing that does not decode (bad magic, bad CRC, a record
  * running past `end`) is yielded as `invalid` and ends the walk. Data is copied out (so a kept record
- * does not pin a window) only when `withData`.
+ * does not pin a window) only for records with lsn > `copyAfterLsn` (Infinity: none).
  */
-export async function* scanSegment(fh: FileHandle, end: number, withData: boolean): AsyncGenerator<SegmentItem> {
+export async function* scanSegment(fh: FileHandle, end: number, copyAfterLsn: number): AsyncGenerator<SegmentItem> {
   let limit = end;
   let pos = 0;
   let need = 0;
@@ -28,7 +28,7 @@ export async function* scanSegment(fh: FileHandle, end: number, withData: boolea
     while (off < buf.length) {
       const d = decodeRecordAt(buf, off);
       if (d.kind === 'record') {
-        const data = withData ? Buffer.from(buf.subarray(d.dataStart, d.end)) : EMPTY;
+        const data = d.lsn > copyAfterLsn ? Buffer.from(buf.subarray(d.dataStart, d.end)) : EMPTY;
         yield { kind: 'record', offset: pos + off, end: pos + d.end, lsn: d.lsn, data };
         off = d.end;
       } else if (d.kind === 'short' && pos + off + d.need <= limit) {
