@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-call -- HTTP answers' JSON bodies are untyped in these tests */
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
 import { waitFor } from '@jr/testing';

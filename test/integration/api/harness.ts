@@ -85,6 +85,7 @@ export interface HttpResult {
   status: number;
   headers: Headers;
   text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests read JSON answers freely
   json: any;
 }
 
@@ -119,17 +120,18 @@ export class AgentClient {
 
   constructor(address: string) {
     const Ctor = loadAgentProto().jobrunner.v1.AgentService;
-    this.client = new Ctor(address, grpc.credentials.createInsecure()) as unknown as AgentServiceClient;
+    this.client = new Ctor(address, grpc.credentials.createInsecure());
   }
 
   call<Res>(method: 'Enroll' | 'Heartbeat' | 'Lease' | 'Report' | 'Complete', req: object, opts: { token?: string | null; deadlineMs?: number; signal?: AbortSignal } = {}): Promise<Res> {
     const md = new grpc.Metadata();
     const token = opts.token === undefined ? this.credential : opts.token;
     if (token !== null) md.set('authorization', `Bearer ${token}`);
+    type UnaryFn = (req: object, md: grpc.Metadata, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Res) => void) => grpc.ClientUnaryCall;
     return new Promise((resolve, reject) => {
-      const fn = (this.client as unknown as Record<string, Function>)[method] as Function;
-      const call = fn.call(this.client, req, md, { deadline: Date.now() + (opts.deadlineMs ?? 10_000) }, (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
-      opts.signal?.addEventListener('abort', () => (call as grpc.ClientUnaryCall).cancel());
+      const fn = (this.client as unknown as Record<string, UnaryFn>)[method] as UnaryFn;
+      const call = fn.call(this.client, req, md, { deadline: Date.now() + (opts.deadlineMs ?? 10_000) }, (err, res) => (err ? reject(err) : resolve(res)));
+      opts.signal?.addEventListener('abort', () => call.cancel());
     });
   }
 

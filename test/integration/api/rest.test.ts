@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- HTTP answers' JSON bodies are untyped in these tests */
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { LIMITS } from '@jr/contracts';
