@@ -16,11 +16,11 @@ describe('SseParser', () => {
   });
 
   it('gives the same events however the stream is split into chunks', () => {
-    const stream = 'event: log\r\ndata: a\r\ndata:  b\r\n\r\n: keep-alive\n\nid: 7\nevent: log\rdata: c\r\rdata: x\n\nevent: end\ndata:\n\n';
+    const stream = 'event: log\ndata: a\ndata:  b\n\n: keep-alive\n\nid: 7\nevent: log\ndata: 50%\r60%\r\ndata: 70%\r\n\ndata: x\n\nevent: end\ndata:\n\n';
     const whole = parseAll([stream]);
     expect(whole).toEqual([
       { event: 'log', data: 'a\n b', id: undefined },
-      { event: 'log', data: 'c', id: '7' },
+      { event: 'log', data: '50%\r60%\r\n70%\r', id: '7' },
       { event: 'message', data: 'x', id: '7' },
       { event: 'end', data: '', id: '7' },
     ]);
@@ -33,11 +33,13 @@ describe('SseParser', () => {
     );
   });
 
-  it('waits after a trailing CR to learn whether LF follows', () => {
+  it('reads a CRLF stream (even with CRLF split across chunks) and keeps CRs as content otherwise', () => {
     const parser = new SseParser();
-    expect(parser.feed('data: a\r')).toEqual([]);
+    expect(parser.feed('event: log\r')).toEqual([]);
+    expect(parser.feed('\ndata: a\r')).toEqual([]);
     expect(parser.feed('\n\r')).toEqual([]);
-    expect(parser.feed('\n')).toEqual([{ event: 'message', data: 'a', id: undefined }]);
+    expect(parser.feed('\n')).toEqual([{ event: 'log', data: 'a', id: undefined }]);
+    expect(new SseParser().feed('event: log\ndata: \rspinner\r\ndata: next\n\n')).toEqual([{ event: 'log', data: '\rspinner\r\nnext', id: undefined }]);
   });
 
   it('delivers nothing for an incomplete event and ignores comments and unknown fields', () => {

@@ -6,15 +6,20 @@ export interface SseEvent {
 }
 
 /**
- * An incremental text/event-stream parser: feed it decoded text in chunks split anywhere (even
- * between CR and LF) and it returns the events completed so far. Follows the spec (CR, LF and CRLF
- * end lines; one space after the colon is dropped; data lines are joined with \n; comments are
- * ignored) with one tolerance: an event with a name but no data line is still delivered, so a bare
- * `event: end` is not lost.
+ * An incremental text/event-stream parser: feed it decoded text in chunks split anywhere and it
+ * returns the events completed so far. As the spec says: one space after the colon is dropped,
+ * data lines are joined with \n, comments are ignored. Two deliberate differences, both for log
+ * text. Lines end at LF, and a CR is content, not a line end: jr-api splits log text into data
+ * lines at LF only, so the CRs of progress bars ("50%\r60%\r") reach the terminal as the job
+ * wrote them; a stream whose first line ends in CRLF is read as a CRLF stream (CR before LF
+ * dropped). And an event with a name but no data line is still delivered, so a bare `event: end`
+ * is not lost.
  */
 export class SseParser {
   private buffer = '';
   private pending = 0;
+  /** Decided by the first line: does this stream end its lines with CRLF? */
+  private crlf: boolean | undefined;
 
   /** `maxEventChars` bounds an unterminated line or event, so a broken server cannot exhaust memory. */
   constructor(private readonly maxEventChars = 32 * 1024 * 1024) {}
@@ -27,14 +32,14 @@ export class SseParser {
   feed(text: string): SseEvent[] {
     this.buffer += text;
     const events: SseEvent[] = [];
-    const lineEnd = /\r\n|\r|\n/g;
     let start = 0;
-    for (let match = lineEnd.exec(this.buffer); match; match = lineEnd.exec(this.buffer)) {
-      // a CR at the very end may be the first half of a CRLF: wait for more input
-      if (match[0] === '\r' && match.index === this.buffer.length - 1) break;
-      const event = this.processLine(this.buffer.slice(start, match.index));
+    for (let lf = this.buffer.indexOf('\n'); lf !== -1; lf = this.buffer.indexOf('\n', start)) {
+      const cr = lf > start && this.buffer[lf - 1] === '\r';
+      this.crlf ??= cr;
+      const end = cr && this.crlf ? lf - 1 : lf;
+      const event = this.processLine(this.buffer.slice(start, end));
       if (event) events.push(event);
-      start = match.index + match[0].length;
+      start = lf + 1;
     }
     this.buffer = this.buffer.slice(start);
     if (this.buffer.length + this.pending > this.maxEventChars) throw new SseTooLargeError(this.maxEventChars);

@@ -245,6 +245,13 @@ describe('jr logs', () => {
     expect(r.stderr).toContain('reconnecting');
   });
 
+  it('-f keeps the carriage returns of progress output', async () => {
+    const job = api.addJob('running');
+    api.follow.set(job.id, [{ chunks: ['build 50%\r60%\r', '100%\n'], then: 'end' }]);
+    const r = await jr(['logs', '-f', job.id]);
+    expect(r.stdout).toBe('build 50%\r60%\r100%\n');
+  });
+
   it('-f decodes a UTF-8 character split across socket writes', async () => {
     const job = api.addJob('running');
     const event = Buffer.from('event: log\ndata: ✓ ok\ndata: \n\n');

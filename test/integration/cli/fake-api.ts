@@ -227,13 +227,13 @@ export class FakeApi {
   }
 }
 
-/** One SSE `log` event; text chunks are split into data lines, raw Buffers are written as they are. */
+/** One SSE `log` event, encoded as jr-api does (data lines split at \r?\n); raw Buffers are written as they are. */
 function writeLogEvent(res: http.ServerResponse, chunk: string | Buffer): void {
   if (Buffer.isBuffer(chunk)) {
     res.write(chunk);
     return;
   }
-  res.write(`event: log\n${chunk.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`);
+  res.write(`event: log\n${chunk.split(/\r?\n/).map((l) => `data: ${l}`).join('\n')}\n\n`);
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
