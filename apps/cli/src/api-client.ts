@@ -14,9 +14,10 @@ export interface RequestOptions {
   accept?: string;
   /** Extra tries after 429/503 (any method) or 500/502/504 (GET only). */
   retries?: number;
-  /** Message for a 404 (e.g. "unknown job j_…"); 409 likewise. */
+  /** Message for a 404 (e.g. "unknown job j_…"). */
   notFound?: string;
-  conflict?: string;
+  /** Message for a 409, given what the problem document said (if anything). */
+  conflict?: (said: string | undefined) => string;
 }
 
 export interface JsonAnswer<T> {
@@ -197,7 +198,7 @@ function messageFor(status: number, said: string | undefined, options: RequestOp
   if (status === 401) return `authentication refused (401): ${reason}; set JR_TOKEN to an API token`;
   if (status === 403) return `permission refused (403): ${reason}`;
   if (status === 404 && options.notFound) return options.notFound;
-  if (status === 409 && options.conflict) return `${options.conflict}: ${reason}`;
+  if (status === 409 && options.conflict) return options.conflict(said);
   if (said === undefined) return `the API answered ${httpLine}`;
   if (status === 400 || status === 422) return `the API refused the request: ${said}`;
   return `${said} (HTTP ${status})`;

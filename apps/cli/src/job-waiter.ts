@@ -46,12 +46,12 @@ export async function waitForJob(api: JobsApi, id: string, options: WaitOptions,
         down = false;
         outage.reset();
         last = job;
-        progress.update(job);
         const code = exitCodeForJob(job.state, job.reason);
         if (code !== undefined) {
           progress.finish(summary(job, clock.now() - startedAt));
           return { code, job };
         }
+        progress.update(job);
         delay = interval;
         interval = Math.min(MAX_POLL_MS, Math.round(interval * 1.5));
       } catch (err) {

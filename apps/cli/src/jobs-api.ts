@@ -19,7 +19,7 @@ export class JobsApi {
 
   submit(body: string, idempotencyKey: string | undefined): Promise<JsonAnswer<SubmitAnswer>> {
     const headers: Record<string, string> = idempotencyKey ? { 'idempotency-key': idempotencyKey } : {};
-    return this.http.json('v1/jobs', submitResultSchema, { method: 'POST', body, headers, conflict: 'the idempotency key was already used for a different job' });
+    return this.http.json('v1/jobs', submitResultSchema, { method: 'POST', body, headers, conflict: (said) => `the idempotency key was already used for a different job${said ? `: ${said}` : ''}` });
   }
 
   async getJob(id: string, retries?: number): Promise<JobAnswer> {
@@ -31,7 +31,7 @@ export class JobsApi {
   }
 
   async cancel(id: string): Promise<{ state: string | undefined }> {
-    const { body } = await this.http.raw(`v1/jobs/${seg(id)}/cancel`, { method: 'POST', notFound: `unknown job ${id}`, conflict: `job ${id} is already terminal` });
+    const { body } = await this.http.raw(`v1/jobs/${seg(id)}/cancel`, { method: 'POST', notFound: `unknown job ${id}`, conflict: (said) => `cannot cancel: ${said ?? `job ${id} has already ended`}` });
     return { state: stateIn(body) };
   }
 

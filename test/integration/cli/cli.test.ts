@@ -183,7 +183,7 @@ describe('jr wait / status / cancel / list', () => {
     const done = api.addJob('succeeded');
     const r = await jr(['cancel', done.id]);
     expect(r.code).toBe(5);
-    expect(r.stderr).toBe(`jr: job ${done.id} is already terminal: job ${done.id} is already succeeded\n`);
+    expect(r.stderr).toBe(`jr: cannot cancel: job ${done.id} is already succeeded\n`);
   });
 
   it('status shows state, attempts and exit code; --json is the job view', async () => {
