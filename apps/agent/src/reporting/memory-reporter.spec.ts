@@ -16,6 +16,7 @@ const done = (lastSeq: number): Completion => ({ outcome: 'OUTCOME_SUCCEEDED', e
 class ScriptedTransport implements ReportTransport {
   readonly reports: Array<{ jobId: string; seqs: number[] }> = [];
   readonly completes: pb.CompleteRequest[] = [];
+  completeCalls = 0;
   readonly failures = new Map<string, ApiCallError[]>();
   hold: Promise<void> | undefined;
 
@@ -29,6 +30,7 @@ class ScriptedTransport implements ReportTransport {
   }
 
   async complete(req: pb.CompleteRequest): Promise<pb.CompleteResponse__Output> {
+    this.completeCalls += 1;
     const failure = this.failures.get(`Complete:${req.jobId}`)?.shift();
     if (failure) throw failure;
     this.completes.push(req);
@@ -96,8 +98,9 @@ describe('MemoryReporter', () => {
     expect(transport.reports).toEqual([{ jobId: 'j1', seqs: [1] }]);
   });
 
-  it('stops reporting a superseded attempt and tells the runner to kill it', async () => {
+  it('stops reporting a superseded attempt, tells the runner to kill it, and still tries Complete once', async () => {
     transport.failures.set('Report:j1', [fail('Report', Status.FAILED_PRECONDITION)]);
+    transport.failures.set('Complete:j1', [fail('Complete', Status.FAILED_PRECONDITION)]);
     const onSuperseded = jest.fn();
     const r = reporter.open(ref('j1'), { onSuperseded });
     r.event(ev(1));
@@ -107,7 +110,8 @@ describe('MemoryReporter', () => {
     r.event(ev(3));
     await expect(r.complete(done(3))).resolves.toEqual({ status: 'superseded' });
     expect(transport.reports).toEqual([]);
-    expect(transport.completes).toEqual([]);
+    expect(transport.completeCalls).toBe(1);
+    expect(onSuperseded).toHaveBeenCalledTimes(1);
   });
 
   it('accepts FAILED_PRECONDITION on Complete as superseded (the lease_lost case)', async () => {

@@ -72,6 +72,7 @@ class AttemptQueue implements AttemptReporter {
   private completion: { value: Completion; resolve(r: CompletionResult): void } | undefined;
   private result: CompletionResult | undefined;
   private pumping = false;
+  private superseded = false;
   private readonly backoff: Backoff;
   private readonly lowWaiters: Array<{ bytes: number; resume(): void }> = [];
 
@@ -86,7 +87,7 @@ class AttemptQueue implements AttemptReporter {
   }
 
   event(event: pb.AttemptEvent): void {
-    if (this.result) return;
+    if (this.result || this.superseded) return;
     const bytes = EVENT_OVERHEAD_BYTES + (event.log?.data?.length ?? 0) + (event.stepStarted?.name?.length ?? 0);
     this.events.push({ event, bytes, queuedAt: (this.o.now ?? Date.now)() });
     this.bytes += bytes;
@@ -148,11 +149,27 @@ class AttemptQueue implements AttemptReporter {
     const sent = await this.send('Report', (opts) =>
       this.o.transport.report({ ...this.ref, events: batch.map((q) => q.event) }, opts),
     );
-    if (!sent.ok && sent.status !== 'dropped') return sent.status === 'superseded' ? { status: 'superseded' } : { status: 'abandoned' };
+    if (!sent.ok && sent.status === 'abandoned') return { status: 'abandoned' };
+    if (!sent.ok && sent.status === 'superseded') {
+      this.supersede();
+      return undefined;
+    }
     const lastSent = Number(batch[batch.length - 1]?.event.seq ?? 0);
-    const acked = sent.ok ? Math.max(lastSent, sent.value.ackedSeq) : lastSent;
-    this.acknowledge(acked);
+    this.acknowledge(sent.ok ? Math.max(lastSent, sent.value.ackedSeq) : lastSent);
     return undefined;
+  }
+
+  /**
+   * The lease is no longer ours: drop every event (now and later) and have the runner kill the
+   * attempt. Complete is still tried once it comes (the API expects it to be refused; it may log it).
+   */
+  private supersede(): void {
+    if (this.superseded) return;
+    this.superseded = true;
+    this.events.length = 0;
+    this.bytes = 0;
+    this.wakeLowWaiters();
+    this.hooks.onSuperseded();
   }
 
   private async sendCompletion(c: Completion): Promise<CompletionResult> {
@@ -177,6 +194,10 @@ class AttemptQueue implements AttemptReporter {
     while (this.events.length > 0 && Number(this.events[0]?.event.seq ?? 0) <= seq) {
       this.bytes -= (this.events.shift() as Queued).bytes;
     }
+    this.wakeLowWaiters();
+  }
+
+  private wakeLowWaiters(): void {
     for (let i = this.lowWaiters.length - 1; i >= 0; i--) {
       const w = this.lowWaiters[i] as { bytes: number; resume(): void };
       if (this.bytes <= w.bytes) {
@@ -227,13 +248,11 @@ class AttemptQueue implements AttemptReporter {
   }
 
   private finish(result: CompletionResult): void {
-    const wasSuperseded = result.status === 'superseded';
     this.result = result;
     this.events.length = 0;
     this.bytes = 0;
     for (const w of this.lowWaiters.splice(0)) w.resume();
     this.forget();
     this.completion?.resolve(result);
-    if (wasSuperseded) this.hooks.onSuperseded();
   }
 }
