@@ -1,5 +1,5 @@
 import { Global, Inject, Injectable, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
 import { migrate, readMigrations } from './migrator';
@@ -11,16 +11,40 @@ export const PG_POOL = Symbol('PgPool');
 export class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const ran = await migrate(this.pool, await readMigrations());
+    const migrations = await readMigrations();
+    const ran = await migrate(this.pool, migrations).catch(async (err: unknown) => {
+      if ((err as { code?: unknown }).code !== '3D000') throw err;
+      await createDatabase(this.config.databaseUrl);
+      this.log.info('database created');
+      return migrate(this.pool, migrations);
+    });
     if (ran.length > 0) this.log.info({ versions: ran }, 'database migrations applied');
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.pool.end();
+  }
+}
+
+/** First start against a server without our database (3D000): create it through the `postgres` database. */
+async function createDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)) throw new Error(`database ${JSON.stringify(name)} does not exist and its name is not one to create automatically`);
+  url.pathname = '/postgres';
+  const admin = new Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code !== '42P04') throw err;
+    });
+  } finally {
+    await admin.end();
   }
 }
 
