@@ -303,6 +303,13 @@ describe('failures at the edges', () => {
     }
   });
 
+  it('a server that never answers is 69 after the request deadline', async () => {
+    api.stall = true;
+    const r = await jr(['status', 'j_1'], { env: { JR_REQUEST_TIMEOUT: '300ms' } });
+    expect(r.code).toBe(69);
+    expect(r.stderr).toBe(`jr: no answer from the API at ${url}/ within 300 ms\n`);
+  });
+
   it('an answer that is not the contract is 70 with one line (e.g. a proxy page)', async () => {
     api.garbage = { status: 200, body: '<html>login</html>' };
     const r = await jr(['status', 'j_1']);

@@ -44,6 +44,8 @@ export class FakeApi {
   busyRequests = 0;
   /** The next submit is refused with this 400 problem (validation only the server does). */
   refuseNextSubmit: Problem | undefined;
+  /** Never answer (a hung server); the socket stays open until stop(). */
+  stall = false;
   /** Answer raw text with this status instead of routing (a broken proxy). */
   garbage: { status: number; body: string } | undefined;
   readonly logs = new Map<string, Array<string | Buffer>>();
@@ -91,6 +93,10 @@ export class FakeApi {
     if (this.busyRequests > 0) {
       this.busyRequests--;
       return send(res, 503, problemFor('NOT_ACCEPTING', 'journal full'), { 'retry-after': '0' });
+    }
+    if (this.stall) {
+      this.hanging.add(res);
+      return;
     }
     if (this.garbage) {
       res.writeHead(this.garbage.status, { 'content-type': 'text/html' });
