@@ -67,4 +67,3 @@ function stateIn(body: Buffer): string | undefined {
   }
 }
 
-export type { JobAnswer };
