@@ -77,7 +77,7 @@ export class FakeAgentApi {
   }
 
   /** Makes the next `times` calls of `method` fail with `code`. */
-  failNext(method: keyof AgentServiceHandlers, code: grpc.status, times = 1): void {
+  failNext(method: 'Enroll' | 'Heartbeat' | 'Lease' | 'Report' | 'Complete', code: grpc.status, times = 1): void {
     this.failures.set(method, { code, details: `injected ${grpc.status[code]}`, times });
   }
 
