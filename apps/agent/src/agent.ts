@@ -94,8 +94,9 @@ class Agent {
 
   async start(): Promise<void> {
     const store = new CredentialStore(this.config.dataDir);
-    const deps = { api: this.api, store, config: this.config, logger: this.logger, onFatal: (err: AgentStopError) => this.fatal(err) };
-    this.session = await CredentialSession.establish(deps, this.lifecycle.signal);
+    this.session = await CredentialSession.establish({
+      api: this.api, store, config: this.config, logger: this.logger, signal: this.lifecycle.signal, onFatal: (err) => this.fatal(err),
+    });
     this.api.useCredentials(this.session);
     await this.firstHeartbeat();
     this.started = true;
@@ -220,6 +221,10 @@ class Agent {
   }
 
   private run(assignment: pb.Assignment__Output): void {
+    if (this.slots.has(`${assignment.jobId}#${assignment.attempt}`)) {
+      this.logger.warn({ jobId: assignment.jobId, attempt: assignment.attempt }, 'the API assigned an attempt already running here; ignoring the duplicate');
+      return;
+    }
     if (this.slots.free() === 0) this.logger.warn({ jobId: assignment.jobId }, 'the API assigned more attempts than free slots; running it anyway');
     const run = new AttemptRun(assignment, {
       reporter: this.reporter, artifacts: this.artifacts, dataDir: this.config.dataDir,

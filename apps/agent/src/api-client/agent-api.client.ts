@@ -28,7 +28,7 @@ export interface CallOpts {
 export interface CredentialSource {
   current(): string;
   /** Called with the credential that was refused; true when a retry with `current()` makes sense. */
-  recover(refused: string, signal?: AbortSignal): Promise<boolean>;
+  recover(refused: string): Promise<boolean>;
 }
 
 type Callback<Res> = (err: grpc.ServiceError | null, value?: Res) => void;
@@ -81,7 +81,7 @@ export class AgentApiClient {
       return await this.unary<Req, Res>(method, req, bearer(used), opts);
     } catch (err) {
       if (!isApiCallError(err) || err.code !== grpc.status.UNAUTHENTICATED) throw err;
-      if (!(await source.recover(used, opts.signal))) throw err;
+      if (!(await source.recover(used))) throw err;
       return await this.unary<Req, Res>(method, req, bearer(source.current()), opts);
     }
   }

@@ -139,3 +139,21 @@ describe('AttemptRun (real child processes)', () => {
     });
   });
 });
+
+describe('AttemptRun with hostile numbers in the assignment', () => {
+  it('caps step retries and ignores absurd timeouts instead of firing at once', async () => {
+    const tmp = await tempDir('hostile');
+    const reporter = new RecordingReporter();
+    const deps: AttemptDeps = {
+      reporter, dataDir: tmp.dir, killGraceMs: 100, childEnv: { PATH: process.env.PATH ?? '/bin' }, logger: silentLogger,
+      artifacts: new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache') }),
+    };
+    try {
+      await new AttemptRun(assignment([shellStep('exit 1', { retries: 1_000_000, timeoutMs: 2 ** 40 })], { timeoutMs: -5 }), deps).run();
+      expect(reporter.kinds().filter((k) => k.startsWith('start'))).toHaveLength(11);
+      expect(reporter.completions[0]).toMatchObject({ outcome: 'OUTCOME_FAILED', exitCode: 1 });
+    } finally {
+      await tmp.remove();
+    }
+  });
+});

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AttemptRef, AttemptReporter, CompletionResult, Reporter } from '../reporting/reporter';
 import { DownloadError, type ArtifactCache } from './artifact-cache';
 import { AttemptEventLog } from './attempt-events';
+import { timeoutOrNone } from './limits';
 import { runStepSequence, stopEnd, type AttemptEnd } from './step-sequence';
 import { buildStepEnv } from './step-env';
 
@@ -52,7 +53,7 @@ export class AttemptRun {
     const startedAtMs = Date.now();
     const report = this.deps.reporter.open(this.ref, { onSuperseded: () => this.stop({ outcome: 'cancelled', reason: 'superseded' }) });
     const events = new AttemptEventLog((e) => report.event(e));
-    const timeoutMs = this.assignment.spec?.timeoutMs ?? 0;
+    const timeoutMs = timeoutOrNone(this.assignment.spec?.timeoutMs ?? 0);
     const jobTimer = timeoutMs > 0 ? setTimeout(() => this.stop({ outcome: 'timed_out', reason: 'timeout' }), timeoutMs) : undefined;
     let end: AttemptEnd;
     try {

@@ -16,6 +16,10 @@ export class AttemptSlots {
     return this.running.size;
   }
 
+  has(key: string): boolean {
+    return this.running.has(key);
+  }
+
   free(): number {
     return Math.max(0, this.capacity - this.running.size);
   }

@@ -2,6 +2,7 @@ import type { pb } from '@jr/contracts';
 import type { Logger } from 'pino';
 import type { AttemptReporter } from '../reporting/reporter';
 import type { AttemptEventLog, StepOutcome } from './attempt-events';
+import { stepRetries, timeoutOrNone } from './limits';
 import { OutputChunker } from './output-chunker';
 import { runStepProcess, type StepCommand, type StepProcessResult } from './step-process';
 
@@ -41,7 +42,8 @@ export async function runStepSequence(o: StepSequenceOptions): Promise<AttemptEn
 
 /** Undefined when the step succeeded (on some try), else how the attempt ends. */
 async function runOneStep(o: StepSequenceOptions, index: number, step: pb.Step__Output, command: StepCommand): Promise<AttemptEnd | undefined> {
-  for (let attemptTry = 1; attemptTry <= step.retries + 1; attemptTry++) {
+  const retries = stepRetries(step.retries);
+  for (let attemptTry = 1; attemptTry <= retries + 1; attemptTry++) {
     if (o.signal.aborted) return stopEnd(o.signal);
     o.events.stepStarted(index, step.name, attemptTry);
     const result = await runWithOutput(o, index, step, command);
@@ -56,7 +58,7 @@ async function runOneStep(o: StepSequenceOptions, index: number, step: pb.Step__
       case 'cancelled':
         return stopEnd(o.signal);
       case 'failed':
-        if (attemptTry <= step.retries) o.logger.info({ step: index, exitCode: result.exitCode, try: attemptTry }, 'step failed; retrying it');
+        if (attemptTry <= retries) o.logger.info({ step: index, exitCode: result.exitCode, try: attemptTry }, 'step failed; retrying it');
         else return { outcome: 'OUTCOME_FAILED', exitCode: result.signal ? -1 : result.exitCode, reason: 'step_failed' };
     }
   }
@@ -73,7 +75,7 @@ async function runWithOutput(o: StepSequenceOptions, index: number, step: pb.Ste
       command,
       cwd: o.cwd,
       env: o.env,
-      timeoutMs: step.timeoutMs,
+      timeoutMs: timeoutOrNone(step.timeoutMs),
       killGraceMs: o.killGraceMs,
       signal: o.signal,
       onOutput: (stream, data) => chunkers[stream].write(data),

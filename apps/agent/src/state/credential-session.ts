@@ -11,6 +11,8 @@ export interface SessionDeps {
   store: CredentialStore;
   config: AgentConfig;
   logger: Logger;
+  /** The agent's lifetime: enrolling retries transient failures until it aborts. */
+  signal: AbortSignal;
   /** Called with the precise reason when re-enrolling fails for good. */
   onFatal(err: AgentStopError): void;
   newBackoff?: () => Backoff;
@@ -29,8 +31,8 @@ export class CredentialSession implements CredentialSource {
     private readonly deps: SessionDeps,
   ) {}
 
-  /** Loads the stored credential, or enrolls (retrying transient failures until `signal` aborts). */
-  static async establish(deps: SessionDeps, signal: AbortSignal): Promise<CredentialSession> {
+  /** Loads the stored credential, or enrolls (retrying transient failures until the agent stops). */
+  static async establish(deps: SessionDeps): Promise<CredentialSession> {
     const loaded = await deps.store.load();
     if (loaded.state === 'ok') {
       deps.logger.info({ agentId: loaded.credential.agentId, file: deps.store.file }, 'using the stored credential');
@@ -41,7 +43,7 @@ export class CredentialSession implements CredentialSource {
       const why = loaded.state === 'absent' ? 'no stored credential' : `the stored credential is unreadable (${loaded.detail})`;
       throw new AgentStopError('no_enroll_token', `${why} in ${deps.store.file} and JR_ENROLL_TOKEN is not set: cannot enroll`);
     }
-    return new CredentialSession(await enroll(deps, deps.config.enrollToken, '', signal), deps);
+    return new CredentialSession(await enroll(deps, deps.config.enrollToken, ''), deps);
   }
 
   get agentId(): string {
@@ -52,14 +54,15 @@ export class CredentialSession implements CredentialSource {
     return this.stored.credential;
   }
 
-  async recover(refused: string, signal?: AbortSignal): Promise<boolean> {
+  /** Re-enrolls once per process; concurrent callers share the one attempt. */
+  async recover(refused: string): Promise<boolean> {
     if (refused !== this.stored.credential) return true;
     if (this.inflight) return this.inflight;
     const token = this.deps.config.enrollToken;
     if (this.reEnrolled || !token) return false;
     this.reEnrolled = true;
     this.deps.logger.warn({ agentId: this.stored.agentId }, 'credential refused; enrolling again once');
-    this.inflight = enroll(this.deps, token, this.stored.agentId, signal ?? new AbortController().signal).then(
+    this.inflight = enroll(this.deps, token, this.stored.agentId).then(
       (fresh) => {
         this.stored = fresh;
         return true;
@@ -74,8 +77,8 @@ export class CredentialSession implements CredentialSource {
 }
 
 /** Enrolls and stores the credential; retries only what the status table calls transient. */
-async function enroll(deps: SessionDeps, token: string, previousAgentId: string, signal: AbortSignal): Promise<StoredCredential> {
-  const { config, api, logger } = deps;
+async function enroll(deps: SessionDeps, token: string, previousAgentId: string): Promise<StoredCredential> {
+  const { config, api, logger, signal } = deps;
   const backoff = deps.newBackoff?.() ?? new Backoff({ initialMs: 500, maxMs: 15_000 });
   const req = { name: config.name, pool: config.pool, labels: config.labels, slots: config.slots, version: AGENT_VERSION, previousAgentId };
   for (;;) {
