@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, newJobId, parseJobSpec, type SubmitResult } from '@jr/contracts';
+import { DomainError, newJobId, parseJobSpec, type NormalizedJob, type SubmitResult } from '@jr/contracts';
 import type { Journal } from '@jr/journal';
 import { CLOCK, type Clock } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
@@ -24,10 +24,16 @@ interface Prior {
  * POST /v1/jobs: validate, journal durably (fsync) BEFORE answering, then apply to Postgres/BullMQ.
  * The answer is 202 once the record is on disk, even when applying must wait for the relay.
  */
+/** How long a key stays reserved in memory when its record could not be applied yet (Postgres down). */
+const UNAPPLIED_KEY_TTL_MS = 3_600_000;
+
 @Injectable()
 export class IntakeService {
-  /** Idempotency keys journaled but maybe not yet in Postgres. */
-  private readonly pendingKeys = new Map<string, Prior>();
+  /**
+   * Idempotency keys of submissions in flight or journaled but not yet in Postgres, reserved
+   * synchronously so that concurrent requests with one key wait for the first and share its id.
+   */
+  private readonly keys = new Map<string, Promise<Prior>>();
 
   constructor(
     @Inject(INTAKE_JOURNAL) private readonly journal: Journal,
@@ -44,24 +50,58 @@ export class IntakeService {
     const parsed = parseJobSpec(body);
     if (!parsed.ok) throw new DomainError('INVALID_INPUT', 'invalid job document', { errors: parsed.issues });
     const hash = requestHash(parsed.job);
-    const prior = key.key === null ? undefined : await this.findPrior(key.key);
-    if (prior) return this.answerDuplicate(prior, hash);
+    if (key.key === null) return this.accept(parsed.job, null, hash);
+    const earlier = this.keys.get(key.key);
+    if (earlier) return this.answerDuplicate(await earlier, hash);
+    return this.acceptOnce(key.key, parsed.job, hash);
+  }
+
+  /** First request with this key in this process: look it up, else journal it; others await this one. */
+  private async acceptOnce(key: string, job: NormalizedJob, hash: string): Promise<SubmitAnswer> {
+    let settle!: { resolve: (p: Prior) => void; reject: (e: unknown) => void };
+    const reservation = new Promise<Prior>((resolve, reject) => (settle = { resolve, reject }));
+    reservation.catch(() => undefined);
+    this.keys.set(key, reservation);
+    let keep = false;
+    try {
+      const prior = await this.findPrior(key);
+      if (prior) {
+        settle.resolve(prior);
+        return this.answerDuplicate(prior, hash);
+      }
+      const answer = await this.accept(job, key, hash, settle.resolve);
+      keep = answer.applied === false;
+      return answer;
+    } catch (err) {
+      settle.reject(err);
+      throw err;
+    } finally {
+      if (!keep) this.keys.delete(key);
+      else setTimeout(() => this.keys.get(key) === reservation && this.keys.delete(key), UNAPPLIED_KEY_TTL_MS).unref();
+    }
+  }
+
+  /** Journal (durable), then apply; `onSettled` learns which job the key now names. */
+  private async accept(job: NormalizedJob, key: string | null, hash: string, onSettled?: (prior: Prior) => void): Promise<SubmitAnswer & { applied: boolean }> {
     const now = this.clock.now();
-    const record: SubmittedRecord = { type: 'job.submitted', id: newJobId(now), job: parsed.job, idempotencyKey: key.key, requestHash: hash, at: now };
-    if (key.key !== null) this.pendingKeys.set(key.key, { id: record.id, requestHash: hash });
+    const record: SubmittedRecord = { type: 'job.submitted', id: newJobId(now), job, idempotencyKey: key, requestHash: hash, at: now };
     const lsn = await this.append(record);
     this.metrics.jobSubmitted();
     const outcome = await this.relay.applyNow(lsn, record);
-    if (key.key !== null && outcome) this.pendingKeys.delete(key.key);
-    if (outcome?.kind === 'duplicate-key') return this.answerDuplicate({ id: outcome.existingId, requestHash: outcome.existingHash, state: outcome.state }, hash);
-    return { status: 202, result: { id: record.id, state: 'queued' } };
+    if (outcome?.kind === 'duplicate-key') {
+      // another API replica took the key first: its job is the one
+      const prior = { id: outcome.existingId, requestHash: outcome.existingHash, state: outcome.state };
+      onSettled?.(prior);
+      return { ...this.answerDuplicate(prior, hash), applied: true };
+    }
+    onSettled?.({ id: record.id, requestHash: hash });
+    return { status: 202, result: { id: record.id, state: 'queued' }, applied: outcome !== undefined };
   }
 
   private async append(record: SubmittedRecord): Promise<number> {
     try {
       return await this.journal.append(encodeRecord(record));
     } catch (err) {
-      if (record.idempotencyKey !== null) this.pendingKeys.delete(record.idempotencyKey);
       const code = (err as { code?: unknown }).code;
       if (code === 'JOURNAL_FULL') throw new DomainError('NOT_ACCEPTING', 'intake journal full; retry later', { retryAfterSeconds: 5 });
       this.log.error({ err: String(err) }, 'intake journal append failed');
@@ -70,8 +110,6 @@ export class IntakeService {
   }
 
   private async findPrior(key: string): Promise<Prior | undefined> {
-    const pending = this.pendingKeys.get(key);
-    if (pending) return pending;
     try {
       return await this.jobs.findByIdempotencyKey(key);
     } catch (err) {
