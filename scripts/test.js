@@ -33,7 +33,9 @@ async function main() {
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));
   }
-  const env = { ...process.env, TEST_REDIS_URL: services.redisUrl, TEST_DATABASE_URL: services.postgresServerUrl };
+  // NestJS 12 is ESM-only: jest loads it only with Node's VM modules.
+  const nodeOptions = [process.env.NODE_OPTIONS, '--experimental-vm-modules', '--no-warnings=ExperimentalWarning'].filter(Boolean).join(' ');
+  const env = { ...process.env, NODE_OPTIONS: nodeOptions, TEST_REDIS_URL: services.redisUrl, TEST_DATABASE_URL: services.postgresServerUrl };
   let code;
   try {
     code = run(bin('jest'), ['--ci', '--maxWorkers=2', ...jestArgs], env);
