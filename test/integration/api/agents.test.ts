@@ -192,7 +192,7 @@ describe('dispatch and results', () => {
       expect(res.jobState).toBe(n === 1 ? 'queued' : 'failed');
     }
     expect((await http(t, 'GET', `/v1/jobs/${id}`)).json).toMatchObject({ state: 'failed', reason: 'attempts_exhausted', exitCode: 1 });
-    expect((await http(t, 'GET', `/v1/jobs/${id}/logs`)).text).toBe('--- attempt 1 ---\ntry 1\n--- attempt 2 ---\ntry 2\n');
+    expect((await http(t, 'GET', `/v1/jobs/${id}/logs`)).text).toBe('try 1\n--- attempt 2 ---\ntry 2\n');
   });
 
   it('follows logs over SSE until the job ends', async () => {

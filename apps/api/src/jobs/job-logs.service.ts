@@ -27,7 +27,11 @@ export class JobLogsService {
     if (!JOB_ID_RE.test(id) || !(await this.jobs.stateOf(id))) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
   }
 
-  /** The attempts' output in seq order; `--- attempt N ---` before each when there are several. */
+  /**
+   * The attempts' output in seq order, with `--- attempt N ---` before the output of every attempt
+   * after the first. The header depends only on the stored chunks, so a follower that reconnects
+   * sees exactly the same text as one that stayed connected.
+   */
   async text(id: string): Promise<Buffer> {
     const info = await this.jobs.stateOf(id);
     if (!JOB_ID_RE.test(id) || !info) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
@@ -36,7 +40,7 @@ export class JobLogsService {
     for (;;) {
       const rows = await this.jobs.logChunks(id, cursor, PAGE);
       for (const r of rows) {
-        if (info.attempts > 1 && r.attempt !== cursor.attempt) parts.push(Buffer.from(attemptHeader(r.attempt)));
+        if (needsHeader(r.attempt, cursor.attempt)) parts.push(Buffer.from(attemptHeader(r.attempt)));
         parts.push(r.data);
         cursor = { attempt: r.attempt, seq: Number(r.seq) };
       }
@@ -54,7 +58,7 @@ export class JobLogsService {
       if (!info) return;
       const rows = await this.jobs.logChunks(id, cursor, PAGE);
       if (rows.length > 0) {
-        cursor = this.send(rows, cursor, info.attempts, decoder, sink);
+        cursor = this.send(rows, cursor, decoder, sink);
         wake.cancel();
         continue;
       }
@@ -68,11 +72,11 @@ export class JobLogsService {
     }
   }
 
-  private send(rows: LogChunkRow[], from: { attempt: number; seq: number }, attempts: number, decoder: StringDecoder, sink: LogSink): { attempt: number; seq: number } {
+  private send(rows: LogChunkRow[], from: { attempt: number; seq: number }, decoder: StringDecoder, sink: LogSink): { attempt: number; seq: number } {
     let cursor = from;
     let text = '';
     for (const r of rows) {
-      if (r.attempt !== cursor.attempt && (r.attempt > 1 || attempts > 1)) text += attemptHeader(r.attempt);
+      if (needsHeader(r.attempt, cursor.attempt)) text += attemptHeader(r.attempt);
       text += decoder.write(r.data);
       cursor = { attempt: r.attempt, seq: Number(r.seq) };
     }
@@ -94,6 +98,10 @@ export class JobLogsService {
     closed.addEventListener('abort', finish, { once: true });
     return { promise, cancel: finish };
   }
+}
+
+function needsHeader(attempt: number, previous: number): boolean {
+  return attempt > 1 && attempt !== previous;
 }
 
 function attemptHeader(n: number): string {
