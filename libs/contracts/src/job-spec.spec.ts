@@ -46,6 +46,19 @@ describe('parseJobSpec', () => {
     expect(r.issues.map((i) => i.path)).toContain(path);
   });
 
+  it.each(['labels', 'env'])('refuses a __proto__ key in %s instead of dropping it', (field) => {
+    const r = parseJobSpec(JSON.parse(`{"${field}": {"__proto__": {"x": "y"}, "ok": "1"}, "steps": [{"run": "true"}]}`));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues[0]?.path).toBe(`${field}.__proto__`);
+  });
+
+  it('refuses absurdly deep nesting with an issue, not a stack overflow', () => {
+    const deep = JSON.parse(`{"steps": [{"run": ${'['.repeat(100_000)}${']'.repeat(100_000)}}]}`);
+    const r = parseJobSpec(deep);
+    expect(r.ok).toBe(false);
+  });
+
   it('refuses too many steps', () => {
     const r = parseJobSpec({ steps: Array.from({ length: 101 }, () => ({ run: 'true' })) });
     expect(r.ok).toBe(false);

@@ -103,6 +103,8 @@ export interface SpecIssue {
 export type ParseResult = { ok: true; job: NormalizedJob } | { ok: false; issues: SpecIssue[] };
 
 export function parseJobSpec(input: unknown): ParseResult {
+  const forbidden = forbiddenKeys(input, []);
+  if (forbidden.length > 0) return { ok: false, issues: forbidden };
   const parsed = jobSpecSchema.safeParse(input);
   if (!parsed.success) {
     return {
@@ -111,6 +113,24 @@ export function parseJobSpec(input: unknown): ParseResult {
     };
   }
   return { ok: true, job: normalize(parsed.data) };
+}
+
+/** Keys that would reach an object's prototype: refused, not silently dropped (zod records drop them). */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** A job document is a few levels deep; anything far deeper is hostile. */
+const MAX_DEPTH = 16;
+
+function forbiddenKeys(value: unknown, path: string[]): SpecIssue[] {
+  if (typeof value !== 'object' || value === null) return [];
+  if (path.length > MAX_DEPTH) return [{ path: path.join('.'), message: `nested deeper than ${MAX_DEPTH} levels` }];
+  const issues: SpecIssue[] = [];
+  for (const key of Object.keys(value)) {
+    const here = [...path, key];
+    if (FORBIDDEN_KEYS.has(key)) issues.push({ path: here.join('.'), message: `the key ${JSON.stringify(key)} is not allowed` });
+    else issues.push(...forbiddenKeys((value as Record<string, unknown>)[key], here));
+  }
+  return issues;
 }
 
 function normalize(spec: ParsedJobSpec): NormalizedJob {

@@ -46,11 +46,21 @@ describe('jr-agent against a loopback AgentService: identity and lifecycle', () 
     const firstId = agent.agentId;
     await agent.stop();
 
-    const second = await runAgent(agentConfig(api.address, data.dir));
+    const second = await runAgent(agentConfig(api.address, data.dir, { JR_LABELS: 'os=linux', JR_POOL: 'builds' }));
     agent = second.agent;
     expect(agent.agentId).toBe(firstId);
     expect(api.enrolls).toHaveLength(1);
     await waitFor(() => api.heartbeats.filter((h) => h.agentId === firstId).length >= 3);
+  });
+
+  it('enrolls again under the same id when its pool or labels changed since the credential was stored', async () => {
+    const first = await runAgent(agentConfig(api.address, data.dir, { JR_LABELS: 'os=linux', JR_POOL: 'builds' }));
+    const firstId = first.agent.agentId;
+    await first.agent.stop();
+    ({ agent } = await runAgent(agentConfig(api.address, data.dir, { JR_LABELS: 'os=linux,gpu=yes', JR_POOL: 'builds' })));
+    expect(agent.agentId).toBe(firstId);
+    expect(api.enrolls).toHaveLength(2);
+    expect(api.enrolls[1]).toMatchObject({ previousAgentId: firstId, labels: { os: 'linux', gpu: 'yes' } });
   });
 
   it('re-enrolls once, keeping its id, when the stored credential is refused and a token is set', async () => {

@@ -4,7 +4,7 @@ import { DEADLINES_MS, type AgentApiClient, type CredentialSource } from '../api
 import type { AgentConfig } from '../config/agent-config';
 import { AgentStopError, isApiCallError } from '../errors';
 import { AGENT_VERSION } from '../version';
-import type { CredentialStore, StoredCredential } from './credential-store';
+import type { CredentialStore, EnrolledIdentity, StoredCredential } from './credential-store';
 
 export interface SessionDeps {
   api: AgentApiClient;
@@ -35,8 +35,16 @@ export class CredentialSession implements CredentialSource {
   static async establish(deps: SessionDeps): Promise<CredentialSession> {
     const loaded = await deps.store.load();
     if (loaded.state === 'ok') {
-      deps.logger.info({ agentId: loaded.credential.agentId, file: deps.store.file }, 'using the stored credential');
-      return new CredentialSession(loaded.credential, deps);
+      const stored = loaded.credential;
+      if (!sameIdentity(stored.identity, identityOf(deps.config))) {
+        if (deps.config.enrollToken) {
+          deps.logger.info({ agentId: stored.agentId }, 'name, pool, labels or slots changed since enrolling; enrolling again under the same id');
+          return new CredentialSession(await enroll(deps, deps.config.enrollToken, stored.agentId), deps);
+        }
+        deps.logger.warn({ agentId: stored.agentId }, 'name, pool, labels or slots changed, but JR_ENROLL_TOKEN is not set: the API keeps the enrolled ones');
+      }
+      deps.logger.info({ agentId: stored.agentId, file: deps.store.file }, 'using the stored credential');
+      return new CredentialSession(stored, deps);
     }
     if (loaded.state === 'unreadable') deps.logger.warn({ file: deps.store.file, detail: loaded.detail }, 'stored credential unreadable; enrolling again');
     if (!deps.config.enrollToken) {
@@ -84,7 +92,7 @@ async function enroll(deps: SessionDeps, token: string, previousAgentId: string)
   for (;;) {
     try {
       const res = await api.enroll(req, token, { deadlineMs: DEADLINES_MS.enroll, signal });
-      const stored = { agentId: res.agentId, credential: res.credential, apiAddress: config.apiAddress, enrolledAt: new Date().toISOString() };
+      const stored = { agentId: res.agentId, credential: res.credential, apiAddress: config.apiAddress, enrolledAt: new Date().toISOString(), identity: identityOf(config) };
       if (!stored.agentId || !/^[\x21-\x7e]{1,4096}$/.test(stored.credential)) throw new AgentStopError('auth_refused', 'the API answered Enroll without a usable credential');
       await deps.store.save(stored);
       logger.info({ agentId: stored.agentId, file: deps.store.file }, 'enrolled');
@@ -98,4 +106,15 @@ async function enroll(deps: SessionDeps, token: string, previousAgentId: string)
       await sleep(backoff.next(), signal);
     }
   }
+}
+
+function identityOf(config: AgentConfig): EnrolledIdentity {
+  return { name: config.name, pool: config.pool, labels: config.labels, slots: config.slots };
+}
+
+/** A credential stored before identities were recorded counts as unchanged. */
+function sameIdentity(stored: EnrolledIdentity | undefined, current: EnrolledIdentity): boolean {
+  if (!stored) return true;
+  const labels = (l: Record<string, string>): string => JSON.stringify(Object.entries(l).sort(([a], [b]) => a.localeCompare(b)));
+  return stored.name === current.name && stored.pool === current.pool && stored.slots === current.slots && labels(stored.labels) === labels(current.labels);
 }

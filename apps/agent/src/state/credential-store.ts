@@ -9,6 +9,15 @@ export interface StoredCredential {
   credential: string;
   apiAddress: string;
   enrolledAt: string;
+  /** What the agent enrolled as; a change in config re-enrolls so the API learns it. */
+  identity?: EnrolledIdentity;
+}
+
+export interface EnrolledIdentity {
+  name: string;
+  pool: string;
+  labels: Record<string, string>;
+  slots: number;
 }
 
 const credentialSchema = z.strictObject({
@@ -16,6 +25,9 @@ const credentialSchema = z.strictObject({
   credential: z.string().min(1).max(4096).regex(/^[\x21-\x7e]+$/),
   apiAddress: z.string().max(4096),
   enrolledAt: z.string().max(64),
+  identity: z
+    .strictObject({ name: z.string().max(200), pool: z.string().max(63), labels: z.record(z.string().max(63), z.string().max(63)), slots: z.number().int() })
+    .optional(),
 });
 
 export type LoadResult = { state: 'absent' } | { state: 'ok'; credential: StoredCredential } | { state: 'unreadable'; detail: string };
