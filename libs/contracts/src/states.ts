@@ -14,6 +14,7 @@ export type JobReason =
   | 'timeout'
   | 'cancelled'
   | 'download_failed'
+  | 'checksum_mismatch'
   | 'invalid_spec';
 
 const JOB_TRANSITIONS: Record<JobState, readonly JobState[]> = {

@@ -131,6 +131,16 @@ describe('recovery: damage in the middle', () => {
     );
   });
 
+  it('a segment cut short that is not the last one is JournalCorruptError at the cut record', async () => {
+    const records = Array.from({ length: 8 }, (_, i) => Buffer.from(`record-${i}`.repeat(3)));
+    const segs = await writeJournal(records, [2], 100);
+    expect(segs.length).toBeGreaterThan(2);
+    const victim = segs[0] as LaidOutSegment;
+    const lastRec = victim.records.at(-1) as LaidOutSegment['records'][number];
+    await truncate(victim.path, lastRec.end - 3);
+    await expect(Journal.open({ dir })).rejects.toMatchObject({ code: 'JOURNAL_CORRUPT', file: victim.path, offset: lastRec.offset });
+  });
+
   it('a missing middle segment (LSN gap) is JournalCorruptError naming the segment after the gap', async () => {
     const records = Array.from({ length: 12 }, (_, i) => Buffer.from(`record-${i}`));
     const segs = await writeJournal(records, [1], 60);

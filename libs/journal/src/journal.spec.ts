@@ -111,6 +111,18 @@ describe('Journal input checks', () => {
     await k.close();
   });
 
+  it('takes concurrent multi-MiB records (split over several writes) and returns them intact', async () => {
+    const j = await open();
+    const big = Array.from({ length: 5 }, (_, i) => Buffer.alloc(5 * 1024 * 1024 + i, i + 1));
+    expect(await Promise.all(big.map((b) => j.append(b)))).toEqual([1, 2, 3, 4, 5]);
+    await j.close();
+    const k = await open();
+    const all = await readAll(k);
+    expect(all.map((r) => r.data.length)).toEqual(big.map((b) => b.length));
+    all.forEach((r, i) => expect(r.data.equals(big[i] as Buffer)).toBe(true));
+    await k.close();
+  });
+
   it.each([-1, 1.5, Number.NaN, Infinity, '3', null])('readFrom(%p) is a RangeError', async (bad) => {
     const j = await open();
     expect(() => j.readFrom(bad as number)).toThrow(RangeError);

@@ -41,7 +41,7 @@ export interface AttemptOutcome {
 
 const LIVE = ['leased', 'running'];
 /** Agent reasons that also name why a job failed (JobReason). */
-const JOB_FAILURE_REASONS = new Set(['download_failed', 'invalid_spec']);
+const JOB_FAILURE_REASONS = new Set(['download_failed', 'checksum_mismatch', 'invalid_spec']);
 
 /**
  * The lease protocol in Postgres: grants, fenced reports and completions, lease expiry. Every change
