@@ -7,7 +7,7 @@ import type { AgentConfig } from './config/agent-config';
 import { isApiCallError, stopErrorFor, type AgentStopError } from './errors';
 import { createLogger } from './logger';
 import { heartbeatOnce, runHeartbeatLoop, type HeartbeatDeps } from './loops/heartbeat-loop';
-import { runLeaseLoop } from './loops/lease-loop';
+import { MAX_PARALLEL_LEASES, runLeaseLoop } from './loops/lease-loop';
 import { MemoryReporter } from './reporting/memory-reporter';
 import { ArtifactCache } from './runner/artifact-cache';
 import { AttemptRun } from './runner/attempt-runner';
@@ -101,13 +101,12 @@ class Agent {
     await this.firstHeartbeat();
     this.started = true;
     this.logger.info({ agentId: this.agentId, pool: this.config.pool, labels: this.config.labels, slots: this.config.slots }, 'jr-agent ready');
-    this.loops = [
-      runHeartbeatLoop(this.heartbeatDeps(), this.lifecycle.signal),
-      runLeaseLoop({
-        api: this.api, slots: this.slots, waitMs: this.config.leaseWaitMs, logger: this.logger,
-        onAssignment: (a) => this.run(a), onFatal: (err) => this.fatal(err),
-      }, this.leasing.signal),
-    ];
+    const leaseDeps = {
+      api: this.api, slots: this.slots, waitMs: this.config.leaseWaitMs, logger: this.logger,
+      onAssignment: (a: pb.Assignment__Output) => this.run(a), onFatal: (err: AgentStopError) => this.fatal(err),
+    };
+    const leaseLoops = Array.from({ length: Math.min(this.config.slots, MAX_PARALLEL_LEASES) }, () => runLeaseLoop(leaseDeps, this.leasing.signal));
+    this.loops = [runHeartbeatLoop(this.heartbeatDeps(), this.lifecycle.signal), ...leaseLoops];
   }
 
   abortStart(): void {

@@ -15,6 +15,7 @@ describe('runLeaseLoop (fake timers)', () => {
   let assigned: string[];
   let fatal: AgentStopError[];
   let free: number;
+  let reserved: number;
   let freed: (() => void) | undefined;
   let ac: AbortController;
 
@@ -25,6 +26,7 @@ describe('runLeaseLoop (fake timers)', () => {
     assigned = [];
     fatal = [];
     free = 2;
+    reserved = 0;
     ac = new AbortController();
   });
   afterEach(() => {
@@ -43,8 +45,21 @@ describe('runLeaseLoop (fake timers)', () => {
       },
     },
     slots: {
-      free: () => free,
-      whenFree: (signal) => (free > 0 || signal.aborted ? Promise.resolve() : new Promise<void>((r) => (freed = r))),
+      reserve: async (signal) => {
+        while (free <= 0) {
+          if (signal.aborted) return undefined;
+          await new Promise<void>((r) => (freed = r));
+        }
+        free -= 1;
+        reserved += 1;
+        let done = false;
+        return () => {
+          if (done) return;
+          done = true;
+          free += 1;
+          reserved -= 1;
+        };
+      },
     },
     waitMs: 25_000,
     onAssignment: (a) => {
@@ -56,12 +71,32 @@ describe('runLeaseLoop (fake timers)', () => {
     newBackoff: () => new Backoff({ initialMs: 500, maxMs: 4_000, random: () => 1 }),
   });
 
-  it('long-polls with its free slots and a deadline of waitMs + 5 s, handing over each assignment', async () => {
-    answers.push({ after: 100, value: { assignments: [assignment('a'), assignment('b')] } });
+  it('long-polls for the slot it reserved with a deadline of waitMs + 5 s, handing over the assignment', async () => {
+    answers.push({ after: 100, value: { assignments: [assignment('a')] } });
     void runLeaseLoop(deps(), ac.signal);
-    await jest.advanceTimersByTimeAsync(100);
-    expect(calls).toEqual([{ at: 0, req: { freeSlots: 2, waitMs: 25_000 }, deadlineMs: 30_000 }]);
-    expect(assigned).toEqual(['a', 'b']);
+    await jest.advanceTimersByTimeAsync(50);
+    expect(reserved).toBe(1);
+    await jest.advanceTimersByTimeAsync(50);
+    expect(calls[0]).toEqual({ at: 0, req: { freeSlots: 1, waitMs: 25_000 }, deadlineMs: 30_000 });
+    expect(assigned).toEqual(['a']);
+    expect(reserved).toBe(1); // the next call's reservation, the first one became a running attempt
+    expect(free).toBe(0);
+  });
+
+  it('side by side, loops never ask for more than the free slots', async () => {
+    free = 2;
+    for (let i = 0; i < 3; i++) void runLeaseLoop(deps(), ac.signal);
+    await jest.advanceTimersByTimeAsync(10);
+    expect(calls).toHaveLength(2);
+    expect(reserved).toBe(2);
+  });
+
+  it('gives the reservation back when the call fails', async () => {
+    answers.push({ after: 0, value: failure(Status.UNAVAILABLE) });
+    void runLeaseLoop(deps(), ac.signal);
+    await jest.advanceTimersByTimeAsync(10);
+    expect(reserved).toBe(0);
+    expect(free).toBe(2);
   });
 
   it('does not lease while every slot is busy, and resumes when one frees', async () => {

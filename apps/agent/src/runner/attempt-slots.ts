@@ -9,6 +9,8 @@ import type { AttemptRun, StopRequest } from './attempt-runner';
 export class AttemptSlots {
   private readonly running = new Map<string, AttemptRun>();
   private waiters: Array<() => void> = [];
+  /** Slots promised to Lease calls in flight. */
+  private reserved = 0;
 
   constructor(readonly capacity: number) {}
 
@@ -21,7 +23,28 @@ export class AttemptSlots {
   }
 
   free(): number {
-    return Math.max(0, this.capacity - this.running.size);
+    return Math.max(0, this.capacity - this.running.size - this.reserved);
+  }
+
+  /**
+   * Waits for a free slot and holds it for a Lease call in flight; the check and the hold happen in
+   * one synchronous step, so callers side by side never over-commit. The returned function gives the
+   * slot back (once). Undefined when `signal` aborts first.
+   */
+  async reserve(signal: AbortSignal): Promise<(() => void) | undefined> {
+    while (this.free() === 0) {
+      if (signal.aborted) return undefined;
+      await this.nextChange(signal);
+    }
+    if (signal.aborted) return undefined;
+    this.reserved++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.reserved--;
+      this.wakeAll();
+    };
   }
 
   /** Runs the attempt in a slot; the slot is released once its completion is settled. */
@@ -29,8 +52,12 @@ export class AttemptSlots {
     this.running.set(run.key, run);
     return run.run().finally(() => {
       this.running.delete(run.key);
-      for (const wake of this.waiters.splice(0)) wake();
+      this.wakeAll();
     });
+  }
+
+  private wakeAll(): void {
+    for (const wake of this.waiters.splice(0)) wake();
   }
 
   /** What the heartbeat carries. */
@@ -48,26 +75,24 @@ export class AttemptSlots {
     for (const run of this.running.values()) run.stop(request);
   }
 
-  /** Resolves when a slot is free (at once if one is), or when `signal` aborts. */
-  whenFree(signal: AbortSignal): Promise<void> {
-    return this.waitUntil(() => this.free() > 0, signal);
-  }
-
   /** Resolves when no attempt is held any more, or when `signal` aborts. */
   whenIdle(signal: AbortSignal): Promise<void> {
     return this.waitUntil(() => this.running.size === 0, signal);
   }
 
   private async waitUntil(done: () => boolean, signal: AbortSignal): Promise<void> {
-    while (!done() && !signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const wake = (): void => {
-          signal.removeEventListener('abort', wake);
-          resolve();
-        };
-        this.waiters.push(wake);
-        signal.addEventListener('abort', wake, { once: true });
-      });
-    }
+    while (!done() && !signal.aborted) await this.nextChange(signal);
+  }
+
+  /** Resolves at the next slot change, or when `signal` aborts. */
+  private nextChange(signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      this.waiters.push(wake);
+      signal.addEventListener('abort', wake, { once: true });
+    });
   }
 }
