@@ -146,7 +146,7 @@ describe('Journal input checks', () => {
 
   it('lists every bad option at once', async () => {
     const bad = { dir: '', segmentMaxBytes: 0, maxTotalBytes: -1, fsync: 'yes' as unknown as boolean };
-    const err = await Journal.open(bad).catch((e: unknown) => e as Error);
+    const err = (await Journal.open(bad).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(RangeError);
     for (const name of ['dir', 'segmentMaxBytes', 'maxTotalBytes', 'fsync']) expect(err.message).toContain(name);
     await expect(Journal.open({ dir, segmentMaxBytes: 1.5 })).rejects.toThrow(/segmentMaxBytes/);
