@@ -8,6 +8,15 @@ import { freePort } from './net';
 import { runCli, startAgentProcess, startApiProcess, type CliResult, type ManagedProcess } from './processes';
 import { waitFor } from './wait';
 
+export interface StackOptions {
+  /** Another Redis than the tests' shared one (a private instance a chaos test may kill). */
+  redisUrl?: string;
+  /** Another PostgreSQL server (server-level URL) than the tests' shared one. */
+  postgresServerUrl?: string;
+  /** Extra environment for the API process. */
+  apiEnv?: Record<string, string>;
+}
+
 /**
  * A whole jobrunner on loopback for one test file: a real jr-api process on its own database and
  * queue prefix, real jr-agent processes, and the real CLI. Everything is torn down by `close()`.
@@ -18,12 +27,27 @@ export class Stack {
   api!: ManagedProcess;
   readonly agents = new Map<string, ManagedProcess>();
   private db!: TestDatabase;
-  private prefix = uniquePrefix('e2e');
+  readonly prefix = uniquePrefix('e2e');
   private httpPort = 0;
   private grpcPort = 0;
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jr-e2e-'));
 
-  constructor(readonly heartbeatInterval = '1s') {}
+  constructor(
+    readonly heartbeatInterval = '1s',
+    private readonly options: StackOptions = {},
+  ) {}
+
+  get redisUrl(): string {
+    return this.options.redisUrl ?? testRedisUrl();
+  }
+
+  get grpcAddress(): string {
+    return `127.0.0.1:${this.grpcPort}`;
+  }
+
+  get databaseUrl(): string {
+    return this.db.url;
+  }
 
   get baseUrl(): string {
     return `http://127.0.0.1:${this.httpPort}`;
@@ -34,7 +58,7 @@ export class Stack {
   }
 
   async start(): Promise<this> {
-    this.db = await createTestDatabase();
+    this.db = await createTestDatabase(this.options.postgresServerUrl);
     this.httpPort = await freePort();
     this.grpcPort = await freePort();
     await this.startApi();
@@ -47,12 +71,13 @@ export class Stack {
         httpPort: this.httpPort,
         grpcPort: this.grpcPort,
         dataDir: path.join(this.dir, 'api'),
-        redisUrl: testRedisUrl(),
+        redisUrl: this.redisUrl,
         databaseUrl: this.db.url,
         adminToken: this.adminToken,
         enrollToken: this.enrollToken,
         queuePrefix: this.prefix,
         heartbeatInterval: this.heartbeatInterval,
+        extraEnv: this.options.apiEnv,
       },
       path.join(this.dir, 'api.log'),
     );
@@ -60,19 +85,24 @@ export class Stack {
   }
 
   /** Starts an agent and waits until the API lists it as active. */
-  async startAgent(name: string, opts: { slots?: number; pool?: string; extraEnv?: Record<string, string> } = {}): Promise<ManagedProcess> {
+  async startAgent(
+    name: string,
+    opts: { slots?: number; pool?: string; extraEnv?: Record<string, string>; grpcTarget?: string; waitActive?: boolean } = {},
+  ): Promise<ManagedProcess> {
+    const { waitActive = true, ...agentOpts } = opts;
     const agent = startAgentProcess(
       {
-        grpcTarget: `127.0.0.1:${this.grpcPort}`,
+        grpcTarget: this.grpcAddress,
         dataDir: path.join(this.dir, `agent-${name}`),
         enrollToken: this.enrollToken,
         name,
         heartbeatInterval: this.heartbeatInterval,
-        ...opts,
+        ...agentOpts,
       },
       path.join(this.dir, `agent-${name}.log`),
     );
     this.agents.set(name, agent);
+    if (!waitActive) return agent;
     await waitFor(
       async () => {
         if (!agent.running) throw new Error(`agent ${name} exited:\n${agent.log().slice(-3_000)}`);
@@ -114,7 +144,7 @@ export class Stack {
     for (const a of this.agents.values()) await a.stop(10_000).catch(() => undefined);
     await this.api?.stop(10_000).catch(() => undefined);
     await this.db?.drop().catch(() => undefined);
-    await deleteRedisPrefix(testRedisUrl(), this.prefix).catch(() => undefined);
+    await deleteRedisPrefix(this.redisUrl, this.prefix).catch(() => undefined);
     if (process.env.JR_KEEP_E2E_DIRS) return;
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
