@@ -4,6 +4,9 @@ import fc from 'fast-check';
 import { Journal } from './journal';
 import { appendInGroups, expectedRecords, layout, readAll, removeDir, tempDir, type LaidOutSegment } from './testing/journal-fixtures';
 
+// property runs do real fsyncs: on a loaded disk they take far longer than jest's 5 s default
+jest.setTimeout(60_000);
+
 let dir: string;
 beforeEach(async () => {
   dir = await tempDir();

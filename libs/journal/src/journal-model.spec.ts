@@ -24,6 +24,9 @@ interface Model {
   cp: number;
 }
 
+// property runs do real fsyncs: on a loaded disk they take far longer than jest's 5 s default
+jest.setTimeout(60_000);
+
 let dir: string;
 beforeEach(async () => {
   dir = await tempDir();

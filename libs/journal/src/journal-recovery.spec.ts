@@ -7,6 +7,9 @@ import { JournalCorruptError } from './journal.errors';
 import { MAX_TORN_BYTES } from './record.codec';
 import { appendInGroups, capturingLogger, expectedRecords, layout, readAll, removeDir, tempDir, type LaidOutSegment } from './testing/journal-fixtures';
 
+// property runs do real fsyncs: on a loaded disk they take far longer than jest's 5 s default
+jest.setTimeout(60_000);
+
 let dir: string;
 beforeEach(async () => {
   dir = await tempDir();

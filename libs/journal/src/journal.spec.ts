@@ -6,6 +6,9 @@ import { JournalClosedError, JournalFullError } from './journal.errors';
 import { MAX_RECORD_BYTES } from './record.codec';
 import { appendInGroups, capturingLogger, expectedRecords, layout, readAll, removeDir, tempDir } from './testing/journal-fixtures';
 
+// property runs do real fsyncs: on a loaded disk they take far longer than jest's 5 s default
+jest.setTimeout(60_000);
+
 let dir: string;
 beforeEach(async () => {
   dir = await tempDir();
