@@ -172,6 +172,11 @@ export class Journal {
     await this.files.prune(lsn);
   }
 
+  /** Addition: set once a failed write could not be rolled back; appends then reject until reopened. */
+  get failure(): Error | null {
+    return this.files.failure;
+  }
+
   get checkpointLsn(): number {
     return this.applied;
   }

@@ -39,12 +39,14 @@ describe('journal after a write error it cannot roll back', () => {
     }
     frozen = active;
 
+    expect(journal.failure).toBeNull();
     const first = await journal.append(Buffer.from('d')).catch((e: unknown) => e);
     expect(first).toMatchObject({ code: 'EPERM' }); // "the error otherwise": not disguised as JournalFullError
     expect(first).not.toBeInstanceOf(JournalFullError);
     const later = await journal.append(Buffer.from('e')).catch((e: unknown) => e);
     expect(later).toBeInstanceOf(JournalFailedError);
     expect(later).toMatchObject({ code: 'JOURNAL_FAILED' });
+    expect(journal.failure).toBe(later);
     expect(journal.lastLsn).toBe(3);
     expect((await readAll(journal)).map((r) => r.data.toString())).toEqual(['a', 'b', 'c']);
 
