@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Journal } from '@jr/journal';
 import { readAll, removeDir, tempDir } from '../../../libs/journal/src/testing/journal-fixtures';
@@ -17,10 +17,14 @@ interface RoundResult {
   stderr: string;
 }
 
+/** Children still running (killed in afterAll if a test fails or times out before killing them). */
+const running = new Set<ChildProcess>();
+
 /** Runs one child until it has acknowledged `killAfter` appends, then SIGKILLs it mid-burst. */
 function runRound(childJs: string, dir: string, round: number, killAfter: number, acked: Map<number, Ack>): Promise<RoundResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [childJs, dir, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
     let pending = '';
     let stderr = '';
     let acks = 0;
@@ -42,7 +46,10 @@ function runRound(childJs: string, dir: string, round: number, killAfter: number
       }
     });
     child.on('error', reject);
-    child.on('exit', (_code, signal) => resolve({ signal, acks, checkpoint, stderr }));
+    child.on('exit', (_code, signal) => {
+      running.delete(child);
+      resolve({ signal, acks, checkpoint, stderr });
+    });
   });
 }
 
@@ -54,6 +61,7 @@ describe('journal under SIGKILL', () => {
     childJs = await buildChild(join(work, 'build'), join(__dirname, 'crash-child.ts'));
   });
   afterAll(async () => {
+    for (const child of running) child.kill('SIGKILL');
     await removeDir(work);
   });
 
