@@ -6,3 +6,4 @@ export * from './services';
 export * from './wait';
 export * from './processes';
 export * from './stack';
+export * from './proxy';
