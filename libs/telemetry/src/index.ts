@@ -1,0 +1,10 @@
+export * from './telemetry';
+export * from './tracing';
+export * from './propagation';
+export * from './log-mixin';
+export * from './metric-defs';
+export * from './metric-handles';
+export * from './metrics-catalog';
+export * from './metrics';
+export * from './metrics-server';
+export { InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
