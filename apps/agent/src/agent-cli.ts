@@ -1,19 +1,50 @@
+import * as path from 'node:path';
 import { startAgent, type AgentHandle } from './agent';
 import { formatConfigIssues, parseAgentConfig } from './config/agent-config';
+import { runControlCommand } from './control/control-command';
 import { isAgentStopError } from './errors';
 import { createLogger, flushLogger } from './logger';
+import { AGENT_VERSION } from './version';
+
+export type AgentSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGUSR2';
 
 export interface CliIo {
+  stdout?: { write(text: string): unknown };
   stderr: { write(line: string): unknown };
-  /** Where SIGTERM/SIGINT come from (the process, or a test's emitter). */
-  signals: { on(signal: 'SIGTERM' | 'SIGINT', handler: () => void): unknown; off(signal: 'SIGTERM' | 'SIGINT', handler: () => void): unknown };
+  /** Where signals come from (the process, or a test's emitter). */
+  signals: { on(signal: AgentSignal, handler: () => void): unknown; off(signal: AgentSignal, handler: () => void): unknown };
 }
 
+const USAGE = `usage: jr-agent                       run the agent (configured by JR_* environment variables)
+       jr-agent reporting enable      lift a reporting suspension (the breaker is open): the outbox drains
+       jr-agent reporting status      breaker state, outbox depth and age, heartbeat counters
+       jr-agent --version
+Signals: SIGTERM/SIGINT stop gracefully (a second one cancels at once), SIGQUIT cancels at once,
+SIGUSR2 does what \`jr-agent reporting enable\` does.
+`;
+
+/** EX_USAGE, as the CLI. */
+const EXIT_USAGE = 64;
+
 /**
- * `jr-agent`: parse the environment (bad config: one line, exit 2), start, run until a signal
- * (first: graceful stop, second: cancel at once) or a fatal error. Resolves with the exit code.
+ * `jr-agent [reporting enable|status]`. Without arguments: parse the environment (bad config: one
+ * line, exit 2), start, run until a signal or a fatal error. Resolves with the exit code.
  */
-export async function runAgentCli(env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+export async function runAgentCli(env: NodeJS.ProcessEnv, io: CliIo, argv: string[] = []): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  if (argv.length === 0) return runDaemon(env, io);
+  const [first, second, ...rest] = argv;
+  if (first === '--help' || first === '-h' || first === 'help') return (stdout.write(USAGE), 0);
+  if (first === '--version') return (stdout.write(`jr-agent ${AGENT_VERSION}\n`), 0);
+  if (first === 'reporting' && (second === 'enable' || second === 'status') && rest.every((a) => a === '--json')) {
+    const dataDir = path.resolve(env.JR_DATA_DIR || './var/agent');
+    return runControlCommand(dataDir, second, { json: rest.length > 0, stdout, stderr: io.stderr });
+  }
+  io.stderr.write(`jr-agent: unknown arguments: ${argv.join(' ')}\n${USAGE}`);
+  return EXIT_USAGE;
+}
+
+async function runDaemon(env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   const parsed = parseAgentConfig(env);
   if (!parsed.ok) {
     io.stderr.write(`${formatConfigIssues(parsed.issues)}\n`);
@@ -22,16 +53,23 @@ export async function runAgentCli(env: NodeJS.ProcessEnv, io: CliIo): Promise<nu
   const logger = createLogger(parsed.config.logLevel);
   const starting = new AbortController();
   let handle: AgentHandle | undefined;
-  let signals = 0;
-  const onSignal = (): void => {
-    signals += 1;
+  let stops = 0;
+  let enableWhenStarted = false;
+  const onStop = (immediate: boolean) => (): void => {
+    stops += 1;
     if (!handle) starting.abort(new Error('signal'));
-    else void (signals === 1 ? handle.stop() : handle.stopNow());
+    else void (stops === 1 && !immediate ? handle.stop() : handle.stopNow());
   };
-  io.signals.on('SIGTERM', onSignal);
-  io.signals.on('SIGINT', onSignal);
+  const handlers: Array<[AgentSignal, () => void]> = [
+    ['SIGTERM', onStop(false)],
+    ['SIGINT', onStop(false)],
+    ['SIGQUIT', onStop(true)],
+    ['SIGUSR2', () => (handle ? void handle.enableReporting('signal') : (enableWhenStarted = true))],
+  ];
+  for (const [signal, handler] of handlers) io.signals.on(signal, handler);
   try {
     handle = await startAgent(parsed.config, { logger, signal: starting.signal });
+    if (enableWhenStarted) void handle.enableReporting('signal');
     const exit = await handle.done;
     if (exit.code !== 0) io.stderr.write(`jr-agent: ${exit.reason}\n`);
     return exit.code;
@@ -42,8 +80,7 @@ export async function runAgentCli(env: NodeJS.ProcessEnv, io: CliIo): Promise<nu
     io.stderr.write(`jr-agent: ${message}\n`);
     return isAgentStopError(err) ? err.exitCode : 1;
   } finally {
-    io.signals.off('SIGTERM', onSignal);
-    io.signals.off('SIGINT', onSignal);
+    for (const [signal, handler] of handlers) io.signals.off(signal, handler);
     await flushLogger(logger);
   }
 }

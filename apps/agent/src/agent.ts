@@ -4,11 +4,15 @@ import { Backoff, sleep } from '@jr/resilience';
 import type { Logger } from 'pino';
 import { AgentApiClient } from './api-client/agent-api.client';
 import type { AgentConfig } from './config/agent-config';
+import { HeartbeatStats, type AgentMetrics } from './agent-metrics';
+import { ControlServer } from './control/control-server';
+import { controlSocketPath, type ControlCommand, type ControlResponse } from './control/control-protocol';
 import { isApiCallError, stopErrorFor, type AgentStopError } from './errors';
 import { createLogger } from './logger';
 import { heartbeatOnce, runHeartbeatLoop, type HeartbeatDeps } from './loops/heartbeat-loop';
 import { MAX_PARALLEL_LEASES, runLeaseLoop } from './loops/lease-loop';
-import { MemoryReporter } from './reporting/memory-reporter';
+import type { EnableSource } from './reporting/reporting-breaker';
+import { Reporting } from './reporting/reporting';
 import { ArtifactCache } from './runner/artifact-cache';
 import { AttemptRun } from './runner/attempt-runner';
 import { AttemptSlots } from './runner/attempt-slots';
@@ -29,6 +33,10 @@ export interface AgentHandle {
   stopNow(): Promise<void>;
   /** Resolves when the agent has ended, for whatever reason. */
   readonly done: Promise<AgentExit>;
+  /** The external signal that lifts a reporting suspension (SIGUSR2, the control socket). */
+  enableReporting(source: EnableSource): Promise<{ wasOpen: boolean }>;
+  /** Counters for /metrics (wired up by the observability work) and `jr-agent reporting status`. */
+  metrics(): AgentMetrics;
 }
 
 export interface StartOptions {
@@ -37,8 +45,11 @@ export interface StartOptions {
   signal?: AbortSignal;
 }
 
-/** How long completions may take to reach the API once attempts were cancelled at shutdown. */
+/** How long queued reports may take to reach the API at shutdown (graceful, immediate). */
 const FLUSH_WAIT_MS = 10_000;
+const QUICK_FLUSH_WAIT_MS = 2_000;
+/** The API refuses heartbeats listing more attempts than this. */
+const MAX_LISTED_LEASES = 1_024;
 
 /** Starts the agent in this process; resolves once it is enrolled and its first heartbeat was answered. */
 export async function startAgent(config: AgentConfig, options: StartOptions = {}): Promise<AgentHandle> {
@@ -49,12 +60,15 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
     if (options.signal?.aborted) throw new Error('aborted before start');
     await agent.start();
   } catch (err) {
-    agent.dispose();
+    await agent.dispose();
     throw err;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
-  return { agentId: agent.agentId, stop: () => agent.shutdown(false), stopNow: () => agent.shutdown(true), done: agent.done };
+  return {
+    agentId: agent.agentId, stop: () => agent.shutdown(false), stopNow: () => agent.shutdown(true), done: agent.done,
+    enableReporting: (source) => agent.enableReporting(source), metrics: () => agent.metrics(),
+  };
 }
 
 /** Owns the lifecycle: one AbortController for the agent's life, wiring the loops, runner and reporter. */
@@ -64,7 +78,9 @@ class Agent {
   /** Aborted when leasing stops for good (drain directive, shutdown, fatal error). */
   private readonly leasing = new AbortController();
   private readonly api: AgentApiClient;
-  private readonly reporter: MemoryReporter;
+  private reporting: Reporting | undefined;
+  private control: ControlServer | undefined;
+  private readonly beats = new HeartbeatStats();
   private readonly slots: AttemptSlots;
   private readonly artifacts: ArtifactCache;
   private session: CredentialSession | undefined;
@@ -85,7 +101,6 @@ class Agent {
     this.heartbeatIntervalMs = config.heartbeatIntervalMs;
     this.slots = new AttemptSlots(config.slots);
     this.artifacts = new ArtifactCache({ cacheDir: path.join(config.dataDir, 'cache') });
-    this.reporter = new MemoryReporter({ transport: this.api, logger, onFatal: (err) => this.fatal(err) });
   }
 
   get agentId(): string {
@@ -93,6 +108,8 @@ class Agent {
   }
 
   async start(): Promise<void> {
+    this.reporting = await Reporting.open(this.config, { transport: this.api, logger: this.logger, onFatal: (err) => this.fatal(err), lifetime: this.lifecycle.signal });
+    this.control = await ControlServer.start(controlSocketPath(this.config.dataDir), (c) => this.onControl(c), this.logger);
     const store = new CredentialStore(this.config.dataDir);
     this.session = await CredentialSession.establish({
       api: this.api, store, config: this.config, logger: this.logger, signal: this.lifecycle.signal, onFatal: (err) => this.fatal(err),
@@ -107,15 +124,44 @@ class Agent {
     };
     const leaseLoops = Array.from({ length: Math.min(this.config.slots, MAX_PARALLEL_LEASES) }, () => runLeaseLoop(leaseDeps, this.leasing.signal));
     this.loops = [runHeartbeatLoop(this.heartbeatDeps(), this.lifecycle.signal), ...leaseLoops];
+    this.reporting.start();
+  }
+
+  async enableReporting(source: EnableSource): Promise<{ wasOpen: boolean }> {
+    if (!this.reporting) return { wasOpen: false };
+    const { wasOpen } = await this.reporting.enable(source);
+    return { wasOpen };
+  }
+
+  metrics(): AgentMetrics {
+    return {
+      heartbeats: { ...this.beats },
+      reporting: this.reporting?.status(),
+      attempts: { slots: this.config.slots, running: this.slots.size, undelivered: this.reporting?.reporter.undeliveredLeases().length ?? 0 },
+      draining: this.leasing.signal.aborted,
+    };
+  }
+
+  private async onControl(command: ControlCommand): Promise<ControlResponse> {
+    switch (command) {
+      case 'reporting.enable': {
+        const { wasOpen } = await this.enableReporting('control');
+        return { ok: true, wasOpen, ...this.metrics() };
+      }
+      case 'reporting.status':
+        return { ok: true, ...this.metrics() };
+    }
   }
 
   abortStart(): void {
     this.lifecycle.abort(new Error('stopped while starting'));
   }
 
-  dispose(): void {
+  /** After a failed start: releases what was opened. */
+  async dispose(): Promise<void> {
     this.lifecycle.abort(new Error('disposed'));
-    this.reporter.close();
+    await this.control?.close();
+    await this.reporting?.close();
     this.api.close();
   }
 
@@ -140,10 +186,13 @@ class Agent {
     this.logger.info({ running: this.slots.size, immediate }, 'stopping: no new leases');
     if (!immediate && this.slots.size > 0) await this.waitIdle(this.config.shutdownGraceMs, true);
     this.slots.stopAll({ outcome: 'cancelled', reason: 'agent_shutdown' });
+    // Every attempt ends with its outcome in the outbox, on disk, before the agent lets go of it.
     await this.waitIdle(this.config.killGraceMs + FLUSH_WAIT_MS, false);
-    this.reporter.close();
+    if (!this.fatalError) await this.reporting?.flush(immediate ? QUICK_FLUSH_WAIT_MS : FLUSH_WAIT_MS);
     this.lifecycle.abort(new Error('stopped'));
     await Promise.allSettled(this.loops);
+    await this.control?.close();
+    await this.reporting?.close();
     this.api.close();
     const exit = this.fatalError ? { code: this.fatalError.exitCode, reason: this.fatalError.message } : { code: 0, reason: 'stopped' };
     this.logger.info(exit, 'jr-agent stopped');
@@ -179,8 +228,9 @@ class Agent {
   private heartbeatDeps(): HeartbeatDeps {
     return {
       api: this.api,
-      leases: () => this.slots.leases(),
+      leases: () => this.leases(),
       state: () => this.state(),
+      observe: (beat) => this.beats.observe(beat),
       interval: { get: () => this.heartbeatIntervalMs, set: (ms) => (this.heartbeatIntervalMs = ms) },
       onDirective: (d) => this.apply(d),
       onFatal: (err) => this.fatal(err),
@@ -189,11 +239,26 @@ class Agent {
   }
 
   private state(): pb.AgentState {
-    const stats = this.reporter.stats();
     return {
       slots: this.config.slots, running: this.slots.size, draining: this.leasing.signal.aborted,
-      breakerState: 'closed', outboxDepth: stats.pendingEvents, outboxOldestAgeMs: stats.oldestAgeMs,
+      ...(this.reporting?.agentState() ?? { breakerState: 'closed', outboxDepth: 0, outboxOldestAgeMs: 0 }),
     };
+  }
+
+  /**
+   * The leases the heartbeat extends: running attempts, and attempts whose outcome still waits in the
+   * outbox (their slot is free, but the API must not reap them as lost before it has the result).
+   */
+  private leases(): pb.RunningAttempt[] {
+    const seen = new Set<string>();
+    const out: pb.RunningAttempt[] = [];
+    for (const lease of [...this.slots.leases(), ...(this.reporting?.reporter.undeliveredLeases() ?? [])]) {
+      const key = `${lease.jobId}#${lease.attempt}`;
+      if (seen.has(key) || out.length >= MAX_LISTED_LEASES) continue;
+      seen.add(key);
+      out.push(lease);
+    }
+    return out;
   }
 
   private apply(d: pb.Directive__Output): void {
@@ -203,7 +268,9 @@ class Agent {
         if (!c) return;
         const reason = /^[a-z_]{1,64}$/.test(c.reason) ? c.reason : 'cancelled';
         const known = this.slots.stop(c.jobId, c.attempt, { outcome: 'cancelled', reason });
-        this.logger.info({ jobId: c.jobId, attempt: c.attempt, reason, known }, 'cancel directive');
+        // An outcome still in the outbox: its lease is gone, stop listing it (it is still delivered, as superseded).
+        const queued = !known && reason === 'lease_lost' && (this.reporting?.reporter.leaseLost(c.jobId, c.attempt) ?? false);
+        this.logger.info({ jobId: c.jobId, attempt: c.attempt, reason, known, queued }, 'cancel directive');
         return;
       }
       case 'drain':
@@ -211,7 +278,8 @@ class Agent {
         this.leasing.abort(new Error('draining'));
         return;
       case 'enableReporting':
-        this.logger.info('enable-reporting directive: reporting is not suspended (no breaker yet)');
+        this.logger.info({ breakerState: this.reporting?.breaker.state }, 'enable-reporting directive');
+        void this.enableReporting('directive');
         return;
       case undefined:
         this.logger.warn({ directive: d }, 'unknown directive ignored');
@@ -226,12 +294,12 @@ class Agent {
     }
     if (this.slots.free() === 0) this.logger.warn({ jobId: assignment.jobId }, 'the API assigned more attempts than free slots; running it anyway');
     const run = new AttemptRun(assignment, {
-      reporter: this.reporter, artifacts: this.artifacts, dataDir: this.config.dataDir,
+      reporter: (this.reporting as Reporting).reporter, artifacts: this.artifacts, dataDir: this.config.dataDir,
       killGraceMs: this.config.killGraceMs, childEnv: this.config.childEnv, logger: this.logger,
     });
     this.logger.info({ jobId: assignment.jobId, attempt: assignment.attempt }, 'attempt leased');
     void this.slots.start(run).then(
-      (result) => this.logger.info({ jobId: run.ref.jobId, attempt: run.ref.attempt, ...result }, 'attempt reported'),
+      (result) => this.logger.info({ jobId: run.ref.jobId, attempt: run.ref.attempt, ...result }, 'attempt done; its outcome is queued for the API'),
       (err: unknown) => this.logger.error({ err, jobId: run.ref.jobId }, 'attempt crashed'),
     );
   }

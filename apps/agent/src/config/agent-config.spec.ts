@@ -10,7 +10,7 @@ describe('parseAgentConfig', () => {
       config: {
         apiAddress: '127.0.0.1:50051', dataDir: '/srv/var/agent', enrollToken: undefined, pool: 'default', labels: {},
         name: os.hostname(), slots: 4, heartbeatIntervalMs: 10_000, killGraceMs: 10_000, shutdownGraceMs: 30_000,
-        breakerThreshold: 5, logLevel: 'info', leaseWaitMs: 25_000, childEnv: {},
+        breakerThreshold: 5, reportTimeoutMs: 15_000, reportRetries: 2, outboxMaxBytes: 64 * 1024 * 1024, logLevel: 'info', leaseWaitMs: 25_000, childEnv: {},
       },
     });
   });
@@ -19,11 +19,12 @@ describe('parseAgentConfig', () => {
     const r = parseAgentConfig({
       JR_API_GRPC: 'api.internal:7000', JR_DATA_DIR: '/data', JR_ENROLL_TOKEN: 'tok', JR_POOL: 'gpu', JR_LABELS: 'os=linux, arch=x64',
       JR_NAME: 'box 1', JR_SLOTS: '16', JR_HEARTBEAT_INTERVAL: '2s', JR_KILL_GRACE: '500ms', JR_SHUTDOWN_GRACE: '1m',
-      JR_BREAKER_THRESHOLD: '3', JR_LOG_LEVEL: 'debug',
+      JR_BREAKER_THRESHOLD: '3', JR_LOG_LEVEL: 'debug', JR_REPORT_TIMEOUT: '2s', JR_OUTBOX_MAX_BYTES: '1048576',
     });
     expect(r.ok && r.config).toMatchObject({
       apiAddress: 'api.internal:7000', dataDir: '/data', enrollToken: 'tok', pool: 'gpu', labels: { os: 'linux', arch: 'x64' },
       name: 'box 1', slots: 16, heartbeatIntervalMs: 2_000, killGraceMs: 500, shutdownGraceMs: 60_000, breakerThreshold: 3, logLevel: 'debug',
+      reportTimeoutMs: 2_000, outboxMaxBytes: 1_048_576,
     });
   });
 
@@ -41,13 +42,13 @@ describe('parseAgentConfig', () => {
     const r = parseAgentConfig({
       JR_API_GRPC: 'no port', JR_POOL: 'Bad:Pool', JR_LABELS: 'novalue', JR_NAME: 'a\nb', JR_SLOTS: '0',
       JR_HEARTBEAT_INTERVAL: 'soon', JR_KILL_GRACE: '-1s', JR_SHUTDOWN_GRACE: '2d', JR_BREAKER_THRESHOLD: '1.5',
-      JR_LOG_LEVEL: 'loud', JR_ENROLL_TOKEN: 'has space',
+      JR_LOG_LEVEL: 'loud', JR_ENROLL_TOKEN: 'has space', JR_REPORT_TIMEOUT: '0s', JR_OUTBOX_MAX_BYTES: '1KiB',
     });
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.issues.map((i) => i.variable).sort()).toEqual([
       'JR_API_GRPC', 'JR_BREAKER_THRESHOLD', 'JR_ENROLL_TOKEN', 'JR_HEARTBEAT_INTERVAL', 'JR_KILL_GRACE', 'JR_LABELS',
-      'JR_LOG_LEVEL', 'JR_NAME', 'JR_POOL', 'JR_SHUTDOWN_GRACE', 'JR_SLOTS',
+      'JR_LOG_LEVEL', 'JR_NAME', 'JR_OUTBOX_MAX_BYTES', 'JR_POOL', 'JR_REPORT_TIMEOUT', 'JR_SHUTDOWN_GRACE', 'JR_SLOTS',
     ]);
     const line = formatConfigIssues(r.issues);
     expect(line).not.toContain('\n');

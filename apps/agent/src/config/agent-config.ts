@@ -17,8 +17,14 @@ export interface AgentConfig {
   heartbeatIntervalMs: number;
   killGraceMs: number;
   shutdownGraceMs: number;
-  /** Parsed now, used by the reporting breaker (a later issue). */
+  /** Consecutive failed reports (after their retries) that open the reporting breaker. */
   breakerThreshold: number;
+  /** Per try of a Report/Complete call (JR_REPORT_TIMEOUT). */
+  reportTimeoutMs: number;
+  /** Tries of one report after the first (jittered, bounded) before it counts as failed. */
+  reportRetries: number;
+  /** The outbox's size cap (JR_OUTBOX_MAX_BYTES): past it the oldest log chunks become gap markers. */
+  outboxMaxBytes: number;
   logLevel: LogLevel;
   /** How long the API may hold a Lease long poll (not an env variable). */
   leaseWaitMs: number;
@@ -86,6 +92,8 @@ const envSchema = z.object({
   JR_KILL_GRACE: duration('10s', 0, 3_600_000),
   JR_SHUTDOWN_GRACE: duration('30s', 0, 24 * 3_600_000),
   JR_BREAKER_THRESHOLD: integer(5, 1, 1_000_000),
+  JR_REPORT_TIMEOUT: duration('15s', 100, 300_000),
+  JR_OUTBOX_MAX_BYTES: integer(64 * 1024 * 1024, 256 * 1024, 64 * 1024 ** 3),
   JR_LOG_LEVEL: optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })),
 });
 
@@ -110,6 +118,9 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.c
       killGraceMs: e.JR_KILL_GRACE,
       shutdownGraceMs: e.JR_SHUTDOWN_GRACE,
       breakerThreshold: e.JR_BREAKER_THRESHOLD,
+      reportTimeoutMs: e.JR_REPORT_TIMEOUT,
+      reportRetries: 2,
+      outboxMaxBytes: e.JR_OUTBOX_MAX_BYTES,
       logLevel: e.JR_LOG_LEVEL ?? 'info',
       leaseWaitMs: 25_000,
       childEnv: childEnvFrom(env),

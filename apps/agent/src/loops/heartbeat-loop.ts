@@ -14,6 +14,8 @@ export interface HeartbeatDeps {
   onFatal(err: AgentStopError): void;
   logger: Logger;
   random?: () => number;
+  /** Told about every beat: whether it was answered, and how late its timer fired (event-loop lag). */
+  observe?(beat: { ok: boolean; lagMs: number }): void;
 }
 
 /** The API may tune the interval, within sane bounds. */
@@ -41,14 +43,18 @@ export async function runHeartbeatLoop(deps: HeartbeatDeps, signal: AbortSignal)
   const backoff = new Backoff({ initialMs: 250, maxMs: deps.interval.get(), random: deps.random });
   let delayMs = jittered(deps.interval.get(), 0.1, deps.random);
   while (!signal.aborted) {
+    const due = Date.now() + delayMs;
     if (!(await sleep(delayMs, signal).then(() => true, () => false))) return;
+    const lagMs = Math.max(0, Date.now() - due);
     try {
       await heartbeatOnce(deps, signal);
+      deps.observe?.({ ok: true, lagMs });
       backoff.reset();
       delayMs = jittered(deps.interval.get(), 0.1, deps.random);
     } catch (err) {
       if (signal.aborted) return;
       if (isApiCallError(err) && err.action === 'stop') return deps.onFatal(stopErrorFor(err));
+      deps.observe?.({ ok: false, lagMs });
       deps.logger.warn({ err: describe(err) }, 'heartbeat failed; retrying');
       delayMs = Math.min(jittered(deps.interval.get(), 0.1, deps.random), backoff.next());
     }

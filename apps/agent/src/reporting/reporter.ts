@@ -17,22 +17,18 @@ export interface Completion {
 }
 
 export type CompletionResult =
-  /** The API holds every event and the outcome. */
-  | { status: 'completed'; jobState: string }
-  /** The lease is no longer ours (FAILED_PRECONDITION): nothing more was sent. */
-  | { status: 'superseded' }
-  /** The API refused the completion as malformed (a bug, logged). */
-  | { status: 'dropped'; detail: string }
-  /** The agent went away before the API answered. */
-  | { status: 'abandoned' };
+  /** The outcome is in the durable outbox (on disk); it is delivered in order, whatever happens next. */
+  | { status: 'queued' }
+  /** The API holds every event and the outcome (reporters without an outbox). */
+  | { status: 'completed'; jobState: string };
 
 /** The runner's side of one attempt's reporting. Nothing here blocks the runner. */
 export interface AttemptReporter {
   /** Queues one numbered event; events leave in the order given. */
   event(event: pb.AttemptEvent): void;
-  /** Queues the outcome behind every event: Complete is sent only once all of them are acknowledged. */
+  /** Queues the outcome behind every event (Complete is sent once all of them are acknowledged). */
   complete(completion: Completion): Promise<CompletionResult>;
-  /** Bytes of queued events not yet acknowledged, so a chatty step can be slowed down. */
+  /** Bytes of events not yet safely queued, so a chatty step can be slowed down. */
   backlogBytes(): number;
   /** Calls `resume` once the backlog is at or below `bytes`. */
   onBacklogBelow(bytes: number, resume: () => void): void;
@@ -43,13 +39,11 @@ export interface ReporterStats {
   oldestAgeMs: number;
 }
 
-/**
- * The seam between the runner and the transport. Today: an in-memory queue per attempt with
- * retries. Later: a durable outbox behind a circuit breaker, same interface.
- */
+/** The seam between the runner and the transport (the durable outbox behind the reporting breaker). */
 export interface Reporter {
+  /** `onSuperseded`: the API refused the attempt's reports as superseded; the runner kills it. */
   open(ref: AttemptRef, hooks: { onSuperseded(): void }): AttemptReporter;
   stats(): ReporterStats;
-  /** Gives up on whatever is still queued; pending completions resolve 'abandoned'. */
+  /** Stops sending; what is queued stays queued (in the outbox, for the next start). */
   close(): void;
 }
