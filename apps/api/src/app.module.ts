@@ -12,6 +12,7 @@ import { DispatchModule } from './dispatch/dispatch.module';
 import { GrpcModule } from './grpc/grpc.module';
 import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
+import { IntakeStateModule } from './intake/intake-state.module';
 import { JobsModule } from './jobs/jobs.module';
 import { JournalModule } from './journal/journal.module';
 import { QueueModule } from './queue/queue.module';
@@ -45,6 +46,7 @@ export class AppModule implements NestModule {
         DatabaseModule,
         QueueModule,
         JournalModule,
+        IntakeStateModule,
         JobsModule,
         AgentsModule,
         DispatchModule,

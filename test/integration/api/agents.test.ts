@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-call -- HTTP answers' JSON bodies are untyped in these tests */
+/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- HTTP answers' JSON bodies are untyped in these tests */
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
 import { waitFor } from '@jr/testing';
@@ -22,6 +22,14 @@ async function submit(body: object): Promise<string> {
 
 interface LeaseAnswer {
   assignments: Array<{ jobId: string; attempt: number; leaseToken: string; leaseExpiresAtMs: number; spec: { steps: Array<{ shell?: string; run?: string }> } }>;
+}
+
+/** Results are applied by the results relay moments after the gRPC answer: wait for what GET shows. */
+async function viewWhen(id: string, ready: (view: any) => boolean): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return waitFor(async () => {
+    const v = (await http(t, 'GET', `/v1/jobs/${id}`)).json;
+    return ready(v) ? v : undefined;
+  }, { what: `job ${id} to reach the expected view` });
 }
 
 const lease = (c: AgentClient, waitMs = 5_000) => c.call<LeaseAnswer>('Lease', { freeSlots: 1, waitMs }, { deadlineMs: waitMs + 5_000 });
@@ -103,7 +111,7 @@ describe('dispatch and results', () => {
     ];
     expect(await c.call('Report', { ...key, events })).toEqual({ ackedSeq: 2 });
     expect(await c.call('Report', { ...key, events })).toEqual({ ackedSeq: 2 });
-    expect((await http(t, 'GET', `/v1/jobs/${id}`)).json.state).toBe('running');
+    await viewWhen(id, (v) => v.state === 'running');
     const stale = { ...key, leaseToken: 'f'.repeat(32) };
     await expect(c.call('Report', { ...stale, events })).rejects.toMatchObject({ code: status.FAILED_PRECONDITION, details: expect.stringMatching(/^superseded/) });
     await expect(c.call('Complete', { ...stale, outcome: 'OUTCOME_SUCCEEDED' })).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
@@ -112,7 +120,7 @@ describe('dispatch and results', () => {
     expect(await c.call('Complete', done)).toEqual({ jobState: 'succeeded' });
     await expect(c.call('Complete', { ...done, outcome: 'OUTCOME_FAILED' })).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
     await expect(c.call('Report', { ...key, events: [{ seq: 3, atMs: Date.now(), log: { step: 0, stream: 'stdout', data: Buffer.from('late') } }] })).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
-    const view = (await http(t, 'GET', `/v1/jobs/${id}`)).json;
+    const view = await viewWhen(id, (v) => v.state === 'succeeded');
     expect(view).toMatchObject({ state: 'succeeded', exitCode: 0, attempts: [{ n: 1, state: 'succeeded', exitCode: 0 }] });
     expect((await http(t, 'GET', `/v1/jobs/${id}/logs`)).text).toBe('hello\n');
   });
@@ -172,11 +180,12 @@ describe('dispatch and results', () => {
     const a = (await lease(c)).assignments[0]!;
     const key = { jobId: id, attempt: 1, leaseToken: a.leaseToken };
     await c.call('Report', { ...key, events: [{ seq: 1, atMs: Date.now(), stepStarted: { step: 0, name: 's', try: 1 } }] });
+    await viewWhen(id, (v) => v.state === 'running');
     expect(await http(t, 'POST', `/v1/jobs/${id}/cancel`)).toMatchObject({ status: 202, json: { id, state: 'running' } });
     const hb = await c.call<{ directives: unknown[] }>('Heartbeat', { running: [key] });
     expect(hb.directives).toEqual([{ cancel: { jobId: id, attempt: 1, reason: 'cancelled' }, kind: 'cancel' }]);
     expect(await c.call('Complete', { ...key, outcome: 'OUTCOME_CANCELLED', exitCode: -1, reason: 'cancelled' })).toEqual({ jobState: 'cancelled' });
-    expect((await http(t, 'GET', `/v1/jobs/${id}`)).json).toMatchObject({ state: 'cancelled', reason: 'cancelled' });
+    expect(await viewWhen(id, (v) => v.state === 'cancelled')).toMatchObject({ state: 'cancelled', reason: 'cancelled' });
   });
 
   it('a failed attempt with retries left requeues the job; logs show each attempt', async () => {
@@ -191,7 +200,7 @@ describe('dispatch and results', () => {
       const res = await c.call<{ jobState: string }>('Complete', { ...key, outcome: 'OUTCOME_FAILED', exitCode: 1 });
       expect(res.jobState).toBe(n === 1 ? 'queued' : 'failed');
     }
-    expect((await http(t, 'GET', `/v1/jobs/${id}`)).json).toMatchObject({ state: 'failed', reason: 'attempts_exhausted', exitCode: 1 });
+    expect(await viewWhen(id, (v) => v.state === 'failed')).toMatchObject({ state: 'failed', reason: 'attempts_exhausted', exitCode: 1 });
     expect((await http(t, 'GET', `/v1/jobs/${id}/logs`)).text).toBe('try 1\n--- attempt 2 ---\ntry 2\n');
   });
 

@@ -60,9 +60,12 @@ it('accepts submissions while Postgres is down (202, durable) and applies them w
   try {
     const r = await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'echo durable' }] }, headers: { 'idempotency-key': 'while-down' } });
     expect(r.status).toBe(202);
+    // still ready: intake accepts (journal); /readyz names what is down
     const ready = await http(t, 'GET', '/readyz', { token: null });
-    expect(ready.status).toBe(503);
+    expect(ready.status).toBe(200);
     expect(ready.json.dependencies.postgres.up).toBe(false);
+    expect(ready.json.degraded).toEqual(['postgres']);
+    expect((await http(t, 'GET', `/v1/jobs/${r.json.id}`)).json).toMatchObject({ id: r.json.id, state: 'queued', attempts: [] });
     const again = await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'echo durable' }] }, headers: { 'idempotency-key': 'while-down' } });
     expect(again).toMatchObject({ status: 200, json: { id: r.json.id } });
     await setConnections(true);

@@ -2,7 +2,7 @@
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { LIMITS } from '@jr/contracts';
-import { testRedisUrl } from '@jr/testing';
+import { testRedisUrl, waitFor } from '@jr/testing';
 import { http, startTestApi, type TestApi } from './harness';
 
 const job = { name: 'hello', steps: [{ run: 'echo hi' }] };
@@ -25,11 +25,11 @@ describe('POST /v1/jobs', () => {
     const r = await http(t, 'POST', '/v1/jobs', { body: { ...job, pool: 'builds', labels: { os: 'linux' } } });
     expect(r.status).toBe(202);
     expect(r.json).toEqual({ id: expect.stringMatching(/^j_[0-9a-z]{26}$/), state: 'queued' });
-    const row = await pg.query('SELECT state, pool, labels, rounds FROM jobs WHERE id = $1', [r.json.id]);
-    expect(row.rows[0]).toEqual({ state: 'queued', pool: 'builds', labels: { os: 'linux' }, rounds: 1 });
+    const row = await waitFor(async () => (await pg.query('SELECT state, pool, labels, rounds FROM jobs WHERE id = $1', [r.json.id])).rows[0], { what: 'the row' });
+    expect(row).toEqual({ state: 'queued', pool: 'builds', labels: { os: 'linux' }, rounds: 1 });
     const queue = new Queue('pool-builds', { connection: { url: testRedisUrl() }, prefix: t.prefix });
     try {
-      const bull = await queue.getJob(`${r.json.id}-r1`);
+      const bull = await waitFor(() => queue.getJob(`${r.json.id}-r1`), { what: 'the BullMQ job' });
       expect(bull?.data).toEqual({ jobId: r.json.id, pool: 'builds', labels: { os: 'linux' } });
     } finally {
       await queue.close();
@@ -45,8 +45,12 @@ describe('POST /v1/jobs', () => {
     const other = await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'echo bye' }] }, headers: { 'idempotency-key': 'deploy-42' } });
     expect(other.status).toBe(409);
     expect(other.json).toMatchObject({ status: 409, type: expect.any(String), title: expect.any(String), detail: expect.stringContaining(first.json.id) });
-    const count = await pg.query(`SELECT count(*)::int AS n FROM jobs WHERE idempotency_key = 'deploy-42'`);
-    expect(count.rows[0].n).toBe(1);
+    // the relay applies the journaled submission moments after the 202: exactly one row for the key
+    const count = async () => (await pg.query(`SELECT count(*)::int AS n FROM jobs WHERE idempotency_key = 'deploy-42'`)).rows[0].n as number;
+    await waitFor(async () => (await count()) === 1, { what: 'the keyed job in Postgres' });
+    const later = await http(t, 'POST', '/v1/jobs', { body: job, headers: { 'idempotency-key': 'deploy-42' } });
+    expect(later).toMatchObject({ status: 200, json: { id: first.json.id } });
+    expect(await count()).toBe(1);
   });
 
   it('dedups concurrent submissions with one key', async () => {

@@ -128,6 +128,12 @@ export class AgentsRepository {
     return res.rows.map((r) => r.id);
   }
 
+  /** Agents not lost, most recently heard first. */
+  async listActive(limit: number): Promise<AgentRow[]> {
+    const res = await this.pool.query<AgentRow>(`SELECT * FROM agents WHERE state <> 'lost' ORDER BY last_heartbeat_at DESC NULLS LAST LIMIT $1`, [limit]);
+    return res.rows;
+  }
+
   async knownPools(): Promise<string[]> {
     const res = await this.pool.query<{ pool: string }>(`SELECT DISTINCT pool FROM agents WHERE state <> 'lost'`);
     return res.rows.map((r) => r.pool);

@@ -1,21 +1,33 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { DomainError, newAgentId, type AgentList, type pb } from '@jr/contracts';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { DomainEvents } from '../common/events';
 import { bearerToken, hashSecret, newAgentSecret, parseAgentCredential, secretMatches, tokensEqual } from '../auth/tokens';
 import { leaseExpiresAt } from '../dispatch/lease-expiry';
 import { validateEnroll, validateHeartbeat } from '../grpc/request-validation';
+import { isDependencyDown } from '../database/db-errors';
 import { AgentsRepository, type AgentRow } from './agents.repository';
+
+/** Agents remembered for authentication while Postgres is unreachable. */
+const MAX_REMEMBERED = 10_000;
 
 /** Enrolment, agent authentication, heartbeats and their directives, and the operator's agent controls. */
 @Injectable()
-export class AgentsService {
+export class AgentsService implements OnApplicationBootstrap {
+  /** The last row Postgres gave for each agent that authenticated: Report/Complete keep working while it is down. */
+  private readonly remembered = new Map<string, AgentRow>();
+
   constructor(
     private readonly agents: AgentsRepository,
     private readonly events: DomainEvents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
+
+  /** Known agents up front, so that a Postgres outage right after a restart does not lock them out. */
+  async onApplicationBootstrap(): Promise<void> {
+    for (const row of await this.agents.listActive(MAX_REMEMBERED)) this.remembered.set(row.id, row);
+  }
 
   async enroll(authorization: string | undefined, req: pb.EnrollRequest__Output): Promise<pb.EnrollResponse> {
     const token = bearerToken(authorization);
@@ -32,9 +44,24 @@ export class AgentsService {
     const token = bearerToken(authorization);
     const cred = token === undefined ? undefined : parseAgentCredential(token);
     if (!cred) throw new DomainError('UNAUTHENTICATED', 'missing or malformed agent credential (authorization: Bearer <agent_id>.<secret>)');
-    const agent = await this.agents.find(cred.agentId);
+    const agent = await this.find(cred.agentId);
     if (!agent || !secretMatches(cred.secret, agent.credential_hash)) throw new DomainError('UNAUTHENTICATED', 'unknown agent or wrong credential; enroll again');
     return agent;
+  }
+
+  /** Postgres first; while it is unreachable, the row it last gave (the credential hash included). */
+  private async find(id: string): Promise<AgentRow | undefined> {
+    try {
+      const row = await this.agents.find(id);
+      this.remembered.delete(id);
+      if (row) this.remembered.set(id, row);
+      if (this.remembered.size > MAX_REMEMBERED) this.remembered.delete(this.remembered.keys().next().value as string);
+      return row;
+    } catch (err) {
+      const known = isDependencyDown(err) ? this.remembered.get(id) : undefined;
+      if (known) return known;
+      throw err;
+    }
   }
 
   async heartbeat(agent: AgentRow, req: pb.HeartbeatRequest__Output): Promise<pb.HeartbeatResponse> {

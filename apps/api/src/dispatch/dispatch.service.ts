@@ -1,6 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { toProtoSpec, type pb } from '@jr/contracts';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
+import { AttemptRegistry } from '../common/attempt-registry';
 import { DomainEvents } from '../common/events';
 import { LOGGER, type Logger } from '../common/logger';
 import { newLeaseToken } from '../auth/tokens';
@@ -35,6 +36,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     private readonly jobs: JobsRepository,
     private readonly agents: AgentsRepository,
     private readonly events: DomainEvents,
+    private readonly registry: AttemptRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
@@ -143,6 +145,8 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
       this.matcher.putBack(pool, waiter);
       return true;
     }
+    // fencing this attempt's results must work even if Postgres goes away before its first Report
+    this.registry.remember({ jobId, attempt: grant.attempt, agentId: waiter.agentId, leaseToken: grant.leaseToken, state: 'leased', lastSeq: 0, job: { state: 'leased', ...grant.counters } });
     waiter.settle(grant);
     this.events.jobChanged({ jobId, kind: 'state', state: 'leased' });
     return true;

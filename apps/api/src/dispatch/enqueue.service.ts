@@ -37,6 +37,20 @@ export class EnqueueService {
     await this.enqueue(r).catch((err: unknown) => this.log.warn({ jobId: r.jobId, err: String(err) }, 'enqueue failed; the sweep will retry'));
   }
 
+  /**
+   * A batch the intake relay created: one addBulk, one UPDATE. A failure (Redis down) only logs: the
+   * rows keep `enqueue_pending` and the sweep adds them later.
+   */
+  async enqueueMany(items: EnqueueRequest[]): Promise<void> {
+    if (items.length === 0) return;
+    try {
+      await this.queues.addMany(items);
+      await this.jobs.markEnqueuedMany(items.map((i) => ({ id: i.jobId, round: i.round })));
+    } catch (err) {
+      this.log.warn({ jobs: items.length, err: String(err) }, 'enqueue failed; the sweep will retry');
+    }
+  }
+
   /** What follows a committed state change: wake-ups, counters, and the next round's BullMQ job. */
   async afterTransition(t: JobTransition): Promise<void> {
     this.events.jobChanged({ jobId: t.jobId, kind: 'state', state: t.state });
@@ -52,7 +66,7 @@ export class EnqueueService {
       const batch = await this.jobs.pendingEnqueues(new Date(now.getTime() - 5_000), 500, all, after);
       if (batch.length === 0) return total;
       await this.queues.addMany(batch.map((j) => ({ jobId: j.id, pool: j.pool, labels: j.labels, round: j.rounds })));
-      for (const j of batch) await this.jobs.markEnqueued(j.id, j.rounds);
+      await this.jobs.markEnqueuedMany(batch.map((j) => ({ id: j.id, round: j.rounds })));
       total += batch.length;
       after = batch[batch.length - 1]?.id ?? after;
       if (!all || batch.length < 500) return total;

@@ -1,27 +1,36 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
+import { AttemptRegistry } from '../common/attempt-registry';
 import { LOGGER, type Logger } from '../common/logger';
 import { AgentsRepository } from '../agents/agents.repository';
 import { JobLedgerRepository } from '../jobs/job-ledger.repository';
 import { EnqueueService } from './enqueue.service';
-import { agentSilenceCutoff, reaperDelayMs } from './lease-expiry';
+import { agentSilenceCutoff, leaseExpiresAt, reaperDelayMs } from './lease-expiry';
 
 const BATCH = 100;
 
 /**
  * Ends attempts whose lease ran out (`lost`), sends their jobs through the retry decision, marks
  * silent agents lost, and re-adds queued jobs whose BullMQ job never made it. One loop, jittered.
+ *
+ * Amnesty: after this process starts, and after a pass that failed (Postgres unreachable), every live
+ * lease first gets a full lease period from now, and no agent is marked lost during it. Agents could
+ * not heartbeat while the API or Postgres was down; that silence is ours, not evidence of a dead agent.
+ * An attempt whose result is already journaled here (not yet applied) is never expired.
  */
 @Injectable()
 export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  private amnestyDue = true;
+  private graceUntilMs = 0;
 
   constructor(
     private readonly ledger: JobLedgerRepository,
     private readonly agents: AgentsRepository,
     private readonly enqueue: EnqueueService,
+    private readonly registry: AttemptRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
@@ -40,18 +49,32 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
   /** One pass; returns how many attempts it ended. */
   async tick(): Promise<number> {
     const now = this.clock.now();
+    if (this.amnestyDue) await this.grantAmnesty(now);
     let ended = 0;
     for (const { jobId, attempt } of await this.ledger.expiredLeases(new Date(now), BATCH)) {
+      if (this.registry.hasPending(jobId, attempt)) continue; // its result is in hand: the results relay ends it
       const t = await this.ledger.expire(jobId, attempt, new Date(now), this.config.maxLostAttempts);
       if (!t) continue;
       ended++;
+      this.registry.setState(jobId, attempt, 'lost', t.state);
       this.log.warn({ jobId, attempt, jobState: t.state }, 'lease expired: attempt lost');
       await this.enqueue.afterTransition(t);
     }
-    const lost = await this.agents.markLost(agentSilenceCutoff(now, this.config.heartbeatIntervalMs));
-    if (lost.length > 0) this.log.warn({ agents: lost }, 'agents lost (silent for 3 heartbeat intervals)');
-    await this.enqueue.sweep(new Date(now));
+    if (now >= this.graceUntilMs) {
+      const lost = await this.agents.markLost(agentSilenceCutoff(now, this.config.heartbeatIntervalMs));
+      if (lost.length > 0) this.log.warn({ agents: lost }, 'agents lost (silent for 3 heartbeat intervals)');
+    }
+    // Redis down only delays the sweep; it is no reason for amnesty (Postgres answered above)
+    await this.enqueue.sweep(new Date(now)).catch((err: unknown) => this.log.warn({ err: String(err) }, 'enqueue sweep failed'));
     return ended;
+  }
+
+  private async grantAmnesty(now: number): Promise<void> {
+    const until = leaseExpiresAt(now, this.config.heartbeatIntervalMs);
+    const extended = await this.ledger.extendLiveLeases(until);
+    this.amnestyDue = false;
+    this.graceUntilMs = until.getTime();
+    if (extended > 0) this.log.info({ leases: extended, untilMs: this.graceUntilMs }, 'live leases extended: agents could not heartbeat while the API or Postgres was unavailable');
   }
 
   private schedule(): void {
@@ -59,7 +82,10 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
     this.timer = setTimeout(() => {
       this.running = this.tick()
         .then(() => undefined)
-        .catch((err: unknown) => this.log.warn({ err: String(err) }, 'lease reaper pass failed'))
+        .catch((err: unknown) => {
+          this.amnestyDue = true;
+          this.log.warn({ err: String(err) }, 'lease reaper pass failed');
+        })
         .finally(() => this.schedule());
     }, reaperDelayMs(this.config.heartbeatIntervalMs));
   }

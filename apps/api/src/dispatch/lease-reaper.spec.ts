@@ -4,6 +4,7 @@ import pino from 'pino';
 jest.mock('@nestjs/common', () => ({ Injectable: () => () => undefined, Inject: () => () => undefined, Global: () => () => undefined, Module: () => () => undefined }));
 import type { AppConfig } from '../config/app-config';
 import type { AgentsRepository } from '../agents/agents.repository';
+import { AttemptRegistry } from '../common/attempt-registry';
 import type { JobLedgerRepository } from '../jobs/job-ledger.repository';
 import type { JobTransition } from '../jobs/job-rows';
 import type { EnqueueService } from './enqueue.service';
@@ -20,19 +21,30 @@ function setup() {
       ended.push(jobId);
       return { jobId, pool: 'default', labels: {}, state: 'queued', requeueRound: 2 };
     }),
+    extendLiveLeases: jest.fn(async (until: Date) => {
+      let n = 0;
+      for (const l of leases) {
+        if (ended.includes(l.jobId) || l.expiresAt >= until.getTime()) continue;
+        l.expiresAt = until.getTime();
+        n++;
+      }
+      return n;
+    }),
   };
   const agents = { markLost: jest.fn(async () => []) };
   const enqueue = { afterTransition: jest.fn(async () => undefined), sweep: jest.fn(async () => 0) };
   const config = { heartbeatIntervalMs: 10_000, maxLostAttempts: 3 } as AppConfig;
+  const registry = new AttemptRegistry();
   const reaper = new LeaseReaperService(
     ledger as unknown as JobLedgerRepository,
     agents as unknown as AgentsRepository,
     enqueue as unknown as EnqueueService,
+    registry,
     config,
     { now: () => now },
     pino({ level: 'silent' }),
   );
-  return { reaper, ledger, enqueue, agents, advanceClock: (ms: number) => (now += ms) };
+  return { reaper, ledger, enqueue, agents, registry, leases, advanceClock: (ms: number) => (now += ms), now: () => now };
 }
 
 describe('LeaseReaperService', () => {
@@ -49,26 +61,73 @@ describe('LeaseReaperService', () => {
     expect(await reaper.tick()).toBe(0);
   });
 
-  it('runs on its own jittered timer and stops at shutdown', async () => {
-    const { reaper, agents } = setup();
+  it('after start-up gives every live lease a full lease period before expiring anything (agents could not heartbeat)', async () => {
+    const { reaper, ledger, agents, advanceClock, leases, now } = setup();
+    advanceClock(3_600_000); // the API was down for an hour: the lease looks long expired
+    expect(await reaper.tick()).toBe(0);
+    expect(ledger.extendLiveLeases).toHaveBeenCalledTimes(1);
+    expect(leases[0]?.expiresAt).toBe(now() + 30_000);
+    expect(agents.markLost).not.toHaveBeenCalled(); // nor is any agent called lost during the grace period
+    advanceClock(29_000);
+    expect(await reaper.tick()).toBe(0);
+    expect(ledger.extendLiveLeases).toHaveBeenCalledTimes(1); // once, not on every pass
+    advanceClock(1_001);
+    expect(await reaper.tick()).toBe(1);
+    expect(agents.markLost).toHaveBeenCalledTimes(1);
+  });
+
+  it('grants the amnesty again after a pass failed (Postgres unreachable)', async () => {
+    const { reaper, ledger } = setup();
     reaper.onApplicationBootstrap();
     await jest.advanceTimersByTimeAsync(6_001);
-    expect(agents.markLost).toHaveBeenCalledTimes(1);
+    expect(ledger.extendLiveLeases).toHaveBeenCalledTimes(1);
+    ledger.expiredLeases.mockRejectedValueOnce(new Error('postgres down'));
     await jest.advanceTimersByTimeAsync(6_001);
-    expect(agents.markLost).toHaveBeenCalledTimes(2);
+    await jest.advanceTimersByTimeAsync(6_001);
+    expect(ledger.extendLiveLeases).toHaveBeenCalledTimes(2);
+    await reaper.beforeApplicationShutdown();
+  });
+
+  it('never expires an attempt whose result is journaled but not yet applied', async () => {
+    const { reaper, ledger, registry, advanceClock } = setup();
+    await reaper.tick();
+    registry.journaled('j1', 1, { end: 'succeeded' });
+    advanceClock(60_000);
+    expect(await reaper.tick()).toBe(0);
+    expect(ledger.expire).not.toHaveBeenCalled();
+    registry.applied('j1', 1);
+    expect(await reaper.tick()).toBe(1);
+  });
+
+  it('a failing sweep (Redis down) neither fails the pass nor triggers an amnesty', async () => {
+    const { reaper, ledger, enqueue, advanceClock } = setup();
+    await reaper.tick();
+    enqueue.sweep.mockRejectedValue(new Error('redis down'));
+    advanceClock(30_001);
+    expect(await reaper.tick()).toBe(1);
+    expect(ledger.extendLiveLeases).toHaveBeenCalledTimes(1);
+  });
+
+  it('runs on its own jittered timer and stops at shutdown', async () => {
+    const { reaper, ledger } = setup();
+    reaper.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(6_001);
+    expect(ledger.expiredLeases).toHaveBeenCalledTimes(1);
+    await jest.advanceTimersByTimeAsync(6_001);
+    expect(ledger.expiredLeases).toHaveBeenCalledTimes(2);
     await reaper.beforeApplicationShutdown();
     await jest.advanceTimersByTimeAsync(60_000);
-    expect(agents.markLost).toHaveBeenCalledTimes(2);
+    expect(ledger.expiredLeases).toHaveBeenCalledTimes(2);
   });
 
   it('keeps running after a failed pass', async () => {
-    const { reaper, ledger, agents } = setup();
+    const { reaper, ledger } = setup();
     ledger.expiredLeases.mockRejectedValueOnce(new Error('postgres down'));
     reaper.onApplicationBootstrap();
     await jest.advanceTimersByTimeAsync(6_001);
-    expect(agents.markLost).not.toHaveBeenCalled();
+    expect(ledger.expiredLeases).toHaveBeenCalledTimes(1);
     await jest.advanceTimersByTimeAsync(6_001);
-    expect(agents.markLost).toHaveBeenCalledTimes(1);
+    expect(ledger.expiredLeases).toHaveBeenCalledTimes(2);
     await reaper.beforeApplicationShutdown();
   });
 });

@@ -16,7 +16,11 @@ export class PoolQueueRepository {
 
   async addMany(items: Array<{ jobId: string; pool: string; labels: Record<string, string>; round: number }>): Promise<void> {
     const byPool = new Map<string, typeof items>();
-    for (const item of items) byPool.set(item.pool, [...(byPool.get(item.pool) ?? []), item]);
+    for (const item of items) {
+      const list = byPool.get(item.pool);
+      if (list) list.push(item);
+      else byPool.set(item.pool, [item]);
+    }
     for (const [pool, list] of byPool) {
       await this.factory.queue(pool).addBulk(list.map((i) => ({ name: 'job', data: { jobId: i.jobId, pool, labels: i.labels }, opts: { jobId: bullJobId(i.jobId, i.round) } })));
     }
@@ -25,6 +29,11 @@ export class PoolQueueRepository {
   /** Best effort: a job a processor holds is locked and stays; its grant then finds the job cancelled. */
   async remove(jobId: string, pool: string, round: number): Promise<void> {
     await this.factory.queue(pool).remove(bullJobId(jobId, round));
+  }
+
+  /** 'planted' when the sentinel key was missing: Redis lost its data (or this is its first use). */
+  plantSentinel(value: string): Promise<'present' | 'planted'> {
+    return this.factory.plantSentinel(value);
   }
 
   hasWorker(pool: string): boolean {

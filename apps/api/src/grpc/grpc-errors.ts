@@ -1,5 +1,6 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { isDomainError, type ErrorCode } from '@jr/contracts';
+import { isDependencyDown } from '../database/db-errors';
 
 /** The one mapping from domain error codes to gRPC status codes (the agent's retry table keys on these). */
 export const GRPC_STATUS: Record<ErrorCode, status> = {
@@ -17,14 +18,10 @@ export const GRPC_STATUS: Record<ErrorCode, status> = {
   INTERNAL: status.INTERNAL,
 };
 
-/** Errors from a dependency being unreachable: the agent should retry, so UNAVAILABLE. */
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P03', '53300', '08006', '08001']);
-
 export function toGrpcError(err: unknown): Partial<ServiceError> {
   if (isDomainError(err)) return { code: GRPC_STATUS[err.code], details: err.message, metadata: codeMetadata(err.code) };
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  const message = err instanceof Error ? err.message : '';
-  if ((typeof code === 'string' && CONNECTION_ERRORS.has(code)) || /Connection terminated|timeout exceeded when trying to connect|Connection is closed/i.test(message)) {
+  // a dependency being unreachable: the agent should retry, so UNAVAILABLE
+  if (isDependencyDown(err)) {
     return { code: status.UNAVAILABLE, details: 'a dependency of the API is unavailable; retry', metadata: codeMetadata('DEPENDENCY_DOWN') };
   }
   return { code: status.INTERNAL, details: 'internal error', metadata: codeMetadata('INTERNAL') };

@@ -1,3 +1,5 @@
+import { statfs } from 'node:fs/promises';
+import * as path from 'node:path';
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { ReadinessView } from '@jr/contracts';
@@ -5,14 +7,30 @@ import type { Journal } from '@jr/journal';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { Metrics } from '../common/metrics';
 import { PG_POOL } from '../database/database.module';
-import { INTAKE_JOURNAL } from '../journal/journal.module';
+import { INTAKE_JOURNAL, RESULTS_JOURNAL } from '../journal/journal.module';
 import { QUEUE_FACTORY } from '../queue/queue.module';
 import type { QueueFactory } from '../queue/queue-factory';
 import { AgentsRepository } from '../agents/agents.repository';
+import { IntakeHealth } from '../intake/intake-health';
+import { PendingSubmissions } from '../intake/pending-submissions';
 
 const CHECK_TIMEOUT_MS = 2_000;
+/** Free space under the journal that ends a "disk full" refusal. */
+const RESUME_FREE_BYTES = 1024 * 1024;
 type Check = ReadinessView['dependencies'][string];
 
+/** `/readyz`: the contract's view plus which dependencies are down while the API still accepts work. */
+export interface Readiness extends ReadinessView {
+  /** Dependencies that are down while intake still accepts (jobs wait in the journal until they return). */
+  degraded: string[];
+}
+
+/**
+ * Readiness means "accepts submissions": 503 only while POST /v1/jobs would refuse (intake journal
+ * full or failed, shutting down). Redis or Postgres down is reported per dependency and in
+ * `degraded`, with 200: intake keeps journaling and the relay catches up when they return, so a load
+ * balancer must keep sending submissions here.
+ */
 @Injectable()
 export class HealthService implements BeforeApplicationShutdown {
   private shuttingDown = false;
@@ -20,8 +38,11 @@ export class HealthService implements BeforeApplicationShutdown {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(QUEUE_FACTORY) private readonly queues: QueueFactory,
-    @Inject(INTAKE_JOURNAL) private readonly journal: Journal,
+    @Inject(INTAKE_JOURNAL) private readonly intake: Journal,
+    @Inject(RESULTS_JOURNAL) private readonly results: Journal,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly pending: PendingSubmissions,
+    private readonly intakeHealth: IntakeHealth,
     private readonly agents: AgentsRepository,
     private readonly metrics: Metrics,
   ) {}
@@ -30,29 +51,55 @@ export class HealthService implements BeforeApplicationShutdown {
     this.shuttingDown = true;
   }
 
-  async readiness(): Promise<ReadinessView> {
-    const [journal, redis, postgres] = await Promise.all([this.checkJournal(), timed(() => this.queues.ping()), timed(() => this.pool.query('SELECT 1'))]);
-    const dependencies: ReadinessView['dependencies'] = { journal, redis, postgres };
+  async readiness(): Promise<Readiness> {
+    const [redis, postgres] = await Promise.all([timed(() => this.queues.ping()), timed(() => this.pool.query('SELECT 1'))]);
+    const refusal = await this.intakeRefusal();
+    const journal = refusal ? { up: false, latencyMs: null, detail: refusal } : this.checkJournal(this.intake, `${this.pending.size} submissions not yet applied`);
+    const resultsJournal = this.checkJournal(this.results);
+    const dependencies: ReadinessView['dependencies'] = { journal, resultsJournal, redis, postgres };
     if (this.shuttingDown) dependencies.api = { up: false, latencyMs: null, detail: 'shutting down' };
-    return { ready: !this.shuttingDown && journal.up && redis.up && postgres.up, dependencies };
+    const degraded = Object.entries({ redis, postgres, resultsJournal }).flatMap(([name, c]) => (c.up ? [] : [name]));
+    return { ready: !this.shuttingDown && journal.up, dependencies, degraded };
   }
 
   async metricsText(): Promise<string> {
     const agents = await this.agents.countByState().catch(() => []);
-    return this.metrics.render(agents);
+    const journals = [
+      { name: 'intake', ...this.intake.stats },
+      { name: 'results', ...this.results.stats },
+    ].map(({ name, fsyncs, bytes, unappliedBytes, appends }) => ({ name, fsyncs, bytes, unappliedBytes, appends }));
+    return this.metrics.render(agents, journals);
   }
 
-  private async checkJournal(): Promise<Check> {
-    const started = performance.now();
-    try {
-      const { unappliedBytes } = this.journal.stats;
-      const latencyMs = Math.round(performance.now() - started);
-      if (unappliedBytes >= this.config.journalMaxBytes) return { up: false, latencyMs, detail: 'journal full' };
-      return { up: true, latencyMs };
-    } catch (err) {
-      return { up: false, latencyMs: null, detail: err instanceof Error ? err.message : 'journal unavailable' };
-    }
+  /**
+   * Why intake refuses, while it still would. A refusal ends when its cause looks gone (space freed,
+   * backlog applied), so that a balancer that stopped sending on 503 sends again: intake needs no
+   * traffic to notice that it can accept.
+   */
+  private async intakeRefusal(): Promise<string | null> {
+    const r = this.intakeHealth.notAccepting;
+    if (!r) return null;
+    const detail = `refusing submissions since ${new Date(r.at).toISOString()}: ${r.reason.replace('_', ' ')}`;
+    if (r.reason === 'disk_full' && (await freeBytes(path.resolve(this.config.dataDir, 'intake'))) < RESUME_FREE_BYTES) return detail;
+    if (r.reason === 'journal_full' && this.intake.stats.unappliedBytes >= this.config.journalMaxBytes) return detail;
+    if (r.reason === 'journal_error' && this.intake.failure) return detail;
+    this.intakeHealth.accepted();
+    return null;
   }
+
+  private checkJournal(journal: Journal, backlog?: string): Check {
+    const started = performance.now();
+    const latencyMs = (): number => Math.round(performance.now() - started);
+    if (journal.failure) return { up: false, latencyMs: null, detail: `journal failed (restart the API to recover it): ${journal.failure.message.slice(0, 200)}` };
+    const { unappliedBytes } = journal.stats;
+    if (unappliedBytes >= this.config.journalMaxBytes) return { up: false, latencyMs: latencyMs(), detail: 'journal full' };
+    return { up: true, latencyMs: latencyMs(), ...(backlog ? { detail: backlog } : {}) };
+  }
+}
+
+async function freeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir).catch(() => undefined);
+  return s ? s.bavail * s.bsize : 0;
 }
 
 async function timed(probe: () => Promise<unknown>): Promise<Check> {
@@ -64,7 +111,8 @@ async function timed(probe: () => Promise<unknown>): Promise<Check> {
     return { up: true, latencyMs: Math.round((performance.now() - started) * 10) / 10 };
   } catch (err) {
     return { up: false, latencyMs: null, detail: err instanceof Error ? err.message.slice(0, 200) : 'down' };
-  } finally {
+  }
+  finally {
     clearTimeout(timer);
   }
 }

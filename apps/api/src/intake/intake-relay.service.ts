@@ -1,137 +1,167 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Journal } from '@jr/journal';
-import { Backoff, jittered, sleep } from '@jr/resilience';
-import { CLOCK, type Clock } from '../config/app-config';
+import { Backoff, sleep } from '@jr/resilience';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
-import { INTAKE_JOURNAL } from '../journal/journal.module';
-import { JobsRepository, type InsertOutcome } from '../jobs/jobs.repository';
+import { isDependencyDown } from '../database/db-errors';
 import { EnqueueService } from '../dispatch/enqueue.service';
-import { decodeRecord, type SubmittedRecord } from './intake-record';
+import { CheckpointTracker } from '../journal/checkpoint-tracker';
+import { INTAKE_JOURNAL } from '../journal/journal.module';
+import { quarantineRecord } from '../journal/quarantine';
+import { decodeRecord, encodeRecord } from './intake-record';
+import { IntakeRepository, type SubmissionOutcome } from './intake.repository';
+import { PendingSubmissions, type PendingSubmission } from './pending-submissions';
 
-const PASS_INTERVAL_MS = 2_000;
+/** Records per Postgres round trip (one multi-row INSERT, one addBulk). */
+const BATCH = 500;
+/** A record Postgres refuses as bad data this many times alone is quarantined, not retried forever. */
+const POISON_TRIES = 3;
+const IDLE_RECHECK_MS = 1_000;
 
 /**
- * Applies intake journal records to Postgres (the system of record) and BullMQ, idempotently, and
- * advances the journal checkpoint over the contiguous applied prefix. Records a request could not
- * apply (Postgres/Redis down) are re-applied by the background pass; at start-up everything after the
- * checkpoint is replayed before the API reports ready.
+ * Moves intake journal records to Postgres (the system of record) and BullMQ, in journal order and in
+ * batches, off the request path: POST /v1/jobs answers once its record is synced, and this relay
+ * applies it moments later. Every write is keyed by the job id, so a replay after a crash creates no
+ * duplicates; the checkpoint advances over the applied prefix. At start-up everything after the
+ * checkpoint is replayed before the API listens. While Postgres is down records wait here (and in
+ * the journal, whose size limit is the backpressure) and are applied once it is back.
  */
 @Injectable()
 export class IntakeRelayService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly applied = new Set<number>();
-  private readonly inflight = new Set<number>();
-  private advancing: Promise<void> = Promise.resolve();
+  private readonly checkpoints: CheckpointTracker;
   private readonly stop = new AbortController();
   private loop: Promise<void> | undefined;
-  private reconciled = false;
+  private wake: (() => void) | undefined;
+  private isolating = 0;
+  private poisonTries = 0;
 
   constructor(
     @Inject(INTAKE_JOURNAL) private readonly journal: Journal,
-    private readonly jobs: JobsRepository,
+    private readonly pending: PendingSubmissions,
+    private readonly repo: IntakeRepository,
     private readonly enqueue: EnqueueService,
-    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
-  ) {}
+  ) {
+    this.checkpoints = new CheckpointTracker(journal, log);
+  }
 
   async onApplicationBootstrap(): Promise<void> {
-    const backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
-    for (;;) {
-      try {
-        const n = await this.pass();
-        if (n > 0) this.log.info({ records: n, checkpointLsn: this.journal.checkpointLsn }, 'intake journal replayed');
-        break;
-      } catch (err) {
+    const loaded = await this.load();
+    const backoff = new Backoff({ initialMs: 200, maxMs: 5_000 });
+    while (this.pending.size > 0 && !this.stop.signal.aborted) {
+      await this.step().catch(async (err: unknown) => {
         const delay = backoff.next();
         this.log.warn({ err: String(err), retryInMs: delay }, 'intake replay failed; retrying before ready');
-        await sleep(delay);
-      }
+        await sleep(delay, this.stop.signal).catch(() => undefined);
+      });
     }
-    await this.reconcile();
-    this.loop = this.runLoop();
+    await this.checkpoints.flush();
+    if (loaded > 0) this.log.info({ records: loaded, checkpointLsn: this.journal.checkpointLsn }, 'intake journal replayed');
+    this.loop = this.run();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stop.abort();
+    this.wake?.();
     await this.loop;
-    await this.advancing;
+    await this.checkpoints.flush();
   }
 
-  /** Applies a record just appended; undefined when that failed (the background pass retries it). */
-  async applyNow(lsn: number, record: SubmittedRecord): Promise<InsertOutcome | undefined> {
-    this.inflight.add(lsn);
-    try {
-      const outcome = await this.apply(record);
-      this.markApplied(lsn);
-      return outcome;
-    } catch (err) {
-      this.log.warn({ lsn, jobId: record.id, err: String(err) }, 'intake apply failed; the relay will retry');
-      return undefined;
-    } finally {
-      this.inflight.delete(lsn);
-    }
+  /** A record is durable: index it and let the relay apply it. */
+  accepted(lsn: number, record: Parameters<PendingSubmissions['add']>[1]): void {
+    this.pending.add(lsn, record);
+    this.wake?.();
   }
 
-  /** Idempotent: a row that exists is left alone; a queued row whose enqueue is pending is enqueued. */
-  private async apply(r: SubmittedRecord): Promise<InsertOutcome> {
-    const outcome = await this.jobs.insert({ id: r.id, job: r.job, idempotencyKey: r.idempotencyKey, requestHash: r.requestHash, at: new Date(r.at) });
-    const enqueue = { jobId: r.id, pool: r.job.pool, labels: r.job.labels };
-    if (outcome.kind === 'inserted') await this.enqueue.enqueueSoon({ ...enqueue, round: outcome.rounds });
-    if (outcome.kind === 'exists' && outcome.state === 'queued' && outcome.enqueuePending) await this.enqueue.enqueueSoon({ ...enqueue, round: outcome.rounds });
-    return outcome;
-  }
-
-  /** Re-applies every record after the checkpoint that is neither applied nor being applied. */
-  private async pass(): Promise<number> {
+  /** Everything after the checkpoint goes back into the pending index (acknowledged, not yet applied). */
+  private async load(): Promise<number> {
     let count = 0;
     for await (const rec of this.journal.readFrom(this.journal.checkpointLsn)) {
-      if (this.applied.has(rec.lsn) || this.inflight.has(rec.lsn)) continue;
-      let record: SubmittedRecord;
       try {
-        record = decodeRecord(rec.data);
+        this.pending.add(rec.lsn, decodeRecord(rec.data));
+        count++;
       } catch (err) {
-        this.log.error({ lsn: rec.lsn, err: String(err) }, 'skipping an undecodable intake record');
-        this.markApplied(rec.lsn);
-        continue;
+        const file = await quarantineRecord(this.config.dataDir, 'intake', rec.lsn, rec.data);
+        this.log.error({ lsn: rec.lsn, err: String(err), file }, 'undecodable intake record quarantined');
+        this.checkpoints.mark([rec.lsn]);
       }
-      await this.apply(record);
-      this.markApplied(rec.lsn);
-      count++;
     }
-    await this.advancing;
     return count;
   }
 
-  /** Once per process: every queued job gets its BullMQ job back (after a Redis loss nothing else would). */
-  private async reconcile(): Promise<void> {
-    try {
-      const n = await this.enqueue.sweep(new Date(this.clock.now()), true);
-      this.reconciled = true;
-      if (n > 0) this.log.info({ jobs: n }, 'queued jobs reconciled into BullMQ');
-    } catch (err) {
-      this.log.warn({ err: String(err) }, 'reconciling queued jobs failed; retrying');
-    }
-  }
-
-  private async runLoop(): Promise<void> {
+  private async run(): Promise<void> {
+    const backoff = new Backoff({ initialMs: 100, maxMs: 2_000 });
     while (!this.stop.signal.aborted) {
-      await sleep(jittered(PASS_INTERVAL_MS, 0.2), this.stop.signal).catch(() => undefined);
-      if (this.stop.signal.aborted) return;
-      if (!this.reconciled) await this.reconcile();
-      if (this.journal.lastLsn <= this.journal.checkpointLsn) continue;
-      await this.pass().catch((err: unknown) => this.log.warn({ err: String(err) }, 'intake relay pass failed'));
+      if (this.pending.size === 0) {
+        await this.idle();
+        continue;
+      }
+      try {
+        await this.step();
+        backoff.reset();
+      } catch (err) {
+        const delay = backoff.next();
+        this.log.warn({ err: String(err), pending: this.pending.size, retryInMs: delay }, 'intake relay: applying failed; retrying');
+        await sleep(delay, this.stop.signal).catch(() => undefined);
+      }
     }
   }
 
-  private markApplied(lsn: number): void {
-    this.applied.add(lsn);
-    this.advancing = this.advancing.then(() => this.advance()).catch((err: unknown) => this.log.warn({ err: String(err) }, 'journal checkpoint failed'));
+  private idle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, IDLE_RECHECK_MS);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    }).finally(() => (this.wake = undefined));
   }
 
-  private async advance(): Promise<void> {
-    let cp = this.journal.checkpointLsn;
-    while (this.applied.has(cp + 1)) cp++;
-    if (cp <= this.journal.checkpointLsn) return;
-    await this.journal.checkpoint(cp);
-    for (const lsn of this.applied) if (lsn <= cp) this.applied.delete(lsn);
+  /**
+   * Applies the oldest batch. After a failure that is not a dependency outage, the records of that
+   * batch are applied one at a time to find the poison one, which is quarantined after a few tries.
+   */
+  private async step(): Promise<void> {
+    const batch = this.pending.oldest(this.isolating > 0 ? 1 : BATCH);
+    try {
+      await this.apply(batch);
+      this.isolating = Math.max(0, this.isolating - 1);
+      this.poisonTries = 0;
+    } catch (err) {
+      if (isDependencyDown(err)) throw err;
+      if (batch.length > 1) {
+        this.isolating = batch.length;
+        throw err;
+      }
+      if (++this.poisonTries < POISON_TRIES) throw err;
+      await this.quarantine(batch[0] as PendingSubmission, err);
+    }
+  }
+
+  private async apply(batch: PendingSubmission[]): Promise<void> {
+    const outcomes = await this.repo.apply(batch.map(({ record: r }) => ({ id: r.id, job: r.job, idempotencyKey: r.idempotencyKey, requestHash: r.requestHash, at: new Date(r.at) })));
+    const created = outcomes.flatMap((o) => (o.kind === 'created' || o.kind === 'unkeyed' ? [o.job] : []));
+    await this.enqueue.enqueueMany(created.map((j) => ({ jobId: j.id, pool: j.pool, labels: j.labels, round: j.rounds })));
+    outcomes.forEach((o) => this.logConflict(o));
+    this.pending.settle(batch);
+    this.checkpoints.mark(batch.map((e) => e.lsn));
+  }
+
+  private logConflict(o: SubmissionOutcome): void {
+    if (o.kind === 'aliased') this.log.info({ id: o.id, jobId: o.jobId }, 'acknowledged submission repeated an Idempotency-Key; its id now names the existing job');
+    if (o.kind === 'unkeyed') {
+      this.log.warn({ id: o.job.id, keyHolder: o.keyHolder }, 'acknowledged submission reused an Idempotency-Key with another body; it runs as its own job without the key');
+    }
+  }
+
+  private async quarantine(entry: PendingSubmission, err: unknown): Promise<void> {
+    const file = await quarantineRecord(this.config.dataDir, 'intake', entry.lsn, encodeRecord(entry.record));
+    this.log.error({ lsn: entry.lsn, jobId: entry.record.id, err: String(err), file }, 'intake record refused by Postgres repeatedly; quarantined');
+    this.pending.settle([entry]);
+    this.checkpoints.mark([entry.lsn]);
+    this.isolating = Math.max(0, this.isolating - 1);
+    this.poisonTries = 0;
   }
 }

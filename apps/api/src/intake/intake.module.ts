@@ -3,11 +3,12 @@ import { DispatchModule } from '../dispatch/dispatch.module';
 import { JobsModule } from '../jobs/jobs.module';
 import { IntakeController } from './intake.controller';
 import { IntakeRelayService } from './intake-relay.service';
+import { IntakeRepository } from './intake.repository';
 import { IntakeService } from './intake.service';
 
 @Module({
   imports: [JobsModule, DispatchModule],
   controllers: [IntakeController],
-  providers: [IntakeService, IntakeRelayService],
+  providers: [IntakeService, IntakeRelayService, IntakeRepository],
 })
 export class IntakeModule {}

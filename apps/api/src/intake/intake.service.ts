@@ -1,13 +1,15 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DomainError, newJobId, parseJobSpec, type NormalizedJob, type SubmitResult } from '@jr/contracts';
-import type { Journal } from '@jr/journal';
+import { isNoSpaceError, type Journal } from '@jr/journal';
 import { CLOCK, type Clock } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
-import { Metrics } from '../common/metrics';
+import { Metrics, type IntakeRejectReason } from '../common/metrics';
 import { INTAKE_JOURNAL } from '../journal/journal.module';
 import { JobsRepository } from '../jobs/jobs.repository';
 import { encodeRecord, parseIdempotencyKey, requestHash, type SubmittedRecord } from './intake-record';
+import { IntakeHealth } from './intake-health';
 import { IntakeRelayService } from './intake-relay.service';
+import { PendingSubmissions } from './pending-submissions';
 
 export interface SubmitAnswer {
   status: 200 | 202;
@@ -20,82 +22,82 @@ interface Prior {
   state?: SubmitResult['state'];
 }
 
-/**
- * POST /v1/jobs: validate, journal durably (fsync) BEFORE answering, then apply to Postgres/BullMQ.
- * The answer is 202 once the record is on disk, even when applying must wait for the relay.
- */
-/** How long a key stays reserved in memory when its record could not be applied yet (Postgres down). */
-const UNAPPLIED_KEY_TTL_MS = 3_600_000;
+/** Retry-After for each kind of refusal: a full journal drains in moments, a full disk needs an operator. */
+const RETRY_AFTER_S: Record<Exclude<IntakeRejectReason, 'invalid_input'>, number> = { journal_full: 2, disk_full: 10, journal_error: 10, shutting_down: 5 };
 
+/**
+ * POST /v1/jobs: validate, journal durably (fdatasync, group commit), answer 202. Applying the record
+ * to Postgres and BullMQ is the relay's job, off the request path. A repeated Idempotency-Key is
+ * answered from the journal's index of not-yet-applied records, else from Postgres; concurrent
+ * requests with one key wait for the first and share its id.
+ */
 @Injectable()
-export class IntakeService {
-  /**
-   * Idempotency keys of submissions in flight or journaled but not yet in Postgres, reserved
-   * synchronously so that concurrent requests with one key wait for the first and share its id.
-   */
-  private readonly keys = new Map<string, Promise<Prior>>();
+export class IntakeService implements BeforeApplicationShutdown {
+  /** Keys of requests between "looked up" and "journaled", reserved synchronously. */
+  private readonly reserved = new Map<string, Promise<Prior>>();
+  private closing = false;
+  private lookupFailing = false;
 
   constructor(
     @Inject(INTAKE_JOURNAL) private readonly journal: Journal,
     private readonly jobs: JobsRepository,
+    private readonly pending: PendingSubmissions,
+    private readonly health: IntakeHealth,
     private readonly relay: IntakeRelayService,
     private readonly metrics: Metrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
+  beforeApplicationShutdown(): void {
+    this.closing = true;
+  }
+
   async submit(body: unknown, idempotencyKey: string | string[] | undefined): Promise<SubmitAnswer> {
+    if (this.closing) throw this.refuse('shutting_down', 'the API is shutting down; retry against another replica or later');
     const key = parseIdempotencyKey(idempotencyKey);
-    if (!key.ok) throw new DomainError('INVALID_INPUT', key.message, { errors: [{ path: 'Idempotency-Key', message: key.message }] });
+    if (!key.ok) throw this.invalid(key.message, [{ path: 'Idempotency-Key', message: key.message }]);
     const parsed = parseJobSpec(body);
-    if (!parsed.ok) throw new DomainError('INVALID_INPUT', 'invalid job document', { errors: parsed.issues });
+    if (!parsed.ok) throw this.invalid('invalid job document', parsed.issues);
     const hash = requestHash(parsed.job);
     if (key.key === null) return this.accept(parsed.job, null, hash);
-    const earlier = this.keys.get(key.key);
-    if (earlier) return this.answerDuplicate(await earlier, hash);
+    const earlier = this.reserved.get(key.key);
+    if (earlier) return answerDuplicate(await earlier, hash);
     return this.acceptOnce(key.key, parsed.job, hash);
   }
 
-  /** First request with this key in this process: look it up, else journal it; others await this one. */
+  /** First request with this key right now: look it up, else journal it; others with the key await this one. */
   private async acceptOnce(key: string, job: NormalizedJob, hash: string): Promise<SubmitAnswer> {
     let settle!: { resolve: (p: Prior) => void; reject: (e: unknown) => void };
     const reservation = new Promise<Prior>((resolve, reject) => (settle = { resolve, reject }));
     reservation.catch(() => undefined);
-    this.keys.set(key, reservation);
-    let keep = false;
+    this.reserved.set(key, reservation);
     try {
       const prior = await this.findPrior(key);
       if (prior) {
         settle.resolve(prior);
-        return this.answerDuplicate(prior, hash);
+        return answerDuplicate(prior, hash);
       }
-      const answer = await this.accept(job, key, hash, settle.resolve);
-      keep = answer.applied === false;
+      const answer = await this.accept(job, key, hash);
+      settle.resolve({ id: answer.result.id, requestHash: hash });
       return answer;
     } catch (err) {
       settle.reject(err);
       throw err;
     } finally {
-      if (!keep) this.keys.delete(key);
-      else setTimeout(() => this.keys.get(key) === reservation && this.keys.delete(key), UNAPPLIED_KEY_TTL_MS).unref();
+      this.reserved.delete(key);
     }
   }
 
-  /** Journal (durable), then apply; `onSettled` learns which job the key now names. */
-  private async accept(job: NormalizedJob, key: string | null, hash: string, onSettled?: (prior: Prior) => void): Promise<SubmitAnswer & { applied: boolean }> {
+  /** Journal (durable), hand to the relay, answer. */
+  private async accept(job: NormalizedJob, key: string | null, hash: string): Promise<SubmitAnswer> {
     const now = this.clock.now();
     const record: SubmittedRecord = { type: 'job.submitted', id: newJobId(now), job, idempotencyKey: key, requestHash: hash, at: now };
     const lsn = await this.append(record);
+    this.health.accepted();
+    this.relay.accepted(lsn, record);
     this.metrics.jobSubmitted();
-    const outcome = await this.relay.applyNow(lsn, record);
-    if (outcome?.kind === 'duplicate-key') {
-      // another API replica took the key first: its job is the one
-      const prior = { id: outcome.existingId, requestHash: outcome.existingHash, state: outcome.state };
-      onSettled?.(prior);
-      return { ...this.answerDuplicate(prior, hash), applied: true };
-    }
-    onSettled?.({ id: record.id, requestHash: hash });
-    return { status: 202, result: { id: record.id, state: 'queued' }, applied: outcome !== undefined };
+    return { status: 202, result: { id: record.id, state: 'queued' } };
   }
 
   private async append(record: SubmittedRecord): Promise<number> {
@@ -103,23 +105,43 @@ export class IntakeService {
       return await this.journal.append(encodeRecord(record));
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      if (code === 'JOURNAL_FULL') throw new DomainError('NOT_ACCEPTING', 'intake journal full; retry later', { retryAfterSeconds: 5 });
+      if (code === 'JOURNAL_FULL') {
+        const disk = isNoSpaceError((err as { cause?: unknown }).cause);
+        throw this.refuse(disk ? 'disk_full' : 'journal_full', disk ? 'the disk under the intake journal is full; retry later' : 'intake journal full; retry later');
+      }
       this.log.error({ err: String(err) }, 'intake journal append failed');
-      throw new DomainError('NOT_ACCEPTING', 'intake journal unavailable; retry later', { retryAfterSeconds: 5 });
+      throw this.refuse('journal_error', 'intake journal unavailable; retry later');
     }
   }
 
+  /** The journal's index first (acknowledged, maybe not applied), then Postgres. Postgres down: none known. */
   private async findPrior(key: string): Promise<Prior | undefined> {
+    const unapplied = this.pending.withKey(key);
+    if (unapplied) return { id: unapplied.id, requestHash: unapplied.requestHash, state: 'queued' };
     try {
-      return await this.jobs.findByIdempotencyKey(key);
+      const found = await this.jobs.findByIdempotencyKey(key);
+      this.lookupFailing = false;
+      return found;
     } catch (err) {
-      this.log.warn({ err: String(err) }, 'idempotency lookup failed; the relay resolves duplicates');
+      if (!this.lookupFailing) this.log.warn({ err: String(err) }, 'idempotency lookup failed; accepting, the relay resolves a repeated key when Postgres is back');
+      this.lookupFailing = true;
       return undefined;
     }
   }
 
-  private answerDuplicate(prior: Prior, hash: string): SubmitAnswer {
-    if (prior.requestHash !== hash) throw new DomainError('CONFLICT', `Idempotency-Key already used for job ${prior.id} with a different body`);
-    return { status: 200, result: { id: prior.id, state: prior.state ?? 'queued' } };
+  private refuse(reason: Exclude<IntakeRejectReason, 'invalid_input'>, message: string): DomainError {
+    this.metrics.intakeRejected(reason);
+    this.health.refused(reason, this.clock.now());
+    return new DomainError('NOT_ACCEPTING', message, { retryAfterSeconds: RETRY_AFTER_S[reason], reason });
   }
+
+  private invalid(message: string, errors: Array<{ path: string; message: string }>): DomainError {
+    this.metrics.intakeRejected('invalid_input');
+    return new DomainError('INVALID_INPUT', message, { errors });
+  }
+}
+
+function answerDuplicate(prior: Prior, hash: string): SubmitAnswer {
+  if (prior.requestHash !== hash) throw new DomainError('CONFLICT', `Idempotency-Key already used for job ${prior.id} with a different body`);
+  return { status: 200, result: { id: prior.id, state: prior.state ?? 'queued' } };
 }

@@ -2,6 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Injectable } from '@nestjs/common';
 import { DomainError, JOB_ID_RE, isTerminal } from '@jr/contracts';
 import { DomainEvents } from '../common/events';
+import { PendingSubmissions } from '../intake/pending-submissions';
 import { JobsRepository, type LogChunkRow } from './jobs.repository';
 
 const PAGE = 500;
@@ -20,11 +21,14 @@ export class JobLogsService {
   constructor(
     private readonly jobs: JobsRepository,
     private readonly events: DomainEvents,
+    private readonly pending: PendingSubmissions,
   ) {}
 
-  /** 404 for unknown ids, before any output is written. */
+  /** 404 for unknown ids, before any output is written. A job still on its way to Postgres exists. */
   async assertExists(id: string): Promise<void> {
-    if (!JOB_ID_RE.test(id) || !(await this.jobs.stateOf(id))) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    if (this.pending.get(id) || (await this.jobs.stateOf(id))) return;
+    throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
   }
 
   /**
@@ -33,12 +37,14 @@ export class JobLogsService {
    * sees exactly the same text as one that stayed connected.
    */
   async text(id: string): Promise<Buffer> {
+    if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    if (this.pending.get(id)) return Buffer.alloc(0);
     const info = await this.jobs.stateOf(id);
-    if (!JOB_ID_RE.test(id) || !info) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    if (!info) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
     const parts: Buffer[] = [];
     let cursor = { attempt: 0, seq: 0 };
     for (;;) {
-      const rows = await this.jobs.logChunks(id, cursor, PAGE);
+      const rows = await this.jobs.logChunks(info.id, cursor, PAGE);
       for (const r of rows) {
         if (needsHeader(r.attempt, cursor.attempt)) parts.push(Buffer.from(attemptHeader(r.attempt)));
         parts.push(r.data);
@@ -50,21 +56,24 @@ export class JobLogsService {
 
   /** Streams output as it arrives until the job is terminal and everything is sent, then an `end` event. */
   async follow(id: string, sink: LogSink): Promise<void> {
+    while (this.pending.get(id) && !sink.closed.aborted) await this.pending.whenApplied(id, RECHECK_MS);
+    const jobId = (await this.jobs.stateOf(id))?.id;
+    if (jobId === undefined) return;
     let cursor = { attempt: 0, seq: 0 };
     const decoder = new StringDecoder('utf8');
     while (!sink.closed.aborted) {
-      const wake = this.wakeUp(id, sink.closed);
-      const info = await this.jobs.stateOf(id);
+      const wake = this.wakeUp(jobId, sink.closed);
+      const info = await this.jobs.stateOf(jobId);
       if (!info) return;
-      const rows = await this.jobs.logChunks(id, cursor, PAGE);
+      const rows = await this.jobs.logChunks(jobId, cursor, PAGE);
       if (rows.length > 0) {
         cursor = this.send(rows, cursor, decoder, sink);
         wake.cancel();
         continue;
       }
       if (isTerminal(info.state)) {
-        const view = await this.jobs.findView(id);
-        sink.event('end', JSON.stringify({ id, state: info.state, exitCode: view?.exitCode ?? null, reason: view?.reason ?? null }));
+        const view = await this.jobs.findView(jobId);
+        sink.event('end', JSON.stringify({ id: jobId, state: info.state, exitCode: view?.exitCode ?? null, reason: view?.reason ?? null }));
         wake.cancel();
         return;
       }

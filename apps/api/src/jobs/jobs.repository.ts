@@ -1,28 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { isTerminal, type JobState, type JobView, type NormalizedJob } from '@jr/contracts';
+import { isTerminal, type JobState, type JobView } from '@jr/contracts';
 import { PG_POOL } from '../database/database.module';
 import { withTransaction } from '../database/transaction';
 import { toJobView, type AttemptRow, type JobRow } from './job-rows';
 
-export interface NewJob {
-  id: string;
-  job: NormalizedJob;
-  idempotencyKey: string | null;
-  requestHash: string;
-  at: Date;
-}
-
-export type InsertOutcome =
-  | { kind: 'inserted'; state: JobState; rounds: number }
-  | { kind: 'exists'; state: JobState; rounds: number; enqueuePending: boolean }
-  | { kind: 'duplicate-key'; existingId: string; existingHash: string; state: JobState };
-
 export type CancelOutcome =
   | { kind: 'missing' }
   | { kind: 'terminal'; state: JobState }
-  | { kind: 'cancelled'; pool: string; rounds: number }
-  | { kind: 'requested'; state: JobState };
+  | { kind: 'cancelled'; jobId: string; pool: string; rounds: number }
+  | { kind: 'requested'; jobId: string; state: JobState };
 
 export interface ListQuery {
   state?: JobState;
@@ -44,27 +31,13 @@ export interface LogChunkRow {
   data: Buffer;
 }
 
-/** Jobs as Postgres holds them: intake inserts, reads for REST, cancel, enqueue bookkeeping. */
+/** The job an id names: itself, or the job it is an alias of (see migrations/002_job_aliases.sql). */
+const RESOLVE_ID = (param: string): string => `coalesce((SELECT job_id FROM job_aliases WHERE id = ${param}), ${param})`;
+
+/** Jobs as Postgres holds them: reads for REST, cancel, enqueue bookkeeping (intake writes: IntakeRepository). */
 @Injectable()
 export class JobsRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
-
-  /** Idempotent: a replayed record finds its own row; a reused idempotency key finds the other job. */
-  async insert(j: NewJob): Promise<InsertOutcome> {
-    const res = await this.pool.query<{ state: JobState; rounds: number }>(
-      `INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at)
-       VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT DO NOTHING RETURNING state, rounds`,
-      [j.id, j.job.name, j.job.pool, JSON.stringify(j.job.labels), JSON.stringify(j.job), j.idempotencyKey, j.requestHash, j.job.retries, j.at],
-    );
-    const row = res.rows[0];
-    if (row) return { kind: 'inserted', state: row.state, rounds: row.rounds };
-    const own = await this.pool.query<{ state: JobState; rounds: number; enqueue_pending: boolean }>('SELECT state, rounds, enqueue_pending FROM jobs WHERE id = $1', [j.id]);
-    const mine = own.rows[0];
-    if (mine) return { kind: 'exists', state: mine.state, rounds: mine.rounds, enqueuePending: mine.enqueue_pending };
-    const other = j.idempotencyKey === null ? undefined : await this.findByIdempotencyKey(j.idempotencyKey);
-    if (!other) throw new Error(`job ${j.id} neither inserted nor found`);
-    return { kind: 'duplicate-key', existingId: other.id, existingHash: other.requestHash, state: other.state };
-  }
 
   async findByIdempotencyKey(key: string): Promise<{ id: string; requestHash: string; state: JobState } | undefined> {
     const res = await this.pool.query<{ id: string; request_hash: string; state: JobState }>('SELECT id, request_hash, state FROM jobs WHERE idempotency_key = $1', [key]);
@@ -73,16 +46,17 @@ export class JobsRepository {
   }
 
   async findView(id: string): Promise<JobView | undefined> {
-    const job = await this.pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [id]);
+    const job = await this.pool.query<JobRow>(`SELECT * FROM jobs WHERE id = ${RESOLVE_ID('$1')}`, [id]);
     const row = job.rows[0];
     if (!row) return undefined;
-    const attempts = await this.pool.query<AttemptRow>('SELECT * FROM attempts WHERE job_id = $1 ORDER BY n', [id]);
+    const attempts = await this.pool.query<AttemptRow>('SELECT * FROM attempts WHERE job_id = $1 ORDER BY n', [row.id]);
     return toJobView(row, attempts.rows);
   }
 
-  async stateOf(id: string): Promise<{ state: JobState; attempts: number } | undefined> {
-    const res = await this.pool.query<{ state: JobState; attempts: number }>(
-      'SELECT state, (SELECT count(*)::int FROM attempts WHERE job_id = $1) AS attempts FROM jobs WHERE id = $1',
+  /** `id` is the job's own id (an alias resolves to the job it names). */
+  async stateOf(id: string): Promise<{ id: string; state: JobState; attempts: number } | undefined> {
+    const res = await this.pool.query<{ id: string; state: JobState; attempts: number }>(
+      `SELECT j.id, j.state, (SELECT count(*)::int FROM attempts a WHERE a.job_id = j.id) AS attempts FROM jobs j WHERE j.id = ${RESOLVE_ID('$1')}`,
       [id],
     );
     return res.rows[0];
@@ -104,19 +78,20 @@ export class JobsRepository {
   /** Queued: cancelled at once. Leased/running: cancel requested (the agent is told on its next heartbeat). */
   async cancel(id: string, now: Date): Promise<CancelOutcome> {
     return withTransaction(this.pool, async (tx) => {
-      const res = await tx.query<JobRow>('SELECT * FROM jobs WHERE id = $1 FOR UPDATE', [id]);
+      const res = await tx.query<JobRow>(`SELECT * FROM jobs WHERE id = ${RESOLVE_ID('$1')} FOR UPDATE`, [id]);
       const job = res.rows[0];
       if (!job) return { kind: 'missing' };
+      const jobId = job.id;
       if (isTerminal(job.state)) return { kind: 'terminal', state: job.state };
       if (job.state === 'queued') {
         await tx.query(
           `UPDATE jobs SET state = 'cancelled', reason = 'cancelled', cancel_requested = true, enqueue_pending = false, ended_at = $2, updated_at = $2 WHERE id = $1`,
-          [id, now],
+          [jobId, now],
         );
-        return { kind: 'cancelled', pool: job.pool, rounds: job.rounds };
+        return { kind: 'cancelled', jobId, pool: job.pool, rounds: job.rounds };
       }
-      await tx.query('UPDATE jobs SET cancel_requested = true, updated_at = $2 WHERE id = $1', [id, now]);
-      return { kind: 'requested', state: job.state };
+      await tx.query('UPDATE jobs SET cancel_requested = true, updated_at = $2 WHERE id = $1', [jobId, now]);
+      return { kind: 'requested', jobId, state: job.state };
     });
   }
 
@@ -127,6 +102,15 @@ export class JobsRepository {
 
   async markEnqueued(id: string, round: number): Promise<void> {
     await this.pool.query('UPDATE jobs SET enqueue_pending = false WHERE id = $1 AND rounds = $2', [id, round]);
+  }
+
+  /** One statement for a batch the relay or the sweep added to BullMQ. */
+  async markEnqueuedMany(items: Array<{ id: string; round: number }>): Promise<void> {
+    if (items.length === 0) return;
+    await this.pool.query(
+      'UPDATE jobs j SET enqueue_pending = false FROM unnest($1::text[], $2::int[]) AS r(id, rounds) WHERE j.id = r.id AND j.rounds = r.rounds AND j.enqueue_pending',
+      [items.map((i) => i.id), items.map((i) => i.round)],
+    );
   }
 
   /** Queued jobs whose BullMQ job may be missing: not yet added, or added before Redis lost it. */

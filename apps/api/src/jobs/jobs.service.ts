@@ -3,7 +3,11 @@ import { DomainError, JOB_ID_RE, POOL_RE, isJobState, type JobPage, type JobView
 import { CLOCK, type Clock } from '../config/app-config';
 import { DomainEvents } from '../common/events';
 import { Metrics } from '../common/metrics';
+import { PendingSubmissions } from '../intake/pending-submissions';
 import { JobsRepository } from './jobs.repository';
+
+/** How long cancel waits for a just-submitted job to reach Postgres before answering 503. */
+const APPLY_WAIT_MS = 10_000;
 
 export interface ListParams {
   state?: unknown;
@@ -20,13 +24,20 @@ export class JobsService {
     private readonly jobs: JobsRepository,
     private readonly events: DomainEvents,
     private readonly metrics: Metrics,
+    private readonly pending: PendingSubmissions,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
+  /** From Postgres; a job acknowledged but not yet applied (relay lag, Postgres down) is shown from the journal's index. */
   async get(id: string): Promise<JobView> {
-    const view = JOB_ID_RE.test(id) ? await this.jobs.findView(id) : undefined;
-    if (!view) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
-    return view;
+    if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    const view = await this.jobs.findView(id).catch((err: unknown) => {
+      if (this.pending.get(id)) return undefined;
+      throw err;
+    });
+    const found = view ?? this.pending.view(id);
+    if (!found) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    return found;
   }
 
   async list(p: ListParams): Promise<JobPage> {
@@ -42,13 +53,20 @@ export class JobsService {
     if (cursor !== undefined && beforeId === undefined) errors.push({ path: 'cursor', message: 'not a cursor from a previous page' });
     if (errors.length > 0) throw new DomainError('INVALID_INPUT', 'bad query parameters', { errors });
     const limit = Number(limitText);
-    const items = await this.jobs.list({ state: state as JobView['state'] | undefined, pool, limit, beforeId });
+    const items = mergeNewestFirst(
+      await this.jobs.list({ state: state as JobView['state'] | undefined, pool, limit, beforeId }),
+      state === undefined || state === 'queued' ? this.pending.list({ pool, beforeId, limit }) : [],
+      limit,
+    );
     const last = items[items.length - 1];
     return { items, nextCursor: items.length === limit && last ? encodeCursor(last.id) : null };
   }
 
   async cancel(id: string): Promise<SubmitResult> {
     if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    if (this.pending.get(id) && !(await this.pending.whenApplied(id, APPLY_WAIT_MS))) {
+      throw new DomainError('DEPENDENCY_DOWN', `job ${id} is accepted but not yet stored; retry the cancel shortly`, { retryAfterSeconds: 2 });
+    }
     const r = await this.jobs.cancel(id, new Date(this.clock.now()));
     switch (r.kind) {
       case 'missing':
@@ -56,13 +74,21 @@ export class JobsService {
       case 'terminal':
         throw new DomainError('ALREADY_TERMINAL', `job ${id} already ended ${r.state}`);
       case 'cancelled':
-        this.events.jobChanged({ jobId: id, kind: 'state', state: 'cancelled', dequeue: { pool: r.pool, round: r.rounds } });
+        this.events.jobChanged({ jobId: r.jobId, kind: 'state', state: 'cancelled', dequeue: { pool: r.pool, round: r.rounds } });
         this.metrics.jobStateChanged('cancelled');
         return { id, state: 'cancelled' };
       case 'requested':
         return { id, state: r.state };
     }
   }
+}
+
+/** Postgres rows and not-yet-applied submissions in one newest-first page (a row wins over its pending twin). */
+function mergeNewestFirst(rows: JobView[], pending: JobView[], limit: number): JobView[] {
+  if (pending.length === 0) return rows;
+  const byId = new Map(pending.map((v) => [v.id, v]));
+  for (const r of rows) byId.set(r.id, r);
+  return [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, limit);
 }
 
 function encodeCursor(id: string): string {

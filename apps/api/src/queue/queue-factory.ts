@@ -75,6 +75,16 @@ export class QueueFactory {
     this.workers.set(pool, { worker, connection });
   }
 
+  /**
+   * The data-loss sentinel: one key, written once and never expiring. `SET NX` answers whether it was
+   * missing, i.e. whether this Redis lost its data (restart without persistence, FLUSHALL, a failover
+   * to an empty replica) since the key was last written. Throws while Redis is unreachable.
+   */
+  async plantSentinel(value: string): Promise<'present' | 'planted'> {
+    const res = await this.producer.set(`${this.prefix}:sentinel`, value, 'NX');
+    return res === 'OK' ? 'planted' : 'present';
+  }
+
   /** Round-trip time of a PING on the producer connection. */
   async ping(): Promise<number> {
     const started = performance.now();

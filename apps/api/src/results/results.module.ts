@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
 import { DispatchModule } from '../dispatch/dispatch.module';
 import { JobsModule } from '../jobs/jobs.module';
+import { ResultsRelayService } from './results-relay.service';
+import { ResultsRepository } from './results.repository';
 import { ResultsService } from './results.service';
 
 @Module({
   imports: [JobsModule, DispatchModule],
-  providers: [ResultsService],
-  exports: [ResultsService],
+  providers: [ResultsService, ResultsRelayService, ResultsRepository],
+  exports: [ResultsService, ResultsRelayService],
 })
 export class ResultsModule {}

@@ -1,11 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { pb } from '@jr/contracts';
+import { DomainError, type pb } from '@jr/contracts';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
-import { DomainEvents } from '../common/events';
+import { AttemptRegistry, type AttemptSnapshot } from '../common/attempt-registry';
 import type { AgentRow } from '../agents/agents.repository';
-import { EnqueueService } from '../dispatch/enqueue.service';
-import { JobLedgerRepository, type AttemptOutcome, type ReportEvent } from '../jobs/job-ledger.repository';
+import { isDependencyDown } from '../database/db-errors';
+import type { AttemptOutcome, ReportEvent } from '../jobs/attempt-writes';
 import { validateComplete, validateReport } from '../grpc/request-validation';
+import { decideFence, predictJobState, type AttemptRef, type FenceCall, type FenceVerdict } from './attempt-fence';
+import { ResultsRelayService } from './results-relay.service';
+import { ResultsRepository } from './results.repository';
 
 const OUTCOMES: Record<string, AttemptOutcome['end']> = {
   OUTCOME_SUCCEEDED: 'succeeded',
@@ -14,25 +17,33 @@ const OUTCOMES: Record<string, AttemptOutcome['end']> = {
   OUTCOME_CANCELLED: 'cancelled',
 };
 
-/** Report and Complete: fenced by the lease token; logs and step events stored once each. */
+/**
+ * Report and Complete: validate, fence by the lease token (synchronously: a stale token is refused
+ * here), append to the results journal (synced before the answer), answer. The results relay applies
+ * the record to Postgres moments later. A late result for an attempt that ended `lost` is journaled
+ * too (so it shows as `superseded` with its exit code) and answered FAILED_PRECONDITION "superseded".
+ */
 @Injectable()
 export class ResultsService {
   constructor(
-    private readonly ledger: JobLedgerRepository,
-    private readonly enqueue: EnqueueService,
-    private readonly events: DomainEvents,
+    private readonly repo: ResultsRepository,
+    private readonly relay: ResultsRelayService,
+    private readonly registry: AttemptRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async report(agent: AgentRow, req: pb.ReportRequest__Output): Promise<pb.ReportResponse> {
     const r = validateReport(req);
-    const events = req.events.map(toReportEvent);
-    const key = { jobId: r.jobId, attempt: r.attempt, leaseToken: r.leaseToken, agentId: agent.id };
-    const { ackedSeq, transition } = await this.ledger.report(key, events, new Date(this.clock.now()));
-    if (events.some((e) => e.kind === 'log')) this.events.jobChanged({ jobId: r.jobId, kind: 'log' });
-    if (transition) await this.enqueue.afterTransition(transition);
-    return { ackedSeq };
+    const ref = { jobId: r.jobId, attempt: r.attempt, leaseToken: r.leaseToken, agentId: agent.id };
+    const events = req.events.map((e) => toReportEvent(e, this.clock.now()));
+    const { snap, verdict } = await this.fence(ref, { kind: 'report' });
+    if (verdict.kind === 'refuse') throw superseded(verdict.message);
+    if (verdict.kind === 'repeat') throw superseded(`superseded: attempt ${ref.attempt} of job ${ref.jobId} already ended`); // (only completions repeat)
+    if (events.length > 0 || verdict.kind === 'late') await this.relay.submit({ type: 'report', ...ref, late: verdict.kind === 'late', at: this.clock.now(), events });
+    if (verdict.kind === 'late') throw superseded(verdict.message);
+    const overlay = this.registry.overlay(ref.jobId, ref.attempt);
+    return { ackedSeq: Math.max(snap.lastSeq, overlay?.maxSeq ?? 0) };
   }
 
   async complete(agent: AgentRow, req: pb.CompleteRequest__Output): Promise<pb.CompleteResponse> {
@@ -45,15 +56,43 @@ export class ResultsService {
       startedAt: c.startedAtMs > 0 ? new Date(c.startedAtMs) : null,
       endedAt: c.endedAtMs > 0 ? new Date(c.endedAtMs) : new Date(now),
     };
-    const key = { jobId: c.jobId, attempt: c.attempt, leaseToken: c.leaseToken, agentId: agent.id };
-    const { jobState, transition } = await this.ledger.complete(key, outcome, new Date(now), this.config.maxLostAttempts);
-    if (transition) await this.enqueue.afterTransition(transition);
+    const ref = { jobId: c.jobId, attempt: c.attempt, leaseToken: c.leaseToken, agentId: agent.id };
+    const { snap, verdict } = await this.fence(ref, { kind: 'complete', end: outcome.end });
+    if (verdict.kind === 'refuse') throw superseded(verdict.message);
+    if (verdict.kind === 'repeat') return { jobState: verdict.jobState };
+    const jobState = verdict.kind === 'late' ? snap.job.state : predictJobState(snap, outcome.end, this.config.maxLostAttempts);
+    await this.relay.submit({ type: 'complete', ...ref, late: verdict.kind === 'late', at: now, outcome }, jobState);
+    if (verdict.kind === 'late') throw superseded(verdict.message);
     return { jobState };
+  }
+
+  /** The attempt as Postgres has it (or, while Postgres is unreachable, as this process last saw it), then the decision. */
+  private async fence(ref: AttemptRef, call: FenceCall): Promise<{ snap: AttemptSnapshot; verdict: FenceVerdict }> {
+    const snap = await this.snapshot(ref.jobId, ref.attempt);
+    const verdict = decideFence(snap, this.registry.overlay(ref.jobId, ref.attempt), ref, call);
+    if (!snap) throw superseded(verdict.kind === 'refuse' ? verdict.message : `superseded: no attempt ${ref.attempt} of job ${ref.jobId}`);
+    return { snap, verdict };
+  }
+
+  private async snapshot(jobId: string, attempt: number): Promise<AttemptSnapshot | undefined> {
+    try {
+      const snap = await this.repo.snapshot(jobId, attempt);
+      if (snap) this.registry.remember(snap);
+      return snap;
+    } catch (err) {
+      const known = isDependencyDown(err) ? this.registry.recall(jobId, attempt) : undefined;
+      if (known) return known;
+      throw err;
+    }
   }
 }
 
-function toReportEvent(e: pb.AttemptEvent__Output): ReportEvent {
-  const base = { seq: e.seq, at: new Date(e.atMs > 0 ? e.atMs : Date.now()) };
+function superseded(message: string): DomainError {
+  return new DomainError('SUPERSEDED', message);
+}
+
+function toReportEvent(e: pb.AttemptEvent__Output, nowMs: number): ReportEvent {
+  const base = { seq: e.seq, at: new Date(e.atMs > 0 ? e.atMs : nowMs) };
   if (e.kind === 'log' && e.log) return { ...base, kind: 'log', step: e.log.step, stream: e.log.stream === 'stderr' ? 'stderr' : 'stdout', data: e.log.data, detail: null };
   if (e.kind === 'stepStarted' && e.stepStarted) {
     return { ...base, kind: 'step_started', step: e.stepStarted.step, stream: null, data: null, detail: { name: e.stepStarted.name.slice(0, 200), try: e.stepStarted.try } };

@@ -1,0 +1,89 @@
+import type { AttemptState, JobState } from '@jr/contracts';
+
+/** What fencing a Report/Complete needs to know about one attempt and its job. */
+export interface AttemptSnapshot {
+  jobId: string;
+  attempt: number;
+  agentId: string;
+  leaseToken: string;
+  state: AttemptState;
+  lastSeq: number;
+  job: { state: JobState; retries: number; failedAttempts: number; lostAttempts: number; cancelRequested: boolean };
+}
+
+/** Results journaled for an attempt that the relay has not applied to Postgres yet. */
+export interface PendingOverlay {
+  records: number;
+  /** Set once a completion is journaled: the attempt's state as soon as the relay applies it. */
+  end?: AttemptState;
+  /** The job state that completion leads to (what the Complete answer said). */
+  jobState?: JobState;
+  /** The highest event seq journaled (durable, maybe not yet in Postgres). */
+  maxSeq: number;
+}
+
+/** Snapshots kept for fencing while Postgres is unreachable; the oldest are dropped past this. */
+const MAX_SNAPSHOTS = 50_000;
+
+const keyOf = (jobId: string, attempt: number): string => `${jobId}/${attempt}`;
+
+/**
+ * Process-local knowledge of attempts, shared by dispatch (grants), the lease reaper and the results
+ * path: (1) the last snapshot read from Postgres or written by a grant, so Report/Complete can still be
+ * fenced and journaled while Postgres is down; (2) the overlay of journaled-but-unapplied results, so
+ * fencing sees a completion before Postgres does and the reaper never expires an attempt whose result
+ * is already in hand.
+ */
+export class AttemptRegistry {
+  private readonly snapshots = new Map<string, AttemptSnapshot>();
+  private readonly pending = new Map<string, PendingOverlay>();
+
+  remember(s: AttemptSnapshot): void {
+    const key = keyOf(s.jobId, s.attempt);
+    this.snapshots.delete(key);
+    this.snapshots.set(key, s);
+    if (this.snapshots.size > MAX_SNAPSHOTS) this.snapshots.delete(this.snapshots.keys().next().value as string);
+  }
+
+  recall(jobId: string, attempt: number): AttemptSnapshot | undefined {
+    return this.snapshots.get(keyOf(jobId, attempt));
+  }
+
+  /** After Postgres changed the attempt (relay applied, reaper expired). */
+  setState(jobId: string, attempt: number, state: AttemptState, jobState?: JobState): void {
+    const s = this.snapshots.get(keyOf(jobId, attempt));
+    if (!s) return;
+    s.state = state;
+    if (jobState) s.job.state = jobState;
+  }
+
+  /** A result for this attempt is durable in the results journal. */
+  journaled(jobId: string, attempt: number, change: { end?: AttemptState; jobState?: JobState; maxSeq?: number }): void {
+    const key = keyOf(jobId, attempt);
+    const o = this.pending.get(key) ?? { records: 0, maxSeq: 0 };
+    o.records += 1;
+    if (change.end !== undefined && o.end === undefined) {
+      o.end = change.end;
+      o.jobState = change.jobState;
+    }
+    o.maxSeq = Math.max(o.maxSeq, change.maxSeq ?? 0);
+    this.pending.set(key, o);
+  }
+
+  /** The relay applied one of this attempt's journaled results. */
+  applied(jobId: string, attempt: number): void {
+    const key = keyOf(jobId, attempt);
+    const o = this.pending.get(key);
+    if (!o) return;
+    o.records -= 1;
+    if (o.records <= 0) this.pending.delete(key);
+  }
+
+  overlay(jobId: string, attempt: number): PendingOverlay | undefined {
+    return this.pending.get(keyOf(jobId, attempt));
+  }
+
+  hasPending(jobId: string, attempt: number): boolean {
+    return this.pending.has(keyOf(jobId, attempt));
+  }
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { jittered, sleep } from '@jr/resilience';
+import { CLOCK, type Clock } from '../config/app-config';
+import { LOGGER, type Logger } from '../common/logger';
+import { Metrics, type ReconcileTrigger } from '../common/metrics';
+import { EnqueueService } from './enqueue.service';
+import { PoolQueueRepository } from './pool-queue.repository';
+
+/** How often Redis is asked whether it still has our sentinel key. */
+export const SENTINEL_CHECK_MS = 2_000;
+
+/**
+ * Redis keeps nothing on disk here: after a restart, a FLUSHALL or a failover to an empty replica every
+ * waiting job is gone and nothing in BullMQ replays it. Postgres is the system of record, so this loop
+ * notices the loss (a sentinel key written at start-up disappears; checked every ~2 s) and re-adds
+ * every `queued` job as `${id}-r${round}`: jobs still present deduplicate on that id, leased and
+ * running jobs are untouched (their leases live in Postgres). It also runs once at start-up.
+ */
+@Injectable()
+export class QueueReconcilerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly stop = new AbortController();
+  private loop: Promise<void> | undefined;
+  /** Set when a reconciliation is owed (start-up, data loss seen) until one completes. */
+  private due: ReconcileTrigger | null = 'startup';
+  private readonly epoch = `${Date.now()}-${randomBytes(4).toString('hex')}`;
+
+  constructor(
+    private readonly queues: PoolQueueRepository,
+    private readonly enqueue: EnqueueService,
+    private readonly metrics: Metrics,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.loop = this.run();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stop.abort();
+    await this.loop;
+  }
+
+  /** One check: plant the sentinel, reconcile if it was missing or a reconciliation is still owed. */
+  async check(): Promise<number | null> {
+    let state: 'present' | 'planted';
+    try {
+      state = await this.queues.plantSentinel(this.epoch);
+    } catch {
+      return null; // Redis unreachable: nothing to compare; the next check after it returns tells
+    }
+    if (state === 'planted' && this.due === null) {
+      this.due = 'redis_lost';
+      this.log.warn('Redis lost its data (sentinel key missing): re-enqueueing every queued job from Postgres');
+    }
+    if (this.due === null) return null;
+    return this.reconcile(this.due);
+  }
+
+  private async reconcile(trigger: ReconcileTrigger): Promise<number | null> {
+    try {
+      const jobs = await this.enqueue.sweep(new Date(this.clock.now()), true);
+      this.due = null;
+      this.metrics.reconciled(trigger);
+      this.log.info({ trigger, jobs }, 'queued jobs reconciled into BullMQ');
+      return jobs;
+    } catch (err) {
+      this.log.warn({ trigger, err: String(err) }, 'reconciling queued jobs failed; retrying');
+      return null;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stop.signal.aborted) {
+      await this.check();
+      await sleep(jittered(SENTINEL_CHECK_MS, 0.2), this.stop.signal).catch(() => undefined);
+    }
+  }
+}
