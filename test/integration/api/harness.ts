@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
+import { Client } from 'pg';
 import { loadAgentProto, type AgentServiceClient } from '@jr/contracts';
-import { createTestDatabase, deleteRedisPrefix, freePort, testRedisUrl, uniquePrefix, type TestDatabase } from '@jr/testing';
+import { createTestDatabase, deleteRedisPrefix, freePort, testRedisUrl, testServerUrl, uniquePrefix, type TestDatabase } from '@jr/testing';
 import { startApi, type RunningApi } from '../../../apps/api/src/api';
 import { loadConfig } from '../../../apps/api/src/config/config.schema';
 import type { AppConfig } from '../../../apps/api/src/config/app-config';
@@ -27,6 +28,8 @@ export interface TestApi {
   api: RunningApi;
   config: AppConfig;
   db: TestDatabase;
+  /** The PostgreSQL server (its `postgres` database) the test database lives on. */
+  serverUrl: string;
   prefix: string;
   dataDir: string;
   clock: ShiftedClock;
@@ -37,8 +40,23 @@ export interface TestApi {
   restart(): Promise<void>;
 }
 
-export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
-  const db = await createTestDatabase();
+/**
+ * Takes this test's own database away from the API (and gives it back): Postgres "down" for this API
+ * only, without touching the shared server or anyone else's database.
+ */
+export async function setDatabaseConnections(t: TestApi, allow: boolean): Promise<void> {
+  const admin = new Client({ connectionString: t.serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`ALTER DATABASE ${t.db.name} ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`);
+    if (!allow) await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [t.db.name]);
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function startTestApi(env: Record<string, string> = {}, serverUrl: string = testServerUrl()): Promise<TestApi> {
+  const db = await createTestDatabase(serverUrl);
   const prefix = uniquePrefix('api');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'jr-api-'));
   const loaded = loadConfig({
@@ -62,6 +80,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     api: await startApi(loaded.config, { clock, logger }),
     config: loaded.config,
     db,
+    serverUrl,
     prefix,
     dataDir,
     clock,
@@ -74,7 +93,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     cleanup: async () => {
       await t.api.stop();
       await db.drop();
-      await deleteRedisPrefix(testRedisUrl(), prefix);
+      await deleteRedisPrefix(loaded.config.redisUrl, prefix).catch(() => undefined);
       await rm(dataDir, { recursive: true, force: true });
     },
   };

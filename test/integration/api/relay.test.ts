@@ -1,12 +1,11 @@
 /* eslint-disable @typescript-eslint/no-unsafe-return -- HTTP answers' JSON bodies are untyped in these tests */
 import * as path from 'node:path';
 import { Queue } from 'bullmq';
-import { Client } from 'pg';
 import { newJobId, parseJobSpec } from '@jr/contracts';
 import { Journal } from '@jr/journal';
-import { testRedisUrl, testServerUrl, waitFor } from '@jr/testing';
+import { testRedisUrl, waitFor } from '@jr/testing';
 import { encodeRecord, requestHash } from '../../../apps/api/src/intake/intake-record';
-import { http, startTestApi, type TestApi } from './harness';
+import { http, setDatabaseConnections, startTestApi, type TestApi } from './harness';
 
 let t: TestApi;
 
@@ -19,17 +18,7 @@ afterAll(async () => {
   await t?.cleanup();
 });
 
-/** Takes this test's own database away from the API (and gives it back): Postgres "down" for the API only. */
-async function setConnections(allow: boolean): Promise<void> {
-  const admin = new Client({ connectionString: testServerUrl() });
-  await admin.connect();
-  try {
-    await admin.query(`ALTER DATABASE ${t.db.name} ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`);
-    if (!allow) await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [t.db.name]);
-  } finally {
-    await admin.end();
-  }
-}
+const setConnections = (allow: boolean): Promise<void> => setDatabaseConnections(t, allow);
 
 async function inBullmq(jobId: string, pool = 'default'): Promise<boolean> {
   const queue = new Queue(`pool-${pool}`, { connection: { url: testRedisUrl() }, prefix: t.prefix });

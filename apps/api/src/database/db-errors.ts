@@ -6,7 +6,7 @@
  */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 const SQLSTATE_TRANSIENT = /^(08|57P|53)/;
-const MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Connection is closed|connect ECONNREFUSED|Stream isn't writeable|Client has encountered a connection error|the database system is (starting up|shutting down|in recovery mode)/i;
+const MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Connection is closed|connect ECONNREFUSED|Stream isn't writeable|Client has encountered a connection error|the database system is (starting up|shutting down|in recovery mode|not accepting connections)|is not currently accepting connections/i;
 
 export function isDependencyDown(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;

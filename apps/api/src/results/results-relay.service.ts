@@ -87,7 +87,8 @@ export class ResultsRelayService implements OnApplicationBootstrap, BeforeApplic
     try {
       lsn = await this.journal.append(encodeResult(record));
     } catch (err) {
-      this.log.error({ err: String(err), jobId: record.jobId }, 'results journal append failed');
+      const full = (err as { code?: unknown }).code === 'JOURNAL_FULL';
+      this.log[full ? 'warn' : 'error']({ err: String(err), jobId: record.jobId }, 'results journal append failed; the agent retries');
       throw new DomainError('NOT_ACCEPTING', 'the API cannot store results right now (results journal full or unavailable); retry', { retryAfterSeconds: 5 });
     }
     this.track(lsn, record, jobState);
