@@ -8,3 +8,4 @@ export * from './metrics-catalog';
 export * from './metrics';
 export * from './metrics-server';
 export { InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
+export * from './metrics-sample';

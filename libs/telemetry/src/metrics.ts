@@ -78,8 +78,20 @@ function build<C extends Record<string, MetricDef<string>>>(defs: C, registry: R
   const collectionErrors = handles.collectionErrors as CounterHandle<never> | undefined;
   const metrics = new ProcessMetrics(registry, () => collectionErrors?.inc());
   (handles.buildInfo as GaugeHandle<'service' | 'version'> | undefined)?.set({ service, version: options.version ?? 'unknown' }, 1);
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics ?? true) addRuntimeMetrics(registry);
   return Object.assign(metrics, handles);
+}
+
+/**
+ * prom-client's process_* and nodejs_* metrics, minus three gauges named `*_total` against Prometheus
+ * conventions (`promtool check metrics` flags them); their per-type siblings (nodejs_active_handles{type}
+ * and friends) carry the same numbers.
+ */
+const UNCONVENTIONAL_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+function addRuntimeMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of UNCONVENTIONAL_DEFAULTS) registry.removeSingleMetric(name);
 }
 
 /** One prom-client metric per catalog entry, registered in `registry`. */

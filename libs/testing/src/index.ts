@@ -7,3 +7,4 @@ export * from './wait';
 export * from './processes';
 export * from './stack';
 export * from './proxy';
+export * from './prometheus';
