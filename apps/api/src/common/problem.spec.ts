@@ -39,4 +39,12 @@ describe('toProblemResponse', () => {
     expect(r.status).toBe(500);
     expect(JSON.stringify(r.problem)).not.toContain('secret');
   });
+
+  it('answers 503 + Retry-After when a dependency is unreachable (Postgres down), without its message', () => {
+    for (const err of [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }), Object.assign(new Error('terminating connection'), { code: '57P01' })]) {
+      const r = toProblemResponse(err);
+      expect(r).toMatchObject({ status: 503, problem: { code: 'DEPENDENCY_DOWN' }, headers: { 'Retry-After': '2' } });
+      expect(JSON.stringify(r.problem)).not.toContain('127.0.0.1');
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import { ERROR_CODES, isDomainError, problemFor, type ErrorCode, type Problem } from '@jr/contracts';
+import { isDependencyDown } from '../database/db-errors';
 
 export interface ProblemResponse {
   status: number;
@@ -39,6 +40,9 @@ export function toProblemResponse(err: unknown): ProblemResponse {
     const errors = err.details?.errors as Problem['errors'] | undefined;
     const problem = problemFor(err.code, err.message, errors ? { errors } : {});
     return { status, problem, headers: retryHeaders(err.code, err.details) };
+  }
+  if (isDependencyDown(err)) {
+    return { status: 503, problem: problemFor('DEPENDENCY_DOWN', 'a dependency of the API is unavailable; retry'), headers: retryHeaders('DEPENDENCY_DOWN', { retryAfterSeconds: 2 }) };
   }
   const status = statusOf(err);
   if (status === 405) return { status, problem: { ...problemFor('NOT_FOUND', 'method not allowed'), status, title: 'Method not allowed' }, headers: {} };

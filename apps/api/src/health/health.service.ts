@@ -2,7 +2,7 @@ import { statfs } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Pool } from 'pg';
-import type { ReadinessView } from '@jr/contracts';
+import { LIMITS, type ReadinessView } from '@jr/contracts';
 import type { Journal } from '@jr/journal';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { Metrics } from '../common/metrics';
@@ -17,6 +17,8 @@ import { PendingSubmissions } from '../intake/pending-submissions';
 const CHECK_TIMEOUT_MS = 2_000;
 /** Free space under the journal that ends a "disk full" refusal. */
 const RESUME_FREE_BYTES = 1024 * 1024;
+/** Room below the journal size limit that ends a "journal full" refusal: two of the largest submissions. */
+const RESUME_ROOM_BYTES = 2 * LIMITS.maxBodyBytes;
 type Check = ReadinessView['dependencies'][string];
 
 /** `/readyz`: the contract's view plus which dependencies are down while the API still accepts work. */
@@ -81,7 +83,7 @@ export class HealthService implements BeforeApplicationShutdown {
     if (!r) return null;
     const detail = `refusing submissions since ${new Date(r.at).toISOString()}: ${r.reason.replace('_', ' ')}`;
     if (r.reason === 'disk_full' && (await freeBytes(path.resolve(this.config.dataDir, 'intake'))) < RESUME_FREE_BYTES) return detail;
-    if (r.reason === 'journal_full' && this.intake.stats.unappliedBytes >= this.config.journalMaxBytes) return detail;
+    if (r.reason === 'journal_full' && this.intake.stats.unappliedBytes + RESUME_ROOM_BYTES > this.config.journalMaxBytes) return detail;
     if (r.reason === 'journal_error' && this.intake.failure) return detail;
     this.intakeHealth.accepted();
     return null;
