@@ -62,7 +62,7 @@ export const API_METRICS = {
     knownValues: { result: REPORT_RESULTS },
   }),
   // The fleet as the API sees it (from heartbeats; rebuilt at scrape time)
-  fleetAgents: gauge('jr_fleet_agents', 'Enrolled agents by pool and state.', ['pool', 'state']),
+  fleetAgents: gauge('jr_fleet_agents', 'Enrolled agents by pool and state.', ['pool', 'state'], { knownValues: { state: AGENT_STATES } }),
   agentsLost: counter('jr_agents_lost_total', 'Agents declared lost (silent for 3 heartbeat intervals).', POOL),
   fleetAgentInfo: gauge('jr_fleet_agent_info', 'Always 1 for each agent not lost; joins agent id to its name and version.', ['agent', 'name', 'pool', 'version']),
   fleetSlots: gauge('jr_fleet_slots', 'Job slots of each agent, as last reported.', AGENT),

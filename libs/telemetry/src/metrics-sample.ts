@@ -3,34 +3,39 @@ import { AGENT_METRICS, API_METRICS } from './metrics-catalog';
 import { createAgentMetrics, createApiMetrics, type ProcessMetrics } from './metrics';
 
 /** Representative label values, for a fully populated exposition (promtool checks, dashboard tests). */
-const SAMPLE_LABEL_VALUES: Record<string, string> = {
-  pool: 'default',
-  agent: 'ag_sample',
-  name: 'sample-host',
-  version: '0.0.0',
-  method: 'GET',
-  route: '/v1/jobs/:id',
-  status: '200',
-  code: 'OK',
+const SAMPLE_LABEL_VALUES: Record<string, readonly string[]> = {
+  pool: ['default'],
+  agent: ['ag_sample'],
+  name: ['sample-host'],
+  version: ['0.0.0'],
+  method: ['GET'],
+  route: ['/v1/jobs/:id'],
+  status: ['200', '503'],
+  code: ['OK', 'UNAVAILABLE'],
 };
 
-/** Label values for one sample of `def`: the first known value, else a representative one. */
-export function sampleLabels(def: MetricDef): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const name of def.labelNames) labels[name] = def.knownValues?.[name]?.[0] ?? SAMPLE_LABEL_VALUES[name] ?? 'sample';
-  return labels;
+/** Label sets that populate `def`: every known value of each label (else representative ones), crossed. */
+export function sampleLabelSets(def: MetricDef): Array<Record<string, string>> {
+  let sets: Array<Record<string, string>> = [{}];
+  for (const name of def.labelNames) {
+    const values = def.knownValues?.[name] ?? SAMPLE_LABEL_VALUES[name] ?? ['sample'];
+    sets = sets.flatMap((set) => values.map((v) => ({ ...set, [name]: v })));
+  }
+  return sets;
 }
 
 type AnyHandle = { inc?: (...a: unknown[]) => void; set?: (...a: unknown[]) => void; observe?: (...a: unknown[]) => void };
 
-/** Gives every metric of `defs` one sample (counters +n, gauges n, histograms an observation of n s). */
+/** Gives every series of `defs` a sample (counters +n, gauges n, histograms an observation of n s). */
 export function fillWithSamples(metrics: ProcessMetrics, defs: Record<string, MetricDef>, value = 1): void {
   for (const [key, def] of Object.entries(defs)) {
     const handle = (metrics as unknown as Record<string, AnyHandle>)[key];
-    const args: unknown[] = def.labelNames.length > 0 ? [sampleLabels(def), value] : [value];
-    if (def.kind === 'counter') handle?.inc?.(...args);
-    else if (def.kind === 'gauge') handle?.set?.(...args);
-    else handle?.observe?.(...args);
+    for (const labels of sampleLabelSets(def)) {
+      const args: unknown[] = def.labelNames.length > 0 ? [labels, value] : [value];
+      if (def.kind === 'counter') handle?.inc?.(...args);
+      else if (def.kind === 'gauge') handle?.set?.(...args);
+      else handle?.observe?.(...args);
+    }
   }
 }
 

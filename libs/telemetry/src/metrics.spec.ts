@@ -107,6 +107,18 @@ describe('createApiMetrics', () => {
     expect(line(text, 'jr_fleet_breaker_open{agent="a2",pool="default"}')).toMatch(/ 1$/);
   });
 
+  it('replaceAll keeps reported values over the zero-initialised known states, whatever the row order', async () => {
+    const m = createApiMetrics(undefined, quiet);
+    m.fleetAgents.replaceAll([
+      { labels: { pool: 'p', state: 'draining' }, value: 1 },
+      { labels: { pool: 'p', state: 'active' }, value: 3 },
+    ]);
+    const text = await m.render();
+    expect(line(text, 'jr_fleet_agents{pool="p",state="active"}')).toMatch(/ 3$/);
+    expect(line(text, 'jr_fleet_agents{pool="p",state="draining"}')).toMatch(/ 1$/);
+    expect(line(text, 'jr_fleet_agents{pool="p",state="lost"}')).toMatch(/ 0$/);
+  });
+
   it('times with startTimer in seconds', async () => {
     const m = createApiMetrics(undefined, quiet);
     const end = m.httpDuration.startTimer();

@@ -4,6 +4,7 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOffSampler, AlwaysOnSampler, SimpleSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { TRACER_NAME } from './tracing';
 
 /**
  * - `otlp`: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set: the OpenTelemetry
@@ -108,4 +109,22 @@ function registerLocal(options: TelemetryOptions, config: ConstructorParameters<
 
 function serviceResource(options: TelemetryOptions): ReturnType<typeof defaultResource> {
   return defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName, [ATTR_SERVICE_VERSION]: options.serviceVersion }));
+}
+
+/**
+ * Test hook: a tracer of its own provider (not registered globally), recording synchronously into
+ * `exporter`, with `serviceName` on its resource. Lets one test process play several services (API and
+ * agent) with separate exporters; pass it to `withSpan(..., { tracer })`. Needs a started telemetry (any
+ * mode but disabled) for the active context to propagate.
+ */
+export function createTestTracer(options: { serviceName: string; serviceVersion?: string; exporter: SpanExporter }): {
+  tracer: ReturnType<TracerProvider['getTracer']>;
+  shutdown(): Promise<void>;
+} {
+  const provider = new TracerProvider({
+    sampler: new AlwaysOnSampler(),
+    spanProcessors: [new SimpleSpanProcessor({ exporter: options.exporter })],
+    resource: serviceResource({ serviceName: options.serviceName, serviceVersion: options.serviceVersion ?? '0.0.0' }),
+  });
+  return { tracer: provider.getTracer(TRACER_NAME), shutdown: () => provider.shutdown() };
 }

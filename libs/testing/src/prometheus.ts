@@ -176,7 +176,7 @@ export class PrometheusServer {
   }
 
   private async api<T>(pathname: string, params: URLSearchParams, expr: string): Promise<T> {
-    const res = await fetch(`${this.url}${pathname}`, { method: 'POST', body: params });
+    const res = await fetch(`${this.url}${pathname}?${params.toString()}`);
     const body = (await res.json()) as { status: string; data: T; errorType?: string; error?: string };
     if (body.status !== 'success') throw new PromQueryError(expr, body.errorType ?? String(res.status), body.error ?? 'failed');
     return body.data;
