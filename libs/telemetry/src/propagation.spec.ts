@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http2';
 import { Metadata } from '@grpc/grpc-js';
 import { ROOT_CONTEXT, trace, TraceFlags, type Context } from '@opentelemetry/api';
 import { contextFromMetadata, extractFromCarrier, injectToCarrier, metadataFromContext, type MetadataReader } from './propagation';
@@ -64,7 +65,7 @@ describe('metadataFromContext / contextFromMetadata', () => {
     expect(md.get('traceparent')).toEqual([TRACEPARENT]);
     expect(md.get('authorization')).toEqual(['Bearer agent.secret']);
     // What the server sees after the wire: a copy of the headers.
-    const received = Metadata.fromHttp2Headers(md.toHttp2Headers());
+    const received = Metadata.fromHttp2Headers(md.toHttp2Headers() as IncomingHttpHeaders);
     expect(spanContext(contextFromMetadata(received))).toMatchObject({ traceId: TRACE_ID, spanId: SPAN_ID, isRemote: true });
   });
 

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http2';
 import { Metadata } from '@grpc/grpc-js';
 import {
   ATTR,
@@ -71,7 +72,7 @@ describe('trace context across API and agent', () => {
   }
 
   /** The API's gRPC handler for Report/Complete: continues the trace from the call's metadata. */
-  async function apiHandle(name: string, wireHeaders: ReturnType<Metadata['toHttp2Headers']>): Promise<void> {
+  async function apiHandle(name: string, wireHeaders: IncomingHttpHeaders): Promise<void> {
     const received = Metadata.fromHttp2Headers(wireHeaders);
     await withSpan(name, {}, () => undefined, { parent: contextFromMetadata(received), kind: SpanKind.SERVER });
   }
@@ -86,7 +87,7 @@ describe('trace context across API and agent', () => {
         await withSpan(call, {}, async () => {
           const md = new Metadata();
           md.set('authorization', 'Bearer ag_1.secret');
-          await apiHandle(call, metadataFromContext(md).toHttp2Headers());
+          await apiHandle(call, metadataFromContext(md).toHttp2Headers() as IncomingHttpHeaders);
         }, { tracer, kind: SpanKind.CLIENT });
       }
     }, { tracer, parent: extractFromCarrier(assignment.traceContext), kind: SpanKind.CONSUMER });
