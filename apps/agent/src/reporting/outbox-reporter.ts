@@ -122,8 +122,8 @@ export class OutboxReporter implements Reporter {
         this.delivering.delete(key);
         this.notify();
         const box = this.o.outbox.get(key);
-        // Work queued while the loop was finishing.
-        if (box && (box.events.length > 0 || box.completion) && !this.lifetime.signal.aborted) this.kick(key);
+        // Work queued while the loop was finishing (on the next turn: never a hot loop).
+        if (box && (box.events.length > 0 || box.completion) && !this.lifetime.signal.aborted) setImmediate(() => this.kick(key));
       });
   }
 
@@ -143,7 +143,10 @@ export class OutboxReporter implements Reporter {
       this.notify();
       switch (step) {
         case 'idle':
+          return;
         case 'stop':
+          // An unrecoverable refusal (the agent is stopping): every loop stops, the outbox keeps it all.
+          this.lifetime.abort(new Error('reporting stopped'));
           return;
         case 'progress':
           backoff.reset();
