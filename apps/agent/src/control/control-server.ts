@@ -20,13 +20,13 @@ export class ControlServer {
   ) {}
 
   /** Listens; undefined (with a warning) when the path is too long for a unix socket. */
-  static async start(socketPath: string, handle: ControlHandler, logger: Logger): Promise<ControlServer | undefined> {
+  static async start(socketPath: string, handle: ControlHandler, logger: Logger, idleTimeoutMs = IDLE_TIMEOUT_MS): Promise<ControlServer | undefined> {
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
       logger.warn({ socketPath }, `JR_DATA_DIR is too long for a control socket (max ${MAX_SOCKET_PATH_BYTES} bytes): jr-agent reporting commands are unavailable, SIGUSR2 still works`);
       return undefined;
     }
     await removeStaleSocket(socketPath);
-    const server = net.createServer((socket) => serve(socket, handle, logger));
+    const server = net.createServer((socket) => serve(socket, handle, logger, idleTimeoutMs));
     server.maxConnections = MAX_CONNECTIONS;
     await listenOwnerOnly(server, socketPath);
     await chmod(socketPath, 0o600);
@@ -69,11 +69,11 @@ async function removeStaleSocket(socketPath: string): Promise<void> {
   await unlink(socketPath);
 }
 
-function serve(socket: net.Socket, handle: ControlHandler, logger: Logger): void {
+function serve(socket: net.Socket, handle: ControlHandler, logger: Logger, idleTimeoutMs: number): void {
   let buffered = '';
   let answered = false;
   socket.setEncoding('utf8');
-  socket.setTimeout(IDLE_TIMEOUT_MS, () => reply({ ok: false, error: 'no request in time' }));
+  socket.setTimeout(idleTimeoutMs, () => reply({ ok: false, error: 'no request in time' }));
   socket.on('error', () => socket.destroy());
   const reply = (res: ControlResponse): void => {
     if (answered) return;
