@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { Backoff } from '@jr/resilience';
-import { ArtifactCache, DownloadError, fileNameFor } from './artifact-cache';
+import { ArtifactCache, contentRangeStart, DownloadError, fileNameFor } from './artifact-cache';
 import { tempDir } from './runner.test-helper';
 
 const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -126,6 +126,93 @@ describe('ArtifactCache (local HTTP server)', () => {
   it('refuses an invalid sha256 before fetching anything', async () => {
     await expect(cache().get({ url: 'http://127.0.0.1:1/x', sha256: '../../etc/passwd' }, signal)).rejects.toMatchObject({ reason: 'download_failed' });
   });
+});
+
+/** Serves `body` with Range support; `cutAt(n)` makes request n stop after that many bytes (then drop the connection). */
+function rangeServer(body: Buffer, o: { cutAt?: (n: number) => number | undefined; etag?: string; bodyFor?: (n: number) => Buffer } = {}): Handler {
+  return (req, res, n) => {
+    const data = o.bodyFor?.(n) ?? body;
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const ifRange = req.headers['if-range'];
+    const honour = range && (!ifRange || ifRange === o.etag);
+    const start = honour ? Number(range[1]) : 0;
+    if (start >= data.length && honour) return res.writeHead(416).end();
+    const headers: http.OutgoingHttpHeaders = { 'content-length': String(data.length - start), ...(o.etag ? { etag: o.etag } : {}) };
+    if (honour) headers['content-range'] = `bytes ${start}-${data.length - 1}/${data.length}`;
+    res.writeHead(honour ? 206 : 200, headers);
+    const cut = o.cutAt?.(n);
+    if (cut === undefined) return res.end(data.subarray(start));
+    res.write(data.subarray(start, start + cut), () => setTimeout(() => res.destroy(), 50));
+  };
+}
+
+describe('ArtifactCache resuming (Range)', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let srv: Awaited<ReturnType<typeof serve>> | undefined;
+  const ranges: Array<string | undefined> = [];
+  const signal = new AbortController().signal;
+  const body = Buffer.from(Array.from({ length: 300_000 }, (_v, i) => i % 251));
+  beforeEach(async () => {
+    tmp = await tempDir('resume');
+    ranges.length = 0;
+  });
+  afterEach(async () => {
+    await srv?.close();
+    srv = undefined;
+    await tmp.remove();
+  });
+  const cache = (): ArtifactCache => new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache'), backoff: new Backoff({ initialMs: 10, maxMs: 20 }) });
+  const recording = (h: Handler): Handler => (req, res, n) => {
+    ranges.push(req.headers.range);
+    h(req, res, n);
+  };
+
+  it('resumes where a cut download stopped instead of starting over', async () => {
+    srv = await serve(recording(rangeServer(body, { cutAt: (n) => (n === 1 ? 100_000 : undefined), etag: '"v1"' })));
+    const file = await cache().get({ url: srv.url('/big.bin'), sha256: sha(body) }, signal);
+    expect((await readFile(file)).equals(body)).toBe(true);
+    expect(ranges[0]).toBeUndefined();
+    expect(ranges[1]).toMatch(/^bytes=\d+-$/);
+    expect(Number(/\d+/.exec(ranges[1] ?? '')?.[0])).toBeGreaterThan(0);
+  });
+
+  it('starts over when the server ignores the range (200)', async () => {
+    srv = await serve(recording((req, res, n) => {
+      if (n === 1) return rangeServer(body, { cutAt: () => 50_000 })(req, res, n);
+      res.end(body);
+    }));
+    const file = await cache().get({ url: srv.url('/plain'), sha256: sha(body) }, signal);
+    expect((await readFile(file)).equals(body)).toBe(true);
+    expect(ranges).toHaveLength(2);
+  });
+
+  it('starts over (not a checksum failure) when the resource changed between tries', async () => {
+    const old = Buffer.from(body).fill(7, 0, 200_000);
+    srv = await serve(recording(rangeServer(body, { cutAt: (n) => (n === 1 ? 100_000 : undefined), bodyFor: (n) => (n === 1 ? old : body) })));
+    const file = await cache().get({ url: srv.url('/changed'), sha256: sha(body) }, signal);
+    expect((await readFile(file)).equals(body)).toBe(true);
+    expect(ranges[1]).toBeDefined();
+    expect(ranges[2]).toBeUndefined();
+  });
+
+  it('resumes a partial file left by an earlier run, and starts over on 416', async () => {
+    await mkdir(path.join(tmp.dir, 'cache'), { recursive: true });
+    await writeFile(path.join(tmp.dir, 'cache', `${sha(body)}.partial`), body.subarray(0, 123_456));
+    srv = await serve(recording(rangeServer(body)));
+    await cache().get({ url: srv.url('/again'), sha256: sha(body) }, signal);
+    expect(ranges).toEqual(['bytes=123456-']);
+    await writeFile(path.join(tmp.dir, 'cache', `${sha('tiny')}.partial`), Buffer.alloc(99));
+    ranges.length = 0;
+    await srv.close();
+    srv = await serve(recording(rangeServer(Buffer.from('tiny'))));
+    await expect(readFile(await cache().get({ url: srv.url('/t'), sha256: sha('tiny') }, signal), 'utf8')).resolves.toBe('tiny');
+    expect(ranges).toEqual(['bytes=99-', undefined]);
+  });
+
+  it.each([['bytes 5-9/10', 5], ['bytes 0-0/*', 0], ['bytes 5-9', undefined], ['items 5-9/10', undefined], ['bytes -5-9/10', undefined], [null, undefined]])(
+    'reads Content-Range %j as start %j',
+    (header, start) => expect(contentRangeStart(header)).toBe(start),
+  );
 });
 
 describe('fileNameFor', () => {

@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { constants as fsConstants, createReadStream } from 'node:fs';
 import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Backoff, sleep } from '@jr/resilience';
@@ -32,13 +32,20 @@ export interface ArtifactCacheOptions {
 const SHA256_RE = /^[a-f0-9]{64}$/;
 
 /**
- * Downloads `uses` artifacts once into `<cacheDir>/<sha256>` (verified, written to a temp file and
- * renamed into place, so a cache entry is always complete and correct) and copies them into each
- * attempt's artifacts directory under the URL's basename. Copies, not symlinks: a job must not be
- * able to change the cache through its own files.
+ * Downloads `uses` artifacts once into `<cacheDir>/<sha256>` (verified, written to
+ * `<sha256>.partial` and renamed into place, so a cache entry is always complete and correct) and
+ * copies them into each attempt's artifacts directory under the URL's basename. Copies, not
+ * symlinks: a job must not be able to change the cache through its own files.
+ *
+ * A try that fails part-way leaves its bytes in the partial file; the next try (or the next agent
+ * start) resumes with `Range` (and `If-Range` when the server gave an ETag or Last-Modified), or
+ * restarts when the server answers 200. The sha256 is checked over the whole file either way; a
+ * mismatch after resuming restarts from scratch once before it counts as a checksum failure.
  */
 export class ArtifactCache {
   private readonly inflight = new Map<string, Promise<string>>();
+  /** ETag or Last-Modified of the answer a partial file came from, for If-Range. */
+  private readonly validators = new Map<string, string>();
   private readonly tries: number;
   private readonly idleTimeoutMs: number;
   private readonly maxBytes: number;
@@ -79,63 +86,90 @@ export class ArtifactCache {
   private async download(a: Artifact, target: string, signal: AbortSignal): Promise<string> {
     await mkdir(this.o.cacheDir, { recursive: true });
     const backoff = this.backoff();
+    const partial = `${target}.partial`;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.fetchTo(a, target, signal);
+        await this.fetchTo(a, target, partial, signal);
         return target;
       } catch (err) {
         if (signal.aborted) throw signal.reason;
-        if (!(err instanceof RetryableDownload) || attempt >= this.tries) throw asDownloadError(a, err, attempt);
+        if (!(err instanceof RetryableDownload) || attempt >= this.tries) {
+          await rm(partial, { force: true });
+          throw asDownloadError(a, err, attempt);
+        }
         await sleep(backoff.next(), signal);
       }
     }
   }
 
-  private async fetchTo(a: Artifact, target: string, signal: AbortSignal): Promise<void> {
+  /** One try: resumes `partial` when it has bytes, verifies the whole, renames it to `target`. */
+  private async fetchTo(a: Artifact, target: string, partial: string, signal: AbortSignal): Promise<void> {
     const idle = new IdleTimer(this.idleTimeoutMs);
-    const tmp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
     try {
-      const res = await fetch(a.url, { signal: AbortSignal.any([signal, idle.signal]), redirect: 'follow' }).catch((err: unknown) => {
+      const have = await sizeOf(partial);
+      const headers: Record<string, string> = {};
+      const validator = this.validators.get(a.sha256);
+      if (have > 0) headers.range = `bytes=${have}-`;
+      if (have > 0 && validator) headers['if-range'] = validator;
+      const res = await fetch(a.url, { signal: AbortSignal.any([signal, idle.signal]), redirect: 'follow', headers }).catch((err: unknown) => {
         throw new RetryableDownload(idle.signal.aborted ? 'no answer in time' : describe(err));
       });
-      if (!res.ok) {
-        await res.body?.cancel().catch(() => undefined);
-        const message = `HTTP ${res.status}`;
-        throw res.status >= 500 || res.status === 429 || res.status === 408 ? new RetryableDownload(message) : new DownloadError('download_failed', message);
-      }
-      const digest = await this.writeBody(res, tmp, idle);
+      const from = await this.resumeOffset(res, have, partial);
+      const v = res.headers.get('etag') ?? res.headers.get('last-modified');
+      if (v && from === 0) this.validators.set(a.sha256, v);
+      const hash = createHash('sha256');
+      if (from > 0) await hashFile(partial, hash);
+      await this.writeBody(res, partial, from, hash, idle);
+      const digest = hash.digest('hex');
       if (digest !== a.sha256) {
+        await rm(partial, { force: true });
+        if (from > 0) throw new RetryableDownload(`checksum mismatch after resuming at byte ${from}; starting over`);
         throw new DownloadError('checksum_mismatch', `checksum mismatch for ${a.url}: expected sha256 ${a.sha256}, got ${digest}`);
       }
-      await rename(tmp, target);
+      await rename(partial, target);
     } finally {
       idle.stop();
-      await rm(tmp, { force: true });
     }
   }
 
-  private async writeBody(res: Response, tmp: string, idle: IdleTimer): Promise<string> {
-    const hash = createHash('sha256');
-    const file = await open(tmp, 'w', 0o644);
-    let total = 0;
+  /** Where the body goes in the partial file: `have` for a matching 206, 0 for a fresh 200. Throws otherwise. */
+  private async resumeOffset(res: Response, have: number, partial: string): Promise<number> {
+    if (res.status === 206 && have > 0 && contentRangeStart(res.headers.get('content-range')) === have) return have;
+    if (res.ok && res.status !== 206) return 0;
+    await res.body?.cancel().catch(() => undefined);
+    if (res.status === 206 || res.status === 416) {
+      // A range we did not ask for, or one the server cannot serve (the partial is stale): start over.
+      await rm(partial, { force: true });
+      throw new RetryableDownload(`HTTP ${res.status} to a resume request; starting over`);
+    }
+    const message = `HTTP ${res.status}`;
+    throw res.status >= 500 || res.status === 429 || res.status === 408 ? new RetryableDownload(message) : new DownloadError('download_failed', message);
+  }
+
+  private async writeBody(res: Response, file: string, from: number, hash: Hash, idle: IdleTimer): Promise<void> {
+    const handle = await open(file, from > 0 ? 'r+' : 'w', 0o644);
+    let total = from;
+    let position = from;
     try {
+      if (from === 0) await handle.truncate(0);
       if (res.body) {
         for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
           idle.touch();
           total += chunk.length;
           if (total > this.maxBytes) throw new DownloadError('download_failed', `larger than ${this.maxBytes} bytes`);
           hash.update(chunk);
-          await file.write(chunk);
+          const { bytesWritten } = await handle.write(chunk, 0, chunk.length, position);
+          position += bytesWritten;
         }
       }
-      await file.sync();
+      await handle.truncate(position);
+      await handle.sync();
     } catch (err) {
       if (err instanceof DownloadError) throw err;
       throw new RetryableDownload(idle.signal.aborted ? 'stalled' : describe(err));
     } finally {
-      await file.close();
+      await handle.close();
     }
-    return hash.digest('hex');
   }
 }
 
@@ -170,6 +204,20 @@ function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as { cause?: unknown }).cause;
   return cause instanceof Error ? `${err.message} (${cause.message})` : err.message;
+}
+
+async function sizeOf(p: string): Promise<number> {
+  return stat(p).then((s) => (s.isFile() ? s.size : 0), () => 0);
+}
+
+async function hashFile(p: string, hash: Hash): Promise<void> {
+  for await (const chunk of createReadStream(p)) hash.update(chunk as Buffer);
+}
+
+/** The first byte of `bytes <start>-<end>/<total>`, or undefined. */
+export function contentRangeStart(header: string | null): number | undefined {
+  const m = header?.match(/^bytes (\d{1,15})-(\d{1,15})\/(\d{1,15}|\*)$/);
+  return m ? Number(m[1]) : undefined;
 }
 
 async function isFile(p: string): Promise<boolean> {
