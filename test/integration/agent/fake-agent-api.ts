@@ -28,6 +28,8 @@ export class FakeAgentApi {
   readonly refusedCompletions: pb.CompleteRequest__Output[] = [];
   readonly credentials = new Map<string, string>();
   readonly failures = new Map<string, Failure>();
+  /** Every event that arrived in an accepted Report, in arrival order (duplicates included). */
+  readonly arrivals: Array<{ jobId: string; seq: number }> = [];
   /** Every call received per method, refused ones included. */
   readonly calls: Record<string, number> = { Enroll: 0, Heartbeat: 0, Lease: 0, Report: 0, Complete: 0 };
   private readonly leases = new Map<string, Lease>();
@@ -70,6 +72,18 @@ export class FakeAgentApi {
     if (!lease?.agentId) throw new Error(`${jobId} is not leased`);
     if (reason === 'lease_lost') lease.state = 'superseded';
     this.direct(lease.agentId, { cancel: { jobId, attempt: 1, reason } });
+  }
+
+  /** The lease was meanwhile given to someone else: later reports of it are refused as superseded. */
+  supersede(jobId: string): void {
+    const lease = this.leases.get(key(jobId, 1));
+    if (!lease) throw new Error(`${jobId} is not known`);
+    lease.state = 'superseded';
+  }
+
+  /** The AgentState of the last heartbeat. */
+  lastState(): pb.AgentState__Output | null | undefined {
+    return this.heartbeats[this.heartbeats.length - 1]?.req.state;
   }
 
   direct(agentId: string, directive: pb.Directive): void {
@@ -171,7 +185,10 @@ export class FakeAgentApi {
 
   private report(agentId: string, req: pb.ReportRequest__Output): pb.ReportResponse {
     const lease = this.fenced(agentId, req);
-    for (const e of req.events) if (!lease.events.has(e.seq)) lease.events.set(e.seq, e);
+    for (const e of req.events) {
+      this.arrivals.push({ jobId: req.jobId, seq: e.seq });
+      if (!lease.events.has(e.seq)) lease.events.set(e.seq, e);
+    }
     return { ackedSeq: Math.max(0, ...lease.events.keys()) };
   }
 
