@@ -1,0 +1,87 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO_ROOT } from '@jr/testing';
+import { parseAgentConfig } from '../../../apps/agent/src/config/agent-config';
+
+const dir = path.join(REPO_ROOT, 'infra/systemd');
+const unit = readFileSync(path.join(dir, 'jr-agent.service'), 'utf8');
+
+/** key=value lines of one section of the unit. */
+function section(name: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let current = '';
+  for (const raw of unit.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('[')) current = line;
+    else if (current === `[${name}]` && line && !line.startsWith('#')) {
+      const eq = line.indexOf('=');
+      const key = line.slice(0, eq);
+      out.set(key, [...(out.get(key) ?? []), line.slice(eq + 1)]);
+    }
+  }
+  return out;
+}
+
+const hasTool = spawnSync('systemd-analyze', ['--version']).status === 0;
+
+describe('infra/systemd/jr-agent.service', () => {
+  const service = section('Service');
+  const one = (key: string): string | undefined => service.get(key)?.[0];
+
+  it('runs hardened, as a dedicated user, without privileges', () => {
+    expect(one('User')).toBe('jr-agent');
+    expect(one('NoNewPrivileges')).toBe('yes');
+    expect(one('ProtectSystem')).toBe('strict');
+    expect(one('ProtectHome')).toBe('yes');
+    expect(one('PrivateTmp')).toBe('yes');
+    expect(one('CapabilityBoundingSet')).toBe('');
+    expect(one('StateDirectoryMode')).toBe('0700');
+    expect(readFileSync(path.join(dir, 'jr-agent.sysusers.conf'), 'utf8')).toMatch(/^u jr-agent - /m);
+  });
+
+  it('stops gracefully and leaves no job behind; restarts crashes but not exits that need an operator', () => {
+    // mixed: SIGTERM to the agent (it drains its jobs), then SIGKILL to anything left in the cgroup.
+    expect(one('KillMode')).toBe('mixed');
+    expect(one('KillSignal')).toBe('SIGTERM');
+    expect(one('SendSIGKILL')).toBe('yes');
+    const stopSec = Number(/^(\d+)/.exec(one('TimeoutStopSec') ?? '')?.[1]);
+    expect(stopSec).toBeGreaterThan(30 + 10 + 10);
+    expect(one('Restart')).toBe('on-failure');
+    expect(one('RestartPreventExitStatus')?.split(' ').sort()).toEqual(['2', '77', '78']);
+    expect(one('Environment')).toBe('JR_DATA_DIR=/var/lib/jr-agent');
+  });
+
+  it('ships an env file example the agent accepts, with no secret filled in', () => {
+    const text = readFileSync(path.join(dir, 'jr-agent.env.example'), 'utf8');
+    const env: Record<string, string> = {};
+    for (const line of text.split('\n')) {
+      const m = /^([A-Z_]+)=(.*)$/.exec(line);
+      if (m) env[m[1] as string] = m[2] as string;
+    }
+    expect(Object.keys(env)).toEqual(expect.arrayContaining(['JR_API_GRPC', 'JR_ENROLL_TOKEN', 'JR_POOL', 'JR_SLOTS', 'JR_HEARTBEAT_INTERVAL', 'JR_BREAKER_THRESHOLD']));
+    expect(env.JR_ENROLL_TOKEN).toBe('');
+    const parsed = parseAgentConfig({ ...env, JR_DATA_DIR: '/var/lib/jr-agent' });
+    expect(parsed.ok ? [] : parsed.issues).toEqual([]);
+  });
+
+  // Registered only where systemd-analyze exists (the static checks above run everywhere).
+  const whenTool = hasTool ? it : (): void => undefined;
+  whenTool('passes `systemd-analyze verify`', () => {
+    // ExecStart's binary must exist where verify runs: point it at this node for the check.
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'jr-unit-'));
+    try {
+      const file = path.join(tmp, 'jr-agent.service');
+      writeFileSync(file, unit.replace(/^ExecStart=\S+/m, `ExecStart=${process.execPath}`));
+      const r = spawnSync('systemd-analyze', ['verify', '--man=no', file], { encoding: 'utf8' });
+      // verify exits 0 on unknown keys but names them on stderr: any line about our unit is a failure.
+      expect({ status: r.status, complaints: r.stderr.split('\n').filter((l) => l.includes('jr-agent.service')) }).toEqual({ status: 0, complaints: [] });
+      const broken = path.join(tmp, 'broken.service');
+      writeFileSync(broken, unit.replace('NoNewPrivileges=yes', 'NoNewPrivilegs=yes'));
+      expect(spawnSync('systemd-analyze', ['verify', '--man=no', broken], { encoding: 'utf8' }).stderr).toContain("Unknown key 'NoNewPrivilegs'");
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
