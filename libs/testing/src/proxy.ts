@@ -131,6 +131,8 @@ class Link {
     private readonly forget: () => void,
   ) {
     stats.open += 1;
+    // Forward at once, as the endpoints asked for (gRPC sets TCP_NODELAY): no Nagle delays added here.
+    client.setNoDelay(true);
     client.on('error', () => this.reset());
     client.on('close', () => this.reset());
   }
@@ -161,7 +163,7 @@ class Link {
 
   private connectUpstream(): void {
     if (this.upstream) return;
-    const upstream = net.connect({ host: this.target.host, port: this.target.port });
+    const upstream = net.connect({ host: this.target.host, port: this.target.port, noDelay: true });
     this.upstream = upstream;
     upstream.on('error', () => this.reset());
     upstream.on('close', () => this.reset());

@@ -1,0 +1,89 @@
+import { FaultProxy, waitFor } from '@jr/testing';
+import type { AgentHandle } from '../../../apps/agent/src/agent';
+import { agentConfig, runAgent, shell, spec, tempDataDir } from './agent-harness';
+import { FakeAgentApi } from './fake-agent-api';
+
+jest.setTimeout(90_000);
+
+/**
+ * A big outbox: a job floods its output while the API is unreachable. Under the cap everything is
+ * kept and drains in order (the drain rate is printed for the record); over the cap the oldest
+ * output gives way to a gap marker, and statuses and the outcome survive.
+ */
+describe('a large outbox', () => {
+  let api: FakeAgentApi;
+  let proxy: FaultProxy;
+  let data: Awaited<ReturnType<typeof tempDataDir>>;
+  let agent: AgentHandle | undefined;
+
+  beforeEach(async () => {
+    api = new FakeAgentApi();
+    await api.start();
+    proxy = await FaultProxy.start({ host: '127.0.0.1', port: api.port });
+    data = await tempDataDir();
+  });
+  afterEach(async () => {
+    await agent?.stopNow();
+    agent = undefined;
+    await proxy.close();
+    await api.stop();
+    await data.remove();
+  });
+
+  /** Runs `script` with the API cut off (after its first line), until its outcome is queued. */
+  async function floodWhileDisconnected(env: Record<string, string>, script: string): Promise<{ a: AgentHandle; jobId: string }> {
+    ({ agent } = await runAgent(agentConfig(proxy.address, data.dir, { JR_BREAKER_THRESHOLD: '1', JR_REPORT_TIMEOUT: '300ms', ...env })));
+    const a = agent;
+    const jobId = api.enqueue(spec([shell('echo hello; sleep 0.5', { name: 'first' }), shell(script, { name: 'flood' }), shell('echo bye', { name: 'last' })]));
+    await waitFor(() => api.output(jobId).includes('hello'), { timeoutMs: 10_000 });
+    proxy.setMode({ kind: 'reset' });
+    await waitFor(() => a.metrics().attempts.undelivered === 1 && a.metrics().reporting?.breaker.state === 'open', { timeoutMs: 60_000, what: 'the outcome queued, breaker open' });
+    proxy.setMode({ kind: 'pass' });
+    await waitFor(() => api.heartbeats.some((h) => h.req.state?.breakerState === 'open'), { timeoutMs: 20_000 });
+    return { a, jobId };
+  }
+
+  it('keeps 32 MB of output under the cap and drains it in order (drain rate printed)', async () => {
+    const lines = 320_000;
+    const { a, jobId } = await floodWhileDisconnected({}, `seq 1 ${lines} | awk '{ printf "%099d\\n", $1 }'`);
+    const depth = a.metrics().reporting?.outbox.depth ?? 0;
+    const bytes = a.metrics().reporting?.outbox.bytes ?? 0;
+    const started = Date.now();
+    await a.enableReporting('control');
+    await waitFor(() => api.completion(jobId), { timeoutMs: 60_000, what: 'the drain' });
+    const ms = Date.now() - started;
+    console.log(`outbox drain: ${depth} events, ${(bytes / 1e6).toFixed(1)} MB in ${ms} ms = ${Math.round((depth * 1000) / ms)} events/s, ${((bytes / 1e6) * 1000 / ms).toFixed(1)} MB/s`);
+    const out = api.output(jobId).split('\n');
+    expect(out[0]).toBe('hello');
+    expect(out.slice(1, -2)).toHaveLength(lines);
+    expect(out[1]).toBe('1'.padStart(99, '0'));
+    expect(out[lines]).toBe(String(lines).padStart(99, '0'));
+    expect(out.slice(-2)).toEqual(['bye', '']);
+    expect(api.events(jobId).map((e) => e.seq)).toEqual(Array.from({ length: api.completion(jobId)?.lastSeq ?? 0 }, (_v, i) => i + 1));
+    expect(a.metrics().reporting?.outbox.gapBytes).toBe(0);
+  });
+
+  it('past the cap, replaces the oldest output by a gap marker; every status and the outcome survive', async () => {
+    const { a, jobId } = await floodWhileDisconnected({ JR_OUTBOX_MAX_BYTES: String(1024 * 1024) }, `seq 1 100000 | awk '{ printf "%099d\\n", $1 }'`);
+    const gapBytes = a.metrics().reporting?.outbox.gapBytes ?? 0;
+    expect(gapBytes).toBeGreaterThan(5_000_000);
+    expect(a.metrics().reporting?.outbox.diskBytes).toBeLessThanOrEqual(1.25 * 1024 * 1024);
+    await a.enableReporting('signal');
+    await waitFor(() => api.completion(jobId), { timeoutMs: 30_000, what: 'the drain' });
+    const text = api.output(jobId);
+    const marker = /\[jr-agent: (\d+) bytes of output dropped here: the agent's outbox was full while the API could not be reached\]/g;
+    const dropped = [...text.matchAll(marker)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(dropped).toBe(gapBytes);
+    // The newest output is kept, up to the last line.
+    expect(text).toContain(`${'100000'.padStart(99, '0')}\nbye\n`);
+    // No silent drop: the flood step's bytes are exactly what arrived plus what the markers count.
+    const chunks = api.events(jobId).filter((e) => e.log?.step === 1).map((e) => e.log?.data.toString('utf8') ?? '');
+    const kept = chunks.filter((c) => !/^\n\[jr-agent: \d+ bytes of output dropped/.test(c)).reduce((n, c) => n + c.length, 0);
+    expect(kept + dropped).toBe(100_000 * 100);
+    const steps = api.events(jobId).filter((e) => e.stepStarted || e.stepFinished).map((e) => `${e.kind}:${e.stepStarted?.step ?? e.stepFinished?.step}`);
+    expect(steps).toEqual(['stepStarted:0', 'stepFinished:0', 'stepStarted:1', 'stepFinished:1', 'stepStarted:2', 'stepFinished:2']);
+    expect(api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED' });
+    const seqs = api.events(jobId).map((e) => e.seq);
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+  });
+});
