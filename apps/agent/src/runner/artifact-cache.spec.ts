@@ -136,12 +136,18 @@ function rangeServer(body: Buffer, o: { cutAt?: (n: number) => number | undefine
     const ifRange = req.headers['if-range'];
     const honour = range && (!ifRange || ifRange === o.etag);
     const start = honour ? Number(range[1]) : 0;
-    if (start >= data.length && honour) return res.writeHead(416).end();
+    if (start >= data.length && honour) {
+      res.writeHead(416).end();
+      return;
+    }
     const headers: http.OutgoingHttpHeaders = { 'content-length': String(data.length - start), ...(o.etag ? { etag: o.etag } : {}) };
     if (honour) headers['content-range'] = `bytes ${start}-${data.length - 1}/${data.length}`;
     res.writeHead(honour ? 206 : 200, headers);
     const cut = o.cutAt?.(n);
-    if (cut === undefined) return res.end(data.subarray(start));
+    if (cut === undefined) {
+      res.end(data.subarray(start));
+      return;
+    }
     res.write(data.subarray(start, start + cut), () => setTimeout(() => res.destroy(), 50));
   };
 }
