@@ -182,6 +182,13 @@ describe('ArtifactCache resuming (Range)', () => {
     expect(Number(/\d+/.exec(ranges[1] ?? '')?.[0])).toBeGreaterThan(0);
   });
 
+  it('keeps going while tries make progress (only tries without progress count against the limit)', async () => {
+    srv = await serve(recording(rangeServer(body, { cutAt: () => 70_000 })));
+    const file = await cache().get({ url: srv.url('/drip'), sha256: sha(body) }, signal);
+    expect((await readFile(file)).equals(body)).toBe(true);
+    expect(ranges.length).toBeGreaterThan(3);
+  });
+
   it('starts over when the server ignores the range (200)', async () => {
     srv = await serve(recording((req, res, n) => {
       if (n === 1) return rangeServer(body, { cutAt: () => 50_000 })(req, res, n);

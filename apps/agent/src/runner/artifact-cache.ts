@@ -87,13 +87,16 @@ export class ArtifactCache {
     await mkdir(this.o.cacheDir, { recursive: true });
     const backoff = this.backoff();
     const partial = `${target}.partial`;
-    for (let attempt = 1; ; attempt++) {
+    // Tries without progress count; one that added bytes to the partial file starts the count over.
+    for (let attempt = 1, tries = 1; ; attempt++, tries++) {
+      const before = await sizeOf(partial);
       try {
         await this.fetchTo(a, target, partial, signal);
         return target;
       } catch (err) {
         if (signal.aborted) throw signal.reason;
-        if (!(err instanceof RetryableDownload) || attempt >= this.tries) {
+        if (err instanceof RetryableDownload && (await sizeOf(partial)) > before) tries = 0;
+        if (!(err instanceof RetryableDownload) || tries >= this.tries) {
           await rm(partial, { force: true });
           throw asDownloadError(a, err, attempt);
         }
