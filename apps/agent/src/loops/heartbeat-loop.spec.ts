@@ -56,6 +56,18 @@ describe('runHeartbeatLoop (fake timers)', () => {
     expect(sent[0]?.req).toMatchObject({ running: [{ jobId: 'j1', attempt: 2, leaseToken: 'lt' }], state: { slots: 4, running: 1 }, sentAtMs: 11_000 });
   });
 
+  it('tells the observer about each beat: answered or not, and how late its timer fired', async () => {
+    const beats: Array<{ ok: boolean; lagMs: number }> = [];
+    let stalled = 0;
+    answers.push({ directives: [], heartbeatIntervalMs: 0, serverTimeMs: 0 }, failure(Status.UNAVAILABLE));
+    void runHeartbeatLoop({ ...deps(() => 0.5), observe: (b) => beats.push(b), now: () => Date.now() + stalled }, ac.signal);
+    await jest.advanceTimersByTimeAsync(10_000);
+    // The event loop was blocked for 700 ms while the second beat's timer was pending.
+    stalled = 700;
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(beats).toEqual([{ ok: true, lagMs: 0 }, { ok: false, lagMs: 700 }]);
+  });
+
   it('takes the interval the API answers with, and applies directives', async () => {
     answers.push({ directives: [{ kind: 'drain', drain: {} }], heartbeatIntervalMs: 2_000, serverTimeMs: 0 });
     void runHeartbeatLoop(deps(), ac.signal);

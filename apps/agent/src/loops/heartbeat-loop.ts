@@ -16,6 +16,8 @@ export interface HeartbeatDeps {
   random?: () => number;
   /** Told about every beat: whether it was answered, and how late its timer fired (event-loop lag). */
   observe?(beat: { ok: boolean; lagMs: number }): void;
+  /** The clock lag is measured with (injected by tests). */
+  now?: () => number;
 }
 
 /** The API may tune the interval, within sane bounds. */
@@ -42,10 +44,11 @@ export async function heartbeatOnce(deps: HeartbeatDeps, signal: AbortSignal): P
 export async function runHeartbeatLoop(deps: HeartbeatDeps, signal: AbortSignal): Promise<void> {
   const backoff = new Backoff({ initialMs: 250, maxMs: deps.interval.get(), random: deps.random });
   let delayMs = jittered(deps.interval.get(), 0.1, deps.random);
+  const now = deps.now ?? Date.now;
   while (!signal.aborted) {
-    const due = Date.now() + delayMs;
+    const due = now() + delayMs;
     if (!(await sleep(delayMs, signal).then(() => true, () => false))) return;
-    const lagMs = Math.max(0, Date.now() - due);
+    const lagMs = Math.max(0, now() - due);
     try {
       await heartbeatOnce(deps, signal);
       deps.observe?.({ ok: true, lagMs });
