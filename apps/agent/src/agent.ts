@@ -108,8 +108,10 @@ class Agent {
   }
 
   async start(): Promise<void> {
-    this.reporting = await Reporting.open(this.config, { transport: this.api, logger: this.logger, onFatal: (err) => this.fatal(err), lifetime: this.lifecycle.signal });
+    // The control socket first: it also refuses to start next to a live agent on this data directory,
+    // before anything (the outbox journal) is opened that two agents must not share.
     this.control = await ControlServer.start(controlSocketPath(this.config.dataDir), (c) => this.onControl(c), this.logger);
+    this.reporting = await Reporting.open(this.config, { transport: this.api, logger: this.logger, onFatal: (err) => this.fatal(err), lifetime: this.lifecycle.signal });
     const store = new CredentialStore(this.config.dataDir);
     this.session = await CredentialSession.establish({
       api: this.api, store, config: this.config, logger: this.logger, signal: this.lifecycle.signal, onFatal: (err) => this.fatal(err),

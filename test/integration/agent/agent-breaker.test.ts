@@ -111,6 +111,16 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
     expect(api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 });
   });
 
+  it('a second agent on the same JR_DATA_DIR refuses to start (78) and leaves the first one\'s outbox alone', async () => {
+    ({ agent } = await runAgent(config()));
+    const first = agent;
+    await expect(runAgent(config())).rejects.toMatchObject({ name: 'AgentStopError', reason: 'data_dir_in_use', exitCode: 78 });
+    const jobId = api.enqueue(spec([shell('echo still mine')]));
+    await waitFor(() => api.completion(jobId), { timeoutMs: 10_000 });
+    expect(api.output(jobId)).toBe('still mine\n');
+    expect(first.metrics().reporting?.outbox.depth).toBe(0);
+  });
+
   it('never opens on answers that are refusals or "busy", only on a broken path', async () => {
     ({ agent } = await runAgent(config({ JR_BREAKER_THRESHOLD: '1' })));
     api.failNext('Report', Status.RESOURCE_EXHAUSTED, 7);

@@ -1,5 +1,6 @@
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import type { Logger } from 'pino';
 import { AgentStopError } from '../errors';
 import { MAX_REQUEST_BYTES, MAX_SOCKET_PATH_BYTES, parseRequest, type ControlCommand, type ControlResponse } from './control-protocol';
@@ -25,6 +26,7 @@ export class ControlServer {
       logger.warn({ socketPath }, `JR_DATA_DIR is too long for a control socket (max ${MAX_SOCKET_PATH_BYTES} bytes): jr-agent reporting commands are unavailable, SIGUSR2 still works`);
       return undefined;
     }
+    await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
     await removeStaleSocket(socketPath);
     const server = net.createServer((socket) => serve(socket, handle, logger, idleTimeoutMs));
     server.maxConnections = MAX_CONNECTIONS;
