@@ -5,6 +5,7 @@ import { AppModule } from './app.module';
 import { systemClock, type AppConfig, type Clock } from './config/app-config';
 import { createLogger, NestPinoLogger, type Logger } from './common/logger';
 import { GrpcServerService } from './grpc/grpc-server.service';
+import { openApiJournals } from './journal/journal.module';
 
 export interface StartOptions {
   /** Injected time for lease logic (tests move it forward); defaults to the system clock. */
@@ -20,15 +21,23 @@ export interface RunningApi {
   stop(): Promise<void>;
 }
 
-/** Builds the Nest application (migrations, journal replay and the gRPC listener run in init). */
+/**
+ * Builds the Nest application. The journals are recovered first, before anything else exists;
+ * migrations, the journals' replay and the gRPC listener then run in init.
+ */
 export async function createApp(config: AppConfig, options: StartOptions = {}): Promise<INestApplication> {
   const log = options.logger ?? createLogger(config.logLevel);
-  const app = await NestFactory.create(AppModule.forRoot(config, options.clock ?? systemClock, log), {
-    bodyParser: false,
-    logger: new NestPinoLogger(log),
-    abortOnError: false,
-  });
-  return app;
+  const journals = await openApiJournals(config, log);
+  try {
+    return await NestFactory.create(AppModule.forRoot(config, options.clock ?? systemClock, log, journals), {
+      bodyParser: false,
+      logger: new NestPinoLogger(log),
+      abortOnError: false,
+    });
+  } catch (err) {
+    await Promise.all([journals.intake.close(), journals.results.close()]);
+    throw err;
+  }
 }
 
 /** Starts both listeners and logs `{"msg":"jr-api ready","httpPort":…,"grpcPort":…}` once both are up. */

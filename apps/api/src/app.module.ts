@@ -14,7 +14,7 @@ import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
 import { IntakeStateModule } from './intake/intake-state.module';
 import { JobsModule } from './jobs/jobs.module';
-import { JournalModule } from './journal/journal.module';
+import { JournalModule, type ApiJournals } from './journal/journal.module';
 import { QueueModule } from './queue/queue.module';
 import { ResultsModule } from './results/results.module';
 
@@ -37,7 +37,7 @@ export class ConfigModule {
 
 @Module({})
 export class AppModule implements NestModule {
-  static forRoot(config: AppConfig, clock: Clock, log: Logger): DynamicModule {
+  static forRoot(config: AppConfig, clock: Clock, log: Logger, journals: ApiJournals): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -45,7 +45,7 @@ export class AppModule implements NestModule {
         CommonModule,
         DatabaseModule,
         QueueModule,
-        JournalModule,
+        JournalModule.forRoot(journals),
         IntakeStateModule,
         JobsModule,
         AgentsModule,

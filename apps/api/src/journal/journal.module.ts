@@ -1,8 +1,8 @@
 import * as path from 'node:path';
-import { Global, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { Journal } from '@jr/journal';
-import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { LOGGER, type Logger } from '../common/logger';
+import type { AppConfig } from '../config/app-config';
+import type { Logger } from '../common/logger';
 
 /** Submissions (POST /v1/jobs): `<JR_DATA_DIR>/intake`. */
 export const INTAKE_JOURNAL = Symbol('IntakeJournal');
@@ -32,14 +32,34 @@ export function openApiJournal(config: AppConfig, log: Logger, name: 'intake' | 
   });
 }
 
-/** The API's two journals: opened (and recovered) before any module that writes to them starts. */
+export interface ApiJournals {
+  intake: Journal;
+  results: Journal;
+}
+
+/**
+ * Opens (and recovers) both journals before anything else of the API exists: a journal that cannot be
+ * recovered stops the start with nothing else to tear down, and the other journal is closed again.
+ */
+export async function openApiJournals(config: AppConfig, log: Logger): Promise<ApiJournals> {
+  const intake = await openApiJournal(config, log, 'intake');
+  try {
+    return { intake, results: await openApiJournal(config, log, 'results') };
+  } catch (err) {
+    await intake.close();
+    throw err;
+  }
+}
+
+/** The API's two journals, opened by `openApiJournals` before the application is built; closed at shutdown. */
 @Global()
-@Module({
-  providers: [
-    { provide: INTAKE_JOURNAL, inject: [APP_CONFIG, LOGGER], useFactory: (c: AppConfig, l: Logger) => openApiJournal(c, l, 'intake') },
-    { provide: RESULTS_JOURNAL, inject: [APP_CONFIG, LOGGER], useFactory: (c: AppConfig, l: Logger) => openApiJournal(c, l, 'results') },
-    JournalLifecycle,
-  ],
-  exports: [INTAKE_JOURNAL, RESULTS_JOURNAL],
-})
-export class JournalModule {}
+@Module({})
+export class JournalModule {
+  static forRoot(journals: ApiJournals): DynamicModule {
+    return {
+      module: JournalModule,
+      providers: [{ provide: INTAKE_JOURNAL, useValue: journals.intake }, { provide: RESULTS_JOURNAL, useValue: journals.results }, JournalLifecycle],
+      exports: [INTAKE_JOURNAL, RESULTS_JOURNAL],
+    };
+  }
+}
