@@ -76,7 +76,9 @@ export class OutboxJournal {
 
   /** Resolves once the record is on disk (or was kept in memory only after a write error). */
   write(record: OutboxRecord, onDurable?: (lsn: number) => void): Promise<void> {
-    if (this.broken) return Promise.resolve();
+    // After close only acknowledgements of calls still in flight can come: losing one costs a
+    // resend at the next start (the API deduplicates), never a record.
+    if (this.broken || this.closed) return Promise.resolve();
     const data = encodeRecord(record);
     if (this.compaction) {
       this.deferredBytes += data.length;
