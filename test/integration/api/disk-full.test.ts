@@ -94,9 +94,9 @@ it('answers 503 + Retry-After when the disk is full, harms nothing acknowledged,
   expect(ready.status).toBe(503);
   expect(ready.json.dependencies.journal).toMatchObject({ up: false, detail: expect.stringMatching(/refusing submissions/) });
   if (mounted) {
-    // results cannot be journaled either: the agent is told to retry, nothing is half-written
+    // results cannot be journaled either: the agent is told to back off (not a breaker failure), nothing is half-written
     await expect(agent.call('Report', { ...key, events: [{ seq: 1, atMs: Date.now(), log: { step: 0, stream: 'stdout', data: Buffer.alloc(200_000, 65) } }] })).rejects.toMatchObject({
-      code: status.UNAVAILABLE,
+      code: status.RESOURCE_EXHAUSTED,
     });
   }
 

@@ -111,7 +111,7 @@ it('keeps answering Report/Complete while Postgres is unreachable (journaled), a
   expect((await http(t, 'GET', `/v1/jobs/${id}/logs`)).text).toBe('while down\n');
 });
 
-it('answers UNAVAILABLE (retry) when the results journal is full, and accepts again once it drains', async () => {
+it('answers RESOURCE_EXHAUSTED (back off, not a breaker failure) when the results journal is full, and accepts again once it drains', async () => {
   const c = await agent('full');
   const id = await submit('full');
   const a = await lease(c);
@@ -127,7 +127,7 @@ it('answers UNAVAILABLE (retry) when the results journal is full, and accepts ag
   } finally {
     await setDatabaseConnections(t, true);
   }
-  expect(refused).toMatchObject({ code: status.UNAVAILABLE });
+  expect(refused).toMatchObject({ code: status.RESOURCE_EXHAUSTED });
   await waitFor(() => c.call('Report', { ...key, events: [log(seq, chunk)] }).then(() => true), { timeoutMs: 20_000, what: 'Report to be accepted again' });
   expect(await c.call('Complete', { ...key, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 })).toEqual({ jobState: 'succeeded' });
   await viewWhen(id, (v) => v.state === 'succeeded', 20_000);

@@ -89,7 +89,10 @@ export class ResultsRelayService implements OnApplicationBootstrap, BeforeApplic
     } catch (err) {
       const full = (err as { code?: unknown }).code === 'JOURNAL_FULL';
       this.log[full ? 'warn' : 'error']({ err: String(err), jobId: record.jobId }, 'results journal append failed; the agent retries');
-      throw new DomainError('NOT_ACCEPTING', 'the API cannot store results right now (results journal full or unavailable); retry', { retryAfterSeconds: 5 });
+      // full (size limit, disk): RESOURCE_EXHAUSTED, an answer the agent backs off on without counting it
+      // against its reporting breaker; the API is up, only its space is not
+      if (full) throw new DomainError('RATE_LIMITED', 'the API cannot store results right now (results journal full); retry later', { retryAfterSeconds: 5 });
+      throw new DomainError('NOT_ACCEPTING', 'the API cannot store results right now (results journal unavailable); retry', { retryAfterSeconds: 5 });
     }
     this.track(lsn, record, jobState);
     this.wake?.();
