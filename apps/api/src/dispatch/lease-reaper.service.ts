@@ -8,13 +8,18 @@ import { EnqueueService } from './enqueue.service';
 import { agentSilenceCutoff, leaseExpiresAt, reaperDelayMs } from './lease-expiry';
 
 const BATCH = 100;
+/**
+ * Added to the amnesty's lease period: after an outage an agent reconnects on its gRPC channel's
+ * backoff (1 s growing by 1.6x), so its first heartbeat can come seconds after the API is back.
+ */
+export const AMNESTY_RECONNECT_MS = 10_000;
 
 /**
  * Ends attempts whose lease ran out (`lost`), sends their jobs through the retry decision, marks
  * silent agents lost, and re-adds queued jobs whose BullMQ job never made it. One loop, jittered.
  *
  * Amnesty: after this process starts, and after a pass that failed (Postgres unreachable), every live
- * lease first gets a full lease period from now, and no agent is marked lost during it. Agents could
+ * lease first gets a full lease period (plus time to reconnect) from now, and no agent is marked lost during it. Agents could
  * not heartbeat while the API or Postgres was down; that silence is ours, not evidence of a dead agent.
  * An attempt whose result is already journaled here (not yet applied) is never expired.
  */
@@ -70,7 +75,7 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
   }
 
   private async grantAmnesty(now: number): Promise<void> {
-    const until = leaseExpiresAt(now, this.config.heartbeatIntervalMs);
+    const until = new Date(leaseExpiresAt(now, this.config.heartbeatIntervalMs).getTime() + AMNESTY_RECONNECT_MS);
     const extended = await this.ledger.extendLiveLeases(until);
     this.amnestyDue = false;
     this.graceUntilMs = until.getTime();

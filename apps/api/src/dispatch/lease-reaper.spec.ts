@@ -8,7 +8,7 @@ import { AttemptRegistry } from '../common/attempt-registry';
 import type { JobLedgerRepository } from '../jobs/job-ledger.repository';
 import type { JobTransition } from '../jobs/job-rows';
 import type { EnqueueService } from './enqueue.service';
-import { LeaseReaperService } from './lease-reaper.service';
+import { AMNESTY_RECONNECT_MS, LeaseReaperService } from './lease-reaper.service';
 
 /** Repositories replaced by in-memory fakes: the reaper's own logic under fake timers and a fake clock. */
 function setup() {
@@ -53,8 +53,8 @@ describe('LeaseReaperService', () => {
 
   it('leaves a lease alone until it has expired, then ends it and requeues the job once', async () => {
     const { reaper, ledger, enqueue, advanceClock } = setup();
-    expect(await reaper.tick()).toBe(0);
-    advanceClock(30_001);
+    expect(await reaper.tick()).toBe(0); // (the start-up amnesty)
+    advanceClock(30_001 + AMNESTY_RECONNECT_MS);
     expect(await reaper.tick()).toBe(1);
     expect(ledger.expire).toHaveBeenCalledWith('j1', 1, expect.any(Date), 3);
     expect(enqueue.afterTransition).toHaveBeenCalledWith(expect.objectContaining({ jobId: 'j1', state: 'queued', requeueRound: 2 }));
@@ -66,9 +66,9 @@ describe('LeaseReaperService', () => {
     advanceClock(3_600_000); // the API was down for an hour: the lease looks long expired
     expect(await reaper.tick()).toBe(0);
     expect(ledger.extendLiveLeases).toHaveBeenCalledTimes(1);
-    expect(leases[0]?.expiresAt).toBe(now() + 30_000);
+    expect(leases[0]?.expiresAt).toBe(now() + 30_000 + AMNESTY_RECONNECT_MS);
     expect(agents.markLost).not.toHaveBeenCalled(); // nor is any agent called lost during the grace period
-    advanceClock(29_000);
+    advanceClock(29_000 + AMNESTY_RECONNECT_MS);
     expect(await reaper.tick()).toBe(0);
     expect(ledger.extendLiveLeases).toHaveBeenCalledTimes(1); // once, not on every pass
     advanceClock(1_001);
@@ -103,7 +103,7 @@ describe('LeaseReaperService', () => {
     const { reaper, ledger, enqueue, advanceClock } = setup();
     await reaper.tick();
     enqueue.sweep.mockRejectedValue(new Error('redis down'));
-    advanceClock(30_001);
+    advanceClock(30_001 + AMNESTY_RECONNECT_MS);
     expect(await reaper.tick()).toBe(1);
     expect(ledger.extendLiveLeases).toHaveBeenCalledTimes(1);
   });

@@ -66,6 +66,15 @@ export class QueueFactory {
       connection,
       prefix: this.prefix,
       concurrency,
+      // A BullMQ job here is only a dispatch token: the grant in Postgres is idempotent (`state = 'queued'`),
+      // so processing one twice is harmless, while a job held by an API process that was SIGKILLed stays
+      // active until its lock expires and a stalled check runs. Short locks and frequent checks bring such
+      // jobs back within ~15 s (defaults: 30 s + 30 s), and a stall sends a job back to wait, never to failed.
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
+      maxStalledCount: 1_000_000,
+      // after a Redis error the worker's fetch loop pauses this long (default 15 s): recover promptly
+      runRetryDelay: 1_000,
       removeOnComplete: { age: 3_600, count: 10_000 },
       // removed at once so the sweep can add the same `${id}-r${round}` again
       removeOnFail: { count: 0 },
