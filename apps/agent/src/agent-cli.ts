@@ -1,7 +1,9 @@
 import * as path from 'node:path';
+import { startTelemetry, type Telemetry } from '@jr/telemetry';
 import { startAgent, type AgentHandle } from './agent';
-import { formatConfigIssues, parseAgentConfig } from './config/agent-config';
+import { formatConfigIssues, parseAgentConfig, type AgentConfig } from './config/agent-config';
 import { runControlCommand } from './control/control-command';
+import { runStatusCommand } from './control/status-command';
 import { isAgentStopError } from './errors';
 import { createLogger, flushLogger } from './logger';
 import { AGENT_VERSION } from './version';
@@ -13,9 +15,12 @@ export interface CliIo {
   stderr: { write(line: string): unknown };
   /** Where signals come from (the process, or a test's emitter). */
   signals: { on(signal: AgentSignal, handler: () => void): unknown; off(signal: AgentSignal, handler: () => void): unknown };
+  /** False when the caller (a test) has started telemetry itself; default: the daemon starts it. */
+  startTelemetry?: boolean;
 }
 
 const USAGE = `usage: jr-agent                       run the agent (configured by JR_* environment variables)
+       jr-agent status [--json]       is the agent healthy? exit 0 healthy, 1 degraded, 69 no agent running
        jr-agent reporting enable      lift a reporting suspension (the breaker is open): the outbox drains
        jr-agent reporting status      breaker state, outbox depth and age, heartbeat counters
        jr-agent --version
@@ -36,8 +41,11 @@ export async function runAgentCli(env: NodeJS.ProcessEnv, io: CliIo, argv: strin
   const [first, second, ...rest] = argv;
   if (first === '--help' || first === '-h' || first === 'help') return (stdout.write(USAGE), 0);
   if (first === '--version') return (stdout.write(`jr-agent ${AGENT_VERSION}\n`), 0);
+  const dataDir = path.resolve(env.JR_DATA_DIR || './var/agent');
+  if (first === 'status' && rest.length === 0 && (second === undefined || second === '--json')) {
+    return runStatusCommand(dataDir, { json: second === '--json', stdout, stderr: io.stderr });
+  }
   if (first === 'reporting' && (second === 'enable' || second === 'status') && rest.every((a) => a === '--json')) {
-    const dataDir = path.resolve(env.JR_DATA_DIR || './var/agent');
     return runControlCommand(dataDir, second, { json: rest.length > 0, stdout, stderr: io.stderr });
   }
   io.stderr.write(`jr-agent: unknown arguments: ${argv.join(' ')}\n${USAGE}`);
@@ -50,7 +58,17 @@ async function runDaemon(env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
     io.stderr.write(`${formatConfigIssues(parsed.issues)}\n`);
     return 2;
   }
-  const logger = createLogger(parsed.config.logLevel);
+  // Tracing first (before anything could create a span), configured by the OTEL_* variables.
+  const telemetry: Telemetry | undefined = io.startTelemetry === false ? undefined : startTelemetry({ serviceName: 'jr-agent', serviceVersion: AGENT_VERSION });
+  try {
+    return await runConfigured(parsed.config, io);
+  } finally {
+    await telemetry?.shutdown();
+  }
+}
+
+async function runConfigured(config: AgentConfig, io: CliIo): Promise<number> {
+  const logger = createLogger(config.logLevel);
   const starting = new AbortController();
   let handle: AgentHandle | undefined;
   let stops = 0;
@@ -68,7 +86,7 @@ async function runDaemon(env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   ];
   for (const [signal, handler] of handlers) io.signals.on(signal, handler);
   try {
-    handle = await startAgent(parsed.config, { logger, signal: starting.signal });
+    handle = await startAgent(config, { logger, signal: starting.signal });
     if (enableWhenStarted) void handle.enableReporting('signal');
     const exit = await handle.done;
     if (exit.code !== 0) io.stderr.write(`jr-agent: ${exit.reason}\n`);

@@ -1,15 +1,19 @@
 import * as path from 'node:path';
 import type { pb } from '@jr/contracts';
 import { Backoff, sleep } from '@jr/resilience';
+import type { Context } from '@jr/telemetry';
 import type { Logger } from 'pino';
 import { AgentApiClient } from './api-client/agent-api.client';
 import type { AgentConfig } from './config/agent-config';
-import { HeartbeatStats, type AgentMetrics } from './agent-metrics';
+import { describeAgent, HeartbeatStats, type AgentCounters } from './agent-counters';
+import { applyDirective, type DirectiveTarget } from './agent-directives';
+import { AgentObservability } from './agent-observability';
+import type { AgentStatusView } from './control/agent-status';
 import { ControlServer } from './control/control-server';
 import { controlSocketPath, type ControlCommand, type ControlResponse } from './control/control-protocol';
 import { isApiCallError, stopErrorFor, type AgentStopError } from './errors';
 import { createLogger } from './logger';
-import { heartbeatOnce, runHeartbeatLoop, type HeartbeatDeps } from './loops/heartbeat-loop';
+import { heartbeatLeases, heartbeatOnce, runHeartbeatLoop, type HeartbeatDeps } from './loops/heartbeat-loop';
 import { MAX_PARALLEL_LEASES, runLeaseLoop } from './loops/lease-loop';
 import type { EnableSource } from './reporting/reporting-breaker';
 import { Reporting } from './reporting/reporting';
@@ -35,8 +39,12 @@ export interface AgentHandle {
   readonly done: Promise<AgentExit>;
   /** The external signal that lifts a reporting suspension (SIGUSR2, the control socket). */
   enableReporting(source: EnableSource): Promise<{ wasOpen: boolean }>;
-  /** Counters for /metrics (wired up by the observability work) and `jr-agent reporting status`. */
-  metrics(): AgentMetrics;
+  /** Counters for `jr-agent reporting status`. */
+  metrics(): AgentCounters;
+  /** What `jr-agent status` prints, health judged. */
+  status(): AgentStatusView;
+  /** Where JR_METRICS_PORT serves /metrics (undefined when unset). */
+  readonly metricsUrl: string | undefined;
 }
 
 export interface StartOptions {
@@ -48,8 +56,6 @@ export interface StartOptions {
 /** How long queued reports may take to reach the API at shutdown (graceful, immediate). */
 const FLUSH_WAIT_MS = 10_000;
 const QUICK_FLUSH_WAIT_MS = 2_000;
-/** The API refuses heartbeats listing more attempts than this. */
-const MAX_LISTED_LEASES = 1_024;
 
 /** Starts the agent in this process; resolves once it is enrolled and its first heartbeat was answered. */
 export async function startAgent(config: AgentConfig, options: StartOptions = {}): Promise<AgentHandle> {
@@ -67,7 +73,8 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
   }
   return {
     agentId: agent.agentId, stop: () => agent.shutdown(false), stopNow: () => agent.shutdown(true), done: agent.done,
-    enableReporting: (source) => agent.enableReporting(source), metrics: () => agent.metrics(),
+    enableReporting: (source) => agent.enableReporting(source), metrics: () => agent.metrics(), status: () => agent.status(),
+    metricsUrl: agent.metricsUrl,
   };
 }
 
@@ -81,6 +88,7 @@ class Agent {
   private reporting: Reporting | undefined;
   private control: ControlServer | undefined;
   private readonly beats = new HeartbeatStats();
+  private readonly observability: AgentObservability;
   private readonly slots: AttemptSlots;
   private readonly artifacts: ArtifactCache;
   private session: CredentialSession | undefined;
@@ -97,7 +105,8 @@ class Agent {
     private readonly config: AgentConfig,
     private readonly logger: Logger,
   ) {
-    this.api = new AgentApiClient(config.apiAddress);
+    this.observability = new AgentObservability(config);
+    this.api = new AgentApiClient(config.apiAddress, {}, this.observability.metrics);
     this.heartbeatIntervalMs = config.heartbeatIntervalMs;
     this.slots = new AttemptSlots(config.slots);
     this.artifacts = new ArtifactCache({ cacheDir: path.join(config.dataDir, 'cache') });
@@ -107,11 +116,18 @@ class Agent {
     return this.session?.agentId ?? '';
   }
 
+  get metricsUrl(): string | undefined {
+    return this.observability.url;
+  }
+
   async start(): Promise<void> {
     // The control socket first: it also refuses to start next to a live agent on this data directory,
     // before anything (the outbox journal) is opened that two agents must not share.
     this.control = await ControlServer.start(controlSocketPath(this.config.dataDir), (c) => this.onControl(c), this.logger);
-    this.reporting = await Reporting.open(this.config, { transport: this.api, logger: this.logger, onFatal: (err) => this.fatal(err), lifetime: this.lifecycle.signal });
+    const metrics = this.observability.metrics;
+    this.reporting = await Reporting.open(this.config, { transport: this.api, logger: this.logger, onFatal: (err) => this.fatal(err), lifetime: this.lifecycle.signal, metrics });
+    // Before enrolling: while the API is unreachable the metrics already tell (breaker, outbox, no heartbeat).
+    await this.observability.start({ running: () => this.slots.size, outbox: () => this.reporting?.outbox.stats() }, this.logger);
     const store = new CredentialStore(this.config.dataDir);
     this.session = await CredentialSession.establish({
       api: this.api, store, config: this.config, logger: this.logger, signal: this.lifecycle.signal, onFatal: (err) => this.fatal(err),
@@ -122,7 +138,7 @@ class Agent {
     this.logger.info({ agentId: this.agentId, pool: this.config.pool, labels: this.config.labels, slots: this.config.slots }, 'jr-agent ready');
     const leaseDeps = {
       api: this.api, slots: this.slots, waitMs: this.config.leaseWaitMs, logger: this.logger,
-      onAssignment: (a: pb.Assignment__Output) => this.run(a), onFatal: (err: AgentStopError) => this.fatal(err),
+      onAssignment: (a: pb.Assignment__Output, trace: Context | undefined) => this.run(a, trace), onFatal: (err: AgentStopError) => this.fatal(err),
     };
     const leaseLoops = Array.from({ length: Math.min(this.config.slots, MAX_PARALLEL_LEASES) }, () => runLeaseLoop(leaseDeps, this.leasing.signal));
     this.loops = [runHeartbeatLoop(this.heartbeatDeps(), this.lifecycle.signal), ...leaseLoops];
@@ -135,7 +151,7 @@ class Agent {
     return { wasOpen };
   }
 
-  metrics(): AgentMetrics {
+  metrics(): AgentCounters {
     return {
       heartbeats: { ...this.beats },
       reporting: this.reporting?.status(),
@@ -144,8 +160,16 @@ class Agent {
     };
   }
 
+  status(): AgentStatusView {
+    return describeAgent({
+      config: this.config, agentId: this.agentId, counters: this.metrics(), beats: this.beats, intervalMs: this.heartbeatIntervalMs, metricsUrl: this.metricsUrl,
+    });
+  }
+
   private async onControl(command: ControlCommand): Promise<ControlResponse> {
     switch (command) {
+      case 'agent.status':
+        return { ok: true, ...this.status() };
       case 'reporting.enable': {
         const { wasOpen } = await this.enableReporting('control');
         return { ok: true, wasOpen, ...this.metrics() };
@@ -164,6 +188,7 @@ class Agent {
     this.lifecycle.abort(new Error('disposed'));
     await this.control?.close();
     await this.reporting?.close();
+    await this.observability.close();
     this.api.close();
   }
 
@@ -195,6 +220,7 @@ class Agent {
     await Promise.allSettled(this.loops);
     await this.control?.close();
     await this.reporting?.close();
+    await this.observability.close();
     this.api.close();
     const exit = this.fatalError ? { code: this.fatalError.exitCode, reason: this.fatalError.message } : { code: 0, reason: 'stopped' };
     this.logger.info(exit, 'jr-agent stopped');
@@ -216,10 +242,12 @@ class Agent {
     const backoff = new Backoff({ initialMs: 500, maxMs: 15_000 });
     for (;;) {
       try {
-        return await heartbeatOnce(this.heartbeatDeps(), this.lifecycle.signal);
+        await heartbeatOnce(this.heartbeatDeps(), this.lifecycle.signal);
+        return this.onBeat({ ok: true, lagMs: 0 });
       } catch (err) {
         if (this.fatalError) throw this.fatalError;
         if (this.lifecycle.signal.aborted || !isApiCallError(err)) throw err;
+        this.onBeat({ ok: false, lagMs: 0 });
         if (err.action === 'stop') throw stopErrorFor(err);
         this.logger.warn({ code: err.code, details: err.details }, 'first heartbeat failed; retrying');
         await sleep(backoff.next(), this.lifecycle.signal);
@@ -230,14 +258,32 @@ class Agent {
   private heartbeatDeps(): HeartbeatDeps {
     return {
       api: this.api,
-      leases: () => this.leases(),
+      leases: () => heartbeatLeases(this.slots.leases(), this.reporting?.reporter.undeliveredLeases() ?? []),
       state: () => this.state(),
-      observe: (beat) => this.beats.observe(beat),
+      observe: (beat) => this.onBeat(beat),
       interval: { get: () => this.heartbeatIntervalMs, set: (ms) => (this.heartbeatIntervalMs = ms) },
-      onDirective: (d) => this.apply(d),
+      onDirective: (d) => applyDirective(d, this.directiveTarget()),
       onFatal: (err) => this.fatal(err),
       logger: this.logger,
     };
+  }
+
+  private directiveTarget(): DirectiveTarget {
+    return {
+      slots: this.slots, reporting: () => this.reporting, enableReporting: (source) => this.enableReporting(source),
+      metrics: this.observability.metrics, logger: this.logger,
+      drain: () => {
+        const leasing = !this.leasing.signal.aborted;
+        this.leasing.abort(new Error('draining'));
+        return leasing;
+      },
+    };
+  }
+
+  private onBeat(beat: { ok: boolean; lagMs: number }): void {
+    const now = Date.now();
+    this.beats.observe(beat, now);
+    if (beat.ok) this.observability.metrics.lastHeartbeat.set(now / 1000);
   }
 
   private state(): pb.AgentState {
@@ -247,49 +293,7 @@ class Agent {
     };
   }
 
-  /**
-   * The leases the heartbeat extends: running attempts, and attempts whose outcome still waits in the
-   * outbox (their slot is free, but the API must not reap them as lost before it has the result).
-   */
-  private leases(): pb.RunningAttempt[] {
-    const seen = new Set<string>();
-    const out: pb.RunningAttempt[] = [];
-    for (const lease of [...this.slots.leases(), ...(this.reporting?.reporter.undeliveredLeases() ?? [])]) {
-      const key = `${lease.jobId}#${lease.attempt}`;
-      if (seen.has(key) || out.length >= MAX_LISTED_LEASES) continue;
-      seen.add(key);
-      out.push(lease);
-    }
-    return out;
-  }
-
-  private apply(d: pb.Directive__Output): void {
-    switch (d.kind) {
-      case 'cancel': {
-        const c = d.cancel;
-        if (!c) return;
-        const reason = /^[a-z_]{1,64}$/.test(c.reason) ? c.reason : 'cancelled';
-        const known = this.slots.stop(c.jobId, c.attempt, { outcome: 'cancelled', reason });
-        // An outcome still in the outbox: its lease is gone, stop listing it (it is still delivered, as superseded).
-        const queued = !known && reason === 'lease_lost' && (this.reporting?.reporter.leaseLost(c.jobId, c.attempt) ?? false);
-        this.logger.info({ jobId: c.jobId, attempt: c.attempt, reason, known, queued }, 'cancel directive');
-        return;
-      }
-      case 'drain':
-        if (!this.leasing.signal.aborted) this.logger.info('drain directive: no new leases');
-        this.leasing.abort(new Error('draining'));
-        return;
-      case 'enableReporting':
-        this.logger.info({ breakerState: this.reporting?.breaker.state }, 'enable-reporting directive');
-        void this.enableReporting('directive');
-        return;
-      case undefined:
-        this.logger.warn({ directive: d }, 'unknown directive ignored');
-        return;
-    }
-  }
-
-  private run(assignment: pb.Assignment__Output): void {
+  private run(assignment: pb.Assignment__Output, traceContext: Context | undefined): void {
     if (this.slots.has(`${assignment.jobId}#${assignment.attempt}`)) {
       this.logger.warn({ jobId: assignment.jobId, attempt: assignment.attempt }, 'the API assigned an attempt already running here; ignoring the duplicate');
       return;
@@ -298,7 +302,8 @@ class Agent {
     const run = new AttemptRun(assignment, {
       reporter: (this.reporting as Reporting).reporter, artifacts: this.artifacts, dataDir: this.config.dataDir,
       killGraceMs: this.config.killGraceMs, childEnv: this.config.childEnv, logger: this.logger,
-    });
+      metrics: this.observability.metrics, agentId: this.agentId,
+    }, traceContext);
     this.logger.info({ jobId: assignment.jobId, attempt: assignment.attempt }, 'attempt leased');
     void this.slots.start(run).then(
       (result) => this.logger.info({ jobId: run.ref.jobId, attempt: run.ref.attempt, ...result }, 'attempt done; its outcome is queued for the API'),

@@ -21,7 +21,7 @@ export function isApiCallError(err: unknown): err is ApiCallError {
   return err instanceof ApiCallError || (err instanceof Error && err.name === 'ApiCallError');
 }
 
-export type StopReason = 'auth_refused' | 'permission_denied' | 'unimplemented' | 'no_enroll_token' | 'state_unreadable' | 'data_dir_in_use';
+export type StopReason = 'auth_refused' | 'permission_denied' | 'unimplemented' | 'no_enroll_token' | 'state_unreadable' | 'data_dir_in_use' | 'metrics_unavailable';
 
 /** Conditions that end the agent: an operator must act, retrying would only hammer the API. */
 export class AgentStopError extends Error {

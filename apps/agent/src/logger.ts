@@ -1,12 +1,15 @@
+import { traceLogMixin } from '@jr/telemetry';
 import pino, { type Logger } from 'pino';
 import type { LogLevel } from './config/agent-config';
 
 /**
- * JSON lines on stdout. The destination is asynchronous: a slow stdout must never block the
+ * JSON lines on stdout, each with the trace_id/span_id of the active span (an attempt's lines share
+ * its job's trace id). The destination is asynchronous: a slow stdout must never block the
  * heartbeat's event loop. Call `flushLogger` before exiting.
  */
 export function createLogger(level: LogLevel): Logger {
-  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: false }));
+  const options = { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, mixin: traceLogMixin };
+  return pino(options, pino.destination({ dest: 1, sync: false }));
 }
 
 export function flushLogger(logger: Logger): Promise<void> {

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadAgentProto, type AgentServiceClient, type pb } from '@jr/contracts';
+import { activeTraceIds, contextFromMetadata, metadataFromContext, type AgentMetrics, type Context } from '@jr/telemetry';
 import { ApiCallError, isApiCallError } from '../errors';
 import { actionFor, type AgentMethod } from './status-policy';
 
@@ -31,15 +32,29 @@ export interface CredentialSource {
   recover(refused: string): Promise<boolean>;
 }
 
+/** A Lease answer, with the trace context the API sent in its response metadata (the lease span's). */
+export type LeaseAnswer = pb.LeaseResponse__Output & {
+  /** Parent for the attempts of this answer; undefined when the API sent no (valid) `traceparent`. */
+  traceContext?: Context;
+};
+
 type Callback<Res> = (err: grpc.ServiceError | null, value?: Res) => void;
 type UnaryFn<Req, Res> = (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: Callback<Res>) => grpc.ClientUnaryCall;
 
-/** The typed AgentService client: a deadline on every call, credential metadata, classified errors. */
+/**
+ * The typed AgentService client: a deadline on every call, credential metadata, classified errors.
+ * Every call carries the active trace context (`traceparent`/`tracestate` metadata) and is timed in
+ * jr_agent_rpc_duration_seconds{method,code}.
+ */
 export class AgentApiClient {
   private readonly client: AgentServiceClient;
   private credentials: CredentialSource | undefined;
 
-  constructor(address: string, options: grpc.ClientOptions = {}) {
+  constructor(
+    address: string,
+    options: grpc.ClientOptions = {},
+    private readonly metrics?: Pick<AgentMetrics, 'rpcDuration'>,
+  ) {
     const Service = loadAgentProto().jobrunner.v1.AgentService;
     // Insecure for now: TLS (and pinning the API's certificate) is a later issue.
     this.client = new Service(address, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, ...options });
@@ -57,8 +72,15 @@ export class AgentApiClient {
     return this.authed('Heartbeat', req, opts);
   }
 
-  lease(req: pb.LeaseRequest, opts: CallOpts): Promise<pb.LeaseResponse__Output> {
-    return this.authed('Lease', req, opts);
+  /** Lease answers carry the lease span's context in their response metadata (tolerated when absent). */
+  async lease(req: pb.LeaseRequest, opts: CallOpts): Promise<LeaseAnswer> {
+    let traceContext: Context | undefined;
+    const onMetadata = (md: grpc.Metadata): void => {
+      const ctx = contextFromMetadata(md);
+      traceContext = activeTraceIds(ctx) ? ctx : undefined;
+    };
+    const res = await this.authed<pb.LeaseRequest, pb.LeaseResponse__Output>('Lease', req, opts, onMetadata);
+    return traceContext ? { ...res, traceContext } : res;
   }
 
   report(req: pb.ReportRequest, opts: CallOpts): Promise<pb.ReportResponse__Output> {
@@ -73,33 +95,36 @@ export class AgentApiClient {
     this.client.close();
   }
 
-  private async authed<Req, Res>(method: AgentMethod, req: Req, opts: CallOpts): Promise<Res> {
+  private async authed<Req, Res>(method: AgentMethod, req: Req, opts: CallOpts, onMetadata?: (md: grpc.Metadata) => void): Promise<Res> {
     const source = this.credentials;
     if (!source) throw new Error(`${method} called before the agent has a credential`);
     const used = source.current();
     try {
-      return await this.unary<Req, Res>(method, req, bearer(used), opts);
+      return await this.unary<Req, Res>(method, req, bearer(used), opts, onMetadata);
     } catch (err) {
       if (!isApiCallError(err) || err.code !== grpc.status.UNAUTHENTICATED) throw err;
       if (!(await source.recover(used))) throw err;
-      return await this.unary<Req, Res>(method, req, bearer(source.current()), opts);
+      return await this.unary<Req, Res>(method, req, bearer(source.current()), opts, onMetadata);
     }
   }
 
-  private unary<Req, Res>(method: AgentMethod, req: Req, metadata: grpc.Metadata, opts: CallOpts): Promise<Res> {
+  private unary<Req, Res>(method: AgentMethod, req: Req, metadata: grpc.Metadata, opts: CallOpts, onMetadata?: (md: grpc.Metadata) => void): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       const { signal } = opts;
       if (signal?.aborted) return reject(abortReason(signal));
       const fn = this.client[method].bind(this.client) as unknown as UnaryFn<Req, Res>;
       const onAbort = (): void => call.cancel();
-      const call = fn(req, metadata, { deadline: Date.now() + opts.deadlineMs }, (err, value) => {
+      const timed = this.metrics?.rpcDuration.startTimer();
+      const call = fn(req, metadataFromContext(metadata), { deadline: Date.now() + opts.deadlineMs }, (err, value) => {
         signal?.removeEventListener('abort', onAbort);
+        timed?.({ method, code: err ? (grpc.status[err.code] ?? String(err.code)) : 'OK' });
         // An answer that arrived is kept even if we were told to stop meanwhile: a Lease answer
         // holds jobs already assigned to us, dropping it would leave them to expire as lost.
         if (!err) return resolve(value as Res);
         if (signal?.aborted) return reject(abortReason(signal));
         reject(new ApiCallError(method, err.code, err.details, actionFor(err.code, method)));
       });
+      if (onMetadata) call.on('metadata', onMetadata);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -26,6 +27,10 @@ export interface AgentConfig {
   /** The outbox's size cap (JR_OUTBOX_MAX_BYTES): past it the oldest log chunks become gap markers. */
   outboxMaxBytes: number;
   logLevel: LogLevel;
+  /** JR_METRICS_PORT: serve the agent's own /metrics there (0: any free port); unset: no server. */
+  metricsPort: number | undefined;
+  /** JR_METRICS_HOST: the address the metrics server listens on (loopback unless told otherwise). */
+  metricsHost: string;
   /** How long the API may hold a Lease long poll (not an env variable). */
   leaseWaitMs: number;
   /** The environment job steps start from: the agent's own minus its secrets (see child-env.ts). */
@@ -43,6 +48,7 @@ export interface ConfigIssue {
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; issues: ConfigIssue[] };
 
 const GRPC_TARGET_RE = /^(?:(?:dns|unix|ipv4|ipv6|unix-abstract):\S+|(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/;
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const NAME_RE = /^[^\p{Cc}]{1,200}$/u;
 
 function optional<T extends z.ZodType>(schema: T) {
@@ -95,6 +101,23 @@ const envSchema = z.object({
   JR_REPORT_TIMEOUT: duration('15s', 100, 300_000),
   JR_OUTBOX_MAX_BYTES: integer(64 * 1024 * 1024, 256 * 1024, 64 * 1024 ** 3),
   JR_LOG_LEVEL: optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })),
+  JR_METRICS_PORT: optional(z.string()).transform((raw, ctx) => {
+    if (raw === undefined) return undefined;
+    const n = /^\d{1,5}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+    if (!(n >= 0 && n <= 65_535)) {
+      ctx.addIssue({ code: 'custom', message: `must be a TCP port between 0 and 65535 (0: any free port) (got ${JSON.stringify(raw.slice(0, 64))})` });
+      return z.NEVER;
+    }
+    return n;
+  }),
+  JR_METRICS_HOST: optional(z.string()).transform((raw, ctx) => {
+    const host = (raw ?? '127.0.0.1').trim().replace(/^\[(.*)\]$/, '$1');
+    if (isIP(host) === 0 && !HOSTNAME_RE.test(host)) {
+      ctx.addIssue({ code: 'custom', message: `must be an IP address or a host name to listen on (got ${JSON.stringify((raw ?? '').slice(0, 64))})` });
+      return z.NEVER;
+    }
+    return host;
+  }),
 });
 
 /** Parses the agent's environment; on failure lists every bad variable. */
@@ -122,6 +145,8 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.c
       reportRetries: 2,
       outboxMaxBytes: e.JR_OUTBOX_MAX_BYTES,
       logLevel: e.JR_LOG_LEVEL ?? 'info',
+      metricsPort: e.JR_METRICS_PORT,
+      metricsHost: e.JR_METRICS_HOST,
       leaseWaitMs: 25_000,
       childEnv: childEnvFrom(env),
     },

@@ -5,7 +5,7 @@ import * as path from 'node:path';
  * server closes the connection. Spoken over `$JR_DATA_DIR/control.sock` (mode 0600: only the
  * agent's user may connect).
  */
-export const CONTROL_COMMANDS = ['reporting.enable', 'reporting.status'] as const;
+export const CONTROL_COMMANDS = ['reporting.enable', 'reporting.status', 'agent.status'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
 export type ControlResponse = { ok: true; [key: string]: unknown } | { ok: false; error: string };

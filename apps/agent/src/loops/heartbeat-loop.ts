@@ -24,6 +24,25 @@ export interface HeartbeatDeps {
 const MIN_INTERVAL_MS = 100;
 const MAX_INTERVAL_MS = 3_600_000;
 
+/** The API refuses heartbeats listing more attempts than this. */
+const MAX_LISTED_LEASES = 1_024;
+
+/**
+ * The leases the heartbeat extends: running attempts, and attempts whose outcome still waits in the
+ * outbox (their slot is free, but the API must not reap them as lost before it has the result).
+ */
+export function heartbeatLeases(running: pb.RunningAttempt[], undelivered: pb.RunningAttempt[]): pb.RunningAttempt[] {
+  const seen = new Set<string>();
+  const out: pb.RunningAttempt[] = [];
+  for (const lease of [...running, ...undelivered]) {
+    const key = `${lease.jobId}#${lease.attempt}`;
+    if (seen.has(key) || out.length >= MAX_LISTED_LEASES) continue;
+    seen.add(key);
+    out.push(lease);
+  }
+  return out;
+}
+
 /** One heartbeat: extends our leases, carries our state, applies the directives of the answer. Throws. */
 export async function heartbeatOnce(deps: HeartbeatDeps, signal: AbortSignal): Promise<void> {
   const intervalMs = deps.interval.get();

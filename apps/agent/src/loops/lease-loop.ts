@@ -1,5 +1,6 @@
 import type { pb } from '@jr/contracts';
 import { Backoff, jittered, sleep } from '@jr/resilience';
+import type { Context } from '@jr/telemetry';
 import type { Logger } from 'pino';
 import type { AgentApiClient } from '../api-client/agent-api.client';
 import { isApiCallError, stopErrorFor, type AgentStopError } from '../errors';
@@ -13,7 +14,8 @@ export interface LeaseDeps {
   slots: { reserve(signal: AbortSignal): Promise<(() => void) | undefined> };
   /** How long the API may hold the long poll; the call's deadline is this + 5 s. */
   waitMs: number;
-  onAssignment(assignment: pb.Assignment__Output): void;
+  /** `traceContext`: the lease span's context from the answer's metadata (the attempt span's parent). */
+  onAssignment(assignment: pb.Assignment__Output, traceContext: Context | undefined): void;
   onFatal(err: AgentStopError): void;
   logger: Logger;
   newBackoff?: () => Backoff;
@@ -43,7 +45,7 @@ export async function runLeaseLoop(deps: LeaseDeps, signal: AbortSignal): Promis
       const res = await deps.api.lease({ freeSlots: 1, waitMs: deps.waitMs }, { deadlineMs: deps.waitMs + 5_000, signal });
       release();
       backoff.reset();
-      for (const assignment of res.assignments) deps.onAssignment(assignment);
+      for (const assignment of res.assignments) deps.onAssignment(assignment, res.traceContext);
       if (res.assignments.length === 0 && Date.now() - startedAt < MIN_EMPTY_POLL_MS) await pause(jittered(MIN_EMPTY_POLL_MS, 0.2), signal);
     } catch (err) {
       release();

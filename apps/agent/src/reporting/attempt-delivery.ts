@@ -1,4 +1,5 @@
 import type { pb } from '@jr/contracts';
+import { ATTR, extractFromCarrier, SPANS, SpanKind, withSpan } from '@jr/telemetry';
 import type { Logger } from 'pino';
 import type { CallOpts } from '../api-client/agent-api.client';
 import { isApiCallError, stopErrorFor, type AgentStopError } from '../errors';
@@ -6,6 +7,7 @@ import type { AttemptBox, BoxEntry } from './outbox-box';
 import type { Outbox } from './outbox';
 import { toProtoEvent } from './outbox-record';
 import { isBreakerOpenError, type ReportingBreaker } from './reporting-breaker';
+import type { ReplayMarks } from './replay-marks';
 
 /** The two calls reporting needs (AgentApiClient has them). */
 export interface ReportTransport {
@@ -27,12 +29,16 @@ export interface DeliveryDeps {
   onSuperseded(key: string): void;
   onFatal(err: AgentStopError): void;
   counters: DeliveryCounters;
+  /** The backlog at the last re-enable (replayed events are counted against it). */
+  replay: ReplayMarks;
 }
 
 export interface DeliveryCounters {
   reportsSent: number;
   eventsSent: number;
   completionsSent: number;
+  /** Events and completions delivered that were queued when reporting was re-enabled. */
+  replayed: number;
   superseded: number;
   dropped: number;
   failures: number;
@@ -59,14 +65,26 @@ export async function deliverNext(deps: DeliveryDeps, box: AttemptBox, lifetime:
   return 'idle';
 }
 
+/**
+ * A client span (Report or Complete) around one call through the breaker (its retries included),
+ * child of the attempt span whose context the outbox kept with the attempt's records.
+ */
+function traced<T>(name: string, box: AttemptBox, attributes: Record<string, number>, call: () => Promise<T>): Promise<T> {
+  const attrs = { [ATTR.jobId]: box.ref.jobId, [ATTR.attempt]: box.ref.attempt, ...attributes };
+  return withSpan(name, attrs, call, { parent: extractFromCarrier(box.trace), kind: SpanKind.CLIENT });
+}
+
 async function sendEvents(deps: DeliveryDeps, box: AttemptBox, lifetime: AbortSignal): Promise<StepResult> {
   const batch = nextBatch(box.events);
   const lastSent = (batch[batch.length - 1] as BoxEntry).event.seq;
   const req = { ...box.ref, events: batch.map((e) => toProtoEvent(e.event)) };
   try {
-    const res = await deps.breaker.execute((signal) => deps.transport.report(req, { deadlineMs: deps.deadlineMs, signal }), lifetime);
+    const report = (): Promise<pb.ReportResponse__Output> =>
+      deps.breaker.execute((signal) => deps.transport.report(req, { deadlineMs: deps.deadlineMs, signal }), lifetime);
+    const res = await traced(SPANS.report, box, { 'jr.report.events': batch.length }, report);
     deps.counters.reportsSent += 1;
     deps.counters.eventsSent += batch.length;
+    deps.counters.replayed += deps.replay.eventsDelivered(box.key, batch.map((e) => e.event.seq));
     deps.outbox.acknowledge(box.key, Math.max(lastSent, Number(res.ackedSeq) || 0));
     return 'progress';
   } catch (err) {
@@ -78,8 +96,11 @@ async function sendCompletion(deps: DeliveryDeps, box: AttemptBox, lifetime: Abo
   const completion = (box.completion as NonNullable<AttemptBox['completion']>).completion;
   const req = { ...box.ref, ...completion };
   try {
-    const res = await deps.breaker.execute((signal) => deps.transport.complete(req, { deadlineMs: deps.deadlineMs, signal }), lifetime);
+    const complete = (): Promise<pb.CompleteResponse__Output> =>
+      deps.breaker.execute((signal) => deps.transport.complete(req, { deadlineMs: deps.deadlineMs, signal }), lifetime);
+    const res = await traced(SPANS.complete, box, {}, complete);
     deps.counters.completionsSent += 1;
+    deps.counters.replayed += deps.replay.completionDelivered(box.key);
     deps.outbox.settle(box.key, 'completed');
     deps.logger.info({ jobId: box.ref.jobId, attempt: box.ref.attempt, outcome: completion.outcome, jobState: res.jobState }, 'completion delivered');
     return 'progress';

@@ -1,3 +1,4 @@
+import type { TraceCarrier } from '@jr/telemetry';
 import type { AttemptRef, Completion } from './reporter';
 import { eventCost, gapText, type OutboxEvent } from './outbox-record';
 
@@ -51,6 +52,8 @@ export class AttemptBox {
   discarding = false;
   /** Bytes of events whose write to disk has not finished (the runner's back-pressure). */
   unsyncedBytes = 0;
+  /** The attempt span's context: written with each record, the parent of its Report/Complete spans. */
+  trace: TraceCarrier | undefined;
   private lowWaiters: Array<{ bytes: number; resume(): void }> = [];
 
   constructor(

@@ -72,8 +72,9 @@ interface Copy {
 function snapshot(host: CompactionHost): Copy[] {
   const copies: Copy[] = [];
   for (const box of host.boxes.values()) {
-    for (const e of box.events) copies.push({ record: { type: 'event', ref: box.ref, event: e.event }, target: e });
-    if (box.completion) copies.push({ record: { type: 'complete', ref: box.ref, completion: box.completion.completion }, target: box.completion });
+    const trace = box.trace;
+    for (const e of box.events) copies.push({ record: { type: 'event', ref: box.ref, event: e.event, trace }, target: e });
+    if (box.completion) copies.push({ record: { type: 'complete', ref: box.ref, completion: box.completion.completion, trace }, target: box.completion });
   }
   return copies;
 }

@@ -1,6 +1,7 @@
 import { decodeRecord, encodeRecord, OutboxRecordError, toOutboxEvent, toProtoEvent, type OutboxRecord } from './outbox-record';
 
 const ref = { jobId: 'j_1', attempt: 2, leaseToken: 'a'.repeat(32) };
+const trace = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'jr=1' };
 
 /** A record with a hand-made header (what a damaged or hostile file could hold). */
 function raw(type: number, header: unknown, payload = Buffer.alloc(0), version = 1): Buffer {
@@ -19,6 +20,8 @@ describe('outbox records', () => {
     { type: 'event', ref, event: { seq: 3, atMs: 12, kind: 'log', log: { step: 0, stream: 'stdout', data: Buffer.from('[gap]') }, gapBytes: 4096 } },
     { type: 'event', ref, event: { seq: 4, atMs: 13, kind: 'stepFinished', stepFinished: { step: 0, exitCode: -1, signal: 'SIGKILL', outcome: 'cancelled' } } },
     { type: 'complete', ref, completion: { outcome: 'OUTCOME_FAILED', exitCode: 3, reason: 'step_failed', startedAtMs: 1, endedAtMs: 2, lastSeq: 4 } },
+    { type: 'event', ref, event: { seq: 5, atMs: 14, kind: 'log', log: { step: 1, stream: 'stdout', data: Buffer.from('x') } }, trace },
+    { type: 'complete', ref, completion: { outcome: 'OUTCOME_SUCCEEDED', exitCode: 0, reason: '', startedAtMs: 1, endedAtMs: 2, lastSeq: 5 }, trace: { traceparent: trace.traceparent } },
     { type: 'acked', jobId: 'j_1', attempt: 2, seq: 4 },
     { type: 'settled', jobId: 'j_1', attempt: 2, status: 'superseded' },
   ];
@@ -51,6 +54,25 @@ describe('outbox records', () => {
   ])('refuses %s', (_what, buf) => {
     expect(() => decodeRecord(buf)).toThrow(OutboxRecordError);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  const stepStarted = { ref, seq: 1, atMs: 0, kind: 'stepStarted', stepStarted: { step: 0, name: 's', try: 1 } };
+  it.each([
+    ['a string', 'traceparent'],
+    ['an array', [trace.traceparent]],
+    ['a number in it', { traceparent: 7 }],
+    ['an unknown key', { traceparent: trace.traceparent, baggage: 'secret=1' }],
+    ['an oversized value', { traceparent: 'x'.repeat(9_000) }],
+    ['no traceparent', { tracestate: 'jr=1' }],
+    ['an empty object', {}],
+  ])('keeps the record but forgets a trace carrier that is %s', (_what, carrier) => {
+    const rec = decodeRecord(raw(0x45, { ...stepStarted, trace: carrier }));
+    expect(rec).toEqual({ type: 'event', ref, event: { seq: 1, atMs: 0, kind: 'stepStarted', stepStarted: { step: 0, name: 's', try: 1 } } });
+  });
+
+  it('writes no trace field when telemetry gave an empty carrier', () => {
+    const buf = encodeRecord({ type: 'complete', ref, completion: { outcome: 'OUTCOME_FAILED', exitCode: 1, reason: '', startedAtMs: 0, endedAtMs: 0, lastSeq: 0 }, trace: {} });
+    expect(buf.toString('utf8')).not.toContain('trace');
   });
 
   it('normalises runner events and gives Report what it expects (gap markers are plain log chunks there)', () => {

@@ -1,4 +1,5 @@
 import type { pb } from '@jr/contracts';
+import type { TraceCarrier } from '@jr/telemetry';
 import { z } from 'zod';
 import type { AttemptRef, Completion } from './reporter';
 
@@ -18,10 +19,13 @@ export type SettleStatus = 'completed' | 'superseded' | 'dropped' | 'orphaned';
 
 /** What the outbox journal holds, one record each. */
 export type OutboxRecord =
-  /** An event to report, in seq order per attempt. */
-  | { type: 'event'; ref: AttemptRef; event: OutboxEvent }
+  /**
+   * An event to report, in seq order per attempt. `trace`: the attempt span's W3C context, so the
+   * Report spans continue the job's trace even when they are sent after a restart.
+   */
+  | { type: 'event'; ref: AttemptRef; event: OutboxEvent; trace?: TraceCarrier }
   /** The attempt's outcome, sent once every event before it is acknowledged. */
-  | { type: 'complete'; ref: AttemptRef; completion: Completion }
+  | { type: 'complete'; ref: AttemptRef; completion: Completion; trace?: TraceCarrier }
   /** The API holds this attempt's events up to `seq`. */
   | { type: 'acked'; jobId: string; attempt: number; seq: number }
   /** Nothing more of this attempt will be sent. */
@@ -36,6 +40,14 @@ const int = (min: number) => z.number().int().min(min).max(Number.MAX_SAFE_INTEG
 const text = (max: number) => z.string().max(max);
 const ref = z.strictObject({ jobId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/), attempt: int(0), leaseToken: text(512) });
 const key = { jobId: ref.shape.jobId, attempt: int(0) };
+/**
+ * A trace carrier is only a hint: one that is malformed is forgotten, never a reason to lose the record
+ * (telemetry's extractFromCarrier sanitises it again where it is used).
+ */
+const trace = z
+  .partialRecord(z.enum(['traceparent', 'tracestate']), z.string().max(8_192))
+  .optional()
+  .catch(undefined);
 
 const eventHeader = z.strictObject({
   ref,
@@ -46,6 +58,7 @@ const eventHeader = z.strictObject({
   stepFinished: z.strictObject({ step: int(0), exitCode: z.number().int(), signal: text(64), outcome: text(64) }).optional(),
   log: z.strictObject({ step: int(0), stream: text(16) }).optional(),
   gapBytes: int(0).optional(),
+  trace,
 });
 
 const OUTCOMES = ['OUTCOME_UNSPECIFIED', 'OUTCOME_SUCCEEDED', 'OUTCOME_FAILED', 'OUTCOME_TIMED_OUT', 'OUTCOME_CANCELLED'] as const;
@@ -59,6 +72,7 @@ const completeHeader = z.strictObject({
     endedAtMs: int(0),
     lastSeq: int(0),
   }),
+  trace,
 });
 const ackedHeader = z.strictObject({ ...key, seq: int(0) });
 const settledHeader = z.strictObject({ ...key, status: z.enum(['completed', 'superseded', 'dropped', 'orphaned']) });
@@ -78,16 +92,21 @@ function split(record: OutboxRecord): { header: unknown; payload: Buffer } {
   switch (record.type) {
     case 'event': {
       const { log, ...rest } = record.event;
-      const header = { ref: record.ref, ...rest, ...(log ? { log: { step: log.step, stream: log.stream } } : {}) };
+      const header = { ref: record.ref, ...rest, ...(log ? { log: { step: log.step, stream: log.stream } } : {}), ...traceField(record.trace) };
       return { header, payload: log?.data ?? Buffer.alloc(0) };
     }
     case 'complete':
-      return { header: { ref: record.ref, completion: record.completion }, payload: Buffer.alloc(0) };
+      return { header: { ref: record.ref, completion: record.completion, ...traceField(record.trace) }, payload: Buffer.alloc(0) };
     case 'acked':
       return { header: { jobId: record.jobId, attempt: record.attempt, seq: record.seq }, payload: Buffer.alloc(0) };
     case 'settled':
       return { header: { jobId: record.jobId, attempt: record.attempt, status: record.status }, payload: Buffer.alloc(0) };
   }
+}
+
+/** Only a carrier with something in it is written (telemetry disabled: none). */
+function traceField(carrier: Partial<TraceCarrier> | undefined): { trace?: TraceCarrier } {
+  return carrier && typeof carrier.traceparent === 'string' ? { trace: carrier as TraceCarrier } : {};
 }
 
 export class OutboxRecordError extends Error {
@@ -115,12 +134,12 @@ function decodeTyped(type: number, header: unknown, payload: Buffer): OutboxReco
     case TYPE_CODES.event: {
       const h = parse(eventHeader, header);
       if (!h[h.kind]) throw new OutboxRecordError(`event of kind ${h.kind} without its body`);
-      const { ref: r, log, ...event } = h;
-      return { type: 'event', ref: r, event: { ...event, ...(log ? { log: { ...log, data: Buffer.from(payload) } } : {}) } };
+      const { ref: r, log, trace: carrier, ...event } = h;
+      return { type: 'event', ref: r, event: { ...event, ...(log ? { log: { ...log, data: Buffer.from(payload) } } : {}) }, ...traceField(carrier) };
     }
     case TYPE_CODES.complete: {
       const h = parse(completeHeader, header);
-      return { type: 'complete', ref: h.ref, completion: h.completion };
+      return { type: 'complete', ref: h.ref, completion: h.completion, ...traceField(h.trace) };
     }
     case TYPE_CODES.acked:
       return { type: 'acked', ...parse(ackedHeader, header) };

@@ -1,5 +1,6 @@
 import type { pb } from '@jr/contracts';
 import { Backoff, sleep } from '@jr/resilience';
+import type { AgentMetrics } from '@jr/telemetry';
 import type { Logger } from 'pino';
 import type { AgentStopError } from '../errors';
 import { deliverNext, type DeliveryCounters, type DeliveryDeps, type ReportTransport } from './attempt-delivery';
@@ -7,7 +8,8 @@ import { keyOf } from './outbox-box';
 import type { Outbox } from './outbox';
 import { toOutboxEvent } from './outbox-record';
 import type { ReportingBreaker } from './reporting-breaker';
-import type { AttemptRef, AttemptReporter, Completion, CompletionResult, Reporter, ReporterStats } from './reporter';
+import { ReplayMarks } from './replay-marks';
+import type { AttemptRef, AttemptReporter, AttemptReportOptions, Completion, CompletionResult, Reporter, ReporterStats } from './reporter';
 
 export interface OutboxReporterOptions {
   outbox: Outbox;
@@ -19,6 +21,7 @@ export interface OutboxReporterOptions {
   onFatal(err: AgentStopError): void;
   /** Pause between failed reports while the breaker is still closed. */
   newBackoff?: () => Backoff;
+  metrics?: Pick<AgentMetrics, 'outboxReplayed'>;
 }
 
 /**
@@ -32,27 +35,30 @@ export class OutboxReporter implements Reporter {
   private readonly delivering = new Set<string>();
   private readonly hooks = new Map<string, { onSuperseded(): void }>();
   private waiters: Array<() => void> = [];
-  readonly counters: DeliveryCounters = { reportsSent: 0, eventsSent: 0, completionsSent: 0, superseded: 0, dropped: 0, failures: 0 };
+  readonly counters: DeliveryCounters = { reportsSent: 0, eventsSent: 0, completionsSent: 0, replayed: 0, superseded: 0, dropped: 0, failures: 0 };
   private readonly deps: DeliveryDeps;
+  private readonly replay: ReplayMarks;
 
   constructor(private readonly o: OutboxReporterOptions) {
+    this.replay = new ReplayMarks((n) => o.metrics?.outboxReplayed.inc(n));
     this.deps = {
       outbox: o.outbox, breaker: o.breaker, transport: o.transport, logger: o.logger, deadlineMs: o.deadlineMs, onFatal: (err) => o.onFatal(err),
-      counters: this.counters, onSuperseded: (key) => this.hooks.get(key)?.onSuperseded(),
+      counters: this.counters, onSuperseded: (key) => this.hooks.get(key)?.onSuperseded(), replay: this.replay,
     };
   }
 
-  open(ref: AttemptRef, hooks: { onSuperseded(): void }): AttemptReporter {
+  open(ref: AttemptRef, options: AttemptReportOptions): AttemptReporter {
     const key = keyOf(ref);
-    this.hooks.set(key, hooks);
+    this.hooks.set(key, options);
     const { outbox } = this.o;
+    const { trace } = options;
     return {
       event: (e: pb.AttemptEvent) => {
-        outbox.addEvent(ref, toOutboxEvent(e));
+        outbox.addEvent(ref, toOutboxEvent(e), trace);
         this.kick(key);
       },
       complete: async (c: Completion): Promise<CompletionResult> => {
-        await outbox.addCompletion(ref, c);
+        await outbox.addCompletion(ref, c, trace);
         this.hooks.delete(key);
         this.kick(key);
         return { status: 'queued' };
@@ -64,6 +70,15 @@ export class OutboxReporter implements Reporter {
         else resume();
       },
     };
+  }
+
+  /**
+   * Reporting was re-enabled: what the outbox holds now is the backlog a suspension built up, counted
+   * in jr_agent_outbox_replayed_events_total as it is delivered. Then delivery resumes.
+   */
+  resumeAfterEnable(): void {
+    this.replay.mark(this.o.outbox.boxes.values());
+    this.resumeAll();
   }
 
   /** Starts delivering what the outbox held at start-up (and anything else queued). */

@@ -1,4 +1,5 @@
 import { rename } from 'node:fs/promises';
+import type { TraceCarrier } from '@jr/telemetry';
 import type { Logger } from 'pino';
 import type { AttemptRef, Completion } from './reporter';
 import { AttemptBox, COMPLETION_COST, gapEntry, isDroppable, keyOf, type BoxEntry } from './outbox-box';
@@ -81,12 +82,12 @@ export class Outbox implements CompactionHost {
   private apply(record: OutboxRecord, lsn: number): void {
     switch (record.type) {
       case 'event': {
-        const entry = this.pushEvent(this.boxFor(record.ref, true), record.event);
+        const entry = this.pushEvent(this.boxFor(record.ref, true, record.trace), record.event);
         if (entry) entry.lsn = lsn;
         return;
       }
       case 'complete': {
-        const box = this.boxFor(record.ref, true);
+        const box = this.boxFor(record.ref, true, record.trace);
         if (!box.completion) this.setCompletion(box, record.completion).lsn = lsn;
         return;
       }
@@ -97,11 +98,14 @@ export class Outbox implements CompactionHost {
     }
   }
 
-  /** Queues one event of an attempt (duplicates and events after `discard` are ignored). */
-  addEvent(ref: AttemptRef, event: OutboxEvent): void {
+  /**
+   * Queues one event of an attempt (duplicates and events after `discard` are ignored). `trace`: the
+   * attempt span's context, kept with the attempt's records (the first one given sticks).
+   */
+  addEvent(ref: AttemptRef, event: OutboxEvent, trace?: TraceCarrier): void {
     if (this.closed) return this.o.logger.error({ jobId: ref.jobId, seq: event.seq }, 'outbox: event after close dropped');
     if (this.settledKeys.has(keyOf(ref))) return;
-    const box = this.boxFor(ref, false);
+    const box = this.boxFor(ref, false, trace);
     if (event.seq <= box.lastSeq) return;
     if (box.discarding) {
       box.lastSeq = event.seq;
@@ -112,24 +116,24 @@ export class Outbox implements CompactionHost {
     const entry = this.pushEvent(box, event);
     if (!entry) return;
     box.unsyncedBytes += entry.bytes;
-    void this.disk.write({ type: 'event', ref: box.ref, event }, (lsn) => (entry.lsn = lsn)).finally(() => {
+    void this.disk.write({ type: 'event', ref: box.ref, event, trace: box.trace }, (lsn) => (entry.lsn = lsn)).finally(() => {
       box.unsyncedBytes -= entry.bytes;
       box.wakeBacklogWaiters();
     });
   }
 
   /** Queues the attempt's outcome; resolves once it is on disk (or kept in memory after a write error). */
-  addCompletion(ref: AttemptRef, completion: Completion): Promise<void> {
+  addCompletion(ref: AttemptRef, completion: Completion, trace?: TraceCarrier): Promise<void> {
     if (this.closed) {
       this.o.logger.error({ jobId: ref.jobId }, 'outbox: completion after close dropped');
       return Promise.resolve();
     }
     if (this.settledKeys.has(keyOf(ref))) return Promise.resolve();
-    const box = this.boxFor(ref, false);
+    const box = this.boxFor(ref, false, trace);
     this.flushGap(box);
     if (box.completion) return Promise.resolve();
     const entry = this.setCompletion(box, completion);
-    return this.disk.write({ type: 'complete', ref: box.ref, completion }, (lsn) => (entry.lsn = lsn));
+    return this.disk.write({ type: 'complete', ref: box.ref, completion, trace: box.trace }, (lsn) => (entry.lsn = lsn));
   }
 
   /** The API holds this attempt's events up to `seq`. */
@@ -205,13 +209,14 @@ export class Outbox implements CompactionHost {
 
   // --- memory -------------------------------------------------------------------------------
 
-  private boxFor(ref: AttemptRef, recovered: boolean): AttemptBox {
+  private boxFor(ref: AttemptRef, recovered: boolean, trace: TraceCarrier | undefined): AttemptBox {
     const key = keyOf(ref);
     let box = this.boxes.get(key);
     if (!box) {
       box = new AttemptBox(ref, recovered);
       this.boxes.set(key, box);
     }
+    box.trace ??= trace;
     return box;
   }
 
@@ -297,7 +302,7 @@ export class Outbox implements CompactionHost {
     const entry = gapEntry(gap, ++this.order);
     box.events.push(entry);
     this.count(entry, 1);
-    void this.disk.write({ type: 'event', ref: box.ref, event: entry.event }, (lsn) => (entry.lsn = lsn));
+    void this.disk.write({ type: 'event', ref: box.ref, event: entry.event, trace: box.trace }, (lsn) => (entry.lsn = lsn));
   }
 
   private startCompaction(): void {

@@ -1,4 +1,5 @@
 import type { pb } from '@jr/contracts';
+import type { TraceCarrier } from '@jr/telemetry';
 
 /** Which attempt a report belongs to; the lease token fences off a stale agent. */
 export interface AttemptRef {
@@ -39,10 +40,16 @@ export interface ReporterStats {
   oldestAgeMs: number;
 }
 
+export interface AttemptReportOptions {
+  /** The API refused the attempt's reports as superseded; the runner kills it. */
+  onSuperseded(): void;
+  /** The attempt span's W3C context: the parent of the Report/Complete spans, kept across restarts. */
+  trace?: TraceCarrier;
+}
+
 /** The seam between the runner and the transport (the durable outbox behind the reporting breaker). */
 export interface Reporter {
-  /** `onSuperseded`: the API refused the attempt's reports as superseded; the runner kills it. */
-  open(ref: AttemptRef, hooks: { onSuperseded(): void }): AttemptReporter;
+  open(ref: AttemptRef, options: AttemptReportOptions): AttemptReporter;
   stats(): ReporterStats;
   /** Stops sending; what is queued stays queued (in the outbox, for the next start). */
   close(): void;

@@ -3,6 +3,7 @@ import {
   circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, isBrokenCircuitError, retry, timeout,
   TimeoutStrategy, wrap, type CircuitBreakerPolicy, type IDisposable, type IPolicy,
 } from 'cockatiel';
+import type { AgentMetrics } from '@jr/telemetry';
 import type { Logger } from 'pino';
 import { isApiCallError } from '../errors';
 import type { SuspendedFlagStore, Suspension } from './suspended-flag';
@@ -25,6 +26,8 @@ export interface ReportingBreakerOptions {
   /** The reporter's lifetime: failures caused by stopping never count. */
   lifetime: AbortSignal;
   now?: () => number;
+  /** jr_agent_breaker_open (1 while open) and jr_agent_breaker_opened_total. */
+  metrics?: Pick<AgentMetrics, 'breakerOpen' | 'breakerOpened'>;
 }
 
 export interface BreakerSnapshot {
@@ -106,6 +109,7 @@ export class ReportingBreaker {
   static async create(o: ReportingBreakerOptions): Promise<ReportingBreaker> {
     const b = new ReportingBreaker(o);
     const persisted = await o.flag.read();
+    o.metrics?.breakerOpen.set(persisted ? 1 : 0);
     if (persisted) {
       b.hold(persisted);
       o.logger.warn(persisted, 'reporting is suspended (breaker open since before this start); reports stay in the outbox until re-enabled');
@@ -140,6 +144,7 @@ export class ReportingBreaker {
     // A fresh start: THRESHOLD new consecutive failures before it opens again.
     this.counter.success();
     handle.dispose();
+    this.o.metrics?.breakerOpen.set(0);
     this.o.logger.info({ source }, 'reporting re-enabled; the outbox drains in order');
     for (const wake of [...this.waiters]) wake();
     await this.persist();
@@ -173,6 +178,8 @@ export class ReportingBreaker {
     if (this.isolation) return;
     this.opened += 1;
     this.hold({ since: new Date((this.o.now ?? Date.now)()).toISOString(), reason });
+    this.o.metrics?.breakerOpen.set(1);
+    this.o.metrics?.breakerOpened.inc();
     this.o.logger.warn({ threshold: this.o.threshold, reason }, 'reporting breaker open: reports go to the outbox until re-enabled (jr agents enable-reporting, jr-agent reporting enable or SIGUSR2)');
     void this.persist();
   }

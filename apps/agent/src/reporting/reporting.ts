@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { pb } from '@jr/contracts';
+import type { AgentMetrics } from '@jr/telemetry';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config';
 import type { AgentStopError } from '../errors';
@@ -15,6 +16,7 @@ export interface ReportingDeps {
   onFatal(err: AgentStopError): void;
   /** The agent's lifetime: failures caused by stopping never count towards the breaker. */
   lifetime: AbortSignal;
+  metrics?: AgentMetrics;
 }
 
 export interface ReportingStatus {
@@ -40,12 +42,12 @@ export class Reporting {
     try {
       const breaker = await ReportingBreaker.create({
         threshold: config.breakerThreshold, timeoutMs: config.reportTimeoutMs, retries: config.reportRetries,
-        flag: new FileSuspendedFlag(config.dataDir), logger: deps.logger, lifetime: deps.lifetime,
+        flag: new FileSuspendedFlag(config.dataDir), logger: deps.logger, lifetime: deps.lifetime, metrics: deps.metrics,
       });
       const reporter = new OutboxReporter({
         outbox, breaker, transport: deps.transport, logger: deps.logger, onFatal: (err) => deps.onFatal(err),
         // cockatiel's per-try timeout fires first; the gRPC deadline is the backstop.
-        deadlineMs: config.reportTimeoutMs + 1_000,
+        deadlineMs: config.reportTimeoutMs + 1_000, metrics: deps.metrics,
       });
       return new Reporting(outbox, breaker, reporter, deps.logger);
     } catch (err) {
@@ -68,7 +70,7 @@ export class Reporting {
   /** Lifts a suspension (directive, control socket, SIGUSR2); delivery resumes in order. */
   async enable(source: EnableSource): Promise<{ wasOpen: boolean; status: ReportingStatus }> {
     const { wasOpen } = await this.breaker.enable(source);
-    if (wasOpen) this.reporter.resumeAll();
+    if (wasOpen) this.reporter.resumeAfterEnable();
     return { wasOpen, status: this.status() };
   }
 

@@ -1,10 +1,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { pb } from '@jr/contracts';
+import { injectToCarrier, SPANS, SpanKind, withSpan, type AgentMetrics, type Context, type Span } from '@jr/telemetry';
 import type { Logger } from 'pino';
 import type { AttemptRef, AttemptReporter, CompletionResult, Reporter } from '../reporting/reporter';
 import { DownloadError, type ArtifactCache } from './artifact-cache';
 import { AttemptEventLog } from './attempt-events';
+import { attemptAttributes, markAttempt, NO_PARENT } from './attempt-trace';
 import { timeoutOrNone } from './limits';
 import { runStepSequence, stopEnd, type AttemptEnd } from './step-sequence';
 import { buildStepEnv } from './step-env';
@@ -16,6 +18,10 @@ export interface AttemptDeps {
   killGraceMs: number;
   childEnv: Record<string, string>;
   logger: Logger;
+  /** jr_agent_attempts_finished_total, jr_agent_step_duration_seconds, jr_agent_cancellations_total. */
+  metrics?: Pick<AgentMetrics, 'attemptsFinished' | 'stepDuration' | 'cancellations'>;
+  /** On the attempt span. */
+  agentId?: string;
 }
 
 /** Why an attempt was stopped from outside its steps. */
@@ -24,7 +30,10 @@ export type StopRequest = { outcome: 'cancelled'; reason: string } | { outcome: 
 /** Ids become directory names: nothing that could climb out of the data directory. */
 const SAFE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-/** One leased attempt: artifacts, then steps in order, then the outcome, reported through the Reporter. */
+/**
+ * One leased attempt: artifacts, then steps in order, then the outcome, reported through the Reporter.
+ * Traced as one span (child of the lease span the API sent with the assignment) with a span per step.
+ */
 export class AttemptRun {
   readonly ref: AttemptRef;
   private readonly stopper = new AbortController();
@@ -33,6 +42,8 @@ export class AttemptRun {
   constructor(
     private readonly assignment: pb.Assignment__Output,
     private readonly deps: AttemptDeps,
+    /** The lease span's context from the Lease answer; undefined: the attempt starts a trace. */
+    private readonly traceParent?: Context,
   ) {
     this.ref = { jobId: assignment.jobId, attempt: assignment.attempt, leaseToken: assignment.leaseToken };
     this.log = deps.logger.child({ jobId: assignment.jobId, attempt: assignment.attempt });
@@ -42,16 +53,27 @@ export class AttemptRun {
     return `${this.ref.jobId}#${this.ref.attempt}`;
   }
 
-  /** Stops the attempt (TERM, grace, KILL of the running step); the first request wins. */
-  stop(request: StopRequest): void {
-    if (this.stopper.signal.aborted) return;
+  /** Stops the attempt (TERM, grace, KILL of the running step); the first request wins (true). */
+  stop(request: StopRequest): boolean {
+    if (this.stopper.signal.aborted) return false;
     this.log.info(request, 'stopping attempt');
     this.stopper.abort(request);
+    return true;
   }
 
-  async run(): Promise<CompletionResult> {
+  run(): Promise<CompletionResult> {
+    const options = { parent: this.traceParent ?? NO_PARENT, kind: SpanKind.CONSUMER };
+    return withSpan(SPANS.attempt, attemptAttributes(this.assignment, this.deps.agentId), (span) => this.runTraced(span), options);
+  }
+
+  /** The API refused the attempt's reports: it runs for nobody, stop it. */
+  private superseded(): void {
+    if (this.stop({ outcome: 'cancelled', reason: 'superseded' })) this.deps.metrics?.cancellations.inc({ reason: 'superseded' });
+  }
+
+  private async runTraced(span: Span): Promise<CompletionResult> {
     const startedAtMs = Date.now();
-    const report = this.deps.reporter.open(this.ref, { onSuperseded: () => this.stop({ outcome: 'cancelled', reason: 'superseded' }) });
+    const report = this.deps.reporter.open(this.ref, { onSuperseded: () => this.superseded(), trace: injectToCarrier() });
     const events = new AttemptEventLog((e) => report.event(e));
     const timeoutMs = timeoutOrNone(this.assignment.spec?.timeoutMs ?? 0);
     const jobTimer = timeoutMs > 0 ? setTimeout(() => this.stop({ outcome: 'timed_out', reason: 'timeout' }), timeoutMs) : undefined;
@@ -65,6 +87,7 @@ export class AttemptRun {
       clearTimeout(jobTimer);
     }
     await this.cleanup();
+    this.deps.metrics?.attemptsFinished.inc({ outcome: markAttempt(span, end) });
     this.log.info({ outcome: end.outcome, exitCode: end.exitCode, reason: end.reason }, 'attempt finished');
     return report.complete({ ...end, startedAtMs, endedAtMs: Date.now(), lastSeq: events.lastSeq });
   }
@@ -91,6 +114,7 @@ export class AttemptRun {
       events,
       report,
       logger: this.log,
+      metrics: this.deps.metrics,
     });
   }
 

@@ -1,7 +1,9 @@
 import type { pb } from '@jr/contracts';
+import { ATTR, SPANS, withSpan, type AgentMetrics, type Span } from '@jr/telemetry';
 import type { Logger } from 'pino';
 import type { AttemptReporter } from '../reporting/reporter';
 import type { AttemptEventLog, StepOutcome } from './attempt-events';
+import { markStep } from './attempt-trace';
 import { stepRetries, timeoutOrNone } from './limits';
 import { OutputChunker } from './output-chunker';
 import { runStepProcess, type StepCommand, type StepProcessResult } from './step-process';
@@ -23,6 +25,7 @@ export interface StepSequenceOptions {
   events: AttemptEventLog;
   report: AttemptReporter;
   logger: Logger;
+  metrics?: Pick<AgentMetrics, 'stepDuration'>;
 }
 
 /** A step waits for the reporter once this much of its output is unacknowledged. */
@@ -45,11 +48,8 @@ async function runOneStep(o: StepSequenceOptions, index: number, step: pb.Step__
   const retries = stepRetries(step.retries);
   for (let attemptTry = 1; attemptTry <= retries + 1; attemptTry++) {
     if (o.signal.aborted) return stopEnd(o.signal);
-    o.events.stepStarted(index, step.name, attemptTry);
-    const result = await runWithOutput(o, index, step, command);
-    const outcome = stepOutcome(result, o.signal);
-    o.events.stepFinished(index, result.signal ? -1 : result.exitCode, result.signal, outcome);
-    if (!result.groupGone) o.logger.error({ step: index, pid: result.pid }, 'processes of the step survived SIGKILL (escaped its group?)');
+    const attrs = { [ATTR.stepIndex]: index, [ATTR.stepTry]: attemptTry };
+    const { result, outcome } = await withSpan(SPANS.step, attrs, (span) => runStepTry(o, { index, step, command, attemptTry }, span));
     switch (outcome) {
       case 'succeeded':
         return undefined;
@@ -63,6 +63,26 @@ async function runOneStep(o: StepSequenceOptions, index: number, step: pb.Step__
     }
   }
   return undefined;
+}
+
+interface StepTry {
+  index: number;
+  step: pb.Step__Output;
+  command: StepCommand;
+  attemptTry: number;
+}
+
+/** One try of a step, inside its span: its events, its process, its duration by outcome. */
+async function runStepTry(o: StepSequenceOptions, t: StepTry, span: Span): Promise<{ result: StepProcessResult; outcome: StepOutcome }> {
+  o.events.stepStarted(t.index, t.step.name, t.attemptTry);
+  const timed = o.metrics?.stepDuration.startTimer();
+  const result = await runWithOutput(o, t.index, t.step, t.command);
+  const outcome = stepOutcome(result, o.signal);
+  timed?.({ outcome });
+  o.events.stepFinished(t.index, result.signal ? -1 : result.exitCode, result.signal, outcome);
+  if (!result.groupGone) o.logger.error({ step: t.index, pid: result.pid }, 'processes of the step survived SIGKILL (escaped its group?)');
+  markStep(span, outcome, result);
+  return { result, outcome };
 }
 
 async function runWithOutput(o: StepSequenceOptions, index: number, step: pb.Step__Output, command: StepCommand): Promise<StepProcessResult> {
