@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadAgentProto, type AgentServiceHandlers } from '@jr/contracts';
+import { activeTraceIds, injectToCarrier, withSpan } from '@jr/telemetry';
 import { isApiCallError } from '../errors';
+import { metricValue, testMetrics, testTracing, traceparent } from '../telemetry.test-helper';
 import { AgentApiClient, type CredentialSource } from './agent-api.client';
 
 /** A real grpc-js server on loopback; each handler is set per test. */
@@ -117,5 +119,86 @@ describe('AgentApiClient', () => {
   it('refuses authenticated calls before a credential exists', async () => {
     client = new AgentApiClient('127.0.0.1:1');
     await expect(client.heartbeat({}, { deadlineMs: 1_000 })).rejects.toThrow(/before the agent has a credential/);
+  });
+
+  describe('telemetry', () => {
+    let tracing: ReturnType<typeof testTracing>;
+    beforeEach(() => {
+      tracing = testTracing();
+    });
+    afterEach(() => tracing.stop());
+
+    const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const SPAN = '00f067aa0ba902b7';
+    const leaseWith = (build: (md: grpc.Metadata) => void): grpc.handleUnaryCall<unknown, unknown> => (call, cb) => {
+      const md = new grpc.Metadata();
+      build(md);
+      call.sendMetadata(md);
+      cb(null, { assignments: [{ jobId: 'j_1', attempt: 1, leaseToken: 't' }] });
+    };
+
+    it('sends the active trace context as traceparent metadata on every call, and none outside a span', async () => {
+      const seen: string[] = [];
+      srv = await startServer({ Heartbeat: (call, cb) => (seen.push(String(call.metadata.get('traceparent')[0] ?? '-')), cb(null, {})) });
+      client = new AgentApiClient(srv.address);
+      client.useCredentials(fixedCredentials(['c']));
+      await client.heartbeat({}, { deadlineMs: 5_000 });
+      const carrier = await withSpan('outer', {}, async () => {
+        await client?.heartbeat({}, { deadlineMs: 5_000 });
+        return injectToCarrier();
+      });
+      expect(seen).toEqual(['-', carrier.traceparent]);
+    });
+
+    it("times every call by method and status name (the code of a refusal, the client's own deadline)", async () => {
+      const metrics = testMetrics();
+      srv = await startServer({ Heartbeat: (_c, cb) => cb(null, {}), Report: (_c, cb) => cb({ code: grpc.status.FAILED_PRECONDITION, details: 'superseded' }), Lease: () => undefined });
+      client = new AgentApiClient(srv.address, {}, metrics);
+      client.useCredentials(fixedCredentials(['c']));
+      await client.heartbeat({}, { deadlineMs: 5_000 });
+      await client.heartbeat({}, { deadlineMs: 5_000 });
+      await client.report({ jobId: 'j' }, { deadlineMs: 5_000 }).catch(() => undefined);
+      await client.lease({ freeSlots: 1, waitMs: 10 }, { deadlineMs: 100 }).catch(() => undefined);
+      const count = (method: string, code: string) => metricValue(metrics, 'jr_agent_rpc_duration_seconds_count', { method, code });
+      expect([await count('Heartbeat', 'OK'), await count('Report', 'FAILED_PRECONDITION'), await count('Lease', 'DEADLINE_EXCEEDED')]).toEqual([2, 1, 1]);
+    });
+
+    it("hands over the lease span's context from the Lease answer's response metadata", async () => {
+      srv = await startServer({ Lease: leaseWith((md) => md.set('traceparent', traceparent(TRACE, SPAN))) });
+      client = new AgentApiClient(srv.address);
+      client.useCredentials(fixedCredentials(['c']));
+      const res = await client.lease({ freeSlots: 1, waitMs: 10 }, { deadlineMs: 5_000 });
+      expect(res.assignments.map((a) => a.jobId)).toEqual(['j_1']);
+      expect(res.traceContext && activeTraceIds(res.traceContext)).toEqual({ traceId: TRACE, spanId: SPAN });
+    });
+
+    it.each<[string, (md: grpc.Metadata) => void]>([
+      ['no metadata', () => undefined],
+      ['a malformed traceparent', (md) => md.set('traceparent', '00-xyz-abc-01')],
+      ['an all-zero trace id', (md) => md.set('traceparent', traceparent('0'.repeat(32), SPAN))],
+      ['two traceparent values', (md) => (md.add('traceparent', traceparent(TRACE, SPAN)), md.add('traceparent', traceparent(TRACE, 'aaaaaaaaaaaaaaaa')))],
+      ['an oversized traceparent', (md) => md.set('traceparent', `${traceparent(TRACE, SPAN)}-${'f'.repeat(4_000)}`)],
+      ['only a binary header', (md) => md.set('traceparent-bin', Buffer.from(traceparent(TRACE, SPAN)))],
+    ])('tolerates %s: the assignments arrive, without a parent context', async (_what, build) => {
+      srv = await startServer({ Lease: leaseWith(build) });
+      client = new AgentApiClient(srv.address);
+      client.useCredentials(fixedCredentials(['c']));
+      const res = await client.lease({ freeSlots: 1, waitMs: 10 }, { deadlineMs: 5_000 });
+      expect(res.assignments).toHaveLength(1);
+      expect(res.traceContext).toBeUndefined();
+    });
+
+    it('reads the context from response headers only, not from trailers', async () => {
+      srv = await startServer({
+        Lease: (_call, cb) => {
+          const trailer = new grpc.Metadata();
+          trailer.set('traceparent', traceparent(TRACE, SPAN));
+          cb(null, { assignments: [] }, trailer);
+        },
+      });
+      client = new AgentApiClient(srv.address);
+      client.useCredentials(fixedCredentials(['c']));
+      expect((await client.lease({ freeSlots: 1, waitMs: 10 }, { deadlineMs: 5_000 })).traceContext).toBeUndefined();
+    });
   });
 });

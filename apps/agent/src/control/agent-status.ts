@@ -74,6 +74,6 @@ export function formatStatus(s: AgentStatusView): string {
 }
 
 /** What the agent says is printed on a terminal: no control characters (escape sequences) from it. */
-function printable(line: string): string {
+export function printable(line: string): string {
   return line.replace(/\p{Cc}/gu, '?');
 }

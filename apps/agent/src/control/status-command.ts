@@ -1,4 +1,4 @@
-import { agentStatusSchema, formatStatus } from './agent-status';
+import { agentStatusSchema, formatStatus, printable } from './agent-status';
 import { AgentNotRunningError, sendControlCommand } from './control-client';
 import { controlSocketPath } from './control-protocol';
 
@@ -24,7 +24,7 @@ export async function runStatusCommand(dataDir: string, o: { json: boolean; stdo
   }
   const refused = answer as { ok: boolean; error?: unknown };
   if (!refused.ok) {
-    o.stderr.write(`jr-agent: the agent refused: ${String(refused.error).slice(0, 500)} (an older jr-agent without \`status\`?)\n`);
+    o.stderr.write(`jr-agent: the agent refused: ${printable(String(refused.error).slice(0, 500))} (an older jr-agent without \`status\`?)\n`);
     return STATUS_EXIT.failed;
   }
   const parsed = agentStatusSchema.safeParse(answer);

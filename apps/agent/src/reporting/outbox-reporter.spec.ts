@@ -4,9 +4,11 @@ import * as path from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import type { pb } from '@jr/contracts';
 import { Backoff } from '@jr/resilience';
+import { activeTraceIds, ATTR, SPANS, SpanKind, type AgentMetrics } from '@jr/telemetry';
 import pino from 'pino';
 import { actionFor } from '../api-client/status-policy';
 import { ApiCallError, type AgentStopError } from '../errors';
+import { metricValue, testMetrics, testTracing, traceparent } from '../telemetry.test-helper';
 import { MAX_BATCH_EVENTS, type ReportTransport } from './attempt-delivery';
 import { Outbox } from './outbox';
 import { OutboxReporter } from './outbox-reporter';
@@ -25,6 +27,8 @@ class ScriptedApi implements ReportTransport {
   readonly arrivals: Array<{ jobId: string; seqs: number[] }> = [];
   readonly held = new Map<string, Map<number, string>>();
   readonly completes: pb.CompleteRequest[] = [];
+  /** The trace context active in each call (what the gRPC client puts in its metadata). */
+  readonly contexts: Array<{ method: string; traceId?: string; spanId?: string }> = [];
   calls = 0;
   failReports: ApiCallError | undefined;
   failCompletes: ApiCallError | undefined;
@@ -34,6 +38,7 @@ class ScriptedApi implements ReportTransport {
 
   async report(req: pb.ReportRequest): Promise<pb.ReportResponse__Output> {
     this.calls += 1;
+    this.contexts.push({ method: 'Report', ...activeTraceIds() });
     if (this.gate && req.jobId === this.gateJob) await this.gate;
     const once = this.failOnce.get(`Report:${req.jobId}`);
     if (once) {
@@ -51,6 +56,7 @@ class ScriptedApi implements ReportTransport {
 
   async complete(req: pb.CompleteRequest): Promise<pb.CompleteResponse__Output> {
     this.calls += 1;
+    this.contexts.push({ method: 'Complete', ...activeTraceIds() });
     const once = this.failOnce.get(`Complete:${req.jobId}`);
     if (once) {
       this.failOnce.delete(`Complete:${req.jobId}`);
@@ -91,13 +97,13 @@ describe('OutboxReporter', () => {
   let fatal: AgentStopError[];
   let parts: Array<{ outbox: Outbox; reporter: OutboxReporter; breaker: ReportingBreaker; lifetime: AbortController }>;
 
-  async function start(threshold = 3): Promise<{ outbox: Outbox; reporter: OutboxReporter; breaker: ReportingBreaker }> {
+  async function start(threshold = 3, metrics?: AgentMetrics): Promise<{ outbox: Outbox; reporter: OutboxReporter; breaker: ReportingBreaker }> {
     const lifetime = new AbortController();
     const outbox = await Outbox.open({ dir: path.join(dir, 'outbox'), maxBytes: 64 * 1024 * 1024, logger });
     const breaker = await ReportingBreaker.create({ threshold, timeoutMs: 2_000, retries: 1, retryInitialMs: 1, retryMaxMs: 2, flag, logger, lifetime: lifetime.signal });
     const reporter = new OutboxReporter({
       outbox, breaker, transport: api, logger, deadlineMs: 3_000, onFatal: (e) => fatal.push(e),
-      newBackoff: () => new Backoff({ initialMs: 1, maxMs: 5 }),
+      newBackoff: () => new Backoff({ initialMs: 1, maxMs: 5 }), metrics,
     });
     parts.push({ outbox, reporter, breaker, lifetime });
     return { outbox, reporter, breaker };
@@ -269,5 +275,78 @@ describe('OutboxReporter', () => {
     const started = Date.now();
     await reporter.whenDelivered(AbortSignal.timeout(5_000));
     expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
+  describe('telemetry', () => {
+    let tracing: ReturnType<typeof testTracing>;
+    beforeEach(() => {
+      tracing = testTracing();
+    });
+    afterEach(() => tracing.stop());
+
+    const ATTEMPT_TRACE = '0af7651916cd43dd8448eb211c80319c';
+    const ATTEMPT_SPAN = 'b7ad6b7169203331';
+
+    it('sends Report and Complete in client spans under the attempt span, from the carrier the outbox kept across a restart', async () => {
+      let { reporter, breaker } = await start(1);
+      api.failReports = fail('Report', Status.UNAVAILABLE);
+      const r = reporter.open(ref('j_a'), { onSuperseded: () => undefined, trace: { traceparent: traceparent(ATTEMPT_TRACE, ATTEMPT_SPAN) } });
+      for (let seq = 1; seq <= 3; seq++) r.event(ev(seq));
+      await r.complete(done(3));
+      await until(() => breaker.state === 'open', 'the breaker to open');
+      await stop();
+      api.failReports = undefined;
+      api.contexts.length = 0;
+      ({ reporter, breaker } = await start(1));
+      await breaker.enable('signal');
+      reporter.resumeAfterEnable();
+      await until(() => api.completes.length === 1, 'the drain after restart');
+
+      const spans = tracing.spans().filter((s) => s.name === SPANS.report || s.name === SPANS.complete);
+      const delivered = spans.filter((s) => s.status.code !== 2);
+      expect(delivered.map((s) => s.name)).toEqual([SPANS.report, SPANS.complete]);
+      for (const s of spans) {
+        expect(s.kind).toBe(SpanKind.CLIENT);
+        expect(s.spanContext().traceId).toBe(ATTEMPT_TRACE);
+        expect(s.parentSpanContext?.spanId).toBe(ATTEMPT_SPAN);
+        expect(s.attributes).toMatchObject({ [ATTR.jobId]: 'j_a', [ATTR.attempt]: 1 });
+      }
+      // The transport runs inside the span: the gRPC client sends that span's context as metadata.
+      expect(api.contexts).toEqual(delivered.map((s) => ({ method: s.name === SPANS.report ? 'Report' : 'Complete', traceId: ATTEMPT_TRACE, spanId: s.spanContext().spanId })));
+    });
+
+    it('without a carrier each call starts its own trace (nothing breaks)', async () => {
+      const { reporter } = await start();
+      const r = reporter.open(ref('j_a'), { onSuperseded: () => undefined });
+      r.event(ev(1));
+      await r.complete(done(1));
+      await until(() => api.completes.length === 1);
+      const spans = tracing.spans().filter((s) => s.name === SPANS.report || s.name === SPANS.complete);
+      expect(spans).toHaveLength(2);
+      for (const s of spans) expect(s.parentSpanContext).toBeUndefined();
+    });
+
+    it('counts the backlog delivered after reporting is re-enabled as replayed, and nothing queued later', async () => {
+      const metrics = testMetrics();
+      const { reporter, breaker } = await start(1, metrics);
+      api.failReports = fail('Report', Status.UNAVAILABLE);
+      const r = reporter.open(ref('j_a'), { onSuperseded: () => undefined });
+      r.event(ev(1));
+      await until(() => breaker.state === 'open', 'the breaker to open');
+      r.event(ev(2));
+      r.event(ev(3));
+      await r.complete(done(3));
+      const late = reporter.open(ref('j_late'), { onSuperseded: () => undefined });
+      late.event(ev(1));
+      api.failReports = undefined;
+      await breaker.enable('directive');
+      reporter.resumeAfterEnable();
+      late.event(ev(2));
+      await late.complete(done(2));
+      await until(() => api.completes.length === 2, 'both attempts delivered');
+      // j_a: 3 events + its completion; j_late: only its first event was queued at the re-enable.
+      expect(await metricValue(metrics, 'jr_agent_outbox_replayed_events_total')).toBe(5);
+      expect(reporter.counters.replayed).toBe(5);
+    });
   });
 });

@@ -2,6 +2,7 @@ import { status as Status } from '@grpc/grpc-js';
 import pino from 'pino';
 import { actionFor } from '../api-client/status-policy';
 import { ApiCallError } from '../errors';
+import { metricValue, testMetrics } from '../telemetry.test-helper';
 import { isBreakerOpenError, isTransportFailure, ReportingBreaker, type ReportingBreakerOptions } from './reporting-breaker';
 import type { SuspendedFlagStore, Suspension } from './suspended-flag';
 
@@ -177,6 +178,26 @@ describe('ReportingBreaker (fake timers)', () => {
     expect(restarted.state).toBe('open');
     await restarted.enable('signal');
     expect((await make()).state).toBe('closed');
+  });
+
+  it('shows its state in jr_agent_breaker_open and counts openings (not a restart that finds it open)', async () => {
+    const metrics = testMetrics();
+    breaker = await make({ metrics });
+    const gauge = () => metricValue(metrics, 'jr_agent_breaker_open');
+    const opened = () => metricValue(metrics, 'jr_agent_breaker_opened_total');
+    expect([await gauge(), await opened()]).toEqual([0, 0]);
+    const f = failing(Status.UNAVAILABLE);
+    for (let i = 0; i < 3; i++) await report(f.fn);
+    expect([await gauge(), await opened()]).toEqual([1, 1]);
+    await breaker.flushed();
+    const restartedMetrics = testMetrics();
+    await make({ metrics: restartedMetrics });
+    expect(await metricValue(restartedMetrics, 'jr_agent_breaker_open')).toBe(1);
+    expect(await metricValue(restartedMetrics, 'jr_agent_breaker_opened_total')).toBe(0);
+    await breaker.enable('control');
+    expect([await gauge(), await opened()]).toEqual([0, 1]);
+    for (let i = 0; i < 3; i++) await report(f.fn);
+    expect([await gauge(), await opened()]).toEqual([1, 2]);
   });
 
   it('failures caused by the agent stopping never count', async () => {

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { pb } from '@jr/contracts';
 import pino from 'pino';
-import type { AttemptRef, AttemptReporter, Completion, CompletionResult, Reporter, ReporterStats } from '../reporting/reporter';
+import type { AttemptRef, AttemptReporter, AttemptReportOptions, Completion, CompletionResult, Reporter, ReporterStats } from '../reporting/reporter';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -13,9 +13,12 @@ export class RecordingReporter implements Reporter {
   readonly events: pb.AttemptEvent[] = [];
   readonly completions: Array<AttemptRef & Completion> = [];
   readonly superseders: Array<() => void> = [];
+  /** The trace carrier each attempt was opened with. */
+  readonly traces: Array<AttemptReportOptions['trace']> = [];
 
-  open(ref: AttemptRef, hooks: { onSuperseded(): void }): AttemptReporter {
+  open(ref: AttemptRef, hooks: AttemptReportOptions): AttemptReporter {
     this.superseders.push(() => hooks.onSuperseded());
+    this.traces.push(hooks.trace);
     return {
       event: (e) => this.events.push(e),
       complete: async (c): Promise<CompletionResult> => {
