@@ -57,6 +57,10 @@ async function createDatabase(databaseUrl: string): Promise<void> {
       useFactory: (config: AppConfig, log: Logger): Pool => {
         const pool = new Pool({ connectionString: config.databaseUrl, max: 16, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
         pool.on('error', (err) => log.warn({ err: err.message }, 'postgres idle client error'));
+        // A client checked out of the pool has no error listener of pg's: when Postgres goes away
+        // (restart, crash, terminated backend) between its queries, its 'error' event would crash the
+        // process. Every client gets one of ours for its whole life; a broken client leaves the pool on release.
+        pool.on('connect', (client) => client.on('error', (err) => log.warn({ err: err.message }, 'postgres connection lost')));
         return pool;
       },
     },
