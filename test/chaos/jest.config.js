@@ -1,0 +1,16 @@
+// `npm run chaos`: the long durability scenarios (1,000-job SIGKILL burst, 20 s Postgres outage, Redis
+// restarted empty), one at a time, against real processes. The short variants run in `npm test`.
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '../..');
+
+module.exports = {
+  rootDir: root,
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
+  moduleNameMapper: { '^@jr/(contracts|journal|resilience|testing)$': '<rootDir>/libs/$1/src' },
+  modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
+  testMatch: ['<rootDir>/test/chaos/**/*.test.ts'],
+  setupFilesAfterEnv: ['<rootDir>/test/chaos/setup.ts'],
+  maxWorkers: 1,
+};
