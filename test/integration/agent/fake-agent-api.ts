@@ -32,6 +32,13 @@ export class FakeAgentApi {
   readonly arrivals: Array<{ jobId: string; seq: number }> = [];
   /** Every call received per method, refused ones included. */
   readonly calls: Record<string, number> = { Enroll: 0, Heartbeat: 0, Lease: 0, Report: 0, Complete: 0 };
+  /** The `traceparent` metadata of every call, in arrival order ('' when it had none). */
+  readonly traceparents: Array<{ method: string; traceparent: string }> = [];
+  /**
+   * Response metadata for a Lease answer that hands out jobs (what the API sends: the lease span's
+   * `traceparent`); undefined: none is sent.
+   */
+  leaseMetadata: ((jobIds: string[]) => Record<string, string>) | undefined;
   private readonly leases = new Map<string, Lease>();
   private readonly directives = new Map<string, pb.Directive[]>();
   private wakeLeases: Array<() => void> = [];
@@ -123,6 +130,7 @@ export class FakeAgentApi {
 
   private guard<Res>(method: string, call: grpc.ServerUnaryCall<unknown, Res>, cb: grpc.sendUnaryData<Res>, body: () => Res | Promise<Res>): void {
     this.calls[method] = (this.calls[method] ?? 0) + 1;
+    this.traceparents.push({ method, traceparent: String(call.metadata.get('traceparent')[0] ?? '') });
     const failure = this.failures.get(method);
     if (failure && failure.times > 0) {
       failure.times -= 1;
@@ -164,6 +172,7 @@ export class FakeAgentApi {
       const queued = [...this.leases.values()].filter((l) => l.state === 'queued').slice(0, call.request.freeSlots);
       if (queued.length > 0 || Date.now() >= until || call.cancelled || !this.server) {
         for (const l of queued) Object.assign(l, { state: 'leased', agentId });
+        if (queued.length > 0 && this.leaseMetadata) call.sendMetadata(toMetadata(this.leaseMetadata(queued.map((l) => l.assignment.jobId))));
         return { assignments: queued.map((l) => l.assignment) };
       }
       await new Promise<void>((resolve) => {
@@ -208,6 +217,12 @@ export class FakeAgentApi {
 
 function statusError(code: grpc.status, details: string): Error & { code: grpc.status; details: string } {
   return Object.assign(new Error(details), { code, details });
+}
+
+function toMetadata(entries: Record<string, string>): grpc.Metadata {
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(entries)) md.set(k, v);
+  return md;
 }
 
 function key(jobId: string, attempt: number): string {
