@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   const api = await startApiProcess(
     {
       httpPort, grpcPort: await freePort(), dataDir: path.join(dir, 'api'), redisUrl, databaseUrl: db.url, adminToken: token,
-      enrollToken: 'bench-enroll-token', queuePrefix: prefix, extraEnv: { JR_LOG_LEVEL: 'warn' },
+      enrollToken: 'bench-enroll-token', queuePrefix: prefix, extraEnv: { JR_LOG_LEVEL: 'warn', ...(process.env.JR_BENCH_API_NODE_OPTIONS ? { NODE_OPTIONS: process.env.JR_BENCH_API_NODE_OPTIONS } : {}) },
     },
     path.join(dir, 'api.log'),
   );
