@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { AGENT_MAIN, REPO_ROOT, baseEnv, freePort, startAgentProcess, waitFor, type ManagedProcess } from '@jr/testing';
@@ -26,6 +27,35 @@ function runAgentCommand(args: string[], env: Record<string, string>): Promise<{
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+interface OtlpSpan {
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+}
+
+/** An OTLP/HTTP JSON collector on loopback: the spans of every export it received. */
+async function startCollector(): Promise<{ url: string; spans(): OtlpSpan[]; services(): string[]; close(): Promise<void> }> {
+  const bodies: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      if (req.url === '/v1/traces') bodies.push(body);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  type Export = { resourceSpans: Array<{ resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> }; scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
+  const exports = (): Export[] => bodies.map((b) => JSON.parse(b) as Export);
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    spans: () => exports().flatMap((e) => e.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans))),
+    services: () => exports().flatMap((e) => e.resourceSpans.flatMap((r) => r.resource.attributes.filter((a) => a.key === 'service.name').map((a) => a.value.stringValue ?? ''))),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** The daemon as operators run it: telemetry started by main, its own /metrics, `jr-agent status`. */
@@ -84,6 +114,27 @@ describe('jr-agent process: JR_METRICS_PORT, trace ids in its logs, jr-agent sta
     await expect(p.stop(10_000)).resolves.toEqual({ code: 0, signal: null });
     await expect(fetch(url)).rejects.toThrow();
     await expect(runAgentCommand(['status'], { JR_DATA_DIR: data.dir })).resolves.toMatchObject({ code: 69, stdout: '' });
+  });
+
+  it('exports its spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, flushed when it stops: the attempt under the lease span', async () => {
+    const collector = await startCollector();
+    try {
+      api.leaseMetadata = () => ({ traceparent: `00-${LEASE_TRACE}-${LEASE_SPAN}-01` });
+      proc = start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+      const p = proc;
+      const jobId = api.enqueue(spec([shell('echo exported'), shell('true')]));
+      await waitFor(() => api.completion(jobId), { timeoutMs: 20_000, what: 'the completion' });
+      await expect(p.stop(10_000)).resolves.toEqual({ code: 0, signal: null });
+      const spans = collector.spans();
+      const attempt = spans.find((s) => s.name === 'jr.attempt.run');
+      expect(attempt).toMatchObject({ traceId: LEASE_TRACE, parentSpanId: LEASE_SPAN });
+      const children = spans.filter((s) => ['jr.step.run', 'jr.attempt.report', 'jr.attempt.complete'].includes(s.name));
+      expect(new Set(children.map((s) => s.name))).toEqual(new Set(['jr.step.run', 'jr.attempt.report', 'jr.attempt.complete']));
+      for (const child of children) expect(child).toMatchObject({ traceId: LEASE_TRACE, parentSpanId: attempt?.spanId });
+      expect(new Set(collector.services())).toEqual(new Set(['jr-agent']));
+    } finally {
+      await collector.close();
+    }
   });
 
   it('exits 78 with one line when JR_METRICS_PORT is taken, and 2 when it is malformed', async () => {
