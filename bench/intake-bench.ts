@@ -46,17 +46,18 @@ async function closedLoop(concurrency: number, seconds: number, op: () => Promis
   return { ops, elapsedS: (performance.now() - started) / 1_000 };
 }
 
-function post(agent: http.Agent, port: number, token: string, body: string): Promise<number> {
+function request(agent: http.Agent, port: number, token: string, body: string | null): Promise<number> {
+  const headers = body === null ? { authorization: `Bearer ${token}` } : { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, method: 'POST', path: '/v1/jobs', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      { host: '127.0.0.1', port, method: body === null ? 'GET' : 'POST', path: body === null ? '/healthz' : '/v1/jobs', agent, headers },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
       },
     );
     req.on('error', reject);
-    req.end(body);
+    req.end(body ?? undefined);
   });
 }
 
@@ -72,7 +73,7 @@ async function benchIntake(api: ManagedProcess, port: number, token: string, o: 
   const fsyncsBefore = await metric(port, 'jr_journal_fsyncs_total{journal="intake"}');
   let refused = 0;
   const run = await closedLoop(o.concurrency, o.seconds, async () => {
-    const status = await post(agent, port, token, body);
+    const status = await request(agent, port, token, body);
     if (status !== 202) refused++;
   });
   const fsyncs = (await metric(port, 'jr_journal_fsyncs_total{journal="intake"}')) - fsyncsBefore;
@@ -86,6 +87,14 @@ async function benchIntake(api: ManagedProcess, port: number, token: string, o: 
   agent.destroy();
   if (!api.running) throw new Error(`jr-api exited during the bench:\n${api.log().slice(-2_000)}`);
   return { accepted: run.ops - refused, refused, elapsedS: run.elapsedS, fsyncs, drainS };
+}
+
+/** GET /healthz through the same client and HTTP stack: the ceiling any route of this API has here. */
+async function benchHttpCeiling(port: number, token: string, o: Options) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
+  const run = await closedLoop(o.concurrency, Math.min(5, o.seconds), async () => void (await request(agent, port, token, null)));
+  agent.destroy();
+  return run.ops / run.elapsedS;
 }
 
 async function benchRawBullmq(redisUrl: string, prefix: string, o: Options) {
@@ -118,6 +127,7 @@ async function main(): Promise<void> {
     console.log(`intake: POST /v1/jobs, concurrency ${o.concurrency}, ${o.seconds} s, fsync on (jr-api pid ${api.pid}, ${os.cpus().length} CPUs)`);
     const intake = await benchIntake(api, httpPort, token, o);
     const intakeRate = intake.accepted / intake.elapsedS;
+    const ceiling = await benchHttpCeiling(httpPort, token, o);
     console.log(`raw BullMQ add: concurrency ${o.concurrency}, ${o.seconds} s, same Redis`);
     const raw = await benchRawBullmq(redisUrl, `${prefix}-raw`, o);
     const rawRate = raw.ops / raw.elapsedS;
@@ -126,12 +136,14 @@ async function main(): Promise<void> {
       intake: { accepted: intake.accepted, refused: intake.refused, perSecond: Math.round(intakeRate), fdatasyncs: intake.fsyncs, fdatasyncsPerSecond: Math.round(intake.fsyncs / intake.elapsedS), recordsPerFdatasync: +(intake.accepted / Math.max(1, intake.fsyncs)).toFixed(1), relayDrainSeconds: +intake.drainS.toFixed(2) },
       rawBullmqAdd: { added: raw.ops, perSecond: Math.round(rawRate) },
       ratio: +(intakeRate / rawRate).toFixed(3),
+      httpCeilingPerSecond: Math.round(ceiling),
     };
     console.log(`durable submissions/s: ${result.intake.perSecond} (${intake.accepted} in ${intake.elapsedS.toFixed(1)} s, ${intake.refused} refused)`);
     console.log(`raw BullMQ add/s:      ${result.rawBullmqAdd.perSecond}`);
     console.log(`ratio intake/raw:      ${result.ratio}`);
     console.log(`fdatasyncs/s:          ${result.intake.fdatasyncsPerSecond} (${result.intake.recordsPerFdatasync} records per fdatasync)`);
     console.log(`relay backlog applied: ${result.intake.relayDrainSeconds} s after the load stopped`);
+    console.log(`GET /healthz/s:        ${result.httpCeilingPerSecond} (same client and HTTP stack, no work: the ceiling of any route here)`);
     const out = path.join(__dirname, '..', 'results', `intake-${Date.now()}.json`);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
