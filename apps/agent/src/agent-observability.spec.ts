@@ -15,9 +15,10 @@ describe('AgentObservability', () => {
     obs = new AgentObservability({ metricsPort: 0, metricsHost: '127.0.0.1', slots: 3 });
     let running = 1;
     await obs.start({ running: () => running, outbox: () => ({ depth: 5, oldestAgeMs: 2_500 }) }, logger);
-    expect(obs.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const url = obs.url as string;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     running = 2;
-    const res = await fetch(obs.url as string);
+    const res = await fetch(url);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
@@ -25,7 +26,7 @@ describe('AgentObservability', () => {
       expect(text.split('\n')).toContain(line);
     }
     expect(text).toContain('process_cpu_seconds_total');
-    expect((await fetch(obs.url.replace('/metrics', '/'))).status).toBe(404);
+    expect((await fetch(url.replace('/metrics', '/'))).status).toBe(404);
   });
 
   it('brackets an IPv6 listen address in its URL', async () => {

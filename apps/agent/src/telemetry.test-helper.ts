@@ -17,9 +17,10 @@ export async function metricValue(m: AgentMetrics, name: string, labels: Record<
   if (!metric) throw new Error(`no metric ${name} in the catalog`);
   const { values } = await metric.get();
   const wanted = name.endsWith('_count') ? name : undefined;
-  const hit = values.find(
-    (v) => (wanted ? v.metricName === wanted : v.metricName === undefined || v.metricName === name) && Object.entries(labels).every(([k, val]) => v.labels[k] === val),
-  );
+  const hit = values.find((v) => {
+    const metricName = (v as { metricName?: string }).metricName;
+    return (wanted ? metricName === wanted : metricName === undefined || metricName === name) && Object.entries(labels).every(([k, val]) => v.labels[k] === val);
+  });
   return hit?.value;
 }
 

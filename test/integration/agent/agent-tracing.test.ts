@@ -109,7 +109,7 @@ describe('jr-agent traces: lease context from gRPC metadata, a span per step, ou
     agent = await startAgent(agentConfig(api.address, data.dir), { logger: pino({ level: 'silent' }) });
     const jobId = api.enqueue(spec([shell('echo before the restart')]));
     const first = agent;
-    await waitFor(() => first.metrics().attempts.undelivered === 1 && api.calls.Complete > 0, { timeoutMs: 15_000, what: 'the outcome to wait in the outbox' });
+    await waitFor(() => first.metrics().attempts.undelivered === 1 && (api.calls.Complete ?? 0) > 0, { timeoutMs: 15_000, what: 'the outcome to wait in the outbox' });
     await first.stopNow();
     agent = undefined;
     const attempt = only(SPANS.attempt);

@@ -172,7 +172,7 @@ export class FakeAgentApi {
       const queued = [...this.leases.values()].filter((l) => l.state === 'queued').slice(0, call.request.freeSlots);
       if (queued.length > 0 || Date.now() >= until || call.cancelled || !this.server) {
         for (const l of queued) Object.assign(l, { state: 'leased', agentId });
-        if (queued.length > 0 && this.leaseMetadata) call.sendMetadata(toMetadata(this.leaseMetadata(queued.map((l) => l.assignment.jobId))));
+        if (queued.length > 0 && this.leaseMetadata) call.sendMetadata(toMetadata(this.leaseMetadata(queued.map((l) => l.assignment.jobId ?? ''))));
         return { assignments: queued.map((l) => l.assignment) };
       }
       await new Promise<void>((resolve) => {

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadAgentProto, type AgentServiceHandlers } from '@jr/contracts';
+import { loadAgentProto, type AgentServiceHandlers, type pb } from '@jr/contracts';
 import { activeTraceIds, injectToCarrier, withSpan } from '@jr/telemetry';
 import { isApiCallError } from '../errors';
 import { metricValue, testMetrics, testTracing, traceparent } from '../telemetry.test-helper';
@@ -130,7 +130,7 @@ describe('AgentApiClient', () => {
 
     const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
     const SPAN = '00f067aa0ba902b7';
-    const leaseWith = (build: (md: grpc.Metadata) => void): grpc.handleUnaryCall<unknown, unknown> => (call, cb) => {
+    const leaseWith = (build: (md: grpc.Metadata) => void): grpc.handleUnaryCall<pb.LeaseRequest__Output, pb.LeaseResponse> => (call, cb) => {
       const md = new grpc.Metadata();
       build(md);
       call.sendMetadata(md);

@@ -103,7 +103,7 @@ describe('jr-agent status (over a real control socket)', () => {
   });
 
   it('exits 1 when degraded; --json prints exactly one JSON document (fields a newer agent adds are dropped)', async () => {
-    answer = { ...ok(assessHealth(facts({ breaker: { state: 'open', since: null, reason: null } }))), futureField: 1 };
+    answer = { ok: true, ...assessHealth(facts({ breaker: { state: 'open', since: null, reason: null } })), futureField: 1 };
     const r = await run(true);
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.out) as AgentStatusView & { futureField?: number };
