@@ -5,7 +5,7 @@ import { AppModule } from './app.module';
 import { systemClock, type AppConfig, type Clock } from './config/app-config';
 import { createLogger, NestPinoLogger, type Logger } from './common/logger';
 import { GrpcServerService } from './grpc/grpc-server.service';
-import { openApiJournals } from './journal/journal.module';
+import { closeApiJournals, openApiJournals } from './journal/journal.module';
 
 export interface StartOptions {
   /** Injected time for lease logic (tests move it forward); defaults to the system clock. */
@@ -35,7 +35,7 @@ export async function createApp(config: AppConfig, options: StartOptions = {}): 
       abortOnError: false,
     });
   } catch (err) {
-    await Promise.all([journals.intake.close(), journals.results.close()]);
+    await closeApiJournals(journals);
     throw err;
   }
 }

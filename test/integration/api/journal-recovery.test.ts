@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { newJobId, parseJobSpec } from '@jr/contracts';
@@ -61,12 +62,33 @@ it('quarantines a record it cannot decode instead of dropping it or refusing to 
   expect(fs.readFileSync(path.join(t.dataDir, 'quarantine', quarantined[0] as string))).toEqual(garbage);
 });
 
+it('refuses a second jr-api on the same data directory, and takes over the lock of one that was SIGKILLed', async () => {
+  await expect(startApi(t.config, { clock: t.clock })).rejects.toThrow(/JR_DATA_DIR .* is in use by jr-api pid \d+/);
+  expect((await http(t, 'GET', '/healthz')).status).toBe(200); // the first one is unharmed
+  await t.api.stop();
+  const other = spawn('sleep', ['30']); // another live process owning the lock
+  try {
+    fs.writeFileSync(path.join(t.dataDir, 'jr-api.lock'), `${other.pid}\n`);
+    await expect(startApi(t.config, { clock: t.clock })).rejects.toThrow(`is in use by jr-api pid ${other.pid}`);
+  } finally {
+    other.kill('SIGKILL');
+  }
+  const dead = spawnSync('true').pid; // a pid that no longer runs: the lock of a crashed API
+  fs.writeFileSync(path.join(t.dataDir, 'jr-api.lock'), `${dead}\n`);
+  await t.restart();
+  expect((await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'true' }] } })).status).toBe(202);
+  await t.api.stop();
+  fs.writeFileSync(path.join(t.dataDir, 'jr-api.lock'), `${process.pid}\n`); // our own pid, from an earlier incarnation (containers reuse pid 1)
+  await t.restart();
+  expect((await http(t, 'GET', '/healthz')).status).toBe(200);
+});
+
 it('refuses to start on corruption inside the log, naming the file and offset', async () => {
   await t.api.stop();
   const segment = await appendOffline(submission('c-1'), submission('c-2'), submission('c-3'));
   const bytes = fs.readFileSync(segment);
   const at = bytes.lastIndexOf(Buffer.from('c-2'));
-  bytes[at] ^= 0xff; // a flipped byte in a record that has a valid one after it
+  bytes.writeUInt8((bytes[at] as number) ^ 0xff, at); // a flipped byte in a record that has a valid one after it
   fs.writeFileSync(segment, bytes);
   await expect(startApi(t.config, { clock: t.clock })).rejects.toThrow(new RegExp(`journal corrupt: ${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at offset \\d+`));
 });

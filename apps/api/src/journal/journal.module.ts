@@ -3,21 +3,21 @@ import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicat
 import { Journal } from '@jr/journal';
 import type { AppConfig } from '../config/app-config';
 import type { Logger } from '../common/logger';
+import { lockDataDir, type DataDirLock } from './data-dir-lock';
 
 /** Submissions (POST /v1/jobs): `<JR_DATA_DIR>/intake`. */
 export const INTAKE_JOURNAL = Symbol('IntakeJournal');
 /** Agents' reports and completions: `<JR_DATA_DIR>/results`. */
 export const RESULTS_JOURNAL = Symbol('ResultsJournal');
 
+const API_JOURNALS = Symbol('ApiJournals');
+
 @Injectable()
 export class JournalLifecycle implements OnApplicationShutdown {
-  constructor(
-    @Inject(INTAKE_JOURNAL) private readonly intake: Journal,
-    @Inject(RESULTS_JOURNAL) private readonly results: Journal,
-  ) {}
+  constructor(@Inject(API_JOURNALS) private readonly journals: ApiJournals) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.intake.close(), this.results.close()]);
+    await closeApiJournals(this.journals);
   }
 }
 
@@ -35,6 +35,7 @@ export function openApiJournal(config: AppConfig, log: Logger, name: 'intake' | 
 export interface ApiJournals {
   intake: Journal;
   results: Journal;
+  lock: DataDirLock;
 }
 
 /**
@@ -42,13 +43,23 @@ export interface ApiJournals {
  * recovered stops the start with nothing else to tear down, and the other journal is closed again.
  */
 export async function openApiJournals(config: AppConfig, log: Logger): Promise<ApiJournals> {
-  const intake = await openApiJournal(config, log, 'intake');
+  const lock = await lockDataDir(path.resolve(config.dataDir));
+  const opened: Journal[] = [];
   try {
-    return { intake, results: await openApiJournal(config, log, 'results') };
+    const intake = await openApiJournal(config, log, 'intake');
+    opened.push(intake);
+    return { intake, results: await openApiJournal(config, log, 'results'), lock };
   } catch (err) {
-    await intake.close();
+    await Promise.all(opened.map((j) => j.close()));
+    await lock.release();
     throw err;
   }
+}
+
+/** Closes both journals, then gives the data directory up. */
+export async function closeApiJournals(j: ApiJournals): Promise<void> {
+  await Promise.all([j.intake.close(), j.results.close()]);
+  await j.lock.release();
 }
 
 /** The API's two journals, opened by `openApiJournals` before the application is built; closed at shutdown. */
@@ -58,7 +69,12 @@ export class JournalModule {
   static forRoot(journals: ApiJournals): DynamicModule {
     return {
       module: JournalModule,
-      providers: [{ provide: INTAKE_JOURNAL, useValue: journals.intake }, { provide: RESULTS_JOURNAL, useValue: journals.results }, JournalLifecycle],
+      providers: [
+        { provide: API_JOURNALS, useValue: journals },
+        { provide: INTAKE_JOURNAL, useValue: journals.intake },
+        { provide: RESULTS_JOURNAL, useValue: journals.results },
+        JournalLifecycle,
+      ],
       exports: [INTAKE_JOURNAL, RESULTS_JOURNAL],
     };
   }
