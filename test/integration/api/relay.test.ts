@@ -5,6 +5,7 @@ import { newJobId, parseJobSpec } from '@jr/contracts';
 import { Journal } from '@jr/journal';
 import { testRedisUrl, waitFor } from '@jr/testing';
 import { encodeRecord, requestHash } from '../../../apps/api/src/intake/intake-record';
+import { PendingSubmissions } from '../../../apps/api/src/intake/pending-submissions';
 import { http, setDatabaseConnections, startTestApi, type TestApi } from './harness';
 
 let t: TestApi;
@@ -85,4 +86,44 @@ it('answers 503 with Retry-After when the journal is full, and accepts again onc
     await setConnections(true);
   }
   await waitFor(async () => (await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'true' }] } })).status === 202, { timeoutMs: 30_000, what: 'intake to accept again' });
+});
+
+it('a key repeated while Postgres was down: same body -> its new id becomes an alias of the existing job; other body -> a job of its own', async () => {
+  const keyA = { 'idempotency-key': 'repeated-while-down-a' };
+  const keyB = { 'idempotency-key': 'repeated-while-down-b' };
+  const body = { name: 'aliased', steps: [{ run: 'echo same' }] };
+  const first = await http(t, 'POST', '/v1/jobs', { body, headers: keyA });
+  const holderB = await http(t, 'POST', '/v1/jobs', { body: { name: 'holder-b', steps: [{ run: 'echo b' }] }, headers: keyB });
+  const pending = t.api.app.get(PendingSubmissions);
+  await waitFor(() => pending.size === 0, { what: 'the relay to apply both' });
+  await setConnections(false);
+  let same: Awaited<ReturnType<typeof http>>;
+  let other: Awaited<ReturnType<typeof http>>;
+  try {
+    // Postgres cannot be asked whether the keys are taken: accepted (durable), resolved by the relay later
+    same = await http(t, 'POST', '/v1/jobs', { body, headers: keyA });
+    other = await http(t, 'POST', '/v1/jobs', { body: { name: 'other-body', steps: [{ run: 'echo other' }] }, headers: keyB });
+    expect([same.status, other.status]).toEqual([202, 202]);
+    expect(same.json.id).not.toBe(first.json.id);
+    // the same key again while its record is pending: answered from the journal's index (and a new body conflicts)
+    expect(await http(t, 'POST', '/v1/jobs', { body, headers: keyA })).toMatchObject({ status: 200, json: { id: same.json.id } });
+    expect((await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'x' }] }, headers: keyA })).status).toBe(409);
+  } finally {
+    await setConnections(true);
+  }
+  const aliased = await waitFor(async () => {
+    const v = await http(t, 'GET', `/v1/jobs/${same.json.id}`);
+    return v.status === 200 && v.json.id === first.json.id ? v.json : undefined;
+  }, { timeoutMs: 20_000, what: 'the repeated id to resolve to the first job' });
+  expect(aliased).toMatchObject({ id: first.json.id, name: 'aliased' });
+  expect(await http(t, 'POST', `/v1/jobs/${same.json.id}/cancel`)).toMatchObject({ status: 202, json: { state: 'cancelled' } });
+  expect((await http(t, 'GET', `/v1/jobs/${first.json.id}`)).json.state).toBe('cancelled');
+  // acknowledged with another body under a taken key: it runs as a job of its own (the holder is untouched)
+  const own = await waitFor(async () => {
+    const v = await http(t, 'GET', `/v1/jobs/${other.json.id}`);
+    return v.status === 200 && v.json.name === 'other-body' ? v.json : undefined;
+  }, { timeoutMs: 20_000, what: 'the other job applied' });
+  expect(own).toMatchObject({ id: other.json.id, state: 'queued' });
+  expect((await http(t, 'GET', `/v1/jobs/${holderB.json.id}`)).json).toMatchObject({ name: 'holder-b', state: 'queued' });
+  expect(await http(t, 'POST', '/v1/jobs', { body: { name: 'holder-b', steps: [{ run: 'echo b' }] }, headers: keyB })).toMatchObject({ status: 200, json: { id: holderB.json.id } });
 });
