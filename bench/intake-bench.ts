@@ -6,6 +6,9 @@
  * long the relay took to apply the backlog to Postgres/BullMQ.
  *
  *   npm run bench:intake -- [--seconds 10] [--concurrency 64]
+ *   JR_BENCH_API_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:intake   # profile jr-api
+ *
+ * Client, jr-api, Redis and Postgres share this machine's CPUs: the figures are for this machine.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
