@@ -16,6 +16,8 @@ export interface ApiKillOptions {
 
 export interface ApiKillResult {
   crashes: number;
+  /** Of those, during the burst (a fast burst can end before every planned crash; the rest happen while the jobs run). */
+  burstCrashes: number;
   runs: number;
   retriedSubmissions: number;
   failures: string[];
@@ -37,16 +39,18 @@ export async function apiKillScenario(o: ApiKillOptions): Promise<ApiKillResult>
     const crashing = crashAtProgress(stack, burstPoints, () => acked, () => submitted, o.log);
     const subs = await submitAll(stack, o.jobs, { concurrency: o.concurrency, keyPrefix: 'burst', body: (i) => markerJob(marker, 'default', i), onAck: (n) => (acked = n) });
     submitted = true;
-    let crashes = await crashing;
-    o.log?.(`${subs.length} submissions acknowledged (${crashes} crashes during the burst)`);
-    for (const point of randomPoints(o.runCrashes, Math.floor(o.jobs * 0.2), Math.floor(o.jobs * 0.8)).sort((a, b) => a - b)) {
+    const burstCrashes = await crashing;
+    let crashes = burstCrashes;
+    o.log?.(`${subs.length} submissions acknowledged (${burstCrashes} crashes during the burst)`);
+    const runCrashes = o.runCrashes + (o.burstCrashes - burstCrashes);
+    for (const point of randomPoints(runCrashes, Math.floor(o.jobs * 0.2), Math.floor(o.jobs * 0.8)).sort((a, b) => a - b)) {
       await waitFor(async () => (await jobsOf(stack, 'default')).filter((j) => j.state === 'succeeded').length >= point, { timeoutMs: o.timeoutMs, intervalMs: 100, what: `${point} jobs done` });
       await crashAndRestartApi(stack, o.log);
       crashes++;
     }
     const jobs = await waitAllTerminal(stack, 'default', subs.map((s) => s.id), o.timeoutMs);
     const { runs, failures } = expectEveryJobRanOnce(subs, jobs, marker);
-    return { crashes, runs, retriedSubmissions: subs.filter((s) => s.tries > 1).length, failures };
+    return { crashes, burstCrashes, runs, retriedSubmissions: subs.filter((s) => s.tries > 1).length, failures };
   } finally {
     await stack.close();
   }

@@ -1,5 +1,5 @@
 // `npm run chaos`: the long durability scenarios (1,000-job SIGKILL burst, 20 s Postgres outage, Redis
-// restarted empty), one at a time, against real processes. The short variants run in `npm test`.
+// restarted empty) in one file, so one scenario at a time, against real processes. Short variants: `npm test`.
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '../..');

@@ -41,15 +41,12 @@ export async function submitAll(
   const out: Submission[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
-    for (let i = next++; i < count; i = next++) out.push(await submitOne(stack, `${o.keyPrefix}-${i}`, o.body(i)));
-    o.onAck?.(out.length);
+    for (let i = next++; i < count; i = next++) {
+      out.push(await submitOne(stack, `${o.keyPrefix}-${i}`, o.body(i)));
+      o.onAck?.(out.length);
+    }
   };
-  const progress = setInterval(() => o.onAck?.(out.length), 50);
-  try {
-    await Promise.all(Array.from({ length: o.concurrency }, worker));
-  } finally {
-    clearInterval(progress);
-  }
+  await Promise.all(Array.from({ length: o.concurrency }, worker));
   return out;
 }
 
