@@ -77,6 +77,7 @@ function traced<T>(name: string, box: AttemptBox, attributes: Record<string, num
 async function sendEvents(deps: DeliveryDeps, box: AttemptBox, lifetime: AbortSignal): Promise<StepResult> {
   const batch = nextBatch(box.events);
   const lastSent = (batch[batch.length - 1] as BoxEntry).event.seq;
+  box.sentThrough = Math.max(box.sentThrough, lastSent);
   const req = { ...box.ref, events: batch.map((e) => toProtoEvent(e.event)) };
   try {
     const report = (): Promise<pb.ReportResponse__Output> =>

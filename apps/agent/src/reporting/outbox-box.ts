@@ -45,6 +45,12 @@ export class AttemptBox {
   acked = 0;
   /** The highest seq seen, sent or not. */
   lastSeq = 0;
+  /**
+   * The highest seq ever put on the wire. The API may hold such an event even when the call failed
+   * (a deadline after it arrived), so compaction never turns one into a gap marker: the API would keep
+   * the event and drop the marker as a duplicate seq, and the gap would be counted but never shown.
+   */
+  sentThrough = 0;
   pendingGap: PendingGap | undefined;
   /** The API moved this attempt's lease on (a lease_lost cancel): heartbeats stop listing it. */
   leaseLost = false;

@@ -39,7 +39,7 @@ export function planDrops(host: CompactionHost, targetBytes: number): number {
   for (const box of host.boxes.values()) {
     for (const e of box.events) {
       live += e.bytes;
-      if (isDroppable(e)) candidates.push(e);
+      if (isDroppable(e) && e.event.seq > box.sentThrough) candidates.push(e);
     }
     live += box.completion?.bytes ?? 0;
   }
