@@ -14,6 +14,8 @@ export interface JournalOptions {
   fsync?: boolean;
   /** Addition: where recovery reports what it truncated. Default: console.warn. */
   logger?: JournalLogger;
+  /** Called after each fdatasync of a batch with its duration in seconds (metrics); must not throw. */
+  onSync?: (seconds: number) => void;
 }
 
 export interface JournalConfig {
@@ -22,6 +24,7 @@ export interface JournalConfig {
   maxTotalBytes: number;
   fsync: boolean;
   logger: JournalLogger;
+  onSync?: (seconds: number) => void;
 }
 
 export const DEFAULT_SEGMENT_MAX_BYTES = 64 * 1024 * 1024;
@@ -34,7 +37,7 @@ const consoleLogger: JournalLogger = {
 export function parseJournalOptions(options: JournalOptions): JournalConfig {
   if (typeof options !== 'object' || options === null) throw new TypeError('journal options must be an object');
   const problems: string[] = [];
-  const { dir, segmentMaxBytes = DEFAULT_SEGMENT_MAX_BYTES, maxTotalBytes = Infinity, fsync = true, logger = consoleLogger } = options;
+  const { dir, segmentMaxBytes = DEFAULT_SEGMENT_MAX_BYTES, maxTotalBytes = Infinity, fsync = true, logger = consoleLogger, onSync } = options;
   if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) problems.push('dir must be a non-empty path');
   if (!Number.isSafeInteger(segmentMaxBytes) || segmentMaxBytes < 1) problems.push('segmentMaxBytes must be a positive integer');
   if (typeof maxTotalBytes !== 'number' || Number.isNaN(maxTotalBytes) || maxTotalBytes <= 0) {
@@ -42,6 +45,7 @@ export function parseJournalOptions(options: JournalOptions): JournalConfig {
   }
   if (typeof fsync !== 'boolean') problems.push('fsync must be a boolean');
   if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function') problems.push('logger must have a warn function');
+  if (onSync !== undefined && typeof onSync !== 'function') problems.push('onSync must be a function');
   if (problems.length > 0) throw new RangeError(`invalid journal options: ${problems.join('; ')}`);
-  return { dir, segmentMaxBytes, maxTotalBytes, fsync, logger };
+  return { dir, segmentMaxBytes, maxTotalBytes, fsync, logger, ...(onSync ? { onSync } : {}) };
 }

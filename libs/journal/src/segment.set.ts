@@ -103,8 +103,10 @@ export class SegmentSet {
   }
 
   private async datasync(): Promise<void> {
+    const started = process.hrtime.bigint();
     await this.activeFile.datasync();
     this.counter.fsyncs += 1;
+    if (this.cfg.onSync) reportSync(this.cfg.onSync, Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   /** Deletes segments (never the active one) whose records are all at or below the checkpoint. */
@@ -146,4 +148,13 @@ async function createSegment(cfg: JournalConfig, counter: SyncCounter, firstLsn:
   }
   if (cfg.fsync) await fsyncDir(cfg.dir, counter);
   return { path, firstLsn, lastLsn: firstLsn - 1, bytes: 0 };
+}
+
+/** A metrics hook must never fail a write. */
+function reportSync(onSync: (seconds: number) => void, seconds: number): void {
+  try {
+    onSync(seconds);
+  } catch {
+    // ignored: observability only
+  }
 }
