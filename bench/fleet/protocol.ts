@@ -1,0 +1,32 @@
+/** Messages between the fleet controller (the bench process) and each sim-agents process, over IPC. */
+
+export interface SimProcessConfig {
+  target: string;
+  enrollToken: string;
+  pool: string;
+  leaseWaitMs: number;
+  /** Agent names are `${namePrefix}-${index}`; unique per process. */
+  namePrefix: string;
+}
+
+export type ToSim =
+  | { type: 'grow'; to: number; enrollConcurrency: number }
+  | { type: 'collect' }
+  | { type: 'stop' };
+
+export interface SimStats {
+  /** Heartbeat round trips (ms) since the last collect. */
+  heartbeatMs: number[];
+  /** Assignments received since the last collect: [jobId, epoch ms]. */
+  assignments: Array<[string, number]>;
+  /** Failures by `Method STATUS` since the last collect. */
+  errors: Record<string, number>;
+  /** p99 of this process's event-loop delay since the last collect (ms): its own lag inflates the RTTs. */
+  loopDelayP99Ms: number;
+  agents: number;
+}
+
+export type FromSim =
+  | { type: 'ready' }
+  | { type: 'grown'; enrollMs: number[]; failed: number; agents: number }
+  | ({ type: 'stats' } & SimStats);

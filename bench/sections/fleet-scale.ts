@@ -1,0 +1,95 @@
+/**
+ * Fleet scale (issue 6, item 4): a real jr-api holding N simulated agents that enroll, heartbeat and
+ * long-poll like real ones (bench/fleet), N stepping 1k -> 5k -> 10k with a trickle of jobs to measure
+ * lease latency. The figure: the largest N whose heartbeat p99 stays under 100 ms.
+ */
+import { Stack } from '@jr/testing';
+import { figure, type BenchSection, type Figure, type SectionResult } from '../lib/report';
+import { Fleet } from '../fleet/fleet';
+import { runStep, type StepResult } from '../fleet/fleet-step';
+import { ensureOpenFiles } from '../fleet/proc-stats';
+import { round } from '../fleet/stats';
+
+const HEARTBEAT_TARGET_MS = 100;
+const POOL = 'fleet';
+
+interface Plan {
+  steps: number[];
+  heartbeatInterval: string;
+  heartbeatIntervalMs: number;
+  holdMs: number;
+  processes: number;
+  enrollConcurrency: number;
+  jobRate: number;
+}
+
+function plan(quick: boolean): Plan {
+  // --quick: a 1 s interval so that a 3 s hold still sees every agent beat a few times
+  if (quick) return { steps: [100, 200], heartbeatInterval: '1s', heartbeatIntervalMs: 1_000, holdMs: 3_000, processes: 2, enrollConcurrency: 32, jobRate: 10 };
+  // full: JR_HEARTBEAT_INTERVAL=10s (the default), each step held 3 intervals after all enrolled
+  return { steps: [1_000, 5_000, 10_000], heartbeatInterval: '10s', heartbeatIntervalMs: 10_000, holdMs: 31_000, processes: 4, enrollConcurrency: 64, jobRate: 10 };
+}
+
+export const fleetScale: BenchSection = async (ctx) => {
+  const p = plan(ctx.quick);
+  const stack = await new Stack(p.heartbeatInterval).start();
+  let fleet: Fleet | undefined;
+  try {
+    const maxAgents = Math.max(...p.steps);
+    const limits: Record<string, string> = { api: ensureOpenFiles(stack.api.pid, maxAgents + 1_024) };
+    fleet = await Fleet.start({ processes: p.processes, target: stack.grpcAddress, enrollToken: stack.enrollToken, pool: POOL, leaseWaitMs: 25_000 });
+    fleet.pids.forEach((pid, i) => (limits[`generator${i}`] = ensureOpenFiles(pid, Math.ceil(maxAgents / p.processes) + 1_024)));
+    ctx.log(`fleet: open-file limits: ${Object.entries(limits).map(([k, v]) => `${k} ${v}`).join('; ')}`);
+    const steps: StepResult[] = [];
+    for (const agents of p.steps) {
+      const target = { fleet, apiPid: stack.api.pid, baseUrl: stack.baseUrl, adminToken: stack.adminToken, pool: POOL };
+      const step = await runStep(target, { agents, holdMs: p.holdMs, enrollConcurrency: p.enrollConcurrency, jobRate: p.jobRate }, ctx.log);
+      ctx.log(`fleet: N=${step.agents} heartbeat p99 ${round(step.heartbeatMs.p99)} ms, lease p99 ${round(step.leaseMs.p99)} ms, API ${round(step.apiCpuPercent)} %CPU ${round(step.apiRssMiB)} MiB, ${step.errorCount} errors`);
+      steps.push(step);
+      if (!stack.api.running) throw new Error(`jr-api exited at N=${agents}:\n${stack.api.log().slice(-2_000)}`);
+    }
+    return result(p, steps, limits);
+  } finally {
+    await fleet?.stop();
+    await stack.close();
+  }
+};
+
+function result(p: Plan, steps: StepResult[], limits: Record<string, string>): SectionResult {
+  const held = steps.filter((s) => s.heartbeatMs.p99 < HEARTBEAT_TARGET_MS && s.agents > 0);
+  const largest = Math.max(0, ...held.map((s) => s.agents));
+  const figures: Figure[] = [
+    figure({
+      key: 'fleet.max_agents',
+      label: `largest N with heartbeat p99 < ${HEARTBEAT_TARGET_MS} ms`,
+      value: largest,
+      unit: 'agents',
+      reference: { label: 'largest N tried', value: Math.max(...p.steps) },
+      note: `heartbeat every ${p.heartbeatInterval}; ${p.processes} generator processes, one gRPC connection per agent`,
+    }),
+    ...steps.flatMap((s) => stepFigures(s, p)),
+  ];
+  return {
+    id: 'fleet',
+    title: `Fleet scale: N simulated agents (heartbeat ${p.heartbeatInterval}, ${p.jobRate} jobs/s)`,
+    figures,
+    details: { plan: p, limits, steps },
+  };
+}
+
+function stepFigures(s: StepResult, p: Plan): Figure[] {
+  const k = `fleet.n${s.agents}`;
+  const n = `N=${s.agents}`;
+  return [
+    figure({
+      key: `${k}.heartbeat_p99`, label: `${n} heartbeat RTT p99`, value: round(s.heartbeatMs.p99, 2), unit: 'ms',
+      reference: { label: 'target', value: HEARTBEAT_TARGET_MS },
+      note: `p50 ${round(s.heartbeatMs.p50, 2)} ms over ${s.heartbeatMs.n} beats; ${round((s.heartbeatMs.p99 / p.heartbeatIntervalMs) * 100, 2)} % of the interval; generator loop lag p99 ${round(s.generatorLoopDelayP99Ms)} ms`,
+    }),
+    figure({ key: `${k}.lease_p99`, label: `${n} lease latency p99 (submit answered -> assignment)`, value: round(s.leaseMs.p99, 2), unit: 'ms', note: `p50 ${round(s.leaseMs.p50, 2)} ms over ${s.leaseMs.n} of ${s.jobsSubmitted} jobs` }),
+    figure({ key: `${k}.api_cpu`, label: `${n} jr-api CPU`, value: round(s.apiCpuPercent), unit: '%CPU', note: `load generators ${round(s.generatorsCpuPercent)} %CPU on the same 2 cores` }),
+    figure({ key: `${k}.api_rss`, label: `${n} jr-api RSS`, value: round(s.apiRssMiB), unit: 'MiB', note: `${s.apiSockets} open sockets` }),
+    figure({ key: `${k}.enroll`, label: `${n} enrolling the step's new agents`, value: round(s.enrollWallS, 2), unit: 's', note: `per call p50 ${round(s.enrollCallMs.p50)} ms, p99 ${round(s.enrollCallMs.p99)} ms; ${s.enrollFailed} failed` }),
+    figure({ key: `${k}.errors`, label: `${n} errors (any call)`, value: s.errorCount, unit: 'errors', note: Object.entries(s.errors).map(([e, c]) => `${e} ${c}`).join(', ') || 'none' }),
+  ];
+}
