@@ -27,6 +27,10 @@ export interface SectionResult {
   details?: Record<string, unknown>;
   /** Set when the section could not run here (a missing binary…): shown, never hidden. */
   skipped?: string;
+  /** Set by the runner when the section threw: its error, shown in the table; the run exits non-zero. */
+  error?: string;
+  /** Set by the runner: the section's wall time, set-up and clean-up included. */
+  wallSeconds?: number;
 }
 
 export interface BenchContext {

@@ -1,0 +1,40 @@
+/** A real jr-api (own database and key prefix) with quiet logs, torn down whatever the section does. */
+import { Stack, waitFor } from '@jr/testing';
+
+export interface BenchStackOptions {
+  heartbeatInterval?: string;
+  /** Agents to start (enrolled and active before the section runs). */
+  agents?: number;
+  slots?: number;
+}
+
+/**
+ * Runs `body` against a fresh stack; the stack (processes, database, key prefix, its directory) is
+ * removed afterwards even when `body` or the start-up throws.
+ */
+export async function withStack<T>(o: BenchStackOptions, body: (stack: Stack) => Promise<T>): Promise<T> {
+  const stack = new Stack(o.heartbeatInterval ?? '10s', { apiEnv: { JR_LOG_LEVEL: 'warn' } });
+  try {
+    await stack.start();
+    await Promise.all(
+      Array.from({ length: o.agents ?? 0 }, (_, i) => stack.startAgent(`bench-${i}`, { slots: o.slots ?? 8, extraEnv: { JR_LOG_LEVEL: 'warn' } })),
+    );
+    return await body(stack);
+  } catch (err) {
+    if (err instanceof Error && stack.api) err.message += `\n${stack.diagnostics().slice(-4_000)}`;
+    throw err;
+  } finally {
+    await stack.close();
+  }
+}
+
+/** Waits until the API's relay has applied every journaled submission to Postgres and BullMQ. */
+export async function relayDrained(stack: Stack, timeoutMs = 600_000): Promise<number> {
+  const started = performance.now();
+  await waitFor(async () => /"0 submissions not yet applied"/.test(await (await fetch(`${stack.baseUrl}/readyz`)).text()), {
+    timeoutMs,
+    intervalMs: 100,
+    what: 'the relay to apply the backlog',
+  });
+  return (performance.now() - started) / 1_000;
+}

@@ -1,0 +1,16 @@
+/**
+ * Every section of `npm run bench`, in run order. Each one starts what it needs (its own jr-api,
+ * database, key prefix, agents) and removes it before it returns or throws.
+ */
+import type { BenchSection } from '../lib/report';
+import { dispatchSection } from './dispatch';
+import { footprintSection } from './footprint';
+import { intakeSection } from './intake';
+import { throughputSection } from './throughput';
+
+export const SECTIONS: ReadonlyArray<{ id: string; run: BenchSection }> = [
+  { id: 'intake', run: intakeSection },
+  { id: 'dispatch', run: dispatchSection },
+  { id: 'throughput', run: throughputSection },
+  { id: 'footprint', run: footprintSection },
+];
