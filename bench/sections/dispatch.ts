@@ -28,12 +28,12 @@ interface Sizes {
 }
 
 const sizes = (quick: boolean): Sizes =>
-  quick ? { jobs: 100, rate: 100, agents: 2, slots: 8, loadRate: 500 } : { jobs: 1_000, rate: 100, agents: 2, slots: 8, loadRate: 500 };
+  quick ? { jobs: 100, rate: 50, agents: 2, slots: 8, loadRate: 500 } : { jobs: 1_000, rate: 50, agents: 2, slots: 8, loadRate: 500 };
 
 const UNSERVED_POOL = 'bench-unserved';
 
 /** Submits `o.jobs` at `o.rate`, waits for all to succeed, returns 202 → process-ran per job (ms). */
-async function measureJr(stack: Stack, o: Sizes, tag: string): Promise<number[]> {
+export async function measureJr(stack: Stack, o: Sizes, tag: string): Promise<number[]> {
   const client = new BenchClient(stack, 64);
   try {
     const before = await client.succeeded();

@@ -26,7 +26,7 @@ interface Sizes {
 
 const sizes = (quick: boolean): Sizes =>
   quick
-    ? { seconds: 1.5, concurrencies: [16, 64, 256], ceilingSeconds: 1, syncProbeSeconds: 0.3 }
+    ? { seconds: 1, concurrencies: [16, 64, 256], ceilingSeconds: 1, syncProbeSeconds: 0.3 }
     : { seconds: 10, concurrencies: [16, 64, 256], ceilingSeconds: 5, syncProbeSeconds: 2 };
 
 interface Step {
