@@ -1,4 +1,5 @@
 import type { Fleet } from './fleet';
+import { Probes, type ProbeResult } from './probes';
 import { cpuSeconds, rssMiB, socketCount } from './proc-stats';
 import { addCounts, delay, round, summarize, type Summary } from './stats';
 import { Trickle } from './trickle';
@@ -15,6 +16,7 @@ export interface StepTarget {
   fleet: Fleet;
   apiPid: number;
   baseUrl: string;
+  databaseUrl: string;
   adminToken: string;
   pool: string;
 }
@@ -36,6 +38,7 @@ export interface StepResult {
   generatorLoopDelayP99Ms: number;
   errors: Record<string, number>;
   errorCount: number;
+  probes: ProbeResult;
 }
 
 /**
@@ -49,10 +52,13 @@ export async function runStep(t: StepTarget, plan: StepPlan, log: (line: string)
   const trickle = new Trickle(t.baseUrl, t.adminToken, t.pool, plan.jobRate);
   const cpu0 = cpuSeconds(t.apiPid);
   const gen0 = t.fleet.pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+  const probes = new Probes(t.baseUrl, t.databaseUrl);
+  await probes.start();
   const started = performance.now();
   trickle.start();
   await delay(plan.holdMs);
   await trickle.stop();
+  const probed = await probes.stop();
   const holdS = (performance.now() - started) / 1_000;
   const cpu1 = cpuSeconds(t.apiPid);
   const gen1 = t.fleet.pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
@@ -80,5 +86,6 @@ export async function runStep(t: StepTarget, plan: StepPlan, log: (line: string)
     generatorLoopDelayP99Ms: held.loopDelayP99Ms,
     errors,
     errorCount: Object.values(errors).reduce((s, v) => s + v, 0) + grown.failed,
+    probes: probed,
   };
 }

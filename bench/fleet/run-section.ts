@@ -7,8 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BenchSection } from '../lib/report';
 import { fleetScale } from '../sections/fleet-scale';
+import { recovery } from '../sections/recovery';
 
-const SECTIONS: Record<string, BenchSection> = { fleet: fleetScale };
+const SECTIONS: Record<string, BenchSection> = { fleet: fleetScale, recovery };
 
 async function main(): Promise<void> {
   const [id = '', ...rest] = process.argv.slice(2);

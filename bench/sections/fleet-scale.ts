@@ -12,6 +12,8 @@ import { round } from '../fleet/stats';
 
 const HEARTBEAT_TARGET_MS = 100;
 const POOL = 'fleet';
+/** apps/api/src/database/database.module.ts: `new Pool({ max: 16 })`. */
+const API_PG_POOL = 16;
 
 interface Plan {
   steps: number[];
@@ -42,7 +44,7 @@ export const fleetScale: BenchSection = async (ctx) => {
     ctx.log(`fleet: open-file limits: ${Object.entries(limits).map(([k, v]) => `${k} ${v}`).join('; ')}`);
     const steps: StepResult[] = [];
     for (const agents of p.steps) {
-      const target = { fleet, apiPid: stack.api.pid, baseUrl: stack.baseUrl, adminToken: stack.adminToken, pool: POOL };
+      const target = { fleet, apiPid: stack.api.pid, baseUrl: stack.baseUrl, databaseUrl: stack.databaseUrl, adminToken: stack.adminToken, pool: POOL };
       const step = await runStep(target, { agents, holdMs: p.holdMs, enrollConcurrency: p.enrollConcurrency, jobRate: p.jobRate }, ctx.log);
       ctx.log(`fleet: N=${step.agents} heartbeat p99 ${round(step.heartbeatMs.p99)} ms, lease p99 ${round(step.leaseMs.p99)} ms, API ${round(step.apiCpuPercent)} %CPU ${round(step.apiRssMiB)} MiB, ${step.errorCount} errors`);
       steps.push(step);
@@ -90,6 +92,11 @@ function stepFigures(s: StepResult, p: Plan): Figure[] {
     figure({ key: `${k}.api_cpu`, label: `${n} jr-api CPU`, value: round(s.apiCpuPercent), unit: '%CPU', note: `load generators ${round(s.generatorsCpuPercent)} %CPU on the same 2 cores` }),
     figure({ key: `${k}.api_rss`, label: `${n} jr-api RSS`, value: round(s.apiRssMiB), unit: 'MiB', note: `${s.apiSockets} open sockets` }),
     figure({ key: `${k}.enroll`, label: `${n} enrolling the step's new agents`, value: round(s.enrollWallS, 2), unit: 's', note: `per call p50 ${round(s.enrollCallMs.p50)} ms, p99 ${round(s.enrollCallMs.p99)} ms; ${s.enrollFailed} failed` }),
+    figure({
+      key: `${k}.api_pg_busy`, label: `${n} jr-api's PostgreSQL connections busy (mean)`, value: round(s.probes.apiPgActiveMean), unit: 'connections',
+      reference: { label: 'its pool size', value: API_PG_POOL },
+      note: `max ${s.probes.apiPgActiveMax}; PostgreSQL SELECT 1 p99 ${round(s.probes.pgPingMs.p99)} ms; GET /healthz p99 ${round(s.probes.healthzMs.p99)} ms; machine ${round(s.probes.machineCpuPercent)} %CPU of 200`,
+    }),
     figure({ key: `${k}.errors`, label: `${n} errors (any call)`, value: s.errorCount, unit: 'errors', note: Object.entries(s.errors).map(([e, c]) => `${e} ${c}`).join(', ') || 'none' }),
   ];
 }
