@@ -6,11 +6,14 @@ import { systemClock, type AppConfig, type Clock } from './config/app-config';
 import { createLogger, NestPinoLogger, type Logger } from './common/logger';
 import { GrpcServerService } from './grpc/grpc-server.service';
 import { closeApiJournals, openApiJournals } from './journal/journal.module';
+import { newApiMetrics, type ApiMetrics } from './telemetry/api-metrics';
 
 export interface StartOptions {
   /** Injected time for lease logic (tests move it forward); defaults to the system clock. */
   clock?: Clock;
   logger?: Logger;
+  /** Default: a fresh registry without runtime metrics (main.ts passes one with them). */
+  metrics?: ApiMetrics;
 }
 
 export interface RunningApi {
@@ -27,9 +30,10 @@ export interface RunningApi {
  */
 export async function createApp(config: AppConfig, options: StartOptions = {}): Promise<INestApplication> {
   const log = options.logger ?? createLogger(config.logLevel);
-  const journals = await openApiJournals(config, log);
+  const metrics = options.metrics ?? newApiMetrics();
+  const journals = await openApiJournals(config, log, metrics);
   try {
-    return await NestFactory.create(AppModule.forRoot(config, options.clock ?? systemClock, log, journals), {
+    return await NestFactory.create(AppModule.forRoot(config, options.clock ?? systemClock, log, journals, metrics), {
       bodyParser: false,
       logger: new NestPinoLogger(log),
       abortOnError: false,

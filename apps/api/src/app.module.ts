@@ -17,6 +17,9 @@ import { JobsModule } from './jobs/jobs.module';
 import { JournalModule, type ApiJournals } from './journal/journal.module';
 import { QueueModule } from './queue/queue.module';
 import { ResultsModule } from './results/results.module';
+import { HttpMetricsMiddleware } from './telemetry/http-metrics.middleware';
+import { type ApiMetrics } from './telemetry/api-metrics';
+import { MetricsModule } from './telemetry/metrics.module';
 
 /** Configuration, clock and logger for every module: built once, before anything else. */
 @Global()
@@ -37,12 +40,13 @@ export class ConfigModule {
 
 @Module({})
 export class AppModule implements NestModule {
-  static forRoot(config: AppConfig, clock: Clock, log: Logger, journals: ApiJournals): DynamicModule {
+  static forRoot(config: AppConfig, clock: Clock, log: Logger, journals: ApiJournals, metrics: ApiMetrics): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config, clock, log),
         CommonModule,
+        MetricsModule.forRoot(metrics),
         DatabaseModule,
         QueueModule,
         JournalModule.forRoot(journals),
@@ -63,6 +67,6 @@ export class AppModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(JsonBodyMiddleware).forRoutes('*path');
+    consumer.apply(HttpMetricsMiddleware, JsonBodyMiddleware).forRoutes('*path');
   }
 }

@@ -17,6 +17,12 @@ export const RECONCILE_KINDS = ['requeued', 'replayed'] as const;
 export const REPORT_RESULTS = ['accepted', 'duplicate', 'rejected'] as const;
 export const STEP_OUTCOMES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;
 export const CANCEL_REASONS = ['cancelled', 'lease_lost', 'superseded'] as const;
+/** Why POST /v1/jobs refused a submission. */
+export const INTAKE_REJECT_REASONS = ['invalid_input', 'journal_full', 'disk_full', 'journal_error', 'shutting_down'] as const;
+/** What caused a full re-enqueue of the queued jobs from Postgres into BullMQ. */
+export const RECONCILE_TRIGGERS = ['startup', 'redis_lost'] as const;
+/** The API's two journals: submissions and agents' results. */
+export const JOURNALS = ['intake', 'results'] as const;
 
 /** The dispatch SLO threshold (seconds): it must be a bucket boundary of jr_dispatch_latency_seconds. */
 export const DISPATCH_SLO_SECONDS = 1;
@@ -30,6 +36,7 @@ const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 
 const POOL = ['pool'] as const;
 const AGENT = ['agent', 'pool'] as const;
+const JOURNAL = ['journal'] as const;
 
 /** Metrics both processes expose. */
 export const COMMON_METRICS = {
@@ -42,6 +49,9 @@ export const API_METRICS = {
   ...COMMON_METRICS,
   // Intake and outcomes
   jobsSubmitted: counter('jr_jobs_submitted_total', 'Jobs accepted by POST /v1/jobs (durable on disk); idempotent replays excluded.', POOL),
+  intakeRejected: counter('jr_intake_rejected_total', 'Submissions POST /v1/jobs refused, by reason (journal_full/disk_full/journal_error/shutting_down answer 503).', ['reason'], {
+    knownValues: { reason: INTAKE_REJECT_REASONS },
+  }),
   jobsDeduplicated: counter('jr_jobs_deduplicated_total', 'Submissions answered with an existing job because the Idempotency-Key was seen before.', POOL),
   jobsFinished: counter('jr_jobs_finished_total', 'Jobs that reached a terminal state, by pool and state.', ['pool', 'state'], {
     knownValues: { state: TERMINAL_JOB_STATES },
@@ -58,6 +68,9 @@ export const API_METRICS = {
   reconciledJobs: counter('jr_reconciled_jobs_total', 'Jobs repaired because the stores disagreed (requeued: queued in Postgres, missing in Redis; replayed: journal records applied at start-up).', ['kind'], {
     knownValues: { kind: RECONCILE_KINDS },
   }),
+  reconciliations: counter('jr_reconciliations_total', 'Full re-enqueues of the queued jobs from Postgres into BullMQ, by trigger (redis_lost: Redis came back empty).', ['trigger'], {
+    knownValues: { trigger: RECONCILE_TRIGGERS },
+  }),
   reportEvents: counter('jr_report_events_total', 'Attempt events received from agents: accepted, duplicate (already held, e.g. outbox replay), rejected (stale lease).', ['result'], {
     knownValues: { result: REPORT_RESULTS },
   }),
@@ -72,12 +85,14 @@ export const API_METRICS = {
   fleetOutboxOldestAge: gauge('jr_fleet_outbox_oldest_age_seconds', "Age of the oldest event in the agent's outbox, as last reported.", AGENT),
   fleetLastHeartbeat: gauge('jr_fleet_last_heartbeat_timestamp_seconds', 'Unix time of the last heartbeat the API received from each agent.', AGENT),
   heartbeatLag: histogram('jr_heartbeat_lag_seconds', "Heartbeat transit time: receipt minus the agent's sent_at (includes clock skew).", POOL, LAG_BUCKETS),
-  // Journal (intake durability)
-  journalFsyncDuration: histogram('jr_journal_fsync_duration_seconds', 'Duration of each fdatasync of the intake journal.', [], FSYNC_BUCKETS),
-  journalAppendDuration: histogram('jr_journal_append_duration_seconds', 'Time from append() to durable (group commit wait + write + fsync).', [], FSYNC_BUCKETS),
-  journalSize: gauge('jr_journal_size_bytes', 'Bytes of intake journal segments on disk.'),
-  journalUnapplied: gauge('jr_journal_unapplied_bytes', 'Journal bytes not yet checkpointed (counted against the limit).'),
-  journalLimit: gauge('jr_journal_limit_bytes', 'Unapplied bytes at which intake answers 503 (journal full); +Inf when unbounded.'),
+  // Journals (intake: submissions; results: agents' reports and completions)
+  journalFsyncDuration: histogram('jr_journal_fsync_duration_seconds', 'Duration of each batch fdatasync of a journal.', JOURNAL, FSYNC_BUCKETS),
+  journalFsyncs: counter('jr_journal_fsyncs_total', 'fsync/fdatasync calls a journal made (data, directories, checkpoint) since this process opened it.', JOURNAL),
+  journalAppends: counter('jr_journal_appends_total', 'Records appended to a journal since this process opened it.', JOURNAL),
+  journalAppendDuration: histogram('jr_journal_append_duration_seconds', 'Intake: time from append() to durable (group commit wait + write + fsync).', [], FSYNC_BUCKETS),
+  journalSize: gauge('jr_journal_size_bytes', 'Bytes of journal segments on disk.', JOURNAL),
+  journalUnapplied: gauge('jr_journal_unapplied_bytes', 'Journal bytes not yet checkpointed (counted against the limit).', JOURNAL),
+  journalLimit: gauge('jr_journal_limit_bytes', 'Unapplied bytes at which the journal refuses appends (intake answers 503); +Inf when unbounded.', JOURNAL),
   // Edges
   httpDuration: histogram('jr_http_request_duration_seconds', 'REST requests by method, route template and status code.', ['method', 'route', 'status'], LATENCY_BUCKETS),
   grpcDuration: histogram('jr_grpc_request_duration_seconds', 'Agent gRPC calls served, by method and status code name (OK, UNAVAILABLE…).', ['method', 'code'], RPC_BUCKETS),

@@ -12,6 +12,7 @@ const SAMPLE_LABEL_VALUES: Record<string, readonly string[]> = {
   route: ['/v1/jobs/:id'],
   status: ['200', '503'],
   code: ['OK', 'UNAVAILABLE'],
+  journal: ['intake'],
 };
 
 /** Label sets that populate `def`: every known value of each label (else representative ones), crossed. */

@@ -47,12 +47,12 @@ describe('createApiMetrics', () => {
     const m = createApiMetrics(undefined, quiet);
     m.jobsSubmitted.inc({ pool: 'default' });
     m.jobsSubmitted.inc({ pool: 'default' }, 2);
-    m.journalSize.set(4096);
+    m.journalSize.set({ journal: 'intake' }, 4096);
     m.dispatchLatency.observe({ pool: 'default' }, 0.3);
     const text = await m.render();
     expect(text).toContain('# TYPE jr_jobs_submitted_total counter');
     expect(line(text, 'jr_jobs_submitted_total{pool="default"}')).toBe('jr_jobs_submitted_total{pool="default"} 3');
-    expect(line(text, 'jr_journal_size_bytes ')).toBe('jr_journal_size_bytes 4096');
+    expect(line(text, 'jr_journal_size_bytes{journal="intake"}')).toBe('jr_journal_size_bytes{journal="intake"} 4096');
     expect(line(text, 'jr_dispatch_latency_seconds_bucket{le="0.25",pool="default"}')).toMatch(/ 0$/);
     expect(line(text, 'jr_dispatch_latency_seconds_bucket{le="1",pool="default"}')).toMatch(/ 1$/);
     expect(line(text, 'jr_build_info')).toBe('jr_build_info{service="jr-api",version="1.2.3"} 1');

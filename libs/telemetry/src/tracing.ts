@@ -86,3 +86,24 @@ export function activeTraceIds(ctx: Context = context.active()): { traceId: stri
   if (!spanContext || !trace.isSpanContextValid(spanContext)) return undefined;
   return { traceId: spanContext.traceId, spanId: spanContext.spanId };
 }
+
+/** Adds attributes to the active span, when there is one (e.g. the job id once a handler knows it). */
+export function annotateActiveSpan(attributes: Attributes): void {
+  trace.getActiveSpan()?.setAttributes(attributes);
+}
+
+/**
+ * A span that is not made active, for batch work where one shared call serves many items (one span per
+ * item): returns the span and a context holding it (to inject into a carrier); finish with `endSpan`.
+ */
+export function startDetachedSpan(name: string, attributes: Attributes, options: SpanOptions = {}): { span: Span; context: Context } {
+  const parent = options.parent ?? context.active();
+  const span = (options.tracer ?? tracer()).startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes, links: options.links }, parent);
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+/** Ends a span from `startDetachedSpan`, recording `err` first when the work failed. */
+export function endSpan(span: Span, err?: unknown): void {
+  if (err !== undefined) recordError(span, err);
+  span.end();
+}

@@ -30,7 +30,7 @@ describe('POST /v1/jobs', () => {
     const queue = new Queue('pool-builds', { connection: { url: testRedisUrl() }, prefix: t.prefix });
     try {
       const bull = await waitFor(() => queue.getJob(`${r.json.id}-r1`), { what: 'the BullMQ job' });
-      expect(bull?.data).toEqual({ jobId: r.json.id, pool: 'builds', labels: { os: 'linux' } });
+      expect(bull?.data).toEqual({ jobId: r.json.id, pool: 'builds', labels: { os: 'linux' }, queuedAtMs: expect.any(Number) });
     } finally {
       await queue.close();
     }
@@ -169,9 +169,15 @@ describe('health, metrics, unknown routes', () => {
   it('exposes Prometheus metrics', async () => {
     const r = await http(t, 'GET', '/metrics', { token: null });
     expect(r.status).toBe(200);
-    expect(r.text).toMatch(/^jr_jobs_submitted_total [1-9]\d*$/m);
-    expect(r.text).toContain('jr_jobs_finished_total{state="cancelled"}');
-    expect(r.text).toContain('jr_agents{state="active"}');
+    expect(r.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(r.text).toMatch(/^jr_jobs_submitted_total\{pool="[^"]+"\} [1-9]\d*$/m);
+    expect(r.text).toMatch(/^jr_jobs_finished_total\{pool="[^"]+",state="cancelled"\} [1-9]\d*$/m);
+    expect(r.text).toContain('# TYPE jr_fleet_agents gauge'); // (series per pool once agents enroll)
+    expect(r.text).toMatch(/^jr_queue_depth\{pool="[^"]+"\} \d+$/m);
+    expect(r.text).toMatch(/^jr_http_request_duration_seconds_count\{method="POST",route="\/v1\/jobs",status="202"\} [1-9]\d*$/m);
+    expect(r.text).toMatch(/^jr_dependency_up\{dependency="postgres"\} 1$/m);
+    expect(r.text).toContain(`route="/v1/jobs/:id"`);
+    expect(r.text).not.toMatch(/route="[^"]*j_[0-9a-z]{26}/); // never a raw URL
   });
 
   it('answers unknown routes with a 404 problem, not HTML', async () => {

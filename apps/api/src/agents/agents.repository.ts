@@ -123,9 +123,9 @@ export class AgentsRepository {
     return res.rowCount ?? 0;
   }
 
-  async markLost(cutoff: Date): Promise<string[]> {
-    const res = await this.pool.query<{ id: string }>(`UPDATE agents SET state = 'lost' WHERE state <> 'lost' AND last_heartbeat_at < $1 RETURNING id`, [cutoff]);
-    return res.rows.map((r) => r.id);
+  async markLost(cutoff: Date): Promise<Array<{ id: string; pool: string }>> {
+    const res = await this.pool.query<{ id: string; pool: string }>(`UPDATE agents SET state = 'lost' WHERE state <> 'lost' AND last_heartbeat_at < $1 RETURNING id, pool`, [cutoff]);
+    return res.rows;
   }
 
   /** Agents not lost, most recently heard first. */

@@ -6,6 +6,7 @@ import { bearerToken, hashSecret, newAgentSecret, parseAgentCredential, secretMa
 import { leaseExpiresAt } from '../dispatch/lease-expiry';
 import { validateEnroll, validateHeartbeat } from '../grpc/request-validation';
 import { isDependencyDown } from '../database/db-errors';
+import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { AgentsRepository, type AgentRow } from './agents.repository';
 
 /** Agents remembered for authentication while Postgres is unreachable. */
@@ -22,6 +23,7 @@ export class AgentsService implements OnApplicationBootstrap {
     private readonly events: DomainEvents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
   ) {}
 
   /** Known agents up front, so that a Postgres outage right after a restart does not lock them out. */
@@ -67,6 +69,7 @@ export class AgentsService implements OnApplicationBootstrap {
   async heartbeat(agent: AgentRow, req: pb.HeartbeatRequest__Output): Promise<pb.HeartbeatResponse> {
     const hb = validateHeartbeat(req);
     const now = this.clock.now();
+    if (req.sentAtMs > 0) this.metrics.heartbeatLag.observe({ pool: agent.pool }, (Date.now() - req.sentAtMs) / 1000);
     const s = hb.state;
     const report = { slots: s?.slots ?? 0, running: s?.running ?? hb.running.length, breakerState: s?.breakerState || 'closed', outboxDepth: s?.outboxDepth ?? 0, outboxOldestAgeMs: s?.outboxOldestAgeMs ?? 0 };
     const row = (await this.agents.heartbeat(agent.id, report, new Date(now))) ?? agent;

@@ -1,5 +1,6 @@
 import pino from 'pino';
 import type { LoggerService } from '@nestjs/common';
+import { traceLogMixin } from '@jr/telemetry';
 import type { LogLevel } from '../config/app-config';
 
 export type Logger = pino.Logger;
@@ -7,7 +8,7 @@ export const LOGGER = Symbol('Logger');
 
 /** JSON lines on stdout. */
 export function createLogger(level: LogLevel): Logger {
-  return pino({ level, base: { service: 'jr-api' }, timestamp: pino.stdTimeFunctions.isoTime });
+  return pino({ level, base: { service: 'jr-api' }, timestamp: pino.stdTimeFunctions.isoTime, mixin: traceLogMixin });
 }
 
 /** Routes Nest's own messages into the same JSON log (its chatty bootstrap lines at debug). */

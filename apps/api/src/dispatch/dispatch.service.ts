@@ -1,5 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { toProtoSpec, type pb } from '@jr/contracts';
+import { ATTR, extractFromCarrier, injectToCarrier, SpanKind, SPANS, withSpan, type TraceCarrier } from '@jr/telemetry';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { AttemptRegistry } from '../common/attempt-registry';
 import { DomainEvents } from '../common/events';
@@ -8,7 +9,8 @@ import { newLeaseToken } from '../auth/tokens';
 import { AgentsRepository, type AgentRow } from '../agents/agents.repository';
 import { JobLedgerRepository, type Grant } from '../jobs/job-ledger.repository';
 import { JobsRepository } from '../jobs/jobs.repository';
-import type { DispatchJob } from '../queue/queue-factory';
+import type { DispatchJob, DispatchJobData } from '../queue/queue-factory';
+import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { LeaseMatcher, type Waiter } from './lease-matcher';
 import { leaseExpiresAt } from './lease-expiry';
 import { PoolQueueRepository } from './pool-queue.repository';
@@ -19,13 +21,21 @@ const WORKER_CONCURRENCY = 32;
 const PARK_ROTATE_MS = 5_000;
 const RETRY_AFTER_ERROR_MS = 1_000;
 
+/** A lease as the Lease call answers it: the assignment, and the lease span's context for the agent. */
+export interface LeaseAnswer {
+  assignment: pb.Assignment;
+  trace: TraceCarrier;
+}
+
+type TracedGrant = Grant & { trace: TraceCarrier };
+
 /**
  * Hands queued jobs to agents' Lease long-polls: per pool one BullMQ worker whose processor parks each
  * job in the LeaseMatcher until a matching waiter arrives, then grants the lease in Postgres.
  */
 @Injectable()
 export class DispatchService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly matcher = new LeaseMatcher<Grant>();
+  private readonly matcher = new LeaseMatcher<TracedGrant>();
   private readonly stopping = new AbortController();
   private readonly parked = new Map<string, Set<AbortController>>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -39,6 +49,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     private readonly registry: AttemptRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
@@ -63,7 +74,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   /** Long poll for one assignment; null on timeout, when draining/lost, or when the call goes away. */
-  async lease(agent: AgentRow, waitMs: number, deadlineMs: number, callGone: AbortSignal): Promise<pb.Assignment | null> {
+  async lease(agent: AgentRow, waitMs: number, deadlineMs: number, callGone: AbortSignal): Promise<LeaseAnswer | null> {
     if (agent.state !== 'active' || agent.drain_requested || this.stopping.signal.aborted) return null;
     this.ensureWorker(agent.pool);
     const budget = Math.max(0, Math.min(waitMs, this.config.leaseWaitMaxMs, deadlineMs - Date.now() - 1_000));
@@ -73,7 +84,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     callGone.addEventListener('abort', withdraw, { once: true });
     try {
       const grant = await waiter.answer;
-      return grant ? toAssignment(grant) : null;
+      return grant ? { assignment: toAssignment(grant), trace: grant.trace } : null;
     } finally {
       clearTimeout(timer);
       callGone.removeEventListener('abort', withdraw);
@@ -95,6 +106,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   /** The BullMQ processor. Idempotent: a job no longer queued (cancelled, already leased) is a no-op. */
   private async process(job: DispatchJob, token: string | undefined): Promise<void> {
     const { jobId, pool, labels } = job.data;
+    const data = job.data;
     try {
       for (;;) {
         const current = await this.jobs.stateOf(jobId);
@@ -102,7 +114,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
         const waiter = await this.parkUntilMatched(jobId, pool, labels);
         if (waiter === 'stop' || waiter === 'rotate') return await this.queues.giveBack(job, token);
         if (waiter === 'changed') continue;
-        if (await this.grantTo(jobId, pool, waiter)) return;
+        if (await this.grantTo(data, waiter)) return;
       }
     } catch (err) {
       if (isHandOff(err)) throw err;
@@ -111,7 +123,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     }
   }
 
-  private async parkUntilMatched(jobId: string, pool: string, labels: Record<string, string>): Promise<Waiter<Grant> | 'stop' | 'rotate' | 'changed'> {
+  private async parkUntilMatched(jobId: string, pool: string, labels: Record<string, string>): Promise<Waiter<TracedGrant> | 'stop' | 'rotate' | 'changed'> {
     for (;;) {
       const changed = new AbortController();
       const set = this.parked.get(jobId) ?? new Set();
@@ -128,15 +140,15 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   /** True when the job is handed over (or gone); false to park again. */
-  private async grantTo(jobId: string, pool: string, waiter: Waiter<Grant>): Promise<boolean> {
+  private async grantTo(data: DispatchJobData, waiter: Waiter<TracedGrant>): Promise<boolean> {
+    const { jobId, pool } = data;
     if (waiter.abandoned) {
       this.matcher.putBack(pool, waiter);
       return false;
     }
-    const now = this.clock.now();
-    let grant: Grant | null;
+    let grant: TracedGrant | null;
     try {
-      grant = await this.ledger.grant(jobId, waiter.agentId, newLeaseToken(), new Date(now), leaseExpiresAt(now, this.config.heartbeatIntervalMs));
+      grant = await this.grantTraced(data, waiter.agentId);
     } catch (err) {
       this.matcher.putBack(pool, waiter);
       throw err;
@@ -150,6 +162,24 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     waiter.settle(grant);
     this.events.jobChanged({ jobId, kind: 'state', state: 'leased' });
     return true;
+  }
+
+  /** The lease span (under the enqueue span whose context the BullMQ job carries) around the grant in Postgres. */
+  private grantTraced(data: DispatchJobData, agentId: string): Promise<TracedGrant | null> {
+    const attrs = { [ATTR.jobId]: data.jobId, [ATTR.pool]: data.pool, [ATTR.agentId]: agentId };
+    return withSpan(
+      SPANS.lease,
+      attrs,
+      async (span) => {
+        const now = this.clock.now();
+        const grant = await this.ledger.grant(data.jobId, agentId, newLeaseToken(), new Date(now), leaseExpiresAt(now, this.config.heartbeatIntervalMs));
+        if (!grant) return null;
+        span.setAttribute(ATTR.attempt, grant.attempt);
+        if (data.queuedAtMs) this.metrics.dispatchLatency.observe({ pool: data.pool }, (now - data.queuedAtMs) / 1000);
+        return { ...grant, trace: injectToCarrier() };
+      },
+      { parent: extractFromCarrier(data.trace), kind: SpanKind.CONSUMER },
+    );
   }
 
   private unpark(jobId: string, dequeue: { pool: string; round: number } | undefined): void {

@@ -1,21 +1,27 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { isTerminal } from '@jr/contracts';
+import { ATTR, endSpan, extractFromCarrier, injectToCarrier, SpanKind, SPANS, startDetachedSpan, type Span } from '@jr/telemetry';
 import { JobsRepository } from '../jobs/jobs.repository';
 import type { JobTransition } from '../jobs/job-rows';
 import { DomainEvents } from '../common/events';
 import { LOGGER, type Logger } from '../common/logger';
-import { Metrics } from '../common/metrics';
-import { PoolQueueRepository } from './pool-queue.repository';
+import { CLOCK, type Clock } from '../config/app-config';
+import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
+import { PoolQueueRepository, type QueueItem } from './pool-queue.repository';
 
 export interface EnqueueRequest {
   jobId: string;
   pool: string;
   labels: Record<string, string>;
   round: number;
+  /** The job's trace context (relay span, or jobs.trace); untrusted, absent for jobs from before tracing. */
+  trace?: unknown;
 }
 
 /**
  * Keeps BullMQ in step with Postgres, the system of record: a job that enters `queued` gets its BullMQ
- * job for that round; failures leave `enqueue_pending` set and the sweep adds it later.
+ * job for that round; failures leave `enqueue_pending` set and the sweep adds it later. Each add is an
+ * enqueue span (producer) under the job's trace, whose context travels in the BullMQ job data.
  */
 @Injectable()
 export class EnqueueService {
@@ -23,13 +29,16 @@ export class EnqueueService {
     private readonly queues: PoolQueueRepository,
     private readonly jobs: JobsRepository,
     private readonly events: DomainEvents,
-    private readonly metrics: Metrics,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
+    @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
   async enqueue(r: EnqueueRequest): Promise<void> {
-    await this.queues.add(r.jobId, r.pool, r.labels, r.round);
-    await this.jobs.markEnqueued(r.jobId, r.round);
+    await this.traced([r], async (items) => {
+      await this.queues.add(items[0] as QueueItem);
+      await this.jobs.markEnqueued(r.jobId, r.round);
+    });
   }
 
   /** Like enqueue, but only logs a failure: the sweep retries. */
@@ -44,8 +53,7 @@ export class EnqueueService {
   async enqueueMany(items: EnqueueRequest[]): Promise<void> {
     if (items.length === 0) return;
     try {
-      await this.queues.addMany(items);
-      await this.jobs.markEnqueuedMany(items.map((i) => ({ id: i.jobId, round: i.round })));
+      await this.addAll(items);
     } catch (err) {
       this.log.warn({ jobs: items.length, err: String(err) }, 'enqueue failed; the sweep will retry');
     }
@@ -54,8 +62,8 @@ export class EnqueueService {
   /** What follows a committed state change: wake-ups, counters, and the next round's BullMQ job. */
   async afterTransition(t: JobTransition): Promise<void> {
     this.events.jobChanged({ jobId: t.jobId, kind: 'state', state: t.state });
-    this.metrics.jobStateChanged(t.state);
-    if (t.requeueRound !== undefined) await this.enqueueSoon({ jobId: t.jobId, pool: t.pool, labels: t.labels, round: t.requeueRound });
+    this.count(t);
+    if (t.requeueRound !== undefined) await this.enqueueSoon({ jobId: t.jobId, pool: t.pool, labels: t.labels, round: t.requeueRound, trace: t.trace });
   }
 
   /** Re-adds queued jobs whose enqueue did not happen (or, with `all`, every queued job: after a Redis loss). */
@@ -65,11 +73,42 @@ export class EnqueueService {
     for (;;) {
       const batch = await this.jobs.pendingEnqueues(new Date(now.getTime() - 5_000), 500, all, after);
       if (batch.length === 0) return total;
-      await this.queues.addMany(batch.map((j) => ({ jobId: j.id, pool: j.pool, labels: j.labels, round: j.rounds })));
-      await this.jobs.markEnqueuedMany(batch.map((j) => ({ id: j.id, round: j.rounds })));
+      await this.addAll(batch.map((j) => ({ jobId: j.id, pool: j.pool, labels: j.labels, round: j.rounds, trace: j.trace })));
       total += batch.length;
       after = batch[batch.length - 1]?.id ?? after;
       if (!all || batch.length < 500) return total;
     }
+  }
+
+  private async addAll(items: EnqueueRequest[]): Promise<void> {
+    await this.traced(items, async (queued) => {
+      await this.queues.addMany(queued);
+      await this.jobs.markEnqueuedMany(items.map((i) => ({ id: i.jobId, round: i.round })));
+    });
+  }
+
+  /** One enqueue span per job (children of each job's own trace) around one shared write. */
+  private async traced(items: EnqueueRequest[], write: (queued: QueueItem[]) => Promise<void>): Promise<void> {
+    const queuedAtMs = this.clock.now();
+    const spans: Span[] = [];
+    const queued = items.map((i) => {
+      const { span, context } = startDetachedSpan(SPANS.enqueue, { [ATTR.jobId]: i.jobId, [ATTR.pool]: i.pool }, { parent: extractFromCarrier(i.trace), kind: SpanKind.PRODUCER });
+      spans.push(span);
+      return { jobId: i.jobId, pool: i.pool, labels: i.labels, round: i.round, trace: injectToCarrier(context), queuedAtMs };
+    });
+    try {
+      await write(queued);
+    } catch (err) {
+      for (const s of spans) endSpan(s, err);
+      throw err;
+    }
+    for (const s of spans) endSpan(s);
+  }
+
+  private count(t: JobTransition): void {
+    if (t.attemptEnded) this.metrics.attemptsFinished.inc({ pool: t.pool, state: t.attemptEnded });
+    if (!isTerminal(t.state)) return;
+    this.metrics.jobsFinished.inc({ pool: t.pool, state: t.state });
+    if (t.createdAt) this.metrics.jobDuration.observe({ pool: t.pool, state: t.state }, (this.clock.now() - t.createdAt.getTime()) / 1000);
   }
 }

@@ -3,6 +3,7 @@ import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-con
 import { AttemptRegistry } from '../common/attempt-registry';
 import { LOGGER, type Logger } from '../common/logger';
 import { AgentsRepository } from '../agents/agents.repository';
+import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { JobLedgerRepository } from '../jobs/job-ledger.repository';
 import { EnqueueService } from './enqueue.service';
 import { agentSilenceCutoff, leaseExpiresAt, reaperDelayMs } from './lease-expiry';
@@ -38,6 +39,7 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
     private readonly registry: AttemptRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
@@ -61,13 +63,15 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
       const t = await this.ledger.expire(jobId, attempt, new Date(now), this.config.maxLostAttempts);
       if (!t) continue;
       ended++;
+      this.metrics.leasesExpired.inc({ pool: t.pool });
       this.registry.setState(jobId, attempt, 'lost', t.state);
       this.log.warn({ jobId, attempt, jobState: t.state }, 'lease expired: attempt lost');
       await this.enqueue.afterTransition(t);
     }
     if (now >= this.graceUntilMs) {
       const lost = await this.agents.markLost(agentSilenceCutoff(now, this.config.heartbeatIntervalMs));
-      if (lost.length > 0) this.log.warn({ agents: lost }, 'agents lost (silent for 3 heartbeat intervals)');
+      for (const a of lost) this.metrics.agentsLost.inc({ pool: a.pool });
+      if (lost.length > 0) this.log.warn({ agents: lost.map((a) => a.id) }, 'agents lost (silent for 3 heartbeat intervals)');
     }
     // Redis down only delays the sweep; it is no reason for amnesty (Postgres answered above)
     await this.enqueue.sweep(new Date(now)).catch((err: unknown) => this.log.warn({ err: String(err) }, 'enqueue sweep failed'));

@@ -1,3 +1,4 @@
+import { newApiMetrics } from '../telemetry/api-metrics';
 import pino from 'pino';
 
 // Only the decorators are needed here; NestJS 12 is ESM and would need --experimental-vm-modules under jest.
@@ -42,6 +43,7 @@ function setup() {
     registry,
     config,
     { now: () => now },
+    newApiMetrics(),
     pino({ level: 'silent' }),
   );
   return { reaper, ledger, enqueue, agents, registry, leases, advanceClock: (ms: number) => (now += ms), now: () => now };

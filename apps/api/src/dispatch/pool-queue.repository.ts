@@ -1,7 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DelayedError, WaitingError } from 'bullmq';
 import { QUEUE_FACTORY } from '../queue/queue.module';
-import type { DispatchJob, DispatchProcessor, QueueFactory } from '../queue/queue-factory';
+import type { DispatchJob, DispatchJobData, DispatchProcessor, QueueFactory } from '../queue/queue-factory';
+
+/** One round of a job to queue, with its enqueue span's context and the time it was queued. */
+export interface QueueItem {
+  jobId: string;
+  pool: string;
+  labels: Record<string, string>;
+  round: number;
+  trace?: Record<string, string>;
+  queuedAtMs?: number;
+}
+
+function jobData(i: QueueItem): DispatchJobData {
+  return { jobId: i.jobId, pool: i.pool, labels: i.labels, ...(i.trace && Object.keys(i.trace).length > 0 ? { trace: i.trace } : {}), ...(i.queuedAtMs ? { queuedAtMs: i.queuedAtMs } : {}) };
+}
 
 export const bullJobId = (jobId: string, round: number): string => `${jobId}-r${round}`;
 
@@ -10,11 +24,11 @@ export const bullJobId = (jobId: string, round: number): string => `${jobId}-r${
 export class PoolQueueRepository {
   constructor(@Inject(QUEUE_FACTORY) private readonly factory: QueueFactory) {}
 
-  async add(jobId: string, pool: string, labels: Record<string, string>, round: number): Promise<void> {
-    await this.factory.queue(pool).add('job', { jobId, pool, labels }, { jobId: bullJobId(jobId, round) });
+  async add(item: QueueItem): Promise<void> {
+    await this.factory.queue(item.pool).add('job', jobData(item), { jobId: bullJobId(item.jobId, item.round) });
   }
 
-  async addMany(items: Array<{ jobId: string; pool: string; labels: Record<string, string>; round: number }>): Promise<void> {
+  async addMany(items: QueueItem[]): Promise<void> {
     const byPool = new Map<string, typeof items>();
     for (const item of items) {
       const list = byPool.get(item.pool);
@@ -22,7 +36,7 @@ export class PoolQueueRepository {
       else byPool.set(item.pool, [item]);
     }
     for (const [pool, list] of byPool) {
-      await this.factory.queue(pool).addBulk(list.map((i) => ({ name: 'job', data: { jobId: i.jobId, pool, labels: i.labels }, opts: { jobId: bullJobId(i.jobId, i.round) } })));
+      await this.factory.queue(pool).addBulk(list.map((i) => ({ name: 'job', data: jobData(i), opts: { jobId: bullJobId(i.jobId, i.round) } })));
     }
   }
 

@@ -3,12 +3,16 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationB
 import { jittered, sleep } from '@jr/resilience';
 import { CLOCK, type Clock } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
-import { Metrics, type ReconcileTrigger } from '../common/metrics';
+import type { RECONCILE_TRIGGERS } from '@jr/telemetry';
+import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { EnqueueService } from './enqueue.service';
 import { PoolQueueRepository } from './pool-queue.repository';
 
 /** How often Redis is asked whether it still has our sentinel key. */
 export const SENTINEL_CHECK_MS = 2_000;
+
+/** What caused a full re-enqueue of the queued jobs (jr_reconciliations_total{trigger}). */
+export type ReconcileTrigger = (typeof RECONCILE_TRIGGERS)[number];
 
 /**
  * Redis keeps nothing on disk here: after a restart, a FLUSHALL or a failover to an empty replica every
@@ -28,7 +32,7 @@ export class QueueReconcilerService implements OnApplicationBootstrap, BeforeApp
   constructor(
     private readonly queues: PoolQueueRepository,
     private readonly enqueue: EnqueueService,
-    private readonly metrics: Metrics,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
@@ -62,7 +66,9 @@ export class QueueReconcilerService implements OnApplicationBootstrap, BeforeApp
     try {
       const jobs = await this.enqueue.sweep(new Date(this.clock.now()), true);
       this.due = null;
-      this.metrics.reconciled(trigger);
+      this.metrics.reconciliations.inc({ trigger });
+      // after a loss every queued job was missing from Redis (at start-up most are still there)
+      if (trigger === 'redis_lost') this.metrics.reconciledJobs.inc({ kind: 'requeued' }, jobs);
       this.log.info({ trigger, jobs }, 'queued jobs reconciled into BullMQ');
       return jobs;
     } catch (err) {

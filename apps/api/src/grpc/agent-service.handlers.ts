@@ -1,5 +1,6 @@
-import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, status, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import type { AgentServiceHandlers } from '@jr/contracts';
+import { ATTR, contextFromMetadata, extractFromCarrier, metadataFromContext, SpanKind, SPANS, withSpan, type ApiMetrics } from '@jr/telemetry';
 import type { Logger } from '../common/logger';
 import type { AgentsService } from '../agents/agents.service';
 import type { DispatchService } from '../dispatch/dispatch.service';
@@ -11,25 +12,38 @@ export interface HandlerDeps {
   agents: AgentsService;
   dispatch: DispatchService;
   results: ResultsService;
+  metrics: ApiMetrics;
   log: Logger;
 }
 
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
+type AttemptCall = ServerUnaryCall<{ jobId?: unknown; attempt?: unknown }, unknown>;
 
 /** jobrunner.v1.AgentService: authenticate, then hand over to the services. No logic here. */
 export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
   const unary = <Req, Res>(name: string, fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>): Unary<Req, Res> =>
     (call, callback) => {
+      const end = d.metrics.grpcDuration.startTimer();
       fn(call).then(
-        (res) => callback(null, res),
+        (res) => {
+          end({ method: name, code: status[status.OK] });
+          callback(null, res);
+        },
         (err: unknown) => {
           const e = toGrpcError(err);
           if (e.details === 'internal error') d.log.error({ rpc: name, err }, 'rpc failed');
+          end({ method: name, code: status[e.code ?? status.UNKNOWN] });
           callback(e);
         },
       );
     };
   const agent = (call: ServerUnaryCall<unknown, unknown>) => d.agents.authenticate(authorization(call));
+  /** Report/Complete: a server span under the agent's client span (its context in the request metadata). */
+  const attemptSpan = <T>(name: string, call: AttemptCall, fn: () => Promise<T>): Promise<T> =>
+    withSpan(name, { [ATTR.jobId]: typeof call.request.jobId === 'string' ? call.request.jobId.slice(0, 64) : '', [ATTR.attempt]: Number(call.request.attempt ?? 0) }, fn, {
+      parent: contextFromMetadata(call.metadata),
+      kind: SpanKind.SERVER,
+    });
   return {
     Enroll: unary('Enroll', (call) => d.agents.enroll(authorization(call), call.request)),
     Heartbeat: unary('Heartbeat', async (call) => d.agents.heartbeat(await agent(call), call.request)),
@@ -39,11 +53,13 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
       const gone = new AbortController();
       call.once('cancelled', () => gone.abort());
       if (call.cancelled) gone.abort();
-      const assignment = await d.dispatch.lease(a, waitMs, deadlineMs(call), gone.signal);
-      return { assignments: assignment ? [assignment] : [] };
+      const answer = await d.dispatch.lease(a, waitMs, deadlineMs(call), gone.signal);
+      // Lease answers at most one assignment: the lease span's context goes out as response metadata
+      if (answer) call.sendMetadata(metadataFromContext(new Metadata(), extractFromCarrier(answer.trace)));
+      return { assignments: answer ? [answer.assignment] : [] };
     }),
-    Report: unary('Report', async (call) => d.results.report(await agent(call), call.request)),
-    Complete: unary('Complete', async (call) => d.results.complete(await agent(call), call.request)),
+    Report: unary('Report', (call) => attemptSpan(SPANS.report, call, async () => d.results.report(await agent(call), call.request))),
+    Complete: unary('Complete', (call) => attemptSpan(SPANS.complete, call, async () => d.results.complete(await agent(call), call.request))),
   };
 }
 

@@ -6,6 +6,7 @@ import { LOGGER, type Logger } from '../common/logger';
 import { AgentsService } from '../agents/agents.service';
 import { DispatchService } from '../dispatch/dispatch.service';
 import { ResultsService } from '../results/results.service';
+import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { agentServiceHandlers } from './agent-service.handlers';
 
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -21,6 +22,7 @@ export class GrpcServerService implements OnApplicationBootstrap, BeforeApplicat
     private readonly dispatch: DispatchService,
     private readonly results: ResultsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
@@ -36,7 +38,7 @@ export class GrpcServerService implements OnApplicationBootstrap, BeforeApplicat
       'grpc.keepalive_time_ms': 60_000,
       'grpc.keepalive_timeout_ms': 20_000,
     });
-    server.addService(loadAgentProto().jobrunner.v1.AgentService.service, agentServiceHandlers({ agents: this.agents, dispatch: this.dispatch, results: this.results, log: this.log }));
+    server.addService(loadAgentProto().jobrunner.v1.AgentService.service, agentServiceHandlers({ agents: this.agents, dispatch: this.dispatch, results: this.results, metrics: this.metrics, log: this.log }));
     const host = this.config.bindHost.includes(':') ? `[${this.config.bindHost}]` : this.config.bindHost;
     this.boundPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${host}:${this.config.grpcPort}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),

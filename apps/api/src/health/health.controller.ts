@@ -23,7 +23,7 @@ export class HealthController {
 
   @Get('metrics')
   async metrics(@Res() res: ServerResponse): Promise<void> {
-    const text = await this.health.metricsText();
-    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text);
+    const { text, contentType } = await this.health.metricsText();
+    res.writeHead(200, { 'Content-Type': contentType }).end(text);
   }
 }

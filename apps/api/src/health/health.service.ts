@@ -5,12 +5,11 @@ import type { Pool } from 'pg';
 import { LIMITS, type ReadinessView } from '@jr/contracts';
 import type { Journal } from '@jr/journal';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { Metrics } from '../common/metrics';
 import { PG_POOL } from '../database/database.module';
 import { INTAKE_JOURNAL, RESULTS_JOURNAL } from '../journal/journal.module';
 import { QUEUE_FACTORY } from '../queue/queue.module';
 import type { QueueFactory } from '../queue/queue-factory';
-import { AgentsRepository } from '../agents/agents.repository';
+import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { IntakeHealth } from '../intake/intake-health';
 import { PendingSubmissions } from '../intake/pending-submissions';
 
@@ -45,8 +44,7 @@ export class HealthService implements BeforeApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly pending: PendingSubmissions,
     private readonly intakeHealth: IntakeHealth,
-    private readonly agents: AgentsRepository,
-    private readonly metrics: Metrics,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
   ) {}
 
   beforeApplicationShutdown(): void {
@@ -59,18 +57,24 @@ export class HealthService implements BeforeApplicationShutdown {
     const journal = refusal ? { up: false, latencyMs: null, detail: refusal } : this.checkJournal(this.intake, `${this.pending.size} submissions not yet applied`);
     const resultsJournal = this.checkJournal(this.results);
     const dependencies: ReadinessView['dependencies'] = { journal, resultsJournal, redis, postgres };
+    this.recordProbes({ journal, redis, postgres });
     if (this.shuttingDown) dependencies.api = { up: false, latencyMs: null, detail: 'shutting down' };
     const degraded = Object.entries({ redis, postgres, resultsJournal }).flatMap(([name, c]) => (c.up ? [] : [name]));
     return { ready: !this.shuttingDown && journal.up, dependencies, degraded };
   }
 
-  async metricsText(): Promise<string> {
-    const agents = await this.agents.countByState().catch(() => []);
-    const journals = [
-      { name: 'intake', ...this.intake.stats },
-      { name: 'results', ...this.results.stats },
-    ].map(({ name, fsyncs, bytes, unappliedBytes, appends }) => ({ name, fsyncs, bytes, unappliedBytes, appends }));
-    return this.metrics.render(agents, journals);
+  /** GET /metrics: probes the dependencies first (jr_dependency_*), then renders every metric. */
+  async metricsText(): Promise<{ text: string; contentType: string }> {
+    await this.readiness();
+    return { text: await this.metrics.render(), contentType: this.metrics.contentType };
+  }
+
+  /** jr_dependency_up / jr_dependency_check_duration_seconds from one readiness pass. */
+  private recordProbes(checks: Record<'journal' | 'redis' | 'postgres', Check>): void {
+    for (const [dependency, c] of Object.entries(checks)) {
+      this.metrics.dependencyUp.set({ dependency }, c.up ? 1 : 0);
+      if (c.latencyMs !== null) this.metrics.dependencyLatency.set({ dependency }, c.latencyMs / 1000);
+    }
   }
 
   /**

@@ -1,4 +1,7 @@
-import type { IntakeRejectReason } from '../common/metrics';
+import type { INTAKE_REJECT_REASONS } from '@jr/telemetry';
+
+/** Why POST /v1/jobs refused a request (jr_intake_rejected_total{reason}). */
+export type IntakeRejectReason = (typeof INTAKE_REJECT_REASONS)[number];
 
 type Refusal = Exclude<IntakeRejectReason, 'invalid_input'>;
 

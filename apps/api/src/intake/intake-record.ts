@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { JOB_ID_RE, type NormalizedJob } from '@jr/contracts';
+import type { TraceCarrier } from '@jr/telemetry';
 
 /** What the intake journal holds for each accepted submission. */
 export interface SubmittedRecord {
@@ -9,6 +10,8 @@ export interface SubmittedRecord {
   idempotencyKey: string | null;
   requestHash: string;
   at: number;
+  /** W3C context of the journal-append span (absent in records written before tracing): the relay continues it. */
+  trace?: TraceCarrier;
 }
 
 export function encodeRecord(r: SubmittedRecord): Buffer {
@@ -23,7 +26,13 @@ export function decodeRecord(data: Buffer): SubmittedRecord {
   }
   if (r.idempotencyKey !== null && typeof r.idempotencyKey !== 'string') throw new Error('bad idempotencyKey in record');
   if (typeof r.job !== 'object' || r.job === null || !Array.isArray(r.job.steps)) throw new Error('bad job in record');
-  return r as SubmittedRecord;
+  const { trace, ...rest } = r as SubmittedRecord & { trace?: unknown };
+  // tolerant: a missing or malformed carrier only loses the trace link (extractFromCarrier checks the values)
+  return isCarrierShaped(trace) ? { ...rest, trace } : rest;
+}
+
+function isCarrierShaped(value: unknown): value is TraceCarrier {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
 }
 
 /** Same job document => same hash, whatever the key order of the request. */

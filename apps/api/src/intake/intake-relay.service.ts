@@ -1,6 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Journal } from '@jr/journal';
 import { Backoff, sleep } from '@jr/resilience';
+import { ATTR, endSpan, extractFromCarrier, injectToCarrier, SPANS, startDetachedSpan } from '@jr/telemetry';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
 import { isDependencyDown } from '../database/db-errors';
@@ -8,8 +9,9 @@ import { EnqueueService } from '../dispatch/enqueue.service';
 import { CheckpointTracker } from '../journal/checkpoint-tracker';
 import { INTAKE_JOURNAL } from '../journal/journal.module';
 import { quarantineRecord } from '../journal/quarantine';
+import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { decodeRecord, encodeRecord } from './intake-record';
-import { IntakeRepository, type SubmissionOutcome } from './intake.repository';
+import { IntakeRepository, type NewJob, type SubmissionOutcome } from './intake.repository';
 import { PendingSubmissions, type PendingSubmission } from './pending-submissions';
 
 /** Records per Postgres round trip (one multi-row INSERT, one addBulk). */
@@ -41,6 +43,7 @@ export class IntakeRelayService implements OnApplicationBootstrap, BeforeApplica
     private readonly repo: IntakeRepository,
     private readonly enqueue: EnqueueService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(LOGGER) private readonly log: Logger,
   ) {
     this.checkpoints = new CheckpointTracker(journal, log);
@@ -57,6 +60,7 @@ export class IntakeRelayService implements OnApplicationBootstrap, BeforeApplica
       });
     }
     await this.checkpoints.flush();
+    this.metrics.reconciledJobs.inc({ kind: 'replayed' }, loaded);
     if (loaded > 0) this.log.info({ records: loaded, checkpointLsn: this.journal.checkpointLsn }, 'intake journal replayed');
     this.loop = this.run();
   }
@@ -140,11 +144,20 @@ export class IntakeRelayService implements OnApplicationBootstrap, BeforeApplica
     }
   }
 
+  /** One relay span per record, each under its own record's journal-append span (the batch is shared). */
   private async apply(batch: PendingSubmission[]): Promise<void> {
-    const outcomes = await this.repo.apply(batch.map(({ record: r }) => ({ id: r.id, job: r.job, idempotencyKey: r.idempotencyKey, requestHash: r.requestHash, at: new Date(r.at) })));
-    const created = outcomes.flatMap((o) => (o.kind === 'created' || o.kind === 'unkeyed' ? [o.job] : []));
-    await this.enqueue.enqueueMany(created.map((j) => ({ jobId: j.id, pool: j.pool, labels: j.labels, round: j.rounds })));
-    outcomes.forEach((o) => this.logConflict(o));
+    const spans = batch.map(({ record: r }) => startDetachedSpan(SPANS.relay, { [ATTR.jobId]: r.id, [ATTR.pool]: r.job.pool }, { parent: extractFromCarrier(r.trace) }));
+    try {
+      const rows = batch.map(({ record: r }, i) => ({ ...newJob(r), trace: carrierOrNull(injectToCarrier(spans[i]?.context)) }));
+      const outcomes = await this.repo.apply(rows);
+      const created = outcomes.flatMap((o) => (o.kind === 'created' || o.kind === 'unkeyed' ? [o.job] : []));
+      await this.enqueue.enqueueMany(created.map((j) => ({ jobId: j.id, pool: j.pool, labels: j.labels, round: j.rounds, trace: j.trace })));
+      outcomes.forEach((o) => this.logConflict(o));
+    } catch (err) {
+      for (const s of spans) endSpan(s.span, err);
+      throw err;
+    }
+    for (const s of spans) endSpan(s.span);
     this.pending.settle(batch);
     this.checkpoints.mark(batch.map((e) => e.lsn));
   }
@@ -164,4 +177,12 @@ export class IntakeRelayService implements OnApplicationBootstrap, BeforeApplica
     this.isolating = Math.max(0, this.isolating - 1);
     this.poisonTries = 0;
   }
+}
+
+function newJob(r: PendingSubmission['record']): Omit<NewJob, 'trace'> {
+  return { id: r.id, job: r.job, idempotencyKey: r.idempotencyKey, requestHash: r.requestHash, at: new Date(r.at) };
+}
+
+function carrierOrNull(carrier: Record<string, string>): Record<string, string> | null {
+  return Object.keys(carrier).length > 0 ? carrier : null;
 }

@@ -9,6 +9,8 @@ export interface NewJob {
   idempotencyKey: string | null;
   requestHash: string;
   at: Date;
+  /** The relay span's W3C context, stored on the row (jobs.trace) for every later enqueue. */
+  trace: Record<string, string> | null;
 }
 
 /** A job row the relay created: its BullMQ job for `rounds` is still to be added. */
@@ -17,6 +19,7 @@ export interface CreatedJob {
   pool: string;
   labels: Record<string, string>;
   rounds: number;
+  trace: Record<string, string> | null;
 }
 
 export type SubmissionOutcome =
@@ -37,10 +40,10 @@ export class IntakeRepository {
   async apply(jobs: NewJob[]): Promise<SubmissionOutcome[]> {
     if (jobs.length === 0) return [];
     const res = await this.pool.query<{ id: string; rounds: number }>(
-      `INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at)
-       SELECT r.id, r.name, 'queued', r.pool, r.labels, r.spec, r.key, r.hash, r.retries, r.at, r.at
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::text[], $7::text[], $8::int[], $9::timestamptz[])
-         AS r(id, name, pool, labels, spec, key, hash, retries, at)
+      `INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at, trace)
+       SELECT r.id, r.name, 'queued', r.pool, r.labels, r.spec, r.key, r.hash, r.retries, r.at, r.at, r.trace
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::text[], $7::text[], $8::int[], $9::timestamptz[], $10::jsonb[])
+         AS r(id, name, pool, labels, spec, key, hash, retries, at, trace)
        ON CONFLICT DO NOTHING RETURNING id, rounds`,
       [
         jobs.map((j) => j.id),
@@ -52,6 +55,7 @@ export class IntakeRepository {
         jobs.map((j) => j.requestHash),
         jobs.map((j) => j.job.retries),
         jobs.map((j) => j.at),
+        jobs.map((j) => (j.trace ? JSON.stringify(j.trace) : null)),
       ],
     );
     const inserted = new Map(res.rows.map((r) => [r.id, r.rounds]));
@@ -81,9 +85,9 @@ export class IntakeRepository {
       return { kind: 'aliased', id: j.id, jobId: other.id };
     }
     const res = await this.pool.query<{ rounds: number }>(
-      `INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at)
-       VALUES ($1, $2, 'queued', $3, $4, $5, NULL, $6, $7, $8, $8) ON CONFLICT DO NOTHING RETURNING rounds`,
-      [j.id, j.job.name, j.job.pool, JSON.stringify(j.job.labels), JSON.stringify(j.job), j.requestHash, j.job.retries, j.at],
+      `INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at, trace)
+       VALUES ($1, $2, 'queued', $3, $4, $5, NULL, $6, $7, $8, $8, $9) ON CONFLICT DO NOTHING RETURNING rounds`,
+      [j.id, j.job.name, j.job.pool, JSON.stringify(j.job.labels), JSON.stringify(j.job), j.requestHash, j.job.retries, j.at, j.trace ? JSON.stringify(j.trace) : null],
     );
     const rounds = res.rows[0]?.rounds;
     if (rounds === undefined) return { kind: 'exists', id: j.id };
@@ -92,5 +96,5 @@ export class IntakeRepository {
 }
 
 function created(j: NewJob, rounds: number): CreatedJob {
-  return { id: j.id, pool: j.job.pool, labels: j.job.labels, rounds };
+  return { id: j.id, pool: j.job.pool, labels: j.job.labels, rounds, trace: j.trace };
 }

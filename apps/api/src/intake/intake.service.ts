@@ -1,13 +1,14 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DomainError, newJobId, parseJobSpec, type NormalizedJob, type SubmitResult } from '@jr/contracts';
 import { isNoSpaceError, type Journal } from '@jr/journal';
+import { annotateActiveSpan, ATTR, extractFromCarrier, injectToCarrier, SpanKind, SPANS, withSpan } from '@jr/telemetry';
 import { CLOCK, type Clock } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
-import { Metrics, type IntakeRejectReason } from '../common/metrics';
 import { INTAKE_JOURNAL } from '../journal/journal.module';
+import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { JobsRepository } from '../jobs/jobs.repository';
 import { encodeRecord, parseIdempotencyKey, requestHash, type SubmittedRecord } from './intake-record';
-import { IntakeHealth } from './intake-health';
+import { IntakeHealth, type IntakeRejectReason } from './intake-health';
 import { IntakeRelayService } from './intake-relay.service';
 import { PendingSubmissions } from './pending-submissions';
 
@@ -44,7 +45,7 @@ export class IntakeService implements BeforeApplicationShutdown {
     private readonly pending: PendingSubmissions,
     private readonly health: IntakeHealth,
     private readonly relay: IntakeRelayService,
-    private readonly metrics: Metrics,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
@@ -53,16 +54,26 @@ export class IntakeService implements BeforeApplicationShutdown {
     this.closing = true;
   }
 
-  async submit(body: unknown, idempotencyKey: string | string[] | undefined): Promise<SubmitAnswer> {
+  /**
+   * The root span of the job's trace (continuing the caller's W3C `traceparent` header when it sends a
+   * valid one): journal append, relay, queue, lease and the agent's run all hang under it.
+   */
+  submit(body: unknown, idempotencyKey: string | string[] | undefined, traceHeaders: { traceparent?: unknown; tracestate?: unknown } = {}): Promise<SubmitAnswer> {
+    const parent = extractFromCarrier({ ...traceHeaders });
+    return withSpan(SPANS.submit, {}, () => this.submitNow(body, idempotencyKey), { parent, kind: SpanKind.SERVER });
+  }
+
+  private async submitNow(body: unknown, idempotencyKey: string | string[] | undefined): Promise<SubmitAnswer> {
     if (this.closing) throw this.refuse('shutting_down', 'the API is shutting down; retry against another replica or later');
     const key = parseIdempotencyKey(idempotencyKey);
     if (!key.ok) throw this.invalid(key.message, [{ path: 'Idempotency-Key', message: key.message }]);
     const parsed = parseJobSpec(body);
     if (!parsed.ok) throw this.invalid('invalid job document', parsed.issues);
+    annotateActiveSpan({ [ATTR.pool]: parsed.job.pool });
     const hash = requestHash(parsed.job);
     if (key.key === null) return this.accept(parsed.job, null, hash);
     const earlier = this.reserved.get(key.key);
-    if (earlier) return answerDuplicate(await earlier, hash);
+    if (earlier) return this.duplicate(await earlier, hash, parsed.job.pool);
     return this.acceptOnce(key.key, parsed.job, hash);
   }
 
@@ -76,7 +87,7 @@ export class IntakeService implements BeforeApplicationShutdown {
       const prior = await this.findPrior(key);
       if (prior) {
         settle.resolve(prior);
-        return answerDuplicate(prior, hash);
+        return this.duplicate(prior, hash, job.pool);
       }
       const answer = await this.accept(job, key, hash);
       settle.resolve({ id: answer.result.id, requestHash: hash });
@@ -89,20 +100,34 @@ export class IntakeService implements BeforeApplicationShutdown {
     }
   }
 
+  private duplicate(prior: Prior, hash: string, pool: string): SubmitAnswer {
+    const answer = answerDuplicate(prior, hash);
+    this.metrics.jobsDeduplicated.inc({ pool });
+    return answer;
+  }
+
   /** Journal (durable), hand to the relay, answer. */
   private async accept(job: NormalizedJob, key: string | null, hash: string): Promise<SubmitAnswer> {
     const now = this.clock.now();
-    const record: SubmittedRecord = { type: 'job.submitted', id: newJobId(now), job, idempotencyKey: key, requestHash: hash, at: now };
-    const lsn = await this.append(record);
+    const id = newJobId(now);
+    annotateActiveSpan({ [ATTR.jobId]: id });
+    const { lsn, record } = await withSpan(SPANS.journalAppend, { [ATTR.jobId]: id }, async () => {
+      // the relay continues the trace from the append span, even after a restart
+      const rec: SubmittedRecord = { type: 'job.submitted', id, job, idempotencyKey: key, requestHash: hash, at: now, trace: injectToCarrier() };
+      return { lsn: await this.append(rec), record: rec };
+    });
     this.health.accepted();
     this.relay.accepted(lsn, record);
-    this.metrics.jobSubmitted();
+    this.metrics.jobsSubmitted.inc({ pool: job.pool });
     return { status: 202, result: { id: record.id, state: 'queued' } };
   }
 
   private async append(record: SubmittedRecord): Promise<number> {
+    const end = this.metrics.journalAppendDuration.startTimer();
     try {
-      return await this.journal.append(encodeRecord(record));
+      const lsn = await this.journal.append(encodeRecord(record));
+      end();
+      return lsn;
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (code === 'JOURNAL_FULL') {
@@ -130,13 +155,13 @@ export class IntakeService implements BeforeApplicationShutdown {
   }
 
   private refuse(reason: Exclude<IntakeRejectReason, 'invalid_input'>, message: string): DomainError {
-    this.metrics.intakeRejected(reason);
+    this.metrics.intakeRejected.inc({ reason });
     this.health.refused(reason, this.clock.now());
     return new DomainError('NOT_ACCEPTING', message, { retryAfterSeconds: RETRY_AFTER_S[reason], reason });
   }
 
   private invalid(message: string, errors: Array<{ path: string; message: string }>): DomainError {
-    this.metrics.intakeRejected('invalid_input');
+    this.metrics.intakeRejected.inc({ reason: 'invalid_input' });
     return new DomainError('INVALID_INPUT', message, { errors });
   }
 }

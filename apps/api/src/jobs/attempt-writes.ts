@@ -77,7 +77,7 @@ export async function finishAttempt(tx: Tx, job: JobRow, attempt: AttemptRow, o:
     [job.id, attempt.n, o.end, o.exitCode, o.reason, o.startedAt, o.endedAt],
   );
   const d = decideAfterAttempt(o.end, { retries: job.retries, failedAttempts: job.failed_attempts, lostAttempts: job.lost_attempts, cancelRequested: job.cancel_requested }, maxLostAttempts);
-  const base = { jobId: job.id, pool: job.pool, labels: job.labels };
+  const base = { jobId: job.id, pool: job.pool, labels: job.labels, trace: job.trace, createdAt: job.created_at, attemptEnded: o.end };
   if (d.state === 'queued') {
     const res = await tx.query<{ rounds: number }>(
       `UPDATE jobs SET state = 'queued', reason = NULL, rounds = rounds + 1, failed_attempts = $2, lost_attempts = $3, enqueue_pending = true, updated_at = $4

@@ -20,6 +20,8 @@ export interface JobRow {
   created_at: Date;
   updated_at: Date;
   ended_at: Date | null;
+  /** W3C context of the job's trace (migration 003), untrusted: read through extractFromCarrier. */
+  trace?: unknown;
 }
 
 export interface AttemptRow {
@@ -73,4 +75,10 @@ export interface JobTransition {
   state: JobState;
   /** Set when the job went back to `queued`: add BullMQ job `${jobId}-r${round}`. */
   requeueRound?: number;
+  /** The job's trace context (jobs.trace), for the requeue's enqueue span. */
+  trace?: unknown;
+  /** When the job was accepted (jr_job_duration_seconds on a terminal state). */
+  createdAt?: Date;
+  /** The attempt that ended and made this transition (jr_attempts_finished_total). */
+  attemptEnded?: AttemptState;
 }

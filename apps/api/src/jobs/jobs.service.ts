@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, JOB_ID_RE, POOL_RE, isJobState, type JobPage, type JobView, type SubmitResult } from '@jr/contracts';
 import { CLOCK, type Clock } from '../config/app-config';
 import { DomainEvents } from '../common/events';
-import { Metrics } from '../common/metrics';
+import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { PendingSubmissions } from '../intake/pending-submissions';
 import { JobsRepository } from './jobs.repository';
 
@@ -23,7 +23,7 @@ export class JobsService {
   constructor(
     private readonly jobs: JobsRepository,
     private readonly events: DomainEvents,
-    private readonly metrics: Metrics,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
     private readonly pending: PendingSubmissions,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -75,7 +75,7 @@ export class JobsService {
         throw new DomainError('ALREADY_TERMINAL', `job ${id} already ended ${r.state}`);
       case 'cancelled':
         this.events.jobChanged({ jobId: r.jobId, kind: 'state', state: 'cancelled', dequeue: { pool: r.pool, round: r.rounds } });
-        this.metrics.jobStateChanged('cancelled');
+        this.metrics.jobsFinished.inc({ pool: r.pool, state: 'cancelled' });
         return { id, state: 'cancelled' };
       case 'requested':
         return { id, state: r.state };

@@ -3,6 +3,7 @@ import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicat
 import { Journal } from '@jr/journal';
 import type { AppConfig } from '../config/app-config';
 import type { Logger } from '../common/logger';
+import type { ApiMetrics } from '../telemetry/api-metrics';
 import { lockDataDir, type DataDirLock } from './data-dir-lock';
 
 /** Submissions (POST /v1/jobs): `<JR_DATA_DIR>/intake`. */
@@ -22,13 +23,14 @@ export class JournalLifecycle implements OnApplicationShutdown {
 }
 
 /** Each journal is bounded by JR_JOURNAL_MAX_BYTES of unapplied records; recovery runs in `open`. */
-export function openApiJournal(config: AppConfig, log: Logger, name: 'intake' | 'results'): Promise<Journal> {
+export function openApiJournal(config: AppConfig, log: Logger, name: 'intake' | 'results', metrics?: ApiMetrics): Promise<Journal> {
   return Journal.open({
     dir: path.resolve(config.dataDir, name),
     maxTotalBytes: config.journalMaxBytes,
     // a segment counts whole until every record in it is applied: keep segments small against the cap
     segmentMaxBytes: Math.min(64 * 1024 * 1024, Math.max(1024 * 1024, Math.floor(config.journalMaxBytes / 8))),
     logger: { warn: (message, details) => log.warn({ journal: name, details }, message) },
+    ...(metrics ? { onSync: (seconds: number) => metrics.journalFsyncDuration.observe({ journal: name }, seconds) } : {}),
   });
 }
 
@@ -42,13 +44,13 @@ export interface ApiJournals {
  * Opens (and recovers) both journals before anything else of the API exists: a journal that cannot be
  * recovered stops the start with nothing else to tear down, and the other journal is closed again.
  */
-export async function openApiJournals(config: AppConfig, log: Logger): Promise<ApiJournals> {
+export async function openApiJournals(config: AppConfig, log: Logger, metrics?: ApiMetrics): Promise<ApiJournals> {
   const lock = await lockDataDir(path.resolve(config.dataDir));
   const opened: Journal[] = [];
   try {
-    const intake = await openApiJournal(config, log, 'intake');
+    const intake = await openApiJournal(config, log, 'intake', metrics);
     opened.push(intake);
-    return { intake, results: await openApiJournal(config, log, 'results'), lock };
+    return { intake, results: await openApiJournal(config, log, 'results', metrics), lock };
   } catch (err) {
     await Promise.all(opened.map((j) => j.close()));
     await lock.release();

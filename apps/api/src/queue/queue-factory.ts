@@ -6,6 +6,10 @@ export interface DispatchJobData {
   jobId: string;
   pool: string;
   labels: Record<string, string>;
+  /** W3C context of the enqueue span (absent in jobs queued before tracing): the lease span continues it. */
+  trace?: Record<string, string>;
+  /** When this round was queued (jr_dispatch_latency_seconds). */
+  queuedAtMs?: number;
 }
 
 export type DispatchJob = Job<DispatchJobData>;

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, type pb } from '@jr/contracts';
+import { DomainError, isDomainError, type pb } from '@jr/contracts';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { AttemptRegistry, type AttemptSnapshot } from '../common/attempt-registry';
 import type { AgentRow } from '../agents/agents.repository';
@@ -9,6 +9,7 @@ import { validateComplete, validateReport } from '../grpc/request-validation';
 import { decideFence, predictJobState, type AttemptRef, type FenceCall, type FenceVerdict } from './attempt-fence';
 import { ResultsRelayService } from './results-relay.service';
 import { ResultsRepository } from './results.repository';
+import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 
 const OUTCOMES: Record<string, AttemptOutcome['end']> = {
   OUTCOME_SUCCEEDED: 'succeeded',
@@ -31,13 +32,18 @@ export class ResultsService {
     private readonly registry: AttemptRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
   ) {}
 
   async report(agent: AgentRow, req: pb.ReportRequest__Output): Promise<pb.ReportResponse> {
     const r = validateReport(req);
     const ref = { jobId: r.jobId, attempt: r.attempt, leaseToken: r.leaseToken, agentId: agent.id };
     const events = req.events.map((e) => toReportEvent(e, this.clock.now()));
-    const { snap, verdict } = await this.fence(ref, { kind: 'report' });
+    const { snap, verdict } = await this.fence(ref, { kind: 'report' }).catch((err: unknown) => {
+      if (isDomainError(err) && err.code === 'SUPERSEDED') this.metrics.reportEvents.inc({ result: 'rejected' }, events.length);
+      throw err;
+    });
+    this.countReport(events, verdict.kind === 'refuse' || verdict.kind === 'late' || verdict.kind === 'repeat' ? Infinity : Math.max(snap.lastSeq, this.registry.overlay(ref.jobId, ref.attempt)?.maxSeq ?? 0));
     if (verdict.kind === 'refuse') throw superseded(verdict.message);
     if (verdict.kind === 'repeat') throw superseded(`superseded: attempt ${ref.attempt} of job ${ref.jobId} already ended`); // (only completions repeat)
     if (events.length > 0 || verdict.kind === 'late') await this.relay.submit({ type: 'report', ...ref, late: verdict.kind === 'late', at: this.clock.now(), events });
@@ -64,6 +70,14 @@ export class ResultsService {
     await this.relay.submit({ type: 'complete', ...ref, late: verdict.kind === 'late', at: now, outcome }, jobState);
     if (verdict.kind === 'late') throw superseded(verdict.message);
     return { jobState };
+  }
+
+  /** jr_report_events_total: events past what is held are accepted, the rest duplicates; `Infinity`: all rejected. */
+  private countReport(events: ReportEvent[], heldSeq: number): void {
+    if (heldSeq === Infinity) return this.metrics.reportEvents.inc({ result: 'rejected' }, events.length);
+    const duplicate = events.filter((e) => e.seq <= heldSeq).length;
+    this.metrics.reportEvents.inc({ result: 'duplicate' }, duplicate);
+    this.metrics.reportEvents.inc({ result: 'accepted' }, events.length - duplicate);
   }
 
   /** The attempt as Postgres has it (or, while Postgres is unreachable, as this process last saw it), then the decision. */
