@@ -38,6 +38,8 @@ export interface StepResult {
   generatorLoopDelayP99Ms: number;
   errors: Record<string, number>;
   errorCount: number;
+  /** Calls of the step (enrollment and hold) answered OK, % of all calls made. */
+  okPercent: number;
   probes: ProbeResult;
 }
 
@@ -47,7 +49,7 @@ export interface StepResult {
  */
 export async function runStep(t: StepTarget, plan: StepPlan, log: (line: string) => void): Promise<StepResult> {
   const grown = await t.fleet.grow(plan.agents, plan.enrollConcurrency);
-  log(`fleet: ${grown.agents} agents enrolled (${grown.failed} failed) in ${round(grown.wallMs / 1_000)} s; holding ${plan.holdMs / 1_000} s`);
+  log(`${grown.agents} agents enrolled (${grown.failed} failed) in ${round(grown.wallMs / 1_000)} s; holding ${plan.holdMs / 1_000} s`);
   const enrolling = await t.fleet.collect(); // the enrollment phase: only its errors count
   const trickle = new Trickle(t.baseUrl, t.adminToken, t.pool, plan.jobRate);
   const cpu0 = cpuSeconds(t.apiPid);
@@ -86,6 +88,24 @@ export async function runStep(t: StepTarget, plan: StepPlan, log: (line: string)
     generatorLoopDelayP99Ms: held.loopDelayP99Ms,
     errors,
     errorCount: Object.values(errors).reduce((s, v) => s + v, 0) + grown.failed,
+    okPercent: okPercent(enrolling.okCalls + held.okCalls, Object.values(errors).reduce((s, v) => s + v, 0)),
     probes: probed,
   };
+}
+
+function okPercent(ok: number, failed: number): number {
+  return ok + failed === 0 ? NaN : (100 * ok) / (ok + failed);
+}
+
+export interface IdleBaseline {
+  apiRssMiB: number;
+  probes: ProbeResult;
+}
+
+/** The same probes with no agent at all: the references of the per-step figures. */
+export async function measureIdle(t: Pick<StepTarget, 'apiPid' | 'baseUrl' | 'databaseUrl'>, ms: number): Promise<IdleBaseline> {
+  const probes = new Probes(t.baseUrl, t.databaseUrl);
+  await probes.start();
+  await delay(ms);
+  return { probes: await probes.stop(), apiRssMiB: rssMiB(t.apiPid) };
 }

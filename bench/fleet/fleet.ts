@@ -110,6 +110,7 @@ export class Fleet {
       heartbeatMs: all.flatMap((s) => s.heartbeatMs),
       assignments: all.flatMap((s) => s.assignments),
       errors: all.reduce((acc, s) => addCounts(acc, s.errors), {} as Record<string, number>),
+      okCalls: all.reduce((n, s) => n + s.okCalls, 0),
       loopDelayP99Ms: Math.max(0, ...all.map((s) => s.loopDelayP99Ms)),
       agents: all.reduce((s, a) => s + a.agents, 0),
     };

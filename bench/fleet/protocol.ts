@@ -21,6 +21,8 @@ export interface SimStats {
   assignments: Array<[string, number]>;
   /** Failures by `Method STATUS` since the last collect. */
   errors: Record<string, number>;
+  /** Calls answered OK since the last collect. */
+  okCalls: number;
   /** p99 of this process's event-loop delay since the last collect (ms): its own lag inflates the RTTs. */
   loopDelayP99Ms: number;
   agents: number;

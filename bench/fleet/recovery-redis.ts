@@ -60,7 +60,7 @@ async function rawAddBulkRate(redisUrl: string, prefix: string, count: number): 
  */
 export async function measureRedisLoss(stack: Stack, redis: PrivateService, count: number, log: (line: string) => void): Promise<RedisLoss> {
   const { ids, perSecond } = await submitMany(stack, IDLE_POOL, count, 256);
-  log(`recovery: ${ids.length} jobs submitted at ${Math.round(perSecond)}/s; waiting for BullMQ to hold them`);
+  log(`${ids.length} jobs submitted at ${Math.round(perSecond)}/s; waiting for BullMQ to hold them`);
   const before = waitingCounter(redis.url, stack.prefix, `pool-${IDLE_POOL}`);
   try {
     await waitForCount(before.count, count, 300_000);
@@ -71,7 +71,7 @@ export async function measureRedisLoss(stack: Stack, redis: PrivateService, coun
   await redis.kill();
   await redis.start(); // same port, nothing on disk: empty
   const backAt = epochMs();
-  log('recovery: Redis restarted empty; counting the re-enqueued jobs');
+  log('Redis restarted empty; counting the re-enqueued jobs');
   const after = waitingCounter(redis.url, stack.prefix, `pool-${IDLE_POOL}`);
   try {
     const first = await waitForCount(after.count, 1, 120_000);

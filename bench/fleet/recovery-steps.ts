@@ -47,20 +47,21 @@ export interface ApiRestart {
   nextJobSeconds: number;
   /** Ready -> that job started (the agent's reconnect backoff is most of it). */
   nextJobAfterReadySeconds: number;
+  /** The reference: a job submitted before the kill, 202 -> started on the same agent. */
+  jobBeforeKillSeconds: number;
   /** Jobs acknowledged before the kill that the API knows after it. */
   survivors: number;
 }
 
 /** (b) Jobs journaled (to a pool nobody serves), API SIGKILLed at once, restarted. */
 export async function measureApiRestart(stack: Stack, journaled: number): Promise<ApiRestart> {
+  const jobBeforeKillSeconds = await submitAndTimeStart(stack);
   const { ids } = await submitMany(stack, 'parked', journaled, 32);
   const killedAt = epochMs();
   await stack.api.kill();
   await stack.startApi(); // polls /readyz every 100 ms until 200
   const readyAt = epochMs();
-  const id = await submitJob(stack, { name: 'after-restart', steps: [{ run: ['true'] }] });
-  const job = await waitFor(async () => (await stack.job(id)).attempts[0]?.startedAt ?? undefined, { timeoutMs: 60_000, intervalMs: 25, what: 'the first job after the restart to start' });
-  const startedAt = Date.parse(job);
+  const startedAt = readyAt + (await submitAndTimeStart(stack)) * 1_000;
   let survivors = 0;
   for (const jid of ids) if (await stack.job(jid).then(() => true, () => false)) survivors++;
   return {
@@ -68,6 +69,15 @@ export async function measureApiRestart(stack: Stack, journaled: number): Promis
     readySeconds: (readyAt - killedAt) / 1_000,
     nextJobSeconds: (startedAt - killedAt) / 1_000,
     nextJobAfterReadySeconds: (startedAt - readyAt) / 1_000,
+    jobBeforeKillSeconds,
     survivors,
   };
+}
+
+/** Submits a no-op job; seconds from its 202 to the agent having started it. */
+async function submitAndTimeStart(stack: Stack): Promise<number> {
+  const submitted = epochMs();
+  const id = await submitJob(stack, { name: 'probe', steps: [{ run: ['true'] }] });
+  const started = await waitFor(async () => (await stack.job(id)).attempts[0]?.startedAt ?? undefined, { timeoutMs: 60_000, intervalMs: 25, what: `job ${id} to start` });
+  return (Date.parse(started) - submitted) / 1_000;
 }

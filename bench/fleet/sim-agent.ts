@@ -29,6 +29,8 @@ export interface SimSink {
   heartbeat(rttMs: number): void;
   assignment(jobId: string, atEpochMs: number): void;
   error(what: string): void;
+  /** A call answered OK (any method). */
+  ok(): void;
 }
 
 type Method = 'Enroll' | 'Heartbeat' | 'Lease' | 'Complete';
@@ -155,8 +157,9 @@ export class SimAgent {
       const fn = (this.client[method] as unknown as UnaryFn).bind(this.client);
       const call = fn(req, md, { deadline: Date.now() + deadlineMs }, (err, res) => {
         this.calls.delete(call);
-        if (err) reject(err);
-        else resolve(res as Res);
+        if (err) return reject(err);
+        this.sink.ok();
+        resolve(res as Res);
       });
       this.calls.add(call);
     });

@@ -11,12 +11,14 @@ const agents: SimAgent[] = [];
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 
-let stats: Omit<SimStats, 'loopDelayP99Ms' | 'agents'> = { heartbeatMs: [], assignments: [], errors: {} };
+const fresh = (): Omit<SimStats, 'loopDelayP99Ms' | 'agents'> => ({ heartbeatMs: [], assignments: [], errors: {}, okCalls: 0 });
+let stats = fresh();
 
 const sink: SimSink = {
   heartbeat: (ms) => void stats.heartbeatMs.push(ms),
   assignment: (jobId, at) => void stats.assignments.push([jobId, at]),
   error: (what) => void (stats.errors[what] = (stats.errors[what] ?? 0) + 1),
+  ok: () => void stats.okCalls++,
 };
 
 function send(msg: FromSim): void {
@@ -47,7 +49,7 @@ async function grow(to: number, concurrency: number): Promise<void> {
 function collect(): void {
   const p99 = loopDelay.percentile(99) / 1e6;
   send({ type: 'stats', ...stats, loopDelayP99Ms: Number.isFinite(p99) ? p99 : 0, agents: agents.length });
-  stats = { heartbeatMs: [], assignments: [], errors: {} };
+  stats = fresh();
   loopDelay.reset();
 }
 

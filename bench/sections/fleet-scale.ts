@@ -6,7 +6,7 @@
 import { Stack } from '@jr/testing';
 import { figure, type BenchSection, type Figure, type SectionResult } from '../lib/report';
 import { Fleet } from '../fleet/fleet';
-import { runStep, type StepResult } from '../fleet/fleet-step';
+import { measureIdle, runStep, type IdleBaseline, type StepResult } from '../fleet/fleet-step';
 import { ensureOpenFiles } from '../fleet/proc-stats';
 import { round } from '../fleet/stats';
 
@@ -41,62 +41,70 @@ export const fleetScale: BenchSection = async (ctx) => {
     const limits: Record<string, string> = { api: ensureOpenFiles(stack.api.pid, maxAgents + 1_024) };
     fleet = await Fleet.start({ processes: p.processes, target: stack.grpcAddress, enrollToken: stack.enrollToken, pool: POOL, leaseWaitMs: 25_000 });
     fleet.pids.forEach((pid, i) => (limits[`generator${i}`] = ensureOpenFiles(pid, Math.ceil(maxAgents / p.processes) + 1_024)));
-    ctx.log(`fleet: open-file limits: ${Object.entries(limits).map(([k, v]) => `${k} ${v}`).join('; ')}`);
+    ctx.log(`open-file limits: ${Object.entries(limits).map(([k, v]) => `${k} ${v}`).join('; ')}`);
+    const target = { fleet, apiPid: stack.api.pid, baseUrl: stack.baseUrl, databaseUrl: stack.databaseUrl, adminToken: stack.adminToken, pool: POOL };
+    const idle = await measureIdle(target, ctx.quick ? 1_000 : 3_000);
     const steps: StepResult[] = [];
     for (const agents of p.steps) {
-      const target = { fleet, apiPid: stack.api.pid, baseUrl: stack.baseUrl, databaseUrl: stack.databaseUrl, adminToken: stack.adminToken, pool: POOL };
       const step = await runStep(target, { agents, holdMs: p.holdMs, enrollConcurrency: p.enrollConcurrency, jobRate: p.jobRate }, ctx.log);
-      ctx.log(`fleet: N=${step.agents} heartbeat p99 ${round(step.heartbeatMs.p99)} ms, lease p99 ${round(step.leaseMs.p99)} ms, API ${round(step.apiCpuPercent)} %CPU ${round(step.apiRssMiB)} MiB, ${step.errorCount} errors`);
+      ctx.log(
+        `N=${step.agents}: heartbeat p50/p99 ${round(step.heartbeatMs.p50)}/${round(step.heartbeatMs.p99)} ms, lease p50/p99 ${round(step.leaseMs.p50)}/${round(step.leaseMs.p99)} ms, ` +
+          `API ${round(step.apiCpuPercent)} %CPU ${round(step.apiRssMiB)} MiB ${step.apiSockets} sockets, generators ${round(step.generatorsCpuPercent)} %CPU (loop lag p99 ${round(step.generatorLoopDelayP99Ms)} ms), ` +
+          `API pg pool busy mean/max ${round(step.probes.apiPgActiveMean)}/${step.probes.apiPgActiveMax} of ${API_PG_POOL}, SELECT 1 p99 ${round(step.probes.pgPingMs.p99)} ms, ` +
+          `/healthz p99 ${round(step.probes.healthzMs.p99)} ms, machine ${round(step.probes.machineCpuPercent)} %CPU, errors ${JSON.stringify(step.errors)}`,
+      );
       steps.push(step);
       if (!stack.api.running) throw new Error(`jr-api exited at N=${agents}:\n${stack.api.log().slice(-2_000)}`);
     }
-    return result(p, steps, limits);
+    return result(p, idle, steps, limits);
   } finally {
     await fleet?.stop();
     await stack.close();
   }
 };
 
-function result(p: Plan, steps: StepResult[], limits: Record<string, string>): SectionResult {
+function result(p: Plan, idle: IdleBaseline, steps: StepResult[], limits: Record<string, string>): SectionResult {
   const held = steps.filter((s) => s.heartbeatMs.p99 < HEARTBEAT_TARGET_MS && s.agents > 0);
   const largest = Math.max(0, ...held.map((s) => s.agents));
   const figures: Figure[] = [
     figure({
       key: 'fleet.max_agents',
-      label: `largest N with heartbeat p99 < ${HEARTBEAT_TARGET_MS} ms`,
+      label: `largest N with heartbeat p99 < ${HEARTBEAT_TARGET_MS} ms (every ${p.heartbeatInterval})`,
       value: largest,
       unit: 'agents',
       reference: { label: 'largest N tried', value: Math.max(...p.steps) },
-      note: `heartbeat every ${p.heartbeatInterval}; ${p.processes} generator processes, one gRPC connection per agent`,
+      note: `${p.processes} generator processes, one gRPC connection per agent`,
     }),
-    ...steps.flatMap((s) => stepFigures(s, p)),
+    ...steps.flatMap((s) => stepFigures(s, p, idle, steps[0] ?? s)),
   ];
   return {
     id: 'fleet',
     title: `Fleet scale: N simulated agents (heartbeat ${p.heartbeatInterval}, ${p.jobRate} jobs/s)`,
     figures,
-    details: { plan: p, limits, steps },
+    details: { plan: p, limits, idle, steps },
   };
 }
 
-function stepFigures(s: StepResult, p: Plan): Figure[] {
+function stepFigures(s: StepResult, p: Plan, idle: IdleBaseline, first: StepResult): Figure[] {
   const k = `fleet.n${s.agents}`;
   const n = `N=${s.agents}`;
+  const target = { label: 'target', value: HEARTBEAT_TARGET_MS };
+  const smallest = (v: number) => ({ label: `at N=${first.agents}`, value: round(v, 2) });
   return [
+    figure({ key: `${k}.heartbeat_p50`, label: `${n} heartbeat RTT p50`, value: round(s.heartbeatMs.p50, 2), unit: 'ms', reference: target, note: `${s.heartbeatMs.n} beats` }),
+    figure({ key: `${k}.heartbeat_p99`, label: `${n} heartbeat RTT p99`, value: round(s.heartbeatMs.p99, 2), unit: 'ms', reference: target, note: `generator loop lag p99 ${round(s.generatorLoopDelayP99Ms)} ms` }),
+    figure({ key: `${k}.lease_p50`, label: `${n} lease latency p50 (202 -> assignment)`, value: round(s.leaseMs.p50, 2), unit: 'ms', reference: smallest(first.leaseMs.p50), note: `${s.leaseMs.n} of ${s.jobsSubmitted} jobs` }),
+    figure({ key: `${k}.lease_p99`, label: `${n} lease latency p99 (202 -> assignment)`, value: round(s.leaseMs.p99, 2), unit: 'ms', reference: smallest(first.leaseMs.p99) }),
+    figure({ key: `${k}.api_cpu`, label: `${n} jr-api CPU`, value: round(s.apiCpuPercent), unit: '%CPU', reference: { label: 'one core', value: 100 }, note: `load generators ${round(s.generatorsCpuPercent)} %CPU on the same cores` }),
+    figure({ key: `${k}.api_rss`, label: `${n} jr-api RSS`, value: round(s.apiRssMiB), unit: 'MiB', reference: { label: 'no agents', value: round(idle.apiRssMiB) }, note: `${s.apiSockets} open sockets` }),
     figure({
-      key: `${k}.heartbeat_p99`, label: `${n} heartbeat RTT p99`, value: round(s.heartbeatMs.p99, 2), unit: 'ms',
-      reference: { label: 'target', value: HEARTBEAT_TARGET_MS },
-      note: `p50 ${round(s.heartbeatMs.p50, 2)} ms over ${s.heartbeatMs.n} beats; ${round((s.heartbeatMs.p99 / p.heartbeatIntervalMs) * 100, 2)} % of the interval; generator loop lag p99 ${round(s.generatorLoopDelayP99Ms)} ms`,
+      key: `${k}.enroll`, label: `${n} enrolling the step's new agents`, value: round(s.enrollWallS, 2), unit: 's', reference: { label: 'heartbeat interval', value: p.heartbeatIntervalMs / 1_000 },
+      note: `per call p50 ${round(s.enrollCallMs.p50)} ms, p99 ${round(s.enrollCallMs.p99)} ms; ${s.enrollFailed} failed`,
     }),
-    figure({ key: `${k}.lease_p99`, label: `${n} lease latency p99 (submit answered -> assignment)`, value: round(s.leaseMs.p99, 2), unit: 'ms', note: `p50 ${round(s.leaseMs.p50, 2)} ms over ${s.leaseMs.n} of ${s.jobsSubmitted} jobs` }),
-    figure({ key: `${k}.api_cpu`, label: `${n} jr-api CPU`, value: round(s.apiCpuPercent), unit: '%CPU', note: `load generators ${round(s.generatorsCpuPercent)} %CPU on the same 2 cores` }),
-    figure({ key: `${k}.api_rss`, label: `${n} jr-api RSS`, value: round(s.apiRssMiB), unit: 'MiB', note: `${s.apiSockets} open sockets` }),
-    figure({ key: `${k}.enroll`, label: `${n} enrolling the step's new agents`, value: round(s.enrollWallS, 2), unit: 's', note: `per call p50 ${round(s.enrollCallMs.p50)} ms, p99 ${round(s.enrollCallMs.p99)} ms; ${s.enrollFailed} failed` }),
+    figure({ key: `${k}.calls_ok`, label: `${n} agent calls answered OK`, value: round(s.okPercent, 3), unit: '%', reference: { label: 'all', value: 100 }, note: Object.entries(s.errors).map(([e, c]) => `${e} ${c}`).join(', ') || 'no errors' }),
     figure({
-      key: `${k}.api_pg_busy`, label: `${n} jr-api's PostgreSQL connections busy (mean)`, value: round(s.probes.apiPgActiveMean), unit: 'connections',
-      reference: { label: 'its pool size', value: API_PG_POOL },
-      note: `max ${s.probes.apiPgActiveMax}; PostgreSQL SELECT 1 p99 ${round(s.probes.pgPingMs.p99)} ms; GET /healthz p99 ${round(s.probes.healthzMs.p99)} ms; machine ${round(s.probes.machineCpuPercent)} %CPU of 200`,
+      key: `${k}.pg_p99`, label: `${n} PostgreSQL SELECT 1 p99 (probe)`, value: round(s.probes.pgPingMs.p99, 2), unit: 'ms', reference: { label: 'no agents', value: round(idle.probes.pgPingMs.p99, 2) },
+      note: `jr-api pool busy mean ${round(s.probes.apiPgActiveMean)}, max ${s.probes.apiPgActiveMax} of ${API_PG_POOL}; GET /healthz p99 ${round(s.probes.healthzMs.p99)} ms; machine ${round(s.probes.machineCpuPercent)} %CPU`,
     }),
-    figure({ key: `${k}.errors`, label: `${n} errors (any call)`, value: s.errorCount, unit: 'errors', note: Object.entries(s.errors).map(([e, c]) => `${e} ${c}`).join(', ') || 'none' }),
   ];
 }

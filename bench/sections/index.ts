@@ -4,13 +4,17 @@
  */
 import type { BenchSection } from '../lib/report';
 import { dispatchSection } from './dispatch';
+import { fleetScale } from './fleet-scale';
 import { footprintSection } from './footprint';
 import { intakeSection } from './intake';
+import { recovery } from './recovery';
 import { throughputSection } from './throughput';
 
 export const SECTIONS: ReadonlyArray<{ id: string; run: BenchSection }> = [
   { id: 'intake', run: intakeSection },
   { id: 'dispatch', run: dispatchSection },
   { id: 'throughput', run: throughputSection },
+  { id: 'fleet', run: fleetScale },
+  { id: 'recovery', run: recovery },
   { id: 'footprint', run: footprintSection },
 ];

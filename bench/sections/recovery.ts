@@ -32,11 +32,11 @@ export const recovery: BenchSection = async (ctx) => {
     const coldStarted = performance.now();
     await stack.start();
     const coldStartS = (performance.now() - coldStarted) / 1_000;
-    ctx.log(`recovery: API up in ${round(coldStartS, 2)} s; (a) SIGKILL of an agent running a job`);
+    ctx.log(`API up in ${round(coldStartS, 2)} s; (a) SIGKILL of an agent running a job`);
     const { result: relet } = await measureReLease(stack, p.heartbeatIntervalMs, Date.now());
-    ctx.log(`recovery: re-leased after ${round(relet.seconds, 2)} s; (b) SIGKILL of the API with ${p.journaledJobs} jobs just journaled`);
+    ctx.log(`re-leased after ${round(relet.seconds, 2)} s; (b) SIGKILL of the API with ${p.journaledJobs} jobs just journaled`);
     const restart = await measureApiRestart(stack, p.journaledJobs);
-    ctx.log(`recovery: ready again after ${round(restart.readySeconds, 2)} s; (c) Redis emptied under ${p.redisJobs} queued jobs`);
+    ctx.log(`ready again after ${round(restart.readySeconds, 2)} s; (c) Redis emptied under ${p.redisJobs} queued jobs`);
     const loss = await measureRedisLoss(stack, redis, p.redisJobs, ctx.log);
     return result(p, coldStartS, relet, restart, loss);
   } finally {
@@ -59,10 +59,12 @@ function result(p: Plan, coldStartS: number, relet: ReLease, restart: ApiRestart
     }),
     figure({
       key: 'recovery.api_next_job', label: 'API SIGKILL -> next submitted job running', value: round(restart.nextJobSeconds, 2), unit: 's',
+      reference: { label: 'submit -> running before the kill', value: round(restart.jobBeforeKillSeconds, 3) },
       note: `${round(restart.nextJobAfterReadySeconds, 2)} s of it after /readyz (agent reconnect)`,
     }),
     figure({
       key: 'recovery.redis_all', label: `Redis emptied -> all ${loss.jobs} queued jobs back in BullMQ`, value: round(loss.allSeconds, 2), unit: 's',
+      reference: { label: 'raw BullMQ addBulk of as many', value: round(loss.jobs / loss.rawAddBulkPerSecond, 3) },
       note: `first one after ${round(loss.firstSeconds, 2)} s (sentinel check every ~2 s); submitted at ${Math.round(loss.submitPerSecond)}/s`,
     }),
     figure({
