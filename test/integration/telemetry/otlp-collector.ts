@@ -41,19 +41,19 @@ export class OtlpCollector {
   ) {}
 
   static async start(): Promise<OtlpCollector> {
-    let collector: OtlpCollector | undefined;
+    const holder: { collector?: OtlpCollector } = {};
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        collector?.receive(req.url ?? '', String(req.headers['content-type']), Buffer.concat(chunks));
+        holder.collector?.receive(req.url ?? '', String(req.headers['content-type']), Buffer.concat(chunks));
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    collector = new OtlpCollector(server, `http://127.0.0.1:${port}`);
-    return collector;
+    holder.collector = new OtlpCollector(server, `http://127.0.0.1:${port}`);
+    return holder.collector;
   }
 
   /** Environment for a process exporting here, flushing batches every 100 ms. */
@@ -72,7 +72,8 @@ export class OtlpCollector {
     }
     const doc = JSON.parse(body.toString('utf8')) as OtlpExport;
     for (const rs of doc.resourceSpans ?? []) {
-      const service = String(attributes(rs.resource?.attributes)['service.name'] ?? '');
+      const name = attributes(rs.resource?.attributes)['service.name'];
+      const service = typeof name === 'string' ? name : '';
       for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) this.spans.push(toSpan(service, s));
     }
   }
