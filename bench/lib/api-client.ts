@@ -1,6 +1,5 @@
 /** The few jr-api calls the benches make, over a keep-alive agent of their own (no fetch pool limits). */
 import * as http from 'node:http';
-import type { Stack } from '@jr/testing';
 
 export interface JobBody {
   name: string;
@@ -8,21 +7,27 @@ export interface JobBody {
   steps: Array<{ run: string | string[] }>;
 }
 
+/** Where the API answers and the admin token (a `Stack` is one). */
+export interface ApiTarget {
+  baseUrl: string;
+  adminToken: string;
+}
+
 export class BenchClient {
   private readonly agent: http.Agent;
   private readonly port: number;
 
   constructor(
-    private readonly stack: Stack,
+    private readonly target: ApiTarget,
     maxSockets: number,
   ) {
     this.agent = new http.Agent({ keepAlive: true, maxSockets });
-    this.port = Number(new URL(stack.baseUrl).port);
+    this.port = Number(new URL(target.baseUrl).port);
   }
 
   /** One request; resolves with the status and the body text. */
   request(method: 'GET' | 'POST', route: string, body?: string): Promise<{ status: number; text: string }> {
-    const headers: http.OutgoingHttpHeaders = { authorization: `Bearer ${this.stack.adminToken}` };
+    const headers: http.OutgoingHttpHeaders = { authorization: `Bearer ${this.target.adminToken}` };
     if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     return new Promise((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port: this.port, method, path: route, agent: this.agent, headers }, (res) => {

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Stack } from '@jr/testing';
+import { deleteRedisPrefix, type Stack } from '@jr/testing';
 import { BenchClient, jobBody } from '../lib/api-client';
 import { relayDrained, withStack } from '../lib/bench-stack';
 import { closedLoop, round } from '../lib/load';
@@ -108,7 +108,10 @@ export async function intakeSection(ctx: BenchContext): Promise<SectionResult> {
       ctx.log(`durable POST /v1/jobs, concurrency ${c}, ${o.seconds} s`);
       const durable = await durableStep(stack, c, o.seconds);
       ctx.log(`raw BullMQ add, concurrency ${c}, ${o.seconds} s`);
-      const raw = await rawAdd(stack.redisUrl, `${stack.prefix}-raw-c${c}`, c, o.seconds);
+      const rawPrefix = `${stack.prefix}-raw-c${c}`;
+      const raw = await rawAdd(stack.redisUrl, rawPrefix, c, o.seconds);
+      // Up to ~600k raw jobs per step sit in the shared Redis: drop them before the next step.
+      await deleteRedisPrefix(stack.redisUrl, rawPrefix);
       steps.push({ ...durable, rawAdds: raw.ops, rawElapsedS: raw.elapsedS });
     }
     ctx.log(`GET /healthz, concurrency 64, ${o.ceilingSeconds} s`);
