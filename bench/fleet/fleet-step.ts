@@ -31,6 +31,9 @@ export interface StepResult {
   leaseMs: Summary;
   jobsSubmitted: number;
   apiCpuPercent: number;
+  /** Agent calls answered OK per second during the hold, and the API's CPU time per such call. */
+  callsPerSecond: number;
+  apiCpuMsPerCall: number;
   apiRssMiB: number;
   /** Sockets the API holds at the end of the hold: about one per agent when each has its own connection. */
   apiSockets: number;
@@ -82,6 +85,8 @@ export async function runStep(t: StepTarget, plan: StepPlan, log: (line: string)
     leaseMs: summarize(leaseMs),
     jobsSubmitted: trickle.answeredAt.size,
     apiCpuPercent: ((cpu1 - cpu0) / holdS) * 100,
+    callsPerSecond: held.okCalls / holdS,
+    apiCpuMsPerCall: held.okCalls > 0 ? ((cpu1 - cpu0) * 1_000) / held.okCalls : NaN,
     apiRssMiB: rssMiB(t.apiPid),
     apiSockets: socketCount(t.apiPid),
     generatorsCpuPercent: ((gen1 - gen0) / holdS) * 100,

@@ -44,6 +44,7 @@ export class Probes {
   async start(): Promise<void> {
     const db = new Client({ connectionString: this.databaseUrl });
     await db.connect();
+    await db.query('SELECT 1'); // the first query of a connection is slower: not a sample
     this.cpu0 = machineCpuSeconds();
     this.started = performance.now();
     this.loop = this.run(db).finally(() => db.end().catch(() => undefined));

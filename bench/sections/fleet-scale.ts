@@ -49,7 +49,7 @@ export const fleetScale: BenchSection = async (ctx) => {
       const step = await runStep(target, { agents, holdMs: p.holdMs, enrollConcurrency: p.enrollConcurrency, jobRate: p.jobRate }, ctx.log);
       ctx.log(
         `N=${step.agents}: heartbeat p50/p99 ${round(step.heartbeatMs.p50)}/${round(step.heartbeatMs.p99)} ms, lease p50/p99 ${round(step.leaseMs.p50)}/${round(step.leaseMs.p99)} ms, ` +
-          `API ${round(step.apiCpuPercent)} %CPU ${round(step.apiRssMiB)} MiB ${step.apiSockets} sockets, generators ${round(step.generatorsCpuPercent)} %CPU (loop lag p99 ${round(step.generatorLoopDelayP99Ms)} ms), ` +
+          `API ${round(step.apiCpuPercent)} %CPU (${round(step.apiCpuMsPerCall, 2)} ms per call, ${round(step.callsPerSecond)} calls/s) ${round(step.apiRssMiB)} MiB ${step.apiSockets} sockets, generators ${round(step.generatorsCpuPercent)} %CPU (loop lag p99 ${round(step.generatorLoopDelayP99Ms)} ms), ` +
           `API pg pool busy mean/max ${round(step.probes.apiPgActiveMean)}/${step.probes.apiPgActiveMax} of ${API_PG_POOL}, SELECT 1 p99 ${round(step.probes.pgPingMs.p99)} ms, ` +
           `/healthz p99 ${round(step.probes.healthzMs.p99)} ms, machine ${round(step.probes.machineCpuPercent)} %CPU, errors ${JSON.stringify(step.errors)}`,
       );
@@ -89,13 +89,17 @@ function stepFigures(s: StepResult, p: Plan, idle: IdleBaseline, first: StepResu
   const k = `fleet.n${s.agents}`;
   const n = `N=${s.agents}`;
   const target = { label: 'target', value: HEARTBEAT_TARGET_MS };
-  const smallest = (v: number) => ({ label: `at N=${first.agents}`, value: round(v, 2) });
+  const smallest = (v: number) => ({ label: `at N=${first.agents}`, value: round(v, 3) });
   return [
     figure({ key: `${k}.heartbeat_p50`, label: `${n} heartbeat RTT p50`, value: round(s.heartbeatMs.p50, 2), unit: 'ms', reference: target, note: `${s.heartbeatMs.n} beats` }),
     figure({ key: `${k}.heartbeat_p99`, label: `${n} heartbeat RTT p99`, value: round(s.heartbeatMs.p99, 2), unit: 'ms', reference: target, note: `generator loop lag p99 ${round(s.generatorLoopDelayP99Ms)} ms` }),
     figure({ key: `${k}.lease_p50`, label: `${n} lease latency p50 (202 -> assignment)`, value: round(s.leaseMs.p50, 2), unit: 'ms', reference: smallest(first.leaseMs.p50), note: `${s.leaseMs.n} of ${s.jobsSubmitted} jobs` }),
     figure({ key: `${k}.lease_p99`, label: `${n} lease latency p99 (202 -> assignment)`, value: round(s.leaseMs.p99, 2), unit: 'ms', reference: smallest(first.leaseMs.p99) }),
     figure({ key: `${k}.api_cpu`, label: `${n} jr-api CPU`, value: round(s.apiCpuPercent), unit: '%CPU', reference: { label: 'one core', value: 100 }, note: `load generators ${round(s.generatorsCpuPercent)} %CPU on the same cores` }),
+    figure({
+      key: `${k}.api_cpu_per_call`, label: `${n} jr-api CPU per agent call answered`, value: round(s.apiCpuMsPerCall, 3), unit: 'ms', reference: smallest(first.apiCpuMsPerCall),
+      note: `${round(s.callsPerSecond)} calls/s answered OK`,
+    }),
     figure({ key: `${k}.api_rss`, label: `${n} jr-api RSS`, value: round(s.apiRssMiB), unit: 'MiB', reference: { label: 'no agents', value: round(idle.apiRssMiB) }, note: `${s.apiSockets} open sockets` }),
     figure({
       key: `${k}.enroll`, label: `${n} enrolling the step's new agents`, value: round(s.enrollWallS, 2), unit: 's', reference: { label: 'heartbeat interval', value: p.heartbeatIntervalMs / 1_000 },
