@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseRunArgs, UsageError, type RunArgs } from './lib/args';
+import { installInterruptCleanup, onInterrupt } from './lib/cleanup';
 import { machineFacts, type MachineFacts } from './lib/machine';
 import type { BenchSection, SectionResult } from './lib/report';
 import { renderTable } from './lib/table';
@@ -23,6 +24,7 @@ const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n
 
 async function runSection(id: string, run: BenchSection, quick: boolean): Promise<SectionResult> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `jr-bench-${id}-`));
+  const release = onInterrupt(() => fs.rmSync(workDir, { recursive: true, force: true }));
   const started = performance.now();
   log(`${id}: start`);
   let result: SectionResult;
@@ -33,6 +35,7 @@ async function runSection(id: string, run: BenchSection, quick: boolean): Promis
     log(`${id}: FAILED: ${error}`);
     result = { id, title: id, figures: [], error };
   } finally {
+    release();
     fs.rmSync(workDir, { recursive: true, force: true });
   }
   result.wallSeconds = Math.round((performance.now() - started) / 100) / 10;
@@ -73,6 +76,7 @@ if (require.main === module) {
     process.stderr.write(`${err instanceof UsageError ? err.message : String(err)}\n`);
     process.exit(64);
   }
+  installInterruptCleanup(log);
   main(args).then(
     (code) => {
       process.exitCode = code;

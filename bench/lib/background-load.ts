@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { BenchClient, jobBody, type ApiTarget } from './api-client';
+import { onInterrupt } from './cleanup';
 import { OpenLoop } from './load';
 
 export interface BackgroundLoadOptions extends ApiTarget {
@@ -29,8 +30,10 @@ export function startBackgroundLoad(o: BackgroundLoadOptions): { stop: () => Pro
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  const release = onInterrupt(() => void child.kill('SIGKILL'));
   return {
     stop: async () => {
+      release();
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       const code = await exited;

@@ -1,5 +1,6 @@
 /** A real jr-api (own database and key prefix) with quiet logs, torn down whatever the section does. */
 import { Stack, waitFor } from '@jr/testing';
+import { onInterrupt } from './cleanup';
 
 export interface BenchStackOptions {
   heartbeatInterval?: string;
@@ -14,6 +15,7 @@ export interface BenchStackOptions {
  */
 export async function withStack<T>(o: BenchStackOptions, body: (stack: Stack) => Promise<T>): Promise<T> {
   const stack = new Stack(o.heartbeatInterval ?? '10s', { apiEnv: { JR_LOG_LEVEL: 'warn' } });
+  const release = onInterrupt(() => stack.close());
   try {
     await stack.start();
     await Promise.all(
@@ -24,6 +26,7 @@ export async function withStack<T>(o: BenchStackOptions, body: (stack: Stack) =>
     if (err instanceof Error && stack.api) err.message += `\n${stack.diagnostics().slice(-4_000)}`;
     throw err;
   } finally {
+    release();
     await stack.close();
   }
 }

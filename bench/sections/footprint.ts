@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { withStack } from '../lib/bench-stack';
+import { onInterrupt } from '../lib/cleanup';
 import { round, sleep } from '../lib/load';
 import { sampleFootprints } from '../lib/procstat';
 import { figure, type BenchContext, type SectionResult } from '../lib/report';
@@ -28,6 +29,7 @@ export async function footprintSection(ctx: BenchContext): Promise<SectionResult
     const agent = stack.agents.get('bench-0');
     if (!agent) throw new Error('the agent did not start');
     const bare = startBareNode();
+    const release = onInterrupt(() => void bare.kill('SIGKILL'));
     try {
       await sleep(o.settleSeconds * 1_000);
       if (bare.pid === undefined || bare.exitCode !== null) throw new Error('the bare node process did not start');
@@ -40,6 +42,7 @@ export async function footprintSection(ctx: BenchContext): Promise<SectionResult
       ];
       return { id: 'footprint', title: 'Idle agent footprint', figures, details: { sizes: o, agent: a, bareNode: b, heartbeatInterval: stack.heartbeatInterval } };
     } finally {
+      release();
       bare.kill('SIGKILL');
     }
   });
