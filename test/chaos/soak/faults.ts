@@ -1,0 +1,218 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { AgentList, AgentView, ReadinessView } from '@jr/contracts';
+import type { FaultPlan } from './plan';
+import { sleep, submitWithRetry } from './stream';
+import type { SoakWorld } from './world';
+
+/** What happened to one planned fault, and how long the system took to recover from it. */
+export interface FaultRecord {
+  plan: FaultPlan;
+  startedAt: number;
+  /** When the fault was lifted (process restarted, network healed, space freed). */
+  healedAt: number;
+  /** healedAt → /readyz 200 with every dependency up. */
+  readyMs: number;
+  /** healedAt → a probe job (on the hit agent, for agent faults) succeeded. */
+  probeMs: number;
+  note: string;
+}
+
+/** Jobs the faults submit themselves (probes, partition load): each must succeed. */
+export interface FaultJobs {
+  ids: Array<{ id: string; why: string }>;
+  refused: string[];
+}
+
+const PROBE_TIMEOUT_MS = 180_000;
+
+/** Injects the fault, holds it, lifts it, then measures recovery. */
+export async function runFault(world: SoakWorld, f: FaultPlan, jobs: FaultJobs, log: (line: string) => void): Promise<FaultRecord> {
+  const startedAt = Date.now();
+  const note = await inject(world, f, jobs);
+  const healedAt = Date.now();
+  const { readyMs, probeMs } = await measureRecovery(world, f, jobs, healedAt);
+  const rec = { plan: f, startedAt, healedAt, readyMs, probeMs, note };
+  log(`fault ${f.kind}${isAgentFault(f) ? ` a${f.agent}` : ''}: held ${healedAt - startedAt} ms (${note}); ready after ${readyMs} ms, probe ok after ${probeMs} ms`);
+  return rec;
+}
+
+export const isAgentFault = (f: FaultPlan): boolean => ['agent-kill', 'partition', 'slow-network'].includes(f.kind);
+
+async function inject(world: SoakWorld, f: FaultPlan, jobs: FaultJobs): Promise<string> {
+  switch (f.kind) {
+    case 'api-kill':
+      await world.stack.api.kill();
+      await sleep(f.holdMs);
+      await world.stack.startApi();
+      return 'SIGKILL, restarted';
+    case 'redis-empty':
+      return dependencyDown(world, 'redis', f.holdMs);
+    case 'postgres-restart':
+      return dependencyDown(world, 'postgres', f.holdMs);
+    case 'agent-kill':
+      await world.agent(f.agent).kill();
+      await sleep(f.holdMs);
+      await world.restartAgent(f.agent);
+      return 'SIGKILL, restarted';
+    case 'partition':
+      return partition(world, f, jobs);
+    case 'slow-network':
+      world.proxies[f.agent]?.setMode({ kind: 'latency', ms: f.latencyMs });
+      await sleep(f.holdMs);
+      world.proxies[f.agent]?.setMode({ kind: 'pass' });
+      return `+${f.latencyMs} ms each way`;
+    case 'disk-full':
+      return world.diskMode === 'tmpfs' ? diskFull(world, f.holdMs) : journalFull(world, f.holdMs, jobs);
+  }
+}
+
+async function dependencyDown(world: SoakWorld, dep: 'redis' | 'postgres', holdMs: number): Promise<string> {
+  const service = dep === 'redis' ? world.redis : world.postgres;
+  await service.kill();
+  if (dep === 'redis') world.redisDown = true;
+  else world.postgresDown = true;
+  await sleep(holdMs);
+  await service.start();
+  if (dep === 'redis') world.redisDown = false;
+  else world.postgresDown = false;
+  return dep === 'redis' ? 'SIGKILL, back empty (no persistence)' : 'SIGKILL, restarted (crash recovery)';
+}
+
+/** Fills the tmpfs under the API's data dir to the last byte, holds, frees it. */
+async function diskFull(world: SoakWorld, holdMs: number): Promise<string> {
+  const ballast = path.join(path.dirname(world.apiDataDir), 'ballast');
+  fillDisk(ballast);
+  const saw503 = await readinessRefuses(world, holdMs);
+  fs.rmSync(ballast, { force: true });
+  return `tmpfs full, /readyz 503 ${saw503 ? 'seen' : 'NOT seen'}`;
+}
+
+/** Without tmpfs: Postgres away (nothing drains the journal) and large jobs until intake refuses on JR_JOURNAL_MAX_BYTES. */
+async function journalFull(world: SoakWorld, holdMs: number, jobs: FaultJobs): Promise<string> {
+  await world.postgres.kill();
+  world.postgresDown = true;
+  const big = { name: 'soak-ballast', steps: [{ run: `true ${'x'.repeat(60_000)}` }, { run: `true ${'y'.repeat(60_000)}` }] };
+  let refusedAt = -1;
+  for (let i = 0; i < 200 && refusedAt < 0; i++) {
+    const res = await http(world, 'POST', '/v1/jobs', big);
+    if (res.status === 503) refusedAt = i;
+    else if (res.status === 202) jobs.ids.push({ id: ((await res.json()) as { id: string }).id, why: 'journal ballast' });
+    else await res.text();
+  }
+  const saw503 = await readinessRefuses(world, holdMs);
+  await world.postgres.start();
+  world.postgresDown = false;
+  return `journal size limit reached after ${refusedAt} large jobs, /readyz 503 ${saw503 ? 'seen' : 'NOT seen'}`;
+}
+
+async function readinessRefuses(world: SoakWorld, holdMs: number): Promise<boolean> {
+  const until = Date.now() + holdMs;
+  let seen = false;
+  while (Date.now() < until || !seen) {
+    const res = await fetch(`${world.stack.baseUrl}/readyz`).catch(() => undefined);
+    if (res?.status === 503) seen = true;
+    await res?.text();
+    if (Date.now() > until + 5_000) break;
+    await sleep(100);
+  }
+  return seen;
+}
+
+function fillDisk(file: string): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (const size of [1 << 20, 65_536, 4_096, 512, 16, 1]) {
+      const chunk = Buffer.alloc(size, 1);
+      for (;;) {
+        try {
+          if (fs.writeSync(fd, chunk) < size) break;
+        } catch {
+          break;
+        }
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Blackholes agent k's path to the API while it runs a job that reports, until its reporting breaker
+ * opens (the agent logs it), holds, heals, then the operator runs `jr agents enable-reporting --all`.
+ */
+async function partition(world: SoakWorld, f: FaultPlan, jobs: FaultJobs): Promise<string> {
+  const proxy = world.proxies[f.agent];
+  const agent = world.agent(f.agent);
+  if (!proxy) throw new Error('no proxy');
+  const load = await submitWithRetry(world, `partition-${f.atMs}-${f.agent}`, {
+    name: 'soak-partition-load', labels: { agent: `a${f.agent}` }, steps: [{ run: 'for i in $(seq 1 30); do echo tick $i; sleep 0.2; done' }],
+  }, jobs.refused);
+  if (load) jobs.ids.push({ id: load.id, why: 'partition load' });
+  if (load) await waitState(world, load.id, ['running'], 60_000);
+  const opened = breakerOpenings(agent.log());
+  proxy.setMode({ kind: 'blackhole' });
+  const t0 = Date.now();
+  while (breakerOpenings(agent.log()) === opened && Date.now() - t0 < 60_000) await sleep(200);
+  const open = breakerOpenings(agent.log()) > opened;
+  await sleep(f.holdMs);
+  proxy.setMode({ kind: 'pass' });
+  await world.cli(['agents', 'enable-reporting', '--all']);
+  return `blackhole; breaker ${open ? `opened after ${Date.now() - t0 - f.holdMs} ms` : 'did NOT open in 60 s'}; jr agents enable-reporting --all`;
+}
+
+const breakerOpenings = (log: string): number => log.split('\n').filter((l) => l.includes('"reporting breaker open')).length;
+
+async function measureRecovery(world: SoakWorld, f: FaultPlan, jobs: FaultJobs, healedAt: number): Promise<{ readyMs: number; probeMs: number }> {
+  await waitReady(world, PROBE_TIMEOUT_MS);
+  const readyMs = Date.now() - healedAt;
+  const labels = isAgentFault(f) ? { agent: `a${f.agent}` } : {};
+  const probe = await submitWithRetry(world, `probe-${f.kind}-${healedAt}`, { name: `soak-probe-${f.kind}`, labels, steps: [{ run: 'true' }] }, jobs.refused);
+  if (!probe) return { readyMs, probeMs: NaN };
+  jobs.ids.push({ id: probe.id, why: `probe after ${f.kind}` });
+  const state = await waitState(world, probe.id, ['succeeded', 'failed', 'cancelled', 'timed_out'], PROBE_TIMEOUT_MS, true);
+  return { readyMs, probeMs: state === 'succeeded' ? Date.now() - healedAt : NaN };
+}
+
+async function waitReady(world: SoakWorld, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${world.stack.baseUrl}/readyz`).catch(() => undefined);
+    const view = res ? ((await res.json().catch(() => undefined)) as ReadinessView | undefined) : undefined;
+    if (res?.status === 200 && view && Object.values(view.dependencies).every((d) => d.up)) return;
+    await sleep(100);
+  }
+}
+
+/** Polls a job until it is in one of `states`; with `operator`, re-enables reporting when an agent's breaker shows open. */
+export async function waitState(world: SoakWorld, id: string, states: string[], timeoutMs: number, operator = false): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  let state: string | undefined;
+  for (let k = 0; Date.now() < deadline; k++) {
+    state = await world.stack.job(id).then((j) => j.state, () => undefined);
+    if (state !== undefined && states.includes(state)) return state;
+    if (operator && k % 10 === 9) await enableIfOpen(world);
+    await sleep(200);
+  }
+  return state;
+}
+
+/** The operator's reaction to an "agent reporting suspended" alert. */
+export async function enableIfOpen(world: SoakWorld): Promise<boolean> {
+  const agents = await agentViews(world).catch(() => [] as AgentView[]);
+  if (!agents.some((a) => a.breakerState === 'open')) return false;
+  await world.cli(['agents', 'enable-reporting', '--all']);
+  return true;
+}
+
+export async function agentViews(world: SoakWorld): Promise<AgentView[]> {
+  return (await world.stack.get<AgentList>('/v1/agents')).items;
+}
+
+function http(world: SoakWorld, method: string, route: string, body?: object): Promise<Response> {
+  return fetch(`${world.stack.baseUrl}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${world.stack.adminToken}`, 'content-type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+}

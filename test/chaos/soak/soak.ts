@@ -1,0 +1,99 @@
+import type { JobView } from '@jr/contracts';
+import { agentViews, enableIfOpen, runFault, type FaultJobs, type FaultRecord } from './faults';
+import { describe as describeJob, formatFaults, formatTable, verify, type Verdict } from './invariants';
+import { FAULT_KINDS, planFaults, planJobs, type FaultKind } from './plan';
+import { readRuns } from './runs';
+import { jobsOf } from '../scenarios';
+import { runStream, sleep, type StreamStats } from './stream';
+import { SoakWorld } from './world';
+
+export interface SoakOptions {
+  seed: number;
+  /** How long jobs are submitted and faults injected; the settle phase comes after. */
+  durationMs: number;
+  /** Fault rounds (each covers every kind in `kinds` once, in a seeded order). */
+  rounds: number;
+  kinds?: readonly FaultKind[];
+  agents?: number;
+  slots?: number;
+  /** Average submissions per second. */
+  rate?: number;
+  settleTimeoutMs?: number;
+  log: (line: string) => void;
+}
+
+export interface SoakResult extends Verdict {
+  ok: boolean;
+  faults: FaultRecord[];
+  diskMode: string;
+  /** The printed report: header, invariant table, fault table. */
+  report: string;
+}
+
+/**
+ * The seeded soak: a job stream and a fault schedule run together on one stack, then a settle phase
+ * (every acknowledged job terminal, every outbox drained), then the invariants.
+ */
+export async function runSoak(o: SoakOptions): Promise<SoakResult> {
+  const agents = o.agents ?? 4;
+  const plans = planJobs(o.seed, o.durationMs, o.rate ?? 3);
+  const schedule = planFaults(o.seed, o.durationMs, agents, o.rounds, o.kinds ?? FAULT_KINDS);
+  o.log(`seed ${o.seed}: ${plans.length} jobs over ${o.durationMs / 1000} s, faults ${schedule.map((f) => f.kind).join(', ')}`);
+  const world = await SoakWorld.create(agents, o.slots ?? 4, o.log);
+  const t0 = Date.now();
+  try {
+    const faultJobs: FaultJobs = { ids: [], refused: [] };
+    const streaming = runStream(world, o.seed, plans, o.log);
+    const faults = await runSchedule(world, schedule, faultJobs, t0, o.log);
+    const stream = await streaming;
+    o.log(`stream done: ${stream.acks.length} acknowledged in ${Date.now() - t0} ms; settling`);
+    const jobs = await settle(world, stream, faultJobs, o.settleTimeoutMs ?? 300_000, o.log);
+    const verdict = verify({ acks: stream.acks, refused: stream.refused, faultJobs, faults, jobs, runs: readRuns(world.marker), agents: await agentViews(world) });
+    const ok = verdict.failures.length === 0;
+    const report = [
+      `chaos soak seed=${o.seed} duration=${o.durationMs / 1000}s agents=${agents} disk-full via ${world.diskMode} (wall ${Math.round((Date.now() - t0) / 1000)} s): ${ok ? 'PASS' : 'FAIL'}`,
+      formatTable(verdict.rows),
+      '',
+      formatFaults(faults),
+      ...(ok ? [] : ['', 'failures:', ...verdict.failures.slice(0, 40).map((f) => `  ${f}`)]),
+    ].join('\n');
+    if (!ok) o.log(world.stack.diagnostics());
+    return { ...verdict, ok, faults, diskMode: world.diskMode, report };
+  } finally {
+    await world.close();
+  }
+}
+
+async function runSchedule(world: SoakWorld, schedule: ReturnType<typeof planFaults>, jobs: FaultJobs, t0: number, log: (line: string) => void): Promise<FaultRecord[]> {
+  const out: FaultRecord[] = [];
+  for (const f of schedule) {
+    await sleep(f.atMs - (Date.now() - t0));
+    out.push(await runFault(world, f, jobs, log));
+  }
+  return out;
+}
+
+/** Waits until every acknowledged job is terminal and every agent's outbox is empty; the operator re-enables reporting where needed. */
+async function settle(world: SoakWorld, stream: StreamStats, faultJobs: FaultJobs, timeoutMs: number, log: (line: string) => void): Promise<Map<string, JobView>> {
+  const ids = [...stream.acks.map((a) => a.id), ...faultJobs.ids.map((p) => p.id)];
+  const deadline = Date.now() + timeoutMs;
+  let jobs = new Map<string, JobView>();
+  for (let k = 0; Date.now() < deadline; k++) {
+    jobs = await fetchJobs(world, ids, jobs);
+    const open = ids.filter((id) => !['succeeded', 'failed', 'cancelled', 'timed_out'].includes(jobs.get(id)?.state ?? ''));
+    const agents = await agentViews(world).catch(() => []);
+    const drained = agents.length > 0 && agents.every((a) => a.spoolDepth === 0 && a.breakerState === 'closed');
+    if (open.length === 0 && drained) return jobs;
+    if (k % 10 === 0) log(`settling: ${open.length} not terminal${open[0] ? ` (e.g. ${describeJob(jobs.get(open[0]), open[0])})` : ''}, outboxes ${agents.map((a) => `${a.name}:${a.spoolDepth}/${a.breakerState}`).join(' ')}`);
+    await enableIfOpen(world).catch(() => false);
+    await sleep(1_000);
+  }
+  return jobs;
+}
+
+/** The acknowledged jobs by paging GET /v1/jobs (one pool); an API hiccup leaves the previous view. */
+async function fetchJobs(world: SoakWorld, ids: string[], previous: Map<string, JobView>): Promise<Map<string, JobView>> {
+  const wanted = new Set(ids);
+  const all = await jobsOf(world.stack, 'default').catch(() => undefined);
+  return all ? new Map(all.filter((j) => wanted.has(j.id)).map((j) => [j.id, j])) : previous;
+}

@@ -1,0 +1,100 @@
+import type { SoakWorld } from './world';
+import type { JobPlan } from './plan';
+
+/** One logical submission: what was planned, and what the API acknowledged. */
+export interface Ack {
+  plan: JobPlan;
+  key: string;
+  id: string;
+  tries: number;
+  ackedAt: number;
+}
+
+export interface StreamStats {
+  acks: Ack[];
+  /** Answers a careful client does not retry (anything but 200/202/503/429 and connection errors). */
+  refused: string[];
+  cancels: { requested: number; alreadyEnded: number };
+}
+
+/** The job document for one planned job; every run appends `id attempt start|end rc epochMs` to the marker file. */
+export function jobBody(world: SoakWorld, p: JobPlan): object {
+  const m = world.marker;
+  const rc = p.kind === 'flaky' ? '$([ "$JR_ATTEMPT" = 1 ] && echo 1 || echo 0)' : p.kind === 'fails' ? '3' : '0';
+  const uses = p.kind === 'download' || p.kind === 'bad-checksum' ? world.artifacts.artifact(p.i, p.artifact ?? 'normal') : undefined;
+  const check = uses ? `test -s "$JR_ARTIFACTS_DIR/${uses.name}" || rc=9; ` : '';
+  const line = (what: string, code: string): string => `echo "$JR_JOB_ID $JR_ATTEMPT ${what} ${code} $(date +%s%3N)" >> ${m}`;
+  const run = `${line('start', '0')}; sleep ${p.sleepS}; rc=${rc}; ${check}${line('end', '$rc')}; exit $rc`;
+  return {
+    name: `soak-${p.i}-${p.kind}`,
+    retries: p.retries,
+    ...(p.kind === 'cancel-queued' ? { labels: { hold: 'forever' } } : {}),
+    ...(uses ? { uses: [{ url: uses.url, sha256: p.kind === 'bad-checksum' ? '0'.repeat(64) : uses.sha256 }] } : {}),
+    steps: [{ name: 'work', run }],
+  };
+}
+
+/**
+ * Submits with one Idempotency-Key per logical job, retrying that key on 503/429 and on connection
+ * errors (the API down, restarting, its disk full) until acknowledged, as a careful client does.
+ */
+export async function submitWithRetry(world: SoakWorld, key: string, body: object, refused: string[]): Promise<{ id: string; tries: number } | undefined> {
+  for (let tries = 1; ; tries++) {
+    const res = await fetch(`${world.stack.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${world.stack.adminToken}`, 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    }).catch(() => undefined);
+    if (res && (res.status === 202 || res.status === 200)) return { id: ((await res.json()) as { id: string }).id, tries };
+    if (res && res.status !== 503 && res.status !== 429) {
+      refused.push(`${key}: ${res.status} ${(await res.text()).slice(0, 200)}`);
+      return undefined;
+    }
+    const retryAfterS = Number(res?.headers.get('retry-after') ?? 0);
+    await res?.text().catch(() => undefined);
+    await sleep(Math.min(2_000, Math.max(100, retryAfterS * 1_000 * 0.5)) * (0.5 + Math.random()));
+  }
+}
+
+/** Runs the planned stream until every planned job was submitted (and its cancel, if any, sent). */
+export async function runStream(world: SoakWorld, seed: number, plans: JobPlan[], log: (line: string) => void): Promise<StreamStats> {
+  const stats: StreamStats = { acks: [], refused: [], cancels: { requested: 0, alreadyEnded: 0 } };
+  const t0 = Date.now();
+  const pending: Array<Promise<void>> = [];
+  for (const p of plans) {
+    await sleep(p.atMs - (Date.now() - t0));
+    pending.push(submitPlanned(world, seed, p, stats));
+    if (p.i % 100 === 99) log(`stream: ${p.i + 1} submitted, ${stats.acks.length} acknowledged`);
+  }
+  await Promise.all(pending);
+  return stats;
+}
+
+async function submitPlanned(world: SoakWorld, seed: number, p: JobPlan, stats: StreamStats): Promise<void> {
+  const key = `soak-${seed}-${p.i}`;
+  const r = await submitWithRetry(world, key, jobBody(world, p), stats.refused);
+  if (!r) return;
+  stats.acks.push({ plan: p, key, id: r.id, tries: r.tries, ackedAt: Date.now() });
+  if (p.kind === 'cancel-queued') await cancel(world, r.id, stats);
+  if (p.kind === 'cancel-running') {
+    await waitRunning(world, r.id, 60_000);
+    await cancel(world, r.id, stats);
+  }
+}
+
+async function cancel(world: SoakWorld, id: string, stats: StreamStats): Promise<void> {
+  stats.cancels.requested++;
+  if ((await world.cli(['cancel', id], [0, 5])) === 5) stats.cancels.alreadyEnded++;
+}
+
+async function waitRunning(world: SoakWorld, id: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const state = await world.stack.job(id).then((j) => j.state, () => undefined);
+    if (state === 'running') return;
+    await sleep(250);
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));

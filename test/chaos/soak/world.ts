@@ -1,0 +1,118 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FaultProxy, Stack, startPrivatePostgres, startPrivateRedis, type ManagedProcess, type PrivateService } from '@jr/testing';
+import { ArtifactServer } from './artifacts';
+
+/** How the API's journal is made to run out of space. */
+export type DiskMode = 'tmpfs' | 'journal-max-bytes';
+
+/**
+ * Everything a soak runs on: a private Redis and PostgreSQL (so they may be killed), the API's data
+ * directory on a small tmpfs of its own (so its disk may fill), a Stack (real jr-api), N agents each
+ * behind its own FaultProxy, and the download server.
+ */
+export class SoakWorld {
+  readonly proxies: FaultProxy[] = [];
+  readonly agentNames: string[] = [];
+  /** Set by the faults while they hold a dependency down. */
+  redisDown = false;
+  postgresDown = false;
+  private constructor(
+    readonly base: string,
+    readonly redis: PrivateService,
+    readonly postgres: PrivateService,
+    readonly stack: Stack,
+    readonly diskMode: DiskMode,
+    readonly apiDataDir: string,
+    readonly artifacts: ArtifactServer,
+    readonly marker: string,
+  ) {}
+
+  static async create(agents: number, slots: number, log: (line: string) => void): Promise<SoakWorld> {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'jr-soak-'));
+    const disk = path.join(base, 'disk');
+    fs.mkdirSync(disk);
+    const diskMode: DiskMode = process.env.JR_TEST_NO_TMPFS !== '1' && tryMount(disk) ? 'tmpfs' : 'journal-max-bytes';
+    log(diskMode === 'tmpfs' ? `API data dir on a 64 MiB tmpfs (${disk})` : 'tmpfs not permitted: disk full is emulated by JR_JOURNAL_MAX_BYTES with Postgres away');
+    const redis = await startPrivateRedis(base);
+    const postgres = await startPrivatePostgres(base);
+    const apiDataDir = path.join(disk, 'api');
+    const apiEnv: Record<string, string> = { JR_DATA_DIR: apiDataDir, ...(diskMode === 'journal-max-bytes' ? { JR_JOURNAL_MAX_BYTES: '4MiB' } : {}) };
+    const stack = new Stack('1s', { redisUrl: redis.url, postgresServerUrl: postgres.url, apiEnv });
+    await stack.start();
+    const artifacts = await ArtifactServer.start();
+    const world = new SoakWorld(base, redis, postgres, stack, diskMode, apiDataDir, artifacts, path.join(base, 'runs.log'));
+    for (let k = 0; k < agents; k++) await world.addAgent(k, slots);
+    return world;
+  }
+
+  get grpcPort(): number {
+    return Number(this.stack.grpcAddress.split(':')[1]);
+  }
+
+  private agentOptions(k: number): Parameters<Stack['startAgent']>[1] {
+    const proxy = this.proxies[k];
+    if (!proxy) throw new Error(`no proxy for agent ${k}`);
+    return {
+      slots: this.slots,
+      grpcTarget: proxy.address,
+      extraEnv: { JR_LABELS: `agent=a${k}`, JR_BREAKER_THRESHOLD: '2', JR_REPORT_TIMEOUT: '1s', JR_SHUTDOWN_GRACE: '2s' },
+    };
+  }
+
+  private slots = 4;
+
+  private async addAgent(k: number, slots: number): Promise<void> {
+    this.slots = slots;
+    this.proxies[k] = await FaultProxy.start({ host: '127.0.0.1', port: this.grpcPort });
+    this.agentNames[k] = `a${k}`;
+    await this.stack.startAgent(`a${k}`, this.agentOptions(k));
+  }
+
+  agent(k: number): ManagedProcess {
+    const a = this.stack.agents.get(`a${k}`);
+    if (!a) throw new Error(`agent a${k} unknown`);
+    return a;
+  }
+
+  /** Starts agent k again on its data directory (it keeps its id). */
+  async restartAgent(k: number): Promise<void> {
+    await this.stack.startAgent(`a${k}`, this.agentOptions(k));
+  }
+
+  /** Runs the real `jr` CLI; retried while the API is unreachable (69) or answers 5xx (70). */
+  async cli(args: string[], okCodes: number[] = [0]): Promise<number> {
+    for (let tries = 0; ; tries++) {
+      const r = await this.stack.cli(args, { JR_REQUEST_TIMEOUT: '5s' });
+      if (okCodes.includes(r.code)) return r.code;
+      if (![69, 70].includes(r.code) || tries > 60) throw new Error(`jr ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.proxies) p.setMode({ kind: 'pass' });
+    // both running, so the stack can drop its database and keys
+    if (this.redisDown) await this.redis.start().catch(() => undefined);
+    if (this.postgresDown) await this.postgres.start().catch(() => undefined);
+    fs.rmSync(path.join(this.base, 'disk', 'ballast'), { force: true });
+    await this.stack.close();
+    for (const p of this.proxies) await p.close();
+    await this.artifacts.close();
+    await this.redis.stop();
+    await this.postgres.stop();
+    if (this.diskMode === 'tmpfs') execFileSync('umount', ['-l', path.join(this.base, 'disk')]);
+    if (!process.env.JR_KEEP_E2E_DIRS) fs.rmSync(this.base, { recursive: true, force: true });
+  }
+}
+
+function tryMount(dir: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
