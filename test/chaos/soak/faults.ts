@@ -63,7 +63,7 @@ async function inject(world: SoakWorld, f: FaultPlan, jobs: FaultJobs): Promise<
       world.proxies[f.agent]?.setMode({ kind: 'pass' });
       return `+${f.latencyMs} ms each way`;
     case 'disk-full':
-      return world.diskMode === 'tmpfs' ? diskFull(world, f.holdMs) : journalFull(world, f.holdMs, jobs);
+      return world.diskMode === 'tmpfs' ? diskFull(world, f.holdMs, jobs) : journalFull(world, f.holdMs, jobs);
   }
 }
 
@@ -79,13 +79,31 @@ async function dependencyDown(world: SoakWorld, dep: 'redis' | 'postgres', holdM
   return dep === 'redis' ? 'SIGKILL, back empty (no persistence)' : 'SIGKILL, restarted (crash recovery)';
 }
 
-/** Fills the tmpfs under the API's data dir to the last byte, holds, frees it. */
-async function diskFull(world: SoakWorld, holdMs: number): Promise<string> {
+/**
+ * Fills the tmpfs under the API's data dir to the last byte, submits until intake refuses (the
+ * journal's last page may still take a few records), holds, frees the space.
+ */
+async function diskFull(world: SoakWorld, holdMs: number, jobs: FaultJobs): Promise<string> {
   const ballast = path.join(path.dirname(world.apiDataDir), 'ballast');
   fillDisk(ballast);
+  const accepted = await submitUntilRefused(world, { name: 'soak-disk-filler', steps: [{ run: 'true' }] }, 'disk-full filler', jobs);
   const saw503 = await readinessRefuses(world, holdMs);
   fs.rmSync(ballast, { force: true });
-  return `tmpfs full, /readyz 503 ${saw503 ? 'seen' : 'NOT seen'}`;
+  return `tmpfs full, intake refused after ${accepted} more, /readyz 503 ${saw503 ? 'seen' : 'NOT seen'}`;
+}
+
+/** Submits `body` (each time a job of its own) until the API answers 503; returns how many it acknowledged first. */
+async function submitUntilRefused(world: SoakWorld, body: object, why: string, jobs: FaultJobs): Promise<number> {
+  for (let i = 0; i < 300; i++) {
+    const res = await http(world, 'POST', '/v1/jobs', body).catch(() => undefined);
+    if (res?.status === 503) {
+      await res.text();
+      return i;
+    }
+    if (res?.status === 202) jobs.ids.push({ id: ((await res.json()) as { id: string }).id, why });
+    else await res?.text();
+  }
+  return 300;
 }
 
 /** Without tmpfs: Postgres away (nothing drains the journal) and large jobs until intake refuses on JR_JOURNAL_MAX_BYTES. */
@@ -93,13 +111,7 @@ async function journalFull(world: SoakWorld, holdMs: number, jobs: FaultJobs): P
   await world.postgres.kill();
   world.postgresDown = true;
   const big = { name: 'soak-ballast', steps: [{ run: `true ${'x'.repeat(60_000)}` }, { run: `true ${'y'.repeat(60_000)}` }] };
-  let refusedAt = -1;
-  for (let i = 0; i < 200 && refusedAt < 0; i++) {
-    const res = await http(world, 'POST', '/v1/jobs', big);
-    if (res.status === 503) refusedAt = i;
-    else if (res.status === 202) jobs.ids.push({ id: ((await res.json()) as { id: string }).id, why: 'journal ballast' });
-    else await res.text();
-  }
+  const refusedAt = await submitUntilRefused(world, big, 'journal ballast', jobs);
   const saw503 = await readinessRefuses(world, holdMs);
   await world.postgres.start();
   world.postgresDown = false;

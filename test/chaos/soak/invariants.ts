@@ -6,6 +6,7 @@ import type { Ack } from './stream';
 
 export interface Evidence {
   acks: Ack[];
+  cancelNotes: Map<string, string>;
   refused: string[];
   faultJobs: FaultJobs;
   faults: FaultRecord[];
@@ -94,7 +95,7 @@ function unexpectedOutcomes(e: Evidence): { bugs: string[]; explained: number } 
     const j = e.jobs.get(a.id);
     if (!j || !TERMINAL.includes(j.state) || j.state === EXPECTED[a.plan.kind]) continue;
     if (j.reason === 'attempts_exhausted' && j.attempts.some((t) => t.state === 'lost')) explained++;
-    else bugs.push(`expected ${EXPECTED[a.plan.kind]}: ${describe(j, a.id)}`);
+    else bugs.push(`expected ${EXPECTED[a.plan.kind]}: ${describe(j, a.id)}${e.cancelNotes.has(a.id) ? ` (cancel: ${e.cancelNotes.get(a.id)})` : ''}`);
   }
   return { bugs, explained };
 }

@@ -48,7 +48,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const stream = await streaming;
     o.log(`stream done: ${stream.acks.length} acknowledged in ${Date.now() - t0} ms; settling`);
     const jobs = await settle(world, stream, faultJobs, o.settleTimeoutMs ?? 300_000, o.log);
-    const verdict = verify({ acks: stream.acks, refused: stream.refused, faultJobs, faults, jobs, runs: readRuns(world.marker), agents: await agentViews(world) });
+    const verdict = verify({ acks: stream.acks, cancelNotes: stream.cancelNotes, refused: stream.refused, faultJobs, faults, jobs, runs: readRuns(world.marker), agents: await agentViews(world) });
     const ok = verdict.failures.length === 0;
     const report = [
       `chaos soak seed=${o.seed} duration=${o.durationMs / 1000}s agents=${agents} disk-full via ${world.diskMode} (wall ${Math.round((Date.now() - t0) / 1000)} s): ${ok ? 'PASS' : 'FAIL'}`,

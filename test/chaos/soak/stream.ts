@@ -1,5 +1,6 @@
 import type { SoakWorld } from './world';
 import type { JobPlan } from './plan';
+import { readRuns } from './runs';
 
 /** One logical submission: what was planned, and what the API acknowledged. */
 export interface Ack {
@@ -15,6 +16,8 @@ export interface StreamStats {
   /** Answers a careful client does not retry (anything but 200/202/503/429 and connection errors). */
   refused: string[];
   cancels: { requested: number; alreadyEnded: number };
+  /** Per cancelled job: when it was seen running (ms after ack, -1 never) and what `jr cancel` answered. */
+  cancelNotes: Map<string, string>;
 }
 
 /** The job document for one planned job; every run appends `id attempt start|end rc epochMs` to the marker file. */
@@ -59,7 +62,7 @@ export async function submitWithRetry(world: SoakWorld, key: string, body: objec
 
 /** Runs the planned stream until every planned job was submitted (and its cancel, if any, sent). */
 export async function runStream(world: SoakWorld, seed: number, plans: JobPlan[], log: (line: string) => void): Promise<StreamStats> {
-  const stats: StreamStats = { acks: [], refused: [], cancels: { requested: 0, alreadyEnded: 0 } };
+  const stats: StreamStats = { acks: [], refused: [], cancels: { requested: 0, alreadyEnded: 0 }, cancelNotes: new Map() };
   const t0 = Date.now();
   const pending: Array<Promise<void>> = [];
   for (const p of plans) {
@@ -76,25 +79,30 @@ async function submitPlanned(world: SoakWorld, seed: number, p: JobPlan, stats: 
   const r = await submitWithRetry(world, key, jobBody(world, p), stats.refused);
   if (!r) return;
   stats.acks.push({ plan: p, key, id: r.id, tries: r.tries, ackedAt: Date.now() });
-  if (p.kind === 'cancel-queued') await cancel(world, r.id, stats);
+  if (p.kind === 'cancel-queued') await cancel(world, r.id, stats, 'queued');
   if (p.kind === 'cancel-running') {
-    await waitRunning(world, r.id, 60_000);
-    await cancel(world, r.id, stats);
+    const t0 = Date.now();
+    const seen = await waitRunning(world, r.id, 60_000);
+    await cancel(world, r.id, stats, seen ? `seen running after ${Date.now() - t0} ms` : `not seen running in ${Date.now() - t0} ms`);
   }
 }
 
-async function cancel(world: SoakWorld, id: string, stats: StreamStats): Promise<void> {
+async function cancel(world: SoakWorld, id: string, stats: StreamStats, when: string): Promise<void> {
   stats.cancels.requested++;
-  if ((await world.cli(['cancel', id], [0, 5])) === 5) stats.cancels.alreadyEnded++;
+  const code = await world.cli(['cancel', id], [0, 5]);
+  if (code === 5) stats.cancels.alreadyEnded++;
+  stats.cancelNotes.set(id, `${when}, jr cancel exited ${code} at ${new Date().toISOString()}`);
 }
 
-async function waitRunning(world: SoakWorld, id: string, timeoutMs: number): Promise<void> {
+/** Running per the API, or its step has started (the marker file says so). */
+async function waitRunning(world: SoakWorld, id: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const state = await world.stack.job(id).then((j) => j.state, () => undefined);
-    if (state === 'running') return;
+    if (state === 'running' || readRuns(world.marker).has(id)) return true;
     await sleep(250);
   }
+  return false;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
