@@ -3,6 +3,8 @@
  * prints one table on stdout (progress goes to stderr) and writes `<ISO-timestamp>.json` and
  * `latest.json` with the machine's facts and every section's result. A section that throws is
  * reported as failed and the run exits 1 after the others ran; a usage error exits 64.
+ *
+ *   JR_BENCH_API_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --only intake   # profile jr-api
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

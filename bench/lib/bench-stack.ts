@@ -9,12 +9,18 @@ export interface BenchStackOptions {
   slots?: number;
 }
 
+/** Quiet logs; `JR_BENCH_API_NODE_OPTIONS` reaches jr-api as NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
+function apiEnv(): Record<string, string> {
+  const nodeOptions = process.env.JR_BENCH_API_NODE_OPTIONS;
+  return { JR_LOG_LEVEL: 'warn', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
+}
+
 /**
  * Runs `body` against a fresh stack; the stack (processes, database, key prefix, its directory) is
  * removed afterwards even when `body` or the start-up throws.
  */
 export async function withStack<T>(o: BenchStackOptions, body: (stack: Stack) => Promise<T>): Promise<T> {
-  const stack = new Stack(o.heartbeatInterval ?? '10s', { apiEnv: { JR_LOG_LEVEL: 'warn' } });
+  const stack = new Stack(o.heartbeatInterval ?? '10s', { apiEnv: apiEnv() });
   const release = onInterrupt(() => stack.close());
   try {
     await stack.start();
