@@ -7,6 +7,7 @@ import { createLogger, NestPinoLogger, type Logger } from './common/logger';
 import { GrpcServerService } from './grpc/grpc-server.service';
 import { closeApiJournals, openApiJournals } from './journal/journal.module';
 import { newApiMetrics, type ApiMetrics } from './telemetry/api-metrics';
+import { observeHttpRequests } from './telemetry/http-metrics';
 
 export interface StartOptions {
   /** Injected time for lease logic (tests move it forward); defaults to the system clock. */
@@ -33,11 +34,13 @@ export async function createApp(config: AppConfig, options: StartOptions = {}): 
   const metrics = options.metrics ?? newApiMetrics();
   const journals = await openApiJournals(config, log, metrics);
   try {
-    return await NestFactory.create(AppModule.forRoot(config, options.clock ?? systemClock, log, journals, metrics), {
+    const app = await NestFactory.create(AppModule.forRoot(config, options.clock ?? systemClock, log, journals, metrics), {
       bodyParser: false,
       logger: new NestPinoLogger(log),
       abortOnError: false,
     });
+    observeHttpRequests(app.getHttpServer() as Server, metrics);
+    return app;
   } catch (err) {
     await closeApiJournals(journals);
     throw err;

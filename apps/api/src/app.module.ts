@@ -17,7 +17,6 @@ import { JobsModule } from './jobs/jobs.module';
 import { JournalModule, type ApiJournals } from './journal/journal.module';
 import { QueueModule } from './queue/queue.module';
 import { ResultsModule } from './results/results.module';
-import { HttpMetricsMiddleware } from './telemetry/http-metrics.middleware';
 import { type ApiMetrics } from './telemetry/api-metrics';
 import { MetricsModule } from './telemetry/metrics.module';
 
@@ -67,6 +66,6 @@ export class AppModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware, JsonBodyMiddleware).forRoutes('*path');
+    consumer.apply(JsonBodyMiddleware).forRoutes('*path');
   }
 }
