@@ -2,14 +2,15 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { AlwaysOffSampler, AlwaysOnSampler, SimpleSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { AlwaysOnSampler, SimpleSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { IdOnlyTracerProvider } from './id-only-tracer';
 import { TRACER_NAME } from './tracing';
 
 /**
  * - `otlp`: OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set: the OpenTelemetry
  *   Node SDK exports traces as OTEL_* says (protocol, sampler, batch sizes, resource attributes).
- * - `off`: no endpoint: nothing is recorded or exported; spans still get ids (an always-off sampler), so
+ * - `off`: no endpoint: nothing is recorded or exported; spans still get ids (the id-only tracer, no SDK), so
  *   logs carry trace_id/span_id and W3C context still flows between API and agent. Cost: an id per span.
  * - `disabled`: OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none: nothing registered at all.
  * - `test`: an exporter given by a test (e.g. InMemorySpanExporter), every span recorded synchronously.
@@ -75,7 +76,7 @@ function start(mode: TelemetryMode, options: TelemetryOptions): () => Promise<vo
     case 'otlp':
       return startNodeSdk(options);
     case 'off':
-      return registerLocal(options, { sampler: new AlwaysOffSampler(), spanProcessors: [] });
+      return registerIdsOnly();
     case 'test': {
       const exporter = options.testSpanExporter as SpanExporter;
       return registerLocal(options, { sampler: new AlwaysOnSampler(), spanProcessors: [new SimpleSpanProcessor({ exporter })] });
@@ -98,11 +99,22 @@ function startNodeSdk(options: TelemetryOptions): () => Promise<void> {
   return () => sdk.shutdown();
 }
 
-function registerLocal(options: TelemetryOptions, config: ConstructorParameters<typeof TracerProvider>[0]): () => Promise<void> {
-  const provider = new TracerProvider({ ...config, resource: serviceResource(options) });
+/** `off`: context and W3C propagation with the id-only tracer (nothing recorded, no SDK on the hot path). */
+function registerIdsOnly(): () => Promise<void> {
+  registerContext();
+  trace.setGlobalTracerProvider(new IdOnlyTracerProvider());
+  return async () => undefined;
+}
+
+function registerContext(): void {
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
   propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+}
+
+function registerLocal(options: TelemetryOptions, config: ConstructorParameters<typeof TracerProvider>[0]): () => Promise<void> {
+  const provider = new TracerProvider({ ...config, resource: serviceResource(options) });
+  registerContext();
   trace.setGlobalTracerProvider(provider);
   return () => provider.shutdown();
 }
