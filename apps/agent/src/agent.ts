@@ -18,7 +18,8 @@ import { MAX_PARALLEL_LEASES, runLeaseLoop } from './loops/lease-loop';
 import type { EnableSource } from './reporting/reporting-breaker';
 import { Reporting } from './reporting/reporting';
 import { ArtifactCache } from './runner/artifact-cache';
-import { AttemptRun } from './runner/attempt-runner';
+import { AttemptRun, stepRegistryDir } from './runner/attempt-runner';
+import { reapOrphanedSteps } from './runner/step-registry';
 import { AttemptSlots } from './runner/attempt-slots';
 import { CredentialSession } from './state/credential-session';
 import { CredentialStore } from './state/credential-store';
@@ -124,6 +125,9 @@ class Agent {
     // The control socket first: it also refuses to start next to a live agent on this data directory,
     // before anything (the outbox journal) is opened that two agents must not share.
     this.control = await ControlServer.start(controlSocketPath(this.config.dataDir), (c) => this.onControl(c), this.logger);
+    // Steps of a previous incarnation that died without stopping them would run on beside their re-lease.
+    const reaped = await reapOrphanedSteps(stepRegistryDir(this.config.dataDir));
+    if (reaped.length > 0) this.logger.warn({ pgids: reaped }, `killed ${reaped.length} step process group(s) left running by a previous jr-agent`);
     const metrics = this.observability.metrics;
     this.reporting = await Reporting.open(this.config, { transport: this.api, logger: this.logger, onFatal: (err) => this.fatal(err), lifetime: this.lifecycle.signal, metrics });
     // Before enrolling: while the API is unreachable the metrics already tell (breaker, outbox, no heartbeat).

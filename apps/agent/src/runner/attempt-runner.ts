@@ -11,6 +11,9 @@ import { timeoutOrNone } from './limits';
 import { runStepSequence, stopEnd, type AttemptEnd } from './step-sequence';
 import { buildStepEnv } from './step-env';
 
+/** `$JR_DATA_DIR/steps`: the process groups of running steps (step-registry.ts). */
+export const stepRegistryDir = (dataDir: string): string => path.join(dataDir, 'steps');
+
 export interface AttemptDeps {
   reporter: Reporter;
   artifacts: ArtifactCache;
@@ -110,6 +113,7 @@ export class AttemptRun {
       cwd: this.workDir,
       env: buildStepEnv(this.deps.childEnv, spec.env, { jobId: this.ref.jobId, attempt: this.ref.attempt, artifactsDir }),
       killGraceMs: this.deps.killGraceMs,
+      registryDir: stepRegistryDir(this.deps.dataDir),
       signal: this.stopper.signal,
       events,
       report,

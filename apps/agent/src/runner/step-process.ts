@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { OutputStream } from './attempt-events';
 import { ensureGroupGone, killGroupLeavesFirst, signalGroup } from './process-group';
+import { forgetStep, recordStep } from './step-registry';
 
 export type StepCommand = { kind: 'shell'; script: string } | { kind: 'argv'; args: string[] };
 
@@ -24,6 +25,8 @@ export interface StepProcessOptions {
   signal: AbortSignal;
   onOutput(stream: OutputStream, data: Buffer): void;
   flow?: OutputFlow;
+  /** Where the step's process group is recorded while it runs (see step-registry.ts). */
+  registryDir?: string;
 }
 
 export interface StepProcessResult {
@@ -52,7 +55,10 @@ export async function runStepProcess(o: StepProcessOptions): Promise<StepProcess
     const [err] = (await once(child, 'error')) as [unknown];
     return spawnFailed(file, err, o);
   }
-  return new StepProcess(child, child.pid, o).wait();
+  if (o.registryDir !== undefined) recordStep(o.registryDir, child.pid);
+  const result = await new StepProcess(child, child.pid, o).wait();
+  if (o.registryDir !== undefined && result.groupGone) forgetStep(o.registryDir, child.pid);
+  return result;
 }
 
 function spawnFailed(file: string, err: unknown, o: StepProcessOptions): StepProcessResult {

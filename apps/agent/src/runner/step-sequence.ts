@@ -20,6 +20,8 @@ export interface StepSequenceOptions {
   cwd: string;
   env: Record<string, string>;
   killGraceMs: number;
+  /** Where running steps' process groups are recorded (step-registry.ts). */
+  registryDir?: string;
   /** Aborted with a StopRequest when the attempt is cancelled or times out. */
   signal: AbortSignal;
   events: AttemptEventLog;
@@ -97,6 +99,7 @@ async function runWithOutput(o: StepSequenceOptions, index: number, step: pb.Ste
       env: o.env,
       timeoutMs: timeoutOrNone(step.timeoutMs),
       killGraceMs: o.killGraceMs,
+      registryDir: o.registryDir,
       signal: o.signal,
       onOutput: (stream, data) => chunkers[stream].write(data),
       flow: {

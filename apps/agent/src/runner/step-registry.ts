@@ -1,0 +1,67 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ensureGroupGone, signalGroup } from './process-group';
+
+/**
+ * Steps run in process groups of their own (`detached`), so they outlive an agent that is SIGKILLed
+ * (OOM killer, `kill -9`, a crash): the job is then leased again elsewhere while the old run goes on,
+ * two copies of one job at once. Every running step's group is therefore recorded in
+ * `$JR_DATA_DIR/steps/<pgid>` (with the leader's start time, so a reused pid is never taken for it),
+ * and the next agent on this data directory kills what is still there before it leases anything.
+ */
+export function recordStep(dir: string, pgid: number): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(dir, String(pgid)), JSON.stringify({ pgid, startTime: processStartTime(pgid) ?? null }));
+  } catch {
+    // Best effort: a step must not fail because its bookkeeping could not be written.
+  }
+}
+
+export function forgetStep(dir: string, pgid: number): void {
+  fs.rmSync(path.join(dir, String(pgid)), { force: true });
+}
+
+/**
+ * Kills the process groups of steps a previous incarnation left running (only those whose leader
+ * is still the same process); returns their pgids. Call once at start-up, as the data directory's owner.
+ */
+export async function reapOrphanedSteps(dir: string): Promise<number[]> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const reaped: number[] = [];
+  for (const name of names) {
+    const rec = readRecord(path.join(dir, name));
+    if (rec && rec.startTime !== null && processStartTime(rec.pgid) === rec.startTime && signalGroup(rec.pgid, 'SIGKILL')) {
+      await ensureGroupGone(rec.pgid);
+      reaped.push(rec.pgid);
+    }
+    fs.rmSync(path.join(dir, name), { force: true });
+  }
+  return reaped;
+}
+
+function readRecord(file: string): { pgid: number; startTime: string | null } | undefined {
+  try {
+    const rec = JSON.parse(fs.readFileSync(file, 'utf8')) as { pgid?: unknown; startTime?: unknown };
+    if (typeof rec.pgid !== 'number' || !Number.isInteger(rec.pgid) || rec.pgid <= 1) return undefined;
+    return { pgid: rec.pgid, startTime: typeof rec.startTime === 'string' ? rec.startTime : null };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined without /proc or process. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
