@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Stack, waitFor } from '@jr/testing';
 import { runSoak } from '../chaos/soak/soak';
 
 // The 60 s variant of `npm run chaos` (test/chaos/soak.test.ts), fixed seed, one round of every fault
@@ -12,4 +15,49 @@ it('60 s seeded soak (seed 6060): every fault kind once, every invariant holds',
   process.stdout.write(`\n${r.report}\n`);
   expect(r.faults.map((f) => f.plan.kind).sort()).toEqual(['agent-kill', 'api-kill', 'disk-full', 'partition', 'postgres-restart', 'redis-empty', 'slow-network']);
   expect(r.failures).toEqual([]);
+});
+
+/** Members of process group `pgid` that are more than zombies (a PID 1 here may never reap). */
+function liveMembers(pgid: number): number {
+  let n = 0;
+  for (const name of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    const stat = (() => {
+      try {
+        return fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      } catch {
+        return '';
+      }
+    })();
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') n++;
+  }
+  return n;
+}
+
+// Found by the soak (seed 4242, "runs orphaned by agent SIGKILL"): a SIGKILLed agent's step kept
+// running in its own process group beside the job's next attempt. The restarted agent now kills it.
+it('an agent SIGKILLed mid-step: its restart kills the step left running, and only the next attempt finishes', async () => {
+  const stack = new Stack('1s');
+  await stack.start();
+  try {
+    await stack.startAgent('victim', { slots: 1 });
+    const pidFile = path.join(stack.dir, 'step.pid');
+    const marker = path.join(stack.dir, 'finished');
+    const script = `if [ "$JR_ATTEMPT" = 1 ]; then echo $$ > ${pidFile}; sleep 20; fi; echo "attempt $JR_ATTEMPT" >> ${marker}`;
+    const submit = await stack.cli(['submit', '--json', '--', 'sh', '-c', script]);
+    const { id } = JSON.parse(submit.stdout) as { id: string };
+    const pgid = await waitFor(() => fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8').trim()), { timeoutMs: 20_000, what: 'the step to start' });
+    await stack.agents.get('victim')?.kill();
+    expect(liveMembers(pgid)).toBeGreaterThan(0);
+    const restarted = await stack.startAgent('victim', { slots: 1, waitActive: false });
+    await waitFor(() => restarted.log().split('"jr-agent ready"').length === 3, { timeoutMs: 20_000, what: 'the agent to start again' });
+    expect(liveMembers(pgid)).toBe(0);
+    const wait = await stack.cli(['wait', id, '--timeout', '60s']);
+    expect(wait.code).toBe(0);
+    expect((await stack.job(id)).attempts.map((a) => a.state)).toEqual(['lost', 'succeeded']);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(fs.readFileSync(marker, 'utf8')).toBe('attempt 2\n');
+  } finally {
+    await stack.close();
+  }
 });

@@ -53,6 +53,8 @@ export function verify(e: Evidence): Verdict {
   rows.push({ name: 'ran more than once', value: reruns.summary, ok: fail(reruns.bugs) });
   const results = resultsLost(e);
   rows.push({ name: 'results lost (run ended, API lacks it)', value: `${results.bugs.length} (${results.orphans} runs orphaned by agent SIGKILL)`, ok: fail(results.bugs) });
+  const outlived = stepsOutlivingRestart(e);
+  rows.push({ name: 'steps still running after their agent restarted', value: String(outlived.length), ok: fail(outlived) });
   const strangers = [...e.runs.keys()].filter((id) => !e.jobs.has(id));
   rows.push({ name: 'ran but never acknowledged', value: String(strangers.length), ok: fail(strangers.map((id) => `ran, not acknowledged: ${id}`)) });
   const undrained = e.agents.filter((a) => a.spoolDepth !== 0 || a.breakerState !== 'closed');
@@ -156,6 +158,25 @@ function killedWhileRunning(e: Evidence, agentName: string | undefined, marks: R
   const start = marks.find((m) => m.what === 'start')?.atMs ?? 0;
   const end = marks.find((m) => m.what === 'end')?.atMs ?? Infinity;
   return e.faults.some((f) => f.plan.kind === 'agent-kill' && `a${f.plan.agent}` === agentName && f.startedAt <= end + 50 && f.startedAt >= start - 50);
+}
+
+/**
+ * A step of a SIGKILLed agent goes on running (its own process group) until the agent is restarted
+ * on the same data directory, which kills it: no run may end after that restart.
+ */
+function stepsOutlivingRestart(e: Evidence): string[] {
+  const out: string[] = [];
+  const names = new Map(e.agents.map((a) => [a.id, a.name]));
+  for (const [id, byAttempt] of e.runs) {
+    for (const [n, marks] of byAttempt) {
+      const start = marks.find((m) => m.what === 'start')?.atMs ?? 0;
+      const end = marks.find((m) => m.what === 'end')?.atMs;
+      const agent = names.get(e.jobs.get(id)?.attempts.find((t) => t.n === n)?.agentId ?? '');
+      const kill = e.faults.find((f) => f.plan.kind === 'agent-kill' && `a${f.plan.agent}` === agent && f.startedAt >= start && f.healedAt < (end ?? 0));
+      if (kill && end !== undefined) out.push(`attempt ${n} of ${id} ended ${end - kill.healedAt} ms after its agent ${agent} was restarted: ${describe(e.jobs.get(id), id)}`);
+    }
+  }
+  return out;
 }
 
 /** The table, as printed. */

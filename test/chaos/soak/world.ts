@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FaultProxy, Stack, startPrivatePostgres, startPrivateRedis, type ManagedProcess, type PrivateService } from '@jr/testing';
+import { FaultProxy, Stack, startPrivatePostgres, startPrivateRedis, waitFor, type ManagedProcess, type PrivateService } from '@jr/testing';
 import { ArtifactServer } from './artifacts';
 
 /** How the API's journal is made to run out of space. */
@@ -77,9 +77,18 @@ export class SoakWorld {
     return a;
   }
 
-  /** Starts agent k again on its data directory (it keeps its id). */
+  /**
+   * Starts agent k again on its data directory (it keeps its id) and waits until the new process is
+   * ready (the API may still list the killed one as active for a few heartbeats).
+   */
   async restartAgent(k: number): Promise<void> {
-    await this.stack.startAgent(`a${k}`, this.agentOptions(k));
+    const readyLines = (log: string): number => log.split('"jr-agent ready"').length - 1;
+    const before = readyLines(this.agent(k).log());
+    const agent = await this.stack.startAgent(`a${k}`, { ...this.agentOptions(k), waitActive: false });
+    await waitFor(() => {
+      if (!agent.running) throw new Error(`agent a${k} exited:\n${agent.log().slice(-3_000)}`);
+      return readyLines(agent.log()) > before;
+    }, { timeoutMs: 30_000, what: `agent a${k} to start again` });
   }
 
   /** Runs the real `jr` CLI; retried while the API is unreachable (69) or answers 5xx (70). */
