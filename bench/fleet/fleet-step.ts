@@ -8,6 +8,8 @@ export interface StepPlan {
   agents: number;
   holdMs: number;
   enrollConcurrency: number;
+  /** Longest the enrollment of a step may take: an API falling over must not hold the bench for ever. */
+  enrollDeadlineMs: number;
   /** Jobs per second submitted to the simulated pool while the step holds. */
   jobRate: number;
 }
@@ -22,6 +24,8 @@ export interface StepTarget {
 }
 
 export interface StepResult {
+  /** The N of the step, and how many agents actually enrolled. */
+  planned: number;
   agents: number;
   holdS: number;
   enrollWallS: number;
@@ -51,7 +55,7 @@ export interface StepResult {
  * to the pool; heartbeat RTTs, lease latencies and the API's CPU are those of the hold only.
  */
 export async function runStep(t: StepTarget, plan: StepPlan, log: (line: string) => void): Promise<StepResult> {
-  const grown = await t.fleet.grow(plan.agents, plan.enrollConcurrency);
+  const grown = await t.fleet.grow(plan.agents, plan.enrollConcurrency, plan.enrollDeadlineMs);
   log(`${grown.agents} agents enrolled (${grown.failed} failed) in ${round(grown.wallMs / 1_000)} s; holding ${plan.holdMs / 1_000} s`);
   const enrolling = await t.fleet.collect(); // the enrollment phase: only its errors count
   const trickle = new Trickle(t.baseUrl, t.adminToken, t.pool, plan.jobRate);
@@ -76,6 +80,7 @@ export async function runStep(t: StepTarget, plan: StepPlan, log: (line: string)
   const errors = addCounts(addCounts({}, enrolling.errors), held.errors);
   if (trickle.errors > 0) errors['POST /v1/jobs'] = trickle.errors;
   return {
+    planned: plan.agents,
     agents: grown.agents,
     holdS,
     enrollWallS: grown.wallMs / 1_000,

@@ -85,14 +85,17 @@ export class Fleet {
     return this.procs.map((p) => p.child.pid ?? -1);
   }
 
-  /** Grows the fleet to `total` agents (split evenly), enrolling `enrollConcurrency` at a time overall. */
-  async grow(total: number, enrollConcurrency: number): Promise<GrowResult> {
+  /**
+   * Grows the fleet to `total` agents (split evenly), enrolling `enrollConcurrency` at a time overall;
+   * after `deadlineMs` the agents not enrolled yet are given up (counted as failed).
+   */
+  async grow(total: number, enrollConcurrency: number, deadlineMs: number): Promise<GrowResult> {
     const started = performance.now();
     const k = this.procs.length;
     const answers = await Promise.all(
       this.procs.map((p, i) => {
         const to = Math.floor(total / k) + (i < total % k ? 1 : 0);
-        return p.request({ type: 'grow', to, enrollConcurrency: Math.max(1, Math.ceil(enrollConcurrency / k)) }, 'grown');
+        return p.request({ type: 'grow', to, enrollConcurrency: Math.max(1, Math.ceil(enrollConcurrency / k)), deadlineMs }, 'grown');
       }),
     );
     return {

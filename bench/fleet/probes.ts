@@ -69,7 +69,7 @@ export class Probes {
   private async run(db: Client): Promise<void> {
     while (!this.stopped) {
       let t = performance.now();
-      const ok = await fetch(`${this.baseUrl}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.ok, () => false);
       if (ok) this.healthz.push(performance.now() - t);
       t = performance.now();
       await db.query('SELECT 1');

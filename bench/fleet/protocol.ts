@@ -10,7 +10,8 @@ export interface SimProcessConfig {
 }
 
 export type ToSim =
-  | { type: 'grow'; to: number; enrollConcurrency: number }
+  /** Enrolls up to `to` agents; gives up on the rest after `deadlineMs` (an API that is falling over). */
+  | { type: 'grow'; to: number; enrollConcurrency: number; deadlineMs: number }
   | { type: 'collect' }
   | { type: 'stop' };
 
@@ -30,5 +31,6 @@ export interface SimStats {
 
 export type FromSim =
   | { type: 'ready' }
+  /** `failed`: enrollments that failed or were never tried before the deadline. */
   | { type: 'grown'; enrollMs: number[]; failed: number; agents: number }
   | ({ type: 'stats' } & SimStats);

@@ -59,21 +59,25 @@ export class SimAgent {
     this.client = new Service(cfg.target, grpc.credentials.createInsecure(), SIM_CHANNEL_OPTIONS);
   }
 
-  /** Enrolls (retrying with backoff, as jr-agent does); resolves with the duration of the call that succeeded. */
-  async enroll(): Promise<number> {
+  /**
+   * Enrolls (retrying with backoff, as jr-agent does, but not past `giveUpAtMs`); resolves with the
+   * duration of the call that succeeded.
+   */
+  async enroll(giveUpAtMs: number): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
         const req: pb.EnrollRequest = { name: this.name, pool: this.cfg.pool, labels: {}, slots: 1, version: 'bench-sim', previousAgentId: this.agentId };
-        const res = await this.call<pb.EnrollResponse__Output>('Enroll', req, this.cfg.enrollToken, 10_000);
+        const res = await this.call<pb.EnrollResponse__Output>('Enroll', req, this.cfg.enrollToken, Math.max(1_000, Math.min(10_000, giveUpAtMs - Date.now())));
         this.credential = res.credential;
         this.agentId = res.agentId;
         this.intervalMs = Number(res.heartbeatIntervalMs) || this.intervalMs;
         return performance.now() - started;
       } catch (err) {
         this.sink.error(`Enroll ${describe(err)}`);
-        if (attempt >= 5 || this.stopping.signal.aborted) throw err;
-        await delay(jitter(500 * 2 ** attempt, 0.2));
+        const pause = jitter(500 * 2 ** attempt, 0.2);
+        if (attempt >= 5 || this.stopping.signal.aborted || Date.now() + pause > giveUpAtMs) throw err;
+        await delay(pause);
       }
     }
   }

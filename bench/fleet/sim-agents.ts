@@ -25,15 +25,16 @@ function send(msg: FromSim): void {
   process.send?.(msg);
 }
 
-async function grow(to: number, concurrency: number): Promise<void> {
+async function grow(to: number, concurrency: number, deadlineMs: number): Promise<void> {
+  const giveUpAt = Date.now() + deadlineMs;
   const enrollMs: number[] = [];
   let failed = 0;
   let next = agents.length;
   const worker = async (): Promise<void> => {
-    while (next < to) {
+    while (next < to && Date.now() < giveUpAt) {
       const agent = new SimAgent(`${config.namePrefix}-${next++}`, config, sink);
       try {
-        enrollMs.push(await agent.enroll());
+        enrollMs.push(await agent.enroll(giveUpAt));
         agents.push(agent);
         agent.start();
       } catch {
@@ -43,7 +44,7 @@ async function grow(to: number, concurrency: number): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, to - next)) }, worker));
-  send({ type: 'grown', enrollMs, failed, agents: agents.length });
+  send({ type: 'grown', enrollMs, failed: failed + Math.max(0, to - next), agents: agents.length });
 }
 
 function collect(): void {
@@ -61,7 +62,7 @@ function stop(): void {
 process.on('message', (msg: ToSim) => {
   switch (msg.type) {
     case 'grow':
-      void grow(msg.to, msg.enrollConcurrency);
+      void grow(msg.to, msg.enrollConcurrency, msg.deadlineMs);
       return;
     case 'collect':
       return collect();

@@ -33,6 +33,7 @@ export class Trickle {
       method: 'POST',
       headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: `fleet-${this.seq++}`, pool: this.pool, steps: [{ run: ['true'] }] }),
+      signal: AbortSignal.timeout(10_000),
     })
       .then(async (res) => {
         const at = epochMs();
