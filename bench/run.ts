@@ -19,6 +19,8 @@ import { SECTIONS } from './sections';
 export interface RunFile {
   machine: MachineFacts;
   wallSeconds: number;
+  /** 1/5/15-minute load averages when the run ended (the start's are in `machine`): other work on the machine shows here. */
+  loadAverageAtEnd: number[];
   sections: SectionResult[];
 }
 
@@ -62,9 +64,10 @@ async function main(args: RunArgs): Promise<number> {
   const sections: SectionResult[] = [];
   for (const s of selected) sections.push(await runSection(s.id, s.run, args.quick));
   const wallSeconds = Math.round((performance.now() - started) / 100) / 10;
-  const out = writeResults(args.outDir, { machine, wallSeconds, sections });
+  const loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  const out = writeResults(args.outDir, { machine, wallSeconds, loadAverageAtEnd, sections });
   process.stdout.write(`${renderTable(sections)}\n`);
-  log(`${wallSeconds} s wall; written ${path.relative(process.cwd(), out)} and latest.json`);
+  log(`${wallSeconds} s wall, load average ${machine.loadAverage[0]} at the start, ${loadAverageAtEnd[0]} at the end; written ${path.relative(process.cwd(), out)} and latest.json`);
   const failed = sections.filter((s) => s.error !== undefined).map((s) => s.id);
   if (failed.length > 0) log(`failed: ${failed.join(', ')}`);
   return failed.length > 0 ? 1 : 0;
