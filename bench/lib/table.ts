@@ -3,7 +3,9 @@ import type { Figure, SectionResult } from './report';
 
 const HEADER = ['section', 'figure', 'value', 'unit', 'reference', 'ratio'];
 
+/** A figure without samples (NaN: e.g. no heartbeat was answered at all) reads "none", not "NaN". */
 export function formatNumber(n: number): string {
+  if (Number.isNaN(n)) return 'none';
   if (!Number.isFinite(n)) return String(n);
   const abs = Math.abs(n);
   if (abs >= 1_000) return Math.round(n).toLocaleString('en-US');
@@ -15,7 +17,7 @@ export function formatNumber(n: number): string {
 
 function figureRow(section: string, f: Figure): string[] {
   const reference = f.reference ? `${formatNumber(f.reference.value)} ${f.reference.label}` : '';
-  const ratio = f.ratio === undefined ? '' : `${f.ratio >= 10 ? f.ratio.toFixed(0) : f.ratio.toFixed(2)}x`;
+  const ratio = f.ratio === undefined || !Number.isFinite(f.ratio) ? '' : `${f.ratio >= 10 ? f.ratio.toFixed(0) : f.ratio.toFixed(2)}x`;
   return [section, f.label, formatNumber(f.value), f.unit, reference, ratio];
 }
 
