@@ -58,13 +58,19 @@ async function inject(world: SoakWorld, f: FaultPlan, jobs: FaultJobs): Promise<
     case 'partition':
       return partition(world, f, jobs);
     case 'slow-network':
-      world.proxies[f.agent]?.setMode({ kind: 'latency', ms: f.latencyMs });
-      await sleep(f.holdMs);
-      world.proxies[f.agent]?.setMode({ kind: 'pass' });
-      return `+${f.latencyMs} ms each way`;
+      return slowNetwork(world, f);
     case 'disk-full':
       return world.diskMode === 'tmpfs' ? diskFull(world, f.holdMs, jobs) : journalFull(world, f.holdMs, jobs);
   }
+}
+
+/** Latency on one agent's link; an overlapping partition of the same agent ends it early. */
+async function slowNetwork(world: SoakWorld, f: FaultPlan): Promise<string> {
+  const proxy = world.proxies[f.agent];
+  proxy?.setMode({ kind: 'latency', ms: f.latencyMs });
+  await sleep(f.holdMs);
+  if (proxy?.currentMode.kind === 'latency') proxy.setMode({ kind: 'pass' });
+  return `+${f.latencyMs} ms each way${f.overlapsNext ? ', overlapping the next fault' : ''}`;
 }
 
 async function dependencyDown(world: SoakWorld, dep: 'redis' | 'postgres', holdMs: number): Promise<string> {

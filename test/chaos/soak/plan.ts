@@ -40,6 +40,8 @@ export interface FaultPlan {
   agent: number;
   /** Added latency each way (slow-network). */
   latencyMs: number;
+  /** A slow network may go on while the next fault starts (a degraded link during an outage is realistic). */
+  overlapsNext: boolean;
 }
 
 const KIND_WEIGHTS: Array<[JobKind, number]> = [
@@ -72,10 +74,12 @@ export function planJobs(seed: number, durationMs: number, ratePerS: number): Jo
 /**
  * Every fault kind once per round, in a seeded order, spread over the window between a warm-up and
  * the last 15 % of the stream (which is kept quiet so the tail of the stream meets a healthy system).
- * Faults do not overlap: each starts once the previous one has recovered, or later.
+ * Faults do not overlap, except a slow network (half of them) with the fault after it: each other fault
+ * starts once the previous one has recovered, or later.
  */
 export function planFaults(seed: number, durationMs: number, agents: number, rounds: number, kinds: readonly FaultKind[] = FAULT_KINDS): FaultPlan[] {
   const rng = new Rng(seed).fork(2);
+  const overlap = new Rng(seed).fork(3); // its own stream: the other numbers of a seed's plan stay as they were
   const order: FaultKind[] = [];
   for (let r = 0; r < rounds; r++) order.push(...rng.shuffle(kinds));
   const start = Math.min(5_000, durationMs * 0.08);
@@ -86,6 +90,7 @@ export function planFaults(seed: number, durationMs: number, agents: number, rou
     holdMs: Math.round(holdRange(kind, rng)),
     agent: rng.int(0, agents - 1),
     latencyMs: rng.int(100, 400),
+    overlapsNext: kind === 'slow-network' && overlap.next() < 0.5,
   }));
 }
 

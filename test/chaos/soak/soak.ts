@@ -65,12 +65,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 }
 
 async function runSchedule(world: SoakWorld, schedule: ReturnType<typeof planFaults>, jobs: FaultJobs, t0: number, log: (line: string) => void): Promise<FaultRecord[]> {
-  const out: FaultRecord[] = [];
+  const running: Array<Promise<FaultRecord>> = [];
   for (const f of schedule) {
     await sleep(f.atMs - (Date.now() - t0));
-    out.push(await runFault(world, f, jobs, log));
+    const fault = runFault(world, f, jobs, log);
+    running.push(fault);
+    if (!f.overlapsNext) await fault;
   }
-  return out;
+  return Promise.all(running);
 }
 
 /** Waits until every acknowledged job is terminal and every agent's outbox is empty; the operator re-enables reporting where needed. */
