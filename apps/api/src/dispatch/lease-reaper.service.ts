@@ -20,8 +20,10 @@ export const AMNESTY_RECONNECT_MS = 10_000;
  * silent agents lost, and re-adds queued jobs whose BullMQ job never made it. One loop, jittered.
  *
  * Amnesty: after this process starts, and after a pass that failed (Postgres unreachable), every live
- * lease first gets a full lease period (plus time to reconnect) from now, and no agent is marked lost during it. Agents could
- * not heartbeat while the API or Postgres was down; that silence is ours, not evidence of a dead agent.
+ * lease granted before that moment (before this process started, or before the failed pass) first gets a full lease
+ * period (plus time to reconnect) from now, and no agent is marked lost during it. Agents could not heartbeat while the
+ * API or Postgres was down; that silence is ours, not evidence of a dead agent. Leases this process granted since are
+ * left alone: their agents could heartbeat all along.
  * An attempt whose result is already journaled here (not yet applied) is never expired.
  */
 @Injectable()
@@ -30,6 +32,8 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
   private running: Promise<void> | undefined;
   private stopped = false;
   private amnestyDue = true;
+  /** Amnesty covers leases granted before this instant: the process start, then the start of a failed pass. */
+  private amnestyBeforeMs: number;
   private graceUntilMs = 0;
 
   constructor(
@@ -41,7 +45,9 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(LOGGER) private readonly log: Logger,
-  ) {}
+  ) {
+    this.amnestyBeforeMs = clock.now();
+  }
 
   onApplicationBootstrap(): void {
     this.schedule();
@@ -80,7 +86,7 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
 
   private async grantAmnesty(now: number): Promise<void> {
     const until = new Date(leaseExpiresAt(now, this.config.heartbeatIntervalMs).getTime() + AMNESTY_RECONNECT_MS);
-    const extended = await this.ledger.extendLiveLeases(until);
+    const extended = await this.ledger.extendLiveLeases(until, new Date(this.amnestyBeforeMs));
     this.amnestyDue = false;
     this.graceUntilMs = until.getTime();
     if (extended > 0) this.log.info({ leases: extended, untilMs: this.graceUntilMs }, 'live leases extended: agents could not heartbeat while the API or Postgres was unavailable');
@@ -89,10 +95,12 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      const startedAtMs = this.clock.now();
       this.running = this.tick()
         .then(() => undefined)
         .catch((err: unknown) => {
           this.amnestyDue = true;
+          this.amnestyBeforeMs = startedAtMs;
           this.log.warn({ err: String(err) }, 'lease reaper pass failed');
         })
         .finally(() => this.schedule());

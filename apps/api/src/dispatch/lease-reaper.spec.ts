@@ -14,7 +14,7 @@ import { AMNESTY_RECONNECT_MS, LeaseReaperService } from './lease-reaper.service
 /** Repositories replaced by in-memory fakes: the reaper's own logic under fake timers and a fake clock. */
 function setup() {
   let now = Date.UTC(2026, 0, 1);
-  const leases = [{ jobId: 'j1', attempt: 1, expiresAt: now + 30_000 }];
+  const leases = [{ jobId: 'j1', attempt: 1, leasedAt: now - 1, expiresAt: now + 30_000 }];
   const ended: string[] = [];
   const ledger = {
     expiredLeases: jest.fn(async (at: Date) => leases.filter((l) => l.expiresAt < at.getTime() && !ended.includes(l.jobId)).map(({ jobId, attempt }) => ({ jobId, attempt }))),
@@ -22,10 +22,10 @@ function setup() {
       ended.push(jobId);
       return { jobId, pool: 'default', labels: {}, state: 'queued', requeueRound: 2 };
     }),
-    extendLiveLeases: jest.fn(async (until: Date) => {
+    extendLiveLeases: jest.fn(async (until: Date, leasedBefore: Date) => {
       let n = 0;
       for (const l of leases) {
-        if (ended.includes(l.jobId) || l.expiresAt >= until.getTime()) continue;
+        if (ended.includes(l.jobId) || l.expiresAt >= until.getTime() || l.leasedAt >= leasedBefore.getTime()) continue;
         l.expiresAt = until.getTime();
         n++;
       }
@@ -76,6 +76,18 @@ describe('LeaseReaperService', () => {
     advanceClock(1_001);
     expect(await reaper.tick()).toBe(1);
     expect(agents.markLost).toHaveBeenCalledTimes(1);
+  });
+
+  it('the start-up amnesty leaves alone leases this process granted (their agents could heartbeat)', async () => {
+    const { reaper, agents, advanceClock, leases, now } = setup();
+    advanceClock(500);
+    leases.push({ jobId: 'j2', attempt: 1, leasedAt: now(), expiresAt: now() + 30_000 }); // leased before the first pass
+    expect(await reaper.tick()).toBe(0);
+    expect(leases[1]?.expiresAt).toBe(now() + 30_000); // not extended to now + 30 s + AMNESTY_RECONNECT_MS
+    expect(leases[0]?.expiresAt).toBe(now() + 30_000 + AMNESTY_RECONNECT_MS);
+    advanceClock(30_001);
+    expect(await reaper.tick()).toBe(1); // j2 expires on time, j1 is still under amnesty
+    expect(agents.markLost).not.toHaveBeenCalled();
   });
 
   it('grants the amnesty again after a pass failed (Postgres unreachable)', async () => {

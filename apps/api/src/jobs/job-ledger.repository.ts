@@ -79,8 +79,11 @@ export class JobLedgerRepository {
    * Every live lease runs at least until `until`. Used when this API could not have heard heartbeats
    * (it was down, or Postgres was): silence it caused itself is not evidence that an agent is gone.
    */
-  async extendLiveLeases(until: Date): Promise<number> {
-    const res = await this.pool.query(`UPDATE attempts SET lease_expires_at = $1 WHERE state IN ('leased','running') AND lease_expires_at < $1`, [until]);
+  async extendLiveLeases(until: Date, leasedBefore: Date): Promise<number> {
+    const res = await this.pool.query(
+      `UPDATE attempts SET lease_expires_at = $1 WHERE state IN ('leased','running') AND lease_expires_at < $1 AND leased_at < $2`,
+      [until, leasedBefore],
+    );
     return res.rowCount ?? 0;
   }
 }
