@@ -1,4 +1,5 @@
 import { labelsSatisfy } from '@jr/contracts';
+import { OrderedSet } from './ordered-set';
 
 /** A pending Lease call: an agent waiting for a job it may run. */
 export interface Waiter<T> {
@@ -18,8 +19,8 @@ interface Parked<T> {
 }
 
 interface PoolState<T> {
-  waiters: Array<Waiter<T>>;
-  parked: Array<Parked<T>>;
+  readonly waiters: OrderedSet<Waiter<T>>;
+  readonly parked: OrderedSet<Parked<T>>;
 }
 
 /**
@@ -47,7 +48,7 @@ export class LeaseMatcher<T> {
       return false;
     }
     const state = this.pools.get(pool);
-    if (state) state.waiters = state.waiters.filter((w) => w !== waiter);
+    state?.waiters.delete(waiter);
     waiter.settle(null);
     return true;
   }
@@ -69,9 +70,8 @@ export class LeaseMatcher<T> {
    */
   park(pool: string, jobLabels: Record<string, string>, signal: AbortSignal): Promise<Waiter<T> | undefined> {
     const state = this.state(pool);
-    const index = state.waiters.findIndex((w) => labelsSatisfy(w.labels, jobLabels));
-    if (index >= 0) {
-      const [waiter] = state.waiters.splice(index, 1) as [Waiter<T>];
+    const waiter = state.waiters.takeFirst((w) => labelsSatisfy(w.labels, jobLabels));
+    if (waiter) {
       waiter.status = 'matched';
       return Promise.resolve(waiter);
     }
@@ -85,27 +85,27 @@ export class LeaseMatcher<T> {
         },
       };
       const onAbort = (): void => {
-        state.parked = state.parked.filter((p) => p !== parked);
+        state.parked.delete(parked);
         resolve(undefined);
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      state.parked.push(parked);
+      state.parked.pushBack(parked);
     });
   }
 
   /** Waiters of `pool` still queued (none of the parked jobs suits them). */
   waitingCount(pool: string): number {
-    return this.pools.get(pool)?.waiters.length ?? 0;
+    return this.pools.get(pool)?.waiters.size ?? 0;
   }
 
   parkedCount(pool: string): number {
-    return this.pools.get(pool)?.parked.length ?? 0;
+    return this.pools.get(pool)?.parked.size ?? 0;
   }
 
   /** Answers every queued waiter of an agent (drained or lost) with null. */
   dropAgent(agentId: string): void {
     for (const [pool, state] of this.pools) {
-      for (const w of state.waiters.filter((x) => x.agentId === agentId)) this.withdraw(pool, w);
+      for (const w of [...state.waiters].filter((x) => x.agentId === agentId)) this.withdraw(pool, w);
     }
   }
 
@@ -116,21 +116,20 @@ export class LeaseMatcher<T> {
 
   private offer(pool: string, waiter: Waiter<T>, end: 'front' | 'back'): void {
     const state = this.state(pool);
-    const index = state.parked.findIndex((p) => labelsSatisfy(waiter.labels, p.labels));
-    if (index >= 0) {
-      const [parked] = state.parked.splice(index, 1) as [Parked<T>];
+    const parked = state.parked.takeFirst((p) => labelsSatisfy(waiter.labels, p.labels));
+    if (parked) {
       waiter.status = 'matched';
       parked.take(waiter);
       return;
     }
-    if (end === 'front') state.waiters.unshift(waiter);
-    else state.waiters.push(waiter);
+    if (end === 'front') state.waiters.pushFront(waiter);
+    else state.waiters.pushBack(waiter);
   }
 
   private state(pool: string): PoolState<T> {
     let state = this.pools.get(pool);
     if (!state) {
-      state = { waiters: [], parked: [] };
+      state = { waiters: new OrderedSet(), parked: new OrderedSet() };
       this.pools.set(pool, state);
     }
     return state;
