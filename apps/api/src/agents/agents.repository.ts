@@ -37,6 +37,22 @@ export interface AgentReport {
   outboxOldestAgeMs: number;
 }
 
+export interface AttemptRef {
+  jobId: string;
+  attempt: number;
+}
+
+export interface HeartbeatResult {
+  /** The agent's row after the heartbeat. */
+  agent: AgentRow;
+  /** An enable-reporting request was pending (it is cleared now). */
+  reportingRequested: boolean;
+  /** The leases of `running` that were extended (the others are no longer this agent's). */
+  extended: AttemptRef[];
+  /** Live attempts of this agent whose job has a cancel request. */
+  cancelRequested: AttemptRef[];
+}
+
 export interface LiveAttemptRef {
   jobId: string;
   attempt: number;
@@ -70,44 +86,51 @@ export class AgentsRepository {
     return res.rows[0];
   }
 
-  /** Records a heartbeat; a lost agent that speaks again is active (or draining) again. */
-  async heartbeat(id: string, r: AgentReport, now: Date): Promise<AgentRow | undefined> {
-    const res = await this.pool.query<AgentRow>(
-      `UPDATE agents SET last_heartbeat_at = $2, slots = CASE WHEN $3 > 0 THEN $3 ELSE slots END, running = $4, breaker_state = $5,
-         outbox_depth = $6, outbox_oldest_age_ms = $7, state = CASE WHEN drain_requested THEN 'draining' ELSE 'active' END
-       WHERE id = $1 RETURNING *`,
-      [id, now, r.slots, r.running, r.breakerState, r.outboxDepth, r.outboxOldestAgeMs],
+  /**
+   * One heartbeat in one statement, and only if `credentialHash` is still the agent's (a re-enrolment
+   * anywhere replaces it, and the old credential is refused from then on): records the report (a lost
+   * agent that speaks again is active, or draining, again), extends the leases it still holds, reads
+   * the live attempts whose job has a cancel request, and reads-and-clears the reporting flag. The flag
+   * is read under the row lock (FOR UPDATE) so that an enable-reporting committed concurrently is either
+   * seen here or lands after this heartbeat, never cleared unseen. Undefined: unknown agent or stale credential.
+   */
+  async heartbeat(id: string, credentialHash: string, r: AgentReport, running: LiveAttemptRef[], now: Date, leaseExpiresAt: Date): Promise<HeartbeatResult | undefined> {
+    const res = await this.pool.query<AgentRow & { reporting: boolean; extended: Array<{ j: string; n: number }>; cancels: Array<{ j: string; n: number }> }>(
+      `WITH prev AS (
+         SELECT id, reporting_enable_requested AS reporting FROM agents WHERE id = $1 AND credential_hash = $2 FOR UPDATE
+       ), hb AS (
+         UPDATE agents a SET last_heartbeat_at = $3, slots = CASE WHEN $4 > 0 THEN $4 ELSE a.slots END, running = $5, breaker_state = $6,
+           outbox_depth = $7, outbox_oldest_age_ms = $8, state = CASE WHEN a.drain_requested THEN 'draining' ELSE 'active' END,
+           reporting_enable_requested = false
+         FROM prev WHERE a.id = prev.id
+         RETURNING a.*, prev.reporting
+       ), ext AS (
+         UPDATE attempts t SET lease_expires_at = GREATEST(t.lease_expires_at, $9)
+         FROM unnest($10::text[], $11::int[], $12::text[]) AS r(job_id, n, token)
+         WHERE t.job_id = r.job_id AND t.n = r.n AND t.lease_token = r.token AND t.agent_id = $1 AND t.state IN ('leased','running')
+           AND EXISTS (SELECT 1 FROM prev)
+         RETURNING t.job_id, t.n
+       )
+       SELECT hb.*,
+         (SELECT coalesce(json_agg(json_build_object('j', e.job_id, 'n', e.n)), '[]'::json) FROM ext e) AS extended,
+         (SELECT coalesce(json_agg(json_build_object('j', c.job_id, 'n', c.n)), '[]'::json)
+            FROM attempts c JOIN jobs j ON j.id = c.job_id
+           WHERE c.agent_id = $1 AND c.state IN ('leased','running') AND j.cancel_requested) AS cancels
+       FROM hb`,
+      [
+        id, credentialHash, now, r.slots, r.running, r.breakerState, r.outboxDepth, r.outboxOldestAgeMs, leaseExpiresAt,
+        running.map((x) => x.jobId), running.map((x) => x.attempt), running.map((x) => x.leaseToken),
+      ],
     );
-    return res.rows[0];
-  }
-
-  /** Extends the leases the agent still holds; returns the ones extended. */
-  async extendLeases(agentId: string, running: LiveAttemptRef[], expiresAt: Date): Promise<LiveAttemptRef[]> {
-    if (running.length === 0) return [];
-    const res = await this.pool.query<{ job_id: string; n: number; lease_token: string }>(
-      `UPDATE attempts a SET lease_expires_at = GREATEST(a.lease_expires_at, $5)
-       FROM unnest($2::text[], $3::int[], $4::text[]) AS r(job_id, n, token)
-       WHERE a.job_id = r.job_id AND a.n = r.n AND a.lease_token = r.token AND a.agent_id = $1 AND a.state IN ('leased','running')
-       RETURNING a.job_id, a.n, a.lease_token`,
-      [agentId, running.map((r) => r.jobId), running.map((r) => r.attempt), running.map((r) => r.leaseToken), expiresAt],
-    );
-    return res.rows.map((r) => ({ jobId: r.job_id, attempt: r.n, leaseToken: r.lease_token }));
-  }
-
-  /** Live attempts of this agent whose job has a cancel request. */
-  async cancelRequested(agentId: string): Promise<Array<{ jobId: string; attempt: number }>> {
-    const res = await this.pool.query<{ job_id: string; n: number }>(
-      `SELECT a.job_id, a.n FROM attempts a JOIN jobs j ON j.id = a.job_id
-       WHERE a.agent_id = $1 AND a.state IN ('leased','running') AND j.cancel_requested`,
-      [agentId],
-    );
-    return res.rows.map((r) => ({ jobId: r.job_id, attempt: r.n }));
-  }
-
-  /** True once per request to re-enable reporting (the flag clears as it is read). */
-  async takeReportingFlag(agentId: string): Promise<boolean> {
-    const res = await this.pool.query('UPDATE agents SET reporting_enable_requested = false WHERE id = $1 AND reporting_enable_requested RETURNING id', [agentId]);
-    return (res.rowCount ?? 0) > 0;
+    const row = res.rows[0];
+    if (!row) return undefined;
+    const { reporting, extended, cancels, ...agent } = row;
+    return {
+      agent,
+      reportingRequested: reporting,
+      extended: extended.map((e) => ({ jobId: e.j, attempt: e.n })),
+      cancelRequested: cancels.map((c) => ({ jobId: c.j, attempt: c.n })),
+    };
   }
 
   async requestDrain(id: string): Promise<boolean> {

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common'
 import { DomainError, newAgentId, type AgentList, type pb } from '@jr/contracts';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { DomainEvents } from '../common/events';
-import { bearerToken, hashSecret, newAgentSecret, parseAgentCredential, secretMatches, tokensEqual } from '../auth/tokens';
+import { bearerToken, hashSecret, newAgentSecret, parseAgentCredential, secretMatches, tokensEqual, type AgentCredential } from '../auth/tokens';
 import { leaseExpiresAt } from '../dispatch/lease-expiry';
 import { validateEnroll, validateHeartbeat } from '../grpc/request-validation';
 import { isDependencyDown } from '../database/db-errors';
@@ -41,13 +41,11 @@ export class AgentsService implements OnApplicationBootstrap {
     return { agentId: id, credential: `${id}.${secret}`, heartbeatIntervalMs: this.config.heartbeatIntervalMs };
   }
 
-  /** Every call but Enroll: `authorization: Bearer <agentId>.<secret>`. Draining and lost agents still authenticate. */
+  /** Every call but Enroll (Heartbeat checks in its own statement): `authorization: Bearer <agentId>.<secret>`. Draining and lost agents still authenticate. */
   async authenticate(authorization: string | undefined): Promise<AgentRow> {
-    const token = bearerToken(authorization);
-    const cred = token === undefined ? undefined : parseAgentCredential(token);
-    if (!cred) throw new DomainError('UNAUTHENTICATED', 'missing or malformed agent credential (authorization: Bearer <agent_id>.<secret>)');
+    const cred = credentialOf(authorization);
     const agent = await this.find(cred.agentId);
-    if (!agent || !secretMatches(cred.secret, agent.credential_hash)) throw new DomainError('UNAUTHENTICATED', 'unknown agent or wrong credential; enroll again');
+    if (!agent || !secretMatches(cred.secret, agent.credential_hash)) throw unknownAgent();
     return agent;
   }
 
@@ -55,9 +53,7 @@ export class AgentsService implements OnApplicationBootstrap {
   private async find(id: string): Promise<AgentRow | undefined> {
     try {
       const row = await this.agents.find(id);
-      this.remembered.delete(id);
-      if (row) this.remembered.set(id, row);
-      if (this.remembered.size > MAX_REMEMBERED) this.remembered.delete(this.remembered.keys().next().value as string);
+      this.remember(id, row);
       return row;
     } catch (err) {
       const known = isDependencyDown(err) ? this.remembered.get(id) : undefined;
@@ -66,21 +62,34 @@ export class AgentsService implements OnApplicationBootstrap {
     }
   }
 
-  async heartbeat(agent: AgentRow, req: pb.HeartbeatRequest__Output): Promise<pb.HeartbeatResponse> {
+  private remember(id: string, row: AgentRow | undefined): void {
+    this.remembered.delete(id);
+    if (row) this.remembered.set(id, row);
+    if (this.remembered.size > MAX_REMEMBERED) this.remembered.delete(this.remembered.keys().next().value as string);
+  }
+
+  /**
+   * Authentication, the report, lease extension, cancel requests and the reporting flag in one Postgres
+   * statement. The credential is checked there, against the hash as it is now: a credential replaced by a
+   * re-enrolment (on any replica) is refused at once.
+   */
+  async heartbeat(authorization: string | undefined, req: pb.HeartbeatRequest__Output): Promise<pb.HeartbeatResponse> {
+    const cred = credentialOf(authorization);
     const hb = validateHeartbeat(req);
     const now = this.clock.now();
-    if (req.sentAtMs > 0) this.metrics.heartbeatLag.observe({ pool: agent.pool }, (Date.now() - req.sentAtMs) / 1000);
     const s = hb.state;
     const report = { slots: s?.slots ?? 0, running: s?.running ?? hb.running.length, breakerState: s?.breakerState || 'closed', outboxDepth: s?.outboxDepth ?? 0, outboxOldestAgeMs: s?.outboxOldestAgeMs ?? 0 };
-    const row = (await this.agents.heartbeat(agent.id, report, new Date(now))) ?? agent;
-    const extended = await this.agents.extendLeases(agent.id, hb.running, leaseExpiresAt(now, this.config.heartbeatIntervalMs));
-    const kept = new Set(extended.map((r) => `${r.jobId}/${r.attempt}`));
+    const result = await this.agents.heartbeat(cred.agentId, hashSecret(cred.secret), report, hb.running, new Date(now), leaseExpiresAt(now, this.config.heartbeatIntervalMs));
+    if (!result) throw unknownAgent();
+    this.remember(cred.agentId, result.agent);
+    if (req.sentAtMs > 0) this.metrics.heartbeatLag.observe({ pool: result.agent.pool }, (Date.now() - req.sentAtMs) / 1000);
+    const kept = new Set(result.extended.map((r) => `${r.jobId}/${r.attempt}`));
     const directives: pb.Directive[] = hb.running
       .filter((r) => !kept.has(`${r.jobId}/${r.attempt}`))
       .map((r) => ({ cancel: { jobId: r.jobId, attempt: r.attempt, reason: 'lease_lost' } }));
-    for (const c of await this.agents.cancelRequested(agent.id)) directives.push({ cancel: { jobId: c.jobId, attempt: c.attempt, reason: 'cancelled' } });
-    if (row.drain_requested) directives.push({ drain: {} });
-    if (await this.agents.takeReportingFlag(agent.id)) directives.push({ enableReporting: {} });
+    for (const c of result.cancelRequested) directives.push({ cancel: { jobId: c.jobId, attempt: c.attempt, reason: 'cancelled' } });
+    if (result.agent.drain_requested) directives.push({ drain: {} });
+    if (result.reportingRequested) directives.push({ enableReporting: {} });
     return { directives, heartbeatIntervalMs: this.config.heartbeatIntervalMs, serverTimeMs: now };
   }
 
@@ -99,4 +108,15 @@ export class AgentsService implements OnApplicationBootstrap {
     if (id !== undefined && agents === 0) throw new DomainError('NOT_FOUND', `no agent ${id}`);
     return { agents };
   }
+}
+
+function credentialOf(authorization: string | undefined): AgentCredential {
+  const token = bearerToken(authorization);
+  const cred = token === undefined ? undefined : parseAgentCredential(token);
+  if (!cred) throw new DomainError('UNAUTHENTICATED', 'missing or malformed agent credential (authorization: Bearer <agent_id>.<secret>)');
+  return cred;
+}
+
+function unknownAgent(): DomainError {
+  return new DomainError('UNAUTHENTICATED', 'unknown agent or wrong credential; enroll again');
 }

@@ -46,7 +46,7 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
     });
   return {
     Enroll: unary('Enroll', (call) => d.agents.enroll(authorization(call), call.request)),
-    Heartbeat: unary('Heartbeat', async (call) => d.agents.heartbeat(await agent(call), call.request)),
+    Heartbeat: unary('Heartbeat', async (call) => d.agents.heartbeat(authorization(call), call.request)),
     Lease: unary('Lease', async (call) => {
       const a = await agent(call);
       const { waitMs } = validateLease(call.request);
