@@ -9,6 +9,9 @@ import { CLOCK, type Clock } from '../config/app-config';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { PoolQueueRepository, type QueueItem } from './pool-queue.repository';
 
+/** Jobs per page of a sweep: one SELECT, one addBulk per pool, at most one UPDATE. */
+const SWEEP_PAGE = 2_000;
+
 export interface EnqueueRequest {
   jobId: string;
   pool: string;
@@ -66,24 +69,35 @@ export class EnqueueService {
     if (t.requeueRound !== undefined) await this.enqueueSoon({ jobId: t.jobId, pool: t.pool, labels: t.labels, round: t.requeueRound, trace: t.trace });
   }
 
-  /** Re-adds queued jobs whose enqueue did not happen (or, with `all`, every queued job: after a Redis loss). */
+  /**
+   * Re-adds queued jobs whose enqueue did not happen (or, with `all`, every queued job: after a Redis loss).
+   * Pages of SWEEP_PAGE by id; the next page is read while the current one is added, and only the rows
+   * still marked pending are updated (after a Redis loss most were added long ago).
+   */
   async sweep(now: Date, all = false): Promise<number> {
+    const olderThan = new Date(now.getTime() - 5_000);
+    const page = (after: string) => this.jobs.pendingEnqueues(olderThan, SWEEP_PAGE, all, after);
     let total = 0;
-    let after = '';
-    for (;;) {
-      const batch = await this.jobs.pendingEnqueues(new Date(now.getTime() - 5_000), 500, all, after);
-      if (batch.length === 0) return total;
-      await this.addAll(batch.map((j) => ({ jobId: j.id, pool: j.pool, labels: j.labels, round: j.rounds, trace: j.trace })));
+    let batch = await page('');
+    while (batch.length > 0) {
+      const last = batch[batch.length - 1]?.id ?? '';
+      const next = all && batch.length === SWEEP_PAGE ? page(last) : Promise.resolve([]);
+      const added = this.addAll(
+        batch.map((j) => ({ jobId: j.id, pool: j.pool, labels: j.labels, round: j.rounds, trace: j.trace })),
+        batch.filter((j) => j.enqueue_pending).map((j) => ({ id: j.id, round: j.rounds })),
+      );
+      const [result] = await Promise.allSettled([added, next]); // neither left unhandled when the other fails
+      if (result.status === 'rejected') throw result.reason;
       total += batch.length;
-      after = batch[batch.length - 1]?.id ?? after;
-      if (!all || batch.length < 500) return total;
+      batch = await next;
     }
+    return total;
   }
 
-  private async addAll(items: EnqueueRequest[]): Promise<void> {
+  private async addAll(items: EnqueueRequest[], pending: Array<{ id: string; round: number }> = items.map((i) => ({ id: i.jobId, round: i.round }))): Promise<void> {
     await this.traced(items, async (queued) => {
       await this.queues.addMany(queued);
-      await this.jobs.markEnqueuedMany(items.map((i) => ({ id: i.jobId, round: i.round })));
+      if (pending.length > 0) await this.jobs.markEnqueuedMany(pending);
     });
   }
 

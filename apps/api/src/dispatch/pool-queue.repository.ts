@@ -35,9 +35,9 @@ export class PoolQueueRepository {
       if (list) list.push(item);
       else byPool.set(item.pool, [item]);
     }
-    for (const [pool, list] of byPool) {
-      await this.factory.queue(pool).addBulk(list.map((i) => ({ name: 'job', data: jobData(i), opts: { jobId: bullJobId(i.jobId, i.round) } })));
-    }
+    await Promise.all(
+      [...byPool].map(([pool, list]) => this.factory.queue(pool).addBulk(list.map((i) => ({ name: 'job', data: jobData(i), opts: { jobId: bullJobId(i.jobId, i.round) } })))),
+    );
   }
 
   /** Best effort: a job a processor holds is locked and stays; its grant then finds the job cancelled. */

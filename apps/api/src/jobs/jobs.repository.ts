@@ -25,6 +25,8 @@ export interface PendingEnqueue {
   rounds: number;
   /** jobs.trace: the W3C context the job's enqueues continue (NULL for jobs from before tracing). */
   trace: unknown;
+  /** Still marked as not yet added (false for a job the sweep re-adds only because Redis may have lost it). */
+  enqueue_pending: boolean;
 }
 
 export interface LogChunkRow {
@@ -118,7 +120,7 @@ export class JobsRepository {
   /** Queued jobs whose BullMQ job may be missing: not yet added, or added before Redis lost it. */
   async pendingEnqueues(olderThan: Date, limit: number, all: boolean, afterId: string): Promise<PendingEnqueue[]> {
     const res = await this.pool.query<PendingEnqueue>(
-      `SELECT id, pool, labels, rounds, trace FROM jobs WHERE state = 'queued' AND id > $4 AND ($3 OR (enqueue_pending AND updated_at < $1)) ORDER BY id LIMIT $2`,
+      `SELECT id, pool, labels, rounds, trace, enqueue_pending FROM jobs WHERE state = 'queued' AND id > $4 AND ($3 OR (enqueue_pending AND updated_at < $1)) ORDER BY id LIMIT $2`,
       [olderThan, limit, all, afterId],
     );
     return res.rows;
