@@ -36,16 +36,33 @@ export class SoakWorld {
     fs.mkdirSync(disk);
     const diskMode: DiskMode = process.env.JR_TEST_NO_TMPFS !== '1' && tryMount(disk) ? 'tmpfs' : 'journal-max-bytes';
     log(diskMode === 'tmpfs' ? `API data dir on a 64 MiB tmpfs (${disk})` : 'tmpfs not permitted: disk full is emulated by JR_JOURNAL_MAX_BYTES with Postgres away');
-    const redis = await startPrivateRedis(base);
-    const postgres = await startPrivatePostgres(base);
-    const apiDataDir = path.join(disk, 'api');
-    const apiEnv: Record<string, string> = { JR_DATA_DIR: apiDataDir, ...(diskMode === 'journal-max-bytes' ? { JR_JOURNAL_MAX_BYTES: '4MiB' } : {}) };
-    const stack = new Stack('1s', { redisUrl: redis.url, postgresServerUrl: postgres.url, apiEnv });
-    await stack.start();
-    const artifacts = await ArtifactServer.start();
-    const world = new SoakWorld(base, redis, postgres, stack, diskMode, apiDataDir, artifacts, path.join(base, 'runs.log'));
-    for (let k = 0; k < agents; k++) await world.addAgent(k, slots);
-    return world;
+    const started: Array<() => Promise<void>> = [];
+    try {
+      const redis = await startPrivateRedis(base);
+      started.push(() => redis.stop());
+      const postgres = await startPrivatePostgres(base);
+      started.push(() => postgres.stop());
+      const apiDataDir = path.join(disk, 'api');
+      const apiEnv: Record<string, string> = { JR_DATA_DIR: apiDataDir, ...(diskMode === 'journal-max-bytes' ? { JR_JOURNAL_MAX_BYTES: '4MiB' } : {}) };
+      const stack = new Stack('1s', { redisUrl: redis.url, postgresServerUrl: postgres.url, apiEnv });
+      started.unshift(() => stack.close());
+      await stack.start();
+      const artifacts = await ArtifactServer.start();
+      const world = new SoakWorld(base, redis, postgres, stack, diskMode, apiDataDir, artifacts, path.join(base, 'runs.log'));
+      try {
+        for (let k = 0; k < agents; k++) await world.addAgent(k, slots);
+      } catch (err) {
+        await world.close().catch(() => undefined);
+        throw err;
+      }
+      return world;
+    } catch (err) {
+      // A failed start leaves nothing behind: no services, no mount (world.close() did it all if it got that far).
+      for (const stop of started) await stop().catch(() => undefined);
+      if (diskMode === 'tmpfs') tryUnmount(disk);
+      fs.rmSync(base, { recursive: true, force: true });
+      throw err;
+    }
   }
 
   get grpcPort(): number {
@@ -114,6 +131,14 @@ export class SoakWorld {
     await this.postgres.stop();
     if (this.diskMode === 'tmpfs') execFileSync('umount', ['-l', path.join(this.base, 'disk')]);
     if (!process.env.JR_KEEP_E2E_DIRS) fs.rmSync(this.base, { recursive: true, force: true });
+  }
+}
+
+function tryUnmount(dir: string): void {
+  try {
+    execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+  } catch {
+    // not mounted (any more)
   }
 }
 
