@@ -10,7 +10,20 @@ export function bearerToken(header: string | string[] | undefined): string | und
 
 /** Constant-time comparison that does not leak the length either (both sides hashed first). */
 export function tokensEqual(presented: string, expected: string): boolean {
-  return timingSafeEqual(sha256(presented), sha256(expected));
+  return timingSafeEqual(sha256(presented), expectedDigest(expected));
+}
+
+/** The configured tokens (admin, enroll) are checked on every request: their digests are computed once. */
+const expectedDigests = new Map<string, Buffer>();
+
+function expectedDigest(expected: string): Buffer {
+  let digest = expectedDigests.get(expected);
+  if (!digest) {
+    digest = sha256(expected);
+    if (expectedDigests.size >= 8) expectedDigests.clear(); // only the configuration's few tokens ever come here
+    expectedDigests.set(expected, digest);
+  }
+  return digest;
 }
 
 function sha256(value: string): Buffer {

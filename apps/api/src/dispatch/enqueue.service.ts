@@ -19,7 +19,11 @@ export interface EnqueueRequest {
   round: number;
   /** The job's trace context (relay span, or jobs.trace); untrusted, absent for jobs from before tracing. */
   trace?: unknown;
+  /** The same context already in hand (the relay's own span): spares parsing `trace` back. */
+  parent?: TraceContext;
 }
+
+export type TraceContext = ReturnType<typeof startDetachedSpan>['context'];
 
 /**
  * Keeps BullMQ in step with Postgres, the system of record: a job that enters `queued` gets its BullMQ
@@ -106,7 +110,7 @@ export class EnqueueService {
     const queuedAtMs = this.clock.now();
     const spans: Span[] = [];
     const queued = items.map((i) => {
-      const { span, context } = startDetachedSpan(SPANS.enqueue, { [ATTR.jobId]: i.jobId, [ATTR.pool]: i.pool }, { parent: extractFromCarrier(i.trace), kind: SpanKind.PRODUCER });
+      const { span, context } = startDetachedSpan(SPANS.enqueue, { [ATTR.jobId]: i.jobId, [ATTR.pool]: i.pool }, { parent: i.parent ?? extractFromCarrier(i.trace), kind: SpanKind.PRODUCER });
       spans.push(span);
       return { jobId: i.jobId, pool: i.pool, labels: i.labels, round: i.round, trace: injectToCarrier(context), queuedAtMs };
     });

@@ -151,7 +151,8 @@ export class IntakeRelayService implements OnApplicationBootstrap, BeforeApplica
       const rows = batch.map(({ record: r }, i) => ({ ...newJob(r), trace: carrierOrNull(injectToCarrier(spans[i]?.context)) }));
       const outcomes = await this.repo.apply(rows);
       const created = outcomes.flatMap((o) => (o.kind === 'created' || o.kind === 'unkeyed' ? [o.job] : []));
-      await this.enqueue.enqueueMany(created.map((j) => ({ jobId: j.id, pool: j.pool, labels: j.labels, round: j.rounds, trace: j.trace })));
+      const contexts = new Map(batch.map(({ record: r }, i) => [r.id, spans[i]?.context]));
+      await this.enqueue.enqueueMany(created.map((j) => ({ jobId: j.id, pool: j.pool, labels: j.labels, round: j.rounds, trace: j.trace, parent: contexts.get(j.id) })));
       outcomes.forEach((o) => this.logConflict(o));
     } catch (err) {
       for (const s of spans) endSpan(s.span, err);

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DomainError, newJobId, parseJobSpec, type NormalizedJob, type SubmitResult } from '@jr/contracts';
 import { isNoSpaceError, type Journal } from '@jr/journal';
-import { annotateActiveSpan, ATTR, extractFromCarrier, injectToCarrier, SpanKind, SPANS, withSpan } from '@jr/telemetry';
+import { annotateActiveSpan, ATTR, endSpan, extractFromCarrier, injectToCarrier, SpanKind, SPANS, startDetachedSpan, withSpan } from '@jr/telemetry';
 import { CLOCK, type Clock } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
 import { INTAKE_JOURNAL } from '../journal/journal.module';
@@ -111,11 +111,17 @@ export class IntakeService implements BeforeApplicationShutdown {
     const now = this.clock.now();
     const id = newJobId(now);
     annotateActiveSpan({ [ATTR.jobId]: id });
-    const { lsn, record } = await withSpan(SPANS.journalAppend, { [ATTR.jobId]: id }, async () => {
-      // the relay continues the trace from the append span, even after a restart
-      const rec: SubmittedRecord = { type: 'job.submitted', id, job, idempotencyKey: key, requestHash: hash, at: now, trace: injectToCarrier() };
-      return { lsn: await this.append(rec), record: rec };
-    });
+    // detached (not made active: nothing under it starts spans); the relay continues the trace from it, even after a restart
+    const append = startDetachedSpan(SPANS.journalAppend, { [ATTR.jobId]: id });
+    const record: SubmittedRecord = { type: 'job.submitted', id, job, idempotencyKey: key, requestHash: hash, at: now, trace: injectToCarrier(append.context) };
+    let lsn: number;
+    try {
+      lsn = await this.append(record);
+    } catch (err) {
+      endSpan(append.span, err);
+      throw err;
+    }
+    endSpan(append.span);
     this.health.accepted();
     this.relay.accepted(lsn, record);
     this.metrics.jobsSubmitted.inc({ pool: job.pool });

@@ -11,12 +11,7 @@ import { methodLabel, routeLabel, type RoutedRequest } from './route-label';
 export function observeHttpRequests(server: Server, metrics: ApiMetrics): void {
   server.prependListener('request', (req: IncomingMessage & RoutedRequest, res: ServerResponse) => {
     const end = metrics.httpDuration.startTimer();
-    const record = (): void => {
-      res.off('close', record);
-      res.off('finish', record);
-      end({ method: methodLabel(req.method), route: routeLabel(req), status: res.writableFinished ? String(res.statusCode) : '499' });
-    };
-    res.once('finish', record);
-    res.once('close', record);
+    // 'close' follows 'finish' on a completed response and comes alone when the client went first: one listener
+    res.once('close', () => end({ method: methodLabel(req.method), route: routeLabel(req), status: res.writableFinished ? String(res.statusCode) : '499' }));
   });
 }
