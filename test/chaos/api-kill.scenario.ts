@@ -36,7 +36,7 @@ export async function apiKillScenario(o: ApiKillOptions): Promise<ApiKillResult>
     let acked = 0;
     let submitted = false;
     const burstPoints = randomPoints(o.burstCrashes, Math.floor(o.jobs * 0.1), Math.floor(o.jobs * 0.9));
-    const crashing = crashAtProgress(stack, burstPoints, () => acked, () => submitted, o.log);
+    const crashing = crashAtProgress(stack, burstPoints, () => acked, () => submitted, o.log, o.jobs / 5);
     const subs = await submitAll(stack, o.jobs, { concurrency: o.concurrency, keyPrefix: 'burst', body: (i) => markerJob(marker, 'default', i), onAck: (n) => (acked = n) });
     submitted = true;
     const burstCrashes = await crashing;

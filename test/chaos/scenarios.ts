@@ -118,13 +118,17 @@ export async function crashAndRestartApi(stack: Stack, log?: (line: string) => v
 }
 
 /**
- * Crashes the API each time `progress()` first reaches one of `thresholds` (checked every few ms):
- * random moments in the middle of a burst, whatever its speed. Resolves with the number of crashes.
+ * Crashes the API each time `progress()` first reaches one of `thresholds` (checked every few ms), or
+ * a random 0..`maxWaitMs` after the burst started / the previous restart, whichever comes first: random
+ * moments in the middle of a burst, whatever its speed. (A fast API may acknowledge a whole burst in
+ * one group commit: progress then jumps from 0 to all, and only the time bound lands a crash while the
+ * requests are in flight.) Resolves with the number of crashes.
  */
-export async function crashAtProgress(stack: Stack, thresholds: number[], progress: () => number, done: () => boolean, log?: (line: string) => void): Promise<number> {
+export async function crashAtProgress(stack: Stack, thresholds: number[], progress: () => number, done: () => boolean, log: ((line: string) => void) | undefined, maxWaitMs: number): Promise<number> {
   let crashes = 0;
   for (const threshold of [...thresholds].sort((a, b) => a - b)) {
-    while (progress() < threshold && !done()) await new Promise((r) => setTimeout(r, 2));
+    const until = Date.now() + Math.random() * maxWaitMs;
+    while (progress() < threshold && !done() && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
     if (done()) break;
     await crashAndRestartApi(stack, log);
     crashes++;
