@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { DomainError, newAgentId, type AgentList, type pb } from '@jr/contracts';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
+import { AgentLiveness } from '../common/agent-liveness';
 import { DomainEvents } from '../common/events';
 import { bearerToken, hashSecret, newAgentSecret, parseAgentCredential, secretMatches, tokensEqual, type AgentCredential } from '../auth/tokens';
 import { leaseExpiresAt } from '../dispatch/lease-expiry';
@@ -21,6 +22,7 @@ export class AgentsService implements OnApplicationBootstrap {
   constructor(
     private readonly agents: AgentsRepository,
     private readonly events: DomainEvents,
+    private readonly liveness: AgentLiveness,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
@@ -81,6 +83,7 @@ export class AgentsService implements OnApplicationBootstrap {
     const report = { slots: s?.slots ?? 0, running: s?.running ?? hb.running.length, breakerState: s?.breakerState || 'closed', outboxDepth: s?.outboxDepth ?? 0, outboxOldestAgeMs: s?.outboxOldestAgeMs ?? 0 };
     const result = await this.agents.heartbeat(cred.agentId, hashSecret(cred.secret), report, hb.running, new Date(now), leaseExpiresAt(now, this.config.heartbeatIntervalMs));
     if (!result) throw unknownAgent();
+    this.liveness.heartbeat(cred.agentId, Date.now());
     this.remember(cred.agentId, result.agent);
     if (req.sentAtMs > 0) this.metrics.heartbeatLag.observe({ pool: result.agent.pool }, (Date.now() - req.sentAtMs) / 1000);
     const kept = new Set(result.extended.map((r) => `${r.jobId}/${r.attempt}`));

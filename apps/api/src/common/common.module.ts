@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { AgentLiveness } from './agent-liveness';
 import { AttemptRegistry } from './attempt-registry';
 import { DomainEvents } from './events';
 
@@ -8,7 +9,8 @@ import { DomainEvents } from './events';
     { provide: DomainEvents, useValue: new DomainEvents() },
     // per application instance: an API restarted inside one process must not inherit another's overlay
     { provide: AttemptRegistry, useFactory: () => new AttemptRegistry() },
+    { provide: AgentLiveness, useFactory: () => new AgentLiveness() },
   ],
-  exports: [DomainEvents, AttemptRegistry],
+  exports: [DomainEvents, AttemptRegistry, AgentLiveness],
 })
 export class CommonModule {}

@@ -2,6 +2,7 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationB
 import { toProtoSpec, type pb } from '@jr/contracts';
 import { ATTR, extractFromCarrier, injectToCarrier, SpanKind, SPANS, withSpan, type TraceCarrier } from '@jr/telemetry';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
+import { AgentLiveness } from '../common/agent-liveness';
 import { AttemptRegistry } from '../common/attempt-registry';
 import { DomainEvents } from '../common/events';
 import { LOGGER, type Logger } from '../common/logger';
@@ -35,7 +36,8 @@ type TracedGrant = Grant & { trace: TraceCarrier };
  */
 @Injectable()
 export class DispatchService implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly matcher = new LeaseMatcher<TracedGrant>();
+  /** A queued Lease call is handed a job only while its agent is heard from (AgentLiveness). */
+  private readonly matcher = new LeaseMatcher<TracedGrant>((w) => this.silent(w.agentId, w.arrivedAtMs));
   private readonly stopping = new AbortController();
   private readonly parked = new Map<string, Set<AbortController>>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -47,6 +49,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     private readonly agents: AgentsRepository,
     private readonly events: DomainEvents,
     private readonly registry: AttemptRegistry,
+    private readonly liveness: AgentLiveness,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
@@ -89,6 +92,16 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
       clearTimeout(timer);
       callGone.removeEventListener('abort', withdraw);
     }
+  }
+
+  /**
+   * Neither a heartbeat nor the Lease call itself for 2 heartbeat intervals: the agent is probably behind a
+   * partition (its long-poll can sit on a half-open connection), so a job granted to it would come back
+   * `lost` only after the reaper's 3 intervals.
+   */
+  private silent(agentId: string, callArrivedAtMs: number): boolean {
+    const lastHeard = Math.max(this.liveness.lastHeard(agentId) ?? 0, callArrivedAtMs);
+    return Date.now() - lastHeard > 2 * this.config.heartbeatIntervalMs;
   }
 
   private ensureWorker(pool: string): void {

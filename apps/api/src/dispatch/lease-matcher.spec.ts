@@ -90,4 +90,49 @@ describe('LeaseMatcher', () => {
     w.settle('y');
     await expect(w.answer).resolves.toBe('x');
   });
+
+  describe('waiters of agents gone silent (behind a partition)', () => {
+    it('answers a silent waiter empty instead of handing it the job, and serves the next one', async () => {
+      const silent = new Set(['a_partitioned']);
+      const m = new LeaseMatcher<string>((w) => silent.has(w.agentId));
+      const cut = m.addWaiter('p', 'a_partitioned', {});
+      const ok = m.addWaiter('p', 'a_ok', {});
+      await expect(m.park('p', {}, never)).resolves.toBe(ok);
+      await expect(cut.answer).resolves.toBeNull();
+      expect(m.waitingCount('p')).toBe(0);
+    });
+
+    it('keeps the job parked while the only agent that may run it is silent, until that agent calls again', async () => {
+      const silent = new Set(['a1']);
+      const m = new LeaseMatcher<string>((w) => silent.has(w.agentId));
+      const stale = m.addWaiter('p', 'a1', { gpu: 'yes' });
+      let granted: unknown;
+      void m.park('p', { gpu: 'yes' }, never).then((w) => (granted = w));
+      await expect(stale.answer).resolves.toBeNull();
+      expect(granted).toBeUndefined();
+      silent.delete('a1'); // the partition heals: the agent's next Lease call arrives
+      const fresh = m.addWaiter('p', 'a1', { gpu: 'yes' });
+      await Promise.resolve();
+      expect(granted).toBe(fresh);
+    });
+
+    it('does not give a put-back waiter a new job once its agent went silent', async () => {
+      const silent = new Set<string>();
+      const m = new LeaseMatcher<string>((w) => silent.has(w.agentId));
+      const w = m.addWaiter('p', 'a1', {});
+      await expect(m.park('p', {}, never)).resolves.toBe(w);
+      silent.add('a1');
+      m.putBack('p', w);
+      await expect(w.answer).resolves.toBeNull();
+      expect(m.waitingCount('p')).toBe(0);
+    });
+
+    it('stamps each waiter with the time its call arrived', () => {
+      let now = 1_000;
+      const m = new LeaseMatcher<string>(() => false, () => now);
+      expect(m.addWaiter('p', 'a1', {}).arrivedAtMs).toBe(1_000);
+      now = 5_000;
+      expect(m.addWaiter('p', 'a2', {}).arrivedAtMs).toBe(5_000);
+    });
+  });
 });

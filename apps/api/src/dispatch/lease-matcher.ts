@@ -5,6 +5,8 @@ import { OrderedSet } from './ordered-set';
 export interface Waiter<T> {
   readonly agentId: string;
   readonly labels: Record<string, string>;
+  /** When the Lease call arrived (ms): proof the agent could reach us then. */
+  readonly arrivedAtMs: number;
   /** waiting: in the queue; matched: a job processor holds it; done: answered. */
   status: 'waiting' | 'matched' | 'done';
   /** Its call ended (deadline, client cancel): a processor holding it must not grant to it. */
@@ -31,9 +33,18 @@ interface PoolState<T> {
 export class LeaseMatcher<T> {
   private readonly pools = new Map<string, PoolState<T>>();
 
+  /**
+   * @param unreachable a queued waiter whose agent has gone silent (see AgentLiveness): it is answered
+   *   empty and dropped instead of being handed a job (a live agent simply calls again).
+   */
+  constructor(
+    private readonly unreachable: (waiter: Waiter<T>) => boolean = () => false,
+    private readonly now: () => number = Date.now,
+  ) {}
+
   /** Queues a waiter for `pool`, or hands it at once to the oldest parked job its labels satisfy. */
   addWaiter(pool: string, agentId: string, labels: Record<string, string>): Waiter<T> {
-    const waiter = createWaiter<T>(agentId, labels);
+    const waiter = createWaiter<T>(agentId, labels, this.now());
     this.offer(pool, waiter, 'back');
     return waiter;
   }
@@ -56,7 +67,7 @@ export class LeaseMatcher<T> {
   /** A processor could not use the waiter (the job went away): give it back its place at the front. */
   putBack(pool: string, waiter: Waiter<T>): void {
     if (waiter.status === 'done') return;
-    if (waiter.abandoned) {
+    if (waiter.abandoned || this.unreachable(waiter)) {
       waiter.settle(null);
       return;
     }
@@ -70,7 +81,7 @@ export class LeaseMatcher<T> {
    */
   park(pool: string, jobLabels: Record<string, string>, signal: AbortSignal): Promise<Waiter<T> | undefined> {
     const state = this.state(pool);
-    const waiter = state.waiters.takeFirst((w) => labelsSatisfy(w.labels, jobLabels));
+    const waiter = this.takeReachable(pool, state, jobLabels);
     if (waiter) {
       waiter.status = 'matched';
       return Promise.resolve(waiter);
@@ -114,6 +125,19 @@ export class LeaseMatcher<T> {
     for (const [pool, state] of this.pools) for (const w of [...state.waiters]) this.withdraw(pool, w);
   }
 
+  /** The oldest queued waiter that may run the job and whose agent is still heard from; drops silent ones met on the way. */
+  private takeReachable(pool: string, state: PoolState<T>, jobLabels: Record<string, string>): Waiter<T> | undefined {
+    const silent: Array<Waiter<T>> = [];
+    const waiter = state.waiters.takeFirst((w) => {
+      if (!labelsSatisfy(w.labels, jobLabels)) return false;
+      if (!this.unreachable(w)) return true;
+      silent.push(w);
+      return false;
+    });
+    for (const w of silent) this.withdraw(pool, w);
+    return waiter;
+  }
+
   private offer(pool: string, waiter: Waiter<T>, end: 'front' | 'back'): void {
     const state = this.state(pool);
     const parked = state.parked.takeFirst((p) => labelsSatisfy(waiter.labels, p.labels));
@@ -136,12 +160,13 @@ export class LeaseMatcher<T> {
   }
 }
 
-function createWaiter<T>(agentId: string, labels: Record<string, string>): Waiter<T> {
+function createWaiter<T>(agentId: string, labels: Record<string, string>, arrivedAtMs: number): Waiter<T> {
   let resolve!: (value: T | null) => void;
   const answer = new Promise<T | null>((r) => (resolve = r));
   const waiter: Waiter<T> = {
     agentId,
     labels,
+    arrivedAtMs,
     status: 'waiting',
     abandoned: false,
     answer,
