@@ -8,3 +8,4 @@ export * from './processes';
 export * from './stack';
 export * from './proxy';
 export * from './prometheus';
+export * from './disk';

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AgentList, AgentView, ReadinessView } from '@jr/contracts';
+import { fillDisk } from '@jr/testing';
 import type { FaultPlan } from './plan';
 import { sleep, submitWithRetry } from './stream';
 import type { SoakWorld } from './world';
@@ -137,23 +138,6 @@ async function readinessRefuses(world: SoakWorld, holdMs: number): Promise<boole
   return seen;
 }
 
-function fillDisk(file: string): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    for (const size of [1 << 20, 65_536, 4_096, 512, 16, 1]) {
-      const chunk = Buffer.alloc(size, 1);
-      for (;;) {
-        try {
-          if (fs.writeSync(fd, chunk) < size) break;
-        } catch {
-          break;
-        }
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /**
  * Blackholes agent k's path to the API while it runs a job that reports, until its reporting breaker

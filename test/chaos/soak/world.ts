@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FaultProxy, Stack, startPrivatePostgres, startPrivateRedis, waitFor, type ManagedProcess, type PrivateService } from '@jr/testing';
+import { FaultProxy, Stack, startPrivatePostgres, tryMountTmpfs, tryUnmount, startPrivateRedis, waitFor, type ManagedProcess, type PrivateService } from '@jr/testing';
 import { ArtifactServer } from './artifacts';
 
 /** How the API's journal is made to run out of space. */
@@ -34,7 +33,7 @@ export class SoakWorld {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'jr-soak-'));
     const disk = path.join(base, 'disk');
     fs.mkdirSync(disk);
-    const diskMode: DiskMode = process.env.JR_TEST_NO_TMPFS !== '1' && tryMount(disk) ? 'tmpfs' : 'journal-max-bytes';
+    const diskMode: DiskMode = process.env.JR_TEST_NO_TMPFS !== '1' && tryMountTmpfs(disk, '64m') ? 'tmpfs' : 'journal-max-bytes';
     log(diskMode === 'tmpfs' ? `API data dir on a 64 MiB tmpfs (${disk})` : 'tmpfs not permitted: disk full is emulated by JR_JOURNAL_MAX_BYTES with Postgres away');
     const started: Array<() => Promise<void>> = [];
     try {
@@ -129,24 +128,9 @@ export class SoakWorld {
     await this.artifacts.close();
     await this.redis.stop();
     await this.postgres.stop();
-    if (this.diskMode === 'tmpfs') execFileSync('umount', ['-l', path.join(this.base, 'disk')]);
+    if (this.diskMode === 'tmpfs') tryUnmount(path.join(this.base, 'disk'));
     if (!process.env.JR_KEEP_E2E_DIRS) fs.rmSync(this.base, { recursive: true, force: true });
   }
 }
 
-function tryUnmount(dir: string): void {
-  try {
-    execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
-  } catch {
-    // not mounted (any more)
-  }
-}
 
-function tryMount(dir: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}

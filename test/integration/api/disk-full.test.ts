@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { waitFor } from '@jr/testing';
+import { fillDisk, tryMountTmpfs, tryUnmount, waitFor } from '@jr/testing';
 import { AgentClient, http, setDatabaseConnections, startTestApi, type TestApi } from './harness';
 
 /**
@@ -16,18 +15,10 @@ let mounted = false;
 let t: TestApi;
 let agent: AgentClient;
 
-function tryMount(dir: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 beforeAll(async () => {
   mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'jr-diskfull-'));
-  mounted = process.env.JR_TEST_NO_TMPFS === '1' ? false : tryMount(mnt);
+  mounted = process.env.JR_TEST_NO_TMPFS === '1' ? false : tryMountTmpfs(mnt, '32m');
   if (!mounted) console.warn('disk-full test: mount -t tmpfs not permitted here; falling back to JR_JOURNAL_MAX_BYTES (ENOSPC itself is not exercised)');
   t = await startTestApi({ JR_DATA_DIR: path.join(mnt, 'api'), ...(mounted ? {} : { JR_JOURNAL_MAX_BYTES: '8MiB' }) });
   agent = new AgentClient(t.grpcAddress);
@@ -38,30 +29,12 @@ afterAll(async () => {
   agent?.close();
   await setDatabaseConnections(t, true).catch(() => undefined);
   await t?.cleanup();
-  if (mounted) execFileSync('umount', ['-l', mnt]);
+  if (mounted) tryUnmount(mnt);
   fs.rmSync(mnt, { recursive: true, force: true });
 });
 
 const ballast = (): string => path.join(mnt, 'ballast');
 
-/** Takes every free byte of the file system (down to single bytes). */
-function fillDisk(): void {
-  const fd = fs.openSync(ballast(), 'w');
-  try {
-    for (const size of [1 << 20, 65_536, 4_096, 512, 16, 1]) {
-      const chunk = Buffer.alloc(size, 1);
-      for (;;) {
-        try {
-          if (fs.writeSync(fd, chunk) < size) break;
-        } catch {
-          break;
-        }
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 const submit = (body: object = { pool: 'full', steps: [{ run: 'echo hi' }] }) => http(t, 'POST', '/v1/jobs', { body });
 
@@ -79,7 +52,7 @@ it('answers 503 + Retry-After when the disk is full, harms nothing acknowledged,
 
   let refusal: Awaited<ReturnType<typeof submit>> | undefined;
   if (mounted) {
-    fillDisk();
+    fillDisk(ballast());
     // the journal's last page may still hold a record or two: the first append needing a block fails
     for (let i = 0; i < 100 && refusal?.status !== 503; i++) refusal = await submit();
   } else {

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { mkdir, open, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Journal, JournalFullError } from '@jr/journal';
+import { tryMountTmpfs, tryUnmount } from '@jr/testing';
 import { layout, readAll, removeDir, tempDir } from '../../../libs/journal/src/testing/journal-fixtures';
 
 /**
@@ -10,14 +10,6 @@ import { layout, readAll, removeDir, tempDir } from '../../../libs/journal/src/t
  */
 const RECORD = 10_000; // not page-aligned, so the write that hits the wall lands partly first
 
-function tryMount(dir: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function data(lsn: number): Buffer {
   return Buffer.alloc(RECORD, lsn % 251);
@@ -66,11 +58,11 @@ describe('journal on a full disk', () => {
   let mounted = false;
   beforeAll(async () => {
     mnt = await tempDir('jr-journal-enospc-');
-    mounted = tryMount(mnt);
+    mounted = tryMountTmpfs(mnt, '1m');
     if (!mounted) console.warn('journal ENOSPC test: mount -t tmpfs not permitted here; falling back to maxTotalBytes');
   });
   afterAll(async () => {
-    if (mounted) execFileSync('umount', ['-l', mnt]); // lazy: a journal left open by a failed assertion must not leak the mount
+    if (mounted) tryUnmount(mnt); // lazy: a journal left open by a failed assertion must not leak the mount
     await removeDir(mnt);
   });
 
