@@ -92,8 +92,8 @@ export class Stack {
     const { waitActive = true, ...agentOpts } = opts;
     const logFile = path.join(this.dir, `agent-${name}.log`);
     // A restart after a SIGKILL: the API may still list the old process as active, so "active" alone
-    // would return before the new process is up. Its own "ready" line (the log is appended) says it is.
-    const readyBefore = readyLines(logFile);
+    // would return before the new process is up; a heartbeat after this moment can only be the new one's.
+    const startedAtMs = Date.now();
     const agent = startAgentProcess(
       {
         grpcTarget: this.grpcAddress,
@@ -111,7 +111,7 @@ export class Stack {
       async () => {
         if (!agent.running) throw new Error(`agent ${name} exited:\n${agent.log().slice(-3_000)}`);
         const list = await this.get<AgentList>('/v1/agents');
-        return readyLines(logFile) > readyBefore && list.items.some((a) => a.name === name && a.state === 'active');
+        return list.items.some((a) => a.name === name && a.state === 'active' && a.lastHeartbeatAt !== null && Date.parse(a.lastHeartbeatAt) >= startedAtMs);
       },
       { timeoutMs: 20_000, what: `agent ${name} to enroll` },
     );
@@ -168,14 +168,5 @@ export function groupAlive(pgid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** How many times an agent has logged that it is ready in this (appended) log file. */
-function readyLines(logFile: string): number {
-  try {
-    return fs.readFileSync(logFile, 'utf8').split('"jr-agent ready"').length - 1;
-  } catch {
-    return 0;
   }
 }
