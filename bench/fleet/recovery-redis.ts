@@ -81,8 +81,12 @@ export async function measureRedisLoss(stack: Stack, redis: PrivateService, coun
       submitPerSecond: perSecond,
       firstSeconds: (first.at - backAt) / 1_000,
       allSeconds: (all.at - backAt) / 1_000,
-      // from the first poll that saw jobs back to the one that saw them all (the first batch is not in it)
-      reEnqueuePerSecond: (all.count - first.count) / Math.max(0.001, (all.at - first.at) / 1_000),
+      // from the first poll that saw jobs back to the one that saw them all (the first batch is not in it);
+      // when one poll saw them all at once (a small --quick queue fits in one page), over the whole wait
+      reEnqueuePerSecond:
+        all.count > first.count
+          ? (all.count - first.count) / Math.max(0.001, (all.at - first.at) / 1_000)
+          : count / Math.max(0.001, (all.at - backAt) / 1_000),
       rawAddBulkPerSecond,
     };
   } finally {
