@@ -172,6 +172,8 @@ describe('health, metrics, unknown routes', () => {
     expect(r.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(r.text).toMatch(/^jr_jobs_submitted_total\{pool="[^"]+"\} [1-9]\d*$/m);
     expect(r.text).toMatch(/^jr_jobs_finished_total\{pool="[^"]+",state="cancelled"\} [1-9]\d*$/m);
+    // a job cancelled while queued ended too: its time from submission to the end is a job duration
+    expect(r.text).toMatch(/^jr_job_duration_seconds_count\{pool="[^"]+",state="cancelled"\} [1-9]\d*$/m);
     expect(r.text).toContain('# TYPE jr_fleet_agents gauge'); // (series per pool once agents enroll)
     expect(r.text).toMatch(/^jr_queue_depth\{pool="[^"]+"\} \d+$/m);
     expect(r.text).toMatch(/^jr_http_request_duration_seconds_count\{method="POST",route="\/v1\/jobs",status="202"\} [1-9]\d*$/m);

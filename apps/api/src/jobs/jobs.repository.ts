@@ -8,7 +8,7 @@ import { toJobView, type AttemptRow, type JobRow } from './job-rows';
 export type CancelOutcome =
   | { kind: 'missing' }
   | { kind: 'terminal'; state: JobState }
-  | { kind: 'cancelled'; jobId: string; pool: string; rounds: number }
+  | { kind: 'cancelled'; jobId: string; pool: string; rounds: number; createdAt: Date }
   | { kind: 'requested'; jobId: string; state: JobState };
 
 export interface ListQuery {
@@ -92,7 +92,7 @@ export class JobsRepository {
           `UPDATE jobs SET state = 'cancelled', reason = 'cancelled', cancel_requested = true, enqueue_pending = false, ended_at = $2, updated_at = $2 WHERE id = $1`,
           [jobId, now],
         );
-        return { kind: 'cancelled', jobId, pool: job.pool, rounds: job.rounds };
+        return { kind: 'cancelled', jobId, pool: job.pool, rounds: job.rounds, createdAt: job.created_at };
       }
       await tx.query('UPDATE jobs SET cancel_requested = true, updated_at = $2 WHERE id = $1', [jobId, now]);
       return { kind: 'requested', jobId, state: job.state };

@@ -76,6 +76,7 @@ export class JobsService {
       case 'cancelled':
         this.events.jobChanged({ jobId: r.jobId, kind: 'state', state: 'cancelled', dequeue: { pool: r.pool, round: r.rounds } });
         this.metrics.jobsFinished.inc({ pool: r.pool, state: 'cancelled' });
+        this.metrics.jobDuration.observe({ pool: r.pool, state: 'cancelled' }, Math.max(0, this.clock.now() - r.createdAt.getTime()) / 1000);
         return { id, state: 'cancelled' };
       case 'requested':
         return { id, state: r.state };
