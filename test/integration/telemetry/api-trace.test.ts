@@ -6,7 +6,7 @@ import { Journal } from '@jr/journal';
 import { activeTraceIds, extractFromCarrier, InMemorySpanExporter, SPANS, startTelemetry, type ReadableSpan, type Telemetry } from '@jr/telemetry';
 import { waitFor } from '@jr/testing';
 import { encodeRecord, requestHash } from '../../../apps/api/src/intake/intake-record';
-import { http, startTestApi, type TestApi } from '../api/harness';
+import { AgentClient, http, startTestApi, type TestApi } from '../api/harness';
 
 // The API in this process with an in-memory span exporter: a submission is one trace through journal
 // append, relay and enqueue, its context stored in the job row (jobs.trace) and the BullMQ job data.
@@ -82,6 +82,34 @@ it('continues a trace the caller started (W3C traceparent header)', async () => 
   const submit = await waitFor(() => exporter.getFinishedSpans().find((s) => s.name === SPANS.submit && s.attributes['jr.job.id'] === id), { what: 'the submit span' });
   expect(submit.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
   expect(submit.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+});
+
+it('a retried attempt continues the job\'s trace: its enqueue and lease hang under the same trace as the submission', async () => {
+  const agent = new AgentClient(t.grpcAddress);
+  try {
+    await agent.enroll({ pool: 'retried' });
+    const r = await http(t, 'POST', '/v1/jobs', { body: { pool: 'retried', retries: 1, steps: [{ run: 'false' }] } });
+    const id = r.json.id as string;
+    const leases: Array<{ attempt: number; leaseToken: string }> = [];
+    for (const n of [1, 2]) {
+      const answer = await agent.call<{ assignments: Array<{ attempt: number; leaseToken: string }> }>('Lease', { freeSlots: 1, waitMs: 5_000 }, { deadlineMs: 10_000 });
+      const a = answer.assignments[0];
+      expect(a?.attempt).toBe(n);
+      leases.push(a!);
+      await agent.call('Complete', { jobId: id, attempt: n, leaseToken: a!.leaseToken, outcome: 'OUTCOME_FAILED', exitCode: 1 });
+    }
+    const submit = await waitFor(() => exporter.getFinishedSpans().find((s) => s.name === SPANS.submit && s.attributes['jr.job.id'] === id), { what: 'the submit span' });
+    const traceId = submit.spanContext().traceId;
+    const leaseSpans = await waitFor(() => {
+      const found = exporter.getFinishedSpans().filter((s) => s.name === SPANS.lease && s.attributes['jr.job.id'] === id);
+      return found.length === 2 ? found : undefined;
+    }, { what: 'both lease spans' });
+    const enqueues = exporter.getFinishedSpans().filter((s) => s.name === SPANS.enqueue && s.attributes['jr.job.id'] === id);
+    expect(enqueues).toHaveLength(2); // round 1 by the relay, round 2 after the failed attempt (from jobs.trace)
+    for (const s of [...enqueues, ...leaseSpans]) expect(s.spanContext().traceId).toBe(traceId);
+  } finally {
+    agent.close();
+  }
 });
 
 it('applies journal records from before tracing and records with hostile carriers (each starts its own trace)', async () => {
