@@ -8,22 +8,25 @@ export function bearerToken(header: string | string[] | undefined): string | und
   return m?.[1];
 }
 
-/** Constant-time comparison that does not leak the length either (both sides hashed first). */
-export function tokensEqual(presented: string, expected: string): boolean {
-  return timingSafeEqual(sha256(presented), expectedDigest(expected));
+/**
+ * A configured token (admin, enroll), checked on every request: its digest is computed once, and a
+ * presented token is compared in constant time without leaking the length (both sides hashed).
+ */
+export class ExpectedToken {
+  private readonly digest: Buffer;
+
+  constructor(token: string) {
+    this.digest = sha256(token);
+  }
+
+  matches(presented: string): boolean {
+    return timingSafeEqual(sha256(presented), this.digest);
+  }
 }
 
-/** The configured tokens (admin, enroll) are checked on every request: their digests are computed once. */
-const expectedDigests = new Map<string, Buffer>();
-
-function expectedDigest(expected: string): Buffer {
-  let digest = expectedDigests.get(expected);
-  if (!digest) {
-    digest = sha256(expected);
-    if (expectedDigests.size >= 8) expectedDigests.clear(); // only the configuration's few tokens ever come here
-    expectedDigests.set(expected, digest);
-  }
-  return digest;
+/** Constant-time comparison of two tokens (see ExpectedToken for one checked repeatedly). */
+export function tokensEqual(presented: string, expected: string): boolean {
+  return new ExpectedToken(expected).matches(presented);
 }
 
 function sha256(value: string): Buffer {
