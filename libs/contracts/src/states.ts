@@ -7,15 +7,17 @@ export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['succeeded', 
 export const ATTEMPT_STATES = ['leased', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'lost', 'superseded'] as const;
 export type AttemptState = (typeof ATTEMPT_STATES)[number];
 
-/** Why a job ended as it did (`reason` in the REST view). */
-export type JobReason =
-  | 'exit_code'
-  | 'attempts_exhausted'
-  | 'timeout'
-  | 'cancelled'
-  | 'download_failed'
-  | 'checksum_mismatch'
-  | 'invalid_spec';
+/** Why a job ended as it did (`reason` in the REST view). Clients read reasons they do not know as text. */
+export const JOB_REASONS = ['exit_code', 'attempts_exhausted', 'timeout', 'cancelled', 'download_failed', 'checksum_mismatch', 'invalid_spec'] as const;
+export type JobReason = (typeof JOB_REASONS)[number];
+
+/** A step's state within an attempt (`steps[]` in the REST view). */
+export const STEP_STATES = ['pending', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped'] as const;
+export type StepState = (typeof STEP_STATES)[number];
+
+/** An agent as `GET /v1/agents` shows it: `stale` = heartbeat overdue but not yet declared lost. */
+export const AGENT_VIEW_STATES = ['active', 'draining', 'stale', 'lost'] as const;
+export type AgentViewState = (typeof AGENT_VIEW_STATES)[number];
 
 const JOB_TRANSITIONS: Record<JobState, readonly JobState[]> = {
   queued: ['leased', 'cancelled', 'failed'],

@@ -264,7 +264,7 @@ describe('jr logs', () => {
 describe('jr agents', () => {
   beforeEach(() => {
     api.agents.push({
-      id: 'a_one', name: 'builder-1', pool: 'default', labels: { os: 'linux' }, state: 'active', slots: 4, running: 1,
+      id: 'a_one', name: 'builder-1', pool: 'default', labels: { os: 'linux' }, state: 'active', draining: false, heartbeatAgeMs: 1_000, slots: 4, running: 1,
       lastHeartbeatAt: new Date().toISOString(), breakerState: 'open', spoolDepth: 3, spoolOldestAgeMs: 45_000, enrolledAt: new Date().toISOString(),
     });
   });

@@ -229,7 +229,8 @@ export class FakeApi {
     const parsed = parseJobSpec(spec);
     if (!parsed.ok) throw new Error('fake: bad spec');
     const now = new Date().toISOString();
-    return { id, name: parsed.job.name, state, reason: null, pool: parsed.job.pool, labels: parsed.job.labels, spec: parsed.job, attempts: [], exitCode: null, createdAt: now, updatedAt: now };
+    return { id, name: parsed.job.name, state, reason: null, pool: parsed.job.pool, labels: parsed.job.labels, spec: parsed.job, attempts: [], exitCode: null, createdAt: now, updatedAt: now,
+      steps: [], failedStep: null, waiting: null, startedAt: null, endedAt: null, durationMs: null };
   }
 }
 

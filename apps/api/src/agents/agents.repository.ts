@@ -180,6 +180,8 @@ function toAgentView(a: AgentRow): AgentView {
     pool: a.pool,
     labels: a.labels,
     state: a.state,
+    draining: a.state === 'draining' || a.drain_requested,
+    heartbeatAgeMs: null,
     slots: a.slots,
     running: a.running,
     lastHeartbeatAt: a.last_heartbeat_at?.toISOString() ?? null,

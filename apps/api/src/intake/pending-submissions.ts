@@ -1,4 +1,4 @@
-import type { JobView } from '@jr/contracts';
+import type { JobView, NormalizedJob } from '@jr/contracts';
 import type { SubmittedRecord } from './intake-record';
 
 export interface PendingSubmission {
@@ -91,6 +91,12 @@ export class PendingSubmissions {
     const r = this.get(id);
     if (!r) return undefined;
     const at = new Date(r.at).toISOString();
-    return { id: r.id, name: r.job.name, state: 'queued', reason: null, pool: r.job.pool, labels: r.job.labels, spec: r.job, attempts: [], exitCode: null, createdAt: at, updatedAt: at };
+    return { id: r.id, name: r.job.name, state: 'queued', reason: null, pool: r.job.pool, labels: r.job.labels, spec: r.job, attempts: [], exitCode: null, createdAt: at, updatedAt: at, ...notStarted(r.job) };
   }
+}
+
+/** The run-time fields of a job no attempt has touched yet. */
+export function notStarted(job: NormalizedJob): Pick<JobView, 'steps' | 'failedStep' | 'waiting' | 'startedAt' | 'endedAt' | 'durationMs'> {
+  const steps = job.steps.map((s, index) => ({ index, name: s.name, state: 'pending' as const, exitCode: null, startedAt: null, endedAt: null, durationMs: null }));
+  return { steps, failedStep: null, waiting: null, startedAt: null, endedAt: null, durationMs: null };
 }

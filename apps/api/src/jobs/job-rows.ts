@@ -1,3 +1,4 @@
+import { notStarted } from '../intake/pending-submissions';
 import type { AttemptState, AttemptView, JobReason, JobState, JobView, NormalizedJob } from '@jr/contracts';
 
 /** A `jobs` row as the repositories read it. */
@@ -64,6 +65,7 @@ export function toJobView(j: JobRow, attempts: AttemptRow[]): JobView {
     exitCode: j.exit_code,
     createdAt: j.created_at.toISOString(),
     updatedAt: j.updated_at.toISOString(),
+    ...notStarted(j.spec),
   };
 }
 
