@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JOB_STATES } from '@jr/contracts';
 
+
 /*
  * Shapes of the API's answers (libs/contracts/src/rest.ts), checked loosely: fields we read must be
  * there with the right types, fields we do not know are kept (a newer server may add some) and
@@ -22,21 +23,35 @@ export const attemptSchema = z.looseObject({
   endedAt: nullableString,
 });
 
+/** A step of the latest attempt; its state is one of STEP_STATES or a newer one, shown as text. */
+export const stepSchema = z.looseObject({
+  index: z.number().int(),
+  name: z.string(),
+  state: z.string(),
+  exitCode: nullableInt,
+  startedAt: nullableString,
+  endedAt: nullableString,
+  durationMs: z.number().nullable().optional().transform((v) => v ?? null),
+});
+
 export const jobViewSchema = z.looseObject({
   id: z.string().min(1),
   name: z.string().optional(),
   state: z.enum(JOB_STATES),
-  reason: z
-    .enum(['exit_code', 'attempts_exhausted', 'timeout', 'cancelled', 'download_failed', 'invalid_spec'])
-    .nullable()
-    .optional()
-    .transform((v) => v ?? null),
+  /** A JobReason of @jr/contracts, or one a newer API added: shown as text, never an error. */
+  reason: nullableString,
   pool: z.string().optional(),
   labels: record.optional(),
   attempts: z.array(attemptSchema).default([]),
   exitCode: nullableInt,
   createdAt: z.string().optional(),
   updatedAt: z.string().optional(),
+  steps: z.array(stepSchema).default([]),
+  failedStep: z.looseObject({ index: z.number().int(), name: z.string() }).nullable().optional().transform((v) => v ?? null),
+  waiting: z.looseObject({ code: z.string(), message: z.string() }).nullable().optional().transform((v) => v ?? null),
+  startedAt: nullableString,
+  endedAt: nullableString,
+  durationMs: z.number().nullable().optional().transform((v) => v ?? null),
 });
 
 export const jobPageSchema = z.looseObject({ items: z.array(jobViewSchema), nextCursor: z.string().nullable().optional() });
@@ -47,6 +62,8 @@ export const agentViewSchema = z.looseObject({
   pool: z.string().optional(),
   labels: record.optional(),
   state: z.string(),
+  draining: z.boolean().optional(),
+  heartbeatAgeMs: z.number().nullable().optional().transform((v) => v ?? null),
   slots: z.number().optional(),
   running: z.number().optional(),
   lastHeartbeatAt: nullableString,
@@ -66,6 +83,7 @@ export const problemSchema = z.looseObject({
 
 export type SubmitAnswer = z.output<typeof submitResultSchema>;
 export type JobAnswer = z.output<typeof jobViewSchema>;
+export type StepAnswer = z.output<typeof stepSchema>;
 export type AttemptAnswer = z.output<typeof attemptSchema>;
 export type JobPageAnswer = z.output<typeof jobPageSchema>;
 export type AgentAnswer = z.output<typeof agentViewSchema>;

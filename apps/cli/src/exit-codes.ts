@@ -1,4 +1,4 @@
-import type { JobState, JobReason } from '@jr/contracts';
+import type { JobReason, JobState } from '@jr/contracts';
 
 /**
  * The exit codes of the contract's CLI table. Scripts branch on these numbers: never change one.
@@ -22,8 +22,11 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** The outcome code of a job (for `--wait` and `jr wait`), or undefined while it is not terminal. */
-export function exitCodeForJob(state: JobState, reason: JobReason | null): ExitCode | undefined {
+/**
+ * The outcome code of a job (for `--wait` and `jr wait`), or undefined while it is not terminal. `reason` may be
+ * one a newer API added: only `attempts_exhausted` changes the code, any other failed reason is 1.
+ */
+export function exitCodeForJob(state: JobState, reason: JobReason | (string & {}) | null): ExitCode | undefined {
   switch (state) {
     case 'succeeded':
       return EXIT.OK;

@@ -1,5 +1,5 @@
 import type { JobState } from '@jr/contracts';
-import type { JobAnswer } from './api-schemas';
+import { jobViewSchema, type JobAnswer } from './api-schemas';
 import { ApiError, CliError, UnreachableError } from './cli-error';
 import { EXIT } from './exit-codes';
 import type { JobsApi } from './jobs-api';
@@ -22,7 +22,7 @@ function fakeClock(): Clock & { sleeps: number[] } {
 }
 
 function job(state: JobState, reason: JobAnswer['reason'] = null): JobAnswer {
-  return { id: 'j_1', state, reason, attempts: [], exitCode: null };
+  return jobViewSchema.parse({ id: 'j_1', state, reason, attempts: [], exitCode: null });
 }
 
 /** Answers `getJob` from a script: a job view, or an error to throw. */
