@@ -157,6 +157,15 @@ export class AgentsRepository {
     return res.rows;
   }
 
+  /** Every agent of these pools (lost ones too) as job placement weighs them (jobs/placement.service.ts). */
+  async placementOf(pools: string[]): Promise<Array<Pick<AgentRow, 'pool' | 'labels' | 'state' | 'drain_requested' | 'last_heartbeat_at'>>> {
+    const res = await this.pool.query<Pick<AgentRow, 'pool' | 'labels' | 'state' | 'drain_requested' | 'last_heartbeat_at'>>(
+      'SELECT pool, labels, state, drain_requested, last_heartbeat_at FROM agents WHERE pool = ANY($1::text[])',
+      [pools],
+    );
+    return res.rows;
+  }
+
   async knownPools(): Promise<string[]> {
     const res = await this.pool.query<{ pool: string }>(`SELECT DISTINCT pool FROM agents WHERE state <> 'lost'`);
     return res.rows.map((r) => r.pool);

@@ -1,5 +1,5 @@
-import { notStarted } from '../intake/pending-submissions';
 import type { AttemptState, AttemptView, JobReason, JobState, JobView, NormalizedJob } from '@jr/contracts';
+import { runTime, stepViews, type StepEventRow } from './step-views';
 
 /** A `jobs` row as the repositories read it. */
 export interface JobRow {
@@ -52,7 +52,20 @@ export function toAttemptView(a: AttemptRow): AttemptView {
   };
 }
 
-export function toJobView(j: JobRow, attempts: AttemptRow[]): JobView {
+/** What a job view is built from besides its row: its attempts and the step events of one of them. */
+export interface JobViewParts {
+  attempts: AttemptRow[];
+  /** The attempt whose steps are shown (the latest that got past leasing); null: none yet. */
+  stepAttempt: number | null;
+  /** The latest step_started/step_finished event per step and kind of that attempt. */
+  stepEvents: StepEventRow[];
+}
+
+/** `waiting` is null here: whether a queued job can be placed is the service's to say (PlacementService). */
+export function toJobView(j: JobRow, parts: JobViewParts, nowMs: number): JobView {
+  const { attempts } = parts;
+  const shown = attempts.find((a) => a.n === parts.stepAttempt);
+  const stepAttempt = shown ? { state: shown.state, endedAt: shown.ended_at } : undefined;
   return {
     id: j.id,
     name: j.name,
@@ -65,7 +78,9 @@ export function toJobView(j: JobRow, attempts: AttemptRow[]): JobView {
     exitCode: j.exit_code,
     createdAt: j.created_at.toISOString(),
     updatedAt: j.updated_at.toISOString(),
-    ...notStarted(j.spec),
+    ...stepViews(j.spec, stepAttempt, shown ? parts.stepEvents : [], nowMs),
+    waiting: null,
+    ...runTime(j, attempts, nowMs),
   };
 }
 

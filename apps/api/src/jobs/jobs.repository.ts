@@ -1,9 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { isTerminal, type JobState, type JobView } from '@jr/contracts';
+import { CLOCK, type Clock } from '../config/app-config';
 import { PG_POOL } from '../database/database.module';
 import { withTransaction } from '../database/transaction';
 import { toJobView, type AttemptRow, type JobRow } from './job-rows';
+import type { StepEventRow } from './step-views';
 
 export type CancelOutcome =
   | { kind: 'missing' }
@@ -38,10 +40,30 @@ export interface LogChunkRow {
 /** The job an id names: itself, or the job it is an alias of (see migrations/002_job_aliases.sql). */
 const RESOLVE_ID = (param: string): string => `coalesce((SELECT job_id FROM job_aliases WHERE id = ${param}), ${param})`;
 
+/**
+ * A job with everything its view shows, in one statement (per job for a page, no query per row): its
+ * attempts, and for the latest attempt that got past leasing (started, or ended other than lost while
+ * leased) the latest step_started and step_finished event of each step of the spec, newest try first
+ * through attempt_events_steps_idx (migrations/007) without touching the attempt's log chunks.
+ */
+const VIEW_SQL = `SELECT j.*, sa.n AS step_attempt,
+  coalesce((SELECT json_agg(a ORDER BY a.n) FROM attempts a WHERE a.job_id = j.id), '[]') AS attempt_rows,
+  coalesce((SELECT json_agg(s) FROM (
+    SELECT DISTINCT ON (e.step, e.kind) e.step, e.kind, e.seq, e.at, e.detail FROM attempt_events e
+    WHERE e.job_id = j.id AND e.attempt = sa.n AND e.kind IN ('step_started', 'step_finished') AND e.step < jsonb_array_length(j.spec->'steps')
+    ORDER BY e.step, e.kind, e.seq DESC) s), '[]') AS step_events
+  FROM jobs j LEFT JOIN LATERAL (
+    SELECT max(a.n) AS n FROM attempts a WHERE a.job_id = j.id AND (a.started_at IS NOT NULL OR a.state NOT IN ('leased', 'lost'))) sa ON true`;
+
+type ViewRow = JobRow & { step_attempt: number | null; attempt_rows: Array<Record<string, unknown>>; step_events: StepEventRow[] };
+
 /** Jobs as Postgres holds them: reads for REST, cancel, enqueue bookkeeping (intake writes: IntakeRepository). */
 @Injectable()
 export class JobsRepository {
-  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
 
   async findByIdempotencyKey(key: string): Promise<{ id: string; requestHash: string; state: JobState } | undefined> {
     const res = await this.pool.query<{ id: string; request_hash: string; state: JobState }>('SELECT id, request_hash, state FROM jobs WHERE idempotency_key = $1', [key]);
@@ -49,12 +71,11 @@ export class JobsRepository {
     return row ? { id: row.id, requestHash: row.request_hash, state: row.state } : undefined;
   }
 
+  /** `waiting` is always null here (JobsService adds it for queued jobs). */
   async findView(id: string): Promise<JobView | undefined> {
-    const job = await this.pool.query<JobRow>(`SELECT * FROM jobs WHERE id = ${RESOLVE_ID('$1')}`, [id]);
-    const row = job.rows[0];
-    if (!row) return undefined;
-    const attempts = await this.pool.query<AttemptRow>('SELECT * FROM attempts WHERE job_id = $1 ORDER BY n', [row.id]);
-    return toJobView(row, attempts.rows);
+    const res = await this.pool.query<ViewRow>(`${VIEW_SQL} WHERE j.id = ${RESOLVE_ID('$1')}`, [id]);
+    const row = res.rows[0];
+    return row ? this.toView(row) : undefined;
   }
 
   /** `id` is the job's own id (an alias resolves to the job it names). */
@@ -66,17 +87,16 @@ export class JobsRepository {
     return res.rows[0];
   }
 
-  /** Newest first; job ids sort by creation time, so the cursor is the last id seen. */
+  /** Newest first; job ids sort by creation time, so the cursor is the last id seen. `waiting` is null (see findView). */
   async list(q: ListQuery): Promise<JobView[]> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (q.state) where.push(`j.state = $${params.push(q.state)}`);
     if (q.pool) where.push(`j.pool = $${params.push(q.pool)}`);
     if (q.beforeId) where.push(`j.id < $${params.push(q.beforeId)}`);
-    const sql = `SELECT j.*, coalesce((SELECT json_agg(a ORDER BY a.n) FROM attempts a WHERE a.job_id = j.id), '[]') AS attempt_rows
-      FROM jobs j ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY j.id DESC LIMIT $${params.push(q.limit)}`;
-    const res = await this.pool.query<JobRow & { attempt_rows: Array<Record<string, unknown>> }>(sql, params);
-    return res.rows.map((r) => toJobView(r, r.attempt_rows.map(attemptFromJson)));
+    const sql = `${VIEW_SQL} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY j.id DESC LIMIT $${params.push(q.limit)}`;
+    const res = await this.pool.query<ViewRow>(sql, params);
+    return res.rows.map((r) => this.toView(r));
   }
 
   /** Queued: cancelled at once. Leased/running: cancel requested (the agent is told on its next heartbeat). */
@@ -139,6 +159,11 @@ export class JobsRepository {
   async countByState(): Promise<Array<{ state: JobState; count: number }>> {
     const res = await this.pool.query<{ state: JobState; count: number }>('SELECT state, count(*)::int AS count FROM jobs GROUP BY state');
     return res.rows;
+  }
+
+  private toView(r: ViewRow): JobView {
+    const { step_attempt, attempt_rows, step_events, ...job } = r;
+    return toJobView(job, { attempts: attempt_rows.map(attemptFromJson), stepAttempt: step_attempt, stepEvents: step_events }, this.clock.now());
   }
 }
 

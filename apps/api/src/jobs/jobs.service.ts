@@ -5,6 +5,7 @@ import { DomainEvents } from '../common/events';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { PendingSubmissions } from '../intake/pending-submissions';
 import { JobsRepository } from './jobs.repository';
+import { PlacementService } from './placement.service';
 
 /** How long cancel waits for a just-submitted job to reach Postgres before answering 503. */
 const APPLY_WAIT_MS = 10_000;
@@ -26,6 +27,7 @@ export class JobsService {
     @Inject(METRICS) private readonly metrics: ApiMetrics,
     private readonly pending: PendingSubmissions,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly placement: PlacementService,
   ) {}
 
   /** From Postgres; a job acknowledged but not yet applied (relay lag, Postgres down) is shown from the journal's index. */
@@ -37,7 +39,7 @@ export class JobsService {
     });
     const found = view ?? this.pending.view(id);
     if (!found) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
-    return found;
+    return (await this.placement.withWaiting([found]))[0] as JobView;
   }
 
   async list(p: ListParams): Promise<JobPage> {
@@ -53,13 +55,15 @@ export class JobsService {
     if (cursor !== undefined && beforeId === undefined) errors.push({ path: 'cursor', message: 'not a cursor from a previous page' });
     if (errors.length > 0) throw new DomainError('INVALID_INPUT', 'bad query parameters', { errors });
     const limit = Number(limitText);
-    const items = mergeNewestFirst(
-      await this.jobs.list({ state: state as JobView['state'] | undefined, pool, limit, beforeId }),
-      state === undefined || state === 'queued' ? this.pending.list({ pool, beforeId, limit }) : [],
-      limit,
+    // one more than a page: a next page exists only if something is left after this one
+    const merged = mergeNewestFirst(
+      await this.jobs.list({ state: state as JobView['state'] | undefined, pool, limit: limit + 1, beforeId }),
+      state === undefined || state === 'queued' ? this.pending.list({ pool, beforeId, limit: limit + 1 }) : [],
+      limit + 1,
     );
+    const items = await this.placement.withWaiting(merged.slice(0, limit));
     const last = items[items.length - 1];
-    return { items, nextCursor: items.length === limit && last ? encodeCursor(last.id) : null };
+    return { items, nextCursor: merged.length > limit && last ? encodeCursor(last.id) : null };
   }
 
   async cancel(id: string): Promise<SubmitResult> {
