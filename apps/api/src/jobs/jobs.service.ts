@@ -33,13 +33,16 @@ export class JobsService {
   /** From Postgres; a job acknowledged but not yet applied (relay lag, Postgres down) is shown from the journal's index. */
   async get(id: string): Promise<JobView> {
     if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    let postgresDown = false;
     const view = await this.jobs.findView(id).catch((err: unknown) => {
-      if (this.pending.get(id)) return undefined;
-      throw err;
+      if (!this.pending.get(id)) throw err;
+      postgresDown = true;
+      return undefined;
     });
     const found = view ?? this.pending.view(id);
     if (!found) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
-    return (await this.placement.withWaiting([found]))[0] as JobView;
+    // Postgres unreachable: the agents cannot be read either, and asking would only delay the answer
+    return postgresDown ? found : ((await this.placement.withWaiting([found]))[0] ?? found);
   }
 
   async list(p: ListParams): Promise<JobPage> {

@@ -26,7 +26,12 @@ type RunTimeFields = Pick<JobView, 'startedAt' | 'endedAt' | 'durationMs'>;
 
 const STOPPED: ReadonlySet<StepState> = new Set(['failed', 'timed_out', 'cancelled']);
 const LIVE: ReadonlySet<AttemptState> = new Set(['leased', 'running']);
-const OUTCOMES: Readonly<Record<string, StepState>> = { succeeded: 'succeeded', failed: 'failed', timed_out: 'timed_out', cancelled: 'cancelled' };
+const OUTCOMES: ReadonlyMap<string, StepState> = new Map([
+  ['succeeded', 'succeeded'],
+  ['failed', 'failed'],
+  ['timed_out', 'timed_out'],
+  ['cancelled', 'cancelled'],
+]);
 
 interface StepEvents {
   started?: { seq: number; at: Date; try: number | null };
@@ -59,7 +64,7 @@ function stepState(ev: StepEvents, c: StepContext): Omit<StepView, 'index' | 'na
   const live = LIVE.has(c.attempt.state);
   const { started, finished } = ev;
   if (finished && (!started || finished.seq > started.seq)) {
-    const state = OUTCOMES[finished.outcome] ?? (finished.exitCode === 0 ? 'succeeded' : 'failed');
+    const state = OUTCOMES.get(finished.outcome) ?? (finished.exitCode === 0 ? 'succeeded' : 'failed');
     // a failed try of a step with tries left, in a live attempt: the agent runs it again next
     const retrying = state === 'failed' && live && started?.try != null && started.try <= c.retries;
     if (retrying) return { state: 'running', exitCode: null, ...span(started.at, null, c.nowMs) };
