@@ -2,9 +2,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { waitFor } from '@jr/testing';
-import type { AgentHandle } from '../../../apps/agent/src/agent';
-import { agentConfig, runAgent, shell, spec, tempDataDir } from './agent-harness';
-import { FakeAgentApi } from './fake-agent-api';
+import { shell, spec, useAgentFixture } from './agent-harness';
 
 jest.setTimeout(60_000);
 
@@ -44,53 +42,44 @@ async function artifactServer(files: Record<string, Buffer>, o: { failFirst?: nu
 }
 
 describe('jobs with `uses` artifacts (local HTTP server)', () => {
-  let api: FakeAgentApi;
-  let data: Awaited<ReturnType<typeof tempDataDir>>;
-  let agent: AgentHandle | undefined;
+  const f = useAgentFixture();
   let srv: Awaited<ReturnType<typeof artifactServer>> | undefined;
   const tool = Buffer.from(Array.from({ length: 400_000 }, (_v, i) => (i * 7) % 256));
 
   beforeEach(async () => {
-    api = new FakeAgentApi();
-    await api.start();
-    data = await tempDataDir();
-    ({ agent } = await runAgent(agentConfig(api.address, data.dir)));
+    await f.start();
   });
   afterEach(async () => {
-    await agent?.stopNow();
-    agent = undefined;
     await srv?.close();
     srv = undefined;
-    await api.stop();
-    await data.remove();
   });
 
   it('retries a server failing the first requests, resumes a cut transfer, verifies, and hands the file to the steps', async () => {
     srv = await artifactServer({ '/dl/tool.bin': tool }, { failFirst: 2, cutAfter: 150_000 });
-    const jobId = api.enqueue(spec([shell('sha256sum "$JR_ARTIFACTS_DIR/tool.bin" | cut -c1-64')], { uses: [{ url: srv.url('/dl/tool.bin'), sha256: sha(tool) }] }));
-    await waitFor(() => api.completion(jobId), { timeoutMs: 30_000 });
-    expect(api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED' });
-    expect(api.output(jobId)).toBe(`${sha(tool)}\n`);
+    const jobId = f.api.enqueue(spec([shell('sha256sum "$JR_ARTIFACTS_DIR/tool.bin" | cut -c1-64')], { uses: [{ url: srv.url('/dl/tool.bin'), sha256: sha(tool) }] }));
+    await waitFor(() => f.api.completion(jobId), { timeoutMs: 30_000 });
+    expect(f.api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED' });
+    expect(f.api.output(jobId)).toBe(`${sha(tool)}\n`);
     expect(srv.hits('/dl/tool.bin')).toBe(4);
     expect(srv.ranges).toHaveLength(1);
   });
 
   it('fails the job (not retried) with checksum_mismatch and a clear line in its log', async () => {
     srv = await artifactServer({ '/evil.bin': Buffer.from('tampered') });
-    const jobId = api.enqueue(spec([shell('echo must not run')], { uses: [{ url: srv.url('/evil.bin'), sha256: sha(tool) }] }));
-    await waitFor(() => api.completion(jobId), { timeoutMs: 30_000 });
-    expect(api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_FAILED', reason: 'checksum_mismatch', exitCode: -1 });
-    expect(api.output(jobId)).toMatch(new RegExp(`^jr-agent: checksum mismatch for http://.*/evil\\.bin: expected sha256 ${sha(tool)}, got ${sha(Buffer.from('tampered'))}\\n$`));
+    const jobId = f.api.enqueue(spec([shell('echo must not run')], { uses: [{ url: srv.url('/evil.bin'), sha256: sha(tool) }] }));
+    await waitFor(() => f.api.completion(jobId), { timeoutMs: 30_000 });
+    expect(f.api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_FAILED', reason: 'checksum_mismatch', exitCode: -1 });
+    expect(f.api.output(jobId)).toMatch(new RegExp(`^jr-agent: checksum mismatch for http://.*/evil\\.bin: expected sha256 ${sha(tool)}, got ${sha(Buffer.from('tampered'))}\\n$`));
     expect(srv.hits('/evil.bin')).toBe(1);
   });
 
   it('serves the second job from the content-addressed cache, without a request', async () => {
     srv = await artifactServer({ '/a/tool.bin': tool, '/b/same.bin': tool });
-    const first = api.enqueue(spec([shell('wc -c < "$JR_ARTIFACTS_DIR/tool.bin"')], { uses: [{ url: srv.url('/a/tool.bin'), sha256: sha(tool) }] }));
-    await waitFor(() => api.completion(first), { timeoutMs: 30_000 });
-    const second = api.enqueue(spec([shell('wc -c < "$JR_ARTIFACTS_DIR/same.bin"')], { uses: [{ url: srv.url('/b/same.bin'), sha256: sha(tool) }] }));
-    await waitFor(() => api.completion(second), { timeoutMs: 30_000 });
-    expect(api.output(second).trim()).toBe(String(tool.length));
+    const first = f.api.enqueue(spec([shell('wc -c < "$JR_ARTIFACTS_DIR/tool.bin"')], { uses: [{ url: srv.url('/a/tool.bin'), sha256: sha(tool) }] }));
+    await waitFor(() => f.api.completion(first), { timeoutMs: 30_000 });
+    const second = f.api.enqueue(spec([shell('wc -c < "$JR_ARTIFACTS_DIR/same.bin"')], { uses: [{ url: srv.url('/b/same.bin'), sha256: sha(tool) }] }));
+    await waitFor(() => f.api.completion(second), { timeoutMs: 30_000 });
+    expect(f.api.output(second).trim()).toBe(String(tool.length));
     expect(srv.hits('/a/tool.bin')).toBe(1);
     expect(srv.hits('/b/same.bin')).toBe(0);
   });

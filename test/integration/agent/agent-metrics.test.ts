@@ -1,9 +1,7 @@
 import { AGENT_METRICS } from '@jr/telemetry';
-import { FaultProxy, waitFor } from '@jr/testing';
+import { waitFor } from '@jr/testing';
 import type { AgentHandle } from '../../../apps/agent/src/agent';
-import { runAgentCli } from '../../../apps/agent/src/agent-cli';
-import { agentConfig, runAgent, shell, spec, tempDataDir } from './agent-harness';
-import { FakeAgentApi } from './fake-agent-api';
+import { shell, spec, useAgentFixture } from './agent-harness';
 import { promtoolCheck, sample, scrape } from './metrics-text';
 
 jest.setTimeout(60_000);
@@ -14,30 +12,9 @@ jest.setTimeout(60_000);
  * re-enable (the backlog replays). Every exposition passes `promtool check metrics`.
  */
 describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injecting proxy", () => {
-  let api: FakeAgentApi;
-  let proxy: FaultProxy;
-  let data: Awaited<ReturnType<typeof tempDataDir>>;
-  let agent: AgentHandle | undefined;
+  const f = useAgentFixture({ proxy: true });
 
-  beforeEach(async () => {
-    api = new FakeAgentApi();
-    await api.start();
-    proxy = await FaultProxy.start({ host: '127.0.0.1', port: api.port });
-    data = await tempDataDir();
-  });
-  afterEach(async () => {
-    await agent?.stopNow();
-    agent = undefined;
-    await proxy.close();
-    await api.stop();
-    await data.remove();
-  });
-
-  const start = async (): Promise<AgentHandle> => {
-    const env = { JR_BREAKER_THRESHOLD: '2', JR_REPORT_TIMEOUT: '300ms', JR_METRICS_PORT: '0' };
-    ({ agent } = await runAgent(agentConfig(proxy.address, data.dir, env)));
-    return agent;
-  };
+  const start = async (): Promise<AgentHandle> => (await f.start({ JR_BREAKER_THRESHOLD: '2', JR_REPORT_TIMEOUT: '300ms', JR_METRICS_PORT: '0' })).agent;
   const lint = (text: string): void => expect(promtoolCheck(text)).toEqual({ code: 0, out: '' });
   /** Scrapes until `probe` holds for the exposition; returns that exposition. */
   const scrapeUntil = (url: string, probe: (text: string) => boolean, what: string): Promise<string> =>
@@ -59,12 +36,12 @@ describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injectin
     expect(sample(text, 'jr_agent_heartbeat_last_success_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 30);
 
     // An attempt whose second step fails; then one cancelled by a directive while it runs.
-    const failed = api.enqueue(spec([shell('echo fine'), shell('exit 3')]));
-    await waitFor(() => api.completion(failed), { timeoutMs: 15_000, what: 'the failed job' });
-    const long = api.enqueue(spec([shell('sleep 30')]));
+    const failed = f.api.enqueue(spec([shell('echo fine'), shell('exit 3')]));
+    await waitFor(() => f.api.completion(failed), { timeoutMs: 15_000, what: 'the failed job' });
+    const long = f.api.enqueue(spec([shell('sleep 30')]));
     text = await scrapeUntil(url, (t) => sample(t, 'jr_agent_running_attempts') === 1, 'the long job running');
-    api.cancel(long);
-    await waitFor(() => api.completion(long), { timeoutMs: 15_000, what: 'the cancelled job' });
+    f.api.cancel(long);
+    await waitFor(() => f.api.completion(long), { timeoutMs: 15_000, what: 'the cancelled job' });
     text = await scrape(url);
     lint(text);
     expect(sample(text, 'jr_agent_attempts_finished_total', { outcome: 'failed' })).toBe(1);
@@ -81,9 +58,9 @@ describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injectin
     expect(sample(text, 'jr_agent_rpc_duration_seconds_count', { method: 'Complete', code: 'OK' })).toBe(2);
 
     // The API becomes unreachable while a job prints: the breaker opens, the outbox holds its output.
-    const printing = api.enqueue(spec([shell('echo start; sleep 0.5; for i in 1 2 3 4 5 6; do echo "line $i"; sleep 0.3; done')]));
-    await waitFor(() => api.output(printing).includes('start'), { timeoutMs: 10_000, what: 'the job to run' });
-    proxy.setMode({ kind: 'blackhole' });
+    const printing = f.api.enqueue(spec([shell('echo start; sleep 0.5; for i in 1 2 3 4 5 6; do echo "line $i"; sleep 0.3; done')]));
+    await waitFor(() => f.api.output(printing).includes('start'), { timeoutMs: 10_000, what: 'the job to run' });
+    f.proxy.setMode({ kind: 'blackhole' });
     text = await scrapeUntil(url, (t) => sample(t, 'jr_agent_breaker_open') === 1, 'the breaker to open');
     lint(text);
     expect(sample(text, 'jr_agent_breaker_opened_total')).toBe(1);
@@ -92,11 +69,11 @@ describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injectin
     text = await scrapeUntil(url, (t) => (sample(t, 'jr_agent_outbox_depth') ?? 0) > 0 && (sample(t, 'jr_agent_outbox_oldest_age_seconds') ?? 0) > 0.5, 'the outbox to age');
 
     // Back online, the operator re-enables reporting: the backlog is replayed, the gauges return to 0.
-    proxy.setMode({ kind: 'pass' });
+    f.proxy.setMode({ kind: 'pass' });
     // A directive rides on a heartbeat's answer: wait for heartbeats to get through again first.
-    const beats = api.heartbeats.length;
-    await waitFor(() => api.heartbeats.length > beats + 1, { timeoutMs: 15_000, what: 'heartbeats answered again' });
-    api.direct(a.agentId, { enableReporting: {} });
+    const beats = f.api.heartbeats.length;
+    await waitFor(() => f.api.heartbeats.length > beats + 1, { timeoutMs: 15_000, what: 'heartbeats answered again' });
+    f.api.direct(a.agentId, { enableReporting: {} });
     text = await scrapeUntil(url, (t) => sample(t, 'jr_agent_breaker_open') === 0 && sample(t, 'jr_agent_outbox_depth') === 0, 'the outbox to drain');
     lint(text);
     expect(sample(text, 'jr_agent_outbox_replayed_events_total')).toBeGreaterThan(0);
@@ -106,35 +83,28 @@ describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injectin
 
   it('jr-agent status: 0 while healthy, 1 while the API is unreachable and the breaker open, 69 once the agent is gone', async () => {
     const a = await start();
-    const status = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
-      const out: string[] = [];
-      const err: string[] = [];
-      const signals = { on: () => undefined, off: () => undefined };
-      const code = await runAgentCli({ JR_DATA_DIR: data.dir }, { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) }, signals }, ['status', ...args]);
-      return { code, out: out.join(''), err: err.join('') };
-    };
+    const status = (...args: string[]): Promise<{ code: number; out: string; err: string }> => f.command(['status', ...args]);
 
     const healthy = await status();
     expect(healthy).toMatchObject({ code: 0, err: '' });
     expect(healthy.out).toContain(`jr-agent ${a.agentId} "it-agent" (pool default`);
-    expect(healthy.out).toContain(`api:       ${proxy.address}, connected; last heartbeat`);
+    expect(healthy.out).toContain(`api:       ${f.proxy.address}, connected; last heartbeat`);
     expect(healthy.out).toContain(`metrics:   ${a.metricsUrl}`);
 
-    const printing = api.enqueue(spec([shell('echo start; sleep 0.5; for i in 1 2 3 4; do echo "line $i"; sleep 0.2; done')]));
-    await waitFor(() => api.output(printing).includes('start'), { timeoutMs: 10_000, what: 'the job to run' });
-    proxy.setMode({ kind: 'blackhole' });
+    const printing = f.api.enqueue(spec([shell('echo start; sleep 0.5; for i in 1 2 3 4; do echo "line $i"; sleep 0.2; done')]));
+    await waitFor(() => f.api.output(printing).includes('start'), { timeoutMs: 10_000, what: 'the job to run' });
+    f.proxy.setMode({ kind: 'blackhole' });
     await waitFor(async () => (await status('--json')).code === 1 && a.status().breaker.state === 'open', { timeoutMs: 30_000, what: 'status degraded with the breaker open' });
     const degraded = await status('--json');
     const doc = JSON.parse(degraded.out) as { health: string; connected: boolean; problems: string[]; breaker: { state: string } };
     expect(doc).toMatchObject({ health: 'degraded', connected: false, breaker: { state: 'open' } });
     expect(doc.problems).toEqual([expect.stringMatching(/^heartbeats failing: \d+ failed in a row/), expect.stringMatching(/^status reporting suspended/)]);
 
-    proxy.setMode({ kind: 'pass' });
+    f.proxy.setMode({ kind: 'pass' });
     await a.enableReporting('control');
     await waitFor(async () => (await status()).code === 0, { timeoutMs: 15_000, what: 'healthy again' });
 
     await a.stop();
-    agent = undefined;
     expect(await status()).toMatchObject({ code: 69, out: '' });
   });
 });

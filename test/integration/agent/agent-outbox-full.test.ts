@@ -1,7 +1,6 @@
-import { FaultProxy, waitFor } from '@jr/testing';
+import { waitFor } from '@jr/testing';
 import type { AgentHandle } from '../../../apps/agent/src/agent';
-import { agentConfig, runAgent, shell, spec, tempDataDir } from './agent-harness';
-import { FakeAgentApi } from './fake-agent-api';
+import { shell, spec, useAgentFixture } from './agent-harness';
 
 jest.setTimeout(90_000);
 
@@ -11,35 +10,17 @@ jest.setTimeout(90_000);
  * output gives way to a gap marker, and statuses and the outcome survive.
  */
 describe('a large outbox', () => {
-  let api: FakeAgentApi;
-  let proxy: FaultProxy;
-  let data: Awaited<ReturnType<typeof tempDataDir>>;
-  let agent: AgentHandle | undefined;
-
-  beforeEach(async () => {
-    api = new FakeAgentApi();
-    await api.start();
-    proxy = await FaultProxy.start({ host: '127.0.0.1', port: api.port });
-    data = await tempDataDir();
-  });
-  afterEach(async () => {
-    await agent?.stopNow();
-    agent = undefined;
-    await proxy.close();
-    await api.stop();
-    await data.remove();
-  });
+  const f = useAgentFixture({ proxy: true });
 
   /** Runs `script` with the API cut off (after its first line), until its outcome is queued. */
   async function floodWhileDisconnected(env: Record<string, string>, script: string): Promise<{ a: AgentHandle; jobId: string }> {
-    ({ agent } = await runAgent(agentConfig(proxy.address, data.dir, { JR_BREAKER_THRESHOLD: '1', JR_REPORT_TIMEOUT: '300ms', ...env })));
-    const a = agent;
-    const jobId = api.enqueue(spec([shell('echo hello; sleep 0.5', { name: 'first' }), shell(script, { name: 'flood' }), shell('echo bye', { name: 'last' })]));
-    await waitFor(() => api.output(jobId).includes('hello'), { timeoutMs: 10_000 });
-    proxy.setMode({ kind: 'reset' });
+    const { agent: a } = await f.start({ JR_BREAKER_THRESHOLD: '1', JR_REPORT_TIMEOUT: '300ms', ...env });
+    const jobId = f.api.enqueue(spec([shell('echo hello; sleep 0.5', { name: 'first' }), shell(script, { name: 'flood' }), shell('echo bye', { name: 'last' })]));
+    await waitFor(() => f.api.output(jobId).includes('hello'), { timeoutMs: 10_000 });
+    f.proxy.setMode({ kind: 'reset' });
     await waitFor(() => a.metrics().attempts.undelivered === 1 && a.metrics().reporting?.breaker.state === 'open', { timeoutMs: 60_000, what: 'the outcome queued, breaker open' });
-    proxy.setMode({ kind: 'pass' });
-    await waitFor(() => api.heartbeats.some((h) => h.req.state?.breakerState === 'open'), { timeoutMs: 20_000 });
+    f.proxy.setMode({ kind: 'pass' });
+    await waitFor(() => f.api.heartbeats.some((h) => h.req.state?.breakerState === 'open'), { timeoutMs: 20_000 });
     return { a, jobId };
   }
 
@@ -50,16 +31,16 @@ describe('a large outbox', () => {
     const bytes = a.metrics().reporting?.outbox.bytes ?? 0;
     const started = Date.now();
     await a.enableReporting('control');
-    await waitFor(() => api.completion(jobId), { timeoutMs: 60_000, what: 'the drain' });
+    await waitFor(() => f.api.completion(jobId), { timeoutMs: 60_000, what: 'the drain' });
     const ms = Date.now() - started;
     console.log(`outbox drain: ${depth} events, ${(bytes / 1e6).toFixed(1)} MB in ${ms} ms = ${Math.round((depth * 1000) / ms)} events/s, ${((bytes / 1e6) * 1000 / ms).toFixed(1)} MB/s`);
-    const out = api.output(jobId).split('\n');
+    const out = f.api.output(jobId).split('\n');
     expect(out[0]).toBe('hello');
     expect(out.slice(1, -2)).toHaveLength(lines);
     expect(out[1]).toBe('1'.padStart(99, '0'));
     expect(out[lines]).toBe(String(lines).padStart(99, '0'));
     expect(out.slice(-2)).toEqual(['bye', '']);
-    expect(api.events(jobId).map((e) => e.seq)).toEqual(Array.from({ length: api.completion(jobId)?.lastSeq ?? 0 }, (_v, i) => i + 1));
+    expect(f.api.events(jobId).map((e) => e.seq)).toEqual(Array.from({ length: f.api.completion(jobId)?.lastSeq ?? 0 }, (_v, i) => i + 1));
     expect(a.metrics().reporting?.outbox.gapBytes).toBe(0);
   });
 
@@ -69,8 +50,8 @@ describe('a large outbox', () => {
     expect(gapBytes).toBeGreaterThan(5_000_000);
     expect(a.metrics().reporting?.outbox.diskBytes).toBeLessThanOrEqual(1.25 * 1024 * 1024);
     await a.enableReporting('signal');
-    await waitFor(() => api.completion(jobId), { timeoutMs: 30_000, what: 'the drain' });
-    const text = api.output(jobId);
+    await waitFor(() => f.api.completion(jobId), { timeoutMs: 30_000, what: 'the drain' });
+    const text = f.api.output(jobId);
     const marker = /\[jr-agent: (\d+) bytes of output dropped here: the agent's outbox was full while the API could not be reached\]/g;
     const dropped = [...text.matchAll(marker)].reduce((n, m) => n + Number(m[1]), 0);
     // The markers the API received account for what the agent counts as dropped. A chunk already sent
@@ -81,13 +62,13 @@ describe('a large outbox', () => {
     // The newest output is kept, up to the last line.
     expect(text).toContain(`${'100000'.padStart(99, '0')}\nbye\n`);
     // No silent drop: the flood step's bytes are exactly what arrived plus what the markers count.
-    const chunks = api.events(jobId).filter((e) => e.log?.step === 1).map((e) => e.log?.data.toString('utf8') ?? '');
+    const chunks = f.api.events(jobId).filter((e) => e.log?.step === 1).map((e) => e.log?.data.toString('utf8') ?? '');
     const kept = chunks.filter((c) => !/^\n\[jr-agent: \d+ bytes of output dropped/.test(c)).reduce((n, c) => n + c.length, 0);
     expect(kept + dropped).toBe(100_000 * 100);
-    const steps = api.events(jobId).filter((e) => e.stepStarted || e.stepFinished).map((e) => `${e.kind}:${e.stepStarted?.step ?? e.stepFinished?.step}`);
+    const steps = f.api.events(jobId).filter((e) => e.stepStarted || e.stepFinished).map((e) => `${e.kind}:${e.stepStarted?.step ?? e.stepFinished?.step}`);
     expect(steps).toEqual(['stepStarted:0', 'stepFinished:0', 'stepStarted:1', 'stepFinished:1', 'stepStarted:2', 'stepFinished:2']);
-    expect(api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED' });
-    const seqs = api.events(jobId).map((e) => e.seq);
+    expect(f.api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED' });
+    const seqs = f.api.events(jobId).map((e) => e.seq);
     expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
   });
 });

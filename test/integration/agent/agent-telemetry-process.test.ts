@@ -1,33 +1,13 @@
-import { spawn, spawnSync } from 'node:child_process';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import * as path from 'node:path';
-import { AGENT_MAIN, REPO_ROOT, baseEnv, freePort, startAgentProcess, waitFor, type ManagedProcess } from '@jr/testing';
-import { shell, spec, tempDataDir } from './agent-harness';
-import { FakeAgentApi } from './fake-agent-api';
+import { freePort, waitFor, type ManagedProcess } from '@jr/testing';
+import { logLines, runAgentMain as runAgentCommand, shell, spec, useAgentFixture } from './agent-harness';
 import { promtoolCheck, sample, scrape } from './metrics-text';
 
 jest.setTimeout(60_000);
 
 const LEASE_TRACE = '6e0c63257de34c926f9efcd03899ad9f';
 const LEASE_SPAN = 'a3ce929d0e0e4736';
-
-/** `node apps/agent/dist/main.js ARGS` to its end. */
-function runAgentCommand(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AGENT_MAIN, ...args], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 interface OtlpSpan {
   name: string;
@@ -60,42 +40,19 @@ async function startCollector(): Promise<{ url: string; spans(): OtlpSpan[]; ser
 
 /** The daemon as operators run it: telemetry started by main, its own /metrics, `jr-agent status`. */
 describe('jr-agent process: JR_METRICS_PORT, trace ids in its logs, jr-agent status', () => {
-  let api: FakeAgentApi;
-  let data: Awaited<ReturnType<typeof tempDataDir>>;
-  let proc: ManagedProcess | undefined;
-
-  beforeAll(() => {
-    const build = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/tsc'), ['-b', 'apps/agent'], { cwd: REPO_ROOT, encoding: 'utf8' });
-    if (build.status !== 0) throw new Error(`tsc -b apps/agent failed:\n${build.stdout}${build.stderr}`);
-  });
-  beforeEach(async () => {
-    api = new FakeAgentApi();
-    await api.start();
-    data = await tempDataDir();
-  });
-  afterEach(async () => {
-    await proc?.kill();
-    proc = undefined;
-    await api.stop();
-    await data.remove();
-  });
-
-  const logLines = (p: ManagedProcess): Array<Record<string, unknown>> =>
-    p.log().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const start = (extraEnv: Record<string, string>): ManagedProcess =>
-    startAgentProcess({ grpcTarget: api.address, dataDir: data.dir, enrollToken: 'enroll-secret', name: 'telemetry-agent', heartbeatInterval: '200ms', slots: 2, extraEnv }, path.join(data.dir, 'agent.log'));
+  const f = useAgentFixture({ build: true });
+  const start = (extraEnv: Record<string, string>): ManagedProcess => f.spawn({ name: 'telemetry-agent', slots: 2, extraEnv });
 
   it('serves /metrics on JR_METRICS_PORT, logs with the trace id the Lease answer carried, answers jr-agent status, and closes the port on SIGTERM', async () => {
     const port = await freePort();
-    api.leaseMetadata = () => ({ traceparent: `00-${LEASE_TRACE}-${LEASE_SPAN}-01` });
-    proc = start({ JR_METRICS_PORT: String(port) });
-    const p = proc;
+    f.api.leaseMetadata = () => ({ traceparent: `00-${LEASE_TRACE}-${LEASE_SPAN}-01` });
+    const p = start({ JR_METRICS_PORT: String(port) });
     await waitFor(() => logLines(p).find((l) => l.msg === 'jr-agent ready'), { timeoutMs: 20_000, what: 'the ready line' });
     const url = `http://127.0.0.1:${port}/metrics`;
     expect(logLines(p).find((l) => l.msg === 'serving metrics')).toMatchObject({ url });
 
-    const jobId = api.enqueue(spec([shell('echo traced')]));
-    await waitFor(() => api.completion(jobId), { timeoutMs: 20_000, what: 'the completion' });
+    const jobId = f.api.enqueue(spec([shell('echo traced')]));
+    await waitFor(() => f.api.completion(jobId), { timeoutMs: 20_000, what: 'the completion' });
     const text = await scrape(url);
     expect(promtoolCheck(text)).toEqual({ code: 0, out: '' });
     expect(sample(text, 'jr_build_info', { service: 'jr-agent', version: '0.1.0' })).toBe(1);
@@ -105,25 +62,24 @@ describe('jr-agent process: JR_METRICS_PORT, trace ids in its logs, jr-agent sta
     // No OTEL_* endpoint: nothing is exported, yet ids flow (the job's trace id in its log lines and on the wire).
     await waitFor(() => logLines(p).find((l) => l.msg === 'attempt finished'), { what: 'the attempt log line' });
     expect(logLines(p).find((l) => l.msg === 'attempt finished')).toMatchObject({ trace_id: LEASE_TRACE, jobId });
-    expect(api.traceparents.find((t) => t.method === 'Complete')?.traceparent).toMatch(new RegExp(`^00-${LEASE_TRACE}-[0-9a-f]{16}-0[01]$`));
+    expect(f.api.traceparents.find((t) => t.method === 'Complete')?.traceparent).toMatch(new RegExp(`^00-${LEASE_TRACE}-[0-9a-f]{16}-0[01]$`));
 
-    const status = await runAgentCommand(['status', '--json'], { JR_DATA_DIR: data.dir });
+    const status = await runAgentCommand(['status', '--json'], { JR_DATA_DIR: f.dataDir });
     expect(status).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(status.stdout)).toMatchObject({ name: 'telemetry-agent', health: 'healthy', connected: true, metricsUrl: url, attempts: { slots: 2 } });
 
     await expect(p.stop(10_000)).resolves.toEqual({ code: 0, signal: null });
     await expect(fetch(url)).rejects.toThrow();
-    await expect(runAgentCommand(['status'], { JR_DATA_DIR: data.dir })).resolves.toMatchObject({ code: 69, stdout: '' });
+    await expect(runAgentCommand(['status'], { JR_DATA_DIR: f.dataDir })).resolves.toMatchObject({ code: 69, stdout: '' });
   });
 
   it('exports its spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, flushed when it stops: the attempt under the lease span', async () => {
     const collector = await startCollector();
     try {
-      api.leaseMetadata = () => ({ traceparent: `00-${LEASE_TRACE}-${LEASE_SPAN}-01` });
-      proc = start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
-      const p = proc;
-      const jobId = api.enqueue(spec([shell('echo exported'), shell('true')]));
-      await waitFor(() => api.completion(jobId), { timeoutMs: 20_000, what: 'the completion' });
+      f.api.leaseMetadata = () => ({ traceparent: `00-${LEASE_TRACE}-${LEASE_SPAN}-01` });
+      const p = start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+      const jobId = f.api.enqueue(spec([shell('echo exported'), shell('true')]));
+      await waitFor(() => f.api.completion(jobId), { timeoutMs: 20_000, what: 'the completion' });
       await expect(p.stop(10_000)).resolves.toEqual({ code: 0, signal: null });
       const spans = collector.spans();
       const attempt = spans.find((s) => s.name === 'jr.attempt.run');
@@ -142,15 +98,15 @@ describe('jr-agent process: JR_METRICS_PORT, trace ids in its logs, jr-agent sta
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as net.AddressInfo).port;
     try {
-      const env = { JR_API_GRPC: api.address, JR_DATA_DIR: data.dir, JR_ENROLL_TOKEN: 'enroll-secret', JR_METRICS_PORT: String(port) };
+      const env = { JR_API_GRPC: f.api.address, JR_DATA_DIR: f.dataDir, JR_ENROLL_TOKEN: 'enroll-secret', JR_METRICS_PORT: String(port) };
       const r = await runAgentCommand([], env);
       expect(r.code).toBe(78);
       expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(`cannot serve metrics on 127.0.0.1:${port}`)]);
-      expect(api.calls.Enroll).toBe(0);
+      expect(f.api.calls.Enroll).toBe(0);
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
-    const bad = await runAgentCommand([], { JR_DATA_DIR: data.dir, JR_METRICS_PORT: '99999', JR_METRICS_HOST: 'http://x' });
+    const bad = await runAgentCommand([], { JR_DATA_DIR: f.dataDir, JR_METRICS_PORT: '99999', JR_METRICS_HOST: 'http://x' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^jr-agent: bad configuration: .*JR_METRICS_PORT.*JR_METRICS_HOST|^jr-agent: bad configuration: .*JR_METRICS_HOST.*JR_METRICS_PORT/);
   });

@@ -1,11 +1,8 @@
-import { Writable } from 'node:stream';
 import { status as Status } from '@grpc/grpc-js';
 import { InMemorySpanExporter, SPANS, SpanKind, startTelemetry, traceLogMixin, type ReadableSpan, type Telemetry } from '@jr/telemetry';
 import { waitFor } from '@jr/testing';
 import pino from 'pino';
-import { startAgent, type AgentHandle } from '../../../apps/agent/src/agent';
-import { agentConfig, shell, spec, tempDataDir, type LogLine } from './agent-harness';
-import { FakeAgentApi } from './fake-agent-api';
+import { captureLogger, shell, spec, useAgentFixture } from './agent-harness';
 
 jest.setTimeout(60_000);
 
@@ -15,36 +12,19 @@ const LEASE_SPAN = '1a2b3c4d5e6f7a8b';
 const traceparent = (trace: string, span: string): string => `00-${trace}-${span}-01`;
 
 /** The agent's logger as the daemon builds it (trace_id/span_id mixin), writing into `lines`. */
-function tracedLogger(): { logger: pino.Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info', mixin: traceLogMixin }, sink), lines };
-}
+const tracedLogger = () => captureLogger({ level: 'info', mixin: traceLogMixin });
 
 describe('jr-agent traces: lease context from gRPC metadata, a span per step, outbox carriers (loopback AgentService)', () => {
-  let api: FakeAgentApi;
-  let data: Awaited<ReturnType<typeof tempDataDir>>;
-  let agent: AgentHandle | undefined;
   let exporter: InMemorySpanExporter;
   let telemetry: Telemetry;
 
-  beforeEach(async () => {
+  beforeEach(() => {
     exporter = new InMemorySpanExporter();
     telemetry = startTelemetry({ serviceName: 'jr-agent', serviceVersion: 'it', testSpanExporter: exporter });
-    api = new FakeAgentApi();
-    await api.start();
-    data = await tempDataDir();
   });
+  // after telemetry starts, before it stops: agents, the API and the data directory live inside it
+  const f = useAgentFixture();
   afterEach(async () => {
-    await agent?.stopNow();
-    agent = undefined;
-    await api.stop();
-    await data.remove();
     await telemetry.shutdown();
   });
 
@@ -57,11 +37,11 @@ describe('jr-agent traces: lease context from gRPC metadata, a span per step, ou
   const idOf = (s: ReadableSpan): string => s.spanContext().spanId;
 
   it("parents the attempt on the lease span sent in the Lease answer's metadata; steps, Report and Complete are its children", async () => {
-    api.leaseMetadata = () => ({ traceparent: traceparent(LEASE_TRACE, LEASE_SPAN) });
+    f.api.leaseMetadata = () => ({ traceparent: traceparent(LEASE_TRACE, LEASE_SPAN) });
     const { logger, lines } = tracedLogger();
-    agent = await startAgent(agentConfig(api.address, data.dir), { logger });
-    const jobId = api.enqueue(spec([shell('echo one'), shell('echo two')]));
-    await waitFor(() => api.completion(jobId), { timeoutMs: 15_000, what: 'the completion' });
+    const { agent } = await f.start({}, logger);
+    const jobId = f.api.enqueue(spec([shell('echo one'), shell('echo two')]));
+    await waitFor(() => f.api.completion(jobId), { timeoutMs: 15_000, what: 'the completion' });
     await waitFor(() => spans(SPANS.complete).length === 1, { what: 'the Complete span to end' });
 
     const attempt = only(SPANS.attempt);
@@ -83,19 +63,19 @@ describe('jr-agent traces: lease context from gRPC metadata, a span per step, ou
     expect(complete.kind).toBe(SpanKind.CLIENT);
 
     // On the wire: Report/Complete carry their client span's context; heartbeats and leases carry none.
-    const sent = api.traceparents.filter((t) => t.method === 'Report' || t.method === 'Complete');
+    const sent = f.api.traceparents.filter((t) => t.method === 'Report' || t.method === 'Complete');
     expect(sent.map((t) => t.traceparent)).toEqual([...reports, complete].map((s) => traceparent(LEASE_TRACE, idOf(s))));
-    expect(api.traceparents.filter((t) => t.method === 'Heartbeat' || t.method === 'Lease').every((t) => t.traceparent === '')).toBe(true);
+    expect(f.api.traceparents.filter((t) => t.method === 'Heartbeat' || t.method === 'Lease').every((t) => t.traceparent === '')).toBe(true);
 
     // The attempt's log lines share the job's trace id.
     expect(lines.find((l) => l.msg === 'attempt finished')).toMatchObject({ trace_id: LEASE_TRACE, span_id: idOf(attempt) });
   });
 
   it('starts a trace of its own when the Lease answer carries no (valid) context', async () => {
-    api.leaseMetadata = () => ({ traceparent: 'garbage' });
-    agent = await startAgent(agentConfig(api.address, data.dir), { logger: pino({ level: 'silent' }) });
-    const jobId = api.enqueue(spec([shell('true')]));
-    await waitFor(() => api.completion(jobId), { timeoutMs: 15_000, what: 'the completion' });
+    f.api.leaseMetadata = () => ({ traceparent: 'garbage' });
+    await f.start({}, pino({ level: 'silent' }));
+    const jobId = f.api.enqueue(spec([shell('true')]));
+    await waitFor(() => f.api.completion(jobId), { timeoutMs: 15_000, what: 'the completion' });
     await waitFor(() => spans(SPANS.complete).length === 1, { what: 'the Complete span to end' });
     const attempt = only(SPANS.attempt);
     expect(attempt.parentSpanContext).toBeUndefined();
@@ -103,26 +83,24 @@ describe('jr-agent traces: lease context from gRPC metadata, a span per step, ou
   });
 
   it('continues the trace after a restart: the Complete sent by the next process is still a child of the attempt span', async () => {
-    api.leaseMetadata = () => ({ traceparent: traceparent(LEASE_TRACE, LEASE_SPAN) });
+    f.api.leaseMetadata = () => ({ traceparent: traceparent(LEASE_TRACE, LEASE_SPAN) });
     // Busy answers: retried, never counted against the breaker; the outcome stays in the outbox.
-    api.failNext('Complete', Status.RESOURCE_EXHAUSTED, 1_000);
-    agent = await startAgent(agentConfig(api.address, data.dir), { logger: pino({ level: 'silent' }) });
-    const jobId = api.enqueue(spec([shell('echo before the restart')]));
-    const first = agent;
-    await waitFor(() => first.metrics().attempts.undelivered === 1 && (api.calls.Complete ?? 0) > 0, { timeoutMs: 15_000, what: 'the outcome to wait in the outbox' });
+    f.api.failNext('Complete', Status.RESOURCE_EXHAUSTED, 1_000);
+    const { agent: first } = await f.start({}, pino({ level: 'silent' }));
+    const jobId = f.api.enqueue(spec([shell('echo before the restart')]));
+    await waitFor(() => first.metrics().attempts.undelivered === 1 && (f.api.calls.Complete ?? 0) > 0, { timeoutMs: 15_000, what: 'the outcome to wait in the outbox' });
     await first.stopNow();
-    agent = undefined;
     const attempt = only(SPANS.attempt);
     expect(attempt.spanContext().traceId).toBe(LEASE_TRACE);
     exporter.reset();
 
-    api.failures.clear();
-    agent = await startAgent(agentConfig(api.address, data.dir), { logger: pino({ level: 'silent' }) });
-    await waitFor(() => api.completion(jobId), { timeoutMs: 15_000, what: 'the completion after the restart' });
+    f.api.failures.clear();
+    await f.start({}, pino({ level: 'silent' }));
+    await waitFor(() => f.api.completion(jobId), { timeoutMs: 15_000, what: 'the completion after the restart' });
     await waitFor(() => spans(SPANS.complete).length === 1, { what: 'the Complete span to end' });
     const complete = only(SPANS.complete);
     expect(spans(SPANS.attempt)).toEqual([]);
     expect({ trace: complete.spanContext().traceId, parent: complete.parentSpanContext?.spanId }).toEqual({ trace: LEASE_TRACE, parent: idOf(attempt) });
-    expect(api.traceparents.filter((t) => t.method === 'Complete').pop()?.traceparent).toBe(traceparent(LEASE_TRACE, idOf(complete)));
+    expect(f.api.traceparents.filter((t) => t.method === 'Complete').pop()?.traceparent).toBe(traceparent(LEASE_TRACE, idOf(complete)));
   });
 });
