@@ -1,5 +1,5 @@
 /**
- * Fleet scale (issue 6, item 4): a real jr-api holding N simulated agents that enroll, heartbeat and
+ * Fleet scale: a real jr-api holding N simulated agents that enroll, heartbeat and
  * long-poll like real ones (bench/fleet), N stepping 1k -> 5k -> 10k with a trickle of jobs to measure
  * lease latency. The figure: the largest N whose heartbeat p99 stays under 100 ms.
  */

@@ -1,5 +1,5 @@
 /**
- * Recovery (issue 6, item 5), against a real jr-api and real jr-agents on a private Redis:
+ * Recovery, against a real jr-api and real jr-agents on a private Redis:
  * (a) re-lease after an agent SIGKILL, as a multiple of the heartbeat interval (contract: lost after 3);
  * (b) API SIGKILL -> /readyz 200 with jobs journaled, and until the next submitted job runs;
  * (c) Redis emptied -> every queued job re-enqueued (100k; 2k with --quick), beside raw BullMQ addBulk.

@@ -1,7 +1,7 @@
 import { apiKillScenario } from './api-kill.scenario';
 import { dependencyOutageScenario } from './dependency-outage.scenario';
 
-// Issue 3, full size, one scenario after another in this one file (npm test's runner starts two jest
+// Durability, full size, one scenario after another in this one file (npm test's runner starts two jest
 // workers; these scenarios must not share the machine with each other). The short variants run in
 // `npm test` (test/e2e/durability-*.test.ts).
 const log = (line: string): void => console.log(`[chaos] ${new Date().toISOString()} ${line}`);

@@ -1,6 +1,6 @@
 import { apiKillScenario } from '../chaos/api-kill.scenario';
 
-// Issue 3, inside `npm test` (short): jr-api SIGKILLed at random moments of a burst of 200 concurrent
+// Durability, inside `npm test` (short): jr-api SIGKILLed at random moments of a burst of 200 concurrent
 // submissions (all in flight at once) and once while they run; every acknowledged job succeeds and
 // runs exactly once.
 // The 1,000-job variant runs in `npm run chaos` (test/chaos/durability.test.ts).

@@ -1,6 +1,6 @@
 import { dependencyOutageScenario } from '../chaos/dependency-outage.scenario';
 
-// Issue 3, inside `npm test` (short variants; `npm run chaos` runs them longer and larger): a private
+// Durability, inside `npm test` (short variants; `npm run chaos` runs them longer and larger): a private
 // Redis restarted empty mid-run, a private PostgreSQL stopped mid-run; intake keeps acknowledging at
 // the first try, and every acknowledged job completes, once.
 describe('dependency outages', () => {

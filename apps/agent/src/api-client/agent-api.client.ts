@@ -4,7 +4,7 @@ import { activeTraceIds, contextFromMetadata, metadataFromContext, type AgentMet
 import { ApiCallError, isApiCallError } from '../errors';
 import { actionFor, type AgentMethod } from './status-policy';
 
-/** Channel options: keepalive per FIELD-NOTES, prompt reconnects, room for big lease answers. */
+/** Channel options: keepalive (grpc-js sends no pings on idle channels unless told to), prompt reconnects, room for big lease answers. */
 export const CHANNEL_OPTIONS: grpc.ClientOptions = {
   // Pings on idle channels too, so a dead connection is noticed before the next call needs it.
   'grpc.keepalive_time_ms': 30_000,
@@ -56,7 +56,7 @@ export class AgentApiClient {
     private readonly metrics?: Pick<AgentMetrics, 'rpcDuration'>,
   ) {
     const Service = loadAgentProto().jobrunner.v1.AgentService;
-    // Insecure for now: TLS (and pinning the API's certificate) is a later issue.
+    // Plain text: TLS and pinning the API's certificate are not built yet.
     this.client = new Service(address, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, ...options });
   }
 

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 /**
  * Process-group helpers. Every step is spawned `detached` (its own session and group, pgid = pid),
  * so `kill(-pgid)` reaches the whole tree unless a process escaped with setsid (only cgroups catch
- * those; see FIELD-NOTES).
+ * those).
  */
 
 /**

@@ -17,7 +17,7 @@ export type DispatchProcessor = Processor<DispatchJobData, void>;
 
 export const queueName = (pool: string): string => `pool-${pool}`;
 
-/** Producer side fails fast while Redis is down; workers block and retry forever (FIELD-NOTES). */
+/** Producer side fails fast while Redis is down; workers block and retry forever (BullMQ wants maxRetriesPerRequest: null there). */
 export function producerConnection(url: string): Redis {
   return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000, lazyConnect: false });
 }
