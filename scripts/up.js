@@ -1,18 +1,27 @@
 #!/usr/bin/env node
 // `npm run up`: a working jobrunner on this machine in one command. Uses Redis/Postgres where they
-// answer (REDIS_URL, DATABASE_URL), else starts private ones under ./var/services; then starts the API
+// answer (REDIS_URL, DATABASE_URL), else starts private ones under var/services; then starts the API
 // and one agent, runs a demo job, prints what to try next, and runs until Ctrl-C, when it stops
-// everything it started.
+// everything it started. Its jobs and agents live in a database and under a queue key prefix of their
+// own (scripts/up-names.js; DATABASE_URL and JR_QUEUE_PREFIX override them), so a shared Redis and
+// Postgres never mix them with anyone else's. JR_UP_VAR_DIR moves its var directory (default ./var).
 'use strict';
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+const { upNames } = require('./up-names');
 
 const root = path.resolve(__dirname, '..');
-const varDir = path.join(root, 'var');
+const varDir = path.resolve(process.env.JR_UP_VAR_DIR || path.join(root, 'var'));
+/** A path as the user typed it best: relative when under the current directory, else absolute. */
+const shown = (p) => {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+};
 const t = require(path.join(root, 'libs/testing/dist'));
 
 const say = (line) => process.stderr.write(`[up] ${line}\n`);
+const AGENT_NAME = 'local-agent';
 
 function secret(file) {
   const p = path.join(varDir, 'up', file);
@@ -35,20 +44,73 @@ async function ensureDatabase(serverUrl, name) {
   }
 }
 
-async function main() {
-  const httpPort = Number(process.env.JR_HTTP_PORT || 8080);
-  const grpcPort = Number(process.env.JR_GRPC_PORT || 50051);
+async function checkPorts(httpPort, grpcPort) {
   for (const [what, port] of [['JR_HTTP_PORT', httpPort], ['JR_GRPC_PORT', grpcPort]]) {
     if (await t.canConnect('127.0.0.1', port, 300)) {
       throw new Error(`port ${port} is already in use (is jobrunner already up?): stop it or set ${what}`);
     }
   }
-  const wantedDb = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/jobrunner';
+}
+
+/** This run's own database on the server found (or started), created if new; its URL. */
+async function prepareDatabase(services, names) {
+  await ensureDatabase(services.postgresServerUrl, names.database);
+  const dbUrl = new URL(services.postgresServerUrl);
+  dbUrl.pathname = `/${encodeURIComponent(names.database)}`;
+  const server = `${dbUrl.hostname}:${dbUrl.port || 5432}`;
+  const why = names.chosen.database && names.chosen.queuePrefix ? 'as DATABASE_URL and JR_QUEUE_PREFIX say' : "this checkout's own; set DATABASE_URL / JR_QUEUE_PREFIX to choose";
+  say(`database ${names.database} on ${server}, queue prefix ${names.queuePrefix} (${why})`);
+  return dbUrl.toString();
+}
+
+/**
+ * Waits for this run's agent to heartbeat (a record of a previous run does not count) and returns its
+ * view: `active`, or `draining` when an operator drained it (a drain outlives restarts).
+ */
+async function waitForAgent(agent, cliEnv, since) {
+  return t.waitFor(async () => {
+    if (!agent.running) throw new Error(`jr-agent exited:\n${agent.log().slice(-2000)}`);
+    const r = await t.runCli(['agents', '--json'], cliEnv);
+    if (r.code !== 0) return undefined;
+    const fresh = JSON.parse(r.stdout).items
+      .filter((a) => a.name === AGENT_NAME && (a.state === 'active' || a.state === 'draining') && Date.parse(a.lastHeartbeatAt) >= since)
+      .sort((a, b) => Date.parse(b.lastHeartbeatAt) - Date.parse(a.lastHeartbeatAt));
+    return fresh[0];
+  }, { timeoutMs: 30_000, what: 'the agent to enroll' });
+}
+
+async function demoJob(cliEnv) {
+  say('submitting a demo job: jr submit --wait -- sh -c "echo hello from jobrunner on $(hostname); uname -sr"');
+  const submit = await t.runCli(['submit', '--name', 'demo', '--wait', '--json', '--', 'sh', '-c', 'echo hello from jobrunner on $(hostname); uname -sr'], cliEnv);
+  const id = JSON.parse(submit.stdout || '{}').id;
+  if (!id) throw new Error(`demo job failed to submit (exit ${submit.code}): ${submit.stderr.trim()}`);
+  const logs = await t.runCli(['logs', id], cliEnv);
+  process.stdout.write(`\n--- demo job ${id} (exit ${submit.code}) ---\n${logs.stdout}---\n\n`);
+  return id;
+}
+
+function banner(httpPort, jobId, drainedId) {
+  process.stdout.write([
+    'jobrunner is up. In another terminal:',
+    `  export JR_API_URL=http://127.0.0.1:${httpPort} JR_TOKEN=$(cat ${shown(path.join(varDir, 'up', 'admin-token'))})`,
+    ...(drainedId ? [`  npx jr agents undrain ${drainedId}       # the local agent is drained: let it take jobs again`] : []),
+    '  npx jr submit --wait -- echo hi            # run a command on the agent',
+    '  npx jr list                                # recent jobs',
+    ...(jobId ? [`  npx jr status ${jobId}`] : []),
+    '  npx jr agents                              # the fleet',
+    `  curl -s http://127.0.0.1:${httpPort}/readyz     # dependencies`,
+    'Ctrl-C stops everything this started.',
+    '',
+  ].join('\n'));
+}
+
+async function main() {
+  const httpPort = Number(process.env.JR_HTTP_PORT || 8080);
+  const grpcPort = Number(process.env.JR_GRPC_PORT || 50051);
+  await checkPorts(httpPort, grpcPort);
+  const names = upNames({ varDir });
   const services = await t.ensureServices({
-    redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
-    databaseUrl: wantedDb,
-    baseDir: path.join(varDir, 'services'),
-    log: say,
+    redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379', databaseUrl: names.databaseUrl, baseDir: path.join(varDir, 'services'), log: say,
   });
   const procs = [];
   let stopping = false;
@@ -64,51 +126,38 @@ async function main() {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
   try {
-    const dbName = new URL(wantedDb).pathname.slice(1) || 'jobrunner';
-    await ensureDatabase(services.postgresServerUrl, dbName);
-    const dbUrl = new URL(services.postgresServerUrl);
-    dbUrl.pathname = `/${dbName}`;
-    const adminToken = process.env.JR_ADMIN_TOKEN || secret('admin-token');
-    const enrollToken = process.env.JR_ENROLL_TOKEN || secret('enroll-token');
-    say('starting jr-api…');
-    procs.push(await t.startApiProcess({
-      httpPort, grpcPort, dataDir: path.join(varDir, 'api'), redisUrl: services.redisUrl, databaseUrl: dbUrl.toString(),
-      adminToken, enrollToken, queuePrefix: 'jr', heartbeatInterval: process.env.JR_HEARTBEAT_INTERVAL || '10s',
-    }, path.join(varDir, 'up', 'api.log')));
-    say(`jr-api ready on http://127.0.0.1:${httpPort} (gRPC ${grpcPort}); log: var/up/api.log`);
-    const agent = t.startAgentProcess({
-      grpcTarget: `127.0.0.1:${grpcPort}`, dataDir: path.join(varDir, 'agent'), enrollToken, name: 'local-agent',
-      slots: Number(process.env.JR_SLOTS || 4),
-    }, path.join(varDir, 'up', 'agent.log'));
-    procs.push(agent);
-    const cliEnv = { JR_API_URL: `http://127.0.0.1:${httpPort}`, JR_TOKEN: adminToken };
-    await t.waitFor(async () => {
-      if (!agent.running) throw new Error(`jr-agent exited:\n${agent.log().slice(-2000)}`);
-      const r = await t.runCli(['agents', '--json'], cliEnv);
-      return r.code === 0 && JSON.parse(r.stdout).items.some((a) => a.name === 'local-agent' && a.state === 'active');
-    }, { timeoutMs: 30_000, what: 'the agent to enroll' });
-    say('jr-agent enrolled; log: var/up/agent.log');
-    say('submitting a demo job: jr submit --wait -- sh -c "echo hello from jobrunner on $(hostname); uname -sr"');
-    const submit = await t.runCli(['submit', '--name', 'demo', '--wait', '--json', '--', 'sh', '-c', 'echo hello from jobrunner on $(hostname); uname -sr'], cliEnv);
-    const id = JSON.parse(submit.stdout || '{}').id;
-    if (!id) throw new Error(`demo job failed to submit (exit ${submit.code}): ${submit.stderr.trim()}`);
-    const logs = await t.runCli(['logs', id], cliEnv);
-    process.stdout.write(`\n--- demo job ${id} (exit ${submit.code}) ---\n${logs.stdout}---\n\n`);
-    process.stdout.write([
-      'jobrunner is up. In another terminal:',
-      `  export JR_API_URL=http://127.0.0.1:${httpPort} JR_TOKEN=$(cat var/up/admin-token)`,
-      '  npx jr submit --wait -- echo hi            # run a command on the agent',
-      '  npx jr list                                # recent jobs',
-      `  npx jr status ${id}`,
-      '  npx jr agents                              # the fleet',
-      `  curl -s http://127.0.0.1:${httpPort}/readyz     # dependencies`,
-      'Ctrl-C stops everything this started.',
-      '',
-    ].join('\n'));
+    await run({ httpPort, grpcPort, names, services, procs });
   } catch (err) {
     say(`failed: ${err instanceof Error ? err.message : String(err)}`);
     await stopAll(1);
   }
+}
+
+async function run({ httpPort, grpcPort, names, services, procs }) {
+  const databaseUrl = await prepareDatabase(services, names);
+  const adminToken = process.env.JR_ADMIN_TOKEN || secret('admin-token');
+  const enrollToken = process.env.JR_ENROLL_TOKEN || secret('enroll-token');
+  const logDir = path.join(varDir, 'up');
+  say('starting jr-api…');
+  procs.push(await t.startApiProcess({
+    httpPort, grpcPort, dataDir: path.join(varDir, 'api'), redisUrl: services.redisUrl, databaseUrl,
+    adminToken, enrollToken, queuePrefix: names.queuePrefix, heartbeatInterval: process.env.JR_HEARTBEAT_INTERVAL || '10s',
+  }, path.join(logDir, 'api.log')));
+  say(`jr-api ready on http://127.0.0.1:${httpPort} (gRPC ${grpcPort}); log: ${shown(path.join(logDir, 'api.log'))}`);
+  const since = Date.now() - 1_000;
+  const agent = t.startAgentProcess({
+    grpcTarget: `127.0.0.1:${grpcPort}`, dataDir: path.join(varDir, 'agent'), enrollToken, name: AGENT_NAME, slots: Number(process.env.JR_SLOTS || 4),
+  }, path.join(logDir, 'agent.log'));
+  procs.push(agent);
+  const cliEnv = { JR_API_URL: `http://127.0.0.1:${httpPort}`, JR_TOKEN: adminToken };
+  const view = await waitForAgent(agent, cliEnv, since);
+  say(`jr-agent ${view.id} enrolled; log: ${shown(path.join(logDir, 'agent.log'))}`);
+  if (view.draining) {
+    say(`the local agent ${view.id} is drained (jr agents drain; a drain outlives restarts): it takes no jobs until you run \`npx jr agents undrain ${view.id}\``);
+    say('no demo job while it is drained');
+    return banner(httpPort, undefined, view.id);
+  }
+  banner(httpPort, await demoJob(cliEnv), undefined);
 }
 
 main().catch((err) => {

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { applyDirective, type DirectiveTarget } from './agent-directives';
+import { applyDirective, applyDirectives, type DirectiveTarget } from './agent-directives';
 import { metricValue, testMetrics } from './telemetry.test-helper';
 
 describe('applyDirective', () => {
@@ -14,6 +14,11 @@ describe('applyDirective', () => {
       drain: () => {
         const was = leasing;
         leasing = false;
+        return was;
+      },
+      undrain: () => {
+        const was = !leasing;
+        leasing = true;
         return was;
       },
       enableReporting: async (source) => enabled.push(source),
@@ -58,5 +63,18 @@ describe('applyDirective', () => {
     expect(s.leasing()).toBe(false);
     expect(s.enabled).toEqual(['directive']);
     expect(s.stopped).toEqual([]);
+  });
+
+  it('an answer without the drain directive lifts a drain (the API repeats it while the agent is drained)', () => {
+    const s = setup();
+    applyDirectives([{ kind: 'drain', drain: {} }], s.target);
+    expect(s.leasing()).toBe(false);
+    applyDirectives([{ kind: 'drain', drain: {} }, { kind: 'cancel', cancel: { jobId: 'j_1', attempt: 1, reason: 'cancelled' } }], s.target);
+    expect(s.leasing()).toBe(false);
+    applyDirectives([{ kind: 'cancel', cancel: { jobId: 'j_2', attempt: 1, reason: 'cancelled' } }], s.target);
+    expect(s.leasing()).toBe(true);
+    applyDirectives([], s.target);
+    expect(s.leasing()).toBe(true);
+    expect(s.stopped.map(([jobId]) => jobId)).toEqual(['j_1', 'j_2']);
   });
 });

@@ -9,11 +9,22 @@ import type { AttemptSlots } from './runner/attempt-slots';
 export interface DirectiveTarget {
   slots: Pick<AttemptSlots, 'stop'>;
   reporting(): Reporting | undefined;
-  /** Stops leasing for good (idempotent); true if it was still leasing. */
+  /** Stops leasing until an undrain (idempotent); true if it was still leasing. */
   drain(): boolean;
+  /** Leases again after a drain (idempotent; never while stopping); true if it was drained. */
+  undrain(): boolean;
   enableReporting(source: EnableSource): Promise<unknown>;
   metrics: Pick<AgentMetrics, 'cancellations'>;
   logger: Logger;
+}
+
+/**
+ * Applies the directives of one heartbeat answer. The API repeats `drain` in every answer while the
+ * agent is drained, so an answer without it means the operator undrained the agent: it leases again.
+ */
+export function applyDirectives(directives: readonly pb.Directive__Output[], t: DirectiveTarget): void {
+  for (const d of directives) applyDirective(d, t);
+  if (!directives.some((d) => d.kind === 'drain') && t.undrain()) t.logger.info('drain lifted: leasing again');
 }
 
 /** Applies one directive of a heartbeat answer: cancel an attempt, drain, or re-enable reporting. */

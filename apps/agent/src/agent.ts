@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { AgentApiClient } from './api-client/agent-api.client';
 import type { AgentConfig } from './config/agent-config';
 import { describeAgent, HeartbeatStats, type AgentCounters } from './agent-counters';
-import { applyDirective, type DirectiveTarget } from './agent-directives';
+import { applyDirectives, type DirectiveTarget } from './agent-directives';
 import { AgentObservability } from './agent-observability';
 import type { AgentStatusView } from './control/agent-status';
 import { ControlServer } from './control/control-server';
@@ -83,8 +83,10 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
 class Agent {
   /** Aborted when the agent ends: heartbeats stop, retries give up. */
   private readonly lifecycle = new AbortController();
-  /** Aborted when leasing stops for good (drain directive, shutdown, fatal error). */
+  /** Aborted when leasing stops for good (shutdown, fatal error). */
   private readonly leasing = new AbortController();
+  /** Aborted by a drain directive; replaced (and the lease loops started again) when the drain is lifted. */
+  private leaseRun = new AbortController();
   private readonly api: AgentApiClient;
   private reporting: Reporting | undefined;
   private control: ControlServer | undefined;
@@ -140,13 +142,23 @@ class Agent {
     await this.firstHeartbeat();
     this.started = true;
     this.logger.info({ agentId: this.agentId, pool: this.config.pool, labels: this.config.labels, slots: this.config.slots }, 'jr-agent ready');
+    this.loops = [runHeartbeatLoop(this.heartbeatDeps(), this.lifecycle.signal)];
+    this.startLeaseLoops(); // they end at once if the first heartbeat said drain
+    this.reporting.start();
+  }
+
+  /** The lease loops of this run of leasing: they end on a drain (leaseRun) or for good (leasing). */
+  private startLeaseLoops(): void {
     const leaseDeps = {
       api: this.api, slots: this.slots, waitMs: this.config.leaseWaitMs, logger: this.logger,
       onAssignment: (a: pb.Assignment__Output, trace: Context | undefined) => this.run(a, trace), onFatal: (err: AgentStopError) => this.fatal(err),
     };
-    const leaseLoops = Array.from({ length: Math.min(this.config.slots, MAX_PARALLEL_LEASES) }, () => runLeaseLoop(leaseDeps, this.leasing.signal));
-    this.loops = [runHeartbeatLoop(this.heartbeatDeps(), this.lifecycle.signal), ...leaseLoops];
-    this.reporting.start();
+    const signal = AbortSignal.any([this.leasing.signal, this.leaseRun.signal]);
+    for (let i = 0; i < Math.min(this.config.slots, MAX_PARALLEL_LEASES); i++) this.loops.push(runLeaseLoop(leaseDeps, signal));
+  }
+
+  private get draining(): boolean {
+    return this.leasing.signal.aborted || this.leaseRun.signal.aborted;
   }
 
   async enableReporting(source: EnableSource): Promise<{ wasOpen: boolean }> {
@@ -160,7 +172,7 @@ class Agent {
       heartbeats: { ...this.beats },
       reporting: this.reporting?.status(),
       attempts: { slots: this.config.slots, running: this.slots.size, undelivered: this.reporting?.reporter.undeliveredLeases().length ?? 0 },
-      draining: this.leasing.signal.aborted,
+      draining: this.draining,
     };
   }
 
@@ -266,7 +278,7 @@ class Agent {
       state: () => this.state(),
       observe: (beat) => this.onBeat(beat),
       interval: { get: () => this.heartbeatIntervalMs, set: (ms) => (this.heartbeatIntervalMs = ms) },
-      onDirective: (d) => applyDirective(d, this.directiveTarget()),
+      onDirectives: (ds) => applyDirectives(ds, this.directiveTarget()),
       onFatal: (err) => this.fatal(err),
       logger: this.logger,
     };
@@ -277,9 +289,15 @@ class Agent {
       slots: this.slots, reporting: () => this.reporting, enableReporting: (source) => this.enableReporting(source),
       metrics: this.observability.metrics, logger: this.logger,
       drain: () => {
-        const leasing = !this.leasing.signal.aborted;
-        this.leasing.abort(new Error('draining'));
-        return leasing;
+        if (this.draining) return false;
+        this.leaseRun.abort(new Error('draining'));
+        return true;
+      },
+      undrain: () => {
+        if (!this.started || this.leasing.signal.aborted || !this.leaseRun.signal.aborted) return false;
+        this.leaseRun = new AbortController();
+        this.startLeaseLoops();
+        return true;
       },
     };
   }
@@ -292,7 +310,7 @@ class Agent {
 
   private state(): pb.AgentState {
     return {
-      slots: this.config.slots, running: this.slots.size, draining: this.leasing.signal.aborted,
+      slots: this.config.slots, running: this.slots.size, draining: this.draining,
       ...(this.reporting?.agentState() ?? { breakerState: 'closed', outboxDepth: 0, outboxOldestAgeMs: 0 }),
     };
   }

@@ -7,7 +7,7 @@ import { clean } from './output';
 import { Backoff, realClock, retryAfterMs, type Clock } from './timing';
 
 export interface RequestOptions {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'DELETE';
   query?: Record<string, string | number | undefined>;
   body?: string;
   headers?: Record<string, string>;
@@ -122,7 +122,7 @@ export class HttpClient {
   }
 }
 
-function shouldRetry(status: number, method: 'GET' | 'POST'): boolean {
+function shouldRetry(status: number, method: NonNullable<RequestOptions['method']>): boolean {
   if (status === 429 || status === 503) return true; // the server refused before doing anything
   return method === 'GET' && isTransientStatus(status);
 }

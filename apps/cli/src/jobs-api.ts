@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { JobState } from '@jr/contracts';
 import type { HttpClient, JsonAnswer } from './api-client';
 import {
@@ -55,7 +56,25 @@ export class JobsApi {
   async drain(agentId: string): Promise<void> {
     await this.http.raw(`v1/agents/${seg(agentId)}/drain`, { method: 'POST', notFound: `unknown agent ${agentId}` });
   }
+
+  /** The agent's state as the API shows it after the undrain (`active`, or `stale`/`lost` when it is not heartbeating). */
+  async undrain(agentId: string): Promise<{ state: string }> {
+    const { value } = await this.http.json(`v1/agents/${seg(agentId)}/undrain`, undrainAnswerSchema, { method: 'POST', notFound: `unknown agent ${agentId}` });
+    return value;
+  }
+
+  /** Forgets the agent (its credential ends); 409 while it heartbeats or runs attempts, unless `force`. */
+  async removeAgent(agentId: string, force: boolean): Promise<{ attemptsEnded: number }> {
+    const { value } = await this.http.json(`v1/agents/${seg(agentId)}`, removeAnswerSchema, {
+      method: 'DELETE', query: force ? { force: 'true' } : {}, notFound: `unknown agent ${agentId}`,
+      conflict: (said) => `cannot remove agent ${agentId}: ${said ?? 'it is still in use'}`,
+    });
+    return value;
+  }
 }
+
+const undrainAnswerSchema = z.looseObject({ state: z.string() });
+const removeAnswerSchema = z.looseObject({ attemptsEnded: z.number().int().nonnegative().optional().transform((v) => v ?? 0) });
 
 /** The `state` of a `{id,state}` answer, if the body is one. */
 function stateIn(body: Buffer): string | undefined {

@@ -2,7 +2,7 @@
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
 import { waitFor } from '@jr/testing';
-import { AgentClient, grpcCode, http, startTestApi, type TestApi } from './harness';
+import { AgentClient, ENROLL, grpcCode, http, startTestApi, type TestApi } from './harness';
 
 let t: TestApi;
 let pg: Client;
@@ -30,6 +30,11 @@ async function viewWhen(id: string, ready: (view: any) => boolean): Promise<any>
     const v = (await http(t, 'GET', `/v1/jobs/${id}`)).json;
     return ready(v) ? v : undefined;
   }, { what: `job ${id} to reach the expected view` });
+}
+
+/** One agent of a `GET /v1/agents` answer (undefined when not listed). */
+function listed(list: { items: Array<{ id: string }> }, id: string): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return list.items.find((a) => a.id === id);
 }
 
 const lease = (c: AgentClient, waitMs = 5_000) => c.call<LeaseAnswer>('Lease', { freeSlots: 1, waitMs }, { deadlineMs: waitMs + 5_000 });
@@ -260,10 +265,94 @@ describe('agent controls', () => {
     expect((await http(t, 'POST', '/v1/agents/a_00000000000000000000/reporting/enable')).status).toBe(404);
   });
 
-  it('marks a silent agent lost', async () => {
+  it('undrain lifts a drain: the drain directive stops, the agent leases again and shows undrained', async () => {
+    const c = agent();
+    const id = await c.enroll({ name: 'undrain-host', pool: 'undrain' });
+    expect(await http(t, 'POST', `/v1/agents/${id}/drain`)).toMatchObject({ status: 202, json: { id, state: 'draining' } });
+    expect((await c.call<{ directives: unknown[] }>('Heartbeat', {})).directives).toEqual([{ drain: {}, kind: 'drain' }]);
+    expect(listed((await http(t, 'GET', '/v1/agents')).json, id)).toMatchObject({ state: 'draining', draining: true });
+    expect(await http(t, 'POST', `/v1/agents/${id}/undrain`)).toMatchObject({ status: 202, json: { id, state: 'active' } });
+    expect((await c.call<{ directives: unknown[] }>('Heartbeat', {})).directives).toEqual([]);
+    expect(listed((await http(t, 'GET', '/v1/agents')).json, id)).toMatchObject({ state: 'active', draining: false });
+    const job = await submit({ pool: 'undrain', steps: [{ run: 'true' }] });
+    expect((await lease(c, 10_000)).assignments[0]).toMatchObject({ jobId: job, attempt: 1 });
+    expect(await http(t, 'POST', `/v1/agents/${id}/undrain`)).toMatchObject({ status: 202, json: { id, state: 'active' } });
+    expect((await http(t, 'POST', '/v1/agents/a_00000000000000000000/undrain')).status).toBe(404);
+    for (const hostile of ['%00', '%F0%9F%98%80', 'x'.repeat(5_000)]) expect((await http(t, 'POST', `/v1/agents/${hostile}/undrain`)).status).toBe(404);
+    expect((await http(t, 'POST', '/v1/agents/a_%ED%A0%80/undrain')).status).toBe(400); // not UTF-8: a malformed URI
+  });
+
+  it('a drain outlives the agent re-enrolling under its id: only an undrain lifts it', async () => {
+    const c = agent();
+    const id = await c.enroll({ name: 'sticky-host', pool: 'sticky' });
+    expect((await http(t, 'POST', `/v1/agents/${id}/drain`)).status).toBe(202);
+    const again = await c.call<{ agentId: string; credential: string }>('Enroll', { name: 'sticky-host', pool: 'sticky', slots: 2, previousAgentId: id }, { token: ENROLL });
+    expect(again.agentId).toBe(id);
+    c.credential = again.credential;
+    expect(listed((await http(t, 'GET', '/v1/agents')).json, id)).toMatchObject({ state: 'draining', draining: true });
+    expect((await c.call<{ directives: unknown[] }>('Heartbeat', {})).directives).toEqual([{ drain: {}, kind: 'drain' }]);
+    await submit({ pool: 'sticky', steps: [{ run: 'true' }] });
+    expect((await lease(c, 300)).assignments).toEqual([]);
+  });
+
+  it('rm refuses a heartbeating agent; --force ends its credential and its running attempts lost, and their jobs run again', async () => {
+    const a = agent();
+    const b = agent();
+    const id = await a.enroll({ name: 'doomed-host', pool: 'rm' });
+    const job = await submit({ pool: 'rm', steps: [{ run: 'sleep 100' }] });
+    const first = (await lease(a)).assignments[0]!;
+    expect(first).toMatchObject({ jobId: job, attempt: 1 });
+    const refused = await http(t, 'DELETE', `/v1/agents/${id}`);
+    expect(refused).toMatchObject({ status: 409, json: { code: 'CONFLICT', detail: expect.stringMatching(/is active .*--force/) } });
+    expect((await http(t, 'DELETE', `/v1/agents/${id}?force=maybe`)).status).toBe(400);
+    expect(await http(t, 'DELETE', `/v1/agents/${id}?force=true`)).toMatchObject({ status: 200, json: { id, removed: true, attemptsEnded: 1 } });
+    await expect(a.call('Heartbeat', { running: [{ jobId: job, attempt: 1, leaseToken: first.leaseToken }] })).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
+    await expect(lease(a, 300)).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
+    expect(listed((await http(t, 'GET', '/v1/agents')).json, id)).toBeUndefined();
+    await b.enroll({ name: 'heir-host', pool: 'rm' });
+    const second = (await lease(b, 15_000)).assignments[0];
+    expect(second).toMatchObject({ jobId: job, attempt: 2 });
+    expect((await http(t, 'GET', `/v1/jobs/${job}`)).json.attempts).toMatchObject([{ n: 1, agentId: id, state: 'lost' }, { n: 2, state: 'leased' }]);
+    expect((await http(t, 'DELETE', `/v1/agents/${id}`)).status).toBe(404);
+  });
+
+  it('marks a silent agent lost; a lost agent without attempts is removed without --force', async () => {
     const c = agent();
     const id = await c.enroll({ name: 'silent-host', pool: 'silent' });
     t.clock.advance(3_600_000);
-    await waitFor(async () => (await http(t, 'GET', '/v1/agents')).json.items.find((a: { id: string }) => a.id === id)?.state === 'lost', { what: 'agent lost' });
+    await waitFor(async () => listed((await http(t, 'GET', '/v1/agents')).json, id)?.state === 'lost', { what: 'agent lost' });
+    expect(await http(t, 'DELETE', `/v1/agents/${id}`)).toMatchObject({ status: 200, json: { id, removed: true, attemptsEnded: 0 } });
+    expect(listed((await http(t, 'GET', '/v1/agents')).json, id)).toBeUndefined();
+    await expect(c.call('Heartbeat', {})).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
+  });
+});
+
+describe('stale agents (30 s heartbeats, lost after 90 s)', () => {
+  let slow: TestApi;
+  beforeAll(async () => {
+    slow = await startTestApi({ JR_HEARTBEAT_INTERVAL: '30s' });
+  });
+  afterAll(async () => {
+    await slow?.cleanup();
+  });
+
+  it('shows an agent that stopped heartbeating as stale at once, with its heartbeat age by the API clock; rm waits for lost', async () => {
+    const c = new AgentClient(slow.grpcAddress);
+    clients.push(c);
+    const id = await c.enroll({ name: 'quiet-host', pool: 'quiet' });
+    await c.call('Heartbeat', {});
+    const fresh = listed((await http(slow, 'GET', '/v1/agents')).json, id);
+    expect(fresh).toMatchObject({ state: 'active', draining: false });
+    expect(fresh.heartbeatAgeMs).toBeLessThan(30_000);
+    slow.clock.advance(65_000);
+    const silent = listed((await http(slow, 'GET', '/v1/agents')).json, id);
+    expect(silent).toMatchObject({ state: 'stale', draining: false });
+    expect(silent.heartbeatAgeMs).toBeGreaterThanOrEqual(65_000);
+    expect(await http(slow, 'POST', `/v1/agents/${id}/drain`)).toMatchObject({ status: 202 });
+    expect(listed((await http(slow, 'GET', '/v1/agents')).json, id)).toMatchObject({ state: 'stale', draining: true });
+    expect(await http(slow, 'DELETE', `/v1/agents/${id}`)).toMatchObject({ status: 409, json: { detail: expect.stringMatching(/is stale .*--force/) } });
+    expect(await http(slow, 'POST', `/v1/agents/${id}/undrain`)).toMatchObject({ status: 202, json: { id, state: 'stale' } });
+    await c.call('Heartbeat', {});
+    expect(listed((await http(slow, 'GET', '/v1/agents')).json, id)).toMatchObject({ state: 'active', draining: false });
   });
 });

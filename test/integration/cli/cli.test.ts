@@ -284,6 +284,40 @@ describe('jr agents', () => {
     expect(api.agentCalls).toEqual(['reporting/enable a_one', 'reporting/enable *', 'drain a_one']);
     expect((await jr(['agents', 'drain', 'a_ghost'])).code).toBe(4);
   });
+
+  it('shows stale and drained agents, with the heartbeat age the API measured', async () => {
+    const now = new Date().toISOString();
+    api.agents.push(
+      { ...api.agents[0]!, id: 'a_two', name: 'silent-1', state: 'stale', draining: true, heartbeatAgeMs: 400_000, lastHeartbeatAt: now },
+      { ...api.agents[0]!, id: 'a_three', name: 'drained-1', state: 'draining', draining: true, heartbeatAgeMs: 2_000, lastHeartbeatAt: now },
+    );
+    const r = await jr(['agents']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/a_two\s+silent-1\s+default\s+os=linux\s+stale,draining\s+6m40s ago\s/);
+    expect(r.stdout).toMatch(/a_three\s+drained-1\s+default\s+os=linux\s+draining\s+2(\.0)?s ago\s/);
+    const json = JSON.parse((await jr(['agents', '--json'])).stdout) as { items: Array<{ id: string; state: string; draining: boolean; heartbeatAgeMs: number }> };
+    expect(json.items.find((a) => a.id === 'a_two')).toMatchObject({ state: 'stale', draining: true, heartbeatAgeMs: 400_000 });
+  });
+
+  it('undrain reaches the API and says when the agent leases again; unknown agents are 4', async () => {
+    api.agents[0]!.draining = true;
+    const r = await jr(['agents', 'undrain', 'a_one']);
+    expect(r).toMatchObject({ code: 0, stdout: '', stderr: 'undrained a_one: it leases jobs again from its next heartbeat\n' });
+    expect(api.agentCalls).toEqual(['undrain a_one']);
+    expect(api.requests.at(-1)).toMatchObject({ method: 'POST', url: '/v1/agents/a_one/undrain' });
+    expect((await jr(['agents', 'undrain', 'a_ghost'])).code).toBe(4);
+  });
+
+  it('rm is refused (5) while the agent is in use, says why, and --force removes it', async () => {
+    const refused = await jr(['agents', 'rm', 'a_one']);
+    expect(refused).toMatchObject({ code: 5, stderr: 'jr: cannot remove agent a_one: agent a_one is active: stop it first, or remove it with --force\n' });
+    expect(api.agents).toHaveLength(1);
+    const forced = await jr(['agents', 'rm', '--force', 'a_one']);
+    expect(forced).toMatchObject({ code: 0, stderr: 'removed agent a_one; 1 running attempt(s) end lost and their jobs go back to the queue\n' });
+    expect(api.requests.at(-1)).toMatchObject({ method: 'DELETE', url: '/v1/agents/a_one?force=true' });
+    expect(api.agentCalls).toEqual(['rm a_one --force']);
+    expect((await jr(['agents', 'rm', 'a_one'])).code).toBe(4);
+  });
 });
 
 describe('failures at the edges', () => {

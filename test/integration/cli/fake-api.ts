@@ -130,6 +130,8 @@ export class FakeApi {
     }
     if ((id = match(`POST /v1/agents/${seg}/reporting/enable`)) !== undefined) return this.agentAction(res, id, 'reporting/enable');
     if ((id = match(`POST /v1/agents/${seg}/drain`)) !== undefined) return this.agentAction(res, id, 'drain');
+    if ((id = match(`POST /v1/agents/${seg}/undrain`)) !== undefined) return this.agentAction(res, id, 'undrain');
+    if ((id = match(`DELETE /v1/agents/${seg}`)) !== undefined) return this.removeAgent(res, id, url.searchParams.get('force') === 'true');
     return send(res, 404, problemFor('NOT_FOUND', `no route ${route}`));
   }
 
@@ -220,9 +222,22 @@ export class FakeApi {
   }
 
   private agentAction(res: http.ServerResponse, id: string, action: string): void {
-    if (!this.agents.some((a) => a.id === id)) return send(res, 404, problemFor('NOT_FOUND', `agent ${id} not found`));
+    const agent = this.agents.find((a) => a.id === id);
+    if (!agent) return send(res, 404, problemFor('NOT_FOUND', `agent ${id} not found`));
     this.agentCalls.push(`${action} ${id}`);
-    return send(res, 202, {});
+    if (action === 'undrain') agent.draining = false;
+    return send(res, 202, action === 'undrain' ? { id, state: agent.state } : {});
+  }
+
+  /** Like jr-api: refused (409) unless the agent is lost or `force`; its running attempts end. */
+  private removeAgent(res: http.ServerResponse, id: string, force: boolean): void {
+    const i = this.agents.findIndex((a) => a.id === id);
+    const agent = this.agents[i];
+    if (!agent) return send(res, 404, problemFor('NOT_FOUND', `no agent ${id}`));
+    if (!force && agent.state !== 'lost') return send(res, 409, problemFor('CONFLICT', `agent ${id} is ${agent.state}: stop it first, or remove it with --force`));
+    this.agents.splice(i, 1);
+    this.agentCalls.push(`rm ${id}${force ? ' --force' : ''}`);
+    return send(res, 200, { id, removed: true, attemptsEnded: agent.running });
   }
 
   private view(id: string, spec: unknown, state: JobState): JobView {

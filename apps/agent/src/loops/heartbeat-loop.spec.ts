@@ -41,7 +41,7 @@ describe('runHeartbeatLoop (fake timers)', () => {
     leases: () => [{ jobId: 'j1', attempt: 2, leaseToken: 'lt' }],
     state: () => ({ slots: 4, running: 1 }),
     interval: { get: () => intervalMs, set: (ms) => (intervalMs = ms) },
-    onDirective: (d) => directives.push(d),
+    onDirectives: (ds) => directives.push(...ds),
     onFatal: (e) => fatal.push(e),
     logger: pino({ level: 'silent' }),
     random,

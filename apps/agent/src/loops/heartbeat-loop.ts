@@ -10,7 +10,8 @@ export interface HeartbeatDeps {
   leases(): pb.RunningAttempt[];
   state(): pb.AgentState;
   interval: { get(): number; set(ms: number): void };
-  onDirective(directive: pb.Directive__Output): void;
+  /** Every answer's directives, once per answer (an empty list too: no drain directive means not drained). */
+  onDirectives(directives: pb.Directive__Output[]): void;
   onFatal(err: AgentStopError): void;
   logger: Logger;
   random?: () => number;
@@ -52,7 +53,7 @@ export async function heartbeatOnce(deps: HeartbeatDeps, signal: AbortSignal): P
     { deadlineMs: Math.max(1_000, Math.min(intervalMs, 10_000)), signal },
   );
   if (res.heartbeatIntervalMs > 0) deps.interval.set(Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, res.heartbeatIntervalMs)));
-  for (const directive of res.directives) deps.onDirective(directive);
+  deps.onDirectives(res.directives);
 }
 
 /**

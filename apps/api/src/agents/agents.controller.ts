@@ -1,6 +1,6 @@
-import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import type { AgentList } from '@jr/contracts';
-import { AgentsService } from './agents.service';
+import { Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { DomainError, type AgentList, type AgentViewState } from '@jr/contracts';
+import { AgentsService, type AgentRemoval } from './agents.service';
 
 @Controller('v1/agents')
 export class AgentsController {
@@ -28,4 +28,22 @@ export class AgentsController {
   drain(@Param('id') id: string): Promise<{ id: string; state: 'draining' }> {
     return this.agents.drain(id);
   }
+
+  @Post(':id/undrain')
+  @HttpCode(202)
+  undrain(@Param('id') id: string): Promise<{ id: string; state: AgentViewState }> {
+    return this.agents.undrain(id);
+  }
+
+  @Delete(':id')
+  remove(@Param('id') id: string, @Query('force') force: unknown): Promise<AgentRemoval> {
+    return this.agents.remove(id, parseForce(force));
+  }
+}
+
+/** `?force=true|1` (or `false|0`, or absent); anything else is a 400, not a silent "no". */
+function parseForce(value: unknown): boolean {
+  if (value === undefined || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1' || value === '') return true;
+  throw new DomainError('INVALID_INPUT', 'force must be true or false');
 }

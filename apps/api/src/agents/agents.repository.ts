@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
-import type { AgentView } from '@jr/contracts';
 import { PG_POOL } from '../database/database.module';
+import { withTransaction } from '../database/transaction';
 
 export interface AgentRow {
   id: string;
@@ -53,6 +53,11 @@ export interface HeartbeatResult {
   cancelRequested: AttemptRef[];
 }
 
+export type Removal =
+  | { kind: 'unknown' }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'removed'; agent: AgentRow; endedAttempts: AttemptRef[] };
+
 export interface LiveAttemptRef {
   jobId: string;
   attempt: number;
@@ -63,12 +68,16 @@ export interface LiveAttemptRef {
 export class AgentsRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  /** Re-uses `previousId` when that agent exists under the same name; else inserts `newId`. Returns the id used. */
+  /**
+   * Re-uses `previousId` when that agent exists under the same name; else inserts `newId`. Returns the id used.
+   * An operator's drain outlives re-enrolment: only an undrain lifts it, never the agent itself.
+   */
   async enroll(e: Enrollment, previousId: string | undefined, newId: string, credentialHash: string, now: Date): Promise<string> {
     if (previousId) {
       const res = await this.pool.query<{ id: string }>(
-        `UPDATE agents SET pool = $3, labels = $4, slots = $5, version = $6, credential_hash = $7, state = 'active', drain_requested = false,
-           last_heartbeat_at = $8 WHERE id = $1 AND name = $2 RETURNING id`,
+        `UPDATE agents SET pool = $3, labels = $4, slots = $5, version = $6, credential_hash = $7,
+           state = CASE WHEN drain_requested THEN 'draining' ELSE 'active' END, last_heartbeat_at = $8
+         WHERE id = $1 AND name = $2 RETURNING id`,
         [previousId, e.name, e.pool, JSON.stringify(e.labels), e.slots, e.version, credentialHash, now],
       );
       if (res.rows[0]) return res.rows[0].id;
@@ -138,6 +147,39 @@ export class AgentsRepository {
     return (res.rowCount ?? 0) > 0;
   }
 
+  /** Lifts a drain; the agent's next heartbeat carries no drain directive and it leases again. Undefined: unknown agent. */
+  async requestUndrain(id: string): Promise<AgentRow | undefined> {
+    const res = await this.pool.query<AgentRow>(
+      `UPDATE agents SET drain_requested = false, state = CASE WHEN state = 'draining' THEN 'active' ELSE state END WHERE id = $1 RETURNING *`,
+      [id],
+    );
+    return res.rows[0];
+  }
+
+  /**
+   * Deletes the agent's row (its credential with it) if `refuse` finds no reason not to, given the row and
+   * its live attempts, all under the row lock. The live attempts' leases end `now`: the reaper ends them
+   * `lost` and sends their jobs through the retry decision at its next pass, as for any expired lease.
+   */
+  async remove(id: string, now: Date, refuse: (agent: AgentRow, liveAttempts: number) => string | undefined): Promise<Removal> {
+    return withTransaction(this.pool, async (tx) => {
+      const agent = (await tx.query<AgentRow>('SELECT * FROM agents WHERE id = $1 FOR UPDATE', [id])).rows[0];
+      if (!agent) return { kind: 'unknown' };
+      const live = await tx.query<{ job_id: string; n: number }>(
+        `SELECT job_id, n FROM attempts WHERE agent_id = $1 AND state IN ('leased','running') ORDER BY job_id, n FOR UPDATE`,
+        [id],
+      );
+      const refusal = refuse(agent, live.rows.length);
+      if (refusal !== undefined) return { kind: 'refused', reason: refusal };
+      await tx.query(
+        `UPDATE attempts SET lease_expires_at = LEAST(lease_expires_at, $2) WHERE agent_id = $1 AND state IN ('leased','running')`,
+        [id, now],
+      );
+      await tx.query('DELETE FROM agents WHERE id = $1', [id]);
+      return { kind: 'removed', agent, endedAttempts: live.rows.map((r) => ({ jobId: r.job_id, attempt: r.n })) };
+    });
+  }
+
   /** For one agent, or every agent when `id` is undefined; returns how many were flagged. */
   async requestReportingEnable(id: string | undefined): Promise<number> {
     const res = id === undefined
@@ -171,32 +213,13 @@ export class AgentsRepository {
     return res.rows.map((r) => r.pool);
   }
 
-  async list(): Promise<AgentView[]> {
+  async list(): Promise<AgentRow[]> {
     const res = await this.pool.query<AgentRow>('SELECT * FROM agents ORDER BY enrolled_at DESC, id');
-    return res.rows.map(toAgentView);
+    return res.rows;
   }
 
   async countByState(): Promise<Array<{ state: string; count: number }>> {
     const res = await this.pool.query<{ state: string; count: number }>('SELECT state, count(*)::int AS count FROM agents GROUP BY state');
     return res.rows;
   }
-}
-
-function toAgentView(a: AgentRow): AgentView {
-  return {
-    id: a.id,
-    name: a.name,
-    pool: a.pool,
-    labels: a.labels,
-    state: a.state,
-    draining: a.state === 'draining' || a.drain_requested,
-    heartbeatAgeMs: null,
-    slots: a.slots,
-    running: a.running,
-    lastHeartbeatAt: a.last_heartbeat_at?.toISOString() ?? null,
-    breakerState: a.breaker_state,
-    spoolDepth: Number(a.outbox_depth),
-    spoolOldestAgeMs: Number(a.outbox_oldest_age_ms),
-    enrolledAt: a.enrolled_at.toISOString(),
-  };
 }

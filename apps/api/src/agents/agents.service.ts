@@ -1,14 +1,23 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import { DomainError, newAgentId, type AgentList, type pb } from '@jr/contracts';
+import { AGENT_ID_RE, DomainError, formatDurationMs, newAgentId, type AgentList, type AgentViewState, type pb } from '@jr/contracts';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { AgentLiveness } from '../common/agent-liveness';
 import { DomainEvents } from '../common/events';
 import { bearerToken, hashSecret, newAgentSecret, parseAgentCredential, secretMatches, tokensEqual, type AgentCredential } from '../auth/tokens';
-import { leaseExpiresAt } from '../dispatch/lease-expiry';
+import { LEASE_HEARTBEATS, leaseExpiresAt } from '../dispatch/lease-expiry';
 import { validateEnroll, validateHeartbeat } from '../grpc/request-validation';
 import { isDependencyDown } from '../database/db-errors';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
+import { toAgentView } from './agent-view';
 import { AgentsRepository, type AgentRow } from './agents.repository';
+
+/** `DELETE /v1/agents/:id` */
+export interface AgentRemoval {
+  id: string;
+  removed: true;
+  /** Live attempts it held, now ending `lost` (only with force). */
+  attemptsEnded: number;
+}
 
 /** Agents remembered for authentication while Postgres is unreachable. */
 const MAX_REMEMBERED = 10_000;
@@ -96,19 +105,57 @@ export class AgentsService implements OnApplicationBootstrap {
     return { directives, heartbeatIntervalMs: this.config.heartbeatIntervalMs, serverTimeMs: now };
   }
 
-  list(): Promise<AgentList> {
-    return this.agents.list().then((items) => ({ items }));
+  async list(): Promise<AgentList> {
+    const rows = await this.agents.list();
+    const now = this.clock.now();
+    return { items: rows.map((row) => toAgentView(row, now, this.config.heartbeatIntervalMs)) };
   }
 
   async drain(id: string): Promise<{ id: string; state: 'draining' }> {
-    if (!(await this.agents.requestDrain(id))) throw new DomainError('NOT_FOUND', `no agent ${id}`);
+    if (!isAgentId(id) || !(await this.agents.requestDrain(id))) throw noSuchAgent(id);
     this.events.agentDrained(id);
     return { id, state: 'draining' };
   }
 
+  /** Lifts a drain: the agent's next heartbeat has no drain directive, and it leases again. `state` is how it shows now. */
+  async undrain(id: string): Promise<{ id: string; state: AgentViewState }> {
+    const row = isAgentId(id) ? await this.agents.requestUndrain(id) : undefined;
+    if (!row) throw noSuchAgent(id);
+    this.remember(id, row);
+    return { id, state: toAgentView(row, this.clock.now(), this.config.heartbeatIntervalMs).state };
+  }
+
+  /**
+   * Forgets an agent: its credential ends (its next call is refused; an agent still running enrolls again,
+   * as a new agent). Refused while it heartbeats or holds live attempts, unless `force`: then its live
+   * attempts end `lost` at the reaper's next pass and their jobs go back through the retry decision.
+   */
+  async remove(id: string, force: boolean): Promise<AgentRemoval> {
+    if (!isAgentId(id)) throw noSuchAgent(id);
+    const now = this.clock.now();
+    const result = await this.agents.remove(id, new Date(now), (agent, live) => (force ? undefined : this.removalRefusal(agent, live, now)));
+    if (result.kind === 'unknown') throw noSuchAgent(id);
+    if (result.kind === 'refused') throw new DomainError('CONFLICT', result.reason);
+    this.remember(id, undefined);
+    this.liveness.forget(id);
+    this.events.agentDrained(id); // answers its parked Lease calls
+    return { id, removed: true, attemptsEnded: result.endedAttempts.length };
+  }
+
+  private removalRefusal(agent: AgentRow, liveAttempts: number, now: number): string | undefined {
+    const { state, heartbeatAgeMs } = toAgentView(agent, now, this.config.heartbeatIntervalMs);
+    const heard = heartbeatAgeMs === null ? 'never heard from' : `last heartbeat ${formatDurationMs(heartbeatAgeMs)} ago`;
+    const lostAfter = formatDurationMs(LEASE_HEARTBEATS * this.config.heartbeatIntervalMs);
+    if (state === 'active' || state === 'draining') return `agent ${agent.id} is ${state} (${heard}): stop it first, or remove it with --force`;
+    if (state === 'stale') return `agent ${agent.id} is stale (${heard}; lost after ${lostAfter} of silence): wait, or remove it with --force`;
+    if (liveAttempts > 0) return `agent ${agent.id} still holds ${liveAttempts} running attempt(s); they end lost when their leases run out, or now with --force`;
+    return undefined;
+  }
+
   async enableReporting(id: string | undefined): Promise<{ agents: number }> {
+    if (id !== undefined && !isAgentId(id)) throw noSuchAgent(id);
     const agents = await this.agents.requestReportingEnable(id);
-    if (id !== undefined && agents === 0) throw new DomainError('NOT_FOUND', `no agent ${id}`);
+    if (id !== undefined && agents === 0) throw noSuchAgent(id);
     return { agents };
   }
 }
@@ -118,6 +165,15 @@ function credentialOf(authorization: string | undefined): AgentCredential {
   const cred = token === undefined ? undefined : parseAgentCredential(token);
   if (!cred) throw new DomainError('UNAUTHENTICATED', 'missing or malformed agent credential (authorization: Bearer <agent_id>.<secret>)');
   return cred;
+}
+
+/** Ids the API hands out; anything else (NUL, huge, another shape) is unknown without asking Postgres. */
+function isAgentId(id: string): boolean {
+  return AGENT_ID_RE.test(id);
+}
+
+function noSuchAgent(id: string): DomainError {
+  return new DomainError('NOT_FOUND', `no agent ${isAgentId(id) ? id : JSON.stringify(id.slice(0, 64))}`);
 }
 
 function unknownAgent(): DomainError {

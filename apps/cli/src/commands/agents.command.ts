@@ -10,7 +10,7 @@ import { formatDurationMs } from '@jr/contracts';
 export function registerAgents(program: Command, ctx: Context, setExit: SetExit): void {
   const agents = program
     .command('agents')
-    .description('agents: pool, labels, state, last heartbeat, running jobs, reporting breaker, spool depth')
+    .description('agents: pool, labels, state (active, draining, stale, lost), last heartbeat, running jobs, reporting breaker, spool depth')
     .option('--json', 'print the agents as one JSON document')
     .action(async (opts: { json?: boolean }) => {
       const list = await ctx.api().agents();
@@ -38,7 +38,30 @@ export function registerAgents(program: Command, ctx: Context, setExit: SetExit)
     .argument('<id>', 'agent id', parseId)
     .action(async (id: string) => {
       await ctx.api().drain(id);
-      say(ctx.io, `drain requested for ${clean(id)}`);
+      say(ctx.io, `drain requested for ${clean(id)} (undo: jr agents undrain ${clean(id)})`);
+      setExit(EXIT.OK);
+    });
+
+  agents
+    .command('undrain')
+    .description('undo a drain: the agent leases jobs again from its next heartbeat')
+    .argument('<id>', 'agent id', parseId)
+    .action(async (id: string) => {
+      const { state } = await ctx.api().undrain(id);
+      const heartbeating = state === 'active' || state === 'draining';
+      say(ctx.io, `undrained ${clean(id)}: ${heartbeating ? 'it leases jobs again from its next heartbeat' : `it is ${clean(state)}, and leases jobs again once it heartbeats`}`);
+      setExit(EXIT.OK);
+    });
+
+  agents
+    .command('rm')
+    .description("remove an agent's record (its credential ends); refused while it heartbeats or runs attempts, unless --force")
+    .argument('<id>', 'agent id', parseId)
+    .option('--force', 'remove it anyway: its running attempts end lost and their jobs go back to the queue')
+    .action(async (id: string, opts: { force?: boolean }) => {
+      const { attemptsEnded } = await ctx.api().removeAgent(id, opts.force === true);
+      const ended = attemptsEnded > 0 ? `; ${attemptsEnded} running attempt(s) end lost and their jobs go back to the queue` : '';
+      say(ctx.io, `removed agent ${clean(id)}${ended}`);
       setExit(EXIT.OK);
     });
 }
@@ -49,13 +72,24 @@ export function renderAgents(items: readonly AgentAnswer[], now: number): string
     clean(a.name, 30),
     clean(a.pool),
     clean(formatLabels(a.labels), 40),
-    clean(a.state),
-    a.lastHeartbeatAt ? age(a.lastHeartbeatAt, now) : 'never',
+    clean(agentState(a)),
+    heartbeat(a, now),
     `${a.running ?? '-'}/${a.slots ?? '-'}`,
     clean(a.breakerState),
     spool(a),
   ]);
   return formatTable(['ID', 'NAME', 'POOL', 'LABELS', 'STATE', 'HEARTBEAT', 'RUNNING', 'BREAKER', 'SPOOL'], rows);
+}
+
+/** `draining`, or the state with `,draining` when a drained agent is also stale or lost. */
+function agentState(a: AgentAnswer): string {
+  return a.draining && a.state !== 'draining' ? `${a.state},draining` : a.state;
+}
+
+/** The age by the API's clock when it says (a skewed local clock cannot hide a silent agent); else from the timestamp. */
+function heartbeat(a: AgentAnswer, now: number): string {
+  if (a.heartbeatAgeMs !== null && Number.isFinite(a.heartbeatAgeMs) && a.heartbeatAgeMs >= 0) return `${formatDurationMs(a.heartbeatAgeMs)} ago`;
+  return a.lastHeartbeatAt ? age(a.lastHeartbeatAt, now) : 'never';
 }
 
 function spool(a: AgentAnswer): string {
