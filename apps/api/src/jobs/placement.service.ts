@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { labelsSatisfy, type JobView, type WaitingView } from '@jr/contracts';
 import { AgentsRepository, type AgentRow } from '../agents/agents.repository';
+import { agentHealth } from '../common/agent-liveness';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 
 type PlacementAgent = Pick<AgentRow, 'pool' | 'labels' | 'state' | 'drain_requested' | 'last_heartbeat_at'>;
@@ -10,11 +11,6 @@ type Inactive = 'draining' | 'stale' | 'lost';
 const CACHE_MS = 1_000;
 /** Pools remembered at once (job pools are user input: the cache must not grow with them). */
 const CACHE_POOLS = 1_000;
-/**
- * An agent is heard from every heartbeat interval; one whose last heartbeat is older than this many
- * intervals is overdue (stale) and takes no work, though the reaper calls it lost only at 3 (lease-expiry.ts).
- */
-export const STALE_HEARTBEATS = 2;
 
 /**
  * Why a queued job cannot be placed: its pool has no agents, none of them has its labels, or those that
@@ -59,12 +55,11 @@ export class PlacementService {
     return { code: 'no_active_agent', message: `${n} agent${n === 1 ? '' : 's'} in pool ${pool}${having} but none is active: ${why.join(', ')}` };
   }
 
-  /** Undefined: the agent takes work now. */
+  /** Undefined: the agent takes work now (the same rule as the agents list: common/agent-liveness.ts). */
   private inactive(a: PlacementAgent, nowMs: number): Inactive | undefined {
-    if (a.state === 'lost') return 'lost';
-    const heardMs = a.last_heartbeat_at?.getTime();
-    if (heardMs === undefined || nowMs - heardMs > STALE_HEARTBEATS * this.config.heartbeatIntervalMs) return 'stale';
-    if (a.state === 'draining' || a.drain_requested) return 'draining';
+    const { state } = agentHealth(a.state, a.last_heartbeat_at?.getTime() ?? null, nowMs, this.config.heartbeatIntervalMs);
+    if (state === 'lost' || state === 'stale') return state;
+    if (state === 'draining' || a.drain_requested) return 'draining';
     return undefined;
   }
 
