@@ -65,7 +65,7 @@ describe('jr submit', () => {
     const again = await jr(['submit', '--idempotency-key', 'deploy-42', '--shell', 'echo hi | wc -c']);
     expect(again.stdout).toBe(first.stdout);
     expect(again.stderr).toContain('already submitted with this idempotency key');
-    expect(api.requests.map((q) => q.headers['idempotency-key'])).toEqual(['deploy-42', 'deploy-42']);
+    expect(api.requests.filter((q) => q.method === 'POST').map((q) => q.headers['idempotency-key'])).toEqual(['deploy-42', 'deploy-42']);
     expect(JSON.parse(api.requests[0]?.body ?? '{}').steps).toEqual([{ run: 'echo hi | wc -c' }]);
   });
 
@@ -213,7 +213,7 @@ describe('jr wait / status / cancel / list', () => {
     const r = await jr(['list', '--state', 'succeeded', '--pool', 'default', '--limit', '10']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^ID\s+NAME\s+STATE\s+POOL\s+AGE$/);
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+STATE\s+EXIT\s+DURATION\s+POOL\s+AGE$/);
     expect(lines[1]).toContain(b.id);
     expect(lines[2]).toContain(a.id);
     expect(api.requests[0]?.url).toBe('/v1/jobs?state=succeeded&pool=default&limit=10');

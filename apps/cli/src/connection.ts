@@ -1,0 +1,33 @@
+import { UsageError } from './cli-error';
+import { parseConfig, type CliConfig, type ConnectionFlags, type ContextSettings } from './config';
+import { loadConfigFile, readTokenFile, resolvePath, type ConfigFile, type Env } from './config-file';
+
+/**
+ * The connection for this run: flags, environment and the config file's context (see parseConfig for
+ * the order). The file is read only here, when a command first talks to the API, so `--help` and
+ * `jr completion` work with a broken file.
+ */
+export function resolveConnection(env: Env, flags: ConnectionFlags, warn: (line: string) => void): CliConfig {
+  const file = loadConfigFile(env);
+  for (const w of file.warnings) warn(w);
+  return parseConfig(env, flags, pickContext(file, flags.context, env));
+}
+
+function pickContext(file: ConfigFile, flagged: string | undefined, env: Env): ContextSettings | undefined {
+  const name = flagged ?? file.currentContext;
+  if (name === undefined) return undefined;
+  const entry = Object.hasOwn(file.contexts, name) ? file.contexts[name] : undefined;
+  if (!entry) {
+    const known = Object.keys(file.contexts);
+    const where = file.exists ? file.path : `${file.path} (no such file)`;
+    throw new UsageError(`no context ${name} in ${where}${known.length > 0 ? `; contexts: ${known.join(', ')}` : ''}`);
+  }
+  const token = entry.tokenFile !== undefined ? readTokenFile(file, name, entry.tokenFile, env) : entry.token;
+  return {
+    name,
+    explicit: flagged !== undefined,
+    ...(entry.apiUrl !== undefined ? { apiUrl: entry.apiUrl } : {}),
+    ...(token !== undefined ? { token } : {}),
+    ...(entry.caFile !== undefined ? { caFile: resolvePath(file, entry.caFile, env) } : {}),
+  };
+}
