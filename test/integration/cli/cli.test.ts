@@ -31,7 +31,8 @@ let url: string;
 async function jr(argv: string[], opts: { env?: Record<string, string>; stdin?: Readable; tty?: boolean } = {}): Promise<Result> {
   const stdout = capture();
   const stderr = capture(opts.tty);
-  const env = { JR_API_URL: url, JR_TOKEN: api.token, JR_REQUEST_TIMEOUT: '5s', ...opts.env };
+  // JR_CONFIG: no config file of the machine's user leaks into these runs
+  const env = { JR_API_URL: url, JR_TOKEN: api.token, JR_REQUEST_TIMEOUT: '5s', JR_CONFIG: '/nonexistent/jr-config.yaml', ...opts.env };
   const code = await run(argv, { stdout, stderr, env, ...(opts.stdin ? { stdin: opts.stdin } : {}) });
   const raw = Buffer.concat(stdout.chunks);
   return { code, stdout: raw.toString('utf8'), stderr: Buffer.concat(stderr.chunks).toString('utf8'), raw };
@@ -336,7 +337,7 @@ describe('the compiled bin', () => {
 
   function spawnJr(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [bin, ...argv], { env: { PATH: process.env.PATH ?? '', JR_API_URL: url, JR_TOKEN: api.token } }, (err, stdout, stderr) => {
+      execFile(process.execPath, [bin, ...argv], { env: { PATH: process.env.PATH ?? '', JR_API_URL: url, JR_TOKEN: api.token, JR_CONFIG: '/nonexistent/jr-config.yaml' } }, (err, stdout, stderr) => {
         resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
       });
     });

@@ -139,4 +139,14 @@ describe('jr config: named contexts', () => {
     expect((await jr(['config', 'delete-context', 'a'])).code).toBe(0);
     expect(fs.readFileSync(configFile, 'utf8')).not.toMatch(/currentContext| {2}a:/);
   });
+
+  it('a caFile must be a readable PEM bundle (64 otherwise); relative paths are relative to the config file', async () => {
+    writeConfig(`currentContext: c\ncontexts:\n  c:\n    apiUrl: ${url}\n    token: ${api.token}\n    caFile: ca.pem\n`);
+    const missing = await jr(['list']);
+    expect(missing).toMatchObject({ code: 64, stderr: `jr: ${configFile}: context c: caFile ${path.join(path.dirname(configFile), 'ca.pem')}: cannot read it (ENOENT)\n` });
+    fs.writeFileSync(path.join(path.dirname(configFile), 'ca.pem'), 'not a certificate\n');
+    expect((await jr(['list'])).stderr).toContain('holds no PEM certificate');
+    fs.writeFileSync(path.join(path.dirname(configFile), 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    expect(await jr(['list'])).toMatchObject({ code: 0, stderr: 'no jobs\n' });
+  });
 });

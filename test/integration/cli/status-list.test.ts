@@ -6,7 +6,7 @@ let api: FakeApi;
 let url: string;
 
 const jr = (argv: string[], opts: { tty?: boolean; env?: Record<string, string> } = {}): Promise<JrResult> =>
-  jrIn(argv, { JR_API_URL: url, JR_TOKEN: api.token, JR_REQUEST_TIMEOUT: '5s', ...opts.env }, opts);
+  jrIn(argv, { JR_API_URL: url, JR_TOKEN: api.token, JR_REQUEST_TIMEOUT: '5s', JR_CONFIG: '/nonexistent/jr-config.yaml', ...opts.env }, opts);
 
 beforeEach(async () => {
   api = new FakeApi();
@@ -176,6 +176,7 @@ describe('jr list pages', () => {
   it('a bad cursor is a usage error before any request', async () => {
     const r = await jr(['list', '--cursor', 'a b']);
     expect(r.code).toBe(64);
+    expect(r.stderr).toContain("option '--cursor <cursor>' argument 'a b' is invalid. not a cursor");
     expect(api.requests).toHaveLength(0);
   });
 });
