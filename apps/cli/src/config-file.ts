@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Document, isMap, parseDocument } from 'yaml';
@@ -67,8 +67,7 @@ export function loadConfigFile(env: Env): ConfigFile {
   if (text === undefined) return { path: file, exists: false, currentContext: undefined, contexts: {}, warnings: [] };
   const parsed = fileSchema.safeParse(parseYaml(text.doc, file) ?? {});
   if (!parsed.success) {
-    const bad = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
-    throw new UsageError(`${file}: ${bad.join('; ')}`);
+    throw new UsageError(`${file}: ${issuesText(parsed.error)}`);
   }
   const contexts = parsed.data.contexts ?? {};
   const warnings: string[] = [];
@@ -153,8 +152,7 @@ export function updateConfigFile(env: Env, change: (doc: Document) => void): str
   change(doc);
   const checked = fileSchema.safeParse(doc.toJS() ?? {});
   if (!checked.success) {
-    const bad = checked.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
-    throw new UsageError(`${file}: not changed: ${bad.join('; ')}`);
+    throw new UsageError(`${file}: not changed: ${issuesText(checked.error)}`);
   }
   const target = realTarget(file);
   mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
@@ -164,6 +162,7 @@ export function updateConfigFile(env: Env, change: (doc: Document) => void): str
     chmodSync(tmp, 0o600);
     renameSync(tmp, target);
   } catch (err) {
+    rmSync(tmp, { force: true });
     throw new UsageError(`${file}: cannot write the config file (${errCode(err)})`);
   }
   return file;
@@ -180,4 +179,8 @@ function realTarget(file: string): string {
 
 function errCode(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+}
+
+function issuesText(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ');
 }

@@ -9,6 +9,22 @@ import { EXIT } from '../exit-codes';
 import { parseApiUrl, parseToken } from '../options';
 import { clean, formatTable, printJson, say } from '../output';
 
+const CONFIG_HELP = `
+The file is $JR_CONFIG, else $XDG_CONFIG_HOME/jr/config.yaml, else ~/.config/jr/config.yaml:
+
+  currentContext: prod
+  contexts:
+    prod:
+      apiUrl: https://jr.example.com:8080
+      tokenFile: ~/.config/jr/prod.token   # or token: … (then keep the file chmod 600)
+      caFile: /etc/jr/ca.pem
+    local:
+      apiUrl: http://127.0.0.1:8080
+
+Relative paths are relative to the file. --context NAME picks a context for one command; it beats
+JR_API_URL/JR_TOKEN, which beat the current context; --api-url and --token beat everything.
+`;
+
 interface SetContextOptions {
   apiUrl?: string;
   token?: string;
@@ -17,7 +33,10 @@ interface SetContextOptions {
 }
 
 export function registerConfig(program: Command, ctx: Context, setExit: SetExit): void {
-  const config = program.command('config').description('named contexts (API URL, token or token file, CA file) in the config file');
+  const config = program
+    .command('config')
+    .description('named contexts (API URL, token or token file, CA file) in the config file')
+    .addHelpText('after', CONFIG_HELP.trimEnd());
 
   config
     .command('get-contexts')
