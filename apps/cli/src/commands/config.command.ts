@@ -37,7 +37,11 @@ export function registerConfig(program: Command, ctx: Context, setExit: SetExit)
     .command('config')
     .description('named contexts (API URL, token or token file, CA file) in the config file')
     .addHelpText('after', CONFIG_HELP.trimEnd());
+  registerReading(config, ctx, setExit);
+  registerWriting(config, ctx, setExit);
+}
 
+function registerReading(config: Command, ctx: Context, setExit: SetExit): void {
   config
     .command('get-contexts')
     .description('list the contexts; * marks the current one (tokens are never shown)')
@@ -60,6 +64,9 @@ export function registerConfig(program: Command, ctx: Context, setExit: SetExit)
       setExit(EXIT.OK);
     });
 
+}
+
+function registerWriting(config: Command, ctx: Context, setExit: SetExit): void {
   config
     .command('use-context')
     .description('make NAME the current context (used when no --context is given)')
