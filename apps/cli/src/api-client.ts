@@ -14,6 +14,8 @@ export interface RequestOptions {
   accept?: string;
   /** Extra tries after 429/503 (any method) or 500/502/504 (GET only). */
   retries?: number;
+  /** Deadline of this request, when shorter than the configured one (a glance that must not hold the user up). */
+  timeoutMs?: number;
   /** Message for a 404 (e.g. "unknown job j_…"). */
   notFound?: string;
   /** Message for a 409, given what the problem document said (if anything). */
@@ -96,7 +98,7 @@ export class HttpClient {
   private async once(path: string, options: RequestOptions): Promise<{ response: Response; done: () => void }> {
     const url = this.url(path, options.query);
     const controller = new AbortController();
-    const timeoutMs = this.config.requestTimeoutMs;
+    const timeoutMs = Math.min(this.config.requestTimeoutMs, options.timeoutMs ?? Infinity);
     const timer = setTimeout(() => controller.abort(new UnreachableError(`no answer from the API at ${this.baseUrl} within ${timeoutMs} ms`)), timeoutMs);
     const done = (): void => clearTimeout(timer);
     try {

@@ -34,4 +34,19 @@ describe('parseConfig', () => {
     expect(message).not.toContain('sec ret');
     expect((err as UsageError).exitCode).toBe(64);
   });
+
+  it('flags beat an explicit --context, which beats the environment, which beats the current context', () => {
+    const env = { JR_API_URL: 'http://env.example', JR_TOKEN: 'env-token' };
+    const current = { name: 'cur', explicit: false, apiUrl: 'http://ctx.example', token: 'ctx-token' };
+    expect(parseConfig(env, {}, current)).toMatchObject({ token: 'env-token', apiUrl: new URL('http://env.example/') });
+    expect(parseConfig({}, {}, current)).toMatchObject({ token: 'ctx-token', apiUrl: new URL('http://ctx.example/') });
+    expect(parseConfig(env, {}, { ...current, explicit: true })).toMatchObject({ token: 'ctx-token', apiUrl: new URL('http://ctx.example/') });
+    expect(parseConfig(env, { apiUrl: 'http://flag.example/x', token: 'flag-token' }, { ...current, explicit: true })).toMatchObject({ token: 'flag-token', apiUrl: new URL('http://flag.example/x/') });
+    expect(parseConfig({ JR_ADMIN_TOKEN: 'admin' }, {}, { name: 'c', explicit: false, apiUrl: 'http://ctx.example' }).token).toBe('admin');
+  });
+
+  it('a bad flag is named like a bad variable, without echoing the token', () => {
+    expect(() => parseConfig({}, { apiUrl: 'ftp://x', token: 'a b' })).toThrow(/--api-url: must be an http\(s\) URL.*--token: must be printable ASCII/);
+    expect(() => parseConfig({}, { token: 'a b' })).not.toThrow(/a b/);
+  });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDurationMs } from '@jr/contracts';
 import { UsageError } from './cli-error';
+import { apiUrlSchema, blankToUndefined, tokenSchema } from './config-schemas';
 
 export interface CliConfig {
   /** Base URL of the API, always ending in '/'. */
@@ -9,21 +10,34 @@ export interface CliConfig {
   token: string | undefined;
   /** Deadline for one request (for a log stream: until its headers arrive). */
   requestTimeoutMs: number;
+  /** PEM bundle of CAs to trust for the API (from the context's caFile). */
+  caFile?: string;
 }
 
-const blankToUndefined = (v: unknown): unknown => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+/** The global flags `--api-url`, `--token` and `--context`. */
+export interface ConnectionFlags {
+  apiUrl?: string;
+  token?: string;
+  context?: string;
+}
 
-const TOKEN_RE = /^[\x21-\x7e]{1,4096}$/;
-const token = z.preprocess(blankToUndefined, z.string().regex(TOKEN_RE, 'must be printable ASCII without spaces (at most 4096 characters)').optional());
+/** A context of the config file, its token file already read and its paths absolute. */
+export interface ContextSettings {
+  name: string;
+  /** Chosen with --context (beats the environment) rather than the file's currentContext (loses to it). */
+  explicit: boolean;
+  apiUrl?: string;
+  token?: string;
+  caFile?: string;
+}
 
-const schema = z.object({
-  JR_API_URL: z.preprocess(
-    blankToUndefined,
-    z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:8080' }).default('http://127.0.0.1:8080'),
-  ),
-  JR_TOKEN: token,
+const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+
+const envSchema = z.object({
+  JR_API_URL: z.preprocess(blankToUndefined, apiUrlSchema.optional()),
+  JR_TOKEN: tokenSchema,
   // The contract lists JR_ADMIN_TOKEN as used by the CLI too: it is the fallback when JR_TOKEN is unset.
-  JR_ADMIN_TOKEN: token,
+  JR_ADMIN_TOKEN: tokenSchema,
   JR_REQUEST_TIMEOUT: z.preprocess(
     blankToUndefined,
     z
@@ -40,17 +54,26 @@ const schema = z.object({
   ),
 });
 
-/** Parses the CLI's environment once; a bad value is a usage error naming every bad variable. */
-export function parseConfig(env: Record<string, string | undefined>): CliConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const bad = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new UsageError(`bad configuration: ${bad.join('; ')}`);
-  }
-  const c = parsed.data;
-  const apiUrl = new URL(c.JR_API_URL);
+const flagSchema = z.object({ '--api-url': z.preprocess(blankToUndefined, apiUrlSchema.optional()), '--token': tokenSchema });
+
+/**
+ * The connection settings, each from the first source that has it:
+ * `--api-url`/`--token` > `--context NAME` > JR_API_URL/JR_TOKEN (JR_ADMIN_TOKEN) > the file's currentContext > defaults.
+ * A bad value is a usage error naming every bad variable or flag (never echoing a token).
+ */
+export function parseConfig(env: Record<string, string | undefined>, flags: ConnectionFlags = {}, context?: ContextSettings): CliConfig {
+  const parsedEnv = envSchema.safeParse(env);
+  const parsedFlags = flagSchema.safeParse({ '--api-url': flags.apiUrl, '--token': flags.token });
+  const bad = [...(parsedEnv.error?.issues ?? []), ...(parsedFlags.error?.issues ?? [])].map((i) => `${i.path.join('.')}: ${i.message}`);
+  if (!parsedEnv.success || !parsedFlags.success || bad.length > 0) throw new UsageError(`bad configuration: ${bad.join('; ')}`);
+  const e = parsedEnv.data;
+  const f = parsedFlags.data;
+  const fromEnv = { apiUrl: e.JR_API_URL, token: e.JR_TOKEN ?? e.JR_ADMIN_TOKEN };
+  const [first, second] = context?.explicit ? [context, fromEnv] : [fromEnv, context];
+  const apiUrl = new URL(f['--api-url'] ?? first?.apiUrl ?? second?.apiUrl ?? DEFAULT_API_URL);
   if (!apiUrl.pathname.endsWith('/')) apiUrl.pathname += '/';
   apiUrl.search = '';
   apiUrl.hash = '';
-  return { apiUrl, token: c.JR_TOKEN ?? c.JR_ADMIN_TOKEN, requestTimeoutMs: c.JR_REQUEST_TIMEOUT };
+  const token = f['--token'] ?? first?.token ?? second?.token;
+  return { apiUrl, token, requestTimeoutMs: e.JR_REQUEST_TIMEOUT, ...(context?.caFile ? { caFile: context.caFile } : {}) };
 }

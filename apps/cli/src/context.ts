@@ -1,5 +1,7 @@
 import { HttpClient } from './api-client';
-import { parseConfig } from './config';
+import { colorsFor, type Colors } from './colors';
+import type { ConnectionFlags } from './config';
+import { resolveConnection } from './connection';
 import { JobsApi } from './jobs-api';
 import type { Io } from './output';
 import type { Clock } from './timing';
@@ -8,16 +10,23 @@ import type { Clock } from './timing';
 export interface Context {
   io: Io;
   clock: Clock;
+  /** The global --api-url/--token/--context flags of this run (set before the command's action). */
+  flags: ConnectionFlags;
+  /** State colours for stdout (all no-ops unless stdout is a TTY and NO_COLOR is unset, or FORCE_COLOR). */
+  colors: Colors;
   api(): JobsApi;
 }
 
 export function createContext(io: Io, clock: Clock): Context {
   let api: JobsApi | undefined;
-  return {
+  const ctx: Context = {
     io,
     clock,
-    api: () => (api ??= new JobsApi(new HttpClient(parseConfig(io.env), clock))),
+    flags: {},
+    colors: colorsFor(io.stdout, io.env),
+    api: () => (api ??= new JobsApi(new HttpClient(resolveConnection(io.env, ctx.flags, (line) => io.stderr.write(`jr: ${line}\n`)), clock))),
   };
+  return ctx;
 }
 
 /** Commands report their exit code through this. */

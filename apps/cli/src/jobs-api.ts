@@ -27,7 +27,12 @@ export class JobsApi {
     return (await this.http.json(`v1/jobs/${seg(id)}`, jobViewSchema, { notFound: `unknown job ${id}`, ...(retries === undefined ? {} : { retries }) })).value;
   }
 
-  async listJobs(query: { state?: JobState; pool?: string; limit?: number }): Promise<JobPageAnswer> {
+  /** One try with a short deadline, for a glance (e.g. the placement warning after a submit). */
+  async peekJob(id: string, timeoutMs: number): Promise<JobAnswer> {
+    return (await this.http.json(`v1/jobs/${seg(id)}`, jobViewSchema, { notFound: `unknown job ${id}`, retries: 0, timeoutMs })).value;
+  }
+
+  async listJobs(query: { state?: JobState; pool?: string; limit?: number; cursor?: string }): Promise<JobPageAnswer> {
     return (await this.http.json('v1/jobs', jobPageSchema, { query })).value;
   }
 

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { isJobState, LIMITS, parseDurationMs, POOL_RE, type JobState } from '@jr/contracts';
+import { apiUrlSchema, tokenSchema } from './config-schemas';
 
 export type Pair = readonly [key: string, value: string];
 
@@ -88,4 +89,23 @@ export function parseIdempotencyKey(value: string): string {
 export function parseId(value: string): string {
   if (!/^[\x21-\x7e]{1,128}$/.test(value)) throw new InvalidArgumentError('not an id.');
   return value;
+}
+
+/** A `nextCursor` from a previous page: opaque to us, but it travels in a query string. */
+export function parseCursor(value: string): string {
+  if (!/^[\x21-\x7e]{1,512}$/.test(value)) throw new InvalidArgumentError('not a cursor (use the one a previous page printed after "more: --cursor").');
+  return value;
+}
+
+/** --api-url: an http(s) URL. */
+export function parseApiUrl(value: string): string {
+  if (!apiUrlSchema.safeParse(value).success) throw new InvalidArgumentError('expected an http(s) URL, e.g. http://127.0.0.1:8080.');
+  return value;
+}
+
+/** --token: printable ASCII without spaces (it becomes a header); never echoed back. */
+export function parseToken(value: string): string {
+  const parsed = tokenSchema.safeParse(value);
+  if (!parsed.success || parsed.data === undefined) throw new InvalidArgumentError('expected printable ASCII without spaces (at most 4096 characters).');
+  return parsed.data;
 }

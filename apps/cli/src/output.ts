@@ -46,15 +46,21 @@ export function clean(value: unknown, maxLength = 80): string {
   return safe.length > maxLength ? `${safe.slice(0, maxLength - 1)}…` : safe;
 }
 
+/** Colours a body cell after its width is measured: (row index, column index, text) → text to print. */
+export type CellPaint = (row: number, col: number, text: string) => string;
+
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
-export function formatTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+export function formatTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>, paint?: CellPaint): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
+  const line = (cells: readonly string[], row: number): string =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .map((c, i) => {
+        const text = row >= 0 && paint ? paint(row, i, c) : c;
+        return i === cells.length - 1 ? text : text + ' '.repeat(Math.max(0, (widths[i] ?? 0) - c.length));
+      })
       .join('  ')
       .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+  return [line(headers, -1), ...rows.map(line)].join('\n') + '\n';
 }
 
 /** "3m12s ago" from an ISO timestamp; "-" when absent or unreadable. */

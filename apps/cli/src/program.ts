@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { registerAgents } from './commands/agents.command';
 import { registerCancel } from './commands/cancel.command';
+import { registerCompletion } from './commands/completion.command';
+import { parseContextName, registerConfig } from './commands/config.command';
 import { registerList } from './commands/list.command';
 import { registerLogs } from './commands/logs.command';
 import { registerStatus } from './commands/status.command';
@@ -11,6 +13,8 @@ import { registerWait } from './commands/wait.command';
 import { isCliError } from './cli-error';
 import { createContext, type Context, type SetExit } from './context';
 import { EXIT } from './exit-codes';
+import { addExamples } from './examples';
+import { parseApiUrl, parseToken } from './options';
 import type { Io } from './output';
 import { realClock, type Clock } from './timing';
 
@@ -27,9 +31,12 @@ export function buildProgram(ctx: Context, setExit: SetExit): Command {
       writeErr: (s) => ctx.io.stderr.write(s),
       outputError: (s, write) => write(printable(s)),
     })
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText(
       'after',
-      '\nEnvironment: JR_API_URL (default http://127.0.0.1:8080), JR_TOKEN (or JR_ADMIN_TOKEN), JR_REQUEST_TIMEOUT (30s).\n' +
+      '\nEnvironment: JR_API_URL (default http://127.0.0.1:8080), JR_TOKEN (or JR_ADMIN_TOKEN), JR_REQUEST_TIMEOUT (30s),\n' +
+        'JR_CONFIG (config file; default $XDG_CONFIG_HOME/jr/config.yaml or ~/.config/jr/config.yaml), NO_COLOR, FORCE_COLOR.\n' +
+        'Precedence: --api-url/--token > --context NAME > JR_API_URL/JR_TOKEN > the current context > defaults.\n' +
         'Exit codes: 0 ok, 1 failed, 2 cancelled, 3 timed out, 4 unknown id, 5 already ended, 6 gave up,\n' +
         '7 wait timed out, 64 usage, 69 API unreachable, 70 unusable API answer, 77 auth refused.',
     );
@@ -40,7 +47,33 @@ export function buildProgram(ctx: Context, setExit: SetExit): Command {
   registerWait(program, ctx, setExit);
   registerCancel(program, ctx, setExit);
   registerAgents(program, ctx, setExit);
+  registerConfig(program, ctx, setExit);
+  registerCompletion(program, ctx, setExit);
+  addConnectionOptions(program, ctx);
+  addExamples(program);
   return program;
+}
+
+/**
+ * `--api-url`, `--token` and `--context` for every command: shown once under "Global Options", accepted
+ * before or after the command name (kubectl-style), the later one winning.
+ */
+function addConnectionOptions(program: Command, ctx: Context): void {
+  const options = (): Option[] => [
+    new Option('--api-url <url>', 'the API to talk to (beats JR_API_URL and the context)').argParser(parseApiUrl),
+    new Option('--token <token>', 'API token (beats JR_TOKEN and the context; other users can see it in ps: prefer JR_TOKEN or a tokenFile)').argParser(parseToken),
+    new Option('--context <name>', 'use this context of the config file (jr config get-contexts)').argParser(parseContextName),
+  ];
+  for (const o of options()) program.addOption(o);
+  const visit = (cmd: Command): void => {
+    for (const o of options()) if (!cmd.options.some((known) => known.long === o.long)) cmd.addOption(o.hideHelp());
+    cmd.commands.forEach(visit);
+  };
+  program.commands.forEach(visit);
+  program.hook('preAction', (_program, action) => {
+    const o = action.optsWithGlobals<{ apiUrl?: string; token?: string; context?: string }>();
+    ctx.flags = { apiUrl: o.apiUrl, token: o.token, context: o.context };
+  });
 }
 
 /** Runs `jr` with `argv` (without node and script) and resolves to its exit code. Never throws. */

@@ -31,7 +31,8 @@ let url: string;
 async function jr(argv: string[], opts: { env?: Record<string, string>; stdin?: Readable; tty?: boolean } = {}): Promise<Result> {
   const stdout = capture();
   const stderr = capture(opts.tty);
-  const env = { JR_API_URL: url, JR_TOKEN: api.token, JR_REQUEST_TIMEOUT: '5s', ...opts.env };
+  // JR_CONFIG: no config file of the machine's user leaks into these runs
+  const env = { JR_API_URL: url, JR_TOKEN: api.token, JR_REQUEST_TIMEOUT: '5s', JR_CONFIG: '/nonexistent/jr-config.yaml', ...opts.env };
   const code = await run(argv, { stdout, stderr, env, ...(opts.stdin ? { stdin: opts.stdin } : {}) });
   const raw = Buffer.concat(stdout.chunks);
   return { code, stdout: raw.toString('utf8'), stderr: Buffer.concat(stderr.chunks).toString('utf8'), raw };
@@ -65,7 +66,7 @@ describe('jr submit', () => {
     const again = await jr(['submit', '--idempotency-key', 'deploy-42', '--shell', 'echo hi | wc -c']);
     expect(again.stdout).toBe(first.stdout);
     expect(again.stderr).toContain('already submitted with this idempotency key');
-    expect(api.requests.map((q) => q.headers['idempotency-key'])).toEqual(['deploy-42', 'deploy-42']);
+    expect(api.requests.filter((q) => q.method === 'POST').map((q) => q.headers['idempotency-key'])).toEqual(['deploy-42', 'deploy-42']);
     expect(JSON.parse(api.requests[0]?.body ?? '{}').steps).toEqual([{ run: 'echo hi | wc -c' }]);
   });
 
@@ -213,7 +214,7 @@ describe('jr wait / status / cancel / list', () => {
     const r = await jr(['list', '--state', 'succeeded', '--pool', 'default', '--limit', '10']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^ID\s+NAME\s+STATE\s+POOL\s+AGE$/);
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+STATE\s+EXIT\s+DURATION\s+POOL\s+AGE$/);
     expect(lines[1]).toContain(b.id);
     expect(lines[2]).toContain(a.id);
     expect(api.requests[0]?.url).toBe('/v1/jobs?state=succeeded&pool=default&limit=10');
@@ -370,7 +371,7 @@ describe('the compiled bin', () => {
 
   function spawnJr(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [bin, ...argv], { env: { PATH: process.env.PATH ?? '', JR_API_URL: url, JR_TOKEN: api.token } }, (err, stdout, stderr) => {
+      execFile(process.execPath, [bin, ...argv], { env: { PATH: process.env.PATH ?? '', JR_API_URL: url, JR_TOKEN: api.token, JR_CONFIG: '/nonexistent/jr-config.yaml' } }, (err, stdout, stderr) => {
         resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
       });
     });

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { newJobId, parseJobSpec, problemFor, type AgentView, type JobReason, type JobState, type JobView, type Problem } from '@jr/contracts';
+import { newJobId, parseJobSpec, problemFor, type AgentView, type JobReason, type JobState, type JobView, type Problem, type WaitingView } from '@jr/contracts';
 
 /** How a submitted job ends, and after how many GETs it gets there. */
 export interface Outcome {
@@ -52,6 +52,10 @@ export class FakeApi {
   readonly follow = new Map<string, FollowScript[]>();
   readonly followConnections = new Map<string, number>();
   readonly agents: AgentView[] = [];
+  /** Submitted jobs say this while they are queued (no agent can take them). */
+  waiting: WaitingView | null = null;
+  /** Bodies of the next GET /v1/jobs answers instead of the real page (a misbehaving server). */
+  readonly pages: unknown[] = [];
   private server: http.Server | undefined;
   private readonly keys = new Map<string, string>();
   private readonly hanging = new Set<http.ServerResponse>();
@@ -155,9 +159,12 @@ export class FakeApi {
     const id = newJobId();
     if (typeof idem === 'string') this.keys.set(idem, id);
     const view = this.view(id, input, 'queued');
+    view.waiting = this.waiting;
     const end = this.outcome;
-    const timeline: Outcome[] = [{ state: 'queued', reason: null, exitCode: null }, { state: 'running', reason: null, exitCode: null }, end];
-    this.jobs.set(id, { view, timeline: this.hold ? timeline.slice(0, 2) : timeline, gets: 0 });
+    // queued twice: `jr submit` glances at the job once (placement warning) before a --wait polls it
+    const queued: Outcome = { state: 'queued', reason: null, exitCode: null };
+    const timeline: Outcome[] = [queued, queued, { state: 'running', reason: null, exitCode: null }, end];
+    this.jobs.set(id, { view, timeline: this.hold ? timeline.slice(0, -1) : timeline, gets: 0 });
     return send(res, 202, { id, state: 'queued' });
   }
 
@@ -166,6 +173,7 @@ export class FakeApi {
     if (!job) return send(res, 404, problemFor('NOT_FOUND', `job ${id} not found`));
     const step = job.timeline[Math.min(job.gets++, job.timeline.length - 1)] as Outcome;
     Object.assign(job.view, step, { updatedAt: new Date().toISOString() });
+    if (step.state !== 'queued') job.view.waiting = null;
     if (step.state !== 'queued' && job.view.attempts.length === 0) {
       job.view.attempts.push({ n: 1, agentId: 'a_agent1', state: 'running', exitCode: null, reason: null, startedAt: new Date().toISOString(), endedAt: null });
     }
@@ -175,14 +183,20 @@ export class FakeApi {
   }
 
   private list(res: http.ServerResponse, url: URL): void {
+    if (this.pages.length > 0) return send(res, 200, this.pages.shift());
     const state = url.searchParams.get('state');
     const limit = Number(url.searchParams.get('limit') ?? 50);
-    const items = [...this.jobs.values()]
+    const cursor = url.searchParams.get('cursor');
+    const all = [...this.jobs.values()]
       .map((j) => j.view)
       .filter((v) => !state || v.state === state)
-      .reverse()
-      .slice(0, limit);
-    return send(res, 200, { items, nextCursor: null });
+      .reverse();
+    const from = cursor === null ? 0 : all.findIndex((v) => v.id === Buffer.from(cursor, 'base64url').toString('utf8')) + 1;
+    if (from === 0 && cursor !== null) return send(res, 400, problemFor('INVALID_INPUT', 'bad query parameters', { errors: [{ path: 'cursor', message: 'not a cursor from a previous page' }] }));
+    const items = all.slice(from, from + limit);
+    // as jr-api: a full page has a cursor (even when nothing follows)
+    const last = items[items.length - 1];
+    return send(res, 200, { items, nextCursor: items.length === limit && last ? Buffer.from(last.id, 'utf8').toString('base64url') : null });
   }
 
   private cancel(res: http.ServerResponse, id: string): void {

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import type { AttemptAnswer, JobAnswer } from '../api-schemas';
+import { formatDurationMs, isTerminal } from '@jr/contracts';
+import type { AttemptAnswer, JobAnswer, StepAnswer } from '../api-schemas';
+import type { Colors } from '../colors';
 import type { Context, SetExit } from '../context';
 import { EXIT } from '../exit-codes';
 import { parseId } from '../options';
@@ -8,38 +10,73 @@ import { age, between, clean, formatLabels, formatTable, printJson, timestamp } 
 export function registerStatus(program: Command, ctx: Context, setExit: SetExit): void {
   program
     .command('status')
-    .description("a job's state, attempts, exit code and timings (exit 4 if the id is unknown)")
+    .description("a job's state, steps, attempts, exit code and timings (exit 4 if the id is unknown)")
     .argument('<id>', 'job id', parseId)
     .option('--json', 'print the job as one JSON document')
     .action(async (id: string, opts: { json?: boolean }) => {
       const job = await ctx.api().getJob(id);
       if (opts.json) printJson(ctx.io, job);
-      else ctx.io.stdout.write(renderJob(job, ctx.clock.now()));
+      else ctx.io.stdout.write(renderJob(job, ctx.clock.now(), ctx.colors));
       setExit(EXIT.OK);
     });
 }
 
-export function renderJob(job: JobAnswer, now: number): string {
-  const ended = job.state === 'succeeded' || job.state === 'failed' || job.state === 'cancelled' || job.state === 'timed_out';
+const plain: Colors = { enabled: false, state: (text) => text };
+
+export function renderJob(job: JobAnswer, now: number, colors: Colors = plain): string {
   const fields: Array<[string, string]> = [
     ['id', clean(job.id)],
     ['name', clean(job.name)],
-    ['state', `${clean(job.state)}${job.reason ? ` (${clean(job.reason)})` : ''}`],
+    ['state', colors.state(`${clean(job.state)}${job.reason ? ` (${clean(job.reason)})` : ''}`, job.state)],
+  ];
+  if (job.waiting) fields.push(['waiting', clean(job.waiting.message, 300)]);
+  if (job.failedStep) fields.push(['failed at', failedStepText(job)]);
+  fields.push(
     ['exit code', job.exitCode === null ? '-' : String(job.exitCode)],
     ['pool', clean(job.pool)],
     ['labels', clean(formatLabels(job.labels), 200)],
     ['created', `${timestamp(job.createdAt)} (${age(job.createdAt, now)})`],
     ['updated', `${timestamp(job.updatedAt)} (${age(job.updatedAt, now)})`],
-  ];
-  if (ended) fields.push(['took', between(job.createdAt, job.updatedAt)]);
+  );
+  if (job.startedAt) fields.push(['started', timestamp(job.startedAt)]);
+  if (job.endedAt) fields.push(['ended', timestamp(job.endedAt)]);
+  if (job.durationMs !== null && job.durationMs >= 0) {
+    fields.push(['run time', `${formatDurationMs(job.durationMs)}${isTerminal(job.state) ? '' : ' so far'}`]);
+  }
   const head = fields.map(([k, v]) => `${`${k}:`.padEnd(11)}${v}`).join('\n') + '\n';
-  if (job.attempts.length === 0) return `${head}attempts:  none yet\n`;
-  return `${head}attempts:\n${indent(formatTable(['#', 'AGENT', 'STATE', 'EXIT', 'STARTED', 'ENDED', 'DURATION'], job.attempts.map(attemptRow)))}`;
+  return head + renderSteps(job.steps, colors) + renderAttempts(job.attempts, colors);
+}
+
+/** `step 2 "test" (exit code 2)`: the step the latest attempt stopped at, numbered from 1 as in the steps table. */
+function failedStepText(job: JobAnswer): string {
+  const failed = job.failedStep;
+  if (!failed) return '-';
+  const step = job.steps.find((s) => s.index === failed.index);
+  const how = step ? (step.exitCode !== null ? `exit code ${step.exitCode}` : clean(step.state)) : undefined;
+  return `step ${failed.index + 1} ${JSON.stringify(clean(failed.name))}${how ? ` (${how})` : ''}`;
+}
+
+function renderSteps(steps: readonly StepAnswer[], colors: Colors): string {
+  if (steps.length === 0) return '';
+  const rows = steps.map((s) => [String(s.index + 1), clean(s.name, 40), clean(s.state), s.exitCode === null ? '-' : String(s.exitCode), duration(s.durationMs)]);
+  const paint = (row: number, col: number, text: string): string => (col === 2 ? colors.state(text, steps[row]?.state ?? '') : text);
+  return `steps:\n${indent(formatTable(['#', 'NAME', 'STATE', 'EXIT', 'DURATION'], rows, paint))}`;
+}
+
+function renderAttempts(attempts: readonly AttemptAnswer[], colors: Colors): string {
+  if (attempts.length === 0) return 'attempts:  none yet\n';
+  const paint = (row: number, col: number, text: string): string => (col === 2 ? colors.state(text, attempts[row]?.state ?? '') : text);
+  return `attempts:\n${indent(formatTable(['#', 'AGENT', 'STATE', 'EXIT', 'STARTED', 'ENDED', 'DURATION'], attempts.map(attemptRow), paint))}`;
 }
 
 function attemptRow(a: AttemptAnswer): string[] {
   const state = `${clean(a.state)}${a.reason ? ` (${clean(a.reason)})` : ''}`;
   return [String(a.n), clean(a.agentId), state, a.exitCode === null ? '-' : String(a.exitCode), timestamp(a.startedAt), timestamp(a.endedAt), between(a.startedAt, a.endedAt)];
+}
+
+/** A duration in milliseconds from the API, or "-" when absent (or not a sane number). */
+export function duration(ms: number | null): string {
+  return ms === null || !Number.isFinite(ms) || ms < 0 ? '-' : formatDurationMs(ms);
 }
 
 function indent(text: string): string {

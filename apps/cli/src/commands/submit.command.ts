@@ -16,6 +16,7 @@ import {
   type Pair,
 } from '../options';
 import { clean, printJson, say } from '../output';
+import { warnIfUnplaceable } from '../placement-warning';
 import { runWait } from './wait.command';
 
 interface SubmitOptions {
@@ -74,6 +75,7 @@ async function submit(ctx: Context, command: string[], opts: SubmitOptions): Pro
   const { id, state } = answer.value;
   const again = answer.status === 200 ? ' (already submitted with this idempotency key)' : '';
   say(ctx.io, `submitted ${clean(id)} (${clean(state)})${again}`);
+  await warnIfUnplaceable(ctx, answer.value);
   if (!opts.wait) {
     if (opts.json) printJson(ctx.io, answer.value);
     else ctx.io.stdout.write(`${id}\n`);

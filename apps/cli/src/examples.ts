@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+
+/** `Examples:` at the end of each command's --help, by command path (a test checks every command has some). */
+const EXAMPLES: Record<string, string[]> = {
+  jr: ['jr submit --wait -- make test', 'jr list --state failed', 'jr --context prod status j_01hz…', 'source <(jr completion bash)'],
+  'jr submit': [
+    'jr submit -- make -j4 test                  # argv, no shell',
+    'jr submit --shell "make build | tee log"    # a shell command line',
+    'jr submit --pool web --label gpu=true --retries 2 --timeout 10m -- ./train',
+    'jr submit -f job.yaml --wait                # a job file; exit with its outcome',
+    'jr submit --json -- true | jq -r .id',
+  ],
+  'jr status': ['jr status j_01hz…', 'jr status j_01hz… --json | jq .steps'],
+  'jr list': ['jr list', 'jr list --state failed --pool web --limit 20', 'jr list --cursor <cursor>       # the next page, as printed after "more:"', 'jr list --all --json | jq ".items | length"'],
+  'jr logs': ['jr logs j_01hz…', 'jr logs -f j_01hz…', 'jr logs j_01hz… | grep -i error'],
+  'jr wait': ['jr wait j_01hz…', 'jr wait j_01hz… --timeout 10m || echo "exit $?"'],
+  'jr cancel': ['jr cancel j_01hz…'],
+  'jr agents': ['jr agents', 'jr agents --json | jq ".items[] | select(.state != \\"active\\")"'],
+  'jr agents enable-reporting': ['jr agents enable-reporting a_01hz…', 'jr agents enable-reporting --all'],
+  'jr agents drain': ['jr agents drain a_01hz…'],
+  'jr agents undrain': ['jr agents undrain a_01hz…'],
+  'jr agents rm': ['jr agents rm a_01hz…'],
+  'jr config': ['jr config set-context prod --api-url https://jr.example.com:8080 --token-file ~/.config/jr/prod.token', 'jr config use-context prod', 'jr config get-contexts'],
+  'jr config get-contexts': ['jr config get-contexts', 'jr config get-contexts --json'],
+  'jr config current-context': ['jr config current-context'],
+  'jr config use-context': ['jr config use-context prod'],
+  'jr config set-context': [
+    'jr config set-context prod --api-url https://jr.example.com:8080 --token-file ~/.config/jr/prod.token --ca-file /etc/jr/ca.pem',
+    'jr config set-context local --api-url http://127.0.0.1:8080',
+  ],
+  'jr config delete-context': ['jr config delete-context old'],
+  'jr completion': ['source <(jr completion bash)', 'jr completion zsh > "${fpath[1]}/_jr"', 'jr completion fish > ~/.config/fish/completions/jr.fish'],
+};
+
+/** Adds the examples to every command of the tree that has some; returns the paths that have none. */
+export function addExamples(program: Command): string[] {
+  const missing: string[] = [];
+  const visit = (cmd: Command, path: string): void => {
+    const lines = Object.hasOwn(EXAMPLES, path) ? EXAMPLES[path] : undefined;
+    if (lines) cmd.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+    else missing.push(path);
+    for (const sub of cmd.commands) visit(sub, `${path} ${sub.name()}`);
+  };
+  visit(program, program.name());
+  return missing;
+}
