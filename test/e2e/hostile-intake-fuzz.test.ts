@@ -36,20 +36,33 @@ describe('hostile input at intake loses nothing acknowledged', () => {
   /** Steps that only print their (hostile) input: the run itself is never the fuzzed text. */
   const step = fc.oneof(
     text.map((s) => ({ run: ['printf', '%s\n', s] })),
-    fc.record({ name: text, run: fc.constant(['printf', '%s\n', 'named']) }),
+    fc.record({ name: fc.constantFrom('build', 'step two', 'x.y-z_1'), run: text.map((s) => ['printf', '%s\n', s]) }),
     fc.constant({ run: 'printf "%s\\n" "$MSG"' }),
-    fc.record({ run: fc.constant('true'), timeout: text }),
+    fc.record({ run: fc.constant('true'), timeout: fc.constantFrom('5m', 30, '1h') }),
   );
-  const doc = fc.record(
+  /** Documents that are legal unless their (hostile) text is not storable: those must all run. */
+  const plausible = fc.record(
     {
-      name: text,
-      env: fc.dictionary(fc.oneof(fc.constant('MSG'), text), text, { maxKeys: 3 }),
-      labels: fc.dictionary(text, text, { minKeys: 1, maxKeys: 2 }), // never legal: no agent has them
+      name: fc.constantFrom('fuzz', 'Fuzz job 1', 'a.b-c_d'),
+      env: fc.dictionary(fc.constantFrom('MSG', 'A_B', 'X1'), text, { maxKeys: 3 }),
+      retries: fc.integer({ min: 0, max: 2 }),
       steps: fc.array(step, { minLength: 1, maxLength: 3 }),
-      extra: fc.jsonValue({ maxDepth: 3 }),
     },
     { requiredKeys: ['steps'] },
   );
+  /** Anything goes: hostile text in every field, labels no agent has, and always an unknown field (so never runnable). */
+  const wild = fc.record(
+    {
+      name: text,
+      pool: text,
+      env: fc.dictionary(text, text, { maxKeys: 3 }),
+      labels: fc.dictionary(text, text, { minKeys: 1, maxKeys: 2 }),
+      steps: fc.array(fc.oneof(step, fc.record({ name: text, run: fc.constant('true'), timeout: text })), { minLength: 1, maxLength: 3 }),
+      extra: fc.jsonValue({ maxDepth: 3 }),
+    },
+    { requiredKeys: ['steps', 'extra'] },
+  );
+  const doc = fc.oneof({ weight: 3, arbitrary: plausible }, { weight: 2, arbitrary: wild });
 
   /** A request body: a document, or raw bytes with duplicate keys, hostile escapes, invalid UTF-8 or deep nesting. */
   const body = fc.oneof(
@@ -84,7 +97,7 @@ describe('hostile input at intake loses nothing acknowledged', () => {
         if (r.id) accepted.add(r.id);
         expect([200, 202, 400, 409, 413]).toContain(r.status);
       }),
-      { numRuns: 400, endOnFailure: true },
+      { numRuns: 300, endOnFailure: true },
     );
     // a good job after the burst is queued and run like any other
     const good = await post(Buffer.from(JSON.stringify({ name: 'after-the-burst', steps: [{ run: ['printf', '%s\n', 'still here'] }] })), undefined);
