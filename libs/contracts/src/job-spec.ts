@@ -111,13 +111,12 @@ export function parseJobSpec(input: unknown): ParseResult {
   const forbidden = forbiddenKeys(input, []);
   if (forbidden.length > 0) return { ok: false, issues: forbidden };
   const unstorable = unstorableStrings(input, [], MAX_DEPTH);
-  if (unstorable.length > 0) return { ok: false, issues: unstorable };
   const parsed = jobSpecSchema.safeParse(input);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      issues: parsed.error.issues.map((i) => ({ path: i.path.map((p) => printable(String(p))).join('.') || '(root)', message: i.message })),
-    };
+  if (!parsed.success || unstorable.length > 0) {
+    // every issue at once; a field whose text cannot be stored is named for that, not for its pattern too
+    const named = new Set(unstorable.map((i) => i.path));
+    const schemaIssues = (parsed.error?.issues ?? []).map((i) => ({ path: i.path.map((p) => printable(String(p))).join('.') || '(root)', message: i.message }));
+    return { ok: false, issues: [...unstorable, ...schemaIssues.filter((i) => ![...named].some((n) => n === i.path || n.startsWith(`${i.path}.`) || i.path.startsWith(`${n}.`)))] };
   }
   return { ok: true, job: normalize(parsed.data) };
 }
