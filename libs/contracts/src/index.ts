@@ -5,6 +5,7 @@ export * from './job-spec';
 export * from './proto';
 export * from './rest';
 export * from './states';
+export * from './storable-text';
 export type { ProtoGrpcType } from './generated/agent';
 export type { AgentServiceClient, AgentServiceHandlers } from './generated/jobrunner/v1/AgentService';
 export type * as pb from './generated/pb';

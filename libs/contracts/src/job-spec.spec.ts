@@ -59,6 +59,46 @@ describe('parseJobSpec', () => {
     expect(r.ok).toBe(false);
   });
 
+  // Strings Postgres cannot store (jsonb/text refuse NUL; jsonb refuses unpaired surrogates): refused
+  // here, for every string of the document, instead of being acknowledged and failing to apply later.
+  const HOSTILE = [
+    ['a lone high surrogate', '\ud800'],
+    ['a lone low surrogate', 'x\udc00y'],
+    ['surrogates in the wrong order', '\udc00\ud800'],
+    ['NUL', 'a\u0000b'],
+  ];
+  const places: Array<[string, (s: string) => unknown, string]> = [
+    ['name', (s) => ({ name: s, steps: [{ run: 'true' }] }), 'name'],
+    ['pool', (s) => ({ pool: s, steps: [{ run: 'true' }] }), 'pool'],
+    ['a label key', (s) => ({ labels: { [s]: 'v' }, steps: [{ run: 'true' }] }), 'labels.'],
+    ['a label value', (s) => ({ labels: { k: s }, steps: [{ run: 'true' }] }), 'labels.k'],
+    ['an env key', (s) => ({ env: { [s]: 'v' }, steps: [{ run: 'true' }] }), 'env.'],
+    ['an env value', (s) => ({ env: { K: s }, steps: [{ run: 'true' }] }), 'env.K'],
+    ['a shell run', (s) => ({ steps: [{ run: `echo ${s}` }] }), 'steps.0.run'],
+    ['an argv element', (s) => ({ steps: [{ run: ['echo', s] }] }), 'steps.0.run.1'],
+    ['a step name', (s) => ({ steps: [{ name: s, run: 'true' }] }), 'steps.0.name'],
+    ['a timeout', (s) => ({ timeout: `1${s}`, steps: [{ run: 'true' }] }), 'timeout'],
+    ['a url', (s) => ({ uses: [{ url: `https://example.com/${s}`, sha256: 'a'.repeat(64) }], steps: [{ run: 'true' }] }), 'uses.0.url'],
+    ['an unknown field', (s) => ({ extra: { deep: [s] }, steps: [{ run: 'true' }] }), 'extra.deep.0'],
+  ];
+  it.each(places.flatMap(([where, make, path]) => HOSTILE.map(([what, s]) => [what, where, make(s as string), path] as const)))(
+    'refuses %s in %s, naming where',
+    (_what, _where, doc, path) => {
+      const r = parseJobSpec(doc);
+      expect(r.ok).toBe(false);
+      if (r.ok) return;
+      expect(r.issues[0]?.path.startsWith(path)).toBe(true);
+      expect(r.issues[0]?.message).toMatch(/NUL|surrogate/);
+      expect(r.issues[0]?.path.includes('\0')).toBe(false); // the path itself is printable
+      expect(r.issues[0]?.path).not.toMatch(/[\ud800-\udfff]/u);
+    },
+  );
+
+  it('keeps odd but storable text: emoji, RTL, paired surrogates, control characters, long runs', () => {
+    const r = parseJobSpec({ env: { MSG: 'héllo 👋 \u202eRTL\u202c \u0007\u001b[31m' }, steps: [{ run: `printf '%s' '${'𝄞'.repeat(5000)}'\t\r` }, { run: ['echo', 'עברית', '\u0001'] }] });
+    expect(r.ok).toBe(true);
+  });
+
   it('refuses too many steps', () => {
     const r = parseJobSpec({ steps: Array.from({ length: 101 }, () => ({ run: 'true' })) });
     expect(r.ok).toBe(false);

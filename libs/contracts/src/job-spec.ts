@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDurationMs } from './duration';
 import type { JobSpec } from './generated/jobrunner/v1/JobSpec';
+import { printable, unstorableStrings } from './storable-text';
 
 /** Input limits: anything larger is refused with a clear error rather than stored. */
 export const LIMITS = {
@@ -45,15 +46,14 @@ const labels = z
 const env = z
   .record(
     z.string().regex(ENV_KEY_RE, 'environment names: letters, digits and _, not starting with a digit').refine((k) => !RESERVED_ENV.has(k), 'JR_JOB_ID and JR_ATTEMPT are set by jobrunner'),
-    z.string().max(LIMITS.maxEnvValueBytes).refine((v) => !v.includes('\0'), 'environment values cannot contain NUL'),
+    z.string().max(LIMITS.maxEnvValueBytes),
   )
   .refine((r) => Object.keys(r).length <= LIMITS.maxEnv, `at most ${LIMITS.maxEnv} environment variables`);
 
-const noNul = (s: string): boolean => !s.includes('\0');
-
+// NUL and unpaired surrogates are refused for every string at once, by parseJobSpec (storable-text.ts)
 const run = z.union([
-  z.string().min(1, 'run cannot be empty').max(LIMITS.maxRunBytes).refine(noNul, 'run cannot contain NUL'),
-  z.array(z.string().max(LIMITS.maxRunBytes).refine(noNul, 'arguments cannot contain NUL')).min(1, 'run needs at least the program').max(LIMITS.maxArgs),
+  z.string().min(1, 'run cannot be empty').max(LIMITS.maxRunBytes),
+  z.array(z.string().max(LIMITS.maxRunBytes)).min(1, 'run needs at least the program').max(LIMITS.maxArgs),
 ]);
 
 export const stepSchema = z.strictObject({
@@ -102,15 +102,21 @@ export interface SpecIssue {
 
 export type ParseResult = { ok: true; job: NormalizedJob } | { ok: false; issues: SpecIssue[] };
 
+/**
+ * The one way in for a job document (POST /v1/jobs, `jr submit`): hostile shapes first (prototype
+ * keys, depth, strings Postgres cannot store — NUL and unpaired surrogates, in any key or value of any
+ * field), then the schema.
+ */
 export function parseJobSpec(input: unknown): ParseResult {
   const forbidden = forbiddenKeys(input, []);
   if (forbidden.length > 0) return { ok: false, issues: forbidden };
+  const unstorable = unstorableStrings(input, [], MAX_DEPTH);
   const parsed = jobSpecSchema.safeParse(input);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message })),
-    };
+  if (!parsed.success || unstorable.length > 0) {
+    // every issue at once; a field whose text cannot be stored is named for that, not for its pattern too
+    const named = new Set(unstorable.map((i) => i.path));
+    const schemaIssues = (parsed.error?.issues ?? []).map((i) => ({ path: i.path.map((p) => printable(String(p))).join('.') || '(root)', message: i.message }));
+    return { ok: false, issues: [...unstorable, ...schemaIssues.filter((i) => ![...named].some((n) => n === i.path || n.startsWith(`${i.path}.`) || i.path.startsWith(`${n}.`)))] };
   }
   return { ok: true, job: normalize(parsed.data) };
 }
@@ -126,7 +132,7 @@ function forbiddenKeys(value: unknown, path: string[]): SpecIssue[] {
   if (path.length > MAX_DEPTH) return [{ path: path.join('.'), message: `nested deeper than ${MAX_DEPTH} levels` }];
   const issues: SpecIssue[] = [];
   for (const key of Object.keys(value)) {
-    const here = [...path, key];
+    const here = [...path, printable(key)];
     if (FORBIDDEN_KEYS.has(key)) issues.push({ path: here.join('.'), message: `the key ${JSON.stringify(key)} is not allowed` });
     else issues.push(...forbiddenKeys((value as Record<string, unknown>)[key], here));
   }

@@ -8,6 +8,8 @@ export interface AttemptSnapshot {
   leaseToken: string;
   state: AttemptState;
   lastSeq: number;
+  /** How many steps the job has (bounds the step indexes a Report may name), when known. */
+  steps?: number;
   job: { state: JobState; retries: number; failedAttempts: number; lostAttempts: number; cancelRequested: boolean };
 }
 

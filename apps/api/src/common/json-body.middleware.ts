@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import { DomainError, LIMITS } from '@jr/contracts';
+import { parseJsonBody } from './json-body';
 
 export type RequestWithBody = IncomingMessage & { body?: unknown };
 
@@ -9,7 +10,7 @@ const DRAIN_CAP_BYTES = 16 * 1024 * 1024;
 
 /**
  * Reads JSON bodies ourselves (Nest's parser is off) so that every failure is a problem document:
- * over LIMITS.maxBodyBytes => 413, not JSON => 400, a non-JSON content type => 400.
+ * over LIMITS.maxBodyBytes => 413, not UTF-8 or not JSON => 400, a non-JSON content type => 400.
  */
 @Injectable()
 export class JsonBodyMiddleware implements NestMiddleware<RequestWithBody, ServerResponse> {
@@ -25,20 +26,6 @@ export class JsonBodyMiddleware implements NestMiddleware<RequestWithBody, Serve
       },
       (err: unknown) => next(err),
     );
-  }
-}
-
-/** Undefined for an empty body; the parsed JSON otherwise. */
-export function parseJsonBody(raw: Buffer, contentType: string | undefined): unknown {
-  if (raw.length === 0) return undefined;
-  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
-    throw new DomainError('INVALID_INPUT', `Content-Type must be application/json (got ${JSON.stringify(type.slice(0, 100)) || 'none'})`);
-  }
-  try {
-    return JSON.parse(raw.toString('utf8')) as unknown;
-  } catch (err) {
-    throw new DomainError('INVALID_INPUT', `malformed JSON: ${err instanceof Error ? err.message.slice(0, 200) : 'unparseable'}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DomainError, JOB_ID_RE, POOL_RE, LIMITS, type pb } from '@jr/contracts';
+import { DomainError, JOB_ID_RE, POOL_RE, LIMITS, unstorableStrings, type pb } from '@jr/contracts';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,199}$/;
 const LABEL_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/;
@@ -40,23 +40,58 @@ const heartbeat = z.object({
 
 const lease = z.object({ freeSlots: z.number().int().min(0).max(256), waitMs: z.number().int().min(0, 'wait_ms must be >= 0') });
 
-const event = z.object({
-  seq: z.number().int().min(1, 'events[].seq must be >= 1'),
-  atMs: z.number().int().min(0),
-  kind: z.enum(['stepStarted', 'stepFinished', 'log'], { error: 'events[] needs step_started, step_finished or log' }),
-});
+/**
+ * Timestamps an agent sends (0: "now", the API's clock): from 2001-09-09 (1e12 ms) to a day past the
+ * API's clock (skew). Anything else is a bug or hostile, and Postgres would refuse or misstore it.
+ */
+export const TIMESTAMP_MIN_MS = 1e12;
+export const TIMESTAMP_MAX_SKEW_MS = 24 * 3_600_000;
+const timestamp = (what: string, nowMs: number) =>
+  z
+    .number()
+    .int()
+    .refine((ms) => ms === 0 || (ms >= TIMESTAMP_MIN_MS && ms <= nowMs + TIMESTAMP_MAX_SKEW_MS), `${what}: 0 or a time in ms since 1970 between 2001-09-09 and a day from now`);
 
-const report = z.object({ ...attemptRef, events: z.array(event).max(10_000, 'at most 10000 events per report') });
+const step = z.number().int().min(0, 'step index cannot be negative');
+const event = (nowMs: number) =>
+  z.object({
+    seq: z.number().int().min(1, 'events[].seq must be >= 1'),
+    atMs: timestamp('events[].at_ms', nowMs),
+    kind: z.enum(['stepStarted', 'stepFinished', 'log'], { error: 'events[] needs step_started, step_finished or log' }),
+    stepStarted: z.object({ step, try: z.number().int().min(0) }).nullish(),
+    stepFinished: z.object({ step }).nullish(),
+    log: z.object({ step, stream: z.enum(['stdout', 'stderr'], { error: 'log.stream: stdout or stderr' }) }).nullish(),
+  });
 
-const complete = z.object({
-  ...attemptRef,
-  outcome: z.enum(['OUTCOME_SUCCEEDED', 'OUTCOME_FAILED', 'OUTCOME_TIMED_OUT', 'OUTCOME_CANCELLED'], { error: 'outcome must be set' }),
-  reason: z.string().max(200, 'reason: at most 200 characters'),
-  startedAtMs: z.number().int().min(0),
-  endedAtMs: z.number().int().min(0),
-});
+/** Seqs of one report strictly increase: a duplicate or a step back inside one request is refused, not half-dropped. */
+const report = (nowMs: number) =>
+  z.object({ ...attemptRef, events: z.array(event(nowMs)).max(10_000, 'at most 10000 events per report') }).superRefine((r, ctx) => {
+    for (let i = 1; i < r.events.length; i++) {
+      const [prev, cur] = [r.events[i - 1]?.seq ?? 0, r.events[i]?.seq ?? 0];
+      if (cur > prev) continue;
+      ctx.addIssue({ code: 'custom', path: ['events', i, 'seq'], message: `seq ${cur} after ${prev}: seqs within one report must strictly increase` });
+      return;
+    }
+  });
 
+const complete = (nowMs: number) =>
+  z.object({
+    ...attemptRef,
+    outcome: z.enum(['OUTCOME_SUCCEEDED', 'OUTCOME_FAILED', 'OUTCOME_TIMED_OUT', 'OUTCOME_CANCELLED'], { error: 'outcome must be set' }),
+    exitCode: z.number().int(),
+    reason: z.string().max(200, 'reason: at most 200 characters'),
+    startedAtMs: timestamp('started_at_ms', nowMs),
+    endedAtMs: timestamp('ended_at_ms', nowMs),
+    lastSeq: z.number().int().min(0, 'last_seq cannot be negative'),
+  });
+
+/**
+ * Every string of a request must be storable (no NUL, no unpaired surrogate: Postgres refuses both),
+ * whatever field it is in; then the message's own schema. Byte fields (log data) are not text.
+ */
 function check<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const text = unstorableStrings(value, [], 8);
+  if (text.length > 0) throw new DomainError('INVALID_INPUT', text.map((i) => `${i.path}: ${i.message}`).join('; '));
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const msg = r.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
@@ -66,5 +101,16 @@ function check<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
 export const validateEnroll = (r: pb.EnrollRequest__Output) => check(enroll, r);
 export const validateHeartbeat = (r: pb.HeartbeatRequest__Output) => check(heartbeat, r);
 export const validateLease = (r: pb.LeaseRequest__Output) => check(lease, r);
-export const validateReport = (r: pb.ReportRequest__Output) => check(report, r);
-export const validateComplete = (r: pb.CompleteRequest__Output) => check(complete, r);
+export const validateReport = (r: pb.ReportRequest__Output, nowMs: number) => check(report(nowMs), r);
+export const validateComplete = (r: pb.CompleteRequest__Output, nowMs: number) => check(complete(nowMs), r);
+
+/** The step index an event names (every kind names one). */
+const stepOf = (e: pb.AttemptEvent__Output): number => (e.kind ? (e[e.kind]?.step ?? 0) : 0);
+
+/** Step indexes of a report's events must name steps of the job (`steps`: its number of steps, when known). */
+export function checkStepIndexes(events: readonly pb.AttemptEvent__Output[], steps: number | undefined): void {
+  if (steps === undefined) return;
+  const bad = events.findIndex((e) => stepOf(e) >= steps);
+  const e = events[bad];
+  if (e) throw new DomainError('INVALID_INPUT', `events.${bad}: step ${stepOf(e)} is past the job's ${steps} step(s)`);
+}

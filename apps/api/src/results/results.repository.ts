@@ -30,6 +30,7 @@ interface SnapshotRow {
   failed_attempts: number;
   lost_attempts: number;
   cancel_requested: boolean;
+  steps: number | null;
 }
 
 /**
@@ -101,11 +102,11 @@ export class ResultsRepository {
 }
 
 const SNAPSHOT_SQL = `SELECT a.job_id, a.n, a.agent_id, a.lease_token, a.state, a.last_seq::text AS last_seq, j.state AS job_state, j.retries, j.failed_attempts,
-  j.lost_attempts, j.cancel_requested FROM attempts a JOIN jobs j ON j.id = a.job_id`;
+  j.lost_attempts, j.cancel_requested, jsonb_array_length(j.spec->'steps') AS steps FROM attempts a JOIN jobs j ON j.id = a.job_id`;
 
 function toSnapshot(r: SnapshotRow): AttemptSnapshot {
   const job = { state: r.job_state, retries: r.retries, failedAttempts: r.failed_attempts, lostAttempts: r.lost_attempts, cancelRequested: r.cancel_requested };
-  return { jobId: r.job_id, attempt: r.n, agentId: r.agent_id, leaseToken: r.lease_token, state: r.state, lastSeq: Number(r.last_seq), job };
+  return { jobId: r.job_id, attempt: r.n, agentId: r.agent_id, leaseToken: r.lease_token, state: r.state, lastSeq: Number(r.last_seq), ...(r.steps === null ? {} : { steps: r.steps }), job };
 }
 
 /** The job and attempt rows, locked, when the record's lease is the attempt's lease. */

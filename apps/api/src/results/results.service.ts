@@ -5,7 +5,7 @@ import { AttemptRegistry, type AttemptSnapshot } from '../common/attempt-registr
 import type { AgentRow } from '../agents/agents.repository';
 import { isDependencyDown } from '../database/db-errors';
 import type { AttemptOutcome, ReportEvent } from '../jobs/attempt-writes';
-import { validateComplete, validateReport } from '../grpc/request-validation';
+import { checkStepIndexes, validateComplete, validateReport } from '../grpc/request-validation';
 import { decideFence, predictJobState, type AttemptRef, type FenceCall, type FenceVerdict } from './attempt-fence';
 import { ResultsRelayService } from './results-relay.service';
 import { ResultsRepository } from './results.repository';
@@ -36,13 +36,14 @@ export class ResultsService {
   ) {}
 
   async report(agent: AgentRow, req: pb.ReportRequest__Output): Promise<pb.ReportResponse> {
-    const r = validateReport(req);
+    const r = validateReport(req, this.clock.now());
     const ref = { jobId: r.jobId, attempt: r.attempt, leaseToken: r.leaseToken, agentId: agent.id };
     const events = req.events.map((e) => toReportEvent(e, this.clock.now()));
     const { snap, verdict } = await this.fence(ref, { kind: 'report' }).catch((err: unknown) => {
       if (isDomainError(err) && err.code === 'SUPERSEDED') this.metrics.reportEvents.inc({ result: 'rejected' }, events.length);
       throw err;
     });
+    if (verdict.kind === 'accept' || verdict.kind === 'late') checkStepIndexes(req.events, snap.steps);
     this.countReport(events, verdict.kind === 'refuse' || verdict.kind === 'late' || verdict.kind === 'repeat' ? Infinity : Math.max(snap.lastSeq, this.registry.overlay(ref.jobId, ref.attempt)?.maxSeq ?? 0));
     if (verdict.kind === 'refuse') throw superseded(verdict.message);
     if (verdict.kind === 'repeat') throw superseded(`superseded: attempt ${ref.attempt} of job ${ref.jobId} already ended`); // (only completions repeat)
@@ -53,8 +54,8 @@ export class ResultsService {
   }
 
   async complete(agent: AgentRow, req: pb.CompleteRequest__Output): Promise<pb.CompleteResponse> {
-    const c = validateComplete(req);
     const now = this.clock.now();
+    const c = validateComplete(req, now);
     const outcome: AttemptOutcome = {
       end: OUTCOMES[c.outcome] ?? 'failed',
       exitCode: c.outcome === 'OUTCOME_SUCCEEDED' || c.outcome === 'OUTCOME_FAILED' ? req.exitCode : req.exitCode || null,
@@ -109,7 +110,7 @@ function toReportEvent(e: pb.AttemptEvent__Output, nowMs: number): ReportEvent {
   const base = { seq: e.seq, at: new Date(e.atMs > 0 ? e.atMs : nowMs) };
   if (e.kind === 'log' && e.log) return { ...base, kind: 'log', step: e.log.step, stream: e.log.stream === 'stderr' ? 'stderr' : 'stdout', data: e.log.data, detail: null };
   if (e.kind === 'stepStarted' && e.stepStarted) {
-    return { ...base, kind: 'step_started', step: e.stepStarted.step, stream: null, data: null, detail: { name: e.stepStarted.name.slice(0, 200), try: e.stepStarted.try } };
+    return { ...base, kind: 'step_started', step: e.stepStarted.step, stream: null, data: null, detail: { name: cut(e.stepStarted.name, 200), try: e.stepStarted.try } };
   }
   const f = e.stepFinished;
   return {
@@ -118,6 +119,13 @@ function toReportEvent(e: pb.AttemptEvent__Output, nowMs: number): ReportEvent {
     step: f?.step ?? 0,
     stream: null,
     data: null,
-    detail: { exitCode: f?.exitCode ?? null, signal: (f?.signal ?? '').slice(0, 32), outcome: (f?.outcome ?? '').slice(0, 32) },
+    detail: { exitCode: f?.exitCode ?? null, signal: cut(f?.signal ?? '', 32), outcome: cut(f?.outcome ?? '', 32) },
   };
+}
+
+/** At most `max` UTF-16 units, never half a surrogate pair (which Postgres would refuse). */
+function cut(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const code = s.charCodeAt(max - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
