@@ -106,5 +106,9 @@ describe('jr-agent against a loopback AgentService: running jobs', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect(f.api.completion(jobId)).toBeUndefined();
     expect(f.api.heartbeats[f.api.heartbeats.length - 1]?.req.running).toEqual([]);
+    // undrained (heartbeat answers stop carrying the drain): the same process leases and runs the job
+    f.api.undrain(agent.agentId);
+    await expect(waitFor(() => f.api.completion(jobId), { timeoutMs: 15_000 })).resolves.toMatchObject({ outcome: 'OUTCOME_SUCCEEDED' });
+    await waitFor(() => f.api.heartbeats[f.api.heartbeats.length - 1]?.req.state?.draining === false, { what: 'a heartbeat that no longer says draining' });
   });
 });

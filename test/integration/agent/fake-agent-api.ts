@@ -41,6 +41,8 @@ export class FakeAgentApi {
   leaseMetadata: ((jobIds: string[]) => Record<string, string>) | undefined;
   private readonly leases = new Map<string, Lease>();
   private readonly directives = new Map<string, pb.Directive[]>();
+  /** Agents drained by `direct(…, { drain })`: like jr-api, every heartbeat answer repeats the drain until `undrain`. */
+  private readonly drained = new Set<string>();
   private wakeLeases: Array<() => void> = [];
   private server: grpc.Server | undefined;
   port = 0;
@@ -73,6 +75,11 @@ export class FakeAgentApi {
     return jobId;
   }
 
+  /** Lifts a drain: heartbeat answers stop carrying it (the agent leases again). */
+  undrain(agentId: string): void {
+    this.drained.delete(agentId);
+  }
+
   /** Queues a cancel directive for the agent holding the job; `lease_lost` also fences the lease off. */
   cancel(jobId: string, reason = 'cancelled'): void {
     const lease = this.leases.get(key(jobId, 1));
@@ -94,6 +101,7 @@ export class FakeAgentApi {
   }
 
   direct(agentId: string, directive: pb.Directive): void {
+    if (directive.drain) this.drained.add(agentId);
     this.directives.set(agentId, [...(this.directives.get(agentId) ?? []), directive]);
   }
 
@@ -160,8 +168,9 @@ export class FakeAgentApi {
 
   private heartbeat(agentId: string, req: pb.HeartbeatRequest__Output): pb.HeartbeatResponse {
     this.heartbeats.push({ agentId, req });
-    const directives = this.directives.get(agentId) ?? [];
+    const queued = (this.directives.get(agentId) ?? []).filter((d) => !d.drain);
     this.directives.delete(agentId);
+    const directives = this.drained.has(agentId) ? [...queued, { drain: {} }] : queued;
     return { directives, heartbeatIntervalMs: this.heartbeatIntervalMs, serverTimeMs: Date.now() };
   }
 

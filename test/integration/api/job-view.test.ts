@@ -106,8 +106,10 @@ describe('steps and run time', () => {
     ]);
     expect(retrying.failedStep).toBeNull();
 
-    // the second try starts (an event for a step the spec does not have is not shown), then fails for good
-    await c.call('Report', { ...key, events: [started(6, base + 3_000, 1, 'test', 2), started(7, base + 3_000, 99, 'bogus')] });
+    // an event for a step the spec does not have is refused, and nothing of that report is kept
+    await expect(c.call('Report', { ...key, events: [started(6, base + 3_000, 99, 'bogus')] })).rejects.toMatchObject({ code: 3 });
+    // the second try starts, then fails for good
+    await c.call('Report', { ...key, events: [started(6, base + 3_000, 1, 'test', 2), { seq: 7, atMs: base + 3_100, log: { step: 1, stream: 'stdout', data: Buffer.from('testing\n') } }] });
     const second = await viewWhen(id, (v) => v.steps[1].startedAt === iso(base + 3_000));
     expect(second.steps).toHaveLength(3);
     expect(second.steps[1]).toMatchObject({ state: 'running', exitCode: null, endedAt: null });
