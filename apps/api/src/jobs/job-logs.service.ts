@@ -9,7 +9,7 @@ import type { ByteSink, LogSink } from './sse-sink';
 
 /** A page is at most this many rows and (but for a single larger row) this many bytes: the memory one reader holds. */
 const PAGE_ROWS = 500;
-const PAGE_BYTES = 256 * 1024;
+const PAGE_BYTES = 128 * 1024;
 /** Fallback re-check when no wake-up arrives (another API replica handled the change). */
 const RECHECK_MS = 2_000;
 /** Idle re-checks (of RECHECK_MS at most) before a keep-alive comment goes to a follower. */
