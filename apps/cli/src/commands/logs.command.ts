@@ -9,7 +9,7 @@ import { say, writeAll } from '../output';
 export function registerLogs(program: Command, ctx: Context, setExit: SetExit): void {
   program
     .command('logs')
-    .description("print the job's output; with -f keep following it until the job ends")
+    .description("print the job's output, with a line '--- step N/M: NAME ---' where each step begins (--raw: the output only); with -f keep following it until the job ends")
     .argument('<id>', 'job id', parseId)
     .option('-f, --follow', 'stream new output until the job ends (reconnects if the stream drops)')
     .option('--raw', 'only the output, without the "--- step N/M: NAME ---" line before each step')
