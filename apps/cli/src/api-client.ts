@@ -20,6 +20,8 @@ export interface RequestOptions {
   notFound?: string;
   /** Message for a 409, given what the problem document said (if anything). */
   conflict?: (said: string | undefined) => string;
+  /** Aborts the request and the reading of its body (a caller that stops following). */
+  signal?: AbortSignal;
 }
 
 export interface JsonAnswer<T> {
@@ -102,7 +104,8 @@ export class HttpClient {
     const timer = setTimeout(() => controller.abort(new UnreachableError(`no answer from the API at ${this.baseUrl} within ${timeoutMs} ms`)), timeoutMs);
     const done = (): void => clearTimeout(timer);
     try {
-      const response = await fetch(url, { method: options.method ?? 'GET', headers: this.headers(options), body: options.body, signal: controller.signal, redirect: 'error' });
+      const signal = options.signal ? AbortSignal.any([controller.signal, options.signal]) : controller.signal;
+      const response = await fetch(url, { method: options.method ?? 'GET', headers: this.headers(options), body: options.body, signal, redirect: 'error' });
       return { response, done };
     } catch (err) {
       done();

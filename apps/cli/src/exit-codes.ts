@@ -18,6 +18,8 @@ export const EXIT = {
   UNREACHABLE: 69,
   BAD_ANSWER: 70,
   AUTH_REFUSED: 77,
+  /** Ctrl-C during a wait (128 + SIGINT, as shells report it); the job goes on. */
+  INTERRUPTED: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -3,7 +3,7 @@ import { jobViewSchema, type JobAnswer } from './api-schemas';
 import { ApiError, CliError, UnreachableError } from './cli-error';
 import { EXIT } from './exit-codes';
 import type { JobsApi } from './jobs-api';
-import { waitForJob } from './job-waiter';
+import { summary, waitForJob } from './job-waiter';
 import type { Progress } from './progress';
 import type { Clock } from './timing';
 
@@ -40,7 +40,7 @@ function scriptedApi(script: Array<JobAnswer | Error>): JobsApi & { calls: numbe
 
 function recorder(): Progress & { lines: string[] } {
   const lines: string[] = [];
-  return { lines, update: (j) => lines.push(`update ${j.state}`), note: (l) => lines.push(`note ${l}`), finish: (l) => lines.push(`finish ${l}`), stop: () => undefined };
+  return { lines, update: (j) => lines.push(`update ${j.state}`), note: (l) => lines.push(`note ${l}`), finish: (l) => lines.push(`finish ${l}`), stop: () => undefined, beside: (out) => out };
 }
 
 const unreachable = (): UnreachableError => new UnreachableError('cannot reach the API at http://x (ECONNREFUSED)');
@@ -109,5 +109,15 @@ describe('waitForJob', () => {
     await expect(waitForJob(scriptedApi([job('running'), auth]), 'j_1', {}, recorder(), fakeClock())).rejects.toMatchObject({ exitCode: 77 });
     const bad = new CliError(EXIT.BAD_ANSWER, 'not JSON');
     await expect(waitForJob(scriptedApi([job('running'), bad]), 'j_1', {}, recorder(), fakeClock())).rejects.toMatchObject({ exitCode: 70 });
+  });
+});
+
+describe('summary', () => {
+  const job = { id: 'j_1', state: 'cancelled', reason: 'cancelled', exitCode: null, attempts: [], steps: [], failedStep: null, waiting: null, startedAt: null, endedAt: null, durationMs: null } as unknown as JobAnswer;
+
+  it("says the job's run time, or that it never started", () => {
+    expect(summary(job)).toBe('j_1 cancelled (cancelled), never started');
+    expect(summary({ ...job, state: 'succeeded', exitCode: 0, durationMs: 1_500 })).toBe('j_1 succeeded, exit code 0 after 1.5s');
+    expect(summary({ ...job, startedAt: '2026-01-01T00:00:00Z', endedAt: '2026-01-01T00:01:30Z' })).toBe('j_1 cancelled (cancelled) after 1m30s');
   });
 });

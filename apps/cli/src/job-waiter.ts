@@ -14,6 +14,10 @@ export interface WaitOptions {
   notFoundGraceMs?: number;
   /** The API has answered already (after a submit), so an outage from the first poll on is transient. */
   reachable?: boolean;
+  /** Called once, when the job has been seen (the API knows it): the moment to start following its output. */
+  onVisible?: () => void;
+  /** Awaited once the job is terminal, before the outcome line (the job's output is all printed first). */
+  settle?: () => Promise<void>;
 }
 
 export interface WaitResult {
@@ -45,10 +49,12 @@ export async function waitForJob(api: JobsApi, id: string, options: WaitOptions,
         reachable = true;
         down = false;
         outage.reset();
+        if (last === undefined) options.onVisible?.();
         last = job;
         const code = exitCodeForJob(job.state, job.reason);
         if (code !== undefined) {
-          progress.finish(summary(job, clock.now() - startedAt));
+          await options.settle?.();
+          progress.finish(summary(job));
           return { code, job };
         }
         progress.update(job);
@@ -79,7 +85,26 @@ function isTransient(err: unknown, reachable: boolean, elapsedMs: number, notFou
   return isTransientStatus(err.status);
 }
 
-export function summary(job: JobAnswer, elapsedMs: number): string {
+/** The outcome line: state, reason, exit code and the job's own run time (not how long the CLI waited). */
+export function summary(job: JobAnswer): string {
   const exit = job.exitCode === null ? '' : `, exit code ${job.exitCode}`;
-  return `${clean(job.id)} ${clean(job.state)}${job.reason && job.state !== 'succeeded' ? ` (${clean(job.reason)})` : ''}${exit} after ${formatDurationMs(elapsedMs)}`;
+  const ms = runTimeMs(job);
+  const ran = ms === undefined ? ', never started' : ` after ${formatDurationMs(ms)}`;
+  return `${clean(job.id)} ${clean(job.state)}${job.reason && job.state !== 'succeeded' ? ` (${clean(job.reason)})` : ''}${exit}${ran}`;
+}
+
+/** durationMs of the job view; else its startedAt..endedAt; else the first attempt's start to the last one's end. */
+export function runTimeMs(job: JobAnswer): number | undefined {
+  if (job.durationMs !== null && Number.isFinite(job.durationMs) && job.durationMs >= 0) return job.durationMs;
+  const starts = [job.startedAt, ...job.attempts.map((a) => a.startedAt)].map(parse).filter((t) => t !== undefined);
+  if (starts.length === 0) return undefined;
+  const ends = [job.endedAt, ...job.attempts.map((a) => a.endedAt)].map(parse).filter((t) => t !== undefined);
+  const start = parse(job.startedAt) ?? Math.min(...starts);
+  const end = parse(job.endedAt) ?? (ends.length > 0 ? Math.max(...ends) : parse(job.updatedAt));
+  return end === undefined || end < start ? undefined : end - start;
+}
+
+function parse(iso: string | null | undefined): number | undefined {
+  const t = iso ? Date.parse(iso) : NaN;
+  return Number.isNaN(t) ? undefined : t;
 }

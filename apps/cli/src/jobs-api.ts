@@ -41,12 +41,22 @@ export class JobsApi {
     return { state: stateIn(body) };
   }
 
-  logs(id: string): Promise<Response> {
-    return this.http.open(`v1/jobs/${seg(id)}/logs`, { accept: 'text/plain', notFound: `unknown job ${id}` });
+  /** `markers`: a `--- step N/M: NAME ---` line before each step's output. */
+  logs(id: string, markers = false): Promise<Response> {
+    return this.http.open(`v1/jobs/${seg(id)}/logs`, { query: { markers: markers ? 1 : undefined }, accept: 'text/plain', notFound: `unknown job ${id}` });
   }
 
-  followLogs(id: string): Promise<Response> {
-    return this.http.open(`v1/jobs/${seg(id)}/logs`, { query: { follow: 1 }, accept: 'text/event-stream', notFound: `unknown job ${id}`, retries: 0 });
+  /** The SSE stream; `lastEventId` resumes after the last event a dropped stream delivered. */
+  followLogs(id: string, options: { markers?: boolean; lastEventId?: string; signal?: AbortSignal } = {}): Promise<Response> {
+    const headers: Record<string, string> = options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId };
+    return this.http.open(`v1/jobs/${seg(id)}/logs`, {
+      query: { follow: 1, markers: options.markers ? 1 : undefined },
+      headers,
+      accept: 'text/event-stream',
+      notFound: `unknown job ${id}`,
+      retries: 0,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   async agents(): Promise<AgentListAnswer> {

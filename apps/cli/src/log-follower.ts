@@ -11,14 +11,28 @@ export const FOLLOW_GIVE_UP_MS = 5 * 60_000;
 
 type Outcome = 'ended' | 'dropped';
 
+export interface FollowOptions {
+  /** Ask for `--- step N/M: NAME ---` lines (`jr logs`); raw output otherwise. */
+  markers?: boolean;
+  /** Say "the job ended: STATE" at the end (off when a wait prints its own outcome line). */
+  announceEnd?: boolean;
+  /** Stops following (the output so far stays printed). */
+  signal?: AbortSignal;
+  /** Right after a submit the job may not be visible yet: a 404 is retried for this long. */
+  notFoundGraceMs?: number;
+}
+
 /**
- * `jr logs ID -f`: prints the SSE stream's `log` events until `end`, reconnecting with backoff when
- * the stream drops first. The API replays the whole text on every connection (it cannot resume
- * from an offset), so we count the characters already written and print only what lies beyond
- * them: every chunk appears exactly once across reconnects.
+ * `jr logs ID -f` (and the output of `--wait`): prints the SSE stream's `log` events until `end`,
+ * reconnecting with backoff when the stream drops first. jr-api gives every event an id; a reconnect
+ * sends the last one as `Last-Event-ID` and the API goes on right after it. Text after the last id
+ * (a server that sends none replays from the start) is counted and skipped: every chunk appears
+ * exactly once across reconnects.
  */
 export class LogFollower {
-  private written = 0;
+  private lastId: string | undefined;
+  /** Characters written after the event that carried `lastId`. */
+  private sinceId = 0;
   private connected = false;
 
   constructor(
@@ -26,19 +40,21 @@ export class LogFollower {
     private readonly out: OutStream,
     private readonly notify: (line: string) => void,
     private readonly clock: Clock,
+    private readonly options: FollowOptions = {},
   ) {}
 
   async follow(id: string): Promise<void> {
     const backoff = new Backoff(250, 5_000);
+    const startedAt = this.clock.now();
     let lostSince: number | undefined;
-    for (;;) {
-      const before = this.written;
-      const { outcome, connected } = await this.connectOnce(id);
-      if (outcome === 'ended') return;
+    while (!this.options.signal?.aborted) {
+      const before = { id: this.lastId, since: this.sinceId };
+      const { outcome, connected } = await this.connectOnce(id, startedAt);
+      if (outcome === 'ended' || this.options.signal?.aborted) return;
       const now = this.clock.now();
       if (connected) {
         this.notify('the log stream dropped; reconnecting');
-        if (this.written > before) backoff.reset();
+        if (this.lastId !== before.id || this.sinceId > before.since) backoff.reset();
         lostSince = now;
       }
       lostSince ??= now;
@@ -49,12 +65,14 @@ export class LogFollower {
     }
   }
 
-  private async connectOnce(id: string): Promise<{ outcome: Outcome; connected: boolean }> {
+  private async connectOnce(id: string, startedAt: number): Promise<{ outcome: Outcome; connected: boolean }> {
     let response: Response;
     try {
-      response = await this.api.followLogs(id);
+      const { markers, signal } = this.options;
+      response = await this.api.followLogs(id, { markers: markers ?? false, lastEventId: this.lastId, ...(signal ? { signal } : {}) });
     } catch (err) {
-      if (this.connected && isRecoverable(err)) return { outcome: 'dropped', connected: false };
+      if (this.options.signal?.aborted) return { outcome: 'ended', connected: false };
+      if ((this.connected && isRecoverable(err)) || this.notVisibleYet(err, startedAt)) return { outcome: 'dropped', connected: false };
       throw err;
     }
     this.connected = true;
@@ -63,9 +81,13 @@ export class LogFollower {
     return { outcome, connected: true };
   }
 
+  private notVisibleYet(err: unknown, startedAt: number): boolean {
+    return err instanceof ApiError && err.status === 404 && this.clock.now() - startedAt < (this.options.notFoundGraceMs ?? 0);
+  }
+
   private async consumeEvents(response: Response): Promise<Outcome> {
     const parser = new SseParser();
-    let skip = this.written;
+    let skip = this.sinceId;
     const outcome = await this.read(response, async (text) => {
       for (const event of parser.feed(text)) {
         if (event.event === 'end') {
@@ -76,6 +98,11 @@ export class LogFollower {
         const fresh = event.data.slice(Math.min(skip, event.data.length));
         skip = Math.max(0, skip - event.data.length);
         await this.write(fresh);
+        // the parser repeats the last id on events without one: only a new id moves the resume point
+        if (event.id !== undefined && event.id !== this.lastId) {
+          this.lastId = event.id;
+          this.sinceId = 0;
+        }
       }
       return undefined;
     });
@@ -90,7 +117,7 @@ export class LogFollower {
       return undefined;
     });
     if (outcome !== 'eof') return 'dropped';
-    await this.write(text.slice(this.written));
+    await this.write(text.slice(this.sinceId));
     return 'ended';
   }
 
@@ -101,7 +128,7 @@ export class LogFollower {
     try {
       for (;;) {
         const next = await chunks.next().catch(() => undefined);
-        if (next === undefined) return 'dropped';
+        if (next === undefined) return this.options.signal?.aborted ? 'ended' : 'dropped';
         if (next.done) return (await onText(decoder.decode())) ?? 'eof';
         const outcome = await onText(decoder.decode(next.value, { stream: true })).catch((err: unknown) => {
           throw err instanceof SseTooLargeError ? new CliError(EXIT.BAD_ANSWER, `the log stream is unusable: ${err.message}`) : err;
@@ -115,11 +142,12 @@ export class LogFollower {
 
   private async write(text: string): Promise<void> {
     if (text === '') return;
-    this.written += text.length;
+    this.sinceId += text.length;
     await writeAll(this.out, text);
   }
 
   private announceEnd(data: string): void {
+    if (this.options.announceEnd === false) return;
     try {
       const final = JSON.parse(data) as { state?: unknown };
       if (typeof final.state === 'string') this.notify(`the job ended: ${clean(final.state)}`);

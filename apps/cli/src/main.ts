@@ -10,7 +10,12 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-void run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }).then((code) => {
+function onInterrupt(handler: () => void): () => void {
+  process.on('SIGINT', handler);
+  return () => process.off('SIGINT', handler);
+}
+
+void run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, onInterrupt }).then((code) => {
   process.exitCode = code;
   // stdout and stderr are synchronous for files, pipes and TTYs on Linux; wait for them elsewhere
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

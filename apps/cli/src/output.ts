@@ -17,6 +17,8 @@ export interface Io {
   stderr: OutStream;
   stdin?: InStream;
   env: Record<string, string | undefined>;
+  /** Calls `handler` on Ctrl-C (SIGINT) until the returned function is called; absent: the default (the process dies). */
+  onInterrupt?: (handler: () => void) => () => void;
 }
 
 /** Writes a chunk, waiting for 'drain' when the stream asks us to (large logs into a slow pipe). */

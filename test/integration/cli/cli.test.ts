@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { freePort } from '@jr/testing';
+import { freePort, waitFor } from '@jr/testing';
 import { problemFor } from '@jr/contracts';
 import { run } from '../../../apps/cli/src/program';
 import type { OutStream } from '../../../apps/cli/src/output';
@@ -15,11 +15,14 @@ interface Result {
   raw: Buffer;
 }
 
-function capture(isTTY = false): OutStream & { chunks: Buffer[] } {
+/** Everything written to stdout and stderr, in order, as `1:` / `2:` + text (which came first). */
+let written: string[] = [];
+
+function capture(isTTY = false, fd = 1): OutStream & { chunks: Buffer[] } {
   const s = {
     isTTY,
     chunks: [] as Buffer[],
-    write: (c: string | Uint8Array) => (s.chunks.push(Buffer.from(c)), true),
+    write: (c: string | Uint8Array) => (s.chunks.push(Buffer.from(c)), written.push(`${fd}:${Buffer.from(c).toString('utf8')}`), true),
   };
   return s;
 }
@@ -28,12 +31,20 @@ let api: FakeApi;
 let url: string;
 
 /** Runs jr in-process against the fake API over a real socket. */
-async function jr(argv: string[], opts: { env?: Record<string, string>; stdin?: Readable; tty?: boolean } = {}): Promise<Result> {
-  const stdout = capture();
-  const stderr = capture(opts.tty);
+async function jr(
+  argv: string[],
+  opts: { env?: Record<string, string>; stdin?: Readable; tty?: boolean; stdoutTty?: boolean; interrupt?: (press: () => void) => void } = {},
+): Promise<Result> {
+  written = [];
+  const stdout = capture(opts.stdoutTty, 1);
+  const stderr = capture(opts.tty, 2);
   // JR_CONFIG: no config file of the machine's user leaks into these runs
   const env = { JR_API_URL: url, JR_TOKEN: api.token, JR_REQUEST_TIMEOUT: '5s', JR_CONFIG: '/nonexistent/jr-config.yaml', ...opts.env };
-  const code = await run(argv, { stdout, stderr, env, ...(opts.stdin ? { stdin: opts.stdin } : {}) });
+  const onInterrupt = (handler: () => void) => {
+    opts.interrupt?.(handler);
+    return () => undefined;
+  };
+  const code = await run(argv, { stdout, stderr, env, onInterrupt, ...(opts.stdin ? { stdin: opts.stdin } : {}) });
   const raw = Buffer.concat(stdout.chunks);
   return { code, stdout: raw.toString('utf8'), stderr: Buffer.concat(stderr.chunks).toString('utf8'), raw };
 }
@@ -123,8 +134,9 @@ describe('jr submit', () => {
     api.outcome = outcome;
     const r = await jr(['submit', '--wait', '--', 'job']);
     expect(r.code).toBe(code);
-    const id = r.stdout.trim();
+    const id = /submitted (j_\w+)/.exec(r.stderr)?.[1] ?? '';
     expect(id).toMatch(/^j_/);
+    expect(r.stdout).toBe(''); // stdout is for the job's output, and it printed nothing
     expect(r.stderr).toContain(`${id} queued`);
     expect(r.stderr).toContain(`${id} running, attempt 1`);
     expect(r.stderr).toContain(`${id} ${outcome.state}`);
@@ -222,7 +234,97 @@ describe('jr wait / status / cancel / list', () => {
   });
 });
 
+describe("--wait and jr wait show the job's output", () => {
+  it('submit --wait: the output on stdout as it came, once, then the outcome line on stderr; a failed job too', async () => {
+    api.outcome = { state: 'failed', reason: 'exit_code', exitCode: 3 };
+    api.submitLogs = ['step one\n', 'step two: ✓ ', 'done\n'];
+    const r = await jr(['submit', '--wait', '--', 'job']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('step one\nstep two: ✓ done\n');
+    const outcome = written.findIndex((w) => /^2:j_\w+ failed \(exit_code\), exit code 3 after/.test(w));
+    const lastOutput = written.map((w) => w.startsWith('1:')).lastIndexOf(true);
+    expect(outcome).toBeGreaterThan(lastOutput);
+    const follows = api.requests.filter((q) => q.url.includes('/logs'));
+    expect(follows).toHaveLength(1);
+    expect(follows[0]?.url).not.toContain('markers'); // raw output, no step lines
+  });
+
+  it('--json keeps stdout for the one document (no output); --quiet waits silently (only the id)', async () => {
+    api.submitLogs = ['noise\n'];
+    const json = await jr(['submit', '--wait', '--json', '--', 'job']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ state: 'succeeded' });
+    const quiet = await jr(['submit', '--wait', '--quiet', '--', 'job']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout).toMatch(/^j_\w+\n$/);
+    expect(quiet.stderr).toBe('');
+    expect(api.requests.filter((q) => q.url.includes('/logs'))).toHaveLength(0);
+  });
+
+  it('jr wait prints the output of a job that already ended, then its outcome', async () => {
+    const job = api.addJob('succeeded', { exitCode: 0 });
+    api.logs.set(job.id, ['all of it\n']);
+    const r = await jr(['wait', job.id]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('all of it\n');
+    expect(r.stderr).toContain(`${job.id} succeeded`);
+  });
+
+  it('on a terminal the spinner steps aside for the output and comes back after it', async () => {
+    api.submitLogs = ['line\n'];
+    const r = await jr(['submit', '--wait', '--', 'job'], { tty: true, stdoutTty: true });
+    expect(r.stdout).toBe('line\n');
+    const i = written.indexOf('1:line\n');
+    expect(written[i - 1]).toBe('2:\r\x1b[2K'); // the spinner line was cleared just before
+  });
+
+  it('the TTY spinner shows why the job cannot be placed while the API says so', async () => {
+    const message = 'no active agent in pool web has labels gpu=true';
+    const job = api.addJob('queued', { waiting: { code: 'no_agent_with_labels', message } });
+    const r = await jr(['wait', job.id, '--timeout', '600ms'], { tty: true });
+    expect(r.code).toBe(7);
+    expect(r.stderr).toContain(`${job.id} queued · waiting: ${message}`);
+  });
+
+  it("reports the job's own run time, not how long the wait took", async () => {
+    const startedAt = '2026-01-01T10:00:00.000Z';
+    const endedAt = '2026-01-01T10:00:42.000Z';
+    const timed = api.addJob('succeeded', { exitCode: 0, startedAt, endedAt, durationMs: 42_000 });
+    expect((await jr(['wait', timed.id])).stderr).toMatch(/succeeded, exit code 0 after 42s\n$/);
+    const attempts = [{ n: 1, agentId: 'a_1', state: 'failed' as const, exitCode: 1, reason: null, startedAt, endedAt: '2026-01-01T10:00:05.000Z' }];
+    const fallback = api.addJob('failed', { exitCode: 1, reason: 'exit_code', attempts: [...attempts, { ...attempts[0]!, n: 2, endedAt: '2026-01-01T10:03:00.000Z' }] });
+    expect((await jr(['wait', fallback.id])).stderr).toMatch(/failed \(exit_code\), exit code 1 after 3m0s\n$/);
+  });
+
+  it('Ctrl-C clears the spinner, says the job goes on and how to stop it, and exits 130', async () => {
+    api.hold = true;
+    const id = (await jr(['submit', '--', 'sleep', '1000'])).stdout.trim();
+    const r = await jr(['wait', id], { tty: true, interrupt: (press) => setTimeout(press, 500) });
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(new RegExp(`\r\x1b\\[2Kstopped waiting; job ${id} goes on \\(jr cancel ${id} stops it\\)\n$`));
+    expect(api.requests.filter((q) => q.method === 'POST' && q.url.includes('cancel'))).toHaveLength(0);
+  });
+});
+
 describe('jr logs', () => {
+  it('asks for step markers; --raw does not (with and without -f)', async () => {
+    const job = api.addJob('succeeded');
+    for (const argv of [['logs', job.id], ['logs', '-f', job.id], ['logs', '--raw', job.id], ['logs', '-f', '--raw', job.id]]) expect((await jr(argv)).code).toBe(0);
+    const markers = api.requests.filter((q) => q.url.includes('/logs')).map((q) => new URL(q.url, 'http://x').searchParams.get('markers'));
+    expect(markers).toEqual(['1', '1', null, null]);
+  });
+
+  it('-f resumes after the Last-Event-ID of the last event it printed, so the server sends only the rest', async () => {
+    const job = api.addJob('running');
+    const chunks = ['line 1\n', 'line 2\n', 'line 3\n'];
+    api.follow.set(job.id, [
+      { chunks: chunks.slice(0, 2), then: 'drop', ids: true },
+      { chunks, then: 'end', ids: true },
+    ]);
+    const r = await jr(['logs', job.id, '-f']);
+    expect(r.stdout).toBe('line 1\nline 2\nline 3\n');
+    expect(api.requests.filter((q) => q.url.includes('/logs')).map((q) => q.headers['last-event-id'])).toEqual([undefined, '2']);
+  });
+
   it('prints the text as raw bytes', async () => {
     const job = api.addJob('succeeded');
     const bytes = Buffer.from([0x68, 0x69, 0x0a, 0xff, 0xfe, 0x00, 0x1b, 0x5b, 0x33, 0x31, 0x6d]);
@@ -383,6 +485,20 @@ describe('the compiled bin', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ state: 'queued' });
     api.outcome = { state: 'failed', reason: 'attempts_exhausted', exitCode: 1 };
     expect((await spawnJr(['submit', '--wait', '--', 'false'])).code).toBe(6);
+  });
+
+  it('Ctrl-C (SIGINT) during jr wait: exit 130, the job goes on, and how to stop it', async () => {
+    api.hold = true;
+    const id = (await jr(['submit', '--', 'sleep', '1000'])).stdout.trim();
+    const child = spawn(process.execPath, [bin, 'wait', id], { env: { PATH: process.env.PATH ?? '', JR_API_URL: url, JR_TOKEN: api.token }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor(() => stderr.includes(`${id} running`), { timeoutMs: 15_000, what: 'jr wait to be polling' });
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain(`stopped waiting; job ${id} goes on (jr cancel ${id} stops it)`);
+    expect(api.jobs.get(id)?.view.state).toBe('running');
   });
 
   it('usage errors are 64 without a stack trace', async () => {

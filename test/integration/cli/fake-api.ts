@@ -22,6 +22,8 @@ export interface FollowScript {
   chunks: Array<string | Buffer>;
   /** After the chunks: 'end' sends `event: end`, 'drop' destroys the socket, 'hang' leaves it open. */
   then: 'end' | 'drop' | 'hang';
+  /** As jr-api: event n (1-based) carries `id: n`, and a `Last-Event-ID: k` connection gets the chunks after the k-th. */
+  ids?: boolean;
 }
 
 /**
@@ -49,6 +51,8 @@ export class FakeApi {
   /** Answer raw text with this status instead of routing (a broken proxy). */
   garbage: { status: number; body: string } | undefined;
   readonly logs = new Map<string, Array<string | Buffer>>();
+  /** The log of the next submitted job. */
+  submitLogs: Array<string | Buffer> | undefined;
   readonly follow = new Map<string, FollowScript[]>();
   readonly followConnections = new Map<string, number>();
   readonly agents: AgentView[] = [];
@@ -130,7 +134,7 @@ export class FakeApi {
     if ((id = match(`GET /v1/jobs/${seg}`)) !== undefined) return this.get(res, id);
     if ((id = match(`POST /v1/jobs/${seg}/cancel`)) !== undefined) return this.cancel(res, id);
     if ((id = match(`GET /v1/jobs/${seg}/logs`)) !== undefined) {
-      return url.searchParams.get('follow') === '1' ? this.followLogs(res, id) : this.textLogs(res, id);
+      return url.searchParams.get('follow') === '1' ? this.followLogs(req, res, id) : this.textLogs(res, id);
     }
     if ((id = match(`POST /v1/agents/${seg}/reporting/enable`)) !== undefined) return this.agentAction(res, id, 'reporting/enable');
     if ((id = match(`POST /v1/agents/${seg}/drain`)) !== undefined) return this.agentAction(res, id, 'drain');
@@ -158,6 +162,7 @@ export class FakeApi {
     if (known) return send(res, 200, { id: known, state: this.jobs.get(known)?.view.state });
     const id = newJobId();
     if (typeof idem === 'string') this.keys.set(idem, id);
+    if (this.submitLogs) this.logs.set(id, this.submitLogs);
     const view = this.view(id, input, 'queued');
     view.waiting = this.waiting;
     const end = this.outcome;
@@ -178,7 +183,7 @@ export class FakeApi {
       job.view.attempts.push({ n: 1, agentId: 'a_agent1', state: 'running', exitCode: null, reason: null, startedAt: new Date().toISOString(), endedAt: null });
     }
     const attempt = job.view.attempts[0];
-    if (attempt && step.state !== 'running' && step.state !== 'queued') Object.assign(attempt, { state: step.state, exitCode: step.exitCode, endedAt: new Date().toISOString() });
+    if (attempt && step.state !== 'running' && step.state !== 'queued') Object.assign(attempt, { state: step.state, exitCode: step.exitCode, endedAt: attempt.endedAt ?? new Date().toISOString() });
     return send(res, 200, job.view);
   }
 
@@ -218,14 +223,17 @@ export class FakeApi {
     res.end();
   }
 
-  private followLogs(res: http.ServerResponse, id: string): void {
+  private followLogs(req: http.IncomingMessage, res: http.ServerResponse, id: string): void {
     if (!this.jobs.has(id)) return send(res, 404, problemFor('NOT_FOUND', `job ${id} not found`));
     const n = this.followConnections.get(id) ?? 0;
     this.followConnections.set(id, n + 1);
     const scripts = this.follow.get(id) ?? [{ chunks: this.logs.get(id) ?? [], then: 'end' }];
     const script = scripts[Math.min(n, scripts.length - 1)] as FollowScript;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    for (const chunk of script.chunks) writeLogEvent(res, chunk);
+    const after = script.ids ? Number(req.headers['last-event-id'] ?? 0) : 0;
+    script.chunks.forEach((chunk, i) => {
+      if (i + 1 > after) writeLogEvent(res, chunk, script.ids ? i + 1 : undefined);
+    });
     if (script.then === 'end') {
       res.end(`event: end\ndata: ${JSON.stringify({ state: this.jobs.get(id)?.view.state })}\n\n`);
     } else if (script.then === 'drop') {
@@ -263,13 +271,13 @@ export class FakeApi {
   }
 }
 
-/** One SSE `log` event, encoded as jr-api does (data lines split at \r?\n); raw Buffers are written as they are. */
-function writeLogEvent(res: http.ServerResponse, chunk: string | Buffer): void {
+/** One SSE `log` event, encoded as jr-api does (data lines split at LF); raw Buffers are written as they are. */
+function writeLogEvent(res: http.ServerResponse, chunk: string | Buffer, id?: number): void {
   if (Buffer.isBuffer(chunk)) {
     res.write(chunk);
     return;
   }
-  res.write(`event: log\n${chunk.split(/\r?\n/).map((l) => `data: ${l}`).join('\n')}\n\n`);
+  res.write(`${id === undefined ? '' : `id: ${id}\n`}event: log\n${chunk.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`);
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

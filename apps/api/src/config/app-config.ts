@@ -14,6 +14,8 @@ export interface AppConfig {
   maxLostAttempts: number;
   leaseWaitMaxMs: number;
   journalMaxBytes: number;
+  /** Stored output per job, over all its attempts; past it output is dropped behind one marker line. */
+  maxLogBytes: number;
   logLevel: LogLevel;
 }
 

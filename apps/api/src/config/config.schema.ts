@@ -45,18 +45,20 @@ const url = (fallback: string, schemes: string[]) =>
       }
     }, `must be a URL with scheme ${schemes.map((s) => s.replace(':', '://')).join(' or ')}`);
 
-const bytes = z
-  .string()
-  .default('1GiB')
-  .transform((v, ctx) => {
-    const m = /^(\d+)\s*([a-z]*)$/i.exec(v.trim());
-    const unit = SIZE_UNITS[(m?.[2] || 'b').toLowerCase()];
-    if (!m || unit === undefined || Number(m[1]) * unit < 8 * 1024 * 1024) {
-      ctx.addIssue({ code: 'custom', message: `must be a size of at least 8MiB like 512MiB or 1GiB (got ${JSON.stringify(v)})` });
-      return z.NEVER;
-    }
-    return Number(m[1]) * unit;
-  });
+const bytes = (fallback: string, min: number, minText: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      const m = /^(\d+)\s*([a-z]*)$/i.exec(v.trim());
+      const unit = SIZE_UNITS[(m?.[2] || 'b').toLowerCase()];
+      const n = m && unit !== undefined ? Number(m[1]) * unit : NaN;
+      if (!Number.isSafeInteger(n) || n < min) {
+        ctx.addIssue({ code: 'custom', message: `must be a size of at least ${minText} like 512MiB or 1GiB (got ${JSON.stringify(v)})` });
+        return z.NEVER;
+      }
+      return n;
+    });
 
 const secret = z.string().regex(/^[\x21-\x7e]{1,512}$/, 'must be 1-512 printable characters without spaces').optional();
 
@@ -84,7 +86,8 @@ const envSchema = z.object({
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 100, 'must be an integer 1-100')
     .transform(Number),
   JR_LEASE_WAIT_MAX: duration('30s', 1, 600_000),
-  JR_JOURNAL_MAX_BYTES: bytes,
+  JR_JOURNAL_MAX_BYTES: bytes('1GiB', 8 * 1024 * 1024, '8MiB'),
+  JR_MAX_LOG_BYTES: bytes('64MiB', 64 * 1024, '64KiB'),
   JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
@@ -121,6 +124,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       maxLostAttempts: e.JR_MAX_LOST_ATTEMPTS,
       leaseWaitMaxMs: e.JR_LEASE_WAIT_MAX,
       journalMaxBytes: e.JR_JOURNAL_MAX_BYTES,
+      maxLogBytes: e.JR_MAX_LOG_BYTES,
       logLevel: e.JR_LOG_LEVEL,
     },
   };

@@ -20,6 +20,18 @@ describe('loadConfig', () => {
     expect(r.config).toMatchObject({ heartbeatIntervalMs: 250, leaseWaitMaxMs: 300_000, journalMaxBytes: 512 * 1024 ** 2, httpPort: 0, grpcPort: 9000 });
   });
 
+  it('JR_MAX_LOG_BYTES: 64MiB by default, at least 64KiB', () => {
+    const d = loadConfig(base);
+    expect(d.ok && d.config.maxLogBytes).toBe(64 * 1024 ** 2);
+    const r = loadConfig({ ...base, JR_MAX_LOG_BYTES: '1GiB' });
+    expect(r.ok && r.config.maxLogBytes).toBe(1024 ** 3);
+    for (const bad of ['1KiB', 'lots', '99999999999999999999GiB']) {
+      const b = loadConfig({ ...base, JR_MAX_LOG_BYTES: bad });
+      expect(b.ok).toBe(false);
+      if (!b.ok) expect(b.errors.join()).toMatch(/^JR_MAX_LOG_BYTES: must be a size of at least 64KiB/);
+    }
+  });
+
   it('lists every bad variable at once', () => {
     const r = loadConfig({
       JR_HTTP_PORT: '80a', JR_GRPC_PORT: '70000', REDIS_URL: 'http://x', DATABASE_URL: 'nope', JR_HEARTBEAT_INTERVAL: 'soon',

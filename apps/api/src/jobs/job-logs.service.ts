@@ -1,24 +1,35 @@
-import { StringDecoder } from 'node:string_decoder';
 import { Injectable } from '@nestjs/common';
 import { DomainError, JOB_ID_RE, isTerminal } from '@jr/contracts';
 import { DomainEvents } from '../common/events';
 import { PendingSubmissions } from '../intake/pending-submissions';
-import { JobsRepository, type LogChunkRow } from './jobs.repository';
+import { JobLogsRepository, type LogJob } from './job-logs.repository';
+import { JobsRepository } from './jobs.repository';
+import { formatCursor, incompleteUtf8Tail, renderEvent, START, type LogEventRow, type RenderOptions, type SseCursor } from './log-text';
+import type { ByteSink, LogSink } from './sse-sink';
 
-const PAGE = 500;
+/** A page is at most this many rows and (but for a single larger row) this many bytes: the memory one reader holds. */
+const PAGE_ROWS = 500;
+const PAGE_BYTES = 128 * 1024;
 /** Fallback re-check when no wake-up arrives (another API replica handled the change). */
 const RECHECK_MS = 2_000;
+/** Idle re-checks (of RECHECK_MS at most) before a keep-alive comment goes to a follower. */
+const KEEPALIVE_ROUNDS = 7;
 
-/** Where a follower's output goes: an SSE response in production. */
-export interface LogSink {
-  /** Aborted when the client goes away. */
-  readonly closed: AbortSignal;
-  event(name: 'log' | 'end', data: string): void;
+export interface FollowRequest {
+  markers: boolean;
+  /** Where a reconnecting follower left off (its `Last-Event-ID`); from the start when absent. */
+  from?: SseCursor;
 }
 
+/**
+ * A job's output, read page by page from Postgres and written with backpressure: the next page is
+ * read only once the client has taken the last one, so memory stays flat however big the log is and
+ * however many readers are slow. Text as in log-text.ts.
+ */
 @Injectable()
 export class JobLogsService {
   constructor(
+    private readonly logs: JobLogsRepository,
     private readonly jobs: JobsRepository,
     private readonly events: DomainEvents,
     private readonly pending: PendingSubmissions,
@@ -27,70 +38,60 @@ export class JobLogsService {
   /** 404 for unknown ids, before any output is written. A job still on its way to Postgres exists. */
   async assertExists(id: string): Promise<void> {
     if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
-    if (this.pending.get(id) || (await this.jobs.stateOf(id))) return;
+    if (this.pending.get(id) || (await this.logs.job(id))) return;
     throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
   }
 
-  /**
-   * The attempts' output in seq order, with `--- attempt N ---` before the output of every attempt
-   * after the first. The header depends only on the stored chunks, so a follower that reconnects
-   * sees exactly the same text as one that stayed connected.
-   */
-  async text(id: string): Promise<Buffer> {
-    if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
-    if (this.pending.get(id)) return Buffer.alloc(0);
-    const info = await this.jobs.stateOf(id);
-    if (!info) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
-    const parts: Buffer[] = [];
-    let cursor = { attempt: 0, seq: 0 };
-    for (;;) {
-      const rows = await this.jobs.logChunks(info.id, cursor, PAGE);
-      for (const r of rows) {
-        if (needsHeader(r.attempt, cursor.attempt)) parts.push(Buffer.from(attemptHeader(r.attempt)));
-        parts.push(r.data);
-        cursor = { attempt: r.attempt, seq: Number(r.seq) };
+  /** The output stored so far, as bytes (a job not yet in Postgres has none). */
+  async write(id: string, markers: boolean, sink: ByteSink): Promise<void> {
+    const job = this.pending.get(id) ? undefined : await this.logs.job(id);
+    if (!job) return;
+    const options = renderOptions(job, markers);
+    let at = START;
+    while (!sink.closed.aborted) {
+      const rows = await this.logs.page(job.id, { after: at, markers, maxRows: PAGE_ROWS, maxBytes: PAGE_BYTES });
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        const r = renderEvent(row, at, options);
+        for (const piece of r.pieces) await sink.write(piece);
+        at = r.next;
       }
-      if (rows.length < PAGE) return Buffer.concat(parts);
     }
   }
 
   /** Streams output as it arrives until the job is terminal and everything is sent, then an `end` event. */
-  async follow(id: string, sink: LogSink): Promise<void> {
+  async follow(id: string, req: FollowRequest, sink: LogSink): Promise<void> {
     while (this.pending.get(id) && !sink.closed.aborted) await this.pending.whenApplied(id, RECHECK_MS);
-    const jobId = (await this.jobs.stateOf(id))?.id;
-    if (jobId === undefined) return;
-    let cursor = { attempt: 0, seq: 0 };
-    const decoder = new StringDecoder('utf8');
+    const job = await this.logs.job(id);
+    if (!job) return;
+    const options = renderOptions(job, req.markers);
+    let cursor: SseCursor = req.from ?? { ...START, carry: Buffer.alloc(0) };
+    let idle = 0;
     while (!sink.closed.aborted) {
-      const wake = this.wakeUp(jobId, sink.closed);
-      const info = await this.jobs.stateOf(jobId);
-      if (!info) return;
-      const rows = await this.jobs.logChunks(jobId, cursor, PAGE);
+      const wake = this.wakeUp(job.id, sink.closed);
+      const state = await this.logs.state(job.id);
+      const rows = state === undefined ? [] : await this.logs.page(job.id, { after: cursor, markers: req.markers, maxRows: PAGE_ROWS, maxBytes: PAGE_BYTES });
       if (rows.length > 0) {
-        cursor = this.send(rows, cursor, decoder, sink);
         wake.cancel();
+        cursor = await sendPage(rows, cursor, options, sink);
+        idle = 0;
         continue;
       }
-      if (isTerminal(info.state)) {
-        const view = await this.jobs.findView(jobId);
-        sink.event('end', JSON.stringify({ id: jobId, state: info.state, exitCode: view?.exitCode ?? null, reason: view?.reason ?? null }));
+      if (state === undefined || isTerminal(state)) {
         wake.cancel();
+        if (state !== undefined) await this.end(job.id, cursor, sink);
         return;
       }
       await wake.promise;
+      if (++idle % KEEPALIVE_ROUNDS === 0) await sink.keepAlive();
     }
   }
 
-  private send(rows: LogChunkRow[], from: { attempt: number; seq: number }, decoder: StringDecoder, sink: LogSink): { attempt: number; seq: number } {
-    let cursor = from;
-    let text = '';
-    for (const r of rows) {
-      if (needsHeader(r.attempt, cursor.attempt)) text += attemptHeader(r.attempt);
-      text += decoder.write(r.data);
-      cursor = { attempt: r.attempt, seq: Number(r.seq) };
-    }
-    if (text.length > 0) sink.event('log', text);
-    return cursor;
+  private async end(jobId: string, cursor: SseCursor, sink: LogSink): Promise<void> {
+    // a character the output never completed: shown as U+FFFD, as a decoder of the plain text would
+    if (cursor.carry.length > 0) await sink.event('log', cursor.carry.toString('utf8'), formatCursor({ ...cursor, carry: Buffer.alloc(0) }));
+    const view = await this.jobs.findView(jobId);
+    await sink.event('end', JSON.stringify({ id: jobId, state: view?.state ?? null, exitCode: view?.exitCode ?? null, reason: view?.reason ?? null }));
   }
 
   private wakeUp(id: string, closed: AbortSignal): { promise: Promise<void>; cancel: () => void } {
@@ -109,10 +110,28 @@ export class JobLogsService {
   }
 }
 
-function needsHeader(attempt: number, previous: number): boolean {
-  return attempt > 1 && attempt !== previous;
+function renderOptions(job: LogJob, markers: boolean): RenderOptions {
+  return { markers, steps: job.steps };
 }
 
-function attemptHeader(n: number): string {
-  return `--- attempt ${n} ---\n`;
+/**
+ * One `log` event for a page: the UTF-8 decoding of its bytes, less the start of a character the
+ * page split (carried in the event's id, so a follower resuming from it loses and repeats nothing).
+ */
+async function sendPage(rows: LogEventRow[], from: SseCursor, options: RenderOptions, sink: LogSink): Promise<SseCursor> {
+  const parts: Buffer[] = [from.carry];
+  let at = { attempt: from.attempt, seq: from.seq, midLine: from.midLine };
+  for (const row of rows) {
+    const r = renderEvent(row, at, options);
+    parts.push(...r.pieces);
+    at = r.next;
+  }
+  const bytes = Buffer.concat(parts);
+  const cut = bytes.length - incompleteUtf8Tail(bytes);
+  const next = { ...at, carry: Buffer.from(bytes.subarray(cut)) };
+  // nothing printable (rows without bytes, or one byte of a character): no event; a follower resuming
+  // from its last id reads these rows again, which prints the same
+  if (cut === 0) return next;
+  await sink.event('log', bytes.subarray(0, cut).toString('utf8'), formatCursor(next));
+  return next;
 }

@@ -1,9 +1,10 @@
 import type { ServerResponse } from 'node:http';
-import { Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import type { JobPage, JobView, SubmitResult } from '@jr/contracts';
 import { JobLogsService } from './job-logs.service';
 import { JobsService } from './jobs.service';
-import { sseSink } from './sse-sink';
+import { logQuery } from './log-query';
+import { sseSink, textSink } from './sse-sink';
 
 @Controller('v1/jobs')
 export class JobsController {
@@ -28,15 +29,19 @@ export class JobsController {
     return this.jobs.cancel(id);
   }
 
+  /** Plain text (`?markers=1`: step markers), or with `?follow=1` SSE until the job ends (resumes after `Last-Event-ID`). */
   @Get(':id/logs')
-  async logs(@Param('id') id: string, @Query('follow') follow: unknown, @Res() res: ServerResponse): Promise<void> {
-    if (follow !== '1' && follow !== 'true') {
-      const body = await this.logService.text(id);
-      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length }).end(body);
-      return;
-    }
+  async logs(@Param('id') id: string, @Query() query: Record<string, unknown>, @Headers('last-event-id') lastEventId: unknown, @Res() res: ServerResponse): Promise<void> {
+    const q = logQuery(query, lastEventId);
     await this.logService.assertExists(id);
-    await this.logService.follow(id, sseSink(res));
-    res.end();
+    try {
+      if (q.follow) await this.logService.follow(id, { markers: q.markers, from: q.from }, sseSink(res));
+      else await this.logService.write(id, q.markers, textSink(res));
+      res.end();
+    } catch (err) {
+      // the answer has begun: a problem document cannot follow, so the client must see a broken stream, never a short log
+      if (!res.headersSent) throw err;
+      res.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 }

@@ -31,14 +31,8 @@ export interface PendingEnqueue {
   enqueue_pending: boolean;
 }
 
-export interface LogChunkRow {
-  attempt: number;
-  seq: string;
-  data: Buffer;
-}
-
 /** The job an id names: itself, or the job it is an alias of (see migrations/002_job_aliases.sql). */
-const RESOLVE_ID = (param: string): string => `coalesce((SELECT job_id FROM job_aliases WHERE id = ${param}), ${param})`;
+export const RESOLVE_ID = (param: string): string => `coalesce((SELECT job_id FROM job_aliases WHERE id = ${param}), ${param})`;
 
 /**
  * A job with everything its view shows, in one statement (per job for a page, no query per row): its
@@ -142,16 +136,6 @@ export class JobsRepository {
     const res = await this.pool.query<PendingEnqueue>(
       `SELECT id, pool, labels, rounds, trace, enqueue_pending FROM jobs WHERE state = 'queued' AND id > $4 AND ($3 OR (enqueue_pending AND updated_at < $1)) ORDER BY id LIMIT $2`,
       [olderThan, limit, all, afterId],
-    );
-    return res.rows;
-  }
-
-  /** Log output after (attempt, seq), in order. */
-  async logChunks(id: string, after: { attempt: number; seq: number }, limit: number): Promise<LogChunkRow[]> {
-    const res = await this.pool.query<LogChunkRow>(
-      `SELECT attempt, seq::text AS seq, data FROM attempt_events WHERE job_id = $1 AND kind = 'log' AND (attempt, seq) > ($2, $3)
-       ORDER BY attempt, seq LIMIT $4`,
-      [id, after.attempt, after.seq, limit],
     );
     return res.rows;
   }

@@ -2,9 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { AttemptState, JobState } from '@jr/contracts';
 import type { AttemptSnapshot } from '../common/attempt-registry';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { PG_POOL } from '../database/database.module';
 import { withTransaction, type Tx } from '../database/transaction';
-import { finishAttempt, insertEvents, LIVE_ATTEMPT_STATES, lockJobAndAttempt } from '../jobs/attempt-writes';
+import { finishAttempt, insertEvents, LIVE_ATTEMPT_STATES, lockJobAndAttempt, type ReportEvent } from '../jobs/attempt-writes';
+import { capLogEvents, logBytes } from './log-cap';
 import type { AttemptRow, JobRow, JobTransition } from '../jobs/job-rows';
 import type { CompleteRecord, ReportRecord } from './results-record';
 
@@ -39,7 +41,10 @@ interface SnapshotRow {
  */
 @Injectable()
 export class ResultsRepository {
-  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   async snapshot(jobId: string, attempt: number): Promise<AttemptSnapshot | undefined> {
     const res = await this.pool.query<SnapshotRow>(`${SNAPSHOT_SQL} WHERE a.job_id = $1 AND a.n = $2`, [jobId, attempt]);
@@ -59,7 +64,7 @@ export class ResultsRepository {
       const locked = await lockMatching(tx, rec);
       if ('ignored' in locked) return locked;
       const { job, attempt } = locked;
-      await insertEvents(tx, rec, rec.events);
+      await insertEvents(tx, rec, await cappedEvents(tx, rec, Number(attempt.last_seq), this.config.maxLogBytes));
       const maxSeq = rec.events.reduce((m, e) => Math.max(m, e.seq), 0);
       const superseded = attempt.state === 'lost';
       await tx.query(`UPDATE attempts SET last_seq = greatest(last_seq, $3), state = CASE WHEN state = 'lost' THEN 'superseded' ELSE state END WHERE job_id = $1 AND n = $2`, [
@@ -107,6 +112,43 @@ const SNAPSHOT_SQL = `SELECT a.job_id, a.n, a.agent_id, a.lease_token, a.state, 
 function toSnapshot(r: SnapshotRow): AttemptSnapshot {
   const job = { state: r.job_state, retries: r.retries, failedAttempts: r.failed_attempts, lostAttempts: r.lost_attempts, cancelRequested: r.cancel_requested };
   return { jobId: r.job_id, attempt: r.n, agentId: r.agent_id, leaseToken: r.lease_token, state: r.state, lastSeq: Number(r.last_seq), ...(r.steps === null ? {} : { steps: r.steps }), job };
+}
+
+/**
+ * The report's events as they are to be stored under JR_MAX_LOG_BYTES (log-cap.ts), the job's output
+ * counter moved on by what is stored. Runs under the job's row lock, so reports of one job count in turn.
+ */
+async function cappedEvents(tx: Tx, rec: ReportRecord, lastSeq: number, maxBytes: number): Promise<ReportEvent[]> {
+  if (logBytes(rec.events) === 0) return rec.events;
+  const fresh = await unstoredEvents(tx, rec, lastSeq);
+  const usage = await tx.query<{ bytes: string; truncated: boolean }>('SELECT log_bytes AS bytes, log_truncated AS truncated FROM jobs WHERE id = $1', [rec.jobId]);
+  const row = usage.rows[0];
+  const stored = { bytes: Number(row?.bytes ?? 0), truncated: row?.truncated ?? false };
+  const cuts = !stored.truncated && stored.bytes + logBytes(fresh) > maxBytes;
+  const capped = capLogEvents(fresh, stored, maxBytes, cuts ? await endsWithNewline(tx, rec.jobId) : true);
+  if (capped.addedBytes > 0 || capped.truncatedNow) {
+    await tx.query('UPDATE jobs SET log_bytes = log_bytes + $2, log_truncated = log_truncated OR $3 WHERE id = $1', [rec.jobId, capped.addedBytes, capped.truncatedNow]);
+  }
+  return capped.events;
+}
+
+/** Events of a record not stored yet: all past the attempt's last_seq; at or below it, those without a row. */
+async function unstoredEvents(tx: Tx, rec: ReportRecord, lastSeq: number): Promise<ReportEvent[]> {
+  if (rec.events.every((e) => e.seq > lastSeq)) return rec.events;
+  const seqs = rec.events.map((e) => e.seq);
+  const res = await tx.query<{ seq: string }>('SELECT seq FROM attempt_events WHERE job_id = $1 AND attempt = $2 AND seq = ANY($3::bigint[])', [rec.jobId, rec.attempt, seqs]);
+  const stored = new Set(res.rows.map((r) => Number(r.seq)));
+  return rec.events.filter((e) => !stored.has(e.seq));
+}
+
+/** Whether the job's stored output so far ends with a newline (or is empty). */
+async function endsWithNewline(tx: Tx, jobId: string): Promise<boolean> {
+  const res = await tx.query<{ last: Buffer | null }>(
+    `SELECT substring(data FROM octet_length(data)) AS last FROM attempt_events WHERE job_id = $1 AND kind = 'log' AND octet_length(data) > 0 ORDER BY attempt DESC, seq DESC LIMIT 1`,
+    [jobId],
+  );
+  const last = res.rows[0]?.last;
+  return !last || last[0] === 0x0a;
 }
 
 /** The job and attempt rows, locked, when the record's lease is the attempt's lease. */

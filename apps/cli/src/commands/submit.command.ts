@@ -32,6 +32,7 @@ interface SubmitOptions {
   wait?: boolean;
   waitTimeout?: number;
   json?: boolean;
+  quiet?: boolean;
 }
 
 /** After a submit the job may take a moment to be visible to GET (the API applies its journal). */
@@ -58,9 +59,10 @@ export function registerSubmit(program: Command, ctx: Context, setExit: SetExit)
     .option('--retries <n>', 're-runs after a failed attempt (0-10)', parseRetries)
     .option('--env <K=V>', 'environment variable for the steps (repeatable)', collect(parseEnv))
     .option('--idempotency-key <key>', 'submitting again with the same key answers the same job', parseIdempotencyKey)
-    .option('--wait', 'wait for the job to end and exit with its outcome')
+    .option('--wait', "wait for the job to end, printing its output on stdout and its outcome on stderr; exit with the outcome")
     .option('--wait-timeout <duration>', 'with --wait: stop waiting after this long (exit 7)', parseDurationFlag)
-    .option('--json', 'print one JSON document on stdout: {id,state}, or the final job with --wait')
+    .option('--json', 'print one JSON document on stdout: {id,state}, or the final job with --wait (and not the output)')
+    .option('-q, --quiet', 'with --wait: wait silently (only the id on stdout, and the exit code)')
     .passThroughOptions()
     .action(async (command: string[], opts: SubmitOptions) => setExit(await submit(ctx, command, opts)));
 }
@@ -74,15 +76,18 @@ async function submit(ctx: Context, command: string[], opts: SubmitOptions): Pro
   });
   const { id, state } = answer.value;
   const again = answer.status === 200 ? ' (already submitted with this idempotency key)' : '';
-  say(ctx.io, `submitted ${clean(id)} (${clean(state)})${again}`);
+  const quiet = (opts.quiet ?? false) && opts.wait === true;
+  if (!quiet) say(ctx.io, `submitted ${clean(id)} (${clean(state)})${again}`);
   await warnIfUnplaceable(ctx, answer.value);
   if (!opts.wait) {
     if (opts.json) printJson(ctx.io, answer.value);
     else ctx.io.stdout.write(`${id}\n`);
     return EXIT.OK;
   }
-  if (!opts.json) ctx.io.stdout.write(`${id}\n`);
-  return runWait(ctx, id, { timeoutMs: opts.waitTimeout, notFoundGraceMs: NOT_FOUND_GRACE_MS, reachable: true }, opts.json ?? false);
+  // with --wait stdout carries the job's output (the id is on stderr above); --quiet: only the id
+  if (quiet && !opts.json) ctx.io.stdout.write(`${id}\n`);
+  const waitOptions = { timeoutMs: opts.waitTimeout, notFoundGraceMs: NOT_FOUND_GRACE_MS, reachable: true };
+  return runWait(ctx, id, waitOptions, { json: opts.json ?? false, quiet });
 }
 
 async function buildDocument(ctx: Context, command: string[], opts: SubmitOptions): Promise<JobDocument> {
