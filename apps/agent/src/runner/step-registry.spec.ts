@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { groupAlive } from './process-group';
 import { tempDir } from './runner.test-helper';
 import { runStepProcess } from './step-process';
-import { forgetStep, processStartTime, reapOrphanedSteps, recordStep } from './step-registry';
+import { processStartTime } from '@jr/journal';
+import { forgetStep, reapOrphanedSteps, recordStep } from './step-registry';
 
 // Found by the chaos soak (seed 4242): a SIGKILLed agent's steps ran on beside their re-lease.
 describe('step registry (real process groups)', () => {
