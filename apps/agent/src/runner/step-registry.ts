@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isSameProcess, processStartTime } from '@jr/journal';
+import { groupHasLiveMembers, isSameProcess, processStartTime, readProcStat } from '@jr/journal';
 import { ensureGroupGone, signalGroup } from './process-group';
 
 /**
@@ -24,9 +24,8 @@ export function forgetStep(dir: string, pgid: number): void {
 }
 
 /**
- * Kills the process groups of steps a previous incarnation left running (only those whose leader
- * is still the same process: same start time, a zombie included, since a zombie leader still holds
- * the group's id while its children run on); returns their pgids. Call once at start-up, as the data directory's owner.
+ * Kills the process groups of steps a previous incarnation left running (only those that still are
+ * the recorded group, see stillOurs); returns their pgids. Call once at start-up, as the data directory's owner.
  */
 export async function reapOrphanedSteps(dir: string): Promise<number[]> {
   let names: string[];
@@ -38,13 +37,23 @@ export async function reapOrphanedSteps(dir: string): Promise<number[]> {
   const reaped: number[] = [];
   for (const name of names) {
     const rec = readRecord(path.join(dir, name));
-    if (rec && rec.startTime !== null && isSameProcess(rec.pgid, rec.startTime) && signalGroup(rec.pgid, 'SIGKILL')) {
+    if (rec && rec.startTime !== null && (await stillOurs(rec.pgid, rec.startTime)) && signalGroup(rec.pgid, 'SIGKILL')) {
       await ensureGroupGone(rec.pgid);
       reaped.push(rec.pgid);
     }
     fs.rmSync(path.join(dir, name), { force: true });
   }
   return reaped;
+}
+
+/**
+ * The recorded group is still there: its leader is the same process (zombie or not), or the leader
+ * is gone (reaped) while members of its group run on, as `sh -c 'server &'` leaves them. A pid is
+ * not handed out again while it names a live group, so such a group is the recorded one.
+ */
+async function stillOurs(pgid: number, startTime: string): Promise<boolean> {
+  if (readProcStat(pgid) === undefined) return groupHasLiveMembers(pgid);
+  return isSameProcess(pgid, startTime);
 }
 
 function readRecord(file: string): { pgid: number; startTime: string | null } | undefined {
