@@ -16,6 +16,11 @@ export interface Figure {
   /** value / reference.value, when a reference exists (computed by `figure()`). */
   ratio?: number;
   note?: string;
+  /**
+   * A count of what met a target (the largest fleet that held its heartbeat target): 0 is then a
+   * result (nothing met it, e.g. on a machine whose cores other work holds), not a broken measurement.
+   */
+  zeroIsResult?: boolean;
 }
 
 export interface SectionResult {

@@ -75,7 +75,9 @@ function result(p: Plan, idle: IdleBaseline, steps: StepResult[], limits: Record
       value: largest,
       unit: 'agents',
       reference: { label: 'largest N tried', value: Math.max(...p.steps) },
-      note: `${p.processes} generator processes, one gRPC connection per agent`,
+      note: `${p.processes} generator processes, one gRPC connection per agent${largest === 0 ? `; no step held: ${whyNoneHeld(idle, steps)}` : ''}`,
+      // A capacity verdict: on a machine whose cores are already busy nothing may hold, and that is the answer.
+      zeroIsResult: true,
     }),
     ...steps.flatMap((s) => stepFigures(s, p, idle, steps[0] ?? s)),
   ];
@@ -85,6 +87,14 @@ function result(p: Plan, idle: IdleBaseline, steps: StepResult[], limits: Record
     figures,
     details: { plan: p, limits, idle, steps },
   };
+}
+
+/** Why no step met the target: other work on the cores (before any agent), or the fleet itself. */
+function whyNoneHeld(idle: IdleBaseline, steps: StepResult[]): string {
+  const first = steps[0];
+  const idleCpu = `machine ${round(idle.probes.machineCpuPercent)} %CPU with no agent, GET /healthz p99 ${round(idle.probes.healthzMs.p99)} ms`;
+  if (!first) return idleCpu;
+  return `${idleCpu}; at N=${first.planned} heartbeat p99 ${round(first.heartbeatMs.p99)} ms with jr-api at ${round(first.apiCpuPercent)} %CPU`;
 }
 
 function stepFigures(s: StepResult, p: Plan, idle: IdleBaseline, first: StepResult): Figure[] {

@@ -101,6 +101,9 @@ class Agent {
   private cutGrace: (() => void) | undefined;
   private started = false;
   private fatalError: AgentStopError | undefined;
+  /** Settled once the outbox and breaker are open (or start-up gave up): control answers wait for it. */
+  private markReportingOpen!: () => void;
+  private readonly reportingOpen = new Promise<void>((resolve) => (this.markReportingOpen = resolve));
   private resolveDone!: (exit: AgentExit) => void;
   readonly done = new Promise<AgentExit>((resolve) => (this.resolveDone = resolve));
 
@@ -132,6 +135,7 @@ class Agent {
     if (reaped.length > 0) this.logger.warn({ pgids: reaped }, `killed ${reaped.length} step process group(s) left running by a previous jr-agent`);
     const metrics = this.observability.metrics;
     this.reporting = await Reporting.open(this.config, { transport: this.api, logger: this.logger, onFatal: (err) => this.fatal(err), lifetime: this.lifecycle.signal, metrics });
+    this.markReportingOpen();
     // Before enrolling: while the API is unreachable the metrics already tell (breaker, outbox, no heartbeat).
     await this.observability.start({ running: () => this.slots.size, outbox: () => this.reporting?.outbox.stats() }, this.logger);
     const store = new CredentialStore(this.config.dataDir);
@@ -183,6 +187,9 @@ class Agent {
   }
 
   private async onControl(command: ControlCommand): Promise<ControlResponse> {
+    // The socket listens first (it guards the data directory): a command during start-up is answered
+    // once the outbox is open, never with the breaker state missing or "not suspended" for a breaker being read.
+    await this.reportingOpen;
     switch (command) {
       case 'agent.status':
         return { ok: true, ...this.status() };
@@ -202,6 +209,7 @@ class Agent {
   /** After a failed start: releases what was opened. */
   async dispose(): Promise<void> {
     this.lifecycle.abort(new Error('disposed'));
+    this.markReportingOpen();
     await this.control?.close();
     await this.reporting?.close();
     await this.observability.close();

@@ -9,3 +9,4 @@ export * from './stack';
 export * from './proxy';
 export * from './prometheus';
 export * from './disk';
+export * from './zombie';

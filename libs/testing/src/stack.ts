@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AgentList, JobView } from '@jr/contracts';
+import { groupHasLiveMembersSync } from '@jr/journal';
 import { createTestDatabase, testRedisUrl, uniquePrefix, type TestDatabase } from './database';
 import { deleteRedisPrefix } from './redis';
 import { freePort } from './net';
@@ -161,12 +162,7 @@ export function writeFile(stack: Stack, name: string, text: string): string {
   return p;
 }
 
-/** True while any process of the group `pgid` is alive. */
+/** True while any process of the group `pgid` is alive (a zombie nobody has reaped yet is not). */
 export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return groupHasLiveMembersSync(pgid);
 }

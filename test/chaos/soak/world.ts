@@ -8,6 +8,13 @@ import { ArtifactServer } from './artifacts';
 export type DiskMode = 'tmpfs' | 'journal-max-bytes';
 
 /**
+ * JR_JOURNAL_MAX_BYTES where no tmpfs may be mounted (not root): the API's smallest accepted bound
+ * (config.schema.ts refuses less than 8 MiB, so 4 MiB could never start), which the journal-full
+ * fault's ~120 kB ballast jobs fill in about 70 submissions (faults.ts gives up after 300).
+ */
+export const FALLBACK_JOURNAL_MAX_BYTES = '8MiB';
+
+/**
  * Everything a soak runs on: a private Redis and PostgreSQL (so they may be killed), the API's data
  * directory on a small tmpfs of its own (so its disk may fill), a Stack (real jr-api), N agents each
  * behind its own FaultProxy, and the download server.
@@ -42,7 +49,7 @@ export class SoakWorld {
       const postgres = await startPrivatePostgres(base);
       started.push(() => postgres.stop());
       const apiDataDir = path.join(disk, 'api');
-      const apiEnv: Record<string, string> = { JR_DATA_DIR: apiDataDir, ...(diskMode === 'journal-max-bytes' ? { JR_JOURNAL_MAX_BYTES: '4MiB' } : {}) };
+      const apiEnv: Record<string, string> = { JR_DATA_DIR: apiDataDir, ...(diskMode === 'journal-max-bytes' ? { JR_JOURNAL_MAX_BYTES: FALLBACK_JOURNAL_MAX_BYTES } : {}) };
       const stack = new Stack('1s', { redisUrl: redis.url, postgresServerUrl: postgres.url, apiEnv });
       started.unshift(() => stack.close());
       await stack.start();

@@ -1,7 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AGENT_MAIN, FaultProxy, REPO_ROOT, baseEnv, startAgentProcess, waitFor, type ManagedProcess } from '@jr/testing';
 import { shell, spec, tempDataDir } from './agent-harness';
+import { sendControlCommand } from '../../../apps/agent/src/control/control-client';
+import { controlSocketPath } from '../../../apps/agent/src/control/control-protocol';
 import { FakeAgentApi } from './fake-agent-api';
 
 jest.setTimeout(120_000);
@@ -121,6 +124,23 @@ describe('jr-agent process: outbox and breaker across restarts and signals', () 
     proc.child.kill('SIGQUIT');
     await expect(proc.exited()).resolves.toEqual({ code: 0, signal: null });
     expect(api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_CANCELLED', reason: 'agent_shutdown' });
+  });
+
+  // The control socket listens before the outbox is opened (it guards the data directory): a status
+  // asked in between was answered without the breaker, e.g. right after a restart with a full outbox.
+  it('a control command during start-up is answered once the outbox and breaker are open', async () => {
+    const flag = path.join(data.dir, 'reporting-suspended.json');
+    execFileSync('mkfifo', [flag]); // opening it blocks the agent's start-up until we open its other end
+    proc = start();
+    const socketPath = controlSocketPath(data.dir);
+    await waitFor(() => fs.existsSync(socketPath), { timeoutMs: 20_000, what: 'the control socket' });
+    let answered = false;
+    const answer = sendControlCommand(socketPath, 'reporting.status').finally(() => (answered = true));
+    await new Promise((r) => setTimeout(r, 500)); // the request is read while the outbox is not open yet
+    const early = answered;
+    fs.closeSync(fs.openSync(flag, 'w')); // start-up goes on: a flag it cannot read means suspended
+    const res = (await answer) as unknown as Status;
+    expect({ early, breaker: res.reporting?.breaker.state }).toEqual({ early: false, breaker: 'open' });
   });
 
   it('`jr-agent reporting status` exits 69 when no agent runs, and 64 on unknown arguments', async () => {

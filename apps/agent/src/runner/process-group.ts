@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { groupHasLiveMembers, processGroupMembers } from '@jr/journal';
 
 /**
  * Process-group helpers. Every step is spawned `detached` (its own session and group, pgid = pid),
@@ -19,46 +19,15 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-interface ProcEntry {
-  pid: number;
-  pgid: number;
-  state: string;
-}
-
-/** Linux: the group's members from /proc (async, no sync I/O). Undefined where /proc is absent. */
-export async function groupMembers(pgid: number): Promise<ProcEntry[] | undefined> {
-  let names: string[];
-  try {
-    names = await readdir('/proc');
-  } catch {
-    return undefined;
-  }
-  const entries = await Promise.all(names.filter((n) => /^\d+$/.test(n)).map((n) => readStat(Number(n))));
-  return entries.filter((e): e is ProcEntry => e !== undefined && e.pgid === pgid);
-}
-
-async function readStat(pid: number): Promise<ProcEntry | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { pid, state: fields[0] ?? '?', pgid: Number(fields[2]) };
-  } catch {
-    return undefined;
-  }
-}
+/** Linux: the group's members (zombies included) from /proc (async, no sync I/O). Undefined where /proc is absent. */
+export const groupMembers = processGroupMembers;
 
 /**
  * True while a process of the group is alive. `kill(-pgid, 0)` answers ESRCH once the group is empty;
  * where it does not (zombies nobody reaps, e.g. under a PID 1 that never waits), /proc tells whether
  * any member is more than a zombie.
  */
-export async function groupAlive(pgid: number): Promise<boolean> {
-  if (!signalGroup(pgid, 0)) return false;
-  const members = await groupMembers(pgid);
-  if (members === undefined) return true;
-  return members.some((m) => m.state !== 'Z' && m.state !== 'X');
-}
+export const groupAlive = groupHasLiveMembers;
 
 /**
  * SIGKILLs the group's members other than `leaderPid` first and gives a leader that waits for its

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { pb } from '@jr/contracts';
+import { isProcessAlive } from '@jr/journal';
 import pino from 'pino';
 import type { AttemptRef, AttemptReporter, AttemptReportOptions, Completion, CompletionResult, Reporter, ReporterStats } from '../reporting/reporter';
 
@@ -59,19 +59,7 @@ export async function tempDir(tag: string): Promise<{ dir: string; remove(): Pro
 }
 
 /** True while `pid` is a live process (a zombie nobody reaps counts as dead). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
-  } catch {
-    return false;
-  }
-}
+export const processAlive = (pid: number): boolean => isProcessAlive(pid);
 
 export function shellStep(script: string, extra: Partial<pb.Step__Output> = {}): pb.Step__Output {
   return { name: 'step', run: 'shell', shell: script, timeoutMs: 0, retries: 0, ...extra };

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { groupAlive } from './process-group';
 import { tempDir } from './runner.test-helper';
 import { runStepProcess } from './step-process';
-import { forgetStep, processStartTime, reapOrphanedSteps, recordStep } from './step-registry';
+import { processStartTime, readProcStat } from '@jr/journal';
+import { forgetStep, reapOrphanedSteps, recordStep } from './step-registry';
 
 // Found by the chaos soak (seed 4242): a SIGKILLed agent's steps ran on beside their re-lease.
 describe('step registry (real process groups)', () => {
@@ -42,6 +43,19 @@ describe('step registry (real process groups)', () => {
     expect(await reapOrphanedSteps(dir)).toEqual([]);
     expect(await groupAlive(pgid)).toBe(true);
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('kills the rest of a recorded group whose leader has exited and been reaped meanwhile', async () => {
+    const dir = path.join(work.dir, 'steps');
+    const leader = spawn('/bin/sh', ['-c', 'sleep 30 & sleep 0.2'], { detached: true, stdio: 'ignore' });
+    const pgid = leader.pid ?? -1;
+    spawned.push(pgid);
+    recordStep(dir, pgid);
+    await new Promise((resolve) => leader.once('exit', resolve)); // reaped by us, its child runs on in its group
+    expect(readProcStat(pgid)).toBeUndefined();
+    expect(await groupAlive(pgid)).toBe(true);
+    expect(await reapOrphanedSteps(dir)).toEqual([pgid]);
+    expect(await groupAlive(pgid)).toBe(false);
   });
 
   it('records a running step and forgets it once its group is gone', async () => {

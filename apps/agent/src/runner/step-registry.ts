@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { groupHasLiveMembers, isSameProcess, processStartTime, readProcStat } from '@jr/journal';
 import { ensureGroupGone, signalGroup } from './process-group';
 
 /**
@@ -23,8 +24,8 @@ export function forgetStep(dir: string, pgid: number): void {
 }
 
 /**
- * Kills the process groups of steps a previous incarnation left running (only those whose leader
- * is still the same process); returns their pgids. Call once at start-up, as the data directory's owner.
+ * Kills the process groups of steps a previous incarnation left running (only those that still are
+ * the recorded group, see stillOurs); returns their pgids. Call once at start-up, as the data directory's owner.
  */
 export async function reapOrphanedSteps(dir: string): Promise<number[]> {
   let names: string[];
@@ -36,7 +37,7 @@ export async function reapOrphanedSteps(dir: string): Promise<number[]> {
   const reaped: number[] = [];
   for (const name of names) {
     const rec = readRecord(path.join(dir, name));
-    if (rec && rec.startTime !== null && processStartTime(rec.pgid) === rec.startTime && signalGroup(rec.pgid, 'SIGKILL')) {
+    if (rec && rec.startTime !== null && (await stillOurs(rec.pgid, rec.startTime)) && signalGroup(rec.pgid, 'SIGKILL')) {
       await ensureGroupGone(rec.pgid);
       reaped.push(rec.pgid);
     }
@@ -45,22 +46,21 @@ export async function reapOrphanedSteps(dir: string): Promise<number[]> {
   return reaped;
 }
 
+/**
+ * The recorded group is still there: its leader is the same process (zombie or not), or the leader
+ * is gone (reaped) while members of its group run on, as `sh -c 'server &'` leaves them. A pid is
+ * not handed out again while it names a live group, so such a group is the recorded one.
+ */
+async function stillOurs(pgid: number, startTime: string): Promise<boolean> {
+  if (readProcStat(pgid) === undefined) return groupHasLiveMembers(pgid);
+  return isSameProcess(pgid, startTime);
+}
+
 function readRecord(file: string): { pgid: number; startTime: string | null } | undefined {
   try {
     const rec = JSON.parse(fs.readFileSync(file, 'utf8')) as { pgid?: unknown; startTime?: unknown };
     if (typeof rec.pgid !== 'number' || !Number.isInteger(rec.pgid) || rec.pgid <= 1) return undefined;
     return { pgid: rec.pgid, startTime: typeof rec.startTime === 'string' ? rec.startTime : null };
-  } catch {
-    return undefined;
-  }
-}
-
-/** The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined without /proc or process. */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import * as path from 'node:path';
+import { formatPidFile, isProcessAlive, ownIdentity, parsePidFile } from '@jr/journal';
 
 export interface DataDirLock {
   release(): Promise<void>;
@@ -18,9 +19,11 @@ const held = new Set<string>();
 
 /**
  * One jr-api per JR_DATA_DIR, across processes (the journal library guards only within one): a lock
- * file created exclusively, holding the owner's pid. A file whose pid is gone (the owner was
- * SIGKILLed) is stale and taken over; so is one naming our own pid that we do not hold (a container
- * restarted after a crash gives the new process the old pid, often 1).
+ * file created exclusively, holding the owner's pid and start time ("<pid> <start time>"). Its owner
+ * counts as alive only while that very process runs (libs/journal process-liveness: not a zombie
+ * left by a SIGKILL that PID 1 has not reaped yet, not another process that reused the pid). A file
+ * whose owner is gone is stale and taken over; so is one naming our own pid that we do not hold (a
+ * container restarted after a crash gives the new process the old pid, often 1).
  */
 export async function lockDataDir(dir: string): Promise<DataDirLock> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -29,25 +32,16 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
   for (let attempt = 0; ; attempt++) {
     try {
       const fh = await open(file, 'wx', 0o600);
-      await fh.writeFile(`${process.pid}\n`);
+      await fh.writeFile(formatPidFile(ownIdentity()));
       await fh.close();
       held.add(file);
       return { release: () => rm(file, { force: true }).finally(() => held.delete(file)) };
     } catch (err) {
       if ((err as { code?: unknown }).code !== 'EEXIST' || attempt > 0) throw err;
     }
-    const owner = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) throw new DataDirInUseError(dir, owner);
-    // stale: its owner is gone (or was an earlier process with our pid)
+    const owner = parsePidFile(await readFile(file, 'utf8').catch(() => ''));
+    if (owner && owner.pid !== process.pid && isProcessAlive(owner.pid, owner.startTime)) throw new DataDirInUseError(dir, owner.pid);
+    // stale: its owner is gone (or was an earlier process with our pid), or the file is not a lock file
     await rm(file, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: unknown }).code === 'EPERM';
   }
 }
