@@ -4,7 +4,17 @@ import { importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'libs/contracts/src/generated/**', 'var/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'libs/contracts/src/generated/**',
+      'var/**',
+      'coverage/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -15,12 +25,20 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/no-unsafe-enum-comparison': 'off',
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true }],
-      'no-restricted-imports': ['error', { paths: [
-        { name: 'pg', message: 'Only repositories and the database module import pg.' },
-        { name: 'bullmq', message: 'Only repositories and the queue module import bullmq.' },
-        { name: 'ioredis', message: 'Only repositories and the queue module import ioredis.' },
-      ] }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true },
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'pg', message: 'Only repositories and the database module import pg.' },
+            { name: 'bullmq', message: 'Only repositories and the queue module import bullmq.' },
+            { name: 'ioredis', message: 'Only repositories and the queue module import ioredis.' },
+          ],
+        },
+      ],
     },
   },
   {
@@ -39,7 +57,15 @@ export default tseslint.config(
   },
   {
     // Where I/O clients may be imported: repositories and the infrastructure modules that build clients.
-    files: ['**/*.repository.ts', 'apps/api/src/database/**', 'apps/api/src/queue/**', 'apps/api/src/health/**', 'libs/testing/**', 'test/**', 'bench/**'],
+    files: [
+      '**/*.repository.ts',
+      'apps/api/src/database/**',
+      'apps/api/src/queue/**',
+      'apps/api/src/health/**',
+      'libs/testing/**',
+      'test/**',
+      'bench/**',
+    ],
     rules: { 'no-restricted-imports': 'off' },
   },
   {

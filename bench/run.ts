@@ -60,14 +60,18 @@ async function main(args: RunArgs): Promise<number> {
   const machine = machineFacts(args.quick);
   const started = performance.now();
   const selected = SECTIONS.filter((s) => args.only === undefined || args.only.includes(s.id));
-  log(`${selected.map((s) => s.id).join(', ')}${args.quick ? ' (quick)' : ''} on ${machine.cpus} CPUs, node ${machine.node}`);
+  log(
+    `${selected.map((s) => s.id).join(', ')}${args.quick ? ' (quick)' : ''} on ${machine.cpus} CPUs, node ${machine.node}`,
+  );
   const sections: SectionResult[] = [];
   for (const s of selected) sections.push(await runSection(s.id, s.run, args.quick));
   const wallSeconds = Math.round((performance.now() - started) / 100) / 10;
   const loadAverageAtEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const out = writeResults(args.outDir, { machine, wallSeconds, loadAverageAtEnd, sections });
   process.stdout.write(`${renderTable(sections)}\n`);
-  log(`${wallSeconds} s wall, load average ${machine.loadAverage[0]} at the start, ${loadAverageAtEnd[0]} at the end; written ${path.relative(process.cwd(), out)} and latest.json`);
+  log(
+    `${wallSeconds} s wall, load average ${machine.loadAverage[0]} at the start, ${loadAverageAtEnd[0]} at the end; written ${path.relative(process.cwd(), out)} and latest.json`,
+  );
   const failed = sections.filter((s) => s.error !== undefined).map((s) => s.id);
   if (failed.length > 0) log(`failed: ${failed.join(', ')}`);
   return failed.length > 0 ? 1 : 0;
@@ -76,7 +80,11 @@ async function main(args: RunArgs): Promise<number> {
 if (require.main === module) {
   let args: RunArgs;
   try {
-    args = parseRunArgs(process.argv.slice(2), SECTIONS.map((s) => s.id), path.resolve(__dirname, '..', 'results'));
+    args = parseRunArgs(
+      process.argv.slice(2),
+      SECTIONS.map((s) => s.id),
+      path.resolve(__dirname, '..', 'results'),
+    );
   } catch (err) {
     process.stderr.write(`${err instanceof UsageError ? err.message : String(err)}\n`);
     process.exit(64);

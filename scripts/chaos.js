@@ -25,9 +25,11 @@ function parseArgs(argv) {
     else if (flag === '--scenario') o.scenario = value();
     else throw new Error(`unknown argument ${argv[i]}`);
   }
-  if (!Number.isFinite(o.durationMs) || o.durationMs < 10_000) throw new Error('--duration must be at least 10s (e.g. 90s, 5m)');
+  if (!Number.isFinite(o.durationMs) || o.durationMs < 10_000)
+    throw new Error('--duration must be at least 10s (e.g. 90s, 5m)');
   if (!Number.isInteger(o.seed) || o.seed < 0) throw new Error('--seed must be a non-negative integer');
-  if (!['soak', 'durability', 'all'].includes(o.scenario)) throw new Error('--scenario must be soak, durability or all');
+  if (!['soak', 'durability', 'all'].includes(o.scenario))
+    throw new Error('--scenario must be soak, durability or all');
   return o;
 }
 
@@ -39,10 +41,20 @@ function main() {
     console.error(`chaos: ${err.message}\n${USAGE}`);
     return 64;
   }
-  const files = { soak: ['test/chaos/soak.test.ts'], durability: ['test/chaos/durability.test.ts'], all: ['test/chaos/soak.test.ts', 'test/chaos/durability.test.ts'] }[o.scenario];
-  console.error(`chaos: scenario ${o.scenario}, seed ${o.seed}, duration ${o.durationMs / 1000} s (replay: npm run chaos -- --seed ${o.seed} --duration ${o.durationMs / 1000}s --scenario ${o.scenario})`);
+  const files = {
+    soak: ['test/chaos/soak.test.ts'],
+    durability: ['test/chaos/durability.test.ts'],
+    all: ['test/chaos/soak.test.ts', 'test/chaos/durability.test.ts'],
+  }[o.scenario];
+  console.error(
+    `chaos: scenario ${o.scenario}, seed ${o.seed}, duration ${o.durationMs / 1000} s (replay: npm run chaos -- --seed ${o.seed} --duration ${o.durationMs / 1000}s --scenario ${o.scenario})`,
+  );
   const env = { ...process.env, JR_CHAOS_SEED: String(o.seed), JR_CHAOS_DURATION_MS: String(o.durationMs) };
-  const r = spawnSync(process.execPath, [path.join(__dirname, 'test.js'), '--config', 'test/chaos/jest.config.js', '--runTestsByPath', ...files], { stdio: 'inherit', env });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(__dirname, 'test.js'), '--config', 'test/chaos/jest.config.js', '--runTestsByPath', ...files],
+    { stdio: 'inherit', env },
+  );
   return r.status ?? 1;
 }
 

@@ -18,8 +18,12 @@ function run(cmd, args, env = process.env) {
 async function main() {
   const jestArgs = process.argv.slice(2);
   if (run(bin('tsc'), ['-b']) !== 0) return fail('build failed (tsc -b)');
-  if (run(bin('tsc'), ['-p', 'tsconfig.lint.json']) !== 0) return fail('type check of tests failed (npm run typecheck)');
+  if (run(bin('tsc'), ['-p', 'tsconfig.lint.json']) !== 0)
+    return fail('type check of tests failed (npm run typecheck)');
   if (!process.env.JR_SKIP_LINT && run(bin('eslint'), ['.']) !== 0) return fail('lint failed (npx eslint .)');
+  if (!process.env.JR_SKIP_LINT && run(bin('prettier'), ['--check', '--log-level', 'warn', '.']) !== 0) {
+    return fail('formatting differs (npm run format fixes it)');
+  }
 
   const { ensureServices } = require(path.join(root, 'libs/testing/dist'));
   let services;
@@ -34,8 +38,15 @@ async function main() {
     return fail(err instanceof Error ? err.message : String(err));
   }
   // NestJS 12 is ESM-only: jest loads it only with Node's VM modules.
-  const nodeOptions = [process.env.NODE_OPTIONS, '--experimental-vm-modules', '--no-warnings=ExperimentalWarning'].filter(Boolean).join(' ');
-  const env = { ...process.env, NODE_OPTIONS: nodeOptions, TEST_REDIS_URL: services.redisUrl, TEST_DATABASE_URL: services.postgresServerUrl };
+  const nodeOptions = [process.env.NODE_OPTIONS, '--experimental-vm-modules', '--no-warnings=ExperimentalWarning']
+    .filter(Boolean)
+    .join(' ');
+  const env = {
+    ...process.env,
+    NODE_OPTIONS: nodeOptions,
+    TEST_REDIS_URL: services.redisUrl,
+    TEST_DATABASE_URL: services.postgresServerUrl,
+  };
   let code;
   try {
     code = run(bin('jest'), ['--ci', '--maxWorkers=2', ...jestArgs], env);

@@ -20,7 +20,11 @@ function currentUser(env = process.env) {
 /** `<user>_<hash>`: lowercase letters, digits and `_` (safe in both names), at most 31 characters. */
 function upTag(user, varDir) {
   const hash = crypto.createHash('sha256').update(varDir).digest('hex').slice(0, 6);
-  let who = String(user).toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 24);
+  let who = String(user)
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 24);
   if (!who) who = `u${crypto.createHash('sha256').update(String(user)).digest('hex').slice(0, 8)}`;
   return `${who}_${hash}`;
 }

@@ -45,7 +45,10 @@ async function ensureDatabase(serverUrl, name) {
 }
 
 async function checkPorts(httpPort, grpcPort) {
-  for (const [what, port] of [['JR_HTTP_PORT', httpPort], ['JR_GRPC_PORT', grpcPort]]) {
+  for (const [what, port] of [
+    ['JR_HTTP_PORT', httpPort],
+    ['JR_GRPC_PORT', grpcPort],
+  ]) {
     if (await t.canConnect('127.0.0.1', port, 300)) {
       throw new Error(`port ${port} is already in use (is jobrunner already up?): stop it or set ${what}`);
     }
@@ -58,7 +61,10 @@ async function prepareDatabase(services, names) {
   const dbUrl = new URL(services.postgresServerUrl);
   dbUrl.pathname = `/${encodeURIComponent(names.database)}`;
   const server = `${dbUrl.hostname}:${dbUrl.port || 5432}`;
-  const why = names.chosen.database && names.chosen.queuePrefix ? 'as DATABASE_URL and JR_QUEUE_PREFIX say' : "this checkout's own; set DATABASE_URL / JR_QUEUE_PREFIX to choose";
+  const why =
+    names.chosen.database && names.chosen.queuePrefix
+      ? 'as DATABASE_URL and JR_QUEUE_PREFIX say'
+      : "this checkout's own; set DATABASE_URL / JR_QUEUE_PREFIX to choose";
   say(`database ${names.database} on ${server}, queue prefix ${names.queuePrefix} (${why})`);
   return dbUrl.toString();
 }
@@ -68,20 +74,41 @@ async function prepareDatabase(services, names) {
  * view: `active`, or `draining` when an operator drained it (a drain outlives restarts).
  */
 async function waitForAgent(agent, cliEnv, since) {
-  return t.waitFor(async () => {
-    if (!agent.running) throw new Error(`jr-agent exited:\n${agent.log().slice(-2000)}`);
-    const r = await t.runCli(['agents', '--json'], cliEnv);
-    if (r.code !== 0) return undefined;
-    const fresh = JSON.parse(r.stdout).items
-      .filter((a) => a.name === AGENT_NAME && (a.state === 'active' || a.state === 'draining') && Date.parse(a.lastHeartbeatAt) >= since)
-      .sort((a, b) => Date.parse(b.lastHeartbeatAt) - Date.parse(a.lastHeartbeatAt));
-    return fresh[0];
-  }, { timeoutMs: 30_000, what: 'the agent to enroll' });
+  return t.waitFor(
+    async () => {
+      if (!agent.running) throw new Error(`jr-agent exited:\n${agent.log().slice(-2000)}`);
+      const r = await t.runCli(['agents', '--json'], cliEnv);
+      if (r.code !== 0) return undefined;
+      const fresh = JSON.parse(r.stdout)
+        .items.filter(
+          (a) =>
+            a.name === AGENT_NAME &&
+            (a.state === 'active' || a.state === 'draining') &&
+            Date.parse(a.lastHeartbeatAt) >= since,
+        )
+        .sort((a, b) => Date.parse(b.lastHeartbeatAt) - Date.parse(a.lastHeartbeatAt));
+      return fresh[0];
+    },
+    { timeoutMs: 30_000, what: 'the agent to enroll' },
+  );
 }
 
 async function demoJob(cliEnv) {
   say('submitting a demo job: jr submit --wait -- sh -c "echo hello from jobrunner on $(hostname); uname -sr"');
-  const submit = await t.runCli(['submit', '--name', 'demo', '--wait', '--json', '--', 'sh', '-c', 'echo hello from jobrunner on $(hostname); uname -sr'], cliEnv);
+  const submit = await t.runCli(
+    [
+      'submit',
+      '--name',
+      'demo',
+      '--wait',
+      '--json',
+      '--',
+      'sh',
+      '-c',
+      'echo hello from jobrunner on $(hostname); uname -sr',
+    ],
+    cliEnv,
+  );
   const id = JSON.parse(submit.stdout || '{}').id;
   if (!id) throw new Error(`demo job failed to submit (exit ${submit.code}): ${submit.stderr.trim()}`);
   const logs = await t.runCli(['logs', id], cliEnv);
@@ -90,18 +117,22 @@ async function demoJob(cliEnv) {
 }
 
 function banner(httpPort, jobId, drainedId) {
-  process.stdout.write([
-    'jobrunner is up. In another terminal:',
-    `  export JR_API_URL=http://127.0.0.1:${httpPort} JR_TOKEN=$(cat ${shown(path.join(varDir, 'up', 'admin-token'))})`,
-    ...(drainedId ? [`  npx jr agents undrain ${drainedId}       # the local agent is drained: let it take jobs again`] : []),
-    '  npx jr submit --wait -- echo hi            # run a command on the agent',
-    '  npx jr list                                # recent jobs',
-    ...(jobId ? [`  npx jr status ${jobId}`] : []),
-    '  npx jr agents                              # the fleet',
-    `  curl -s http://127.0.0.1:${httpPort}/readyz     # dependencies`,
-    'Ctrl-C stops everything this started.',
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      'jobrunner is up. In another terminal:',
+      `  export JR_API_URL=http://127.0.0.1:${httpPort} JR_TOKEN=$(cat ${shown(path.join(varDir, 'up', 'admin-token'))})`,
+      ...(drainedId
+        ? [`  npx jr agents undrain ${drainedId}       # the local agent is drained: let it take jobs again`]
+        : []),
+      '  npx jr submit --wait -- echo hi            # run a command on the agent',
+      '  npx jr list                                # recent jobs',
+      ...(jobId ? [`  npx jr status ${jobId}`] : []),
+      '  npx jr agents                              # the fleet',
+      `  curl -s http://127.0.0.1:${httpPort}/readyz     # dependencies`,
+      'Ctrl-C stops everything this started.',
+      '',
+    ].join('\n'),
+  );
 }
 
 async function main() {
@@ -110,7 +141,10 @@ async function main() {
   await checkPorts(httpPort, grpcPort);
   const names = upNames({ varDir });
   const services = await t.ensureServices({
-    redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379', databaseUrl: names.databaseUrl, baseDir: path.join(varDir, 'services'), log: say,
+    redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+    databaseUrl: names.databaseUrl,
+    baseDir: path.join(varDir, 'services'),
+    log: say,
   });
   const procs = [];
   let stopping = false;
@@ -139,21 +173,42 @@ async function run({ httpPort, grpcPort, names, services, procs }) {
   const enrollToken = process.env.JR_ENROLL_TOKEN || secret('enroll-token');
   const logDir = path.join(varDir, 'up');
   say('starting jr-api…');
-  procs.push(await t.startApiProcess({
-    httpPort, grpcPort, dataDir: path.join(varDir, 'api'), redisUrl: services.redisUrl, databaseUrl,
-    adminToken, enrollToken, queuePrefix: names.queuePrefix, heartbeatInterval: process.env.JR_HEARTBEAT_INTERVAL || '10s',
-  }, path.join(logDir, 'api.log')));
+  procs.push(
+    await t.startApiProcess(
+      {
+        httpPort,
+        grpcPort,
+        dataDir: path.join(varDir, 'api'),
+        redisUrl: services.redisUrl,
+        databaseUrl,
+        adminToken,
+        enrollToken,
+        queuePrefix: names.queuePrefix,
+        heartbeatInterval: process.env.JR_HEARTBEAT_INTERVAL || '10s',
+      },
+      path.join(logDir, 'api.log'),
+    ),
+  );
   say(`jr-api ready on http://127.0.0.1:${httpPort} (gRPC ${grpcPort}); log: ${shown(path.join(logDir, 'api.log'))}`);
   const since = Date.now() - 1_000;
-  const agent = t.startAgentProcess({
-    grpcTarget: `127.0.0.1:${grpcPort}`, dataDir: path.join(varDir, 'agent'), enrollToken, name: AGENT_NAME, slots: Number(process.env.JR_SLOTS || 4),
-  }, path.join(logDir, 'agent.log'));
+  const agent = t.startAgentProcess(
+    {
+      grpcTarget: `127.0.0.1:${grpcPort}`,
+      dataDir: path.join(varDir, 'agent'),
+      enrollToken,
+      name: AGENT_NAME,
+      slots: Number(process.env.JR_SLOTS || 4),
+    },
+    path.join(logDir, 'agent.log'),
+  );
   procs.push(agent);
   const cliEnv = { JR_API_URL: `http://127.0.0.1:${httpPort}`, JR_TOKEN: adminToken };
   const view = await waitForAgent(agent, cliEnv, since);
   say(`jr-agent ${view.id} enrolled; log: ${shown(path.join(logDir, 'agent.log'))}`);
   if (view.draining) {
-    say(`the local agent ${view.id} is drained (jr agents drain; a drain outlives restarts): it takes no jobs until you run \`npx jr agents undrain ${view.id}\``);
+    say(
+      `the local agent ${view.id} is drained (jr agents drain; a drain outlives restarts): it takes no jobs until you run \`npx jr agents undrain ${view.id}\``,
+    );
     say('no demo job while it is drained');
     return banner(httpPort, undefined, view.id);
   }

@@ -56,7 +56,9 @@ export interface StepResult {
  */
 export async function runStep(t: StepTarget, plan: StepPlan, log: (line: string) => void): Promise<StepResult> {
   const grown = await t.fleet.grow(plan.agents, plan.enrollConcurrency, plan.enrollDeadlineMs);
-  log(`${grown.agents} agents enrolled (${grown.failed} failed) in ${round(grown.wallMs / 1_000)} s; holding ${plan.holdMs / 1_000} s`);
+  log(
+    `${grown.agents} agents enrolled (${grown.failed} failed) in ${round(grown.wallMs / 1_000)} s; holding ${plan.holdMs / 1_000} s`,
+  );
   const enrolling = await t.fleet.collect(); // the enrollment phase: only its errors count
   const trickle = new Trickle(t.baseUrl, t.adminToken, t.pool, plan.jobRate);
   const cpu0 = cpuSeconds(t.apiPid);
@@ -98,7 +100,10 @@ export async function runStep(t: StepTarget, plan: StepPlan, log: (line: string)
     generatorLoopDelayP99Ms: held.loopDelayP99Ms,
     errors,
     errorCount: Object.values(errors).reduce((s, v) => s + v, 0) + grown.failed,
-    okPercent: okPercent(enrolling.okCalls + held.okCalls, Object.values(errors).reduce((s, v) => s + v, 0)),
+    okPercent: okPercent(
+      enrolling.okCalls + held.okCalls,
+      Object.values(errors).reduce((s, v) => s + v, 0),
+    ),
     probes: probed,
   };
 }
@@ -113,7 +118,10 @@ export interface IdleBaseline {
 }
 
 /** The same probes with no agent at all: the references of the per-step figures. */
-export async function measureIdle(t: Pick<StepTarget, 'apiPid' | 'baseUrl' | 'databaseUrl'>, ms: number): Promise<IdleBaseline> {
+export async function measureIdle(
+  t: Pick<StepTarget, 'apiPid' | 'baseUrl' | 'databaseUrl'>,
+  ms: number,
+): Promise<IdleBaseline> {
   const probes = new Probes(t.baseUrl, t.databaseUrl);
   await probes.start();
   await delay(ms);

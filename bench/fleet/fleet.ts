@@ -64,7 +64,13 @@ export class Fleet {
   static async start(o: FleetOptions): Promise<Fleet> {
     const main = path.join(__dirname, 'sim-agents.js');
     const procs = Array.from({ length: o.processes }, (_, i) => {
-      const config: SimProcessConfig = { target: o.target, enrollToken: o.enrollToken, pool: o.pool, leaseWaitMs: o.leaseWaitMs, namePrefix: `sim-${o.pool}-g${i}` };
+      const config: SimProcessConfig = {
+        target: o.target,
+        enrollToken: o.enrollToken,
+        pool: o.pool,
+        leaseWaitMs: o.leaseWaitMs,
+        namePrefix: `sim-${o.pool}-g${i}`,
+      };
       const child = fork(main, [JSON.stringify(config)], {
         execArgv: [`--max-old-space-size=${o.maxOldSpaceMiB ?? 4_096}`],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -95,7 +101,10 @@ export class Fleet {
     const answers = await Promise.all(
       this.procs.map((p, i) => {
         const to = Math.floor(total / k) + (i < total % k ? 1 : 0);
-        return p.request({ type: 'grow', to, enrollConcurrency: Math.max(1, Math.ceil(enrollConcurrency / k)), deadlineMs }, 'grown');
+        return p.request(
+          { type: 'grow', to, enrollConcurrency: Math.max(1, Math.ceil(enrollConcurrency / k)), deadlineMs },
+          'grown',
+        );
       }),
     );
     return {

@@ -55,21 +55,29 @@ export class Probes {
     await this.loop;
     const cpu1 = machineCpuSeconds();
     const elapsedS = (performance.now() - this.started) / 1_000;
-    const cores = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length || 1;
+    const cores =
+      fs
+        .readFileSync('/proc/cpuinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('processor')).length || 1;
     return {
       healthzMs: summarize(this.healthz),
       pgPingMs: summarize(this.pgPing),
       apiPgActiveMean: this.active.reduce((s, v) => s + v, 0) / Math.max(1, this.active.length),
       apiPgActiveMax: Math.max(0, ...this.active),
       apiPgConnections: this.connections,
-      machineCpuPercent: elapsedS > 0 ? ((cpu1.busy - this.cpu0.busy) / Math.max(1, cpu1.total - this.cpu0.total)) * 100 * cores : NaN,
+      machineCpuPercent:
+        elapsedS > 0 ? ((cpu1.busy - this.cpu0.busy) / Math.max(1, cpu1.total - this.cpu0.total)) * 100 * cores : NaN,
     };
   }
 
   private async run(db: Client): Promise<void> {
     while (!this.stopped) {
       let t = performance.now();
-      const ok = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.ok, () => false);
+      const ok = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(5_000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) this.healthz.push(performance.now() - t);
       t = performance.now();
       await db.query('SELECT 1');

@@ -41,7 +41,8 @@ export function rssMiB(pid: number): number {
 /** The soft and hard `nofile` limits of a running process. */
 export function openFileLimit(pid: number): { soft: number; hard: number } {
   const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'));
-  const n = (s: string | undefined): number => (s === undefined || s === 'unlimited' ? Number.POSITIVE_INFINITY : Number(s));
+  const n = (s: string | undefined): number =>
+    s === undefined || s === 'unlimited' ? Number.POSITIVE_INFINITY : Number(s);
   return { soft: n(m?.[1]), hard: n(m?.[2]) };
 }
 

@@ -11,9 +11,7 @@ export interface SimProcessConfig {
 
 export type ToSim =
   /** Enrolls up to `to` agents; gives up on the rest after `deadlineMs` (an API that is falling over). */
-  | { type: 'grow'; to: number; enrollConcurrency: number; deadlineMs: number }
-  | { type: 'collect' }
-  | { type: 'stop' };
+  { type: 'grow'; to: number; enrollConcurrency: number; deadlineMs: number } | { type: 'collect' } | { type: 'stop' };
 
 export interface SimStats {
   /** Heartbeat round trips (ms) since the last collect. */

@@ -15,7 +15,12 @@ export async function submitJob(stack: Stack, spec: JobSpecInput): Promise<strin
 }
 
 /** Submits `count` no-op jobs to `pool` with `concurrency` requests in flight; returns ids and rate. */
-export async function submitMany(stack: Stack, pool: string, count: number, concurrency: number): Promise<{ ids: string[]; perSecond: number }> {
+export async function submitMany(
+  stack: Stack,
+  pool: string,
+  count: number,
+  concurrency: number,
+): Promise<{ ids: string[]; perSecond: number }> {
   const ids: string[] = [];
   let next = 0;
   const started = performance.now();
@@ -31,7 +36,10 @@ export async function submitMany(stack: Stack, pool: string, count: number, conc
 }
 
 export async function cancelJob(stack: Stack, id: string): Promise<void> {
-  await fetch(`${stack.baseUrl}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${stack.adminToken}` } }).catch(() => undefined);
+  await fetch(`${stack.baseUrl}/v1/jobs/${id}/cancel`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.adminToken}` },
+  }).catch(() => undefined);
 }
 
 /**

@@ -21,7 +21,11 @@ export interface RedisLoss {
   rawAddBulkPerSecond: number;
 }
 
-function waitingCounter(redisUrl: string, prefix: string, name: string): { count(): Promise<number>; close(): Promise<void> } {
+function waitingCounter(
+  redisUrl: string,
+  prefix: string,
+  name: string,
+): { count(): Promise<number>; close(): Promise<void> } {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', () => undefined);
   const queue = new Queue(name, { connection, prefix });
@@ -43,7 +47,13 @@ async function rawAddBulkRate(redisUrl: string, prefix: string, count: number): 
     const started = performance.now();
     for (let i = 0; i < count; i += RAW_BATCH) {
       const n = Math.min(RAW_BATCH, count - i);
-      await queue.addBulk(Array.from({ length: n }, (_, k) => ({ name: 'job', data: { jobId: `raw-${i + k}`, pool: 'raw', labels: {} }, opts: { jobId: `raw-${i + k}-r1` } })));
+      await queue.addBulk(
+        Array.from({ length: n }, (_, k) => ({
+          name: 'job',
+          data: { jobId: `raw-${i + k}`, pool: 'raw', labels: {} },
+          opts: { jobId: `raw-${i + k}-r1` },
+        })),
+      );
     }
     const rate = count / ((performance.now() - started) / 1_000);
     await queue.obliterate({ force: true });
@@ -58,7 +68,12 @@ async function rawAddBulkRate(redisUrl: string, prefix: string, count: number): 
  * (c) `count` jobs queued (through the real API) in a pool no agent serves, then the private Redis
  * SIGKILLed and started again empty: how long until BullMQ holds every one of them again.
  */
-export async function measureRedisLoss(stack: Stack, redis: PrivateService, count: number, log: (line: string) => void): Promise<RedisLoss> {
+export async function measureRedisLoss(
+  stack: Stack,
+  redis: PrivateService,
+  count: number,
+  log: (line: string) => void,
+): Promise<RedisLoss> {
   const { ids, perSecond } = await submitMany(stack, IDLE_POOL, count, 256);
   log(`${ids.length} jobs submitted at ${Math.round(perSecond)}/s; waiting for BullMQ to hold them`);
   const before = waitingCounter(redis.url, stack.prefix, `pool-${IDLE_POOL}`);
@@ -95,7 +110,11 @@ export async function measureRedisLoss(stack: Stack, redis: PrivateService, coun
 }
 
 /** Polls every 50 ms until `count()` reaches `target`; the epoch ms at which it did, and the count then. */
-async function waitForCount(count: () => Promise<number>, target: number, timeoutMs: number): Promise<{ at: number; count: number }> {
+async function waitForCount(
+  count: () => Promise<number>,
+  target: number,
+  timeoutMs: number,
+): Promise<{ at: number; count: number }> {
   const deadline = performance.now() + timeoutMs;
   let last = -1;
   while (performance.now() < deadline) {

@@ -14,27 +14,45 @@ export interface ReLease {
  * (a) A long job runs on agent A; A is SIGKILLed; how long until agent B has started it again. B is
  * left running (the API-restart measurement uses it).
  */
-export async function measureReLease(stack: Stack, heartbeatIntervalMs: number, apiReadyAtMs: number): Promise<{ result: ReLease; agentB: ManagedProcess }> {
+export async function measureReLease(
+  stack: Stack,
+  heartbeatIntervalMs: number,
+  apiReadyAtMs: number,
+): Promise<{ result: ReLease; agentB: ManagedProcess }> {
   const a = await stack.startAgent('rec-a', { slots: 1 });
   // The reaper's first pass after the API starts grants an amnesty (3 intervals + 10 s) to every live
   // lease; a job leased before that pass would measure the amnesty, not the steady state. The pass
   // comes about half an interval after start: submit once it has surely run.
   await delay(Math.max(0, apiReadyAtMs + 2 * heartbeatIntervalMs - Date.now()));
   const id = await submitJob(stack, { name: 'recovery-long', steps: [{ run: ['sleep', '600'] }] });
-  await waitFor(async () => (await stack.job(id)).attempts[0]?.startedAt ?? undefined, { timeoutMs: 30_000, what: 'the long job to start on agent A' });
+  await waitFor(async () => (await stack.job(id)).attempts[0]?.startedAt ?? undefined, {
+    timeoutMs: 30_000,
+    what: 'the long job to start on agent A',
+  });
   const agentB = await stack.startAgent('rec-b', { slots: 1 });
   const killedAt = epochMs();
   await a.kill();
-  const job = await waitFor(async () => {
-    const j = await stack.job(id);
-    return j.attempts.length >= 2 && j.attempts.at(-1)?.startedAt ? j : undefined;
-  }, { timeoutMs: 30 * heartbeatIntervalMs + 30_000, intervalMs: 50, what: 'agent B to run the job again' });
+  const job = await waitFor(
+    async () => {
+      const j = await stack.job(id);
+      return j.attempts.length >= 2 && j.attempts.at(-1)?.startedAt ? j : undefined;
+    },
+    { timeoutMs: 30 * heartbeatIntervalMs + 30_000, intervalMs: 50, what: 'agent B to run the job again' },
+  );
   const restartedAt = Date.parse(job.attempts.at(-1)?.startedAt ?? '');
   await cancelJob(stack, id);
-  await waitFor(async () => ['cancelled', 'failed', 'succeeded'].includes((await stack.job(id)).state), { timeoutMs: 20_000, what: 'the long job to end' }).catch(() => undefined);
+  await waitFor(async () => ['cancelled', 'failed', 'succeeded'].includes((await stack.job(id)).state), {
+    timeoutMs: 20_000,
+    what: 'the long job to end',
+  }).catch(() => undefined);
   const orphansKilled = killJobProcesses(id);
   return {
-    result: { seconds: (restartedAt - killedAt) / 1_000, heartbeatIntervalMs, attemptStates: job.attempts.map((x) => x.state), orphansKilled },
+    result: {
+      seconds: (restartedAt - killedAt) / 1_000,
+      heartbeatIntervalMs,
+      attemptStates: job.attempts.map((x) => x.state),
+      orphansKilled,
+    },
     agentB,
   };
 }
@@ -63,7 +81,14 @@ export async function measureApiRestart(stack: Stack, journaled: number): Promis
   const readyAt = epochMs();
   const startedAt = readyAt + (await submitAndTimeStart(stack)) * 1_000;
   let survivors = 0;
-  for (const jid of ids) if (await stack.job(jid).then(() => true, () => false)) survivors++;
+  for (const jid of ids)
+    if (
+      await stack.job(jid).then(
+        () => true,
+        () => false,
+      )
+    )
+      survivors++;
   return {
     journaledJobs: ids.length,
     readySeconds: (readyAt - killedAt) / 1_000,
@@ -78,6 +103,10 @@ export async function measureApiRestart(stack: Stack, journaled: number): Promis
 async function submitAndTimeStart(stack: Stack): Promise<number> {
   const submitted = epochMs();
   const id = await submitJob(stack, { name: 'probe', steps: [{ run: ['true'] }] });
-  const started = await waitFor(async () => (await stack.job(id)).attempts[0]?.startedAt ?? undefined, { timeoutMs: 60_000, intervalMs: 25, what: `job ${id} to start` });
+  const started = await waitFor(async () => (await stack.job(id)).attempts[0]?.startedAt ?? undefined, {
+    timeoutMs: 60_000,
+    intervalMs: 25,
+    what: `job ${id} to start`,
+  });
   return (Date.parse(started) - submitted) / 1_000;
 }

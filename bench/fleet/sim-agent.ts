@@ -34,7 +34,12 @@ export interface SimSink {
 }
 
 type Method = 'Enroll' | 'Heartbeat' | 'Lease' | 'Complete';
-type UnaryFn = (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: unknown) => void) => grpc.ClientUnaryCall;
+type UnaryFn = (
+  req: unknown,
+  md: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res?: unknown) => void,
+) => grpc.ClientUnaryCall;
 
 /**
  * One simulated agent on its own channel: Enroll once, then a Heartbeat loop (the API's interval,
@@ -67,8 +72,20 @@ export class SimAgent {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
-        const req: pb.EnrollRequest = { name: this.name, pool: this.cfg.pool, labels: {}, slots: 1, version: 'bench-sim', previousAgentId: this.agentId };
-        const res = await this.call<pb.EnrollResponse__Output>('Enroll', req, this.cfg.enrollToken, Math.max(1_000, Math.min(10_000, giveUpAtMs - Date.now())));
+        const req: pb.EnrollRequest = {
+          name: this.name,
+          pool: this.cfg.pool,
+          labels: {},
+          slots: 1,
+          version: 'bench-sim',
+          previousAgentId: this.agentId,
+        };
+        const res = await this.call<pb.EnrollResponse__Output>(
+          'Enroll',
+          req,
+          this.cfg.enrollToken,
+          Math.max(1_000, Math.min(10_000, giveUpAtMs - Date.now())),
+        );
         this.credential = res.credential;
         this.agentId = res.agentId;
         this.intervalMs = Number(res.heartbeatIntervalMs) || this.intervalMs;
@@ -103,10 +120,22 @@ export class SimAgent {
       try {
         const req: pb.HeartbeatRequest = {
           running: [...this.held.values()],
-          state: { slots: 1, running: this.held.size, draining: false, breakerState: 'closed', outboxDepth: 0, outboxOldestAgeMs: 0 },
+          state: {
+            slots: 1,
+            running: this.held.size,
+            draining: false,
+            breakerState: 'closed',
+            outboxDepth: 0,
+            outboxOldestAgeMs: 0,
+          },
           sentAtMs: Date.now(),
         };
-        const res = await this.call<pb.HeartbeatResponse__Output>('Heartbeat', req, this.credential, Math.max(1_000, Math.min(this.intervalMs, 10_000)));
+        const res = await this.call<pb.HeartbeatResponse__Output>(
+          'Heartbeat',
+          req,
+          this.credential,
+          Math.max(1_000, Math.min(this.intervalMs, 10_000)),
+        );
         this.sink.heartbeat(performance.now() - started);
         this.intervalMs = Number(res.heartbeatIntervalMs) || this.intervalMs;
         wait = jitter(this.intervalMs, 0.1);
@@ -123,7 +152,12 @@ export class SimAgent {
     while (!this.stopping.signal.aborted) {
       const started = performance.now();
       try {
-        const res = await this.call<pb.LeaseResponse__Output>('Lease', { freeSlots: 1, waitMs: this.cfg.leaseWaitMs }, this.credential, this.cfg.leaseWaitMs + 5_000);
+        const res = await this.call<pb.LeaseResponse__Output>(
+          'Lease',
+          { freeSlots: 1, waitMs: this.cfg.leaseWaitMs },
+          this.credential,
+          this.cfg.leaseWaitMs + 5_000,
+        );
         backoffMs = 500;
         for (const a of res.assignments) await this.completeAtOnce(a);
         if (res.assignments.length === 0 && performance.now() - started < 1_000) await delay(jitter(1_000, 0.2));
@@ -143,8 +177,15 @@ export class SimAgent {
     this.held.set(key, { jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken });
     try {
       const req: pb.CompleteRequest = {
-        jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0, reason: '',
-        startedAtMs: Math.floor(at), endedAtMs: Date.now(), lastSeq: 0,
+        jobId: a.jobId,
+        attempt: a.attempt,
+        leaseToken: a.leaseToken,
+        outcome: 'OUTCOME_SUCCEEDED',
+        exitCode: 0,
+        reason: '',
+        startedAtMs: Math.floor(at),
+        endedAtMs: Date.now(),
+        lastSeq: 0,
       };
       await this.call('Complete', req, this.credential, 15_000);
     } catch (err) {

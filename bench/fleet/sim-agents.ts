@@ -11,7 +11,12 @@ const agents: SimAgent[] = [];
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 
-const fresh = (): Omit<SimStats, 'loopDelayP99Ms' | 'agents'> => ({ heartbeatMs: [], assignments: [], errors: {}, okCalls: 0 });
+const fresh = (): Omit<SimStats, 'loopDelayP99Ms' | 'agents'> => ({
+  heartbeatMs: [],
+  assignments: [],
+  errors: {},
+  okCalls: 0,
+});
 let stats = fresh();
 
 const sink: SimSink = {

@@ -24,7 +24,10 @@ export interface Summary {
 /** Nearest-rank percentiles; NaN when there are no samples. */
 export function summarize(samples: readonly number[]): Summary {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number): number => (sorted.length === 0 ? NaN : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number));
+  const at = (p: number): number =>
+    sorted.length === 0
+      ? NaN
+      : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number);
   return { n: sorted.length, p50: at(50), p99: at(99), max: sorted.at(-1) ?? NaN };
 }
 

@@ -35,7 +35,10 @@ export function parseRunArgs(argv: readonly string[], knownIds: readonly string[
 }
 
 function parseOnly(list: string, knownIds: readonly string[]): string[] {
-  const ids = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const ids = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = ids.filter((id) => !knownIds.includes(id));
   if (unknown.length > 0) throw new UsageError(`unknown section ${unknown.join(', ')} (known: ${knownIds.join(', ')})`);
   return ids;

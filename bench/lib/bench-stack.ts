@@ -25,7 +25,9 @@ export async function withStack<T>(o: BenchStackOptions, body: (stack: Stack) =>
   try {
     await stack.start();
     await Promise.all(
-      Array.from({ length: o.agents ?? 0 }, (_, i) => stack.startAgent(`bench-${i}`, { slots: o.slots ?? 8, extraEnv: { JR_LOG_LEVEL: 'warn' } })),
+      Array.from({ length: o.agents ?? 0 }, (_, i) =>
+        stack.startAgent(`bench-${i}`, { slots: o.slots ?? 8, extraEnv: { JR_LOG_LEVEL: 'warn' } }),
+      ),
     );
     return await body(stack);
   } catch (err) {
@@ -40,10 +42,13 @@ export async function withStack<T>(o: BenchStackOptions, body: (stack: Stack) =>
 /** Waits until the API's relay has applied every journaled submission to Postgres and BullMQ. */
 export async function relayDrained(stack: Stack, timeoutMs = 600_000): Promise<number> {
   const started = performance.now();
-  await waitFor(async () => /"0 submissions not yet applied"/.test(await (await fetch(`${stack.baseUrl}/readyz`)).text()), {
-    timeoutMs,
-    intervalMs: 100,
-    what: 'the relay to apply the backlog',
-  });
+  await waitFor(
+    async () => /"0 submissions not yet applied"/.test(await (await fetch(`${stack.baseUrl}/readyz`)).text()),
+    {
+      timeoutMs,
+      intervalMs: 100,
+      what: 'the relay to apply the backlog',
+    },
+  );
   return (performance.now() - started) / 1_000;
 }

@@ -10,7 +10,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Runs `concurrency` loops of `op` until `seconds` have passed; returns completed ops and elapsed seconds. */
-export async function closedLoop(concurrency: number, seconds: number, op: () => Promise<void>): Promise<{ ops: number; elapsedS: number }> {
+export async function closedLoop(
+  concurrency: number,
+  seconds: number,
+  op: () => Promise<void>,
+): Promise<{ ops: number; elapsedS: number }> {
   const started = performance.now();
   const deadline = started + seconds * 1_000;
   let ops = 0;
@@ -26,7 +30,11 @@ export async function closedLoop(concurrency: number, seconds: number, op: () =>
 }
 
 /** Runs `op(i)` for i in [0, count) with at most `concurrency` in flight. */
-export async function forEachConcurrent(count: number, concurrency: number, op: (i: number) => Promise<void>): Promise<void> {
+export async function forEachConcurrent(
+  count: number,
+  concurrency: number,
+  op: (i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, count) }, async () => {
@@ -122,7 +130,13 @@ export interface LatencySummary {
 
 export function summarize(samples: readonly number[]): LatencySummary {
   const sorted = [...samples].sort((a, b) => a - b);
-  return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN };
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? NaN,
+  };
 }
 
 export function round(value: number, digits = 1): number {

@@ -27,7 +27,12 @@ export function parseDateNs(text: string): number {
 const connection = (redisUrl: string) => ({ url: redisUrl, maxRetriesPerRequest: null });
 
 /** Raw `Queue.add` at a closed-loop concurrency for `seconds`. */
-export async function rawAdd(redisUrl: string, prefix: string, concurrency: number, seconds: number): Promise<{ ops: number; elapsedS: number }> {
+export async function rawAdd(
+  redisUrl: string,
+  prefix: string,
+  concurrency: number,
+  seconds: number,
+): Promise<{ ops: number; elapsedS: number }> {
   const queue = new Queue('bench-raw-add', { connection: connection(redisUrl), prefix });
   try {
     await queue.waitUntilReady();
@@ -75,7 +80,13 @@ export async function rawDispatch(redisUrl: string, prefix: string, o: RawDispat
 }
 
 /** N jobs added (closed loop, `concurrency` in flight) → the worker spawned `cmd` for each and it exited 0. */
-export async function rawThroughput(redisUrl: string, prefix: string, jobs: number, concurrency: number, cmd: string[]): Promise<number> {
+export async function rawThroughput(
+  redisUrl: string,
+  prefix: string,
+  jobs: number,
+  concurrency: number,
+  cmd: string[],
+): Promise<number> {
   const queue = new Queue('bench-raw-throughput', { connection: connection(redisUrl), prefix });
   let done = 0;
   const worker = new Worker(

@@ -51,6 +51,7 @@ export type BenchSection = (ctx: BenchContext) => Promise<SectionResult>;
 
 /** A figure with its ratio to the reference computed (undefined when either side is 0 or missing). */
 export function figure(f: Omit<Figure, 'ratio'>): Figure {
-  const ratio = f.reference && f.reference.value !== 0 && Number.isFinite(f.value) ? f.value / f.reference.value : undefined;
+  const ratio =
+    f.reference && f.reference.value !== 0 && Number.isFinite(f.value) ? f.value / f.reference.value : undefined;
   return ratio === undefined ? { ...f } : { ...f, ratio };
 }

@@ -17,7 +17,10 @@ export function formatNumber(n: number): string {
 
 function figureRow(section: string, f: Figure): string[] {
   const reference = f.reference ? `${formatNumber(f.reference.value)} ${f.reference.label}` : '';
-  const ratio = f.ratio === undefined || !Number.isFinite(f.ratio) ? '' : `${f.ratio >= 10 ? f.ratio.toFixed(0) : f.ratio.toFixed(2)}x`;
+  const ratio =
+    f.ratio === undefined || !Number.isFinite(f.ratio)
+      ? ''
+      : `${f.ratio >= 10 ? f.ratio.toFixed(0) : f.ratio.toFixed(2)}x`;
   return [section, f.label, formatNumber(f.value), f.unit, reference, ratio];
 }
 

@@ -30,7 +30,9 @@ interface Sizes {
 }
 
 const sizes = (quick: boolean): Sizes =>
-  quick ? { jobs: 100, rate: 100, agents: 2, slots: 8, loadRate: 500, warmUpMs: 500 } : { jobs: 1_000, rate: 50, agents: 2, slots: 8, loadRate: 500, warmUpMs: 1_000 };
+  quick
+    ? { jobs: 100, rate: 100, agents: 2, slots: 8, loadRate: 500, warmUpMs: 500 }
+    : { jobs: 1_000, rate: 50, agents: 2, slots: 8, loadRate: 500, warmUpMs: 1_000 };
 
 const REFERENCE_CHOICE =
   'raw BullMQ add -> a Worker spawned the same date, same rate, same Redis, same conditions: the heartbeat interval is not on the ' +
@@ -51,13 +53,21 @@ async function measureJr(stack: Stack, o: Sizes, tag: string): Promise<number[]>
       return id !== undefined;
     });
     await load.done;
-    if (answeredAt.size !== o.jobs) throw new Error(`${o.jobs - answeredAt.size} of ${o.jobs} dispatch submissions were refused`);
-    await waitFor(async () => (await client.succeeded()) - before >= o.jobs, { timeoutMs: 120_000, intervalMs: 100, what: `${o.jobs} dispatch jobs to succeed` });
+    if (answeredAt.size !== o.jobs)
+      throw new Error(`${o.jobs - answeredAt.size} of ${o.jobs} dispatch submissions were refused`);
+    await waitFor(async () => (await client.succeeded()) - before >= o.jobs, {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+      what: `${o.jobs} dispatch jobs to succeed`,
+    });
     const samples: number[] = [];
     const ids = [...answeredAt.keys()];
     await forEachConcurrent(ids.length, 8, async (i) => {
       const id = ids[i]!;
-      const ranAt = await waitFor(async () => parseDateNs((await client.request('GET', `/v1/jobs/${id}/logs`)).text), { timeoutMs: 10_000, what: `job ${id}'s output` });
+      const ranAt = await waitFor(async () => parseDateNs((await client.request('GET', `/v1/jobs/${id}/logs`)).text), {
+        timeoutMs: 10_000,
+        what: `job ${id}'s output`,
+      });
       samples.push(ranAt - answeredAt.get(id)!);
     });
     return samples;
@@ -66,16 +76,34 @@ async function measureJr(stack: Stack, o: Sizes, tag: string): Promise<number[]>
   }
 }
 
-async function measurePair(ctx: BenchContext, stack: Stack, o: Sizes, tag: string): Promise<{ jr: LatencySummary; raw: LatencySummary }> {
+async function measurePair(
+  ctx: BenchContext,
+  stack: Stack,
+  o: Sizes,
+  tag: string,
+): Promise<{ jr: LatencySummary; raw: LatencySummary }> {
   ctx.log(`${tag}: ${o.jobs} jobs at ${o.rate}/s through jr-api`);
   const jr = summarize(await measureJr(stack, o, tag));
   ctx.log(`${tag}: ${o.jobs} jobs at ${o.rate}/s through raw BullMQ (worker concurrency ${o.agents * o.slots})`);
-  const raw = summarize(await rawDispatch(stack.redisUrl, `${stack.prefix}-raw-${tag}`, { count: o.jobs, rate: o.rate, concurrency: o.agents * o.slots }));
-  ctx.log(`${tag}: p50 ${round(jr.p50)} ms (raw ${round(raw.p50, 2)} ms), p99 ${round(jr.p99)} ms (raw ${round(raw.p99, 2)} ms)`);
+  const raw = summarize(
+    await rawDispatch(stack.redisUrl, `${stack.prefix}-raw-${tag}`, {
+      count: o.jobs,
+      rate: o.rate,
+      concurrency: o.agents * o.slots,
+    }),
+  );
+  ctx.log(
+    `${tag}: p50 ${round(jr.p50)} ms (raw ${round(raw.p50, 2)} ms), p99 ${round(jr.p99)} ms (raw ${round(raw.p99, 2)} ms)`,
+  );
   return { jr, raw };
 }
 
-function latencyFigures(tag: string, what: string, m: { jr: LatencySummary; raw: LatencySummary }, note?: string): Figure[] {
+function latencyFigures(
+  tag: string,
+  what: string,
+  m: { jr: LatencySummary; raw: LatencySummary },
+  note?: string,
+): Figure[] {
   return (['p50', 'p95', 'p99', 'max'] as const).map((p) =>
     figure({
       key: `dispatch.${tag}.${p}`,
@@ -93,7 +121,12 @@ export async function dispatchSection(ctx: BenchContext): Promise<SectionResult>
   return withStack({ agents: o.agents, slots: o.slots }, async (stack) => {
     const idle = await measurePair(ctx, stack, o, 'idle');
     ctx.log(`background load: ${o.loadRate} submissions/s to pool ${UNSERVED_POOL} (no agent serves it)`);
-    const background = startBackgroundLoad({ baseUrl: stack.baseUrl, adminToken: stack.adminToken, rate: o.loadRate, pool: UNSERVED_POOL });
+    const background = startBackgroundLoad({
+      baseUrl: stack.baseUrl,
+      adminToken: stack.adminToken,
+      rate: o.loadRate,
+      pool: UNSERVED_POOL,
+    });
     let bg: BackgroundLoadResult;
     let loaded: { jr: LatencySummary; raw: LatencySummary };
     try {
@@ -108,8 +141,26 @@ export async function dispatchSection(ctx: BenchContext): Promise<SectionResult>
     const figures = [
       ...latencyFigures('idle', 'idle', idle),
       ...latencyFigures('loaded', `+${o.loadRate}/s load`, loaded, loadNote),
-      figure({ key: 'dispatch.loaded.background_rate', label: 'background submissions accepted during (b)', value: round(bg.perSecond), unit: 'ops/s', reference: { label: 'offered', value: o.loadRate } }),
+      figure({
+        key: 'dispatch.loaded.background_rate',
+        label: 'background submissions accepted during (b)',
+        value: round(bg.perSecond),
+        unit: 'ops/s',
+        reference: { label: 'offered', value: o.loadRate },
+      }),
     ];
-    return { id: 'dispatch', title: 'Dispatch latency (202 → the job process ran)', figures, details: { sizes: o, idle, loaded, background: bg, unservedPool: UNSERVED_POOL, referenceChoice: REFERENCE_CHOICE } };
+    return {
+      id: 'dispatch',
+      title: 'Dispatch latency (202 → the job process ran)',
+      figures,
+      details: {
+        sizes: o,
+        idle,
+        loaded,
+        background: bg,
+        unservedPool: UNSERVED_POOL,
+        referenceChoice: REFERENCE_CHOICE,
+      },
+    };
   });
 }

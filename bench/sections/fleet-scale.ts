@@ -28,9 +28,28 @@ interface Plan {
 
 function plan(quick: boolean): Plan {
   // --quick: a 1 s interval so that a 3 s hold still sees every agent beat a few times
-  if (quick) return { steps: [100, 200], heartbeatInterval: '1s', heartbeatIntervalMs: 1_000, holdMs: 3_000, enrollDeadlineMs: 15_000, processes: 2, enrollConcurrency: 32, jobRate: 10 };
+  if (quick)
+    return {
+      steps: [100, 200],
+      heartbeatInterval: '1s',
+      heartbeatIntervalMs: 1_000,
+      holdMs: 3_000,
+      enrollDeadlineMs: 15_000,
+      processes: 2,
+      enrollConcurrency: 32,
+      jobRate: 10,
+    };
   // full: JR_HEARTBEAT_INTERVAL=10s (the default), each step held 3 intervals after all enrolled
-  return { steps: [1_000, 5_000, 10_000], heartbeatInterval: '10s', heartbeatIntervalMs: 10_000, holdMs: 31_000, enrollDeadlineMs: 180_000, processes: 4, enrollConcurrency: 64, jobRate: 10 };
+  return {
+    steps: [1_000, 5_000, 10_000],
+    heartbeatInterval: '10s',
+    heartbeatIntervalMs: 10_000,
+    holdMs: 31_000,
+    enrollDeadlineMs: 180_000,
+    processes: 4,
+    enrollConcurrency: 64,
+    jobRate: 10,
+  };
 }
 
 export const fleetScale: BenchSection = async (ctx) => {
@@ -40,14 +59,43 @@ export const fleetScale: BenchSection = async (ctx) => {
   try {
     const maxAgents = Math.max(...p.steps);
     const limits: Record<string, string> = { api: ensureOpenFiles(stack.api.pid, maxAgents + 1_024) };
-    fleet = await Fleet.start({ processes: p.processes, target: stack.grpcAddress, enrollToken: stack.enrollToken, pool: POOL, leaseWaitMs: 25_000 });
-    fleet.pids.forEach((pid, i) => (limits[`generator${i}`] = ensureOpenFiles(pid, Math.ceil(maxAgents / p.processes) + 1_024)));
-    ctx.log(`open-file limits: ${Object.entries(limits).map(([k, v]) => `${k} ${v}`).join('; ')}`);
-    const target = { fleet, apiPid: stack.api.pid, baseUrl: stack.baseUrl, databaseUrl: stack.databaseUrl, adminToken: stack.adminToken, pool: POOL };
+    fleet = await Fleet.start({
+      processes: p.processes,
+      target: stack.grpcAddress,
+      enrollToken: stack.enrollToken,
+      pool: POOL,
+      leaseWaitMs: 25_000,
+    });
+    fleet.pids.forEach(
+      (pid, i) => (limits[`generator${i}`] = ensureOpenFiles(pid, Math.ceil(maxAgents / p.processes) + 1_024)),
+    );
+    ctx.log(
+      `open-file limits: ${Object.entries(limits)
+        .map(([k, v]) => `${k} ${v}`)
+        .join('; ')}`,
+    );
+    const target = {
+      fleet,
+      apiPid: stack.api.pid,
+      baseUrl: stack.baseUrl,
+      databaseUrl: stack.databaseUrl,
+      adminToken: stack.adminToken,
+      pool: POOL,
+    };
     const idle = await measureIdle(target, ctx.quick ? 1_000 : 3_000);
     const steps: StepResult[] = [];
     for (const agents of p.steps) {
-      const step = await runStep(target, { agents, holdMs: p.holdMs, enrollDeadlineMs: p.enrollDeadlineMs, enrollConcurrency: p.enrollConcurrency, jobRate: p.jobRate }, ctx.log);
+      const step = await runStep(
+        target,
+        {
+          agents,
+          holdMs: p.holdMs,
+          enrollDeadlineMs: p.enrollDeadlineMs,
+          enrollConcurrency: p.enrollConcurrency,
+          jobRate: p.jobRate,
+        },
+        ctx.log,
+      );
       ctx.log(
         `N=${step.planned} (${step.agents} enrolled): heartbeat p50/p99 ${round(step.heartbeatMs.p50)}/${round(step.heartbeatMs.p99)} ms, lease p50/p99 ${round(step.leaseMs.p50)}/${round(step.leaseMs.p99)} ms, ` +
           `API ${round(step.apiCpuPercent)} %CPU (${round(step.apiCpuMsPerCall, 2)} ms per call, ${round(step.callsPerSecond)} calls/s) ${round(step.apiRssMiB)} MiB ${step.apiSockets} sockets, generators ${round(step.generatorsCpuPercent)} %CPU (loop lag p99 ${round(step.generatorLoopDelayP99Ms)} ms), ` +
@@ -103,23 +151,86 @@ function stepFigures(s: StepResult, p: Plan, idle: IdleBaseline, first: StepResu
   const target = { label: 'target', value: HEARTBEAT_TARGET_MS };
   const smallest = (v: number) => ({ label: `at N=${first.planned}`, value: round(v, 3) });
   return [
-    figure({ key: `${k}.heartbeat_p50`, label: `${n} heartbeat RTT p50`, value: round(s.heartbeatMs.p50, 2), unit: 'ms', reference: target, note: `${s.heartbeatMs.n} beats` }),
-    figure({ key: `${k}.heartbeat_p99`, label: `${n} heartbeat RTT p99`, value: round(s.heartbeatMs.p99, 2), unit: 'ms', reference: target, note: `generator loop lag p99 ${round(s.generatorLoopDelayP99Ms)} ms` }),
-    figure({ key: `${k}.lease_p50`, label: `${n} lease latency p50 (202 -> assignment)`, value: round(s.leaseMs.p50, 2), unit: 'ms', reference: smallest(first.leaseMs.p50), note: `${s.leaseMs.n} of ${s.jobsSubmitted} jobs` }),
-    figure({ key: `${k}.lease_p99`, label: `${n} lease latency p99 (202 -> assignment)`, value: round(s.leaseMs.p99, 2), unit: 'ms', reference: smallest(first.leaseMs.p99) }),
-    figure({ key: `${k}.api_cpu`, label: `${n} jr-api CPU`, value: round(s.apiCpuPercent), unit: '%CPU', reference: { label: 'one core', value: 100 }, note: `load generators ${round(s.generatorsCpuPercent)} %CPU on the same cores` }),
     figure({
-      key: `${k}.api_cpu_per_call`, label: `${n} jr-api CPU per agent call answered`, value: round(s.apiCpuMsPerCall, 3), unit: 'ms', reference: smallest(first.apiCpuMsPerCall),
+      key: `${k}.heartbeat_p50`,
+      label: `${n} heartbeat RTT p50`,
+      value: round(s.heartbeatMs.p50, 2),
+      unit: 'ms',
+      reference: target,
+      note: `${s.heartbeatMs.n} beats`,
+    }),
+    figure({
+      key: `${k}.heartbeat_p99`,
+      label: `${n} heartbeat RTT p99`,
+      value: round(s.heartbeatMs.p99, 2),
+      unit: 'ms',
+      reference: target,
+      note: `generator loop lag p99 ${round(s.generatorLoopDelayP99Ms)} ms`,
+    }),
+    figure({
+      key: `${k}.lease_p50`,
+      label: `${n} lease latency p50 (202 -> assignment)`,
+      value: round(s.leaseMs.p50, 2),
+      unit: 'ms',
+      reference: smallest(first.leaseMs.p50),
+      note: `${s.leaseMs.n} of ${s.jobsSubmitted} jobs`,
+    }),
+    figure({
+      key: `${k}.lease_p99`,
+      label: `${n} lease latency p99 (202 -> assignment)`,
+      value: round(s.leaseMs.p99, 2),
+      unit: 'ms',
+      reference: smallest(first.leaseMs.p99),
+    }),
+    figure({
+      key: `${k}.api_cpu`,
+      label: `${n} jr-api CPU`,
+      value: round(s.apiCpuPercent),
+      unit: '%CPU',
+      reference: { label: 'one core', value: 100 },
+      note: `load generators ${round(s.generatorsCpuPercent)} %CPU on the same cores`,
+    }),
+    figure({
+      key: `${k}.api_cpu_per_call`,
+      label: `${n} jr-api CPU per agent call answered`,
+      value: round(s.apiCpuMsPerCall, 3),
+      unit: 'ms',
+      reference: smallest(first.apiCpuMsPerCall),
       note: `${round(s.callsPerSecond)} calls/s answered OK`,
     }),
-    figure({ key: `${k}.api_rss`, label: `${n} jr-api RSS`, value: round(s.apiRssMiB), unit: 'MiB', reference: { label: 'no agents', value: round(idle.apiRssMiB) }, note: `${s.apiSockets} open sockets` }),
     figure({
-      key: `${k}.enroll`, label: `${n} enrolling the step's new agents`, value: round(s.enrollWallS, 2), unit: 's', reference: { label: 'heartbeat interval', value: p.heartbeatIntervalMs / 1_000 },
+      key: `${k}.api_rss`,
+      label: `${n} jr-api RSS`,
+      value: round(s.apiRssMiB),
+      unit: 'MiB',
+      reference: { label: 'no agents', value: round(idle.apiRssMiB) },
+      note: `${s.apiSockets} open sockets`,
+    }),
+    figure({
+      key: `${k}.enroll`,
+      label: `${n} enrolling the step's new agents`,
+      value: round(s.enrollWallS, 2),
+      unit: 's',
+      reference: { label: 'heartbeat interval', value: p.heartbeatIntervalMs / 1_000 },
       note: `${s.agents} enrolled, ${s.enrollFailed} failed or given up; per call p50 ${round(s.enrollCallMs.p50)} ms, p99 ${round(s.enrollCallMs.p99)} ms`,
     }),
-    figure({ key: `${k}.calls_ok`, label: `${n} agent calls answered OK`, value: round(s.okPercent, 3), unit: '%', reference: { label: 'all', value: 100 }, note: Object.entries(s.errors).map(([e, c]) => `${e} ${c}`).join(', ') || 'no errors' }),
     figure({
-      key: `${k}.pg_p99`, label: `${n} PostgreSQL SELECT 1 p99 (probe)`, value: round(s.probes.pgPingMs.p99, 2), unit: 'ms', reference: { label: 'no agents', value: round(idle.probes.pgPingMs.p99, 2) },
+      key: `${k}.calls_ok`,
+      label: `${n} agent calls answered OK`,
+      value: round(s.okPercent, 3),
+      unit: '%',
+      reference: { label: 'all', value: 100 },
+      note:
+        Object.entries(s.errors)
+          .map(([e, c]) => `${e} ${c}`)
+          .join(', ') || 'no errors',
+    }),
+    figure({
+      key: `${k}.pg_p99`,
+      label: `${n} PostgreSQL SELECT 1 p99 (probe)`,
+      value: round(s.probes.pgPingMs.p99, 2),
+      unit: 'ms',
+      reference: { label: 'no agents', value: round(idle.probes.pgPingMs.p99, 2) },
       note: `jr-api pool busy mean ${round(s.probes.apiPgActiveMean)}, max ${s.probes.apiPgActiveMax} of ${API_PG_POOL}; GET /healthz p99 ${round(s.probes.healthzMs.p99)} ms; machine ${round(s.probes.machineCpuPercent)} %CPU`,
     }),
   ];

@@ -14,7 +14,10 @@ import { figure, type BenchContext, type SectionResult } from '../lib/report';
  * Quick mode samples 3 s: with the real 10 s heartbeat an idle agent may not run at all in that window
  * (0 %CPU says nothing), so it heartbeats every second there; the full run uses the 10 s default.
  */
-const sizes = (quick: boolean) => (quick ? { settleSeconds: 1, seconds: 3, heartbeatInterval: '1s' } : { settleSeconds: 3, seconds: 30, heartbeatInterval: '10s' });
+const sizes = (quick: boolean) =>
+  quick
+    ? { settleSeconds: 1, seconds: 3, heartbeatInterval: '1s' }
+    : { settleSeconds: 3, seconds: 30, heartbeatInterval: '10s' };
 
 /** Three significant digits: an idle process's CPU% is small, and must not round to 0. */
 const sig = (x: number): number => Number(x.toPrecision(3));
@@ -37,10 +40,27 @@ export async function footprintSection(ctx: BenchContext): Promise<SectionResult
       const [a, b] = await sampleFootprints([agent.pid, bare.pid], o.seconds);
       if (!agent.running) throw new Error(`the agent exited while idle:\n${agent.log().slice(-2_000)}`);
       const figures = [
-        figure({ key: 'footprint.rss', label: 'idle jr-agent RSS (mean)', value: round(a!.rssMeanMiB), unit: 'MiB', reference: { label: 'bare node, same binary', value: round(b!.rssMeanMiB) } }),
-        figure({ key: 'footprint.cpu', label: `idle jr-agent CPU, ${o.seconds} s, heartbeat ${o.heartbeatInterval}`, value: sig(a!.cpuPercent), unit: '%CPU', reference: { label: 'bare node setInterval 1 s', value: sig(b!.cpuPercent) } }),
+        figure({
+          key: 'footprint.rss',
+          label: 'idle jr-agent RSS (mean)',
+          value: round(a!.rssMeanMiB),
+          unit: 'MiB',
+          reference: { label: 'bare node, same binary', value: round(b!.rssMeanMiB) },
+        }),
+        figure({
+          key: 'footprint.cpu',
+          label: `idle jr-agent CPU, ${o.seconds} s, heartbeat ${o.heartbeatInterval}`,
+          value: sig(a!.cpuPercent),
+          unit: '%CPU',
+          reference: { label: 'bare node setInterval 1 s', value: sig(b!.cpuPercent) },
+        }),
       ];
-      return { id: 'footprint', title: 'Idle agent footprint', figures, details: { sizes: o, agent: a, bareNode: b, heartbeatInterval: stack.heartbeatInterval } };
+      return {
+        id: 'footprint',
+        title: 'Idle agent footprint',
+        figures,
+        details: { sizes: o, agent: a, bareNode: b, heartbeatInterval: stack.heartbeatInterval },
+      };
     } finally {
       release();
       bare.kill('SIGKILL');

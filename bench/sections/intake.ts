@@ -40,7 +40,11 @@ interface Step {
   rawElapsedS: number;
 }
 
-async function durableStep(stack: Stack, concurrency: number, seconds: number): Promise<Omit<Step, 'rawAdds' | 'rawElapsedS'>> {
+async function durableStep(
+  stack: Stack,
+  concurrency: number,
+  seconds: number,
+): Promise<Omit<Step, 'rawAdds' | 'rawElapsedS'>> {
   const client = new BenchClient(stack, concurrency);
   try {
     const body = jobBody('bench-intake', ['true']);
@@ -92,9 +96,28 @@ function stepFigures(s: Step, diskSyncs: number): Figure[] {
   const c = s.concurrency;
   const rate = s.accepted / s.elapsedS;
   return [
-    figure({ key: `intake.c${c}.rate`, label: `durable POST /v1/jobs, concurrency ${c}`, value: round(rate), unit: 'ops/s', reference: { label: 'raw BullMQ add', value: round(s.rawAdds / s.rawElapsedS) } }),
-    figure({ key: `intake.c${c}.fdatasyncs`, label: `intake fdatasyncs, concurrency ${c}`, value: round(s.fsyncs / s.elapsedS), unit: 'syncs/s', reference: { label: 'disk fdatasync rate (1 writer)', value: round(diskSyncs) } }),
-    figure({ key: `intake.c${c}.batch`, label: `records per fdatasync, concurrency ${c}`, value: round(s.accepted / s.fsyncs), unit: 'records', reference: { label: 'concurrency (largest batch)', value: c }, ...(s.refused > 0 ? { note: `${s.refused} refused` } : {}) }),
+    figure({
+      key: `intake.c${c}.rate`,
+      label: `durable POST /v1/jobs, concurrency ${c}`,
+      value: round(rate),
+      unit: 'ops/s',
+      reference: { label: 'raw BullMQ add', value: round(s.rawAdds / s.rawElapsedS) },
+    }),
+    figure({
+      key: `intake.c${c}.fdatasyncs`,
+      label: `intake fdatasyncs, concurrency ${c}`,
+      value: round(s.fsyncs / s.elapsedS),
+      unit: 'syncs/s',
+      reference: { label: 'disk fdatasync rate (1 writer)', value: round(diskSyncs) },
+    }),
+    figure({
+      key: `intake.c${c}.batch`,
+      label: `records per fdatasync, concurrency ${c}`,
+      value: round(s.accepted / s.fsyncs),
+      unit: 'records',
+      reference: { label: 'concurrency (largest batch)', value: c },
+      ...(s.refused > 0 ? { note: `${s.refused} refused` } : {}),
+    }),
   ];
 }
 
@@ -120,9 +143,20 @@ export async function intakeSection(ctx: BenchContext): Promise<SectionResult> {
     const figures = steps.flatMap((s) => stepFigures(s, diskSyncs));
     if (c64) {
       figures.push(
-        figure({ key: 'intake.c64.vs_http', label: 'durable POST /v1/jobs vs the HTTP ceiling, c64', value: round(c64.accepted / c64.elapsedS), unit: 'ops/s', reference: { label: 'GET /healthz, same client', value: round(ceiling) } }),
+        figure({
+          key: 'intake.c64.vs_http',
+          label: 'durable POST /v1/jobs vs the HTTP ceiling, c64',
+          value: round(c64.accepted / c64.elapsedS),
+          unit: 'ops/s',
+          reference: { label: 'GET /healthz, same client', value: round(ceiling) },
+        }),
       );
     }
-    return { id: 'intake', title: 'Durable intake vs raw BullMQ add', figures, details: { sizes: o, diskFdatasyncsPerSecond: diskSyncs, httpCeilingPerSecond: ceiling, steps } };
+    return {
+      id: 'intake',
+      title: 'Durable intake vs raw BullMQ add',
+      figures,
+      details: { sizes: o, diskFdatasyncsPerSecond: diskSyncs, httpCeilingPerSecond: ceiling, steps },
+    };
   });
 }

@@ -34,9 +34,13 @@ export const recovery: BenchSection = async (ctx) => {
     const coldStartS = (performance.now() - coldStarted) / 1_000;
     ctx.log(`API up in ${round(coldStartS, 2)} s; (a) SIGKILL of an agent running a job`);
     const { result: relet } = await measureReLease(stack, p.heartbeatIntervalMs, Date.now());
-    ctx.log(`re-leased after ${round(relet.seconds, 2)} s; (b) SIGKILL of the API with ${p.journaledJobs} jobs just journaled`);
+    ctx.log(
+      `re-leased after ${round(relet.seconds, 2)} s; (b) SIGKILL of the API with ${p.journaledJobs} jobs just journaled`,
+    );
     const restart = await measureApiRestart(stack, p.journaledJobs);
-    ctx.log(`ready again after ${round(restart.readySeconds, 2)} s; (c) Redis emptied under ${p.redisJobs} queued jobs`);
+    ctx.log(
+      `ready again after ${round(restart.readySeconds, 2)} s; (c) Redis emptied under ${p.redisJobs} queued jobs`,
+    );
     const loss = await measureRedisLoss(stack, redis, p.redisJobs, ctx.log);
     return result(p, coldStartS, relet, restart, loss);
   } finally {
@@ -48,29 +52,49 @@ export const recovery: BenchSection = async (ctx) => {
 function result(p: Plan, coldStartS: number, relet: ReLease, restart: ApiRestart, loss: RedisLoss): SectionResult {
   const figures: Figure[] = [
     figure({
-      key: 'recovery.relet_heartbeats', label: 'agent SIGKILL -> job running on another agent', value: round(relet.seconds / (p.heartbeatIntervalMs / 1_000), 2), unit: 'x heartbeat',
+      key: 'recovery.relet_heartbeats',
+      label: 'agent SIGKILL -> job running on another agent',
+      value: round(relet.seconds / (p.heartbeatIntervalMs / 1_000), 2),
+      unit: 'x heartbeat',
       reference: { label: 'contract: lost after', value: CONTRACT_LOST_AFTER_HEARTBEATS },
       note: `${round(relet.seconds, 2)} s at JR_HEARTBEAT_INTERVAL=${p.heartbeatInterval}; attempts ${relet.attemptStates.join(', ')}`,
     }),
     figure({
-      key: 'recovery.api_ready', label: `API SIGKILL -> /readyz 200 (${restart.journaledJobs} jobs journaled)`, value: round(restart.readySeconds, 2), unit: 's',
+      key: 'recovery.api_ready',
+      label: `API SIGKILL -> /readyz 200 (${restart.journaledJobs} jobs journaled)`,
+      value: round(restart.readySeconds, 2),
+      unit: 's',
       reference: { label: 'first start (new database)', value: round(coldStartS, 2) },
       note: `${restart.survivors}/${restart.journaledJobs} acknowledged jobs known after the restart`,
     }),
     figure({
-      key: 'recovery.api_next_job', label: 'API SIGKILL -> next submitted job running', value: round(restart.nextJobSeconds, 2), unit: 's',
+      key: 'recovery.api_next_job',
+      label: 'API SIGKILL -> next submitted job running',
+      value: round(restart.nextJobSeconds, 2),
+      unit: 's',
       reference: { label: 'submit -> running before the kill', value: round(restart.jobBeforeKillSeconds, 3) },
       note: `${round(restart.nextJobAfterReadySeconds, 2)} s of it after /readyz (agent reconnect)`,
     }),
     figure({
-      key: 'recovery.redis_all', label: `Redis emptied -> all ${loss.jobs} queued jobs back in BullMQ`, value: round(loss.allSeconds, 2), unit: 's',
+      key: 'recovery.redis_all',
+      label: `Redis emptied -> all ${loss.jobs} queued jobs back in BullMQ`,
+      value: round(loss.allSeconds, 2),
+      unit: 's',
       reference: { label: 'raw BullMQ addBulk of as many', value: round(loss.jobs / loss.rawAddBulkPerSecond, 3) },
       note: `first one after ${round(loss.firstSeconds, 2)} s (sentinel check every ~2 s); submitted at ${Math.round(loss.submitPerSecond)}/s`,
     }),
     figure({
-      key: 'recovery.redis_rate', label: 'Redis emptied: re-enqueue rate', value: Math.round(loss.reEnqueuePerSecond), unit: 'jobs/s',
+      key: 'recovery.redis_rate',
+      label: 'Redis emptied: re-enqueue rate',
+      value: Math.round(loss.reEnqueuePerSecond),
+      unit: 'jobs/s',
       reference: { label: 'raw BullMQ addBulk by 500, same Redis', value: Math.round(loss.rawAddBulkPerSecond) },
     }),
   ];
-  return { id: 'recovery', title: `Recovery (heartbeat ${p.heartbeatInterval})`, figures, details: { plan: p, coldStartS, relet, restart, loss } };
+  return {
+    id: 'recovery',
+    title: `Recovery (heartbeat ${p.heartbeatInterval})`,
+    figures,
+    details: { plan: p, coldStartS, relet, restart, loss },
+  };
 }

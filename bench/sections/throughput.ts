@@ -20,7 +20,9 @@ interface Sizes {
 }
 
 const sizes = (quick: boolean): Sizes =>
-  quick ? { jobs: 100, agents: 4, slots: 8, submitConcurrency: 32 } : { jobs: 2_000, agents: 4, slots: 8, submitConcurrency: 32 };
+  quick
+    ? { jobs: 100, agents: 4, slots: 8, submitConcurrency: 32 }
+    : { jobs: 2_000, agents: 4, slots: 8, submitConcurrency: 32 };
 
 async function jrThroughput(stack: Stack, o: Sizes): Promise<{ elapsedS: number; submitS: number }> {
   const client = new BenchClient(stack, o.submitConcurrency);
@@ -34,7 +36,11 @@ async function jrThroughput(stack: Stack, o: Sizes): Promise<{ elapsedS: number;
     });
     const submitS = (performance.now() - started) / 1_000;
     if (refused > 0) throw new Error(`${refused} of ${o.jobs} submissions were refused`);
-    await waitFor(async () => (await client.succeeded()) - before >= o.jobs, { timeoutMs: 300_000, intervalMs: 20, what: `${o.jobs} jobs to succeed` });
+    await waitFor(async () => (await client.succeeded()) - before >= o.jobs, {
+      timeoutMs: 300_000,
+      intervalMs: 20,
+      what: `${o.jobs} jobs to succeed`,
+    });
     return { elapsedS: (performance.now() - started) / 1_000, submitS };
   } finally {
     client.close();
@@ -58,6 +64,11 @@ export async function throughputSection(ctx: BenchContext): Promise<SectionResul
         reference: { label: `raw BullMQ worker, concurrency ${slots}, spawns true`, value: round(o.jobs / rawS) },
       }),
     ];
-    return { id: 'throughput', title: 'End-to-end throughput vs a raw BullMQ worker', figures, details: { sizes: o, jr, rawElapsedS: rawS } };
+    return {
+      id: 'throughput',
+      title: 'End-to-end throughput vs a raw BullMQ worker',
+      figures,
+      details: { sizes: o, jr, rawElapsedS: rawS },
+    };
   });
 }

@@ -21,7 +21,10 @@ export interface OutageResult {
 }
 
 /** A job that takes a moment (so that some are queued and some running when the dependency dies). */
-const slowMarkerJob = (marker: string, i: number): object => ({ name: `outage-${i}`, steps: [{ run: `sleep 0.2; echo "$JR_JOB_ID" >> ${marker}` }] });
+const slowMarkerJob = (marker: string, i: number): object => ({
+  name: `outage-${i}`,
+  steps: [{ run: `sleep 0.2; echo "$JR_JOB_ID" >> ${marker}` }],
+});
 
 type Dependency = 'redis' | 'postgres';
 
@@ -42,23 +45,35 @@ export async function dependencyOutageScenario(dep: Dependency, o: OutageOptions
     const marker = markerFile(stack, `outage-${dep}`);
     const body = (offset: number) => (i: number) => slowMarkerJob(marker, offset + i);
     const before = await submitAll(stack, o.jobsPerPhase, { concurrency: 16, keyPrefix: 'before', body: body(0) });
-    await waitFor(async () => (await jobsOf(stack, 'default')).filter((j) => j.state === 'succeeded').length >= o.jobsPerPhase / 4, {
-      timeoutMs: o.timeoutMs,
-      intervalMs: 100,
-      what: 'a quarter of the jobs to finish',
-    });
+    await waitFor(
+      async () => (await jobsOf(stack, 'default')).filter((j) => j.state === 'succeeded').length >= o.jobsPerPhase / 4,
+      {
+        timeoutMs: o.timeoutMs,
+        intervalMs: 100,
+        what: 'a quarter of the jobs to finish',
+      },
+    );
     await service.kill();
     down = true;
     o.log?.(`${dep} SIGKILLed`);
     const downSince = Date.now();
-    const during = await submitAll(stack, o.jobsPerPhase, { concurrency: 16, keyPrefix: 'during', body: body(o.jobsPerPhase) });
+    const during = await submitAll(stack, o.jobsPerPhase, {
+      concurrency: 16,
+      keyPrefix: 'during',
+      body: body(o.jobsPerPhase),
+    });
     o.log?.(`${during.length} submissions acknowledged while ${dep} was down (${Date.now() - downSince} ms)`);
     await new Promise((r) => setTimeout(r, Math.max(0, o.downMs - (Date.now() - downSince))));
     await service.start();
     down = false;
     o.log?.(`${dep} back after ${Date.now() - downSince} ms`);
     const all = [...before, ...during];
-    const jobs = await waitAllTerminal(stack, 'default', all.map((s) => s.id), o.timeoutMs);
+    const jobs = await waitAllTerminal(
+      stack,
+      'default',
+      all.map((s) => s.id),
+      o.timeoutMs,
+    );
     const { runs, failures } = expectEveryJobRanOnce(all, jobs, marker);
     return { before, during, runs, failures };
   } finally {

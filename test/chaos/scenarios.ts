@@ -54,11 +54,16 @@ async function submitOne(stack: Stack, key: string, body: object): Promise<Submi
   for (let tries = 1; ; tries++) {
     const res = await fetch(`${stack.baseUrl}/v1/jobs`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json', 'idempotency-key': key },
+      headers: {
+        authorization: `Bearer ${stack.adminToken}`,
+        'content-type': 'application/json',
+        'idempotency-key': key,
+      },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     }).catch(() => undefined);
-    if (res && (res.status === 202 || res.status === 200)) return { key, id: ((await res.json()) as { id: string }).id, tries };
+    if (res && (res.status === 202 || res.status === 200))
+      return { key, id: ((await res.json()) as { id: string }).id, tries };
     if (res && res.status !== 503) throw new Error(`submission ${key} answered ${res.status}: ${await res.text()}`);
     await res?.text().catch(() => undefined);
     await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
@@ -70,7 +75,9 @@ export async function jobsOf(stack: Stack, pool: string): Promise<JobView[]> {
   const all: JobView[] = [];
   let cursor: string | null = null;
   do {
-    const page: JobPage = await stack.get<JobPage>(`/v1/jobs?pool=${pool}&limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+    const page: JobPage = await stack.get<JobPage>(
+      `/v1/jobs?pool=${pool}&limit=500${cursor ? `&cursor=${cursor}` : ''}`,
+    );
     all.push(...page.items);
     cursor = page.nextCursor;
   } while (cursor !== null);
@@ -78,7 +85,12 @@ export async function jobsOf(stack: Stack, pool: string): Promise<JobView[]> {
 }
 
 /** Waits until every id is terminal; returns the jobs. Re-sends the operator's "enable reporting" while waiting. */
-export async function waitAllTerminal(stack: Stack, pool: string, ids: string[], timeoutMs: number): Promise<Map<string, JobView>> {
+export async function waitAllTerminal(
+  stack: Stack,
+  pool: string,
+  ids: string[],
+  timeoutMs: number,
+): Promise<Map<string, JobView>> {
   const wanted = new Set(ids);
   let last = new Map<string, JobView>();
   let nudged = 0;
@@ -90,12 +102,16 @@ export async function waitAllTerminal(stack: Stack, pool: string, ids: string[],
       }
       const jobs = await jobsOf(stack, pool);
       last = new Map(jobs.filter((j) => wanted.has(j.id)).map((j) => [j.id, j]));
-      return [...wanted].every((id) => ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(last.get(id)?.state ?? ''));
+      return [...wanted].every((id) =>
+        ['succeeded', 'failed', 'cancelled', 'timed_out'].includes(last.get(id)?.state ?? ''),
+      );
     },
     { timeoutMs, intervalMs: 500, what: `${ids.length} jobs to finish` },
   ).catch((err: unknown) => {
     const open = [...wanted].filter((id) => !['succeeded', 'failed'].includes(last.get(id)?.state ?? ''));
-    throw new Error(`${String(err)}; ${open.length} not finished, e.g. ${JSON.stringify(open.slice(0, 3).map((id) => last.get(id) ?? id))}\n${stack.diagnostics()}`);
+    throw new Error(
+      `${String(err)}; ${open.length} not finished, e.g. ${JSON.stringify(open.slice(0, 3).map((id) => last.get(id) ?? id))}\n${stack.diagnostics()}`,
+    );
   });
   return last;
 }
@@ -105,7 +121,10 @@ export async function waitAllTerminal(stack: Stack, pool: string, ids: string[],
  * has its reporting breaker open (by contract it stays open until told); this re-enables it.
  */
 export async function enableReporting(stack: Stack): Promise<void> {
-  await fetch(`${stack.baseUrl}/v1/agents/reporting/enable`, { method: 'POST', headers: { authorization: `Bearer ${stack.adminToken}` } }).catch(() => undefined);
+  await fetch(`${stack.baseUrl}/v1/agents/reporting/enable`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.adminToken}` },
+  }).catch(() => undefined);
 }
 
 /** SIGKILL of the API, then a restart on the same ports and data dir (readiness waited for), then the operator's signal. */
@@ -124,7 +143,14 @@ export async function crashAndRestartApi(stack: Stack, log?: (line: string) => v
  * one group commit: progress then jumps from 0 to all, and only the time bound lands a crash while the
  * requests are in flight.) Resolves with the number of crashes.
  */
-export async function crashAtProgress(stack: Stack, thresholds: number[], progress: () => number, done: () => boolean, log: ((line: string) => void) | undefined, maxWaitMs: number): Promise<number> {
+export async function crashAtProgress(
+  stack: Stack,
+  thresholds: number[],
+  progress: () => number,
+  done: () => boolean,
+  log: ((line: string) => void) | undefined,
+  maxWaitMs: number,
+): Promise<number> {
   let crashes = 0;
   for (const threshold of [...thresholds].sort((a, b) => a - b)) {
     const until = Date.now() + Math.random() * maxWaitMs;
@@ -149,15 +175,23 @@ export function markerFile(stack: Stack, name: string): string {
 }
 
 /** The checks every scenario ends with: one job per submission, all succeeded, each ran exactly once. */
-export function expectEveryJobRanOnce(subs: Submission[], jobs: Map<string, JobView>, marker: string): { runs: number; failures: string[] } {
+export function expectEveryJobRanOnce(
+  subs: Submission[],
+  jobs: Map<string, JobView>,
+  marker: string,
+): { runs: number; failures: string[] } {
   const failures: string[] = [];
   const ids = new Set(subs.map((s) => s.id));
   if (ids.size !== subs.length) failures.push(`${subs.length} submissions got ${ids.size} distinct ids`);
   const counts = runCounts(marker);
   for (const id of ids) {
     const j = jobs.get(id);
-    if (j?.state !== 'succeeded') failures.push(`${id} ended ${j?.state ?? 'missing'} (attempts ${JSON.stringify(j?.attempts.map((a) => a.state))})`);
-    if ((counts.get(id) ?? 0) !== 1) failures.push(`${id} ran ${counts.get(id) ?? 0} times (attempts ${JSON.stringify(j?.attempts)})`);
+    if (j?.state !== 'succeeded')
+      failures.push(
+        `${id} ended ${j?.state ?? 'missing'} (attempts ${JSON.stringify(j?.attempts.map((a) => a.state))})`,
+      );
+    if ((counts.get(id) ?? 0) !== 1)
+      failures.push(`${id} ran ${counts.get(id) ?? 0} times (attempts ${JSON.stringify(j?.attempts)})`);
   }
   for (const id of counts.keys()) if (!ids.has(id)) failures.push(`${id} ran but was never acknowledged to anyone`);
   return { runs: [...counts.values()].reduce((a, b) => a + b, 0), failures };

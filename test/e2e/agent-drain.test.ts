@@ -18,15 +18,21 @@ describe('draining a real agent', () => {
     await first.stop();
     const again = await stack.startAgent('drainee', { slots: 1, waitActive: false });
     const startedAt = Date.now();
-    await waitFor(async () => {
-      const a = await view('drainee');
-      return a?.state === 'draining' && a.draining && Date.parse(a.lastHeartbeatAt ?? '') >= startedAt;
-    }, { timeoutMs: 20_000, what: 'the restarted agent to heartbeat, still drained' });
+    await waitFor(
+      async () => {
+        const a = await view('drainee');
+        return a?.state === 'draining' && a.draining && Date.parse(a.lastHeartbeatAt ?? '') >= startedAt;
+      },
+      { timeoutMs: 20_000, what: 'the restarted agent to heartbeat, still drained' },
+    );
     const submit = await stack.cli(['submit', '--json', '--', 'echo', 'after undrain']);
     const { id: jobId } = JSON.parse(submit.stdout) as { id: string };
     const submittedAt = Date.now();
     // Two heartbeats later (each answered with the drain directive) the job is still waiting.
-    await waitFor(async () => Date.parse((await view('drainee'))?.lastHeartbeatAt ?? '') >= submittedAt + 1_000, { timeoutMs: 20_000, what: 'two more heartbeats' });
+    await waitFor(async () => Date.parse((await view('drainee'))?.lastHeartbeatAt ?? '') >= submittedAt + 1_000, {
+      timeoutMs: 20_000,
+      what: 'two more heartbeats',
+    });
     expect((await stack.job(jobId)).state).toBe('queued');
     expect((await stack.cli(['agents', 'undrain', id])).code).toBe(0);
     const wait = await stack.cli(['wait', jobId, '--timeout', '30s']);

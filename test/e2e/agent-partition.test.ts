@@ -19,19 +19,27 @@ describe('agent partition', () => {
     await proxy.close();
   });
 
-  it('a job whose agent is cut off mid-run is not handed again to that agent\'s parked Lease calls; it runs again once the partition heals', async () => {
+  it("a job whose agent is cut off mid-run is not handed again to that agent's parked Lease calls; it runs again once the partition heals", async () => {
     await stack.startAgent('island', { slots: 4, pool: 'island', grpcTarget: proxy.address });
     const submit = await stack.cli(['submit', '--json', '--pool', 'island', '--', 'sleep', '4']);
     expect(submit.code).toBe(0);
     const id = (JSON.parse(submit.stdout) as { id: string }).id;
     await waitFor(async () => (await stack.job(id)).state === 'running', { timeoutMs: 20_000, what: 'the job to run' });
     proxy.setMode({ kind: 'blackhole' }); // the agent's 3 idle Lease calls stay parked on the API
-    await waitFor(async () => (await stack.get<AgentList>('/v1/agents')).items.some((a) => a.name === 'island' && a.state === 'lost'), {
-      timeoutMs: 15_000, what: 'the partitioned agent to be declared lost',
-    });
+    await waitFor(
+      async () =>
+        (await stack.get<AgentList>('/v1/agents')).items.some((a) => a.name === 'island' && a.state === 'lost'),
+      {
+        timeoutMs: 15_000,
+        what: 'the partitioned agent to be declared lost',
+      },
+    );
     await new Promise((r) => setTimeout(r, 6_000)); // 6 more intervals: time to burn 2 more attempts
     const during = await stack.job(id);
-    expect({ state: during.state, attempts: during.attempts.map((a) => a.state) }).toEqual({ state: 'queued', attempts: ['lost'] });
+    expect({ state: during.state, attempts: during.attempts.map((a) => a.state) }).toEqual({
+      state: 'queued',
+      attempts: ['lost'],
+    });
     proxy.setMode({ kind: 'pass' });
     expect((await stack.cli(['agents', 'enable-reporting', '--all'])).code).toBe(0);
     const wait = await stack.cli(['wait', id, '--timeout', '60s']);

@@ -13,11 +13,17 @@ describe('agent reporting: breaker, outbox, enable-reporting, superseded late re
     for (const p of proxies) await p.close();
   });
 
-  async function agentBehindProxy(name: string, pool: string): Promise<{ proc: ManagedProcess; proxy: FaultProxy; view(): Promise<AgentView> }> {
+  async function agentBehindProxy(
+    name: string,
+    pool: string,
+  ): Promise<{ proc: ManagedProcess; proxy: FaultProxy; view(): Promise<AgentView> }> {
     const proxy = await FaultProxy.start({ host: '127.0.0.1', port: Number(stack.grpcAddress.split(':')[1]) });
     proxies.push(proxy);
     const proc = await stack.startAgent(name, {
-      slots: 1, pool, grpcTarget: proxy.address, extraEnv: { JR_BREAKER_THRESHOLD: '1', JR_REPORT_TIMEOUT: '500ms' },
+      slots: 1,
+      pool,
+      grpcTarget: proxy.address,
+      extraEnv: { JR_BREAKER_THRESHOLD: '1', JR_REPORT_TIMEOUT: '500ms' },
     });
     const view = async (): Promise<AgentView> => {
       const found = (await stack.get<AgentList>('/v1/agents')).items.find((a) => a.name === name);
@@ -28,7 +34,10 @@ describe('agent reporting: breaker, outbox, enable-reporting, superseded late re
   }
 
   const logged = (proc: ManagedProcess, msg: string): number =>
-    proc.log().split('\n').filter((l) => l.startsWith('{') && (JSON.parse(l) as { msg?: string }).msg?.startsWith(msg)).length;
+    proc
+      .log()
+      .split('\n')
+      .filter((l) => l.startsWith('{') && (JSON.parse(l) as { msg?: string }).msg?.startsWith(msg)).length;
 
   async function submit(pool: string, script: string): Promise<string> {
     const r = await stack.cli(['submit', '--json', '--pool', pool, '--', 'sh', '-c', script]);
@@ -43,10 +52,13 @@ describe('agent reporting: breaker, outbox, enable-reporting, superseded late re
     proxy.setMode({ kind: 'reset' });
     await waitFor(() => logged(proc, 'reporting breaker open') > 0, { timeoutMs: 15_000, what: 'the breaker to open' });
     proxy.setMode({ kind: 'pass' });
-    const open = await waitFor(async () => {
-      const a = await view();
-      return a.breakerState === 'open' && a.spoolDepth > 0 ? a : undefined;
-    }, { timeoutMs: 15_000, what: 'GET /v1/agents to show the open breaker' });
+    const open = await waitFor(
+      async () => {
+        const a = await view();
+        return a.breakerState === 'open' && a.spoolDepth > 0 ? a : undefined;
+      },
+      { timeoutMs: 15_000, what: 'GET /v1/agents to show the open breaker' },
+    );
     expect(open.state).toBe('active');
     const table = await stack.cli(['agents']);
     expect(table.stdout).toMatch(/flaky.*open/);
@@ -59,10 +71,13 @@ describe('agent reporting: breaker, outbox, enable-reporting, superseded late re
     const job = await stack.job(id);
     expect(job.attempts.map((a) => a.state)).toEqual(['succeeded']);
     expect(await stack.logs(id)).toContain('one\ntwo\nthree\n');
-    await waitFor(async () => {
-      const a = await view();
-      return a.breakerState === 'closed' && a.spoolDepth === 0;
-    }, { timeoutMs: 15_000, what: 'the agent to report an empty spool' });
+    await waitFor(
+      async () => {
+        const a = await view();
+        return a.breakerState === 'closed' && a.spoolDepth === 0;
+      },
+      { timeoutMs: 15_000, what: 'the agent to report an empty spool' },
+    );
   });
 
   it('a result that arrives after its lease was given away is recorded as superseded, once, and the job still succeeds', async () => {
@@ -71,7 +86,10 @@ describe('agent reporting: breaker, outbox, enable-reporting, superseded late re
     await waitFor(async () => (await stack.job(id)).state === 'running', { timeoutMs: 20_000, what: 'the job to run' });
     proxy.setMode({ kind: 'reset' });
     // Silent for more than 3 intervals: the API ends attempt 1 lost and queues the job again.
-    await waitFor(async () => (await stack.job(id)).attempts[0]?.state === 'lost', { timeoutMs: 30_000, what: 'attempt 1 to be lost' });
+    await waitFor(async () => (await stack.job(id)).attempts[0]?.state === 'lost', {
+      timeoutMs: 30_000,
+      what: 'attempt 1 to be lost',
+    });
     await waitFor(() => logged(proc, 'reporting breaker open') > 0, { timeoutMs: 15_000 });
     proxy.setMode({ kind: 'pass' });
     const enable = await stack.cli(['agents', 'enable-reporting', '--all']);
@@ -79,15 +97,21 @@ describe('agent reporting: breaker, outbox, enable-reporting, superseded late re
     const wait = await stack.cli(['wait', id, '--timeout', '90s']);
     if (wait.code !== 0) console.error(stack.diagnostics());
     expect(wait.code).toBe(0);
-    const job = await waitFor(async () => {
-      const j = await stack.job(id);
-      return j.attempts[0]?.state === 'superseded' ? j : undefined;
-    }, { timeoutMs: 20_000, what: 'attempt 1 to show as superseded' });
+    const job = await waitFor(
+      async () => {
+        const j = await stack.job(id);
+        return j.attempts[0]?.state === 'superseded' ? j : undefined;
+      },
+      { timeoutMs: 20_000, what: 'attempt 1 to show as superseded' },
+    );
     expect(job.state).toBe('succeeded');
     expect(job.attempts.map((a) => a.state)).toEqual(['superseded', 'succeeded']);
     expect(job.attempts[0]?.exitCode).toBe(0);
     expect(await stack.logs(id)).toContain('attempt 2');
-    await waitFor(() => logged(proc, 'late result refused') === 1, { timeoutMs: 10_000, what: 'the late completion to be settled' });
+    await waitFor(() => logged(proc, 'late result refused') === 1, {
+      timeoutMs: 10_000,
+      what: 'the late completion to be settled',
+    });
     await new Promise((r) => setTimeout(r, 1_000));
     expect(logged(proc, 'late result refused')).toBe(1);
   });

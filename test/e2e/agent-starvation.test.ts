@@ -14,17 +14,23 @@ describe('heartbeats under CPU starvation and output floods', () => {
 
   function agentStatus(dataDir: string): Promise<{ heartbeats: { ok: number; failed: number; maxLagMs: number } }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [AGENT_MAIN, 'reporting', 'status', '--json'], { env: { ...baseEnv(), JR_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [AGENT_MAIN, 'reporting', 'status', '--json'], {
+        env: { ...baseEnv(), JR_DATA_DIR: dataDir },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let out = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-      child.once('close', (code) => (code === 0 ? resolve(JSON.parse(out) as never) : reject(new Error(`status exited ${code}`))));
+      child.once('close', (code) =>
+        code === 0 ? resolve(JSON.parse(out) as never) : reject(new Error(`status exited ${code}`)),
+      );
     });
   }
 
   it('keeps every lease while all slots burn CPU and flood output', async () => {
     const slots = Math.max(4, os.cpus().length * 2);
     await stack.startAgent('busy', { slots });
-    const burn = 'end=$(( $(date +%s) + 7 )); while [ "$(date +%s)" -lt "$end" ]; do i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; done; echo burned';
+    const burn =
+      'end=$(( $(date +%s) + 7 )); while [ "$(date +%s)" -lt "$end" ]; do i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; done; echo burned';
     const flood = `${burn} & head -c 24000000 /dev/zero | tr '\\0' 'x' | fold -w 100; wait`;
     const ids: string[] = [];
     for (let i = 0; i < slots; i++) {
@@ -40,7 +46,9 @@ describe('heartbeats under CPU starvation and output floods', () => {
     for (const id of ids) expect((await stack.job(id)).attempts.map((a) => a.state)).toEqual(['succeeded']);
     const status = await waitFor(() => agentStatus(path.join(stack.dir, 'agent-busy')), { timeoutMs: 10_000 });
     // For the record (see the agent's report): how late the heartbeat timer fired at worst.
-    console.log(`starvation: ${slots} slots, heartbeats ok=${status.heartbeats.ok} failed=${status.heartbeats.failed} maxLagMs=${status.heartbeats.maxLagMs}`);
+    console.log(
+      `starvation: ${slots} slots, heartbeats ok=${status.heartbeats.ok} failed=${status.heartbeats.failed} maxLagMs=${status.heartbeats.maxLagMs}`,
+    );
     expect(status.heartbeats.failed).toBe(0);
   });
 });

@@ -13,16 +13,29 @@ it('a jr-api SIGKILLed and restarted at once on the same JR_DATA_DIR starts, tho
   const env = stack.api.env;
   await stack.api.stop();
   const logFile = path.join(stack.dir, 'api-unreaped.log');
-  const parent = spawn('/bin/sh', ['-c', '"$0" "$1" >>"$2" 2>&1 & echo $!; exec sleep 300', process.execPath, API_MAIN, logFile], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const parent = spawn(
+    '/bin/sh',
+    ['-c', '"$0" "$1" >>"$2" 2>&1 & echo $!; exec sleep 300', process.execPath, API_MAIN, logFile],
+    { env, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   try {
-    const pid = await new Promise<number>((resolve) => parent.stdout.setEncoding('utf8').once('data', (d: string) => resolve(Number(d.trim()))));
-    await waitFor(async () => (await fetch(`${stack.baseUrl}/readyz`).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, what: 'the first jr-api' });
+    const pid = await new Promise<number>((resolve) =>
+      parent.stdout.setEncoding('utf8').once('data', (d: string) => resolve(Number(d.trim()))),
+    );
+    await waitFor(async () => (await fetch(`${stack.baseUrl}/readyz`).catch(() => undefined))?.status === 200, {
+      timeoutMs: 30_000,
+      what: 'the first jr-api',
+    });
     const accepted = await stack.cli(['submit', '--json', '--', 'true']);
     expect(accepted.code).toBe(0);
     const { id } = JSON.parse(accepted.stdout) as { id: string };
 
     process.kill(pid, 'SIGKILL');
-    await waitFor(() => readProcStat(pid)?.state === 'Z', { timeoutMs: 10_000, intervalMs: 10, what: `jr-api ${pid} to be a zombie` });
+    await waitFor(() => readProcStat(pid)?.state === 'Z', {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+      what: `jr-api ${pid} to be a zombie`,
+    });
     expect(() => process.kill(pid, 0)).not.toThrow(); // what the lock used to take for a live owner
 
     stack.api = new ManagedProcess('api', API_MAIN, env, path.join(stack.dir, 'api.log'));

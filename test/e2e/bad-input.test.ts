@@ -18,7 +18,12 @@ describe('bad input at the edges', () => {
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
     const doc = (await res.json()) as Record<string, unknown>;
-    expect(doc).toMatchObject({ status, title: expect.any(String), type: expect.any(String), detail: expect.any(String) });
+    expect(doc).toMatchObject({
+      status,
+      title: expect.any(String),
+      type: expect.any(String),
+      detail: expect.any(String),
+    });
     return doc;
   }
 

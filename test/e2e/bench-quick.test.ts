@@ -36,7 +36,8 @@ describe('npm run bench -- --quick', () => {
   beforeAll(async () => {
     result = await runBench(['--quick', '--out', out], 110_000);
     const latest = path.join(out, 'latest.json');
-    if (result.code !== 0 || !fs.existsSync(latest)) throw new Error(`bench exited ${result.code}:\n${result.stderr.slice(-6_000)}\n${result.stdout}`);
+    if (result.code !== 0 || !fs.existsSync(latest))
+      throw new Error(`bench exited ${result.code}:\n${result.stderr.slice(-6_000)}\n${result.stdout}`);
     file = JSON.parse(fs.readFileSync(latest, 'utf8')) as RunFile;
   }, 120_000);
 
@@ -45,7 +46,9 @@ describe('npm run bench -- --quick', () => {
   it('writes the run as JSON (timestamped and latest.json) with the machine facts', () => {
     const stamped = fs.readdirSync(out).filter((f) => /^\d{4}-\d\d-\d\dT[\d-]+(\.\d+)?Z\.json$/.test(f));
     expect(stamped).toHaveLength(1);
-    expect(fs.readFileSync(path.join(out, stamped[0]!), 'utf8')).toBe(fs.readFileSync(path.join(out, 'latest.json'), 'utf8'));
+    expect(fs.readFileSync(path.join(out, stamped[0]!), 'utf8')).toBe(
+      fs.readFileSync(path.join(out, 'latest.json'), 'utf8'),
+    );
     expect(file.machine).toMatchObject({ quick: true, node: process.version });
     expect(file.machine.cpus).toBeGreaterThan(0);
     expect(file.machine.totalMemMiB).toBeGreaterThan(0);
@@ -58,7 +61,8 @@ describe('npm run bench -- --quick', () => {
     expect(file.sections.map((s) => s.id)).toEqual(SECTIONS.map((s) => s.id));
     for (const s of file.sections) {
       expect({ id: s.id, error: s.error }).toEqual({ id: s.id, error: undefined });
-      if (s.skipped === undefined) expect({ id: s.id, figures: s.figures.length > 0 }).toEqual({ id: s.id, figures: true });
+      if (s.skipped === undefined)
+        expect({ id: s.id, figures: s.figures.length > 0 }).toEqual({ id: s.id, figures: true });
     }
   });
 

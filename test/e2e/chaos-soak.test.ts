@@ -11,9 +11,24 @@ import { runSoak } from '../chaos/soak/soak';
 jest.setTimeout(420_000);
 
 it('60 s seeded soak (seed 6060): every fault kind once, every invariant holds', async () => {
-  const r = await runSoak({ seed: 6060, durationMs: 60_000, rounds: 1, rate: 2, settleTimeoutMs: 180_000, log: (line) => process.env.JR_CHAOS_LOG && process.stderr.write(`[soak] ${line}\n`) });
+  const r = await runSoak({
+    seed: 6060,
+    durationMs: 60_000,
+    rounds: 1,
+    rate: 2,
+    settleTimeoutMs: 180_000,
+    log: (line) => process.env.JR_CHAOS_LOG && process.stderr.write(`[soak] ${line}\n`),
+  });
   process.stdout.write(`\n${r.report}\n`);
-  expect(r.faults.map((f) => f.plan.kind).sort()).toEqual(['agent-kill', 'api-kill', 'disk-full', 'partition', 'postgres-restart', 'redis-empty', 'slow-network']);
+  expect(r.faults.map((f) => f.plan.kind).sort()).toEqual([
+    'agent-kill',
+    'api-kill',
+    'disk-full',
+    'partition',
+    'postgres-restart',
+    'redis-empty',
+    'slow-network',
+  ]);
   expect(r.failures).toEqual([]);
 });
 
@@ -46,11 +61,17 @@ it('an agent SIGKILLed mid-step: its restart kills the step left running, and on
     const script = `if [ "$JR_ATTEMPT" = 1 ]; then echo $$ > ${pidFile}; sleep 20; fi; echo "attempt $JR_ATTEMPT" >> ${marker}`;
     const submit = await stack.cli(['submit', '--json', '--', 'sh', '-c', script]);
     const { id } = JSON.parse(submit.stdout) as { id: string };
-    const pgid = await waitFor(() => fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8').trim()), { timeoutMs: 20_000, what: 'the step to start' });
+    const pgid = await waitFor(() => fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8').trim()), {
+      timeoutMs: 20_000,
+      what: 'the step to start',
+    });
     await stack.agents.get('victim')?.kill();
     expect(liveMembers(pgid)).toBeGreaterThan(0);
     const restarted = await stack.startAgent('victim', { slots: 1, waitActive: false });
-    await waitFor(() => restarted.log().split('"jr-agent ready"').length === 3, { timeoutMs: 20_000, what: 'the agent to start again' });
+    await waitFor(() => restarted.log().split('"jr-agent ready"').length === 3, {
+      timeoutMs: 20_000,
+      what: 'the agent to start again',
+    });
     expect(liveMembers(pgid)).toBe(0);
     const wait = await stack.cli(['wait', id, '--timeout', '60s']);
     expect(wait.code).toBe(0);

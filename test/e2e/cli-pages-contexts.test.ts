@@ -17,7 +17,12 @@ describe('jr list pages and jr contexts against a real API', () => {
 
   afterAll(() => stack.close());
 
-  const idsOf = (stdout: string): string[] => stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0] ?? '');
+  const idsOf = (stdout: string): string[] =>
+    stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(/\s+/)[0] ?? '');
   const cursorIn = (stderr: string): string | undefined => /^more: --cursor (\S+)$/m.exec(stderr)?.[1];
 
   it('walks the pages with --cursor as the hints say, and --all lists every job once', async () => {
@@ -42,7 +47,10 @@ describe('jr list pages and jr contexts against a real API', () => {
     fs.chmodSync(tokenFile, 0o600);
     const config = `${stack.dir}/jr-config.yaml`;
     const env = { JR_CONFIG: config, JR_API_URL: '', JR_TOKEN: '' };
-    expect((await stack.cli(['config', 'set-context', 'e2e', '--api-url', stack.baseUrl, '--token-file', tokenFile], env)).code).toBe(0);
+    expect(
+      (await stack.cli(['config', 'set-context', 'e2e', '--api-url', stack.baseUrl, '--token-file', tokenFile], env))
+        .code,
+    ).toBe(0);
     expect((await stack.cli(['config', 'use-context', 'e2e'], env)).code).toBe(0);
     const status = await stack.cli(['status', ids[0] ?? ''], env);
     expect(status.code).toBe(0);

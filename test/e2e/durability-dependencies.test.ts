@@ -12,7 +12,12 @@ describe('dependency outages', () => {
   });
 
   it('PostgreSQL down mid-run: submissions keep being acknowledged, and all complete once after it returns', async () => {
-    const r = await dependencyOutageScenario('postgres', { jobsPerPhase: 40, downMs: 8_000, slots: 8, timeoutMs: 90_000 });
+    const r = await dependencyOutageScenario('postgres', {
+      jobsPerPhase: 40,
+      downMs: 8_000,
+      slots: 8,
+      timeoutMs: 90_000,
+    });
     expect(r.failures).toEqual([]);
     expect(r.during.every((s) => s.tries === 1)).toBe(true);
     expect(r.runs).toBe(80);

@@ -26,7 +26,7 @@ describe('hostile input at intake loses nothing acknowledged', () => {
   const piece = fc.oneof(
     fc.constantFrom('\ud800', '\udfff', '\udc00\ud800', 'a\u0000b', '\u0000'),
     fc.integer({ min: 1, max: 31 }).map((c) => String.fromCharCode(c)),
-    fc.constantFrom('👋🏽', '𝄞', 'עברית', '\u202eRTL\u202c', 'e\u0301', '\ufeff', '\u2028', '%s%n', '$(id)', "'\"`\\"),
+    fc.constantFrom('👋🏽', '𝄞', 'עברית', '\u202eRTL\u202c', 'e\u0301', '\ufeff', '\u2028', '%s%n', '$(id)', '\'"`\\'),
     fc.string({ unit: 'binary', maxLength: 8 }),
     fc.string({ maxLength: 12 }),
     fc.constant('x'.repeat(20_000)),
@@ -57,7 +57,10 @@ describe('hostile input at intake loses nothing acknowledged', () => {
       pool: text,
       env: fc.dictionary(text, text, { maxKeys: 3 }),
       labels: fc.dictionary(text, text, { minKeys: 1, maxKeys: 2 }),
-      steps: fc.array(fc.oneof(step, fc.record({ name: text, run: fc.constant('true'), timeout: text })), { minLength: 1, maxLength: 3 }),
+      steps: fc.array(fc.oneof(step, fc.record({ name: text, run: fc.constant('true'), timeout: text })), {
+        minLength: 1,
+        maxLength: 3,
+      }),
       extra: fc.jsonValue({ maxDepth: 3 }),
     },
     { requiredKeys: ['steps', 'extra'] },
@@ -67,20 +70,49 @@ describe('hostile input at intake loses nothing acknowledged', () => {
   /** A request body: a document, or raw bytes with duplicate keys, hostile escapes, invalid UTF-8 or deep nesting. */
   const body = fc.oneof(
     { weight: 6, arbitrary: doc.map((d) => Buffer.from(JSON.stringify(d))) },
-    { weight: 1, arbitrary: text.map((s) => Buffer.from(`{"steps":[{"run":"true"}],"steps":[{"run":["printf","%s\\n",${JSON.stringify(s)}]}]}`)) },
-    { weight: 1, arbitrary: fc.constantFrom('\\ud800', '\\u0000', '\\udfff\\ud800').map((e) => Buffer.from(`{"steps":[{"run":["printf","%s","${e}"]}]}`)) },
     {
       weight: 1,
-      arbitrary: fc.uint8Array({ minLength: 1, maxLength: 4 }).map((bad) => Buffer.concat([Buffer.from('{"steps":[{"run":["printf","%s","'), Buffer.from([0xff, 0xc0, ...bad]), Buffer.from('"]}]}')])),
+      arbitrary: text.map((s) =>
+        Buffer.from(`{"steps":[{"run":"true"}],"steps":[{"run":["printf","%s\\n",${JSON.stringify(s)}]}]}`),
+      ),
     },
-    { weight: 1, arbitrary: fc.integer({ min: 20, max: 5_000 }).map((n) => Buffer.from(`{"steps":[{"run":${'['.repeat(n)}${']'.repeat(n)}}]}`)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom('\\ud800', '\\u0000', '\\udfff\\ud800')
+        .map((e) => Buffer.from(`{"steps":[{"run":["printf","%s","${e}"]}]}`)),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .uint8Array({ minLength: 1, maxLength: 4 })
+        .map((bad) =>
+          Buffer.concat([
+            Buffer.from('{"steps":[{"run":["printf","%s","'),
+            Buffer.from([0xff, 0xc0, ...bad]),
+            Buffer.from('"]}]}'),
+          ]),
+        ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 20, max: 5_000 })
+        .map((n) => Buffer.from(`{"steps":[{"run":${'['.repeat(n)}${']'.repeat(n)}}]}`)),
+    },
   );
   /** Keys fetch can send (printable ASCII); a key too long for the API is refused by it. */
   const keyChar = fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c));
-  const idempotencyKey = fc.option(fc.oneof(fc.string({ unit: keyChar, minLength: 1, maxLength: 40 }), fc.constant('k'.repeat(201))), { nil: undefined });
+  const idempotencyKey = fc.option(
+    fc.oneof(fc.string({ unit: keyChar, minLength: 1, maxLength: 40 }), fc.constant('k'.repeat(201))),
+    { nil: undefined },
+  );
 
   async function post(raw: Buffer, key: string | undefined): Promise<{ status: number; id?: string }> {
-    const headers: Record<string, string> = { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' };
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${stack.adminToken}`,
+      'content-type': 'application/json',
+    };
     if (key !== undefined) headers['idempotency-key'] = key;
     const res = await fetch(`${stack.baseUrl}/v1/jobs`, { method: 'POST', headers, body: raw });
     const answer = (await res.json()) as { id?: string };
@@ -100,7 +132,10 @@ describe('hostile input at intake loses nothing acknowledged', () => {
       { numRuns: 300, endOnFailure: true },
     );
     // a good job after the burst is queued and run like any other
-    const good = await post(Buffer.from(JSON.stringify({ name: 'after-the-burst', steps: [{ run: ['printf', '%s\n', 'still here'] }] })), undefined);
+    const good = await post(
+      Buffer.from(JSON.stringify({ name: 'after-the-burst', steps: [{ run: ['printf', '%s\n', 'still here'] }] })),
+      undefined,
+    );
     expect(good.status).toBe(202);
     accepted.add(good.id as string);
 
@@ -114,13 +149,19 @@ describe('hostile input at intake loses nothing acknowledged', () => {
         lost.length = 0;
         const views: JobView[] = [];
         for (const id of accepted) {
-          const res = await fetch(`${stack.baseUrl}/v1/jobs/${id}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+          const res = await fetch(`${stack.baseUrl}/v1/jobs/${id}`, {
+            headers: { authorization: `Bearer ${stack.adminToken}` },
+          });
           if (res.status === 404) lost.push(id);
           else views.push((await res.json()) as JobView);
         }
         return lost.length === 0 && views.every((v) => isTerminal(v.state)) ? views : undefined;
       },
-      { timeoutMs: 90_000, intervalMs: 1_000, what: `${accepted.size} accepted jobs to end (statuses ${JSON.stringify([...statuses])})` },
+      {
+        timeoutMs: 90_000,
+        intervalMs: 1_000,
+        what: `${accepted.size} accepted jobs to end (statuses ${JSON.stringify([...statuses])})`,
+      },
     ).catch((err: unknown) => {
       expect(lost).toEqual([]); // accepted-then-lost: must be none
       throw err;

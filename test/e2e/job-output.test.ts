@@ -23,7 +23,19 @@ describe('job output end to end', () => {
   });
 
   it('a 200,000-line two-step job: submit --wait, jr logs (step markers), --raw and -f all print it once and in order', async () => {
-    const file = writeFile(stack, 'count.yaml', ['name: count', 'steps:', '  - name: count', '    run: seq 1 200000', '  - name: tail', '    run: echo done', ''].join('\n'));
+    const file = writeFile(
+      stack,
+      'count.yaml',
+      [
+        'name: count',
+        'steps:',
+        '  - name: count',
+        '    run: seq 1 200000',
+        '  - name: tail',
+        '    run: echo done',
+        '',
+      ].join('\n'),
+    );
     const lines = `${Array.from({ length: 200_000 }, (_, i) => i + 1).join('\n')}\n`;
     const raw = `${lines}done\n`;
     const marked = `--- step 1/2: count ---\n${lines}--- step 2/2: tail ---\ndone\n`;
@@ -42,7 +54,12 @@ describe('job output end to end', () => {
     ];
     for (const [argv, expected] of checks) {
       const r = await stack.cli(argv);
-      expect({ argv, code: r.code, lines: r.stdout.split('\n').length, same: r.stdout === expected }).toEqual({ argv, code: 0, lines: expected.split('\n').length, same: true });
+      expect({ argv, code: r.code, lines: r.stdout.split('\n').length, same: r.stdout === expected }).toEqual({
+        argv,
+        code: 0,
+        lines: expected.split('\n').length,
+        same: true,
+      });
     }
   }, 180_000);
 
@@ -63,7 +80,9 @@ describe('job output end to end', () => {
     await new Promise((r) => setTimeout(r, 3_000));
     const after = rssBytes(stack.api.pid);
     const growth = after - before;
-    console.log(`API RSS ${mib(before)} -> ${mib(after)} (+${mib(growth)}) with 16 stalled readers of a ${mib(Buffer.byteLength(text))} log`);
+    console.log(
+      `API RSS ${mib(before)} -> ${mib(after)} (+${mib(growth)}) with 16 stalled readers of a ${mib(Buffer.byteLength(text))} log`,
+    );
     for (const s of stalled) s.destroy();
     // Bounded by pages in flight and the churn of filling 16 kernel socket buffers, not by the log: measured
     // +2..38 MiB here; buffering the log per reader (as before) holds 8 x 32 MiB for the plain readers alone
@@ -94,6 +113,9 @@ async function stalledReader(stack: Stack, route: string): Promise<net.Socket> {
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   socket.pause();
   socket.write(`GET ${route} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${stack.adminToken}\r\n\r\n`);
-  await waitFor(() => socket.readableLength > 0 || socket.bytesRead > 0, { timeoutMs: 10_000, what: 'the answer to start' }).catch(() => undefined);
+  await waitFor(() => socket.readableLength > 0 || socket.bytesRead > 0, {
+    timeoutMs: 10_000,
+    what: 'the answer to start',
+  }).catch(() => undefined);
   return socket;
 }

@@ -66,7 +66,15 @@ describe('a job from the CLI to an agent and back', () => {
     const file = writeFile(
       stack,
       'slow.yaml',
-      ['steps:', '  - run: |', '      echo "pgid=$$"', "      sh -c 'trap \"\" TERM; sleep 300' &", '      sleep 300', '    timeout: 2s', ''].join('\n'),
+      [
+        'steps:',
+        '  - run: |',
+        '      echo "pgid=$$"',
+        '      sh -c \'trap "" TERM; sleep 300\' &',
+        '      sleep 300',
+        '    timeout: 2s',
+        '',
+      ].join('\n'),
     );
     const submit = await stack.cli(['submit', '-f', file, '--wait', '--json']);
     expect(submit.code).toBe(3);

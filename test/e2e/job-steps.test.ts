@@ -37,10 +37,13 @@ describe('job view with a real agent', () => {
         { name: 'never', run: 'echo never' },
       ],
     });
-    const job = await waitFor(async () => {
-      const v = await stack.job(id);
-      return v.state === 'failed' ? v : undefined;
-    }, { timeoutMs: 30_000, what: 'the job to fail' });
+    const job = await waitFor(
+      async () => {
+        const v = await stack.job(id);
+        return v.state === 'failed' ? v : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the job to fail' },
+    );
     expect(job.steps.map((s) => [s.index, s.name, s.state, s.exitCode])).toEqual([
       [0, 'prepare', 'succeeded', 0],
       [1, 'flaky', 'failed', 3],
@@ -55,22 +58,36 @@ describe('job view with a real agent', () => {
     expect(job.endedAt).toBe(job.attempts[0]?.endedAt);
     expect(job.durationMs).toBe(Date.parse(job.endedAt as string) - Date.parse(job.startedAt as string));
     const page = await stack.get<JobPage>('/v1/jobs?limit=10');
-    expect(page.items.find((j) => j.id === id)).toMatchObject({ steps: job.steps, failedStep: job.failedStep, durationMs: job.durationMs, exitCode: 3 });
+    expect(page.items.find((j) => j.id === id)).toMatchObject({
+      steps: job.steps,
+      failedStep: job.failedStep,
+      durationMs: job.durationMs,
+      exitCode: 3,
+    });
   });
 
   it('a queued job whose labels no agent has says so; the running ones say nothing', async () => {
     const id = await submit({ labels: { gpu: 'true' }, steps: [{ run: 'true' }] });
-    const waiting = await waitFor(async () => {
-      const v: JobView = await stack.job(id);
-      return v.waiting ?? undefined;
-    }, { timeoutMs: 20_000, what: 'the job to say why it waits' });
-    expect(waiting).toEqual({ code: 'no_agent_with_labels', message: 'no active agent in pool default has labels gpu=true' });
+    const waiting = await waitFor(
+      async () => {
+        const v: JobView = await stack.job(id);
+        return v.waiting ?? undefined;
+      },
+      { timeoutMs: 20_000, what: 'the job to say why it waits' },
+    );
+    expect(waiting).toEqual({
+      code: 'no_agent_with_labels',
+      message: 'no active agent in pool default has labels gpu=true',
+    });
     expect((await stack.job(id)).state).toBe('queued');
     const ok = await submit({ steps: [{ run: 'true' }] });
-    const done = await waitFor(async () => {
-      const v = await stack.job(ok);
-      return v.state === 'succeeded' ? v : undefined;
-    }, { timeoutMs: 30_000, what: 'the other job to run' });
+    const done = await waitFor(
+      async () => {
+        const v = await stack.job(ok);
+        return v.state === 'succeeded' ? v : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the other job to run' },
+    );
     expect(done.waiting).toBeNull();
   });
 });

@@ -10,10 +10,20 @@ describe('a lost agent', () => {
 
   it('has its job retried on another agent', async () => {
     const first = await stack.startAgent('doomed', { slots: 1 });
-    const submit = await stack.cli(['submit', '--json', '--', 'sh', '-c', 'echo "attempt $JR_ATTEMPT"; sleep 3; echo finished']);
+    const submit = await stack.cli([
+      'submit',
+      '--json',
+      '--',
+      'sh',
+      '-c',
+      'echo "attempt $JR_ATTEMPT"; sleep 3; echo finished',
+    ]);
     expect(submit.code).toBe(0);
     const { id } = JSON.parse(submit.stdout) as { id: string };
-    await waitFor(async () => (await stack.job(id)).state === 'running', { timeoutMs: 15_000, what: 'the job to run on the first agent' });
+    await waitFor(async () => (await stack.job(id)).state === 'running', {
+      timeoutMs: 15_000,
+      what: 'the job to run on the first agent',
+    });
     await first.kill();
     await stack.startAgent('rescuer', { slots: 1 });
     const wait = await stack.cli(['wait', id, '--timeout', '60s']);

@@ -50,7 +50,11 @@ function samples(result: QueryResult): number {
   return (result.result as unknown[]).length;
 }
 
-async function post(route: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: { id: string } }> {
+async function post(
+  route: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: { id: string } }> {
   const res = await fetch(`${stack.baseUrl}${route}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json', ...headers },
@@ -60,7 +64,10 @@ async function post(route: string, body: unknown, headers: Record<string, string
 }
 
 async function waitState(id: string, states: string[], timeoutMs = 20_000): Promise<void> {
-  await waitFor(async () => states.includes((await stack.job(id)).state), { timeoutMs, what: `job ${id} to be ${states.join('|')}` });
+  await waitFor(async () => states.includes((await stack.job(id)).state), {
+    timeoutMs,
+    what: `job ${id} to be ${states.join('|')}`,
+  });
 }
 
 /** Work for the scrapes to see, spread over several scrape intervals so rates have two points. */
@@ -83,14 +90,20 @@ async function runWorkload(): Promise<void> {
   await waitState(long.json.id, ['running']);
   await post(`/v1/jobs/${long.json.id}/cancel`, {});
   for (const id of [...ids, long.json.id]) await waitState(id, ['succeeded', 'failed', 'cancelled']);
-  await waitFor(async () => (await stack.job(stuck.json.id)).attempts[0]?.state === 'lost', { timeoutMs: 20_000, what: 'the victim attempt to be lost' });
+  await waitFor(async () => (await stack.job(stuck.json.id)).attempts[0]?.state === 'lost', {
+    timeoutMs: 20_000,
+    what: 'the victim attempt to be lost',
+  });
 }
 
 beforeAll(async () => {
   await stack.start();
   const agentMetricsPort = await freePort();
   await stack.startAgent('obs-a', { slots: 4, extraEnv: { JR_METRICS_PORT: String(agentMetricsPort) } });
-  const ruleFiles = fs.readdirSync(rulesDir).filter((f) => f.endsWith('.yml')).map((f) => path.join(rulesDir, f));
+  const ruleFiles = fs
+    .readdirSync(rulesDir)
+    .filter((f) => f.endsWith('.yml'))
+    .map((f) => path.join(rulesDir, f));
   prometheus = await PrometheusServer.start({
     ruleFiles,
     targets: [
@@ -126,8 +139,16 @@ it("the API's /metrics after real jobs passes promtool check metrics and counts 
   expect(sample(apiMetrics, 'jr_fleet_agents', { pool: 'default', state: 'active' })).toBe(1);
   expect(sample(apiMetrics, 'jr_fleet_slots', { pool: 'default' })).toBe(4);
   expect(sample(apiMetrics, 'jr_dependency_up', { dependency: 'postgres' })).toBe(1);
-  expect(sample(apiMetrics, 'jr_http_request_duration_seconds_count', { method: 'POST', route: '/v1/jobs/:id/cancel', status: '202' })).toBe(1);
-  expect(sample(apiMetrics, 'jr_grpc_request_duration_seconds_count', { method: 'Complete', code: 'OK' })).toBeGreaterThanOrEqual(14);
+  expect(
+    sample(apiMetrics, 'jr_http_request_duration_seconds_count', {
+      method: 'POST',
+      route: '/v1/jobs/:id/cancel',
+      status: '202',
+    }),
+  ).toBe(1);
+  expect(
+    sample(apiMetrics, 'jr_grpc_request_duration_seconds_count', { method: 'Complete', code: 'OK' }),
+  ).toBeGreaterThanOrEqual(14);
   expect(sample(apiMetrics, 'jr_journal_fsyncs_total', { journal: 'intake' })).toBeGreaterThan(0);
 });
 
@@ -142,10 +163,13 @@ it('loads and evaluates every rule against the real processes without error', as
   expect(rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.lastError ?? r.health}`)).toEqual([]);
   for (const r of rules) await prometheus.query(r.query); // each parses and evaluates as an instant query too
   // the SLO recording rules have a value for the pool jobs ran in
-  const slo = await waitFor(async () => samples(await prometheus.query('jr:dispatch_slo_errors:ratio_rate5m{pool="default"}')) > 0 || undefined, {
-    timeoutMs: 20_000,
-    what: 'the dispatch SLO recording rule to have a value',
-  });
+  const slo = await waitFor(
+    async () => samples(await prometheus.query('jr:dispatch_slo_errors:ratio_rate5m{pool="default"}')) > 0 || undefined,
+    {
+      timeoutMs: 20_000,
+      what: 'the dispatch SLO recording rule to have a value',
+    },
+  );
   expect(slo).toBe(true);
 });
 
@@ -165,5 +189,7 @@ it('parses every dashboard expression, and the main panels show data', async () 
   expect(refused).toEqual([]);
   const missing = MAIN_METRICS.filter((m) => ![...withData].some((expr) => expr.includes(m)));
   expect(missing).toEqual([]);
-  console.log(`dashboard expressions with data: ${withData.size}; empty (nothing of that kind happened):\n${empty.join('\n')}`);
+  console.log(
+    `dashboard expressions with data: ${withData.size}; empty (nothing of that kind happened):\n${empty.join('\n')}`,
+  );
 });

@@ -38,23 +38,37 @@ function ancestors(spans: CollectedSpan[], span: CollectedSpan | undefined): str
 }
 
 it('a two-step job is one trace from POST /v1/jobs to the agent and back', async () => {
-  const file = writeFile(stack, 'two.yaml', ['name: traced', 'steps:', '  - run: echo one', '  - run: echo two', ''].join('\n'));
+  const file = writeFile(
+    stack,
+    'two.yaml',
+    ['name: traced', 'steps:', '  - run: echo one', '  - run: echo two', ''].join('\n'),
+  );
   const submit = await stack.cli(['submit', '-f', file, '--wait', '--json']);
   expect(submit.code).toBe(0);
   const { id } = JSON.parse(submit.stdout) as { id: string };
 
-  const submitSpan = await waitFor(() => otlp.spans.find((s) => s.name === 'jr.job.submit' && s.attributes['jr.job.id'] === id), { timeoutMs: 15_000, what: 'the submit span' });
+  const submitSpan = await waitFor(
+    () => otlp.spans.find((s) => s.name === 'jr.job.submit' && s.attributes['jr.job.id'] === id),
+    { timeoutMs: 15_000, what: 'the submit span' },
+  );
   const trace = await waitFor(
     () => {
       const spans = otlp.spans.filter((s) => s.traceId === submitSpan.traceId);
       const names = new Set(spans.map((s) => `${s.service}:${s.name}`));
-      const wanted = ['jr-agent:jr.attempt.run', 'jr-agent:jr.step.run', 'jr-api:jr.attempt.complete', 'jr-agent:jr.attempt.complete', 'jr-api:jr.attempt.report'];
+      const wanted = [
+        'jr-agent:jr.attempt.run',
+        'jr-agent:jr.step.run',
+        'jr-api:jr.attempt.complete',
+        'jr-agent:jr.attempt.complete',
+        'jr-api:jr.attempt.report',
+      ];
       return wanted.every((w) => names.has(w)) ? spans : undefined;
     },
     { timeoutMs: 20_000, what: 'every span of the job in the collector' },
   );
   expect(otlp.rejected).toEqual([]);
-  const one = (service: string, name: string): CollectedSpan | undefined => trace.find((s) => s.service === service && s.name === name);
+  const one = (service: string, name: string): CollectedSpan | undefined =>
+    trace.find((s) => s.service === service && s.name === name);
 
   // the root, then one parent/child chain through the API into the agent
   expect(submitSpan.parentSpanId).toBe('');
@@ -81,12 +95,21 @@ it('a two-step job is one trace from POST /v1/jobs to the agent and back', async
     expect(server.length).toBeGreaterThan(0);
     for (const s of server) {
       expect(parentOf(trace, s)).toMatchObject({ service: 'jr-agent', name });
-      expect(ancestors(trace, s).slice(-6)).toEqual(['jr-agent:jr.attempt.run', 'jr-api:jr.job.lease', 'jr-api:jr.queue.add', 'jr-api:jr.intake.relay', 'jr-api:jr.journal.append', 'jr-api:jr.job.submit']);
+      expect(ancestors(trace, s).slice(-6)).toEqual([
+        'jr-agent:jr.attempt.run',
+        'jr-api:jr.job.lease',
+        'jr-api:jr.queue.add',
+        'jr-api:jr.intake.relay',
+        'jr-api:jr.journal.append',
+        'jr-api:jr.job.submit',
+      ]);
     }
   }
   // every span of the job hangs in this one tree: no orphan parent ids
   const ids = new Set(trace.map((s) => s.spanId));
-  expect(trace.filter((s) => s.parentSpanId !== '' && !ids.has(s.parentSpanId)).map((s) => `${s.service}:${s.name}`)).toEqual([]);
+  expect(
+    trace.filter((s) => s.parentSpanId !== '' && !ids.has(s.parentSpanId)).map((s) => `${s.service}:${s.name}`),
+  ).toEqual([]);
   // and the agent's log lines about the job carry its trace id (pino mixin)
   expect(stack.agents.get('trace-a')?.log()).toContain(`"trace_id":"${submitSpan.traceId}"`);
 }, 60_000);

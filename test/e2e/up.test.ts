@@ -3,7 +3,16 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { baseEnv, deleteRedisPrefix, freePort, REPO_ROOT, runCli, testRedisUrl, testServerUrl, waitFor } from '@jr/testing';
+import {
+  baseEnv,
+  deleteRedisPrefix,
+  freePort,
+  REPO_ROOT,
+  runCli,
+  testRedisUrl,
+  testServerUrl,
+  waitFor,
+} from '@jr/testing';
 
 interface UpNames {
   databaseUrl: string;
@@ -12,22 +21,39 @@ interface UpNames {
   chosen: { database: boolean; queuePrefix: boolean };
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a plain CommonJS script of the repo
-const { upNames } = require(path.join(REPO_ROOT, 'scripts/up-names.js')) as { upNames(o: { env?: Record<string, string>; user?: string; varDir: string }): UpNames };
+const { upNames } = require(path.join(REPO_ROOT, 'scripts/up-names.js')) as {
+  upNames(o: { env?: Record<string, string>; user?: string; varDir: string }): UpNames;
+};
 
 describe('npm run up names its database and queue prefix', () => {
   it('per user and var directory, safe in both names, unless DATABASE_URL / JR_QUEUE_PREFIX say otherwise', () => {
     const mine = upNames({ env: {}, user: 'alice', varDir: '/home/alice/jobrunner/var' });
-    expect(mine).toMatchObject({ database: expect.stringMatching(/^jobrunner_up_alice_[0-9a-f]{6}$/), queuePrefix: expect.stringMatching(/^jrup-alice-[0-9a-f]{6}$/) });
+    expect(mine).toMatchObject({
+      database: expect.stringMatching(/^jobrunner_up_alice_[0-9a-f]{6}$/),
+      queuePrefix: expect.stringMatching(/^jrup-alice-[0-9a-f]{6}$/),
+    });
     expect(mine.databaseUrl).toBe(`postgres://postgres@127.0.0.1:5432/${mine.database}`);
     expect(upNames({ env: {}, user: 'bob', varDir: '/home/alice/jobrunner/var' }).database).not.toBe(mine.database);
-    expect(upNames({ env: {}, user: 'alice', varDir: '/home/alice/other-checkout/var' }).database).not.toBe(mine.database);
+    expect(upNames({ env: {}, user: 'alice', varDir: '/home/alice/other-checkout/var' }).database).not.toBe(
+      mine.database,
+    );
     for (const user of ['Dr. "X"; DROP', '\u0000\ud800', 'ü'.repeat(100), '']) {
       const n = upNames({ env: {}, user, varDir: '/v' });
       expect(n.database).toMatch(/^jobrunner_up_[a-z0-9_]{1,31}$/);
       expect(n.queuePrefix).toMatch(/^[A-Za-z0-9_.-]{1,64}$/);
     }
-    expect(upNames({ env: { DATABASE_URL: 'postgres://u@db:5433/ours', JR_QUEUE_PREFIX: 'team' }, user: 'alice', varDir: '/v' }))
-      .toEqual({ databaseUrl: 'postgres://u@db:5433/ours', database: 'ours', queuePrefix: 'team', chosen: { database: true, queuePrefix: true } });
+    expect(
+      upNames({
+        env: { DATABASE_URL: 'postgres://u@db:5433/ours', JR_QUEUE_PREFIX: 'team' },
+        user: 'alice',
+        varDir: '/v',
+      }),
+    ).toEqual({
+      databaseUrl: 'postgres://u@db:5433/ours',
+      database: 'ours',
+      queuePrefix: 'team',
+      chosen: { database: true, queuePrefix: true },
+    });
   });
 });
 
@@ -39,17 +65,24 @@ class Up {
   private readonly exit: Promise<number | null>;
 
   constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts/up.js')], { cwd: REPO_ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [path.join(REPO_ROOT, 'scripts/up.js')], {
+      cwd: REPO_ROOT,
+      env: { ...baseEnv(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child.stdout?.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     this.child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     this.exit = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
   }
 
   async ready(): Promise<void> {
-    await waitFor(() => {
-      if (this.child.exitCode !== null) throw new Error(`up exited ${this.child.exitCode}:\n${this.stderr}`);
-      return this.stdout.includes('jobrunner is up');
-    }, { timeoutMs: 120_000, intervalMs: 200, what: `"jobrunner is up" (stderr so far:\n${this.stderr})` }).catch((err: unknown) => {
+    await waitFor(
+      () => {
+        if (this.child.exitCode !== null) throw new Error(`up exited ${this.child.exitCode}:\n${this.stderr}`);
+        return this.stdout.includes('jobrunner is up');
+      },
+      { timeoutMs: 120_000, intervalMs: 200, what: `"jobrunner is up" (stderr so far:\n${this.stderr})` },
+    ).catch((err: unknown) => {
       throw new Error(`${String(err)}\n--- up stderr ---\n${this.stderr}`);
     });
   }
@@ -69,7 +102,13 @@ describe('npm run up', () => {
   beforeAll(async () => {
     varDir = await mkdtemp(path.join(tmpdir(), 'jr-up-'));
     names = upNames({ env: {}, varDir });
-    env = { JR_UP_VAR_DIR: varDir, JR_HTTP_PORT: String(await freePort()), JR_GRPC_PORT: String(await freePort()), REDIS_URL: testRedisUrl(), JR_HEARTBEAT_INTERVAL: '1s' };
+    env = {
+      JR_UP_VAR_DIR: varDir,
+      JR_HTTP_PORT: String(await freePort()),
+      JR_GRPC_PORT: String(await freePort()),
+      REDIS_URL: testRedisUrl(),
+      JR_HEARTBEAT_INTERVAL: '1s',
+    };
   });
 
   afterAll(async () => {
@@ -90,10 +129,17 @@ describe('npm run up', () => {
 
   it('uses its own database and prefix, and after a drain says so at the next start; an undrain lets the agent run jobs again', async () => {
     const first = await start();
-    expect(first.stderr).toContain(`[up] database ${names.database} on 127.0.0.1:5432, queue prefix ${names.queuePrefix} (this checkout's own`);
+    expect(first.stderr).toContain(
+      `[up] database ${names.database} on 127.0.0.1:5432, queue prefix ${names.queuePrefix} (this checkout's own`,
+    );
     expect(first.stdout).toContain('--- demo job');
-    const cliEnv = { JR_API_URL: `http://127.0.0.1:${env.JR_HTTP_PORT}`, JR_TOKEN: (await readFile(path.join(varDir, 'up', 'admin-token'), 'utf8')).trim() };
-    const agents = JSON.parse((await runCli(['agents', '--json'], cliEnv)).stdout) as { items: Array<{ id: string; name: string }> };
+    const cliEnv = {
+      JR_API_URL: `http://127.0.0.1:${env.JR_HTTP_PORT}`,
+      JR_TOKEN: (await readFile(path.join(varDir, 'up', 'admin-token'), 'utf8')).trim(),
+    };
+    const agents = JSON.parse((await runCli(['agents', '--json'], cliEnv)).stdout) as {
+      items: Array<{ id: string; name: string }>;
+    };
     expect(agents.items.map((a) => a.name)).toEqual(['local-agent']);
     const id = agents.items[0]!.id;
     const db = new Client({ connectionString: names.databaseUrl });
@@ -113,7 +159,9 @@ describe('npm run up', () => {
     expect((await runCli(['agents', 'undrain', id], cliEnv)).code).toBe(0);
     const job = await runCli(['submit', '--wait', '--wait-timeout', '60s', '--', 'echo', 'after undrain'], cliEnv);
     expect(job.code).toBe(0);
-    const listed = JSON.parse((await runCli(['agents', '--json'], cliEnv)).stdout) as { items: Array<{ id: string; state: string; draining: boolean }> };
+    const listed = JSON.parse((await runCli(['agents', '--json'], cliEnv)).stdout) as {
+      items: Array<{ id: string; state: string; draining: boolean }>;
+    };
     expect(listed.items).toEqual([expect.objectContaining({ id, state: 'active', draining: false })]);
     expect(await second.interrupt()).toBe(0);
     ups = [];

@@ -7,7 +7,17 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import * as ts from 'typescript';
-import { AGENT_VIEW_STATES, ATTEMPT_STATES, JOB_REASONS, JOB_STATES, STEP_STATES, artifactSchema, jobSpecSchema, parseJobSpec, stepSchema } from '@jr/contracts';
+import {
+  AGENT_VIEW_STATES,
+  ATTEMPT_STATES,
+  JOB_REASONS,
+  JOB_STATES,
+  STEP_STATES,
+  artifactSchema,
+  jobSpecSchema,
+  parseJobSpec,
+  stepSchema,
+} from '@jr/contracts';
 import { EXIT } from '../../apps/cli/src/exit-codes';
 import { documentFromFile, validateDocument } from '../../apps/cli/src/job-document';
 import { readJobFile } from '../../apps/cli/src/job-file';
@@ -18,7 +28,6 @@ import { realClock } from '../../apps/cli/src/timing';
 const ROOT = path.resolve(__dirname, '../..');
 const CONTRACT = readFileSync(path.join(ROOT, 'docs/contract.md'), 'utf8');
 const EXAMPLE = path.join(ROOT, 'docs/examples/job.yaml');
-
 
 const CONFIG_SCHEMAS = {
   api: 'apps/api/src/config/config.schema.ts',
@@ -66,7 +75,8 @@ function schemaVariables(file: string): Set<string> {
     if (ts.isCallExpression(node) && /^z\.(object|strictObject)$/.test(node.expression.getText(source))) {
       const arg = node.arguments[0];
       if (arg && ts.isObjectLiteralExpression(arg)) {
-        for (const p of arg.properties) if (p.name && /^[A-Z][A-Z0-9_]*$/.test(p.name.getText(source))) names.add(p.name.getText(source));
+        for (const p of arg.properties)
+          if (p.name && /^[A-Z][A-Z0-9_]*$/.test(p.name.getText(source))) names.add(p.name.getText(source));
       }
     }
     ts.forEachChild(node, visit);
@@ -82,7 +92,9 @@ function missing(_kind: string, expected: Iterable<string>, actual: Set<string>)
 
 describe('docs/contract.md: environment variables', () => {
   const rows = tableRows(section('Environment variables'), ['variable', 'used by', 'default', 'meaning']);
-  const documented = new Map<Component, Set<string>>(Object.keys(CONFIG_SCHEMAS).map((c) => [c as Component, new Set<string>()]));
+  const documented = new Map<Component, Set<string>>(
+    Object.keys(CONFIG_SCHEMAS).map((c) => [c as Component, new Set<string>()]),
+  );
   for (const [name, usedBy] of rows) {
     const variable = code(name ?? '')[0] ?? '';
     for (const who of (usedBy ?? '').split(',').map((w) => w.trim())) documented.get(who as Component)?.add(variable);
@@ -93,12 +105,17 @@ describe('docs/contract.md: environment variables', () => {
     expect(users.filter((u) => !(u in CONFIG_SCHEMAS))).toEqual([]);
   });
 
-  it.each(Object.entries(CONFIG_SCHEMAS))('%s: every variable its schema reads is documented, and every one documented for it is read', (component, file) => {
-    const inSchema = schemaVariables(file);
-    expect(inSchema.size).toBeGreaterThan(2);
-    const inDocs = documented.get(component as Component) ?? new Set<string>();
-    expect({ undocumented: missing('var', inSchema, inDocs), notInSchema: missing('var', inDocs, inSchema) }).toEqual({ undocumented: [], notInSchema: [] });
-  });
+  it.each(Object.entries(CONFIG_SCHEMAS))(
+    '%s: every variable its schema reads is documented, and every one documented for it is read',
+    (component, file) => {
+      const inSchema = schemaVariables(file);
+      expect(inSchema.size).toBeGreaterThan(2);
+      const inDocs = documented.get(component as Component) ?? new Set<string>();
+      expect({ undocumented: missing('var', inSchema, inDocs), notInSchema: missing('var', inDocs, inSchema) }).toEqual(
+        { undocumented: [], notInSchema: [] },
+      );
+    },
+  );
 });
 
 describe('docs/examples/job.yaml', () => {
@@ -112,14 +129,26 @@ describe('docs/examples/job.yaml', () => {
   });
 
   it('shows every field of the job document, both forms of `run`, and the contract table lists exactly those fields', async () => {
-    const doc = (await readJobFile(EXAMPLE, undefined)) as { steps: Array<Record<string, unknown>>; uses: Array<Record<string, unknown>> };
+    const doc = (await readJobFile(EXAMPLE, undefined)) as {
+      steps: Array<Record<string, unknown>>;
+      uses: Array<Record<string, unknown>>;
+    };
     expect(Object.keys(doc).sort()).toEqual(Object.keys(jobSpecSchema.shape).sort());
     expect([...new Set(doc.steps.flatMap((s) => Object.keys(s)))].sort()).toEqual(Object.keys(stepSchema.shape).sort());
-    expect([...new Set(doc.uses.flatMap((u) => Object.keys(u)))].sort()).toEqual(Object.keys(artifactSchema.shape).sort());
-    expect(new Set(doc.steps.map((s) => (Array.isArray(s.run) ? 'argv' : typeof s.run)))).toEqual(new Set(['argv', 'string']));
+    expect([...new Set(doc.uses.flatMap((u) => Object.keys(u)))].sort()).toEqual(
+      Object.keys(artifactSchema.shape).sort(),
+    );
+    expect(new Set(doc.steps.map((s) => (Array.isArray(s.run) ? 'argv' : typeof s.run)))).toEqual(
+      new Set(['argv', 'string']),
+    );
 
-    const fields = tableRows(section('The job document and job files'), ['field', 'type', 'default', 'meaning']).map(([f]) => code(f ?? '')[0]);
-    const schemaFields = [...Object.keys(jobSpecSchema.shape), ...Object.keys(stepSchema.shape).map((k) => `steps[].${k}`)];
+    const fields = tableRows(section('The job document and job files'), ['field', 'type', 'default', 'meaning']).map(
+      ([f]) => code(f ?? '')[0],
+    );
+    const schemaFields = [
+      ...Object.keys(jobSpecSchema.shape),
+      ...Object.keys(stepSchema.shape).map((k) => `steps[].${k}`),
+    ];
     expect([...fields].sort()).toEqual(schemaFields.sort());
   });
 });
@@ -143,11 +172,14 @@ describe('docs/contract.md: states, reasons, exit codes', () => {
     expect([...reasons].sort()).toEqual([...JOB_REASONS].sort());
   });
 
-  it("lists every exit code of jr, and only those", () => {
+  it('lists every exit code of jr, and only those', () => {
     const rows = tableRows(section('Exit codes'), ['code', '`jr`', '`jr-agent`', '`jr-api`']);
     const documented = new Set(rows.filter(([, jr]) => (jr ?? '') !== '').map(([n]) => n ?? ''));
     const actual = new Set(Object.values(EXIT).map(String));
-    expect({ undocumented: missing('exit', actual, documented), notInCode: missing('exit', documented, actual) }).toEqual({ undocumented: [], notInCode: [] });
+    expect({
+      undocumented: missing('exit', actual, documented),
+      notInCode: missing('exit', documented, actual),
+    }).toEqual({ undocumented: [], notInCode: [] });
   });
 });
 
@@ -172,7 +204,10 @@ describe('docs/contract.md: REST routes', () => {
     const documented = new Set(rows.map(([route]) => (code(route ?? '')[0] ?? '').replace(/\?.*$/, '')));
     const served = controllerRoutes();
     expect(served.size).toBeGreaterThan(8);
-    expect({ undocumented: missing('route', served, documented), notServed: missing('route', documented, served) }).toEqual({ undocumented: [], notServed: [] });
+    expect({
+      undocumented: missing('route', served, documented),
+      notServed: missing('route', documented, served),
+    }).toEqual({ undocumented: [], notServed: [] });
   });
 });
 
@@ -196,6 +231,9 @@ describe('docs/contract.md: jr commands', () => {
         return words.slice(0, end < 0 ? undefined : end).join(' ');
       }),
     );
-    expect({ undocumented: missing('cmd', actual, documented), notInProgram: missing('cmd', documented, actual) }).toEqual({ undocumented: [], notInProgram: [] });
+    expect({
+      undocumented: missing('cmd', actual, documented),
+      notInProgram: missing('cmd', documented, actual),
+    }).toEqual({ undocumented: [], notInProgram: [] });
   });
 });

@@ -1,7 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { renderSampleExposition } from '@jr/telemetry';
-import { expandGrafanaVariables, expositionSeries, grafanaDashboardQueries, promqlSelectors, variableQueryToPromql } from '@jr/testing';
+import {
+  expandGrafanaVariables,
+  expositionSeries,
+  grafanaDashboardQueries,
+  promqlSelectors,
+  variableQueryToPromql,
+} from '@jr/testing';
 
 // The Grafana dashboards may only use metrics our catalog declares (plus Prometheus' `up`, the runtime
 // process_/nodejs_ metrics and our recording rules), with labels those metrics carry.
@@ -20,7 +26,8 @@ async function allowedSeries(): Promise<Map<string, Set<string>>> {
   }
   allowed.set('up', new Set(TARGET_LABELS));
   for (const file of fs.readdirSync(rulesDir)) {
-    for (const m of fs.readFileSync(path.join(rulesDir, file), 'utf8').matchAll(/^\s*- record:\s*(\S+)\s*$/gm)) allowed.set(m[1] as string, new Set(['pool']));
+    for (const m of fs.readFileSync(path.join(rulesDir, file), 'utf8').matchAll(/^\s*- record:\s*(\S+)\s*$/gm))
+      allowed.set(m[1] as string, new Set(['pool']));
   }
   return allowed;
 }
@@ -34,7 +41,15 @@ interface Panel {
   targets?: Array<{ expr: string; datasource: { type: string; uid: string } }>;
 }
 
-function loadDashboards(): Array<{ file: string; json: { uid: string; title: string; panels: Panel[]; templating: { list: Array<{ name: string; type: string; query: unknown }> } } }> {
+function loadDashboards(): Array<{
+  file: string;
+  json: {
+    uid: string;
+    title: string;
+    panels: Panel[];
+    templating: { list: Array<{ name: string; type: string; query: unknown }> };
+  };
+}> {
   return fs
     .readdirSync(dashboardsDir)
     .filter((f) => f.endsWith('.json'))
@@ -59,8 +74,13 @@ describe('Grafana dashboards', () => {
       for (const panel of json.panels) {
         expect(panel.gridPos.x + panel.gridPos.w).toBeLessThanOrEqual(24);
         if (panel.type === 'row') continue;
-        expect({ file, panel: panel.title, targets: (panel.targets ?? []).length > 0 }).toEqual({ file, panel: panel.title, targets: true });
-        for (const target of panel.targets ?? []) expect(target.datasource).toEqual({ type: 'prometheus', uid: '${datasource}' });
+        expect({ file, panel: panel.title, targets: (panel.targets ?? []).length > 0 }).toEqual({
+          file,
+          panel: panel.title,
+          targets: true,
+        });
+        for (const target of panel.targets ?? [])
+          expect(target.datasource).toEqual({ type: 'prometheus', uid: '${datasource}' });
       }
     }
   });
@@ -76,7 +96,9 @@ describe('Grafana dashboards', () => {
       for (const s of selectors) {
         const labels = allowed.get(s.metric);
         if (!labels) problems.push(`${q.dashboard} / ${q.where}: unknown metric ${s.metric}`);
-        else for (const l of s.labels) if (!labels.has(l)) problems.push(`${q.dashboard} / ${q.where}: ${s.metric} has no label ${l}`);
+        else
+          for (const l of s.labels)
+            if (!labels.has(l)) problems.push(`${q.dashboard} / ${q.where}: ${s.metric} has no label ${l}`);
       }
     }
     expect(problems).toEqual([]);
@@ -92,19 +114,27 @@ describe('PromQL helpers', () => {
       { metric: 'jr_info', labels: [] },
       { metric: 'up', labels: ['job'] },
     ]);
-    expect(promqlSelectors('jr:dispatch_slo_errors:ratio_rate5m{pool=~".*"} / 0.01')).toEqual([{ metric: 'jr:dispatch_slo_errors:ratio_rate5m', labels: ['pool'] }]);
-    expect(promqlSelectors('label_replace(jr_a, "dst", "jr_b $1", "src", "(.*)")')).toEqual([{ metric: 'jr_a', labels: [] }]);
+    expect(promqlSelectors('jr:dispatch_slo_errors:ratio_rate5m{pool=~".*"} / 0.01')).toEqual([
+      { metric: 'jr:dispatch_slo_errors:ratio_rate5m', labels: ['pool'] },
+    ]);
+    expect(promqlSelectors('label_replace(jr_a, "dst", "jr_b $1", "src", "(.*)")')).toEqual([
+      { metric: 'jr_a', labels: [] },
+    ]);
   });
 
   it('turns Grafana variables and variable queries into plain PromQL', () => {
-    expect(expandGrafanaVariables('rate(x{pool=~"$pool"}[$__rate_interval]) + y{a="${pool:regex}"}[[pool]]')).toBe('rate(x{pool=~".*"}[1m]) + y{a=".*"}.*');
+    expect(expandGrafanaVariables('rate(x{pool=~"$pool"}[$__rate_interval]) + y{a="${pool:regex}"}[[pool]]')).toBe(
+      'rate(x{pool=~".*"}[1m]) + y{a=".*"}.*',
+    );
     expect(expandGrafanaVariables('x{pool=~"$pool"}', { pool: 'gpu' })).toBe('x{pool=~"gpu"}');
     expect(variableQueryToPromql('label_values(jr_queue_depth, pool)')).toBe('count by (pool) (jr_queue_depth)');
     expect(variableQueryToPromql('query_result(topk(3, x))')).toBe('topk(3, x)');
   });
 
   it('reads series names and label names from an exposition', () => {
-    const series = expositionSeries('# HELP a A\n# TYPE a counter\na_total{pool="x",state="y"} 1\nb 2\nc_bucket{le="+Inf"} 3 1700000000\n');
+    const series = expositionSeries(
+      '# HELP a A\n# TYPE a counter\na_total{pool="x",state="y"} 1\nb 2\nc_bucket{le="+Inf"} 3 1700000000\n',
+    );
     expect([...series.keys()]).toEqual(['a_total', 'b', 'c_bucket']);
     expect([...(series.get('a_total') ?? [])]).toEqual(['pool', 'state']);
   });

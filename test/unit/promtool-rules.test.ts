@@ -9,8 +9,14 @@ import { ensurePrometheusTools } from '@jr/testing';
 // without it fails here with the reason, it does not skip.
 const root = path.resolve(__dirname, '../..');
 const promDir = path.join(root, 'infra/prometheus');
-const ruleFiles = fs.readdirSync(path.join(promDir, 'rules')).filter((f) => f.endsWith('.yml')).map((f) => path.join(promDir, 'rules', f));
-const testFiles = fs.readdirSync(path.join(promDir, 'tests')).filter((f) => f.endsWith('.yml')).map((f) => path.join(promDir, 'tests', f));
+const ruleFiles = fs
+  .readdirSync(path.join(promDir, 'rules'))
+  .filter((f) => f.endsWith('.yml'))
+  .map((f) => path.join(promDir, 'rules', f));
+const testFiles = fs
+  .readdirSync(path.join(promDir, 'tests'))
+  .filter((f) => f.endsWith('.yml'))
+  .map((f) => path.join(promDir, 'tests', f));
 
 function promtool(args: string[], input?: string): { code: number; out: string } {
   const { promtool: bin } = ensurePrometheusTools();
@@ -21,7 +27,9 @@ function promtool(args: string[], input?: string): { code: number; out: string }
 
 /** Alert names declared in the rule files (`- alert: Name`). */
 function alertNames(): string[] {
-  return ruleFiles.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/^\s*- alert:\s*(\S+)\s*$/gm)].map((m) => m[1] as string));
+  return ruleFiles.flatMap((f) =>
+    [...fs.readFileSync(f, 'utf8').matchAll(/^\s*- alert:\s*(\S+)\s*$/gm)].map((m) => m[1] as string),
+  );
 }
 
 /** Per alert: how many test cases expect it firing and how many expect silence. */
@@ -42,7 +50,15 @@ function alertCoverage(): Map<string, { firing: number; quiet: number }> {
 function readmeAnchors(): Set<string> {
   const text = fs.readFileSync(path.join(root, 'infra/README.md'), 'utf8');
   const headings = [...text.matchAll(/^#{1,6}\s+(.+)$/gm)].map((m) => m[1] as string);
-  return new Set(headings.map((h) => h.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-')));
+  return new Set(
+    headings.map((h) =>
+      h
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+        .replace(/\s/g, '-'),
+    ),
+  );
 }
 
 describe('Prometheus rules and exposition (promtool)', () => {
@@ -72,17 +88,24 @@ describe('Prometheus rules and exposition (promtool)', () => {
     const missing = names.filter((n) => !((coverage.get(n)?.firing ?? 0) > 0 && (coverage.get(n)?.quiet ?? 0) > 0));
     expect(missing).toEqual([]);
     const anchors = readmeAnchors();
-    const runbooks = ruleFiles.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/runbook:\s*"infra\/README\.md#([^"]+)"/g)].map((m) => m[1] as string));
+    const runbooks = ruleFiles.flatMap((f) =>
+      [...fs.readFileSync(f, 'utf8').matchAll(/runbook:\s*"infra\/README\.md#([^"]+)"/g)].map((m) => m[1] as string),
+    );
     expect(runbooks.length).toBe(names.length);
     expect(runbooks.filter((a) => !anchors.has(a))).toEqual([]);
   });
 
-  it.each(['api', 'agent'] as const)('finds nothing to lint in the %s exposition of the metrics catalog', async (kind) => {
-    const exposition = await renderSampleExposition(kind);
-    expect(exposition).toContain(kind === 'api' ? 'jr_dispatch_latency_seconds_bucket' : 'jr_agent_rpc_duration_seconds_bucket');
-    const r = promtool(['check', 'metrics'], exposition);
-    expect(r).toEqual({ code: 0, out: '' });
-  });
+  it.each(['api', 'agent'] as const)(
+    'finds nothing to lint in the %s exposition of the metrics catalog',
+    async (kind) => {
+      const exposition = await renderSampleExposition(kind);
+      expect(exposition).toContain(
+        kind === 'api' ? 'jr_dispatch_latency_seconds_bucket' : 'jr_agent_rpc_duration_seconds_bucket',
+      );
+      const r = promtool(['check', 'metrics'], exposition);
+      expect(r).toEqual({ code: 0, out: '' });
+    },
+  );
 
   it('would notice a badly named metric (the lint is live)', () => {
     const bad = '# HELP jr_things_total Things.\n# TYPE jr_things_total gauge\njr_things_total 1\n';

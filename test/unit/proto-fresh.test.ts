@@ -9,13 +9,23 @@ describe('generated protocol types', () => {
     const root = path.resolve(__dirname, '../..');
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'jr-proto-'));
     try {
-      execFileSync(process.execPath, [path.join(root, 'scripts/proto-gen.js'), '--out', out], { cwd: root, stdio: 'pipe' });
+      execFileSync(process.execPath, [path.join(root, 'scripts/proto-gen.js'), '--out', out], {
+        cwd: root,
+        stdio: 'pipe',
+      });
       const committed = path.join(root, 'libs/contracts/src/generated');
       const list = (dir: string): string[] =>
-        fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.relative(dir, path.join(d.parentPath, d.name))).sort();
+        fs
+          .readdirSync(dir, { recursive: true, withFileTypes: true })
+          .filter((d) => d.isFile())
+          .map((d) => path.relative(dir, path.join(d.parentPath, d.name)))
+          .sort();
       expect(list(out)).toEqual(list(committed));
       for (const file of list(out)) {
-        expect({ file, text: fs.readFileSync(path.join(committed, file), 'utf8') }).toEqual({ file, text: fs.readFileSync(path.join(out, file), 'utf8') });
+        expect({ file, text: fs.readFileSync(path.join(committed, file), 'utf8') }).toEqual({
+          file,
+          text: fs.readFileSync(path.join(out, file), 'utf8'),
+        });
       }
     } finally {
       fs.rmSync(out, { recursive: true, force: true });

@@ -14,7 +14,10 @@ export interface CliIo {
   stdout?: { write(text: string): unknown };
   stderr: { write(line: string): unknown };
   /** Where signals come from (the process, or a test's emitter). */
-  signals: { on(signal: AgentSignal, handler: () => void): unknown; off(signal: AgentSignal, handler: () => void): unknown };
+  signals: {
+    on(signal: AgentSignal, handler: () => void): unknown;
+    off(signal: AgentSignal, handler: () => void): unknown;
+  };
   /** False when the caller (a test) has started telemetry itself; default: the daemon starts it. */
   startTelemetry?: boolean;
 }
@@ -59,7 +62,10 @@ async function runDaemon(env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
     return 2;
   }
   // Tracing first (before anything could create a span), configured by the OTEL_* variables.
-  const telemetry: Telemetry | undefined = io.startTelemetry === false ? undefined : startTelemetry({ serviceName: 'jr-agent', serviceVersion: AGENT_VERSION });
+  const telemetry: Telemetry | undefined =
+    io.startTelemetry === false
+      ? undefined
+      : startTelemetry({ serviceName: 'jr-agent', serviceVersion: AGENT_VERSION });
   try {
     return await runConfigured(parsed.config, io);
   } finally {

@@ -23,8 +23,23 @@ describe('HeartbeatStats', () => {
 
 describe('describeAgent', () => {
   it('reports a starting agent (nothing answered, outbox not open) as degraded, never throwing', () => {
-    const v = describeAgent({ config, agentId: '', counters: counters(), beats: new HeartbeatStats(), intervalMs: 1_000, metricsUrl: undefined, now: 5_000 });
-    expect(v).toMatchObject({ agentId: '', health: 'degraded', connected: false, breaker: { state: 'closed' }, outbox: { depth: 0 }, metricsUrl: null });
+    const v = describeAgent({
+      config,
+      agentId: '',
+      counters: counters(),
+      beats: new HeartbeatStats(),
+      intervalMs: 1_000,
+      metricsUrl: undefined,
+      now: 5_000,
+    });
+    expect(v).toMatchObject({
+      agentId: '',
+      health: 'degraded',
+      connected: false,
+      breaker: { state: 'closed' },
+      outbox: { depth: 0 },
+      metricsUrl: null,
+    });
     expect(v.heartbeat.lastOkAgeMs).toBeNull();
   });
 
@@ -34,12 +49,32 @@ describe('describeAgent', () => {
     const reporting = {
       breaker: { state: 'open' as const, since: 's', reason: 'r', opened: 1, enabled: 0 },
       outbox: { depth: 3, oldestAgeMs: 1_234.6, attempts: 1, bytes: 1, diskBytes: 1, gapBytes: 0, compactions: 0 },
-      delivery: { reportsSent: 0, eventsSent: 0, completionsSent: 0, replayed: 0, superseded: 0, dropped: 0, failures: 0 },
+      delivery: {
+        reportsSent: 0,
+        eventsSent: 0,
+        completionsSent: 0,
+        replayed: 0,
+        superseded: 0,
+        dropped: 0,
+        failures: 0,
+      },
     };
-    const v = describeAgent({ config, agentId: 'a_1', counters: counters({ reporting }), beats, intervalMs: 1_000, metricsUrl: 'http://x/metrics', now: 12_500 });
+    const v = describeAgent({
+      config,
+      agentId: 'a_1',
+      counters: counters({ reporting }),
+      beats,
+      intervalMs: 1_000,
+      metricsUrl: 'http://x/metrics',
+      now: 12_500,
+    });
     expect(v).toMatchObject({
-      heartbeat: { lastOkAgeMs: 2_500, intervalMs: 1_000, ok: 1 }, connected: true, health: 'degraded',
-      breaker: { state: 'open', since: 's', reason: 'r' }, outbox: { depth: 3, oldestAgeMs: 1_235 }, metricsUrl: 'http://x/metrics',
+      heartbeat: { lastOkAgeMs: 2_500, intervalMs: 1_000, ok: 1 },
+      connected: true,
+      health: 'degraded',
+      breaker: { state: 'open', since: 's', reason: 'r' },
+      outbox: { depth: 3, oldestAgeMs: 1_235 },
+      metricsUrl: 'http://x/metrics',
     });
   });
 });

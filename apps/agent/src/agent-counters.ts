@@ -32,7 +32,14 @@ export class HeartbeatStats {
  * form); the heartbeat's AgentState carries the same breaker and outbox view.
  */
 export interface AgentCounters {
-  heartbeats: { ok: number; failed: number; consecutiveFailed: number; lastOkAtMs: number; lastLagMs: number; maxLagMs: number };
+  heartbeats: {
+    ok: number;
+    failed: number;
+    consecutiveFailed: number;
+    lastOkAtMs: number;
+    lastLagMs: number;
+    maxLagMs: number;
+  };
   reporting: ReportingStatus | undefined;
   attempts: { slots: number; running: number; undelivered: number };
   draining: boolean;
@@ -54,13 +61,23 @@ export function describeAgent(i: DescribeInput): AgentStatusView {
   const { beats, counters: c } = i;
   const b = c.reporting?.breaker;
   return assessHealth({
-    agentId: i.agentId, name: i.config.name, pool: i.config.pool, version: AGENT_VERSION, pid: process.pid, apiAddress: i.config.apiAddress,
+    agentId: i.agentId,
+    name: i.config.name,
+    pool: i.config.pool,
+    version: AGENT_VERSION,
+    pid: process.pid,
+    apiAddress: i.config.apiAddress,
     heartbeat: {
-      intervalMs: i.intervalMs, lastOkAgeMs: beats.lastOkAtMs > 0 ? Math.max(0, now - beats.lastOkAtMs) : null,
-      consecutiveFailures: beats.consecutiveFailed, ok: beats.ok, failed: beats.failed,
+      intervalMs: i.intervalMs,
+      lastOkAgeMs: beats.lastOkAtMs > 0 ? Math.max(0, now - beats.lastOkAtMs) : null,
+      consecutiveFailures: beats.consecutiveFailed,
+      ok: beats.ok,
+      failed: beats.failed,
     },
     breaker: { state: b?.state ?? 'closed', since: b?.since ?? null, reason: b?.reason ?? null },
     outbox: { depth: c.reporting?.outbox.depth ?? 0, oldestAgeMs: Math.round(c.reporting?.outbox.oldestAgeMs ?? 0) },
-    attempts: c.attempts, draining: c.draining, metricsUrl: i.metricsUrl ?? null,
+    attempts: c.attempts,
+    draining: c.draining,
+    metricsUrl: i.metricsUrl ?? null,
   });
 }

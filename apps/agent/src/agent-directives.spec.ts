@@ -32,7 +32,10 @@ describe('applyDirective', () => {
     const s = setup();
     applyDirective({ kind: 'cancel', cancel: { jobId: 'j_1', attempt: 2, reason: 'lease_lost' } }, s.target);
     applyDirective({ kind: 'cancel', cancel: { jobId: 'j_2', attempt: 1, reason: 'cancelled' } }, s.target);
-    expect(s.stopped).toEqual([['j_1', 2, 'lease_lost'], ['j_2', 1, 'cancelled']]);
+    expect(s.stopped).toEqual([
+      ['j_1', 2, 'lease_lost'],
+      ['j_2', 1, 'cancelled'],
+    ]);
     expect(await metricValue(s.metrics, 'jr_agent_cancellations_total', { reason: 'lease_lost' })).toBe(1);
     expect(await metricValue(s.metrics, 'jr_agent_cancellations_total', { reason: 'cancelled' })).toBe(1);
     expect(await metricValue(s.metrics, 'jr_agent_cancellations_total', { reason: 'superseded' })).toBe(0);
@@ -47,7 +50,18 @@ describe('applyDirective', () => {
 
   it('folds reasons the catalog does not know into "other" (bounded label values)', async () => {
     const s = setup();
-    for (let i = 0; i < 300; i++) applyDirective({ kind: 'cancel', cancel: { jobId: 'j_1', attempt: 1, reason: `reason_${String.fromCharCode(97 + (i % 26))}_${i}`.replace(/\d/g, 'x') } }, s.target);
+    for (let i = 0; i < 300; i++)
+      applyDirective(
+        {
+          kind: 'cancel',
+          cancel: {
+            jobId: 'j_1',
+            attempt: 1,
+            reason: `reason_${String.fromCharCode(97 + (i % 26))}_${i}`.replace(/\d/g, 'x'),
+          },
+        },
+        s.target,
+      );
     expect(await metricValue(s.metrics, 'jr_agent_cancellations_total', { reason: 'other' })).toBe(300);
     const series = (await s.metrics.registry.getSingleMetric('jr_agent_cancellations_total')?.get())?.values ?? [];
     expect(series.map((v) => v.labels.reason).sort()).toEqual(['cancelled', 'lease_lost', 'other', 'superseded']);
@@ -69,7 +83,13 @@ describe('applyDirective', () => {
     const s = setup();
     applyDirectives([{ kind: 'drain', drain: {} }], s.target);
     expect(s.leasing()).toBe(false);
-    applyDirectives([{ kind: 'drain', drain: {} }, { kind: 'cancel', cancel: { jobId: 'j_1', attempt: 1, reason: 'cancelled' } }], s.target);
+    applyDirectives(
+      [
+        { kind: 'drain', drain: {} },
+        { kind: 'cancel', cancel: { jobId: 'j_1', attempt: 1, reason: 'cancelled' } },
+      ],
+      s.target,
+    );
     expect(s.leasing()).toBe(false);
     applyDirectives([{ kind: 'cancel', cancel: { jobId: 'j_2', attempt: 1, reason: 'cancelled' } }], s.target);
     expect(s.leasing()).toBe(true);

@@ -22,7 +22,13 @@ describe('AgentObservability', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    for (const line of ['jr_agent_slots 3', 'jr_agent_running_attempts 2', 'jr_agent_outbox_depth 5', 'jr_agent_outbox_oldest_age_seconds 2.5', 'jr_build_info{service="jr-agent",version="0.1.0"} 1']) {
+    for (const line of [
+      'jr_agent_slots 3',
+      'jr_agent_running_attempts 2',
+      'jr_agent_outbox_depth 5',
+      'jr_agent_outbox_oldest_age_seconds 2.5',
+      'jr_build_info{service="jr-agent",version="0.1.0"} 1',
+    ]) {
       expect(text.split('\n')).toContain(line);
     }
     expect(text).toContain('process_cpu_seconds_total');
@@ -51,7 +57,10 @@ describe('AgentObservability', () => {
     obs = new AgentObservability({ metricsPort: port, metricsHost: '127.0.0.1', slots: 1 });
     try {
       await expect(obs.start({ running: () => 0, outbox: () => undefined }, logger)).rejects.toMatchObject({
-        name: 'AgentStopError', reason: 'metrics_unavailable', exitCode: 78, message: expect.stringContaining(`127.0.0.1:${port}`) as unknown,
+        name: 'AgentStopError',
+        reason: 'metrics_unavailable',
+        exitCode: 78,
+        message: expect.stringContaining(`127.0.0.1:${port}`) as unknown,
       });
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));

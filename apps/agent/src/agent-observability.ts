@@ -22,7 +22,10 @@ export class AgentObservability {
 
   constructor(private readonly config: Pick<AgentConfig, 'metricsPort' | 'metricsHost' | 'slots'>) {
     // Runtime metrics (process_*, nodejs_*) only when someone can scrape them.
-    this.metrics = createAgentMetrics(undefined, { version: AGENT_VERSION, defaultMetrics: config.metricsPort !== undefined });
+    this.metrics = createAgentMetrics(undefined, {
+      version: AGENT_VERSION,
+      defaultMetrics: config.metricsPort !== undefined,
+    });
     this.metrics.slots.set(config.slots);
   }
 
@@ -42,7 +45,10 @@ export class AgentObservability {
       this.server = await startMetricsServer({ port, host, metrics: this.metrics });
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      throw new AgentStopError('metrics_unavailable', `cannot serve metrics on ${host}:${port} (JR_METRICS_HOST/JR_METRICS_PORT): ${typeof code === 'string' ? code : String(err)}`);
+      throw new AgentStopError(
+        'metrics_unavailable',
+        `cannot serve metrics on ${host}:${port} (JR_METRICS_HOST/JR_METRICS_PORT): ${typeof code === 'string' ? code : String(err)}`,
+      );
     }
     logger.info({ url: this.url }, 'serving metrics');
   }

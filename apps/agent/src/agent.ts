@@ -73,8 +73,13 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
     options.signal?.removeEventListener('abort', onAbort);
   }
   return {
-    agentId: agent.agentId, stop: () => agent.shutdown(false), stopNow: () => agent.shutdown(true), done: agent.done,
-    enableReporting: (source) => agent.enableReporting(source), metrics: () => agent.metrics(), status: () => agent.status(),
+    agentId: agent.agentId,
+    stop: () => agent.shutdown(false),
+    stopNow: () => agent.shutdown(true),
+    done: agent.done,
+    enableReporting: (source) => agent.enableReporting(source),
+    metrics: () => agent.metrics(),
+    status: () => agent.status(),
     metricsUrl: agent.metricsUrl,
   };
 }
@@ -129,23 +134,48 @@ class Agent {
   async start(): Promise<void> {
     // The control socket first: it also refuses to start next to a live agent on this data directory,
     // before anything (the outbox journal) is opened that two agents must not share.
-    this.control = await ControlServer.start(controlSocketPath(this.config.dataDir), (c) => this.onControl(c), this.logger);
+    this.control = await ControlServer.start(
+      controlSocketPath(this.config.dataDir),
+      (c) => this.onControl(c),
+      this.logger,
+    );
     // Steps of a previous incarnation that died without stopping them would run on beside their re-lease.
     const reaped = await reapOrphanedSteps(stepRegistryDir(this.config.dataDir));
-    if (reaped.length > 0) this.logger.warn({ pgids: reaped }, `killed ${reaped.length} step process group(s) left running by a previous jr-agent`);
+    if (reaped.length > 0)
+      this.logger.warn(
+        { pgids: reaped },
+        `killed ${reaped.length} step process group(s) left running by a previous jr-agent`,
+      );
     const metrics = this.observability.metrics;
-    this.reporting = await Reporting.open(this.config, { transport: this.api, logger: this.logger, onFatal: (err) => this.fatal(err), lifetime: this.lifecycle.signal, metrics });
+    this.reporting = await Reporting.open(this.config, {
+      transport: this.api,
+      logger: this.logger,
+      onFatal: (err) => this.fatal(err),
+      lifetime: this.lifecycle.signal,
+      metrics,
+    });
     this.markReportingOpen();
     // Before enrolling: while the API is unreachable the metrics already tell (breaker, outbox, no heartbeat).
-    await this.observability.start({ running: () => this.slots.size, outbox: () => this.reporting?.outbox.stats() }, this.logger);
+    await this.observability.start(
+      { running: () => this.slots.size, outbox: () => this.reporting?.outbox.stats() },
+      this.logger,
+    );
     const store = new CredentialStore(this.config.dataDir);
     this.session = await CredentialSession.establish({
-      api: this.api, store, config: this.config, logger: this.logger, signal: this.lifecycle.signal, onFatal: (err) => this.fatal(err),
+      api: this.api,
+      store,
+      config: this.config,
+      logger: this.logger,
+      signal: this.lifecycle.signal,
+      onFatal: (err) => this.fatal(err),
     });
     this.api.useCredentials(this.session);
     await this.firstHeartbeat();
     this.started = true;
-    this.logger.info({ agentId: this.agentId, pool: this.config.pool, labels: this.config.labels, slots: this.config.slots }, 'jr-agent ready');
+    this.logger.info(
+      { agentId: this.agentId, pool: this.config.pool, labels: this.config.labels, slots: this.config.slots },
+      'jr-agent ready',
+    );
     this.loops = [runHeartbeatLoop(this.heartbeatDeps(), this.lifecycle.signal)];
     this.startLeaseLoops(); // they end at once if the first heartbeat said drain
     this.reporting.start();
@@ -154,11 +184,16 @@ class Agent {
   /** The lease loops of this run of leasing: they end on a drain (leaseRun) or for good (leasing). */
   private startLeaseLoops(): void {
     const leaseDeps = {
-      api: this.api, slots: this.slots, waitMs: this.config.leaseWaitMs, logger: this.logger,
-      onAssignment: (a: pb.Assignment__Output, trace: Context | undefined) => this.run(a, trace), onFatal: (err: AgentStopError) => this.fatal(err),
+      api: this.api,
+      slots: this.slots,
+      waitMs: this.config.leaseWaitMs,
+      logger: this.logger,
+      onAssignment: (a: pb.Assignment__Output, trace: Context | undefined) => this.run(a, trace),
+      onFatal: (err: AgentStopError) => this.fatal(err),
     };
     const signal = AbortSignal.any([this.leasing.signal, this.leaseRun.signal]);
-    for (let i = 0; i < Math.min(this.config.slots, MAX_PARALLEL_LEASES); i++) this.loops.push(runLeaseLoop(leaseDeps, signal));
+    for (let i = 0; i < Math.min(this.config.slots, MAX_PARALLEL_LEASES); i++)
+      this.loops.push(runLeaseLoop(leaseDeps, signal));
   }
 
   private get draining(): boolean {
@@ -175,14 +210,23 @@ class Agent {
     return {
       heartbeats: { ...this.beats },
       reporting: this.reporting?.status(),
-      attempts: { slots: this.config.slots, running: this.slots.size, undelivered: this.reporting?.reporter.undeliveredLeases().length ?? 0 },
+      attempts: {
+        slots: this.config.slots,
+        running: this.slots.size,
+        undelivered: this.reporting?.reporter.undeliveredLeases().length ?? 0,
+      },
       draining: this.draining,
     };
   }
 
   status(): AgentStatusView {
     return describeAgent({
-      config: this.config, agentId: this.agentId, counters: this.metrics(), beats: this.beats, intervalMs: this.heartbeatIntervalMs, metricsUrl: this.metricsUrl,
+      config: this.config,
+      agentId: this.agentId,
+      counters: this.metrics(),
+      beats: this.beats,
+      intervalMs: this.heartbeatIntervalMs,
+      metricsUrl: this.metricsUrl,
     });
   }
 
@@ -246,7 +290,9 @@ class Agent {
     await this.reporting?.close();
     await this.observability.close();
     this.api.close();
-    const exit = this.fatalError ? { code: this.fatalError.exitCode, reason: this.fatalError.message } : { code: 0, reason: 'stopped' };
+    const exit = this.fatalError
+      ? { code: this.fatalError.exitCode, reason: this.fatalError.message }
+      : { code: 0, reason: 'stopped' };
     this.logger.info(exit, 'jr-agent stopped');
     this.resolveDone(exit);
   }
@@ -294,8 +340,11 @@ class Agent {
 
   private directiveTarget(): DirectiveTarget {
     return {
-      slots: this.slots, reporting: () => this.reporting, enableReporting: (source) => this.enableReporting(source),
-      metrics: this.observability.metrics, logger: this.logger,
+      slots: this.slots,
+      reporting: () => this.reporting,
+      enableReporting: (source) => this.enableReporting(source),
+      metrics: this.observability.metrics,
+      logger: this.logger,
       drain: () => {
         if (this.draining) return false;
         this.leaseRun.abort(new Error('draining'));
@@ -318,25 +367,47 @@ class Agent {
 
   private state(): pb.AgentState {
     return {
-      slots: this.config.slots, running: this.slots.size, draining: this.draining,
+      slots: this.config.slots,
+      running: this.slots.size,
+      draining: this.draining,
       ...(this.reporting?.agentState() ?? { breakerState: 'closed', outboxDepth: 0, outboxOldestAgeMs: 0 }),
     };
   }
 
   private run(assignment: pb.Assignment__Output, traceContext: Context | undefined): void {
     if (this.slots.has(`${assignment.jobId}#${assignment.attempt}`)) {
-      this.logger.warn({ jobId: assignment.jobId, attempt: assignment.attempt }, 'the API assigned an attempt already running here; ignoring the duplicate');
+      this.logger.warn(
+        { jobId: assignment.jobId, attempt: assignment.attempt },
+        'the API assigned an attempt already running here; ignoring the duplicate',
+      );
       return;
     }
-    if (this.slots.free() === 0) this.logger.warn({ jobId: assignment.jobId }, 'the API assigned more attempts than free slots; running it anyway');
-    const run = new AttemptRun(assignment, {
-      reporter: (this.reporting as Reporting).reporter, artifacts: this.artifacts, dataDir: this.config.dataDir,
-      killGraceMs: this.config.killGraceMs, childEnv: this.config.childEnv, logger: this.logger,
-      metrics: this.observability.metrics, agentId: this.agentId,
-    }, traceContext);
+    if (this.slots.free() === 0)
+      this.logger.warn(
+        { jobId: assignment.jobId },
+        'the API assigned more attempts than free slots; running it anyway',
+      );
+    const run = new AttemptRun(
+      assignment,
+      {
+        reporter: (this.reporting as Reporting).reporter,
+        artifacts: this.artifacts,
+        dataDir: this.config.dataDir,
+        killGraceMs: this.config.killGraceMs,
+        childEnv: this.config.childEnv,
+        logger: this.logger,
+        metrics: this.observability.metrics,
+        agentId: this.agentId,
+      },
+      traceContext,
+    );
     this.logger.info({ jobId: assignment.jobId, attempt: assignment.attempt }, 'attempt leased');
     void this.slots.start(run).then(
-      (result) => this.logger.info({ jobId: run.ref.jobId, attempt: run.ref.attempt, ...result }, 'attempt done; its outcome is queued for the API'),
+      (result) =>
+        this.logger.info(
+          { jobId: run.ref.jobId, attempt: run.ref.attempt, ...result },
+          'attempt done; its outcome is queued for the API',
+        ),
       (err: unknown) => this.logger.error({ err, jobId: run.ref.jobId }, 'attempt crashed'),
     );
   }

@@ -21,7 +21,14 @@ export function isApiCallError(err: unknown): err is ApiCallError {
   return err instanceof ApiCallError || (err instanceof Error && err.name === 'ApiCallError');
 }
 
-export type StopReason = 'auth_refused' | 'permission_denied' | 'unimplemented' | 'no_enroll_token' | 'state_unreadable' | 'data_dir_in_use' | 'metrics_unavailable';
+export type StopReason =
+  | 'auth_refused'
+  | 'permission_denied'
+  | 'unimplemented'
+  | 'no_enroll_token'
+  | 'state_unreadable'
+  | 'data_dir_in_use'
+  | 'metrics_unavailable';
 
 /** Conditions that end the agent: an operator must act, retrying would only hammer the API. */
 export class AgentStopError extends Error {
@@ -47,10 +54,16 @@ export function isAgentStopError(err: unknown): err is AgentStopError {
 export function stopErrorFor(err: ApiCallError): AgentStopError {
   const detail = err.details ? `: ${err.details}` : '';
   if (err.code === Status.UNAUTHENTICATED) {
-    return new AgentStopError('auth_refused', `the API refused the agent's credential on ${err.method} (UNAUTHENTICATED${detail}); set a valid JR_ENROLL_TOKEN to enroll again`);
+    return new AgentStopError(
+      'auth_refused',
+      `the API refused the agent's credential on ${err.method} (UNAUTHENTICATED${detail}); set a valid JR_ENROLL_TOKEN to enroll again`,
+    );
   }
   if (err.code === Status.PERMISSION_DENIED) {
     return new AgentStopError('permission_denied', `the API denied ${err.method} (PERMISSION_DENIED${detail})`);
   }
-  return new AgentStopError('unimplemented', `the API does not implement ${err.method} (${Status[err.code] ?? err.code}${detail}); agent and API versions differ`);
+  return new AgentStopError(
+    'unimplemented',
+    `the API does not implement ${err.method} (${Status[err.code] ?? err.code}${detail}); agent and API versions differ`,
+  );
 }

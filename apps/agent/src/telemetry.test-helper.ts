@@ -1,4 +1,11 @@
-import { createAgentMetrics, InMemorySpanExporter, startTelemetry, type AgentMetrics, type ReadableSpan, type Telemetry } from '@jr/telemetry';
+import {
+  createAgentMetrics,
+  InMemorySpanExporter,
+  startTelemetry,
+  type AgentMetrics,
+  type ReadableSpan,
+  type Telemetry,
+} from '@jr/telemetry';
 
 /** SpanStatusCode.ERROR (the numeric enum of @opentelemetry/api). */
 export const STATUS_ERROR = 2;
@@ -12,20 +19,32 @@ export function testMetrics(): AgentMetrics {
  * The value of a counter or gauge series whose labels include `labels`, or a histogram's count (`_count`
  * series); undefined when no such series exists.
  */
-export async function metricValue(m: AgentMetrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+export async function metricValue(
+  m: AgentMetrics,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
   const metric = m.registry.getSingleMetric(name.replace(/_count$/, ''));
   if (!metric) throw new Error(`no metric ${name} in the catalog`);
   const { values } = await metric.get();
   const wanted = name.endsWith('_count') ? name : undefined;
   const hit = values.find((v) => {
     const metricName = (v as { metricName?: string }).metricName;
-    return (wanted ? metricName === wanted : metricName === undefined || metricName === name) && Object.entries(labels).every(([k, val]) => v.labels[k] === val);
+    return (
+      (wanted ? metricName === wanted : metricName === undefined || metricName === name) &&
+      Object.entries(labels).every(([k, val]) => v.labels[k] === val)
+    );
   });
   return hit?.value;
 }
 
 /** Tracing for one spec: every span recorded into `exporter`. Call `stop()` after each test. */
-export function testTracing(): { exporter: InMemorySpanExporter; telemetry: Telemetry; spans(name?: string): ReadableSpan[]; stop(): Promise<void> } {
+export function testTracing(): {
+  exporter: InMemorySpanExporter;
+  telemetry: Telemetry;
+  spans(name?: string): ReadableSpan[];
+  stop(): Promise<void>;
+} {
   const exporter = new InMemorySpanExporter();
   const telemetry = startTelemetry({ serviceName: 'jr-agent', serviceVersion: 'test', testSpanExporter: exporter });
   return {

@@ -34,11 +34,14 @@ export async function createApp(config: AppConfig, options: StartOptions = {}): 
   const metrics = options.metrics ?? newApiMetrics();
   const journals = await openApiJournals(config, log, metrics);
   try {
-    const app = await NestFactory.create(AppModule.forRoot(config, options.clock ?? systemClock, log, journals, metrics), {
-      bodyParser: false,
-      logger: new NestPinoLogger(log),
-      abortOnError: false,
-    });
+    const app = await NestFactory.create(
+      AppModule.forRoot(config, options.clock ?? systemClock, log, journals, metrics),
+      {
+        bodyParser: false,
+        logger: new NestPinoLogger(log),
+        abortOnError: false,
+      },
+    );
     observeHttpRequests(app.getHttpServer() as Server, metrics);
     return app;
   } catch (err) {

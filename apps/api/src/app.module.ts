@@ -39,7 +39,13 @@ export class ConfigModule {
 
 @Module({})
 export class AppModule implements NestModule {
-  static forRoot(config: AppConfig, clock: Clock, log: Logger, journals: ApiJournals, metrics: ApiMetrics): DynamicModule {
+  static forRoot(
+    config: AppConfig,
+    clock: Clock,
+    log: Logger,
+    journals: ApiJournals,
+    metrics: ApiMetrics,
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [

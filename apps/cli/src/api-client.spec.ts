@@ -6,8 +6,12 @@ import { retryAfterMs } from './timing';
 describe('HttpClient.url', () => {
   it('joins routes under a base path and encodes queries', () => {
     const client = new HttpClient(parseConfig({ JR_API_URL: 'https://ci.example.com/jr' }));
-    expect(client.url('v1/jobs', { state: 'queued', pool: undefined, limit: 5 }).href).toBe('https://ci.example.com/jr/v1/jobs?state=queued&limit=5');
-    expect(client.url(`v1/jobs/${encodeURIComponent('../x?y=1')}`).href).toBe('https://ci.example.com/jr/v1/jobs/..%2Fx%3Fy%3D1');
+    expect(client.url('v1/jobs', { state: 'queued', pool: undefined, limit: 5 }).href).toBe(
+      'https://ci.example.com/jr/v1/jobs?state=queued&limit=5',
+    );
+    expect(client.url(`v1/jobs/${encodeURIComponent('../x?y=1')}`).href).toBe(
+      'https://ci.example.com/jr/v1/jobs/..%2Fx%3Fy%3D1',
+    );
   });
 });
 

@@ -49,7 +49,11 @@ export class HttpClient {
   }
 
   /** A JSON request whose answer is checked against `schema`. */
-  async json<S extends z.ZodType>(path: string, schema: S, options: RequestOptions = {}): Promise<JsonAnswer<z.output<S>>> {
+  async json<S extends z.ZodType>(
+    path: string,
+    schema: S,
+    options: RequestOptions = {},
+  ): Promise<JsonAnswer<z.output<S>>> {
     const { response, done } = await this.send(path, { accept: 'application/json', ...options });
     try {
       const text = (await readBody(response, MAX_JSON_BYTES)).toString('utf8');
@@ -90,7 +94,8 @@ export class HttpClient {
           done();
         }
       }
-      const wait = retryAfterMs(response.headers.get('retry-after'), RETRY_AFTER_CAP_MS, this.clock.now()) ?? backoff.next();
+      const wait =
+        retryAfterMs(response.headers.get('retry-after'), RETRY_AFTER_CAP_MS, this.clock.now()) ?? backoff.next();
       done();
       await response.body?.cancel().catch(() => undefined);
       await this.clock.sleep(wait);
@@ -101,11 +106,20 @@ export class HttpClient {
     const url = this.url(path, options.query);
     const controller = new AbortController();
     const timeoutMs = Math.min(this.config.requestTimeoutMs, options.timeoutMs ?? Infinity);
-    const timer = setTimeout(() => controller.abort(new UnreachableError(`no answer from the API at ${this.baseUrl} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => controller.abort(new UnreachableError(`no answer from the API at ${this.baseUrl} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const done = (): void => clearTimeout(timer);
     try {
       const signal = options.signal ? AbortSignal.any([controller.signal, options.signal]) : controller.signal;
-      const response = await fetch(url, { method: options.method ?? 'GET', headers: this.headers(options), body: options.body, signal, redirect: 'error' });
+      const response = await fetch(url, {
+        method: options.method ?? 'GET',
+        headers: this.headers(options),
+        body: options.body,
+        signal,
+        redirect: 'error',
+      });
       return { response, done };
     } catch (err) {
       done();
@@ -174,7 +188,10 @@ function parseAnswer<S extends z.ZodType>(text: string, schema: S, path: string)
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new CliError(EXIT.BAD_ANSWER, `unexpected answer from the API to ${path}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+    throw new CliError(
+      EXIT.BAD_ANSWER,
+      `unexpected answer from the API to ${path}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   return parsed.data;
 }
@@ -182,7 +199,10 @@ function parseAnswer<S extends z.ZodType>(text: string, schema: S, path: string)
 /** Turns an error status into the CliError its exit code and message call for. */
 async function errorFor(response: Response, options: RequestOptions): Promise<ApiError> {
   const status = response.status;
-  const text = await readBody(response, MAX_ERROR_BYTES).then((b) => b.toString('utf8'), () => '');
+  const text = await readBody(response, MAX_ERROR_BYTES).then(
+    (b) => b.toString('utf8'),
+    () => '',
+  );
   let problem: z.output<typeof problemSchema> | undefined;
   try {
     const parsed = problemSchema.safeParse(JSON.parse(text));

@@ -5,11 +5,14 @@ import { exitCodeForJob } from './exit-codes';
 const failedWith = (reason: string): unknown => ({ id: 'j_1', state: 'failed', reason, attempts: [], exitCode: 1 });
 
 describe('job answers', () => {
-  it.each(JOB_REASONS.map((r) => [r]))('read every reason the API sets (%s) and give it an outcome code, never 70', (reason) => {
-    const job = jobViewSchema.parse(failedWith(reason));
-    expect(job.reason).toBe(reason);
-    expect(exitCodeForJob(job.state, job.reason)).toBe(reason === 'attempts_exhausted' ? 6 : 1);
-  });
+  it.each(JOB_REASONS.map((r) => [r]))(
+    'read every reason the API sets (%s) and give it an outcome code, never 70',
+    (reason) => {
+      const job = jobViewSchema.parse(failedWith(reason));
+      expect(job.reason).toBe(reason);
+      expect(exitCodeForJob(job.state, job.reason)).toBe(reason === 'attempts_exhausted' ? 6 : 1);
+    },
+  );
 
   it('read a failed job with checksum_mismatch (the reason the CLI once lacked) as failed, exit 1', () => {
     const job = jobViewSchema.parse(failedWith('checksum_mismatch'));

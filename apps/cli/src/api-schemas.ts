@@ -1,14 +1,22 @@
 import { z } from 'zod';
 import { JOB_STATES } from '@jr/contracts';
 
-
 /*
  * Shapes of the API's answers (libs/contracts/src/rest.ts), checked loosely: fields we read must be
  * there with the right types, fields we do not know are kept (a newer server may add some) and
  * printed as they came with --json.
  */
-const nullableString = z.string().nullable().optional().transform((v) => v ?? null);
-const nullableInt = z.number().int().nullable().optional().transform((v) => v ?? null);
+const nullableString = z
+  .string()
+  .nullable()
+  .optional()
+  .transform((v) => v ?? null);
+const nullableInt = z
+  .number()
+  .int()
+  .nullable()
+  .optional()
+  .transform((v) => v ?? null);
 const record = z.record(z.string(), z.string());
 
 export const submitResultSchema = z.looseObject({ id: z.string().min(1), state: z.enum(JOB_STATES) });
@@ -31,7 +39,11 @@ export const stepSchema = z.looseObject({
   exitCode: nullableInt,
   startedAt: nullableString,
   endedAt: nullableString,
-  durationMs: z.number().nullable().optional().transform((v) => v ?? null),
+  durationMs: z
+    .number()
+    .nullable()
+    .optional()
+    .transform((v) => v ?? null),
 });
 
 export const jobViewSchema = z.looseObject({
@@ -47,14 +59,29 @@ export const jobViewSchema = z.looseObject({
   createdAt: z.string().optional(),
   updatedAt: z.string().optional(),
   steps: z.array(stepSchema).default([]),
-  failedStep: z.looseObject({ index: z.number().int(), name: z.string() }).nullable().optional().transform((v) => v ?? null),
-  waiting: z.looseObject({ code: z.string(), message: z.string() }).nullable().optional().transform((v) => v ?? null),
+  failedStep: z
+    .looseObject({ index: z.number().int(), name: z.string() })
+    .nullable()
+    .optional()
+    .transform((v) => v ?? null),
+  waiting: z
+    .looseObject({ code: z.string(), message: z.string() })
+    .nullable()
+    .optional()
+    .transform((v) => v ?? null),
   startedAt: nullableString,
   endedAt: nullableString,
-  durationMs: z.number().nullable().optional().transform((v) => v ?? null),
+  durationMs: z
+    .number()
+    .nullable()
+    .optional()
+    .transform((v) => v ?? null),
 });
 
-export const jobPageSchema = z.looseObject({ items: z.array(jobViewSchema), nextCursor: z.string().nullable().optional() });
+export const jobPageSchema = z.looseObject({
+  items: z.array(jobViewSchema),
+  nextCursor: z.string().nullable().optional(),
+});
 
 export const agentViewSchema = z.looseObject({
   id: z.string(),
@@ -63,7 +90,11 @@ export const agentViewSchema = z.looseObject({
   labels: record.optional(),
   state: z.string(),
   draining: z.boolean().optional(),
-  heartbeatAgeMs: z.number().nullable().optional().transform((v) => v ?? null),
+  heartbeatAgeMs: z
+    .number()
+    .nullable()
+    .optional()
+    .transform((v) => v ?? null),
   slots: z.number().optional(),
   running: z.number().optional(),
   lastHeartbeatAt: nullableString,

@@ -7,21 +7,23 @@ export interface Colors {
   state(text: string, state: string): string;
 }
 
-const SGR = new Map<string, number>(Object.entries({
-  succeeded: 32,
-  active: 32,
-  failed: 31,
-  timed_out: 31,
-  lost: 31,
-  cancelled: 33,
-  stale: 33,
-  draining: 33,
-  running: 36,
-  leased: 36,
-  queued: 34,
-  pending: 2,
-  skipped: 2,
-}));
+const SGR = new Map<string, number>(
+  Object.entries({
+    succeeded: 32,
+    active: 32,
+    failed: 31,
+    timed_out: 31,
+    lost: 31,
+    cancelled: 33,
+    stale: 33,
+    draining: 33,
+    running: 36,
+    leased: 36,
+    queued: 34,
+    pending: 2,
+    skipped: 2,
+  }),
+);
 
 /**
  * Colour on when stdout is a terminal (not TERM=dumb) and NO_COLOR is unset or empty (no-color.org).

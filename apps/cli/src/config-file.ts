@@ -35,16 +35,28 @@ const MAX_TOKEN_FILE_BYTES = 64 * 1024;
 export const CONTEXT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,62}$/;
 const NAME_MESSAGE = 'context names are letters, digits and _ . @ : - (at most 63, starting with a letter or digit)';
 
-const pathSchema = z.string().min(1).max(4096).refine((v) => !v.includes('\0'), 'must not contain NUL');
+const pathSchema = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((v) => !v.includes('\0'), 'must not contain NUL');
 const contextSchema = z
-  .strictObject({ apiUrl: apiUrlSchema.optional(), token: tokenSchema.optional(), tokenFile: pathSchema.optional(), caFile: pathSchema.optional() })
+  .strictObject({
+    apiUrl: apiUrlSchema.optional(),
+    token: tokenSchema.optional(),
+    tokenFile: pathSchema.optional(),
+    caFile: pathSchema.optional(),
+  })
   .refine((c) => c.token === undefined || c.tokenFile === undefined, 'give token or tokenFile, not both');
 const fileSchema = z
   .strictObject({
     currentContext: z.string().regex(CONTEXT_NAME_RE, NAME_MESSAGE).nullable().optional(),
     contexts: z.record(z.string().regex(CONTEXT_NAME_RE, NAME_MESSAGE), contextSchema).nullable().optional(),
   })
-  .refine((f) => !f.currentContext || Object.hasOwn(f.contexts ?? {}, f.currentContext), { message: 'names no context of this file', path: ['currentContext'] });
+  .refine((f) => !f.currentContext || Object.hasOwn(f.contexts ?? {}, f.currentContext), {
+    message: 'names no context of this file',
+    path: ['currentContext'],
+  });
 
 const nonBlank = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
 
@@ -52,7 +64,8 @@ const nonBlank = (v: string | undefined): v is string => v !== undefined && v.tr
 export function configPath(env: Env): string {
   if (nonBlank(env.JR_CONFIG)) return path.resolve(env.JR_CONFIG);
   // the XDG spec: a relative XDG_CONFIG_HOME is invalid and ignored
-  if (nonBlank(env.XDG_CONFIG_HOME) && path.isAbsolute(env.XDG_CONFIG_HOME)) return path.join(env.XDG_CONFIG_HOME, 'jr', 'config.yaml');
+  if (nonBlank(env.XDG_CONFIG_HOME) && path.isAbsolute(env.XDG_CONFIG_HOME))
+    return path.join(env.XDG_CONFIG_HOME, 'jr', 'config.yaml');
   return path.join(home(env), '.config', 'jr', 'config.yaml');
 }
 
@@ -73,7 +86,9 @@ export function loadConfigFile(env: Env): ConfigFile {
   const warnings: string[] = [];
   const inline = Object.entries(contexts).filter(([, c]) => c.token !== undefined);
   if (inline.length > 0 && (text.mode & 0o044) !== 0) {
-    warnings.push(`warning: ${file} holds a token (context ${inline.map(([n]) => n).join(', ')}) and other users can read it; run chmod 600 ${file} or use tokenFile`);
+    warnings.push(
+      `warning: ${file} holds a token (context ${inline.map(([n]) => n).join(', ')}) and other users can read it; run chmod 600 ${file} or use tokenFile`,
+    );
   }
   return { path: file, exists: true, currentContext: parsed.data.currentContext ?? undefined, contexts, warnings };
 }
@@ -83,7 +98,8 @@ function readText(file: string): { doc: string; mode: number } | undefined {
   try {
     const stat = statSync(file);
     if (!stat.isFile()) throw new UsageError(`${file}: not a regular file`);
-    if (stat.size > MAX_FILE_BYTES) throw new UsageError(`${file}: larger than ${MAX_FILE_BYTES / 1024} KiB; is this the config file?`);
+    if (stat.size > MAX_FILE_BYTES)
+      throw new UsageError(`${file}: larger than ${MAX_FILE_BYTES / 1024} KiB; is this the config file?`);
     mode = stat.mode;
   } catch (err) {
     if (err instanceof UsageError) throw err;
@@ -126,14 +142,16 @@ export function readTokenFile(config: ConfigFile, name: string, tokenFile: strin
   const where = `${config.path}: context ${name}: tokenFile ${file}`;
   let text: string;
   try {
-    if (statSync(file).size > MAX_TOKEN_FILE_BYTES) throw new UsageError(`${where}: larger than ${MAX_TOKEN_FILE_BYTES / 1024} KiB`);
+    if (statSync(file).size > MAX_TOKEN_FILE_BYTES)
+      throw new UsageError(`${where}: larger than ${MAX_TOKEN_FILE_BYTES / 1024} KiB`);
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`${where}: cannot read it (${errCode(err)})`);
   }
   const parsed = tokenSchema.safeParse(text.trim());
-  if (!parsed.success || parsed.data === undefined) throw new UsageError(`${where}: must hold one token of printable ASCII without spaces`);
+  if (!parsed.success || parsed.data === undefined)
+    throw new UsageError(`${where}: must hold one token of printable ASCII without spaces`);
   return parsed.data;
 }
 
@@ -148,7 +166,8 @@ export function updateConfigFile(env: Env, change: (doc: Document) => void): str
   const file = configPath(env);
   const text = readText(file);
   const doc = text === undefined ? new Document({}) : parseConfigDocument(text.doc, file);
-  if (doc.contents !== null && !isMap(doc.contents)) throw new UsageError(`${file}: the top level must be a mapping (currentContext, contexts)`);
+  if (doc.contents !== null && !isMap(doc.contents))
+    throw new UsageError(`${file}: the top level must be a mapping (currentContext, contexts)`);
   change(doc);
   const checked = fileSchema.safeParse(doc.toJS() ?? {});
   if (!checked.success) {

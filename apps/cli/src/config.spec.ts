@@ -15,8 +15,12 @@ describe('parseConfig', () => {
   });
 
   it('keeps a path prefix and drops query and fragment', () => {
-    expect(parseConfig({ JR_API_URL: 'https://ci.example.com/jr?x=1#y', JR_REQUEST_TIMEOUT: '5s' })).toMatchObject({ requestTimeoutMs: 5_000 });
-    expect(parseConfig({ JR_API_URL: 'https://ci.example.com/jr?x=1#y' }).apiUrl.href).toBe('https://ci.example.com/jr/');
+    expect(parseConfig({ JR_API_URL: 'https://ci.example.com/jr?x=1#y', JR_REQUEST_TIMEOUT: '5s' })).toMatchObject({
+      requestTimeoutMs: 5_000,
+    });
+    expect(parseConfig({ JR_API_URL: 'https://ci.example.com/jr?x=1#y' }).apiUrl.href).toBe(
+      'https://ci.example.com/jr/',
+    );
   });
 
   it('lists every bad variable in one message, without echoing the token', () => {
@@ -40,13 +44,22 @@ describe('parseConfig', () => {
     const current = { name: 'cur', explicit: false, apiUrl: 'http://ctx.example', token: 'ctx-token' };
     expect(parseConfig(env, {}, current)).toMatchObject({ token: 'env-token', apiUrl: new URL('http://env.example/') });
     expect(parseConfig({}, {}, current)).toMatchObject({ token: 'ctx-token', apiUrl: new URL('http://ctx.example/') });
-    expect(parseConfig(env, {}, { ...current, explicit: true })).toMatchObject({ token: 'ctx-token', apiUrl: new URL('http://ctx.example/') });
-    expect(parseConfig(env, { apiUrl: 'http://flag.example/x', token: 'flag-token' }, { ...current, explicit: true })).toMatchObject({ token: 'flag-token', apiUrl: new URL('http://flag.example/x/') });
-    expect(parseConfig({ JR_ADMIN_TOKEN: 'admin' }, {}, { name: 'c', explicit: false, apiUrl: 'http://ctx.example' }).token).toBe('admin');
+    expect(parseConfig(env, {}, { ...current, explicit: true })).toMatchObject({
+      token: 'ctx-token',
+      apiUrl: new URL('http://ctx.example/'),
+    });
+    expect(
+      parseConfig(env, { apiUrl: 'http://flag.example/x', token: 'flag-token' }, { ...current, explicit: true }),
+    ).toMatchObject({ token: 'flag-token', apiUrl: new URL('http://flag.example/x/') });
+    expect(
+      parseConfig({ JR_ADMIN_TOKEN: 'admin' }, {}, { name: 'c', explicit: false, apiUrl: 'http://ctx.example' }).token,
+    ).toBe('admin');
   });
 
   it('a bad flag is named like a bad variable, without echoing the token', () => {
-    expect(() => parseConfig({}, { apiUrl: 'ftp://x', token: 'a b' })).toThrow(/--api-url: must be an http\(s\) URL.*--token: must be printable ASCII/);
+    expect(() => parseConfig({}, { apiUrl: 'ftp://x', token: 'a b' })).toThrow(
+      /--api-url: must be an http\(s\) URL.*--token: must be printable ASCII/,
+    );
     expect(() => parseConfig({}, { token: 'a b' })).not.toThrow(/a b/);
   });
 });

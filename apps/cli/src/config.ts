@@ -54,18 +54,28 @@ const envSchema = z.object({
   ),
 });
 
-const flagSchema = z.object({ '--api-url': z.preprocess(blankToUndefined, apiUrlSchema.optional()), '--token': tokenSchema });
+const flagSchema = z.object({
+  '--api-url': z.preprocess(blankToUndefined, apiUrlSchema.optional()),
+  '--token': tokenSchema,
+});
 
 /**
  * The connection settings, each from the first source that has it:
  * `--api-url`/`--token` > `--context NAME` > JR_API_URL/JR_TOKEN (JR_ADMIN_TOKEN) > the file's currentContext > defaults.
  * A bad value is a usage error naming every bad variable or flag (never echoing a token).
  */
-export function parseConfig(env: Record<string, string | undefined>, flags: ConnectionFlags = {}, context?: ContextSettings): CliConfig {
+export function parseConfig(
+  env: Record<string, string | undefined>,
+  flags: ConnectionFlags = {},
+  context?: ContextSettings,
+): CliConfig {
   const parsedEnv = envSchema.safeParse(env);
   const parsedFlags = flagSchema.safeParse({ '--api-url': flags.apiUrl, '--token': flags.token });
-  const bad = [...(parsedEnv.error?.issues ?? []), ...(parsedFlags.error?.issues ?? [])].map((i) => `${i.path.join('.')}: ${i.message}`);
-  if (!parsedEnv.success || !parsedFlags.success || bad.length > 0) throw new UsageError(`bad configuration: ${bad.join('; ')}`);
+  const bad = [...(parsedEnv.error?.issues ?? []), ...(parsedFlags.error?.issues ?? [])].map(
+    (i) => `${i.path.join('.')}: ${i.message}`,
+  );
+  if (!parsedEnv.success || !parsedFlags.success || bad.length > 0)
+    throw new UsageError(`bad configuration: ${bad.join('; ')}`);
   const e = parsedEnv.data;
   const f = parsedFlags.data;
   const fromEnv = { apiUrl: e.JR_API_URL, token: e.JR_TOKEN ?? e.JR_ADMIN_TOKEN };
@@ -75,5 +85,10 @@ export function parseConfig(env: Record<string, string | undefined>, flags: Conn
   apiUrl.search = '';
   apiUrl.hash = '';
   const token = f['--token'] ?? first?.token ?? second?.token;
-  return { apiUrl, token, requestTimeoutMs: e.JR_REQUEST_TIMEOUT, ...(context?.caFile ? { caFile: context.caFile } : {}) };
+  return {
+    apiUrl,
+    token,
+    requestTimeoutMs: e.JR_REQUEST_TIMEOUT,
+    ...(context?.caFile ? { caFile: context.caFile } : {}),
+  };
 }

@@ -30,7 +30,10 @@ function checkCaFile(file: ConfigFile, name: string, config: CliConfig, warn: (l
     throw new UsageError(`${where}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`${where}: holds no PEM certificate`);
-  if (config.apiUrl.protocol === 'https:') warn(`warning: context ${name}: caFile is not applied by this jr yet; the system's CAs decide whether ${config.apiUrl.host} is trusted`);
+  if (config.apiUrl.protocol === 'https:')
+    warn(
+      `warning: context ${name}: caFile is not applied by this jr yet; the system's CAs decide whether ${config.apiUrl.host} is trusted`,
+    );
 }
 
 function pickContext(file: ConfigFile, flagged: string | undefined, env: Env): ContextSettings | undefined {

@@ -24,7 +24,13 @@ export function createContext(io: Io, clock: Clock): Context {
     clock,
     flags: {},
     colors: colorsFor(io.stdout, io.env),
-    api: () => (api ??= new JobsApi(new HttpClient(resolveConnection(io.env, ctx.flags, (line) => io.stderr.write(`jr: ${line}\n`)), clock))),
+    api: () =>
+      (api ??= new JobsApi(
+        new HttpClient(
+          resolveConnection(io.env, ctx.flags, (line) => io.stderr.write(`jr: ${line}\n`)),
+          clock,
+        ),
+      )),
   };
   return ctx;
 }

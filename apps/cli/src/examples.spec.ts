@@ -5,7 +5,10 @@ import type { OutStream } from './output';
 import { realClock } from './timing';
 
 function capture(): OutStream & { text: string } {
-  const s = { text: '', write: (c: string | Uint8Array) => ((s.text += typeof c === 'string' ? c : Buffer.from(c).toString()), true) };
+  const s = {
+    text: '',
+    write: (c: string | Uint8Array) => ((s.text += typeof c === 'string' ? c : Buffer.from(c).toString()), true),
+  };
   return s;
 }
 
@@ -16,7 +19,10 @@ function commandPaths(): string[][] {
     paths.push(words);
     for (const c of cmd.commands) visit(c, [...words, c.name()]);
   };
-  visit(buildProgram(createContext(io, realClock), () => undefined), []);
+  visit(
+    buildProgram(createContext(io, realClock), () => undefined),
+    [],
+  );
   return paths;
 }
 
@@ -27,8 +33,17 @@ describe('--help examples', () => {
     for (const words of paths) {
       const stdout = capture();
       const code = await run([...words, '--help'], { stdout, stderr: capture(), env: {} });
-      expect({ words, code, examples: /\nExamples:\n {2}\$ /.test(stdout.text) }).toEqual({ words, code: 0, examples: true });
-      expect({ words, uses: stdout.text.slice(stdout.text.indexOf('Examples:')).includes(['jr', ...words].join(' ')) || words.join(' ') === 'completion' }).toEqual({ words, uses: true });
+      expect({ words, code, examples: /\nExamples:\n {2}\$ /.test(stdout.text) }).toEqual({
+        words,
+        code: 0,
+        examples: true,
+      });
+      expect({
+        words,
+        uses:
+          stdout.text.slice(stdout.text.indexOf('Examples:')).includes(['jr', ...words].join(' ')) ||
+          words.join(' ') === 'completion',
+      }).toEqual({ words, uses: true });
     }
   });
 

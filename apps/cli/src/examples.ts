@@ -2,7 +2,12 @@ import type { Command } from 'commander';
 
 /** `Examples:` at the end of each command's --help, by command path (a test checks every command has some). */
 const EXAMPLES: Record<string, string[]> = {
-  jr: ['jr submit --wait -- make test', 'jr list --state failed', 'jr --context prod status j_01hz…', 'source <(jr completion bash)'],
+  jr: [
+    'jr submit --wait -- make test',
+    'jr list --state failed',
+    'jr --context prod status j_01hz…',
+    'source <(jr completion bash)',
+  ],
   'jr submit': [
     'jr submit -- make -j4 test                  # argv, no shell',
     'jr submit --shell "make build | tee log"    # a shell command line',
@@ -11,7 +16,12 @@ const EXAMPLES: Record<string, string[]> = {
     'jr submit --json -- true | jq -r .id',
   ],
   'jr status': ['jr status j_01hz…', 'jr status j_01hz… --json | jq .steps'],
-  'jr list': ['jr list', 'jr list --state failed --pool web --limit 20', 'jr list --cursor <cursor>       # the next page, as printed after "more:"', 'jr list --all --json | jq ".items | length"'],
+  'jr list': [
+    'jr list',
+    'jr list --state failed --pool web --limit 20',
+    'jr list --cursor <cursor>       # the next page, as printed after "more:"',
+    'jr list --all --json | jq ".items | length"',
+  ],
   'jr logs': ['jr logs j_01hz…', 'jr logs -f j_01hz…', 'jr logs j_01hz… | grep -i error'],
   'jr wait': ['jr wait j_01hz…', 'jr wait j_01hz… --timeout 10m || echo "exit $?"'],
   'jr cancel': ['jr cancel j_01hz…'],
@@ -20,7 +30,11 @@ const EXAMPLES: Record<string, string[]> = {
   'jr agents drain': ['jr agents drain a_01hz…'],
   'jr agents undrain': ['jr agents undrain a_01hz…'],
   'jr agents rm': ['jr agents rm a_01hz…'],
-  'jr config': ['jr config set-context prod --api-url https://jr.example.com:8080 --token-file ~/.config/jr/prod.token', 'jr config use-context prod', 'jr config get-contexts'],
+  'jr config': [
+    'jr config set-context prod --api-url https://jr.example.com:8080 --token-file ~/.config/jr/prod.token',
+    'jr config use-context prod',
+    'jr config get-contexts',
+  ],
   'jr config get-contexts': ['jr config get-contexts', 'jr config get-contexts --json'],
   'jr config current-context': ['jr config current-context'],
   'jr config use-context': ['jr config use-context prod'],
@@ -29,7 +43,11 @@ const EXAMPLES: Record<string, string[]> = {
     'jr config set-context local --api-url http://127.0.0.1:8080',
   ],
   'jr config delete-context': ['jr config delete-context old'],
-  'jr completion': ['source <(jr completion bash)', 'jr completion zsh > "${fpath[1]}/_jr"', 'jr completion fish > ~/.config/fish/completions/jr.fish'],
+  'jr completion': [
+    'source <(jr completion bash)',
+    'jr completion zsh > "${fpath[1]}/_jr"',
+    'jr completion fish > ~/.config/fish/completions/jr.fish',
+  ],
 };
 
 /** Adds the examples to every command of the tree that has some; returns the paths that have none. */

@@ -30,6 +30,18 @@ describe('exit codes', () => {
   });
 
   it('keeps the numbers of the contract', () => {
-    expect(EXIT).toMatchObject({ OK: 0, FAILED: 1, CANCELLED: 2, TIMED_OUT: 3, UNKNOWN_ID: 4, ALREADY_TERMINAL: 5, GAVE_UP: 6, WAIT_TIMED_OUT: 7, USAGE: 64, UNREACHABLE: 69, AUTH_REFUSED: 77 });
+    expect(EXIT).toMatchObject({
+      OK: 0,
+      FAILED: 1,
+      CANCELLED: 2,
+      TIMED_OUT: 3,
+      UNKNOWN_ID: 4,
+      ALREADY_TERMINAL: 5,
+      GAVE_UP: 6,
+      WAIT_TIMED_OUT: 7,
+      USAGE: 64,
+      UNREACHABLE: 69,
+      AUTH_REFUSED: 77,
+    });
   });
 });

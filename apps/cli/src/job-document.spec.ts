@@ -17,7 +17,11 @@ describe('documentFromCommand', () => {
     const doc = documentFromCommand(['./deploy', '--stage', 'prod'], {
       name: 'deploy-web',
       pool: 'gpu',
-      labels: [['os', 'linux'], ['arch', 'x64'], ['os', 'darwin']],
+      labels: [
+        ['os', 'linux'],
+        ['arch', 'x64'],
+        ['os', 'darwin'],
+      ],
       timeout: '90s',
       retries: 2,
       env: [['STAGE', 'prod']],
@@ -36,7 +40,9 @@ describe('documentFromCommand', () => {
 
   it('keeps one argument containing spaces as argv (no shell), and --shell as a shell string', () => {
     expect(documentFromCommand(['echo hi; rm -rf /'], {})).toEqual({ steps: [{ run: ['echo hi; rm -rf /'] }] });
-    expect(documentFromCommand([], { shell: 'make build && make test' })).toEqual({ steps: [{ run: 'make build && make test' }] });
+    expect(documentFromCommand([], { shell: 'make build && make test' })).toEqual({
+      steps: [{ run: 'make build && make test' }],
+    });
   });
 
   it('refuses nothing to run, and a command together with --shell', () => {
@@ -46,10 +52,26 @@ describe('documentFromCommand', () => {
 });
 
 describe('documentFromFile', () => {
-  const file = { name: 'nightly', pool: 'default', labels: { os: 'linux', arch: 'x64' }, env: { A: '1', B: '2' }, retries: 1, steps: [{ run: 'make' }] };
+  const file = {
+    name: 'nightly',
+    pool: 'default',
+    labels: { os: 'linux', arch: 'x64' },
+    env: { A: '1', B: '2' },
+    retries: 1,
+    steps: [{ run: 'make' }],
+  };
 
   it('lets flags replace scalars and merge labels and env', () => {
-    const doc = documentFromFile(file, { pool: 'gpu', retries: 3, timeout: '5m', labels: [['arch', 'arm64']], env: [['B', 'two'], ['C', '3']] });
+    const doc = documentFromFile(file, {
+      pool: 'gpu',
+      retries: 3,
+      timeout: '5m',
+      labels: [['arch', 'arm64']],
+      env: [
+        ['B', 'two'],
+        ['C', '3'],
+      ],
+    });
     expect(doc).toEqual({
       name: 'nightly',
       pool: 'gpu',
@@ -63,7 +85,8 @@ describe('documentFromFile', () => {
   });
 
   it('refuses a file that is not a mapping, and --shell with a file', () => {
-    for (const bad of [null, 'steps', 42, [{ run: 'x' }]]) expect(issuesOf(() => documentFromFile(bad, {}))[0]).toContain('mapping');
+    for (const bad of [null, 'steps', 42, [{ run: 'x' }]])
+      expect(issuesOf(() => documentFromFile(bad, {}))[0]).toContain('mapping');
     expect(issuesOf(() => documentFromFile(file, { shell: 'x' }))[0]).toContain('--shell');
   });
 
@@ -74,7 +97,9 @@ describe('documentFromFile', () => {
   });
 
   it('does not let __proto__ keys pollute prototypes; validation refuses them', () => {
-    const hostile = JSON.parse('{"__proto__": {"polluted": true}, "steps": [{"run": "x"}], "labels": {"__proto__": "x"}}') as unknown;
+    const hostile = JSON.parse(
+      '{"__proto__": {"polluted": true}, "steps": [{"run": "x"}], "labels": {"__proto__": "x"}}',
+    ) as unknown;
     const doc = documentFromFile(hostile, { labels: [['__proto__', 'y']] });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(issuesOf(() => validateDocument(doc)).length).toBeGreaterThan(1);
@@ -87,7 +112,9 @@ describe('validateDocument', () => {
   });
 
   it('lists every issue as path: message', () => {
-    const lines = issuesOf(() => validateDocument({ timeout: 'soon', colour: 'red', env: { JR_JOB_ID: 'x' }, steps: [{ run: 'a\0b' }] }));
+    const lines = issuesOf(() =>
+      validateDocument({ timeout: 'soon', colour: 'red', env: { JR_JOB_ID: 'x' }, steps: [{ run: 'a\0b' }] }),
+    );
     expect(lines[0]).toContain('not valid');
     const text = lines.join('\n');
     for (const path of ['timeout', '(root)', 'env.JR_JOB_ID', 'steps.0.run']) expect(text).toContain(`${path}: `);

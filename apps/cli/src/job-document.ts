@@ -32,7 +32,8 @@ export function documentFromCommand(command: readonly string[], flags: JobFlags)
 
 /** A job file's document with the flags laid over it: scalars replace, labels and env merge. */
 export function documentFromFile(file: unknown, flags: JobFlags): JobDocument {
-  if (!isPlainObject(file)) throw new UsageError('the job file must hold a mapping (name, pool, steps, …) at the top level');
+  if (!isPlainObject(file))
+    throw new UsageError('the job file must hold a mapping (name, pool, steps, …) at the top level');
   if (flags.shell !== undefined) throw new UsageError('--shell cannot be combined with -f; put the steps in the file');
   return applyFlags({ ...file }, flags);
 }
@@ -64,7 +65,10 @@ function mergePairs(base: unknown, pairs: readonly Pair[]): unknown {
 export function validateDocument(doc: JobDocument): string {
   const parsed = parseJobSpec(doc);
   if (!parsed.ok) {
-    throw new UsageError('the job is not valid:', parsed.issues.map((i) => `  ${i.path}: ${i.message}`));
+    throw new UsageError(
+      'the job is not valid:',
+      parsed.issues.map((i) => `  ${i.path}: ${i.message}`),
+    );
   }
   const body = JSON.stringify(doc);
   const bytes = Buffer.byteLength(body);

@@ -18,13 +18,22 @@ async function messageOf(p: Promise<unknown> | (() => unknown)): Promise<string>
 
 describe('parseJobText', () => {
   it('reads YAML and JSON job documents', () => {
-    const yaml = 'name: deploy\nlabels: {os: linux}\ntimeout: 10m\nsteps:\n  - run: make build\n  - run: ["./deploy", "--stage", "prod"]\n';
-    expect(parseJobText(yaml, 'job.yaml', false)).toEqual({ name: 'deploy', labels: { os: 'linux' }, timeout: '10m', steps: [{ run: 'make build' }, { run: ['./deploy', '--stage', 'prod'] }] });
+    const yaml =
+      'name: deploy\nlabels: {os: linux}\ntimeout: 10m\nsteps:\n  - run: make build\n  - run: ["./deploy", "--stage", "prod"]\n';
+    expect(parseJobText(yaml, 'job.yaml', false)).toEqual({
+      name: 'deploy',
+      labels: { os: 'linux' },
+      timeout: '10m',
+      steps: [{ run: 'make build' }, { run: ['./deploy', '--stage', 'prod'] }],
+    });
     expect(parseJobText('{"steps":[{"run":"true"}]}', 'job.json', true)).toEqual({ steps: [{ run: 'true' }] });
   });
 
   it('uses YAML 1.2: yes/on stay strings', () => {
-    expect(parseJobText('env: {A: yes, B: on}\nsteps: [{run: x}]', 'j.yaml', false)).toEqual({ env: { A: 'yes', B: 'on' }, steps: [{ run: 'x' }] });
+    expect(parseJobText('env: {A: yes, B: on}\nsteps: [{run: x}]', 'j.yaml', false)).toEqual({
+      env: { A: 'yes', B: 'on' },
+      steps: [{ run: 'x' }],
+    });
   });
 
   it.each([
@@ -45,7 +54,12 @@ describe('parseJobText', () => {
 
   it('refuses alias bombs (billion laughs)', async () => {
     const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
-    for (let i = 1; i < 8; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+    for (let i = 1; i < 8; i++)
+      lines.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(', ')}]`,
+      );
     expect(await messageOf(() => parseJobText(lines.join('\n'), 'bomb.yaml', false))).toContain('bomb.yaml');
   });
 
@@ -78,9 +92,11 @@ describe('readJobFile', () => {
 
   it('reads - from stdin, within the same limit', async () => {
     expect(await readJobFile('-', Readable.from(['steps:\n', '  - run: ok\n']))).toEqual({ steps: [{ run: 'ok' }] });
-    const flood = Readable.from((function* () {
-      for (let i = 0; i < 100; i++) yield Buffer.alloc(8 * 1024, 'x');
-    })());
+    const flood = Readable.from(
+      (function* () {
+        for (let i = 0; i < 100; i++) yield Buffer.alloc(8 * 1024, 'x');
+      })(),
+    );
     expect(await messageOf(readJobFile('-', flood))).toContain('256 KiB');
     expect(await messageOf(readJobFile('-', undefined))).toContain('standard input');
   });

@@ -42,7 +42,9 @@ async function readStdin(stdin: InStream | undefined): Promise<string> {
 }
 
 function tooLarge(what: string, bytes: number): UsageError {
-  return new UsageError(`${what}: the job file is over the ${LIMITS.maxBodyBytes / 1024} KiB limit (${bytes} bytes or more)`);
+  return new UsageError(
+    `${what}: the job file is over the ${LIMITS.maxBodyBytes / 1024} KiB limit (${bytes} bytes or more)`,
+  );
 }
 
 /** Parses job text; a syntax error becomes `<source>:<line>:<col>: <reason>` (exit 64). */
@@ -68,7 +70,9 @@ function parseYaml(text: string, source: string): unknown {
   if (first) {
     const at = first.linePos?.[0];
     const said = first.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? 'malformed YAML';
-    const reason = said.includes('multiple documents') ? 'a job file holds one YAML document (found another ---)' : said;
+    const reason = said.includes('multiple documents')
+      ? 'a job file holds one YAML document (found another ---)'
+      : said;
     throw new UsageError(`${source}:${at?.line ?? 1}:${at?.col ?? 1}: malformed YAML: ${reason}`);
   }
   try {

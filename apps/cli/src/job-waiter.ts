@@ -32,7 +32,13 @@ const MAX_POLL_MS = 2_000;
  * Polls the job with a growing interval (200 ms -> 2 s) until it is terminal, riding out API
  * outages once the API has been reached (a never-reachable API is exit 69 at once).
  */
-export async function waitForJob(api: JobsApi, id: string, options: WaitOptions, progress: Progress, clock: Clock): Promise<WaitResult> {
+export async function waitForJob(
+  api: JobsApi,
+  id: string,
+  options: WaitOptions,
+  progress: Progress,
+  clock: Clock,
+): Promise<WaitResult> {
   const startedAt = clock.now();
   const deadline = options.timeoutMs === undefined ? Infinity : startedAt + options.timeoutMs;
   const outage = new Backoff(250, 5_000);
@@ -68,7 +74,9 @@ export async function waitForJob(api: JobsApi, id: string, options: WaitOptions,
       }
       const remaining = deadline - clock.now();
       if (remaining <= 0) {
-        progress.finish(`gave up waiting after ${formatDurationMs(clock.now() - startedAt)}: ${clean(id)} is ${last ? describe(last) : 'not visible'}`);
+        progress.finish(
+          `gave up waiting after ${formatDurationMs(clock.now() - startedAt)}: ${clean(id)} is ${last ? describe(last) : 'not visible'}`,
+        );
         return { code: EXIT.WAIT_TIMED_OUT, job: last };
       }
       await clock.sleep(Math.min(delay, remaining));

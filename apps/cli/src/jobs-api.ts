@@ -20,16 +20,32 @@ export class JobsApi {
 
   submit(body: string, idempotencyKey: string | undefined): Promise<JsonAnswer<SubmitAnswer>> {
     const headers: Record<string, string> = idempotencyKey ? { 'idempotency-key': idempotencyKey } : {};
-    return this.http.json('v1/jobs', submitResultSchema, { method: 'POST', body, headers, conflict: (said) => `the idempotency key was already used for a different job${said ? `: ${said}` : ''}` });
+    return this.http.json('v1/jobs', submitResultSchema, {
+      method: 'POST',
+      body,
+      headers,
+      conflict: (said) => `the idempotency key was already used for a different job${said ? `: ${said}` : ''}`,
+    });
   }
 
   async getJob(id: string, retries?: number): Promise<JobAnswer> {
-    return (await this.http.json(`v1/jobs/${seg(id)}`, jobViewSchema, { notFound: `unknown job ${id}`, ...(retries === undefined ? {} : { retries }) })).value;
+    return (
+      await this.http.json(`v1/jobs/${seg(id)}`, jobViewSchema, {
+        notFound: `unknown job ${id}`,
+        ...(retries === undefined ? {} : { retries }),
+      })
+    ).value;
   }
 
   /** One try with a short deadline, for a glance (e.g. the placement warning after a submit). */
   async peekJob(id: string, timeoutMs: number): Promise<JobAnswer> {
-    return (await this.http.json(`v1/jobs/${seg(id)}`, jobViewSchema, { notFound: `unknown job ${id}`, retries: 0, timeoutMs })).value;
+    return (
+      await this.http.json(`v1/jobs/${seg(id)}`, jobViewSchema, {
+        notFound: `unknown job ${id}`,
+        retries: 0,
+        timeoutMs,
+      })
+    ).value;
   }
 
   async listJobs(query: { state?: JobState; pool?: string; limit?: number; cursor?: string }): Promise<JobPageAnswer> {
@@ -37,18 +53,30 @@ export class JobsApi {
   }
 
   async cancel(id: string): Promise<{ state: string | undefined }> {
-    const { body } = await this.http.raw(`v1/jobs/${seg(id)}/cancel`, { method: 'POST', notFound: `unknown job ${id}`, conflict: (said) => `cannot cancel: ${said ?? `job ${id} has already ended`}` });
+    const { body } = await this.http.raw(`v1/jobs/${seg(id)}/cancel`, {
+      method: 'POST',
+      notFound: `unknown job ${id}`,
+      conflict: (said) => `cannot cancel: ${said ?? `job ${id} has already ended`}`,
+    });
     return { state: stateIn(body) };
   }
 
   /** `markers`: a `--- step N/M: NAME ---` line before each step's output. */
   logs(id: string, markers = false): Promise<Response> {
-    return this.http.open(`v1/jobs/${seg(id)}/logs`, { query: { markers: markers ? 1 : undefined }, accept: 'text/plain', notFound: `unknown job ${id}` });
+    return this.http.open(`v1/jobs/${seg(id)}/logs`, {
+      query: { markers: markers ? 1 : undefined },
+      accept: 'text/plain',
+      notFound: `unknown job ${id}`,
+    });
   }
 
   /** The SSE stream; `lastEventId` resumes after the last event a dropped stream delivered. */
-  followLogs(id: string, options: { markers?: boolean; lastEventId?: string; signal?: AbortSignal } = {}): Promise<Response> {
-    const headers: Record<string, string> = options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId };
+  followLogs(
+    id: string,
+    options: { markers?: boolean; lastEventId?: string; signal?: AbortSignal } = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> =
+      options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId };
     return this.http.open(`v1/jobs/${seg(id)}/logs`, {
       query: { follow: 1, markers: options.markers ? 1 : undefined },
       headers,
@@ -74,14 +102,19 @@ export class JobsApi {
 
   /** The agent's state as the API shows it after the undrain (`active`, or `stale`/`lost` when it is not heartbeating). */
   async undrain(agentId: string): Promise<{ state: string }> {
-    const { value } = await this.http.json(`v1/agents/${seg(agentId)}/undrain`, undrainAnswerSchema, { method: 'POST', notFound: `unknown agent ${agentId}` });
+    const { value } = await this.http.json(`v1/agents/${seg(agentId)}/undrain`, undrainAnswerSchema, {
+      method: 'POST',
+      notFound: `unknown agent ${agentId}`,
+    });
     return value;
   }
 
   /** Forgets the agent (its credential ends); 409 while it heartbeats or runs attempts, unless `force`. */
   async removeAgent(agentId: string, force: boolean): Promise<{ attemptsEnded: number }> {
     const { value } = await this.http.json(`v1/agents/${seg(agentId)}`, removeAnswerSchema, {
-      method: 'DELETE', query: force ? { force: 'true' } : {}, notFound: `unknown agent ${agentId}`,
+      method: 'DELETE',
+      query: force ? { force: 'true' } : {},
+      notFound: `unknown agent ${agentId}`,
       conflict: (said) => `cannot remove agent ${agentId}: ${said ?? 'it is still in use'}`,
     });
     return value;
@@ -89,7 +122,14 @@ export class JobsApi {
 }
 
 const undrainAnswerSchema = z.looseObject({ state: z.string() });
-const removeAnswerSchema = z.looseObject({ attemptsEnded: z.number().int().nonnegative().optional().transform((v) => v ?? 0) });
+const removeAnswerSchema = z.looseObject({
+  attemptsEnded: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .transform((v) => v ?? 0),
+});
 
 /** The `state` of a `{id,state}` answer, if the body is one. */
 function stateIn(body: Buffer): string | undefined {
@@ -100,4 +140,3 @@ function stateIn(body: Buffer): string | undefined {
     return undefined;
   }
 }
-

@@ -69,20 +69,31 @@ export class LogFollower {
     let response: Response;
     try {
       const { markers, signal } = this.options;
-      response = await this.api.followLogs(id, { markers: markers ?? false, lastEventId: this.lastId, ...(signal ? { signal } : {}) });
+      response = await this.api.followLogs(id, {
+        markers: markers ?? false,
+        lastEventId: this.lastId,
+        ...(signal ? { signal } : {}),
+      });
     } catch (err) {
       if (this.options.signal?.aborted) return { outcome: 'ended', connected: false };
-      if ((this.connected && isRecoverable(err)) || this.notVisibleYet(err, startedAt)) return { outcome: 'dropped', connected: false };
+      if ((this.connected && isRecoverable(err)) || this.notVisibleYet(err, startedAt))
+        return { outcome: 'dropped', connected: false };
       throw err;
     }
     this.connected = true;
     const type = response.headers.get('content-type') ?? '';
-    const outcome = type.includes('text/event-stream') ? await this.consumeEvents(response) : await this.consumePlain(response);
+    const outcome = type.includes('text/event-stream')
+      ? await this.consumeEvents(response)
+      : await this.consumePlain(response);
     return { outcome, connected: true };
   }
 
   private notVisibleYet(err: unknown, startedAt: number): boolean {
-    return err instanceof ApiError && err.status === 404 && this.clock.now() - startedAt < (this.options.notFoundGraceMs ?? 0);
+    return (
+      err instanceof ApiError &&
+      err.status === 404 &&
+      this.clock.now() - startedAt < (this.options.notFoundGraceMs ?? 0)
+    );
   }
 
   private async consumeEvents(response: Response): Promise<Outcome> {
@@ -122,7 +133,10 @@ export class LogFollower {
   }
 
   /** Feeds decoded text to `onText` until it returns an outcome ('eof' when the body ends, 'dropped' on a broken connection). */
-  private async read(response: Response, onText: (text: string) => Promise<Outcome | undefined>): Promise<Outcome | 'eof'> {
+  private async read(
+    response: Response,
+    onText: (text: string) => Promise<Outcome | undefined>,
+  ): Promise<Outcome | 'eof'> {
     const decoder = new TextDecoder('utf-8');
     const chunks = bodyChunks(response);
     try {
@@ -131,7 +145,9 @@ export class LogFollower {
         if (next === undefined) return this.options.signal?.aborted ? 'ended' : 'dropped';
         if (next.done) return (await onText(decoder.decode())) ?? 'eof';
         const outcome = await onText(decoder.decode(next.value, { stream: true })).catch((err: unknown) => {
-          throw err instanceof SseTooLargeError ? new CliError(EXIT.BAD_ANSWER, `the log stream is unusable: ${err.message}`) : err;
+          throw err instanceof SseTooLargeError
+            ? new CliError(EXIT.BAD_ANSWER, `the log stream is unusable: ${err.message}`)
+            : err;
         });
         if (outcome !== undefined) return outcome;
       }

@@ -15,7 +15,13 @@ function onInterrupt(handler: () => void): () => void {
   return () => process.off('SIGINT', handler);
 }
 
-void run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, onInterrupt }).then((code) => {
+void run(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+  onInterrupt,
+}).then((code) => {
   process.exitCode = code;
   // stdout and stderr are synchronous for files, pipes and TTYs on Linux; wait for them elsewhere
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

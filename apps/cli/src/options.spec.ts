@@ -1,5 +1,17 @@
 import { InvalidArgumentError } from 'commander';
-import { collect, parseDurationFlag, parseEnv, parseId, parseIdempotencyKey, parseLabel, parseLimit, parsePool, parseRetries, parseState, parseTimeoutFlag } from './options';
+import {
+  collect,
+  parseDurationFlag,
+  parseEnv,
+  parseId,
+  parseIdempotencyKey,
+  parseLabel,
+  parseLimit,
+  parsePool,
+  parseRetries,
+  parseState,
+  parseTimeoutFlag,
+} from './options';
 
 describe('label and env pairs', () => {
   it('splits at the first =, values may contain = and be empty', () => {
@@ -53,9 +65,12 @@ describe('durations and numbers', () => {
     expect(parseDurationFlag(value)).toBe(ms);
   });
 
-  it.each(['', 'soon', '0', '0s', '-5s', '5 minutes', '8d', '1e9', 'NaN', '90s; rm -rf /'])('refuses duration %j', (value) => {
-    expect(() => parseDurationFlag(value)).toThrow(InvalidArgumentError);
-  });
+  it.each(['', 'soon', '0', '0s', '-5s', '5 minutes', '8d', '1e9', 'NaN', '90s; rm -rf /'])(
+    'refuses duration %j',
+    (value) => {
+      expect(() => parseDurationFlag(value)).toThrow(InvalidArgumentError);
+    },
+  );
 
   it('sends the job timeout as written', () => {
     expect(parseTimeoutFlag(' 10m ')).toBe('10m');
@@ -64,7 +79,8 @@ describe('durations and numbers', () => {
   it('bounds retries and limits', () => {
     expect(parseRetries('0')).toBe(0);
     expect(parseRetries('10')).toBe(10);
-    for (const bad of ['-1', '11', '1.5', 'two', '', '0x3']) expect(() => parseRetries(bad)).toThrow(InvalidArgumentError);
+    for (const bad of ['-1', '11', '1.5', 'two', '', '0x3'])
+      expect(() => parseRetries(bad)).toThrow(InvalidArgumentError);
     expect(parseLimit('500')).toBe(500);
     for (const bad of ['0', '501', '99999999999']) expect(() => parseLimit(bad)).toThrow(InvalidArgumentError);
   });
@@ -77,7 +93,8 @@ describe('other flags', () => {
     expect(parsePool('gpu-2')).toBe('gpu-2');
     for (const bad of ['GPU', 'a:b', 'has space', '']) expect(() => parsePool(bad)).toThrow(InvalidArgumentError);
     expect(parseIdempotencyKey('deploy-42')).toBe('deploy-42');
-    for (const bad of ['', 'has space', 'x'.repeat(201), 'a\r\nInjected: 1']) expect(() => parseIdempotencyKey(bad)).toThrow(InvalidArgumentError);
+    for (const bad of ['', 'has space', 'x'.repeat(201), 'a\r\nInjected: 1'])
+      expect(() => parseIdempotencyKey(bad)).toThrow(InvalidArgumentError);
     expect(parseId('j_0123')).toBe('j_0123');
     for (const bad of ['', 'x'.repeat(129), 'j_1\n', 'a b']) expect(() => parseId(bad)).toThrow(InvalidArgumentError);
   });

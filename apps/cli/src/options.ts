@@ -18,7 +18,8 @@ export function parseLabel(value: string): Pair {
 /** `K=V` for --env: K is a shell-style name; V may hold anything but NUL (newlines are fine). */
 export function parseEnv(value: string): Pair {
   const [key, val] = splitPair(value, 'env');
-  if (!ENV_KEY_RE.test(key)) throw new InvalidArgumentError('env names are letters, digits and _, not starting with a digit.');
+  if (!ENV_KEY_RE.test(key))
+    throw new InvalidArgumentError('env names are letters, digits and _, not starting with a digit.');
   if (val.includes('\0')) throw new InvalidArgumentError('env values cannot contain NUL.');
   return [key, val];
 }
@@ -28,7 +29,8 @@ function splitPair(value: string, what: string): [string, string] {
   if (eq === -1) throw new InvalidArgumentError(`expected ${what === 'env' ? 'K=V' : 'k=v'}.`);
   const key = value.slice(0, eq);
   if (key === '') throw new InvalidArgumentError(`the ${what} name before '=' is empty.`);
-  if (CONTROL_RE.test(key) || /\s/.test(key)) throw new InvalidArgumentError(`${what} names cannot contain spaces or control characters.`);
+  if (CONTROL_RE.test(key) || /\s/.test(key))
+    throw new InvalidArgumentError(`${what} names cannot contain spaces or control characters.`);
   return [key, value.slice(eq + 1)];
 }
 
@@ -68,7 +70,8 @@ function parseIntInRange(value: string, min: number, max: number): number {
 }
 
 export function parseState(value: string): JobState {
-  if (!isJobState(value)) throw new InvalidArgumentError('expected one of queued, leased, running, succeeded, failed, cancelled, timed_out.');
+  if (!isJobState(value))
+    throw new InvalidArgumentError('expected one of queued, leased, running, succeeded, failed, cancelled, timed_out.');
   return value;
 }
 
@@ -80,7 +83,9 @@ export function parsePool(value: string): string {
 /** Idempotency keys travel in a header: printable ASCII only, bounded. */
 export function parseIdempotencyKey(value: string): string {
   if (!/^[\x21-\x7e]+$/.test(value) || value.length > LIMITS.maxIdempotencyKeyLength) {
-    throw new InvalidArgumentError(`expected 1 to ${LIMITS.maxIdempotencyKeyLength} printable characters without spaces.`);
+    throw new InvalidArgumentError(
+      `expected 1 to ${LIMITS.maxIdempotencyKeyLength} printable characters without spaces.`,
+    );
   }
   return value;
 }
@@ -93,19 +98,22 @@ export function parseId(value: string): string {
 
 /** A `nextCursor` from a previous page: opaque to us, but it travels in a query string. */
 export function parseCursor(value: string): string {
-  if (!/^[\x21-\x7e]{1,512}$/.test(value)) throw new InvalidArgumentError('not a cursor (use the one a previous page printed after "more: --cursor").');
+  if (!/^[\x21-\x7e]{1,512}$/.test(value))
+    throw new InvalidArgumentError('not a cursor (use the one a previous page printed after "more: --cursor").');
   return value;
 }
 
 /** --api-url: an http(s) URL. */
 export function parseApiUrl(value: string): string {
-  if (!apiUrlSchema.safeParse(value).success) throw new InvalidArgumentError('expected an http(s) URL, e.g. http://127.0.0.1:8080.');
+  if (!apiUrlSchema.safeParse(value).success)
+    throw new InvalidArgumentError('expected an http(s) URL, e.g. http://127.0.0.1:8080.');
   return value;
 }
 
 /** --token: printable ASCII without spaces (it becomes a header); never echoed back. */
 export function parseToken(value: string): string {
   const parsed = tokenSchema.safeParse(value);
-  if (!parsed.success || parsed.data === undefined) throw new InvalidArgumentError('expected printable ASCII without spaces (at most 4096 characters).');
+  if (!parsed.success || parsed.data === undefined)
+    throw new InvalidArgumentError('expected printable ASCII without spaces (at most 4096 characters).');
   return parsed.data;
 }

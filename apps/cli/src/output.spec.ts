@@ -8,7 +8,15 @@ describe('output helpers', () => {
   });
 
   it('pads all but the last column', () => {
-    expect(formatTable(['ID', 'STATE'], [['j_1', 'queued'], ['j_22', 'ok']])).toBe('ID    STATE\nj_1   queued\nj_22  ok\n');
+    expect(
+      formatTable(
+        ['ID', 'STATE'],
+        [
+          ['j_1', 'queued'],
+          ['j_22', 'ok'],
+        ],
+      ),
+    ).toBe('ID    STATE\nj_1   queued\nj_22  ok\n');
   });
 
   it('renders times and ages, tolerating garbage', () => {

@@ -52,7 +52,11 @@ export function clean(value: unknown, maxLength = 80): string {
 export type CellPaint = (row: number, col: number, text: string) => string;
 
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
-export function formatTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>, paint?: CellPaint): string {
+export function formatTable(
+  headers: readonly string[],
+  rows: ReadonlyArray<readonly string[]>,
+  paint?: CellPaint,
+): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[], row: number): string =>
     cells

@@ -2,7 +2,10 @@ import { run } from './program';
 import type { Io, OutStream } from './output';
 
 function capture(): OutStream & { text: string } {
-  const s = { text: '', write: (c: string | Uint8Array) => ((s.text += typeof c === 'string' ? c : Buffer.from(c).toString()), true) };
+  const s = {
+    text: '',
+    write: (c: string | Uint8Array) => ((s.text += typeof c === 'string' ? c : Buffer.from(c).toString()), true),
+  };
   return s;
 }
 
@@ -45,7 +48,7 @@ describe('jr usage', () => {
     [['submit'], 'nothing to run'],
     [['submit', '--shell', 'ls', '--', 'ls'], 'not both'],
     [['submit', '-f', 'job.yaml', '--', 'ls'], 'not both'],
-    [['submit', '--timeout'], "argument missing"],
+    [['submit', '--timeout'], 'argument missing'],
     [['submit', '--', 'a\0b'], 'steps.0.run'],
     [['submit', '--env', 'JR_JOB_ID=x', '--', 'ls'], 'env.JR_JOB_ID'],
     [['wait', 'j_1', '--timeout', '5 minutes'], 'duration'],
@@ -54,7 +57,7 @@ describe('jr usage', () => {
     [['agents', 'drain'], "missing required argument 'id'"],
     [['logs', ''], 'not an id'],
   ])('jr %j exits 64 saying %j', async (argv, message) => {
-    const r = await jr(...(argv));
+    const r = await jr(...argv);
     expect(r.code).toBe(64);
     expect(r.stderr).toContain(message);
     expect(r.stdout).toBe('');
@@ -70,7 +73,11 @@ describe('jr usage', () => {
 
   it('reports bad configuration naming every variable, exit 64', async () => {
     const stderr = capture();
-    const code = await run(['list'], { stdout: capture(), stderr, env: { JR_API_URL: 'nope', JR_REQUEST_TIMEOUT: 'x' } });
+    const code = await run(['list'], {
+      stdout: capture(),
+      stderr,
+      env: { JR_API_URL: 'nope', JR_REQUEST_TIMEOUT: 'x' },
+    });
     expect(code).toBe(64);
     expect(stderr.text).toMatch(/^jr: bad configuration: JR_API_URL: .*; JR_REQUEST_TIMEOUT: /);
   });

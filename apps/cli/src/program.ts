@@ -61,8 +61,13 @@ export function buildProgram(ctx: Context, setExit: SetExit): Command {
 function addConnectionOptions(program: Command, ctx: Context): void {
   const options = (): Option[] => [
     new Option('--api-url <url>', 'the API to talk to (beats JR_API_URL and the context)').argParser(parseApiUrl),
-    new Option('--token <token>', 'API token (beats JR_TOKEN and the context; other users can see it in ps: prefer JR_TOKEN or a tokenFile)').argParser(parseToken),
-    new Option('--context <name>', 'use this context of the config file (jr config get-contexts)').argParser(parseContextName),
+    new Option(
+      '--token <token>',
+      'API token (beats JR_TOKEN and the context; other users can see it in ps: prefer JR_TOKEN or a tokenFile)',
+    ).argParser(parseToken),
+    new Option('--context <name>', 'use this context of the config file (jr config get-contexts)').argParser(
+      parseContextName,
+    ),
   ];
   for (const o of options()) program.addOption(o);
   const visit = (cmd: Command): void => {

@@ -13,7 +13,13 @@ export interface Progress {
 }
 
 /** `--quiet`: nothing at all. */
-export const silentProgress: Progress = { update: () => undefined, note: () => undefined, finish: () => undefined, stop: () => undefined, beside: (out) => out };
+export const silentProgress: Progress = {
+  update: () => undefined,
+  note: () => undefined,
+  finish: () => undefined,
+  stop: () => undefined,
+  beside: (out) => out,
+};
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const CLEAR_LINE = '\r\x1b[2K';

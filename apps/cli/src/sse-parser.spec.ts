@@ -8,7 +8,9 @@ function parseAll(chunks: string[]): SseEvent[] {
 
 describe('SseParser', () => {
   it('parses named events and joins multi-line data with \\n', () => {
-    const events = parseAll(['event: log\ndata: line one\ndata: line two\ndata: \n\nevent: end\ndata: {"state":"succeeded"}\n\n']);
+    const events = parseAll([
+      'event: log\ndata: line one\ndata: line two\ndata: \n\nevent: end\ndata: {"state":"succeeded"}\n\n',
+    ]);
     expect(events).toEqual([
       { event: 'log', data: 'line one\nline two\n', id: undefined },
       { event: 'end', data: '{"state":"succeeded"}', id: undefined },
@@ -16,7 +18,8 @@ describe('SseParser', () => {
   });
 
   it('gives the same events however the stream is split into chunks', () => {
-    const stream = 'event: log\ndata: a\ndata:  b\n\n: keep-alive\n\nid: 7\nevent: log\ndata: 50%\r60%\r\ndata: 70%\r\n\ndata: x\n\nevent: end\ndata:\n\n';
+    const stream =
+      'event: log\ndata: a\ndata:  b\n\n: keep-alive\n\nid: 7\nevent: log\ndata: 50%\r60%\r\ndata: 70%\r\n\ndata: x\n\nevent: end\ndata:\n\n';
     const whole = parseAll([stream]);
     expect(whole).toEqual([
       { event: 'log', data: 'a\n b', id: undefined },
@@ -27,7 +30,9 @@ describe('SseParser', () => {
     fc.assert(
       fc.property(fc.array(fc.nat(stream.length), { maxLength: 12 }), (cuts) => {
         const points = [...new Set(cuts)].sort((a, b) => a - b);
-        const chunks = points.map((p, i) => stream.slice(i === 0 ? 0 : points[i - 1], p)).concat(stream.slice(points.at(-1) ?? 0));
+        const chunks = points
+          .map((p, i) => stream.slice(i === 0 ? 0 : points[i - 1], p))
+          .concat(stream.slice(points.at(-1) ?? 0));
         expect(parseAll(chunks)).toEqual(whole);
       }),
     );
@@ -39,7 +44,9 @@ describe('SseParser', () => {
     expect(parser.feed('\ndata: a\r')).toEqual([]);
     expect(parser.feed('\n\r')).toEqual([]);
     expect(parser.feed('\n')).toEqual([{ event: 'log', data: 'a', id: undefined }]);
-    expect(new SseParser().feed('event: log\ndata: \rspinner\r\ndata: next\n\n')).toEqual([{ event: 'log', data: '\rspinner\r\nnext', id: undefined }]);
+    expect(new SseParser().feed('event: log\ndata: \rspinner\r\ndata: next\n\n')).toEqual([
+      { event: 'log', data: '\rspinner\r\nnext', id: undefined },
+    ]);
   });
 
   it('delivers nothing for an incomplete event and ignores comments and unknown fields', () => {
@@ -53,7 +60,9 @@ describe('SseParser', () => {
   });
 
   it('keeps data verbatim: colons, leading spaces beyond the first, terminal escapes', () => {
-    expect(parseAll(['data:   spaced: a:b \x1b[31m\n\n'])).toEqual([{ event: 'message', data: '  spaced: a:b \x1b[31m', id: undefined }]);
+    expect(parseAll(['data:   spaced: a:b \x1b[31m\n\n'])).toEqual([
+      { event: 'message', data: '  spaced: a:b \x1b[31m', id: undefined },
+    ]);
   });
 
   it('refuses an event that grows past its limit, in one line or many', () => {

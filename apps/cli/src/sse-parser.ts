@@ -73,7 +73,11 @@ export class SseParser {
 
   private dispatch(): SseEvent | undefined {
     const named = this.eventName !== '';
-    const event: SseEvent = { event: named ? this.eventName : 'message', data: this.dataLines.join('\n'), id: this.lastId };
+    const event: SseEvent = {
+      event: named ? this.eventName : 'message',
+      data: this.dataLines.join('\n'),
+      id: this.lastId,
+    };
     const deliver = this.hasData || named;
     this.eventName = '';
     this.dataLines = [];

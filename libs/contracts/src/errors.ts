@@ -34,7 +34,10 @@ export class DomainError extends Error {
 }
 
 export function isDomainError(err: unknown): err is DomainError {
-  return err instanceof DomainError || (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'DomainError');
+  return (
+    err instanceof DomainError ||
+    (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'DomainError')
+  );
 }
 
 /** RFC 9457 problem document. */
@@ -51,5 +54,12 @@ export const PROBLEM_TYPE_BASE = 'https://jobrunner.dev/problems/';
 
 export function problemFor(code: ErrorCode, detail: string, extra: Partial<Problem> = {}): Problem {
   const spec = ERROR_CODES[code];
-  return { type: `${PROBLEM_TYPE_BASE}${code.toLowerCase().replace(/_/g, '-')}`, title: spec.title, status: spec.http, detail, code, ...extra };
+  return {
+    type: `${PROBLEM_TYPE_BASE}${code.toLowerCase().replace(/_/g, '-')}`,
+    title: spec.title,
+    status: spec.http,
+    detail,
+    code,
+    ...extra,
+  };
 }

@@ -3,9 +3,17 @@ import { parseJobSpec, labelsSatisfy, toProtoSpec } from './job-spec';
 describe('parseJobSpec', () => {
   it('accepts the contract example and normalizes durations and defaults', () => {
     const r = parseJobSpec({
-      name: 'deploy-web', pool: 'default', labels: { os: 'linux' }, timeout: '10m', retries: 2,
-      env: { STAGE: 'prod' }, uses: [{ url: 'https://example.com/tool.tgz', sha256: 'a'.repeat(64) }],
-      steps: [{ name: 'build', run: 'make build', timeout: '5m', retries: 0 }, { run: ['./deploy', '--stage', 'prod'] }],
+      name: 'deploy-web',
+      pool: 'default',
+      labels: { os: 'linux' },
+      timeout: '10m',
+      retries: 2,
+      env: { STAGE: 'prod' },
+      uses: [{ url: 'https://example.com/tool.tgz', sha256: 'a'.repeat(64) }],
+      steps: [
+        { name: 'build', run: 'make build', timeout: '5m', retries: 0 },
+        { run: ['./deploy', '--stage', 'prod'] },
+      ],
     });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
@@ -47,7 +55,9 @@ describe('parseJobSpec', () => {
   });
 
   it.each(['labels', 'env'])('refuses a __proto__ key in %s instead of dropping it', (field) => {
-    const r = parseJobSpec(JSON.parse(`{"${field}": {"__proto__": {"x": "y"}, "ok": "1"}, "steps": [{"run": "true"}]}`));
+    const r = parseJobSpec(
+      JSON.parse(`{"${field}": {"__proto__": {"x": "y"}, "ok": "1"}, "steps": [{"run": "true"}]}`),
+    );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.issues[0]?.path).toBe(`${field}.__proto__`);
@@ -78,24 +88,32 @@ describe('parseJobSpec', () => {
     ['an argv element', (s) => ({ steps: [{ run: ['echo', s] }] }), 'steps.0.run.1'],
     ['a step name', (s) => ({ steps: [{ name: s, run: 'true' }] }), 'steps.0.name'],
     ['a timeout', (s) => ({ timeout: `1${s}`, steps: [{ run: 'true' }] }), 'timeout'],
-    ['a url', (s) => ({ uses: [{ url: `https://example.com/${s}`, sha256: 'a'.repeat(64) }], steps: [{ run: 'true' }] }), 'uses.0.url'],
+    [
+      'a url',
+      (s) => ({ uses: [{ url: `https://example.com/${s}`, sha256: 'a'.repeat(64) }], steps: [{ run: 'true' }] }),
+      'uses.0.url',
+    ],
     ['an unknown field', (s) => ({ extra: { deep: [s] }, steps: [{ run: 'true' }] }), 'extra.deep.0'],
   ];
-  it.each(places.flatMap(([where, make, path]) => HOSTILE.map(([what, s]) => [what, where, make(s as string), path] as const)))(
-    'refuses %s in %s, naming where',
-    (_what, _where, doc, path) => {
-      const r = parseJobSpec(doc);
-      expect(r.ok).toBe(false);
-      if (r.ok) return;
-      expect(r.issues[0]?.path.startsWith(path)).toBe(true);
-      expect(r.issues[0]?.message).toMatch(/NUL|surrogate/);
-      expect(r.issues[0]?.path.includes('\0')).toBe(false); // the path itself is printable
-      expect(r.issues[0]?.path).not.toMatch(/[\ud800-\udfff]/u);
-    },
-  );
+  it.each(
+    places.flatMap(([where, make, path]) =>
+      HOSTILE.map(([what, s]) => [what, where, make(s as string), path] as const),
+    ),
+  )('refuses %s in %s, naming where', (_what, _where, doc, path) => {
+    const r = parseJobSpec(doc);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues[0]?.path.startsWith(path)).toBe(true);
+    expect(r.issues[0]?.message).toMatch(/NUL|surrogate/);
+    expect(r.issues[0]?.path.includes('\0')).toBe(false); // the path itself is printable
+    expect(r.issues[0]?.path).not.toMatch(/[\ud800-\udfff]/u);
+  });
 
   it('keeps odd but storable text: emoji, RTL, paired surrogates, control characters, long runs', () => {
-    const r = parseJobSpec({ env: { MSG: 'héllo 👋 \u202eRTL\u202c \u0007\u001b[31m' }, steps: [{ run: `printf '%s' '${'𝄞'.repeat(5000)}'\t\r` }, { run: ['echo', 'עברית', '\u0001'] }] });
+    const r = parseJobSpec({
+      env: { MSG: 'héllo 👋 \u202eRTL\u202c \u0007\u001b[31m' },
+      steps: [{ run: `printf '%s' '${'𝄞'.repeat(5000)}'\t\r` }, { run: ['echo', 'עברית', '\u0001'] }],
+    });
     expect(r.ok).toBe(true);
   });
 

@@ -26,26 +26,33 @@ const LABEL_VALUE_RE = /^[A-Za-z0-9_./:-]{0,63}$/;
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const RESERVED_ENV = new Set(['JR_JOB_ID', 'JR_ATTEMPT']);
 
-const duration = z
-  .union([z.string().max(32), z.number()])
-  .transform((value, ctx) => {
-    const ms = parseDurationMs(value);
-    if (ms === undefined || ms <= 0 || ms > LIMITS.maxTimeoutMs) {
-      ctx.addIssue({ code: 'custom', message: `not a duration between 1ms and 7d (use 90s, 5m, 1h or seconds): ${JSON.stringify(value)}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = z.union([z.string().max(32), z.number()]).transform((value, ctx) => {
+  const ms = parseDurationMs(value);
+  if (ms === undefined || ms <= 0 || ms > LIMITS.maxTimeoutMs) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `not a duration between 1ms and 7d (use 90s, 5m, 1h or seconds): ${JSON.stringify(value)}`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const retries = z.number().int().min(0).max(LIMITS.maxRetries);
 
 const labels = z
-  .record(z.string().regex(LABEL_KEY_RE, 'label keys: letters, digits, _ . / -, at most 63'), z.string().regex(LABEL_VALUE_RE, 'label values: letters, digits, _ . / : -, at most 63'))
+  .record(
+    z.string().regex(LABEL_KEY_RE, 'label keys: letters, digits, _ . / -, at most 63'),
+    z.string().regex(LABEL_VALUE_RE, 'label values: letters, digits, _ . / : -, at most 63'),
+  )
   .refine((r) => Object.keys(r).length <= LIMITS.maxLabels, `at most ${LIMITS.maxLabels} labels`);
 
 const env = z
   .record(
-    z.string().regex(ENV_KEY_RE, 'environment names: letters, digits and _, not starting with a digit').refine((k) => !RESERVED_ENV.has(k), 'JR_JOB_ID and JR_ATTEMPT are set by jobrunner'),
+    z
+      .string()
+      .regex(ENV_KEY_RE, 'environment names: letters, digits and _, not starting with a digit')
+      .refine((k) => !RESERVED_ENV.has(k), 'JR_JOB_ID and JR_ATTEMPT are set by jobrunner'),
     z.string().max(LIMITS.maxEnvValueBytes),
   )
   .refine((r) => Object.keys(r).length <= LIMITS.maxEnv, `at most ${LIMITS.maxEnv} environment variables`);
@@ -115,8 +122,19 @@ export function parseJobSpec(input: unknown): ParseResult {
   if (!parsed.success || unstorable.length > 0) {
     // every issue at once; a field whose text cannot be stored is named for that, not for its pattern too
     const named = new Set(unstorable.map((i) => i.path));
-    const schemaIssues = (parsed.error?.issues ?? []).map((i) => ({ path: i.path.map((p) => printable(String(p))).join('.') || '(root)', message: i.message }));
-    return { ok: false, issues: [...unstorable, ...schemaIssues.filter((i) => ![...named].some((n) => n === i.path || n.startsWith(`${i.path}.`) || i.path.startsWith(`${n}.`)))] };
+    const schemaIssues = (parsed.error?.issues ?? []).map((i) => ({
+      path: i.path.map((p) => printable(String(p))).join('.') || '(root)',
+      message: i.message,
+    }));
+    return {
+      ok: false,
+      issues: [
+        ...unstorable,
+        ...schemaIssues.filter(
+          (i) => ![...named].some((n) => n === i.path || n.startsWith(`${i.path}.`) || i.path.startsWith(`${n}.`)),
+        ),
+      ],
+    };
   }
   return { ok: true, job: normalize(parsed.data) };
 }
@@ -133,7 +151,8 @@ function forbiddenKeys(value: unknown, path: string[]): SpecIssue[] {
   const issues: SpecIssue[] = [];
   for (const key of Object.keys(value)) {
     const here = [...path, printable(key)];
-    if (FORBIDDEN_KEYS.has(key)) issues.push({ path: here.join('.'), message: `the key ${JSON.stringify(key)} is not allowed` });
+    if (FORBIDDEN_KEYS.has(key))
+      issues.push({ path: here.join('.'), message: `the key ${JSON.stringify(key)} is not allowed` });
     else issues.push(...forbiddenKeys((value as Record<string, unknown>)[key], here));
   }
   return issues;
@@ -148,13 +167,21 @@ function normalize(spec: ParsedJobSpec): NormalizedJob {
     retries: spec.retries ?? 0,
     env: spec.env ?? {},
     uses: spec.uses ?? [],
-    steps: spec.steps.map((s, i) => ({ name: s.name ?? `step-${i + 1}`, run: s.run, timeoutMs: s.timeout ?? 0, retries: s.retries ?? 0 })),
+    steps: spec.steps.map((s, i) => ({
+      name: s.name ?? `step-${i + 1}`,
+      run: s.run,
+      timeoutMs: s.timeout ?? 0,
+      retries: s.retries ?? 0,
+    })),
   };
 }
 
 function defaultName(run: string | string[] | undefined): string {
   const text = Array.isArray(run) ? run.join(' ') : (run ?? 'job');
-  const cleaned = text.replace(/[^A-Za-z0-9_.\- ]+/g, ' ').trim().slice(0, 60);
+  const cleaned = text
+    .replace(/[^A-Za-z0-9_.\- ]+/g, ' ')
+    .trim()
+    .slice(0, 60);
   return cleaned.length > 0 && /^[A-Za-z0-9]/.test(cleaned) ? cleaned : 'job';
 }
 

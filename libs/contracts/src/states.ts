@@ -4,11 +4,28 @@ export type JobState = (typeof JOB_STATES)[number];
 
 export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
 
-export const ATTEMPT_STATES = ['leased', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'lost', 'superseded'] as const;
+export const ATTEMPT_STATES = [
+  'leased',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'lost',
+  'superseded',
+] as const;
 export type AttemptState = (typeof ATTEMPT_STATES)[number];
 
 /** Why a job ended as it did (`reason` in the REST view). Clients read reasons they do not know as text. */
-export const JOB_REASONS = ['exit_code', 'attempts_exhausted', 'timeout', 'cancelled', 'download_failed', 'checksum_mismatch', 'invalid_spec'] as const;
+export const JOB_REASONS = [
+  'exit_code',
+  'attempts_exhausted',
+  'timeout',
+  'cancelled',
+  'download_failed',
+  'checksum_mismatch',
+  'invalid_spec',
+] as const;
 export type JobReason = (typeof JOB_REASONS)[number];
 
 /** A step's state within an attempt (`steps[]` in the REST view). */

@@ -45,7 +45,8 @@ export async function readCheckpoint(dir: string): Promise<number> {
 function decodeCheckpoint(buf: Buffer, path: string): number {
   if (buf.length !== FILE_BYTES) throw new JournalCorruptError(path, 0, `checkpoint file is not ${FILE_BYTES} bytes`);
   if (buf.compare(MAGIC, 0, 4, 0, 4) !== 0) throw new JournalCorruptError(path, 0, 'checkpoint bad magic/version');
-  if (crc32(buf.subarray(0, 12)) !== buf.readUInt32LE(12)) throw new JournalCorruptError(path, 12, 'checkpoint CRC mismatch');
+  if (crc32(buf.subarray(0, 12)) !== buf.readUInt32LE(12))
+    throw new JournalCorruptError(path, 12, 'checkpoint CRC mismatch');
   const high = buf.readUInt32LE(8);
   const lsn = high * TWO_32 + buf.readUInt32LE(4);
   if (!Number.isSafeInteger(lsn)) throw new JournalCorruptError(path, 4, 'checkpoint LSN out of range');
@@ -72,7 +73,13 @@ export async function writeCheckpoint(dir: string, lsn: number, sync: boolean, c
   if (sync) await fsyncDir(dir, counter);
 }
 
-async function writeFileSynced(path: string, bytes: Buffer, flags: number, sync: boolean, counter: SyncCounter): Promise<void> {
+async function writeFileSynced(
+  path: string,
+  bytes: Buffer,
+  flags: number,
+  sync: boolean,
+  counter: SyncCounter,
+): Promise<void> {
   const fh = await open(path, flags, 0o600);
   try {
     const { bytesWritten } = await fh.write(bytes, 0, bytes.length, 0);

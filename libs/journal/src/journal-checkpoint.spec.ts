@@ -2,7 +2,15 @@ import { copyFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { Journal } from './journal';
-import { appendInGroups, expectedRecords, layout, readAll, removeDir, tempDir, type LaidOutSegment } from './testing/journal-fixtures';
+import {
+  appendInGroups,
+  expectedRecords,
+  layout,
+  readAll,
+  removeDir,
+  tempDir,
+  type LaidOutSegment,
+} from './testing/journal-fixtures';
 
 // property runs do real fsyncs: on a loaded disk they take far longer than jest's 5 s default
 jest.setTimeout(60_000);

@@ -13,9 +13,21 @@ type Op =
   | { t: 'reopen' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('append' as const), datas: fc.array(fc.uint8Array({ maxLength: 150 }), { minLength: 1, maxLength: 12 }) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('checkpoint' as const), frac: fc.double({ min: 0, max: 1, noNaN: true }) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('read' as const), frac: fc.double({ min: 0, max: 1, noNaN: true }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      t: fc.constant('append' as const),
+      datas: fc.array(fc.uint8Array({ maxLength: 150 }), { minLength: 1, maxLength: 12 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant('checkpoint' as const), frac: fc.double({ min: 0, max: 1, noNaN: true }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant('read' as const), frac: fc.double({ min: 0, max: 1, noNaN: true }) }),
+  },
   { weight: 1, arbitrary: fc.constant({ t: 'reopen' as const }) },
 );
 
@@ -78,7 +90,9 @@ async function checkInvariants(j: Journal, model: Model): Promise<void> {
   const segs = await layout(dir);
   expect(j.stats.segments).toBe(segs.length);
   expect(j.stats.bytes).toBe(segs.reduce((sum, s) => sum + s.size, 0));
-  const unapplied = segs.filter((s) => s.firstLsn + s.records.length - 1 > model.cp).reduce((sum, s) => sum + s.size, 0);
+  const unapplied = segs
+    .filter((s) => s.firstLsn + s.records.length - 1 > model.cp)
+    .reduce((sum, s) => sum + s.size, 0);
   expect(j.stats.unappliedBytes).toBe(unapplied);
   // only the active segment may be wholly at or below the checkpoint
   segs.slice(0, -1).forEach((s) => expect(s.firstLsn + s.records.length - 1).toBeGreaterThan(model.cp));
@@ -87,20 +101,24 @@ async function checkInvariants(j: Journal, model: Model): Promise<void> {
 describe('journal against a model', () => {
   it('agrees with an array under random appends, checkpoints, reads and reopens', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), fc.integer({ min: 25, max: 800 }), async (ops, segmentMaxBytes) => {
-        await removeDir(dir);
-        const reopen = (): Promise<Journal> => Journal.open({ dir, segmentMaxBytes });
-        const model: Model = { records: [], cp: 0 };
-        let j = await reopen();
-        try {
-          for (const op of ops) {
-            j = await step(j, op, model, reopen);
-            await checkInvariants(j, model);
+      fc.asyncProperty(
+        fc.array(opArb, { minLength: 1, maxLength: 25 }),
+        fc.integer({ min: 25, max: 800 }),
+        async (ops, segmentMaxBytes) => {
+          await removeDir(dir);
+          const reopen = (): Promise<Journal> => Journal.open({ dir, segmentMaxBytes });
+          const model: Model = { records: [], cp: 0 };
+          let j = await reopen();
+          try {
+            for (const op of ops) {
+              j = await step(j, op, model, reopen);
+              await checkInvariants(j, model);
+            }
+          } finally {
+            await j.close();
           }
-        } finally {
-          await j.close();
-        }
-      }),
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -5,7 +5,16 @@ import { encodeCheckpoint } from './checkpoint.store';
 import { Journal } from './journal';
 import { JournalCorruptError } from './journal.errors';
 import { MAX_TORN_BYTES } from './record.codec';
-import { appendInGroups, capturingLogger, expectedRecords, layout, readAll, removeDir, tempDir, type LaidOutSegment } from './testing/journal-fixtures';
+import {
+  appendInGroups,
+  capturingLogger,
+  expectedRecords,
+  layout,
+  readAll,
+  removeDir,
+  tempDir,
+  type LaidOutSegment,
+} from './testing/journal-fixtures';
 
 // property runs do real fsyncs: on a loaded disk they take far longer than jest's 5 s default
 jest.setTimeout(60_000);
@@ -22,7 +31,11 @@ const recordsArb = fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, m
 const groupsArb = fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 4 });
 const segmentMaxArb = fc.integer({ min: 40, max: 1500 });
 
-async function writeJournal(records: Uint8Array[], groups: number[], segmentMaxBytes: number): Promise<LaidOutSegment[]> {
+async function writeJournal(
+  records: Uint8Array[],
+  groups: number[],
+  segmentMaxBytes: number,
+): Promise<LaidOutSegment[]> {
   await removeDir(dir);
   const j = await Journal.open({ dir, segmentMaxBytes });
   await appendInGroups(j, records, groups);
@@ -45,28 +58,34 @@ async function flipByte(path: string, offset: number, mask: number): Promise<voi
 describe('recovery: torn tail of the last segment', () => {
   it('cutting the last segment at offset X yields exactly the records wholly before X', async () => {
     await fc.assert(
-      fc.asyncProperty(recordsArb, groupsArb, segmentMaxArb, fc.nat(), async (records, groups, segmentMaxBytes, cutSeed) => {
-        const segs = await writeJournal(records, groups, segmentMaxBytes);
-        const last = segs.at(-1) as LaidOutSegment;
-        const cut = cutSeed % (last.size + 1);
-        await truncate(last.path, cut);
-        const kept = last.firstLsn - 1 + last.records.filter((r) => r.end <= cut).length;
-        const boundary = cut === 0 || last.records.some((r) => r.end === cut);
+      fc.asyncProperty(
+        recordsArb,
+        groupsArb,
+        segmentMaxArb,
+        fc.nat(),
+        async (records, groups, segmentMaxBytes, cutSeed) => {
+          const segs = await writeJournal(records, groups, segmentMaxBytes);
+          const last = segs.at(-1) as LaidOutSegment;
+          const cut = cutSeed % (last.size + 1);
+          await truncate(last.path, cut);
+          const kept = last.firstLsn - 1 + last.records.filter((r) => r.end <= cut).length;
+          const boundary = cut === 0 || last.records.some((r) => r.end === cut);
 
-        const logger = capturingLogger();
-        const j = await Journal.open({ dir, segmentMaxBytes, logger });
-        expect(await readAll(j)).toEqual(expectedRecords(records, 1, kept));
-        expect(j.lastLsn).toBe(kept);
-        expect(j.recovery.truncated === null).toBe(boundary);
-        expect(logger.events.length).toBe(boundary ? 0 : 1);
-        // the journal keeps working after the repair, with contiguous LSNs
-        expect(await j.append(Buffer.from('after'))).toBe(kept + 1);
-        await j.close();
-        const k = await Journal.open({ dir, segmentMaxBytes, logger });
-        expect(k.recovery.truncated).toBeNull();
-        expect((await readAll(k)).map((r) => r.lsn)).toEqual(Array.from({ length: kept + 1 }, (_, i) => i + 1));
-        await k.close();
-      }),
+          const logger = capturingLogger();
+          const j = await Journal.open({ dir, segmentMaxBytes, logger });
+          expect(await readAll(j)).toEqual(expectedRecords(records, 1, kept));
+          expect(j.lastLsn).toBe(kept);
+          expect(j.recovery.truncated === null).toBe(boundary);
+          expect(logger.events.length).toBe(boundary ? 0 : 1);
+          // the journal keeps working after the repair, with contiguous LSNs
+          expect(await j.append(Buffer.from('after'))).toBe(kept + 1);
+          await j.close();
+          const k = await Journal.open({ dir, segmentMaxBytes, logger });
+          expect(k.recovery.truncated).toBeNull();
+          expect((await readAll(k)).map((r) => r.lsn)).toEqual(Array.from({ length: kept + 1 }, (_, i) => i + 1));
+          await k.close();
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -96,7 +115,11 @@ describe('recovery: torn tail of the last segment', () => {
     const segs = await writeJournal([Buffer.from('a')], [1], 1024);
     const last = segs.at(-1) as LaidOutSegment;
     await writeFile(last.path, Buffer.alloc(MAX_TORN_BYTES + 1, 0xee), { flag: 'a' });
-    await expect(Journal.open({ dir })).rejects.toMatchObject({ code: 'JOURNAL_CORRUPT', file: last.path, offset: last.size });
+    await expect(Journal.open({ dir })).rejects.toMatchObject({
+      code: 'JOURNAL_CORRUPT',
+      file: last.path,
+      offset: last.size,
+    });
   });
 });
 
@@ -141,7 +164,11 @@ describe('recovery: damage in the middle', () => {
     const victim = segs[0] as LaidOutSegment;
     const lastRec = victim.records.at(-1) as LaidOutSegment['records'][number];
     await truncate(victim.path, lastRec.end - 3);
-    await expect(Journal.open({ dir })).rejects.toMatchObject({ code: 'JOURNAL_CORRUPT', file: victim.path, offset: lastRec.offset });
+    await expect(Journal.open({ dir })).rejects.toMatchObject({
+      code: 'JOURNAL_CORRUPT',
+      file: victim.path,
+      offset: lastRec.offset,
+    });
   });
 
   it('a missing middle segment (LSN gap) is JournalCorruptError naming the segment after the gap', async () => {
@@ -149,7 +176,11 @@ describe('recovery: damage in the middle', () => {
     const segs = await writeJournal(records, [1], 60);
     expect(segs.length).toBeGreaterThan(3);
     await rm((segs[1] as LaidOutSegment).path);
-    await expect(Journal.open({ dir })).rejects.toMatchObject({ code: 'JOURNAL_CORRUPT', file: (segs[2] as LaidOutSegment).path, offset: 0 });
+    await expect(Journal.open({ dir })).rejects.toMatchObject({
+      code: 'JOURNAL_CORRUPT',
+      file: (segs[2] as LaidOutSegment).path,
+      offset: 0,
+    });
   });
 
   it('a first segment that starts past checkpoint + 1 is JournalCorruptError', async () => {
@@ -166,7 +197,11 @@ describe('recovery: damage in the middle', () => {
     const [a, b] = [await readFile((segs[0] as LaidOutSegment).path), await readFile((segs[1] as LaidOutSegment).path)];
     await writeFile((segs[0] as LaidOutSegment).path, b);
     await writeFile((segs[1] as LaidOutSegment).path, a);
-    await expect(Journal.open({ dir })).rejects.toMatchObject({ code: 'JOURNAL_CORRUPT', file: (segs[0] as LaidOutSegment).path, offset: 0 });
+    await expect(Journal.open({ dir })).rejects.toMatchObject({
+      code: 'JOURNAL_CORRUPT',
+      file: (segs[0] as LaidOutSegment).path,
+      offset: 0,
+    });
   });
 });
 
@@ -204,7 +239,10 @@ describe('recovery: checkpoint file', () => {
       fc.asyncProperty(fc.uint8Array({ maxLength: 64 }), async (bytes) => {
         await writeJournal([Buffer.from('a')], [1], 1024);
         await writeFile(join(dir, 'checkpoint'), bytes);
-        await expect(Journal.open({ dir })).rejects.toMatchObject({ code: 'JOURNAL_CORRUPT', file: join(dir, 'checkpoint') });
+        await expect(Journal.open({ dir })).rejects.toMatchObject({
+          code: 'JOURNAL_CORRUPT',
+          file: join(dir, 'checkpoint'),
+        });
       }),
       { numRuns: 40 },
     );
@@ -226,7 +264,10 @@ describe('recovery: checkpoint file', () => {
   it('a checkpoint past the end of the log is JournalCorruptError', async () => {
     await writeJournal([Buffer.from('a'), Buffer.from('b')], [2], 1024);
     await writeFile(join(dir, 'checkpoint'), encodeCheckpoint(5));
-    await expect(Journal.open({ dir })).rejects.toMatchObject({ code: 'JOURNAL_CORRUPT', file: join(dir, 'checkpoint') });
+    await expect(Journal.open({ dir })).rejects.toMatchObject({
+      code: 'JOURNAL_CORRUPT',
+      file: join(dir, 'checkpoint'),
+    });
   });
 
   it('a leftover checkpoint.tmp from a crash mid-write is ignored and removed', async () => {

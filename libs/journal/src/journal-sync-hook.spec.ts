@@ -38,6 +38,8 @@ describe('onSync hook', () => {
     await j.append(Buffer.from('x'));
     await j.close();
     expect(calls).toEqual([]);
-    await expect(Journal.open({ dir, onSync: 5 as unknown as () => void })).rejects.toThrow(/onSync must be a function/);
+    await expect(Journal.open({ dir, onSync: 5 as unknown as () => void })).rejects.toThrow(
+      /onSync must be a function/,
+    );
   });
 });

@@ -67,7 +67,10 @@ export function toAppendError(err: unknown): Error {
 
 /** Errors from another realm (node internals seen from a vm context) fail `instanceof Error`. */
 function isErrorLike(err: unknown): err is Error {
-  return err instanceof Error || (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string');
+  return (
+    err instanceof Error ||
+    (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string')
+  );
 }
 
 function describe(err: unknown): string {

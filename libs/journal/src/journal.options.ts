@@ -37,14 +37,23 @@ const consoleLogger: JournalLogger = {
 export function parseJournalOptions(options: JournalOptions): JournalConfig {
   if (typeof options !== 'object' || options === null) throw new TypeError('journal options must be an object');
   const problems: string[] = [];
-  const { dir, segmentMaxBytes = DEFAULT_SEGMENT_MAX_BYTES, maxTotalBytes = Infinity, fsync = true, logger = consoleLogger, onSync } = options;
+  const {
+    dir,
+    segmentMaxBytes = DEFAULT_SEGMENT_MAX_BYTES,
+    maxTotalBytes = Infinity,
+    fsync = true,
+    logger = consoleLogger,
+    onSync,
+  } = options;
   if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) problems.push('dir must be a non-empty path');
-  if (!Number.isSafeInteger(segmentMaxBytes) || segmentMaxBytes < 1) problems.push('segmentMaxBytes must be a positive integer');
+  if (!Number.isSafeInteger(segmentMaxBytes) || segmentMaxBytes < 1)
+    problems.push('segmentMaxBytes must be a positive integer');
   if (typeof maxTotalBytes !== 'number' || Number.isNaN(maxTotalBytes) || maxTotalBytes <= 0) {
     problems.push('maxTotalBytes must be a positive number (or Infinity)');
   }
   if (typeof fsync !== 'boolean') problems.push('fsync must be a boolean');
-  if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function') problems.push('logger must have a warn function');
+  if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function')
+    problems.push('logger must have a warn function');
   if (onSync !== undefined && typeof onSync !== 'function') problems.push('onSync must be a function');
   if (problems.length > 0) throw new RangeError(`invalid journal options: ${problems.join('; ')}`);
   return { dir, segmentMaxBytes, maxTotalBytes, fsync, logger, ...(onSync ? { onSync } : {}) };

@@ -4,7 +4,15 @@ import fc from 'fast-check';
 import { Journal } from './journal';
 import { JournalClosedError, JournalFullError } from './journal.errors';
 import { MAX_RECORD_BYTES } from './record.codec';
-import { appendInGroups, capturingLogger, expectedRecords, layout, readAll, removeDir, tempDir } from './testing/journal-fixtures';
+import {
+  appendInGroups,
+  capturingLogger,
+  expectedRecords,
+  layout,
+  readAll,
+  removeDir,
+  tempDir,
+} from './testing/journal-fixtures';
 
 // property runs do real fsyncs: on a loaded disk they take far longer than jest's 5 s default
 jest.setTimeout(60_000);
@@ -28,7 +36,11 @@ describe('Journal basics', () => {
     expect(await j.append(Buffer.from('two'))).toBe(2);
     expect(await j.append(Buffer.alloc(0))).toBe(3);
     expect(j.lastLsn).toBe(3);
-    expect((await readAll(j)).map((r) => [r.lsn, r.data.toString()])).toEqual([[1, 'one'], [2, 'two'], [3, '']]);
+    expect((await readAll(j)).map((r) => [r.lsn, r.data.toString()])).toEqual([
+      [1, 'one'],
+      [2, 'two'],
+      [3, ''],
+    ]);
     await j.close();
     expect((await stat(nested)).isDirectory()).toBe(true);
   });
@@ -45,18 +57,22 @@ describe('Journal basics', () => {
 
   it('reads records from any LSN, and survives a reopen', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 30 }), fc.nat(), async (records, fromSeed) => {
-        await removeDir(dir);
-        const j = await open();
-        await appendInGroups(j, records, [3]);
-        const after = fromSeed % (records.length + 1);
-        expect(await readAll(j, after)).toEqual(expectedRecords(records, after + 1));
-        await j.close();
-        const k = await open();
-        expect(k.lastLsn).toBe(records.length);
-        expect(await readAll(k, after)).toEqual(expectedRecords(records, after + 1));
-        await k.close();
-      }),
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 30 }),
+        fc.nat(),
+        async (records, fromSeed) => {
+          await removeDir(dir);
+          const j = await open();
+          await appendInGroups(j, records, [3]);
+          const after = fromSeed % (records.length + 1);
+          expect(await readAll(j, after)).toEqual(expectedRecords(records, after + 1));
+          await j.close();
+          const k = await open();
+          expect(k.lastLsn).toBe(records.length);
+          expect(await readAll(k, after)).toEqual(expectedRecords(records, after + 1));
+          await k.close();
+        },
+      ),
       { numRuns: 25 },
     );
   });
@@ -213,28 +229,32 @@ describe('Journal maxTotalBytes', () => {
 
   it('under concurrent appends accepts exactly what fits, with contiguous LSNs', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 200 }), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 3000 }), async (sizes, max) => {
-        await removeDir(dir);
-        const j = await open({ maxTotalBytes: max, segmentMaxBytes: 400 });
-        const results = await Promise.allSettled(sizes.map((n) => j.append(Buffer.alloc(n, n % 251))));
-        let used = 0;
-        const accepted: number[] = [];
-        sizes.forEach((n, i) => {
-          const r = results[i] as PromiseSettledResult<number>;
-          if (used + n + 20 <= max) {
-            used += n + 20;
-            accepted.push(n);
-            expect(r).toEqual({ status: 'fulfilled', value: accepted.length });
-          } else {
-            expect(r.status === 'rejected' && r.reason instanceof JournalFullError).toBe(true);
-          }
-        });
-        await j.close();
-        const k = await open();
-        expect((await readAll(k)).map((r) => r.data.length)).toEqual(accepted);
-        expect(k.stats.bytes).toBe(used);
-        await k.close();
-      }),
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 200 }), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 3000 }),
+        async (sizes, max) => {
+          await removeDir(dir);
+          const j = await open({ maxTotalBytes: max, segmentMaxBytes: 400 });
+          const results = await Promise.allSettled(sizes.map((n) => j.append(Buffer.alloc(n, n % 251))));
+          let used = 0;
+          const accepted: number[] = [];
+          sizes.forEach((n, i) => {
+            const r = results[i] as PromiseSettledResult<number>;
+            if (used + n + 20 <= max) {
+              used += n + 20;
+              accepted.push(n);
+              expect(r).toEqual({ status: 'fulfilled', value: accepted.length });
+            } else {
+              expect(r.status === 'rejected' && r.reason instanceof JournalFullError).toBe(true);
+            }
+          });
+          await j.close();
+          const k = await open();
+          expect((await readAll(k)).map((r) => r.data.length)).toEqual(accepted);
+          expect(k.stats.bytes).toBe(used);
+          await k.close();
+        },
+      ),
       { numRuns: 30 },
     );
   });

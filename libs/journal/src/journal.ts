@@ -2,7 +2,13 @@ import { access, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHECKPOINT_FILE, CHECKPOINT_TMP, readCheckpoint, writeCheckpoint } from './checkpoint.store';
 import { fsyncDir, mkdirDurable, type SyncCounter } from './durable-fs.util';
-import { isNoSpaceError, JournalClosedError, JournalCorruptError, JournalFullError, toAppendError } from './journal.errors';
+import {
+  isNoSpaceError,
+  JournalClosedError,
+  JournalCorruptError,
+  JournalFullError,
+  toAppendError,
+} from './journal.errors';
 import { parseJournalOptions, type JournalConfig, type JournalOptions } from './journal.options';
 import { allocRecord, MAX_BATCH_BYTES, MAX_RECORD_BYTES, stampRecord } from './record.codec';
 import { scanSegment } from './segment.reader';
@@ -81,7 +87,10 @@ export class Journal {
     await ensureCheckpointFile(cfg, counter);
     const synced = log.segments.at(-1)?.lastLsn ?? applied;
     const files = await SegmentSet.open(cfg, counter, log.segments, synced);
-    const journal = new Journal(cfg, counter, files, synced, applied, { truncated: log.truncated, staleSegmentsRemoved: log.stale.length });
+    const journal = new Journal(cfg, counter, files, synced, applied, {
+      truncated: log.truncated,
+      staleSegmentsRemoved: log.stale.length,
+    });
     try {
       await journal.removeStale(log.stale);
     } catch (err) {
@@ -95,7 +104,9 @@ export class Journal {
   append(data: Buffer): Promise<number> {
     if (!(data instanceof Uint8Array)) return Promise.reject(new TypeError('journal append takes a Buffer'));
     if (data.byteLength > MAX_RECORD_BYTES) {
-      return Promise.reject(new RangeError(`journal record of ${data.byteLength} bytes exceeds the maximum of ${MAX_RECORD_BYTES}`));
+      return Promise.reject(
+        new RangeError(`journal record of ${data.byteLength} bytes exceeds the maximum of ${MAX_RECORD_BYTES}`),
+      );
     }
     if (this.closing !== null) return Promise.reject(new JournalClosedError());
     if (this.files.failure !== null) return Promise.reject(this.files.failure);
@@ -122,7 +133,8 @@ export class Journal {
    * deleted are skipped.
    */
   readFrom(afterLsn: number): AsyncIterable<JournalRecord> {
-    if (!Number.isSafeInteger(afterLsn) || afterLsn < 0) throw new RangeError(`readFrom needs a non-negative integer LSN, got ${String(afterLsn)}`);
+    if (!Number.isSafeInteger(afterLsn) || afterLsn < 0)
+      throw new RangeError(`readFrom needs a non-negative integer LSN, got ${String(afterLsn)}`);
     if (this.closing !== null) throw new JournalClosedError();
     const limit = this.synced;
     const segments = this.files.snapshot(afterLsn, limit);
@@ -137,7 +149,8 @@ export class Journal {
         let expect = seg.firstLsn;
         for await (const item of scanSegment(fh, seg.bytes, afterLsn)) {
           if (item.kind === 'invalid') throw new JournalCorruptError(seg.path, item.offset, item.reason);
-          if (item.lsn !== expect) throw new JournalCorruptError(seg.path, item.offset, `LSN ${item.lsn} where ${expect} was expected`);
+          if (item.lsn !== expect)
+            throw new JournalCorruptError(seg.path, item.offset, `LSN ${item.lsn} where ${expect} was expected`);
           expect += 1;
           if (item.lsn > limit) return;
           if (item.lsn > afterLsn) yield { lsn: item.lsn, data: item.data };
@@ -153,9 +166,11 @@ export class Journal {
    * or below it. Monotonic: a value at or below the current checkpoint is ignored.
    */
   checkpoint(lsn: number): Promise<void> {
-    if (!Number.isSafeInteger(lsn) || lsn < 0) return Promise.reject(new RangeError(`checkpoint needs a non-negative integer LSN, got ${String(lsn)}`));
+    if (!Number.isSafeInteger(lsn) || lsn < 0)
+      return Promise.reject(new RangeError(`checkpoint needs a non-negative integer LSN, got ${String(lsn)}`));
     if (this.closing !== null) return Promise.reject(new JournalClosedError());
-    if (lsn > this.synced) return Promise.reject(new RangeError(`checkpoint ${lsn} is past the last synced LSN ${this.synced}`));
+    if (lsn > this.synced)
+      return Promise.reject(new RangeError(`checkpoint ${lsn} is past the last synced LSN ${this.synced}`));
     const run = this.maintenance.then(() => this.applyCheckpoint(lsn));
     this.maintenance = run.catch(() => undefined);
     return run;
@@ -188,7 +203,13 @@ export class Journal {
 
   get stats(): JournalStats {
     const { total, unapplied } = this.files.bytes(this.applied);
-    return { segments: this.files.count, bytes: total, unappliedBytes: unapplied, fsyncs: this.counter.fsyncs, appends: this.appended };
+    return {
+      segments: this.files.count,
+      bytes: total,
+      unappliedBytes: unapplied,
+      fsyncs: this.counter.fsyncs,
+      appends: this.appended,
+    };
   }
 
   /** Lets pending appends finish (resolve or reject), then closes; later calls reject with JournalClosedError. */
@@ -238,7 +259,11 @@ export class Journal {
     const bytes = batch.reduce((sum, p) => sum + p.buf.length, 0);
     batch.forEach((p, i) => stampRecord(p.buf, this.synced + 1 + i));
     try {
-      await this.files.writeBatch(batch.map((p) => p.buf), bytes, batch.length);
+      await this.files.writeBatch(
+        batch.map((p) => p.buf),
+        bytes,
+        batch.length,
+      );
     } catch (err) {
       this.settle(batch, toAppendError(err));
       return;
@@ -251,7 +276,11 @@ export class Journal {
 
   /** After a rotation the old segment may be wholly applied: delete it now; a failure only costs disk. */
   private async pruneQuietly(): Promise<void> {
-    await this.files.prune(this.applied).catch((err: unknown) => this.cfg.logger.warn('journal: deleting applied segments failed', { error: String(err) }));
+    await this.files
+      .prune(this.applied)
+      .catch((err: unknown) =>
+        this.cfg.logger.warn('journal: deleting applied segments failed', { error: String(err) }),
+      );
   }
 
   /** Takes queued appends that fit in the active segment and in one write (at least one). */
@@ -286,7 +315,10 @@ export class Journal {
 /** A journal without a checkpoint file gets one (LSN 0), so a full disk can always rewrite it in place. */
 async function ensureCheckpointFile(cfg: JournalConfig, counter: SyncCounter): Promise<void> {
   const path = join(cfg.dir, CHECKPOINT_FILE);
-  const exists = await access(path).then(() => true, () => false);
+  const exists = await access(path).then(
+    () => true,
+    () => false,
+  );
   if (exists) return;
   try {
     await writeCheckpoint(cfg.dir, 0, cfg.fsync, counter);

@@ -1,6 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { spawnZombie, type Zombie } from '@jr/testing';
-import { formatPidFile, isProcessAlive, isSameProcess, ownIdentity, parsePidFile, processStartTime, readProcStat } from './process-liveness';
+import {
+  formatPidFile,
+  isProcessAlive,
+  isSameProcess,
+  ownIdentity,
+  parsePidFile,
+  processStartTime,
+  readProcStat,
+} from './process-liveness';
 
 // Found on a machine whose PID 1 reaps orphans late: a restart right after a SIGKILL saw the dead,
 // unreaped owner of a pid file as alive (kill(pid, 0) succeeds on a zombie).
@@ -38,7 +46,8 @@ describe('process liveness (real processes, /proc)', () => {
     const gone = spawnSync('true').pid;
     expect(isProcessAlive(gone)).toBe(false);
     expect(isSameProcess(gone, null)).toBe(false);
-    for (const pid of [0, -1, 1.5, Number.NaN, 2 ** 53]) expect([pid, isProcessAlive(pid), isSameProcess(pid, null)]).toEqual([pid, false, false]);
+    for (const pid of [0, -1, 1.5, Number.NaN, 2 ** 53])
+      expect([pid, isProcessAlive(pid), isSameProcess(pid, null)]).toEqual([pid, false, false]);
   });
 
   it('pid files: "<pid> <start time>", the older "<pid>", anything else unreadable', () => {
@@ -47,6 +56,19 @@ describe('process liveness (real processes, /proc)', () => {
     expect(parsePidFile(formatPidFile(me))).toEqual(me);
     expect(formatPidFile({ pid: 42, startTime: null })).toBe('42\n');
     expect(parsePidFile('42\n')).toEqual({ pid: 42, startTime: null });
-    for (const bad of ['', '\n', 'abc', '-1', '0', '42 x', '42 1 2', '4'.repeat(11), '42\u0000', '\ud800', `42 ${'9'.repeat(21)}`]) expect([bad, parsePidFile(bad)]).toEqual([bad, undefined]);
+    for (const bad of [
+      '',
+      '\n',
+      'abc',
+      '-1',
+      '0',
+      '42 x',
+      '42 1 2',
+      '4'.repeat(11),
+      '42\u0000',
+      '\ud800',
+      `42 ${'9'.repeat(21)}`,
+    ])
+      expect([bad, parsePidFile(bad)]).toEqual([bad, undefined]);
   });
 });

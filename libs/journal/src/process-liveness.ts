@@ -37,7 +37,8 @@ export function parseProcStat(pid: number, text: string): ProcStat | undefined {
   if (close < 0) return undefined;
   const fields = text.slice(close + 2).split(' ');
   const [state, ppid, pgid, startTime] = [fields[0], Number(fields[1]), Number(fields[2]), fields[19]];
-  if (!state || !Number.isInteger(ppid) || !Number.isInteger(pgid) || !startTime || !/^\d+$/.test(startTime)) return undefined;
+  if (!state || !Number.isInteger(ppid) || !Number.isInteger(pgid) || !startTime || !/^\d+$/.test(startTime))
+    return undefined;
   return { pid, state, ppid, pgid, startTime };
 }
 
@@ -95,7 +96,8 @@ export function isSameProcess(pid: number, startTime: string | null | undefined)
 export function isProcessAlive(pid: number, startTime?: string | null): boolean {
   if (!validPid(pid)) return false;
   const stat = readProcStat(pid);
-  if (stat) return !isDead(stat.state) && (startTime === null || startTime === undefined || stat.startTime === startTime);
+  if (stat)
+    return !isDead(stat.state) && (startTime === null || startTime === undefined || stat.startTime === startTime);
   return signalable(pid);
 }
 

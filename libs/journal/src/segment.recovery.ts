@@ -47,7 +47,8 @@ export async function listSegments(dir: string): Promise<Array<{ path: string; f
     if (m === null) continue;
     const firstLsn = Number(m[1]);
     const path = join(dir, name);
-    if (firstLsn < 1 || !Number.isSafeInteger(firstLsn)) throw new JournalCorruptError(path, 0, 'segment name holds an invalid LSN');
+    if (firstLsn < 1 || !Number.isSafeInteger(firstLsn))
+      throw new JournalCorruptError(path, 0, 'segment name holds an invalid LSN');
     found.push({ path, firstLsn });
   }
   return found.sort((a, b) => a.firstLsn - b.firstLsn);
@@ -76,13 +77,18 @@ export async function verifySegment(
     let expect = firstLsn;
     for await (const item of scanSegment(fh, size, Infinity)) {
       if (item.kind === 'record') {
-        if (item.lsn !== expect) throw new JournalCorruptError(path, item.offset, `LSN ${item.lsn} where ${expect} was expected`);
+        if (item.lsn !== expect)
+          throw new JournalCorruptError(path, item.offset, `LSN ${item.lsn} where ${expect} was expected`);
         expect += 1;
         continue;
       }
       if (!isLast) throw new JournalCorruptError(path, item.offset, `${item.reason} (not the last segment)`);
       await assertTornTail(fh, path, item.offset, size, item.reason);
-      const truncated = await cutTail(fh, { file: path, offset: item.offset, bytesCut: size - item.offset, reason: item.reason }, ctx);
+      const truncated = await cutTail(
+        fh,
+        { file: path, offset: item.offset, bytesCut: size - item.offset, reason: item.reason },
+        ctx,
+      );
       return { info: { path, firstLsn, lastLsn: expect - 1, bytes: item.offset }, truncated };
     }
     return { info: { path, firstLsn, lastLsn: expect - 1, bytes: size }, truncated: null };
@@ -92,14 +98,25 @@ export async function verifySegment(
 }
 
 /** A bad record is a torn tail only if it is within one write of the end and no valid record follows. */
-async function assertTornTail(fh: FileHandle, path: string, offset: number, size: number, reason: string): Promise<void> {
+async function assertTornTail(
+  fh: FileHandle,
+  path: string,
+  offset: number,
+  size: number,
+  reason: string,
+): Promise<void> {
   const rest = size - offset;
   if (rest > MAX_TORN_BYTES) {
-    throw new JournalCorruptError(path, offset, `${reason}, followed by ${rest} bytes (more than one write could tear)`);
+    throw new JournalCorruptError(
+      path,
+      offset,
+      `${reason}, followed by ${rest} bytes (more than one write could tear)`,
+    );
   }
   const tail = await readAt(fh, offset, rest);
   const valid = findValidRecord(tail, 1);
-  if (valid >= 0) throw new JournalCorruptError(path, offset, `${reason}, and a valid record follows at offset ${offset + valid}`);
+  if (valid >= 0)
+    throw new JournalCorruptError(path, offset, `${reason}, and a valid record follows at offset ${offset + valid}`);
 }
 
 async function cutTail(fh: FileHandle, report: TruncationReport, ctx: VerifyContext): Promise<TruncationReport> {
@@ -118,17 +135,27 @@ async function cutTail(fh: FileHandle, report: TruncationReport, ctx: VerifyCont
  * listed as stale. The rest must be contiguous in LSN, start at or below checkpoint + 1 and reach at
  * least the checkpoint.
  */
-export async function recoverLog(dir: string, checkpointLsn: number, checkpointPath: string, ctx: VerifyContext): Promise<RecoveredLog> {
+export async function recoverLog(
+  dir: string,
+  checkpointLsn: number,
+  checkpointPath: string,
+  ctx: VerifyContext,
+): Promise<RecoveredLog> {
   const files = await listSegments(dir);
   let firstLive = 0;
-  while (firstLive + 1 < files.length && (files[firstLive + 1] as { firstLsn: number }).firstLsn <= checkpointLsn + 1) firstLive += 1;
+  while (firstLive + 1 < files.length && (files[firstLive + 1] as { firstLsn: number }).firstLsn <= checkpointLsn + 1)
+    firstLive += 1;
   const live = files.slice(firstLive);
   const segments: SegmentInfo[] = [];
   let truncated: TruncationReport | null = null;
   for (const [i, file] of live.entries()) {
     const expected = i === 0 ? checkpointLsn + 1 : (segments[i - 1] as SegmentInfo).lastLsn + 1;
     if (i === 0 ? file.firstLsn > expected : file.firstLsn !== expected) {
-      throw new JournalCorruptError(file.path, 0, `segment starts at LSN ${file.firstLsn} where ${expected} was expected (records missing)`);
+      throw new JournalCorruptError(
+        file.path,
+        0,
+        `segment starts at LSN ${file.firstLsn} where ${expected} was expected (records missing)`,
+      );
     }
     const r = await verifySegment(file.path, file.firstLsn, i === live.length - 1, ctx);
     segments.push(r.info);

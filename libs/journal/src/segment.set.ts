@@ -22,7 +22,12 @@ export class SegmentSet {
   ) {}
 
   /** Takes over recovered segments (creating the first one if there is none) and opens the active one. */
-  static async open(cfg: JournalConfig, counter: SyncCounter, recovered: SegmentInfo[], lastLsn: number): Promise<SegmentSet> {
+  static async open(
+    cfg: JournalConfig,
+    counter: SyncCounter,
+    recovered: SegmentInfo[],
+    lastLsn: number,
+  ): Promise<SegmentSet> {
     const segments = recovered.slice();
     let last = segments.at(-1);
     if (last === undefined) {
@@ -69,7 +74,9 @@ export class SegmentSet {
     const old = this.activeFile;
     this.activeFile = file;
     this.segments.push(next);
-    await old.close().catch((err: unknown) => this.cfg.logger.warn('journal: closing a full segment failed', { error: String(err) }));
+    await old
+      .close()
+      .catch((err: unknown) => this.cfg.logger.warn('journal: closing a full segment failed', { error: String(err) }));
     return true;
   }
 
@@ -97,7 +104,10 @@ export class SegmentSet {
       await this.activeFile.truncate(start);
       if (this.cfg.fsync) await this.datasync();
     } catch (err) {
-      this.failure = new JournalFailedError(`journal: cannot truncate ${active.path} back to ${start} after a failed write (${String(cause)}): ${String(err)}`, { cause: err });
+      this.failure = new JournalFailedError(
+        `journal: cannot truncate ${active.path} back to ${start} after a failed write (${String(cause)}): ${String(err)}`,
+        { cause: err },
+      );
       this.cfg.logger.warn(this.failure.message);
     }
   }
@@ -142,7 +152,8 @@ async function createSegment(cfg: JournalConfig, counter: SyncCounter, firstLsn:
   const fh = await openReadWrite(path);
   try {
     const { size } = await fh.stat();
-    if (size !== 0) throw new JournalCorruptError(path, 0, 'a segment the journal is about to start already holds data');
+    if (size !== 0)
+      throw new JournalCorruptError(path, 0, 'a segment the journal is about to start already holds data');
   } finally {
     await fh.close();
   }

@@ -22,7 +22,10 @@ describe('IdOnlyTracer (the off mode)', () => {
     const child = tracer.startSpan('child', {}, trace.setSpan(ROOT_CONTEXT, parent)).spanContext();
     expect(child.traceId).toBe(parent.spanContext().traceId);
     expect(child.spanId).not.toBe(parent.spanContext().spanId);
-    const remote = extractFromCarrier({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'k=v' });
+    const remote = extractFromCarrier({
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'k=v',
+    });
     const continued = tracer.startSpan('remote child', {}, remote).spanContext();
     expect(continued.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     expect(continued.traceState?.serialize()).toBe('k=v');

@@ -1,5 +1,15 @@
 import { randomFillSync } from 'node:crypto';
-import { context as api, trace, TraceFlags, type Context, type Span, type SpanContext, type SpanOptions, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import {
+  context as api,
+  trace,
+  TraceFlags,
+  type Context,
+  type Span,
+  type SpanContext,
+  type SpanOptions,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
 
 /** Random bytes drawn in blocks: one randomFillSync per 512 ids instead of one per id. */
 const POOL = Buffer.alloc(8 * 512);
@@ -33,7 +43,10 @@ export class IdOnlyTracer implements Tracer {
     return trace.wrapSpanContext(spanContext);
   }
 
-  startActiveSpan<F extends (span: Span) => unknown>(name: string, ...args: [F] | [SpanOptions, F] | [SpanOptions, Context, F]): ReturnType<F> {
+  startActiveSpan<F extends (span: Span) => unknown>(
+    name: string,
+    ...args: [F] | [SpanOptions, F] | [SpanOptions, Context, F]
+  ): ReturnType<F> {
     const fn = args[args.length - 1] as (span: Span) => ReturnType<F>;
     const options = args.length > 1 ? (args[0] as SpanOptions) : undefined;
     const ctx = args.length > 2 ? (args[1] as Context) : api.active();

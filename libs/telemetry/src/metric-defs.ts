@@ -21,11 +21,21 @@ export type MetricDef<L extends string = string> = CounterDef<L> | GaugeDef<L> |
 
 type Extra<L extends string> = { knownValues?: Readonly<Partial<Record<L, readonly string[]>>> };
 
-export function counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = [], extra: Extra<L> = {}): CounterDef<L> {
+export function counter<L extends string = never>(
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+  extra: Extra<L> = {},
+): CounterDef<L> {
   return { kind: 'counter', name, help, labelNames, ...extra };
 }
 
-export function gauge<L extends string = never>(name: string, help: string, labelNames: readonly L[] = [], extra: Extra<L> = {}): GaugeDef<L> {
+export function gauge<L extends string = never>(
+  name: string,
+  help: string,
+  labelNames: readonly L[] = [],
+  extra: Extra<L> = {},
+): GaugeDef<L> {
   return { kind: 'gauge', name, help, labelNames, ...extra };
 }
 
@@ -49,10 +59,13 @@ export function namingProblems(def: MetricDef): string[] {
   if (!/^jr_[a-z][a-z0-9_]*[a-z0-9]$/.test(def.name)) problems.push(`${def.name}: must be jr_ + snake_case`);
   if (def.kind === 'counter' && !def.name.endsWith('_total')) problems.push(`${def.name}: counters end in _total`);
   if (def.kind !== 'counter' && def.name.endsWith('_total')) problems.push(`${def.name}: only counters end in _total`);
-  if (def.kind === 'histogram' && !/_(seconds|bytes)$/.test(def.name)) problems.push(`${def.name}: histograms end in their base unit`);
-  if (/_(ms|milliseconds|minutes|kb|mb)(_|$)/.test(def.name)) problems.push(`${def.name}: use base units (seconds, bytes)`);
+  if (def.kind === 'histogram' && !/_(seconds|bytes)$/.test(def.name))
+    problems.push(`${def.name}: histograms end in their base unit`);
+  if (/_(ms|milliseconds|minutes|kb|mb)(_|$)/.test(def.name))
+    problems.push(`${def.name}: use base units (seconds, bytes)`);
   for (const label of def.labelNames) {
-    if (!/^[a-z][a-z0-9_]*$/.test(label) || label.startsWith('__')) problems.push(`${def.name}: bad label name ${label}`);
+    if (!/^[a-z][a-z0-9_]*$/.test(label) || label.startsWith('__'))
+      problems.push(`${def.name}: bad label name ${label}`);
     if (label === 'le' || label === 'quantile') problems.push(`${def.name}: reserved label ${label}`);
   }
   if (def.kind === 'histogram' && def.buckets.some((b, i) => i > 0 && b <= (def.buckets[i - 1] ?? -Infinity))) {

@@ -56,7 +56,8 @@ class LabelGuard<L extends string> {
     const key = free.map((n) => labels[n]).join('\u0000');
     if (this.initialised.has(key)) return;
     this.initialised.add(key);
-    for (const combo of combinations(known as Partial<Record<L, readonly string[]>>)) this.zero({ ...labels, ...combo });
+    for (const combo of combinations(known as Partial<Record<L, readonly string[]>>))
+      this.zero({ ...labels, ...combo });
   }
 }
 
@@ -125,7 +126,13 @@ export class HistogramHandle<L extends string> {
   private readonly guard: LabelGuard<L>;
 
   constructor(def: HistogramDef<L>, registry: Registry) {
-    const config = { name: def.name, help: def.help, labelNames: def.labelNames, buckets: [...def.buckets], registers: [registry] };
+    const config = {
+      name: def.name,
+      help: def.help,
+      labelNames: def.labelNames,
+      buckets: [...def.buckets],
+      registers: [registry],
+    };
     this.metric = new Histogram(config);
     this.guard = new LabelGuard(def, (labels) => this.metric.zero(labels));
   }
@@ -152,6 +159,7 @@ export class HistogramHandle<L extends string> {
 
 function split<L extends string>(args: unknown[]): [Labels<L> | undefined, number] {
   const first = args[0];
-  if (typeof first === 'object' && first !== null) return [first as Labels<L>, typeof args[1] === 'number' ? args[1] : 1];
+  if (typeof first === 'object' && first !== null)
+    return [first as Labels<L>, typeof args[1] === 'number' ? args[1] : 1];
   return [undefined, typeof first === 'number' ? first : 1];
 }

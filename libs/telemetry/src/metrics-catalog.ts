@@ -18,7 +18,13 @@ export const REPORT_RESULTS = ['accepted', 'duplicate', 'rejected'] as const;
 export const STEP_OUTCOMES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;
 export const CANCEL_REASONS = ['cancelled', 'lease_lost', 'superseded'] as const;
 /** Why POST /v1/jobs refused a submission. */
-export const INTAKE_REJECT_REASONS = ['invalid_input', 'journal_full', 'disk_full', 'journal_error', 'shutting_down'] as const;
+export const INTAKE_REJECT_REASONS = [
+  'invalid_input',
+  'journal_full',
+  'disk_full',
+  'journal_error',
+  'shutting_down',
+] as const;
 /** What caused a full re-enqueue of the queued jobs from Postgres into BullMQ. */
 export const RECONCILE_TRIGGERS = ['startup', 'redis_lost'] as const;
 /** The API's two journals: submissions and agents' results. */
@@ -29,7 +35,24 @@ export const DISPATCH_SLO_SECONDS = 1;
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 const RPC_BUCKETS = [...LATENCY_BUCKETS, 30, 60] as const;
-const DISPATCH_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, DISPATCH_SLO_SECONDS, 2.5, 5, 10, 30, 60, 120, 300, 600] as const;
+const DISPATCH_BUCKETS = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  DISPATCH_SLO_SECONDS,
+  2.5,
+  5,
+  10,
+  30,
+  60,
+  120,
+  300,
+  600,
+] as const;
 const JOB_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600] as const;
 const FSYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] as const;
 const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
@@ -40,67 +63,201 @@ const JOURNAL = ['journal'] as const;
 
 /** Metrics both processes expose. */
 export const COMMON_METRICS = {
-  buildInfo: gauge('jr_build_info', 'Always 1; labels name the running service and its version.', ['service', 'version']),
-  collectionErrors: counter('jr_metrics_collection_errors_total', 'Scrape-time collectors (database reads for gauges) that failed or timed out.'),
+  buildInfo: gauge('jr_build_info', 'Always 1; labels name the running service and its version.', [
+    'service',
+    'version',
+  ]),
+  collectionErrors: counter(
+    'jr_metrics_collection_errors_total',
+    'Scrape-time collectors (database reads for gauges) that failed or timed out.',
+  ),
 };
 
 /** What `jr-api` exposes on GET /metrics. */
 export const API_METRICS = {
   ...COMMON_METRICS,
   // Intake and outcomes
-  jobsSubmitted: counter('jr_jobs_submitted_total', 'Jobs accepted by POST /v1/jobs (durable on disk); idempotent replays excluded.', POOL),
-  intakeRejected: counter('jr_intake_rejected_total', 'Submissions POST /v1/jobs refused, by reason (journal_full/disk_full/journal_error/shutting_down answer 503).', ['reason'], {
-    knownValues: { reason: INTAKE_REJECT_REASONS },
-  }),
-  jobsDeduplicated: counter('jr_jobs_deduplicated_total', 'Submissions answered with an existing job because the Idempotency-Key was seen before.', POOL),
-  jobsFinished: counter('jr_jobs_finished_total', 'Jobs that reached a terminal state, by pool and state.', ['pool', 'state'], {
-    knownValues: { state: TERMINAL_JOB_STATES },
-  }),
-  attemptsFinished: counter('jr_attempts_finished_total', 'Attempts that ended, by pool and attempt state (lost: agent vanished).', ['pool', 'state'], {
-    knownValues: { state: ENDED_ATTEMPT_STATES },
-  }),
-  jobDuration: histogram('jr_job_duration_seconds', 'Time from acceptance to the terminal state, by pool and state.', ['pool', 'state'], JOB_BUCKETS),
+  jobsSubmitted: counter(
+    'jr_jobs_submitted_total',
+    'Jobs accepted by POST /v1/jobs (durable on disk); idempotent replays excluded.',
+    POOL,
+  ),
+  intakeRejected: counter(
+    'jr_intake_rejected_total',
+    'Submissions POST /v1/jobs refused, by reason (journal_full/disk_full/journal_error/shutting_down answer 503).',
+    ['reason'],
+    {
+      knownValues: { reason: INTAKE_REJECT_REASONS },
+    },
+  ),
+  jobsDeduplicated: counter(
+    'jr_jobs_deduplicated_total',
+    'Submissions answered with an existing job because the Idempotency-Key was seen before.',
+    POOL,
+  ),
+  jobsFinished: counter(
+    'jr_jobs_finished_total',
+    'Jobs that reached a terminal state, by pool and state.',
+    ['pool', 'state'],
+    {
+      knownValues: { state: TERMINAL_JOB_STATES },
+    },
+  ),
+  attemptsFinished: counter(
+    'jr_attempts_finished_total',
+    'Attempts that ended, by pool and attempt state (lost: agent vanished).',
+    ['pool', 'state'],
+    {
+      knownValues: { state: ENDED_ATTEMPT_STATES },
+    },
+  ),
+  jobDuration: histogram(
+    'jr_job_duration_seconds',
+    'Time from acceptance to the terminal state, by pool and state.',
+    ['pool', 'state'],
+    JOB_BUCKETS,
+  ),
   // Queue and dispatch
   queueDepth: gauge('jr_queue_depth', 'Jobs queued and not yet leased, by pool (read at scrape time).', POOL),
-  queueOldestAge: gauge('jr_queue_oldest_age_seconds', 'Age of the oldest queued job, by pool; 0 when the queue is empty.', POOL),
-  dispatchLatency: histogram('jr_dispatch_latency_seconds', 'Time from a job (or its retry) becoming queued to an agent leasing it.', POOL, DISPATCH_BUCKETS),
-  leasesExpired: counter('jr_leases_expired_total', 'Leases the reaper expired because their agent stopped extending them.', POOL),
-  reconciledJobs: counter('jr_reconciled_jobs_total', 'Jobs repaired because the stores disagreed (requeued: queued in Postgres, missing in Redis; replayed: journal records applied at start-up).', ['kind'], {
-    knownValues: { kind: RECONCILE_KINDS },
-  }),
-  reconciliations: counter('jr_reconciliations_total', 'Full re-enqueues of the queued jobs from Postgres into BullMQ, by trigger (redis_lost: Redis came back empty).', ['trigger'], {
-    knownValues: { trigger: RECONCILE_TRIGGERS },
-  }),
-  reportEvents: counter('jr_report_events_total', 'Attempt events received from agents: accepted, duplicate (already held, e.g. outbox replay), rejected (stale lease).', ['result'], {
-    knownValues: { result: REPORT_RESULTS },
-  }),
+  queueOldestAge: gauge(
+    'jr_queue_oldest_age_seconds',
+    'Age of the oldest queued job, by pool; 0 when the queue is empty.',
+    POOL,
+  ),
+  dispatchLatency: histogram(
+    'jr_dispatch_latency_seconds',
+    'Time from a job (or its retry) becoming queued to an agent leasing it.',
+    POOL,
+    DISPATCH_BUCKETS,
+  ),
+  leasesExpired: counter(
+    'jr_leases_expired_total',
+    'Leases the reaper expired because their agent stopped extending them.',
+    POOL,
+  ),
+  reconciledJobs: counter(
+    'jr_reconciled_jobs_total',
+    'Jobs repaired because the stores disagreed (requeued: queued in Postgres, missing in Redis; replayed: journal records applied at start-up).',
+    ['kind'],
+    {
+      knownValues: { kind: RECONCILE_KINDS },
+    },
+  ),
+  reconciliations: counter(
+    'jr_reconciliations_total',
+    'Full re-enqueues of the queued jobs from Postgres into BullMQ, by trigger (redis_lost: Redis came back empty).',
+    ['trigger'],
+    {
+      knownValues: { trigger: RECONCILE_TRIGGERS },
+    },
+  ),
+  reportEvents: counter(
+    'jr_report_events_total',
+    'Attempt events received from agents: accepted, duplicate (already held, e.g. outbox replay), rejected (stale lease).',
+    ['result'],
+    {
+      knownValues: { result: REPORT_RESULTS },
+    },
+  ),
   // The fleet as the API sees it (from heartbeats; rebuilt at scrape time)
-  fleetAgents: gauge('jr_fleet_agents', 'Enrolled agents by pool and state.', ['pool', 'state'], { knownValues: { state: AGENT_STATES } }),
+  fleetAgents: gauge('jr_fleet_agents', 'Enrolled agents by pool and state.', ['pool', 'state'], {
+    knownValues: { state: AGENT_STATES },
+  }),
   agentsLost: counter('jr_agents_lost_total', 'Agents declared lost (silent for 3 heartbeat intervals).', POOL),
-  fleetAgentInfo: gauge('jr_fleet_agent_info', 'Always 1 for each agent not lost; joins agent id to its name and version.', ['agent', 'name', 'pool', 'version']),
+  fleetAgentInfo: gauge(
+    'jr_fleet_agent_info',
+    'Always 1 for each agent not lost; joins agent id to its name and version.',
+    ['agent', 'name', 'pool', 'version'],
+  ),
   fleetSlots: gauge('jr_fleet_slots', 'Job slots of each agent, as last reported.', AGENT),
   fleetRunning: gauge('jr_fleet_running_attempts', 'Attempts each agent runs, as last reported.', AGENT),
-  fleetBreakerOpen: gauge('jr_fleet_breaker_open', "1 while the agent's status-reporting breaker is open (results spool to its disk), else 0.", AGENT),
-  fleetOutboxDepth: gauge('jr_fleet_outbox_depth', "Events waiting in the agent's on-disk outbox, as last reported.", AGENT),
-  fleetOutboxOldestAge: gauge('jr_fleet_outbox_oldest_age_seconds', "Age of the oldest event in the agent's outbox, as last reported.", AGENT),
-  fleetLastHeartbeat: gauge('jr_fleet_last_heartbeat_timestamp_seconds', 'Unix time of the last heartbeat the API received from each agent.', AGENT),
-  heartbeatLag: histogram('jr_heartbeat_lag_seconds', "Heartbeat transit time: receipt minus the agent's sent_at (includes clock skew).", POOL, LAG_BUCKETS),
+  fleetBreakerOpen: gauge(
+    'jr_fleet_breaker_open',
+    "1 while the agent's status-reporting breaker is open (results spool to its disk), else 0.",
+    AGENT,
+  ),
+  fleetOutboxDepth: gauge(
+    'jr_fleet_outbox_depth',
+    "Events waiting in the agent's on-disk outbox, as last reported.",
+    AGENT,
+  ),
+  fleetOutboxOldestAge: gauge(
+    'jr_fleet_outbox_oldest_age_seconds',
+    "Age of the oldest event in the agent's outbox, as last reported.",
+    AGENT,
+  ),
+  fleetLastHeartbeat: gauge(
+    'jr_fleet_last_heartbeat_timestamp_seconds',
+    'Unix time of the last heartbeat the API received from each agent.',
+    AGENT,
+  ),
+  heartbeatLag: histogram(
+    'jr_heartbeat_lag_seconds',
+    "Heartbeat transit time: receipt minus the agent's sent_at (includes clock skew).",
+    POOL,
+    LAG_BUCKETS,
+  ),
   // Journals (intake: submissions; results: agents' reports and completions)
-  journalFsyncDuration: histogram('jr_journal_fsync_duration_seconds', 'Duration of each batch fdatasync of a journal.', JOURNAL, FSYNC_BUCKETS),
-  journalFsyncs: counter('jr_journal_fsyncs_total', 'fsync/fdatasync calls a journal made (data, directories, checkpoint) since this process opened it.', JOURNAL),
-  journalAppends: counter('jr_journal_appends_total', 'Records appended to a journal since this process opened it.', JOURNAL),
-  journalAppendDuration: histogram('jr_journal_append_duration_seconds', 'Intake: time from append() to durable (group commit wait + write + fsync).', [], FSYNC_BUCKETS),
+  journalFsyncDuration: histogram(
+    'jr_journal_fsync_duration_seconds',
+    'Duration of each batch fdatasync of a journal.',
+    JOURNAL,
+    FSYNC_BUCKETS,
+  ),
+  journalFsyncs: counter(
+    'jr_journal_fsyncs_total',
+    'fsync/fdatasync calls a journal made (data, directories, checkpoint) since this process opened it.',
+    JOURNAL,
+  ),
+  journalAppends: counter(
+    'jr_journal_appends_total',
+    'Records appended to a journal since this process opened it.',
+    JOURNAL,
+  ),
+  journalAppendDuration: histogram(
+    'jr_journal_append_duration_seconds',
+    'Intake: time from append() to durable (group commit wait + write + fsync).',
+    [],
+    FSYNC_BUCKETS,
+  ),
   journalSize: gauge('jr_journal_size_bytes', 'Bytes of journal segments on disk.', JOURNAL),
-  journalUnapplied: gauge('jr_journal_unapplied_bytes', 'Journal bytes not yet checkpointed (counted against the limit).', JOURNAL),
-  journalLimit: gauge('jr_journal_limit_bytes', 'Unapplied bytes at which the journal refuses appends (intake answers 503); +Inf when unbounded.', JOURNAL),
+  journalUnapplied: gauge(
+    'jr_journal_unapplied_bytes',
+    'Journal bytes not yet checkpointed (counted against the limit).',
+    JOURNAL,
+  ),
+  journalLimit: gauge(
+    'jr_journal_limit_bytes',
+    'Unapplied bytes at which the journal refuses appends (intake answers 503); +Inf when unbounded.',
+    JOURNAL,
+  ),
   // Edges
-  httpDuration: histogram('jr_http_request_duration_seconds', 'REST requests by method, route template and status code.', ['method', 'route', 'status'], LATENCY_BUCKETS),
-  grpcDuration: histogram('jr_grpc_request_duration_seconds', 'Agent gRPC calls served, by method and status code name (OK, UNAVAILABLE…).', ['method', 'code'], RPC_BUCKETS),
+  httpDuration: histogram(
+    'jr_http_request_duration_seconds',
+    'REST requests by method, route template and status code.',
+    ['method', 'route', 'status'],
+    LATENCY_BUCKETS,
+  ),
+  grpcDuration: histogram(
+    'jr_grpc_request_duration_seconds',
+    'Agent gRPC calls served, by method and status code name (OK, UNAVAILABLE…).',
+    ['method', 'code'],
+    RPC_BUCKETS,
+  ),
   // Dependencies (readiness probes)
-  dependencyUp: gauge('jr_dependency_up', '1 when the last readiness probe of the dependency succeeded, else 0.', ['dependency'], {
-    knownValues: { dependency: DEPENDENCIES },
-  }),
-  dependencyLatency: gauge('jr_dependency_check_duration_seconds', 'Duration of the last readiness probe of each dependency.', ['dependency']),
+  dependencyUp: gauge(
+    'jr_dependency_up',
+    '1 when the last readiness probe of the dependency succeeded, else 0.',
+    ['dependency'],
+    {
+      knownValues: { dependency: DEPENDENCIES },
+    },
+  ),
+  dependencyLatency: gauge(
+    'jr_dependency_check_duration_seconds',
+    'Duration of the last readiness probe of each dependency.',
+    ['dependency'],
+  ),
 };
 
 /** What `jr-agent` exposes on its local port (JR_METRICS_PORT). */
@@ -108,20 +265,49 @@ export const AGENT_METRICS = {
   ...COMMON_METRICS,
   slots: gauge('jr_agent_slots', 'Job slots this agent offers.'),
   running: gauge('jr_agent_running_attempts', 'Attempts this agent runs now.'),
-  attemptsFinished: counter('jr_agent_attempts_finished_total', 'Attempts this agent finished, by outcome.', ['outcome'], {
-    knownValues: { outcome: STEP_OUTCOMES },
-  }),
-  stepDuration: histogram('jr_agent_step_duration_seconds', 'Run time of each step (each local try), by outcome.', ['outcome'], JOB_BUCKETS),
-  rpcDuration: histogram('jr_agent_rpc_duration_seconds', 'Calls this agent made to the API, by method and status code name.', ['method', 'code'], RPC_BUCKETS),
-  lastHeartbeat: gauge('jr_agent_heartbeat_last_success_timestamp_seconds', 'Unix time of the last heartbeat the API answered.'),
-  breakerOpen: gauge('jr_agent_breaker_open', '1 while the status-reporting breaker is open (results spool to disk), else 0.'),
+  attemptsFinished: counter(
+    'jr_agent_attempts_finished_total',
+    'Attempts this agent finished, by outcome.',
+    ['outcome'],
+    {
+      knownValues: { outcome: STEP_OUTCOMES },
+    },
+  ),
+  stepDuration: histogram(
+    'jr_agent_step_duration_seconds',
+    'Run time of each step (each local try), by outcome.',
+    ['outcome'],
+    JOB_BUCKETS,
+  ),
+  rpcDuration: histogram(
+    'jr_agent_rpc_duration_seconds',
+    'Calls this agent made to the API, by method and status code name.',
+    ['method', 'code'],
+    RPC_BUCKETS,
+  ),
+  lastHeartbeat: gauge(
+    'jr_agent_heartbeat_last_success_timestamp_seconds',
+    'Unix time of the last heartbeat the API answered.',
+  ),
+  breakerOpen: gauge(
+    'jr_agent_breaker_open',
+    '1 while the status-reporting breaker is open (results spool to disk), else 0.',
+  ),
   breakerOpened: counter('jr_agent_breaker_opened_total', 'Times the status-reporting breaker opened.'),
   outboxDepth: gauge('jr_agent_outbox_depth', 'Events waiting in the on-disk outbox.'),
   outboxOldestAge: gauge('jr_agent_outbox_oldest_age_seconds', 'Age of the oldest event in the outbox; 0 when empty.'),
-  outboxReplayed: counter('jr_agent_outbox_replayed_events_total', 'Outbox events delivered to the API after reporting was re-enabled.'),
-  cancellations: counter('jr_agent_cancellations_total', 'Cancel directives received, by reason (lease_lost/superseded: the API fenced this agent off).', ['reason'], {
-    knownValues: { reason: CANCEL_REASONS },
-  }),
+  outboxReplayed: counter(
+    'jr_agent_outbox_replayed_events_total',
+    'Outbox events delivered to the API after reporting was re-enabled.',
+  ),
+  cancellations: counter(
+    'jr_agent_cancellations_total',
+    'Cancel directives received, by reason (lease_lost/superseded: the API fenced this agent off).',
+    ['reason'],
+    {
+      knownValues: { reason: CANCEL_REASONS },
+    },
+  ),
 };
 
 export type ApiMetricDefs = typeof API_METRICS;

@@ -25,7 +25,11 @@ export function sampleLabelSets(def: MetricDef): Array<Record<string, string>> {
   return sets;
 }
 
-type AnyHandle = { inc?: (...a: unknown[]) => void; set?: (...a: unknown[]) => void; observe?: (...a: unknown[]) => void };
+type AnyHandle = {
+  inc?: (...a: unknown[]) => void;
+  set?: (...a: unknown[]) => void;
+  observe?: (...a: unknown[]) => void;
+};
 
 /** Gives every series of `defs` a sample (counters +n, gauges n, histograms an observation of n s). */
 export function fillWithSamples(metrics: ProcessMetrics, defs: Record<string, MetricDef>, value = 1): void {
@@ -42,7 +46,10 @@ export function fillWithSamples(metrics: ProcessMetrics, defs: Record<string, Me
 
 /** A fully populated exposition of one process type, runtime metrics included. */
 export async function renderSampleExposition(kind: 'api' | 'agent'): Promise<string> {
-  const metrics = kind === 'api' ? createApiMetrics(undefined, { version: '0.0.0' }) : createAgentMetrics(undefined, { version: '0.0.0' });
+  const metrics =
+    kind === 'api'
+      ? createApiMetrics(undefined, { version: '0.0.0' })
+      : createAgentMetrics(undefined, { version: '0.0.0' });
   fillWithSamples(metrics, kind === 'api' ? API_METRICS : AGENT_METRICS, 0.5);
   return metrics.render();
 }

@@ -58,7 +58,10 @@ describe('startMetricsServer', () => {
   });
 
   it('answers 500 with a reason when rendering fails', async () => {
-    const failing: MetricsSource = { contentType: 'text/plain', render: () => Promise.reject(new Error('registry broken')) };
+    const failing: MetricsSource = {
+      contentType: 'text/plain',
+      render: () => Promise.reject(new Error('registry broken')),
+    };
     const other = await startMetricsServer({ port: 0, metrics: failing });
     try {
       const res = await fetch(`http://127.0.0.1:${other.port}/metrics`);

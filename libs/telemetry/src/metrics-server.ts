@@ -59,7 +59,8 @@ async function answer(req: http.IncomingMessage, res: http.ServerResponse, metri
   if (url.length > MAX_URL_LENGTH) return send(res, 414, 'URI too long\n');
   const path = url.split('?')[0];
   if (path !== '/metrics') return send(res, 404, 'not found: this port serves /metrics only\n');
-  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return send(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
   try {
     const body = await metrics.render();
     send(res, 200, req.method === 'HEAD' ? '' : body, { 'content-type': metrics.contentType });

@@ -1,7 +1,13 @@
 import { ATTEMPT_STATES, TERMINAL_JOB_STATES as CONTRACT_TERMINAL } from '@jr/contracts';
 import { namingProblems, type MetricDef } from './metric-defs';
 import { MAX_LABEL_VALUE_LENGTH, MAX_LABEL_VALUES, OVERFLOW_LABEL_VALUE } from './metric-handles';
-import { AGENT_METRICS, API_METRICS, DISPATCH_SLO_SECONDS, ENDED_ATTEMPT_STATES, TERMINAL_JOB_STATES } from './metrics-catalog';
+import {
+  AGENT_METRICS,
+  API_METRICS,
+  DISPATCH_SLO_SECONDS,
+  ENDED_ATTEMPT_STATES,
+  TERMINAL_JOB_STATES,
+} from './metrics-catalog';
 import { COLLECT_TIMEOUT_MS, createAgentMetrics, createApiMetrics, ProcessMetrics } from './metrics';
 
 const quiet = { defaultMetrics: false, version: '1.2.3' };
@@ -22,14 +28,18 @@ describe('metrics catalog', () => {
       const names = Object.values(defs).map((d: MetricDef) => d.name);
       expect(new Set(names).size).toBe(names.length);
     }
-    const agentOnly = Object.values(AGENT_METRICS).filter((d) => !d.name.startsWith('jr_build') && !d.name.startsWith('jr_metrics_'));
+    const agentOnly = Object.values(AGENT_METRICS).filter(
+      (d) => !d.name.startsWith('jr_build') && !d.name.startsWith('jr_metrics_'),
+    );
     expect(agentOnly.every((d) => d.name.startsWith('jr_agent_'))).toBe(true);
     expect(Object.values(API_METRICS).some((d: MetricDef) => d.name.startsWith('jr_agent_'))).toBe(false);
   });
 
   it('keeps its state lists in step with the contracts', () => {
     expect([...TERMINAL_JOB_STATES].sort()).toEqual([...CONTRACT_TERMINAL].sort());
-    expect([...ENDED_ATTEMPT_STATES].sort()).toEqual(ATTEMPT_STATES.filter((s) => s !== 'leased' && s !== 'running').sort());
+    expect([...ENDED_ATTEMPT_STATES].sort()).toEqual(
+      ATTEMPT_STATES.filter((s) => s !== 'leased' && s !== 'running').sort(),
+    );
   });
 
   it('has the dispatch SLO threshold as a bucket boundary', () => {
@@ -37,7 +47,12 @@ describe('metrics catalog', () => {
   });
 
   it('has no handle that shadows a ProcessMetrics member', () => {
-    const members = new Set([...Object.getOwnPropertyNames(ProcessMetrics.prototype), 'registry', 'collectors', 'onCollectError']);
+    const members = new Set([
+      ...Object.getOwnPropertyNames(ProcessMetrics.prototype),
+      'registry',
+      'collectors',
+      'onCollectError',
+    ]);
     expect([...Object.keys(API_METRICS), ...Object.keys(AGENT_METRICS)].filter((k) => members.has(k))).toEqual([]);
   });
 });
@@ -64,7 +79,8 @@ describe('createApiMetrics', () => {
     m.jobsFinished.inc({ pool: 'gpu', state: 'failed' });
     const text = await m.render();
     expect(line(text, 'jr_jobs_finished_total{pool="gpu",state="failed"}')).toMatch(/ 1$/);
-    for (const state of ['succeeded', 'cancelled', 'timed_out']) expect(line(text, `jr_jobs_finished_total{pool="gpu",state="${state}"}`)).toMatch(/ 0$/);
+    for (const state of ['succeeded', 'cancelled', 'timed_out'])
+      expect(line(text, `jr_jobs_finished_total{pool="gpu",state="${state}"}`)).toMatch(/ 0$/);
     expect(line(text, 'jr_dependency_up')).toBeUndefined();
     m.dependencyUp.set({ dependency: 'redis' }, 1);
     const after = await m.render();
@@ -126,7 +142,9 @@ describe('createApiMetrics', () => {
     expect(seconds).toBeGreaterThanOrEqual(0);
     expect(seconds).toBeLessThan(5);
     const text = await m.render();
-    expect(line(text, 'jr_http_request_duration_seconds_count{method="GET",route="/v1/jobs/:id",status="200"}')).toMatch(/ 1$/);
+    expect(
+      line(text, 'jr_http_request_duration_seconds_count{method="GET",route="/v1/jobs/:id",status="200"}'),
+    ).toMatch(/ 1$/);
   });
 
   it('runs scrape-time collectors; a failing one is counted and the scrape still answers', async () => {

@@ -4,7 +4,13 @@ import { CounterHandle, GaugeHandle, HistogramHandle } from './metric-handles';
 import { AGENT_METRICS, API_METRICS, type AgentMetricDefs, type ApiMetricDefs } from './metrics-catalog';
 
 type HandleFor<D> =
-  D extends CounterDef<infer L> ? CounterHandle<L> : D extends GaugeDef<infer L> ? GaugeHandle<L> : D extends HistogramDef<infer L> ? HistogramHandle<L> : never;
+  D extends CounterDef<infer L>
+    ? CounterHandle<L>
+    : D extends GaugeDef<infer L>
+      ? GaugeHandle<L>
+      : D extends HistogramDef<infer L>
+        ? HistogramHandle<L>
+        : never;
 export type Handles<C> = { readonly [K in keyof C]: HandleFor<C[K]> };
 
 /** Longest a scrape waits for its collectors (database reads) before answering with the values it has. */
@@ -73,11 +79,19 @@ export function createAgentMetrics(registry: Registry = new Registry(), options:
   return build(AGENT_METRICS, registry, 'jr-agent', options);
 }
 
-function build<C extends Record<string, MetricDef<string>>>(defs: C, registry: Registry, service: string, options: MetricsOptions): ProcessMetrics & Handles<C> {
+function build<C extends Record<string, MetricDef<string>>>(
+  defs: C,
+  registry: Registry,
+  service: string,
+  options: MetricsOptions,
+): ProcessMetrics & Handles<C> {
   const handles = instantiate(defs, registry);
   const collectionErrors = handles.collectionErrors as CounterHandle<never> | undefined;
   const metrics = new ProcessMetrics(registry, () => collectionErrors?.inc());
-  (handles.buildInfo as GaugeHandle<'service' | 'version'> | undefined)?.set({ service, version: options.version ?? 'unknown' }, 1);
+  (handles.buildInfo as GaugeHandle<'service' | 'version'> | undefined)?.set(
+    { service, version: options.version ?? 'unknown' },
+    1,
+  );
   if (options.defaultMetrics ?? true) addRuntimeMetrics(registry);
   return Object.assign(metrics, handles);
 }
@@ -87,7 +101,11 @@ function build<C extends Record<string, MetricDef<string>>>(defs: C, registry: R
  * conventions (`promtool check metrics` flags them); their per-type siblings (nodejs_active_handles{type}
  * and friends) carry the same numbers.
  */
-const UNCONVENTIONAL_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const UNCONVENTIONAL_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 function addRuntimeMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry });

@@ -1,7 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import { Metadata } from '@grpc/grpc-js';
 import { ROOT_CONTEXT, trace, TraceFlags, type Context } from '@opentelemetry/api';
-import { contextFromMetadata, extractFromCarrier, injectToCarrier, metadataFromContext, type MetadataReader } from './propagation';
+import {
+  contextFromMetadata,
+  extractFromCarrier,
+  injectToCarrier,
+  metadataFromContext,
+  type MetadataReader,
+} from './propagation';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN_ID = '00f067aa0ba902b7';
@@ -11,7 +17,12 @@ function spanContext(ctx: Context) {
   return trace.getSpanContext(ctx);
 }
 
-const sampled: Context = trace.setSpanContext(ROOT_CONTEXT, { traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: TraceFlags.SAMPLED, isRemote: false });
+const sampled: Context = trace.setSpanContext(ROOT_CONTEXT, {
+  traceId: TRACE_ID,
+  spanId: SPAN_ID,
+  traceFlags: TraceFlags.SAMPLED,
+  isRemote: false,
+});
 
 describe('injectToCarrier / extractFromCarrier', () => {
   it('round-trips a span context through a JSON carrier (BullMQ job data, journal record)', () => {
@@ -22,7 +33,9 @@ describe('injectToCarrier / extractFromCarrier', () => {
   });
 
   it('keeps an unsampled flag and the tracestate', () => {
-    const back = spanContext(extractFromCarrier({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-00`, tracestate: 'vendor=abc,other=1' }));
+    const back = spanContext(
+      extractFromCarrier({ traceparent: `00-${TRACE_ID}-${SPAN_ID}-00`, tracestate: 'vendor=abc,other=1' }),
+    );
     expect(back?.traceFlags).toBe(TraceFlags.NONE);
     expect(back?.traceState?.serialize()).toBe('vendor=abc,other=1');
   });
@@ -66,7 +79,11 @@ describe('metadataFromContext / contextFromMetadata', () => {
     expect(md.get('authorization')).toEqual(['Bearer agent.secret']);
     // What the server sees after the wire: a copy of the headers.
     const received = Metadata.fromHttp2Headers(md.toHttp2Headers() as IncomingHttpHeaders);
-    expect(spanContext(contextFromMetadata(received))).toMatchObject({ traceId: TRACE_ID, spanId: SPAN_ID, isRemote: true });
+    expect(spanContext(contextFromMetadata(received))).toMatchObject({
+      traceId: TRACE_ID,
+      spanId: SPAN_ID,
+      isRemote: true,
+    });
   });
 
   it('refuses two traceparent values (invalid per W3C)', () => {

@@ -5,7 +5,12 @@ import { injectToCarrier } from './propagation';
 import { startTelemetry, telemetryModeFromEnv } from './telemetry';
 import { withSpan } from './tracing';
 
-const OTEL_KEYS = ['OTEL_SDK_DISABLED', 'OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
+const OTEL_KEYS = [
+  'OTEL_SDK_DISABLED',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+];
 
 describe('telemetryModeFromEnv', () => {
   it.each([

@@ -35,7 +35,8 @@ export function telemetryModeFromEnv(env: NodeJS.ProcessEnv): Exclude<TelemetryM
   if (/^\s*true\s*$/i.test(env.OTEL_SDK_DISABLED ?? '')) return 'disabled';
   const exporters = (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((s) => s.trim().toLowerCase());
   if (exporters[0] === 'none') return 'disabled';
-  const endpoint = (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? '').trim() || (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '').trim();
+  const endpoint =
+    (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? '').trim() || (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '').trim();
   return endpoint ? 'otlp' : 'off';
 }
 
@@ -79,7 +80,10 @@ function start(mode: TelemetryMode, options: TelemetryOptions): () => Promise<vo
       return registerIdsOnly();
     case 'test': {
       const exporter = options.testSpanExporter as SpanExporter;
-      return registerLocal(options, { sampler: new AlwaysOnSampler(), spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+      return registerLocal(options, {
+        sampler: new AlwaysOnSampler(),
+        spanProcessors: [new SimpleSpanProcessor({ exporter })],
+      });
     }
   }
 }
@@ -109,10 +113,15 @@ function registerIdsOnly(): () => Promise<void> {
 function registerContext(): void {
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
-  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  );
 }
 
-function registerLocal(options: TelemetryOptions, config: ConstructorParameters<typeof TracerProvider>[0]): () => Promise<void> {
+function registerLocal(
+  options: TelemetryOptions,
+  config: ConstructorParameters<typeof TracerProvider>[0],
+): () => Promise<void> {
   const provider = new TracerProvider({ ...config, resource: serviceResource(options) });
   registerContext();
   trace.setGlobalTracerProvider(provider);
@@ -120,7 +129,12 @@ function registerLocal(options: TelemetryOptions, config: ConstructorParameters<
 }
 
 function serviceResource(options: TelemetryOptions): ReturnType<typeof defaultResource> {
-  return defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName, [ATTR_SERVICE_VERSION]: options.serviceVersion }));
+  return defaultResource().merge(
+    resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: options.serviceName,
+      [ATTR_SERVICE_VERSION]: options.serviceVersion,
+    }),
+  );
 }
 
 /**

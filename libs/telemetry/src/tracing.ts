@@ -1,4 +1,14 @@
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 
 export { SpanKind, type Attributes, type Context, type Span };
 
@@ -51,9 +61,18 @@ export interface SpanOptions {
  * event, status ERROR, `error.type` = the error's `code` (ours are stable strings; gRPC's are numbers),
  * else its name) and rethrows it.
  */
-export async function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T> | T, options: SpanOptions = {}): Promise<T> {
+export async function withSpan<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T> | T,
+  options: SpanOptions = {},
+): Promise<T> {
   const parent = options.parent ?? context.active();
-  const span = (options.tracer ?? tracer()).startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes, links: options.links }, parent);
+  const span = (options.tracer ?? tracer()).startSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, attributes, links: options.links },
+    parent,
+  );
   try {
     return await context.with(trace.setSpan(parent, span), () => fn(span));
   } catch (err) {
@@ -96,9 +115,17 @@ export function annotateActiveSpan(attributes: Attributes): void {
  * A span that is not made active, for batch work where one shared call serves many items (one span per
  * item): returns the span and a context holding it (to inject into a carrier); finish with `endSpan`.
  */
-export function startDetachedSpan(name: string, attributes: Attributes, options: SpanOptions = {}): { span: Span; context: Context } {
+export function startDetachedSpan(
+  name: string,
+  attributes: Attributes,
+  options: SpanOptions = {},
+): { span: Span; context: Context } {
   const parent = options.parent ?? context.active();
-  const span = (options.tracer ?? tracer()).startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes, links: options.links }, parent);
+  const span = (options.tracer ?? tracer()).startSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, attributes, links: options.links },
+    parent,
+  );
   return { span, context: trace.setSpan(parent, span) };
 }
 

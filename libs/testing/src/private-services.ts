@@ -46,7 +46,10 @@ function which(cmd: string): string | undefined {
 
 function aptInstall(pkg: string): void {
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
-  execFileSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execFileSync('apt-get', ['install', '-y', '-qq', pkg], {
+    stdio: 'ignore',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 }
 
 export function redisServerBinary(): string {
@@ -55,7 +58,11 @@ export function redisServerBinary(): string {
     aptInstall('redis-server');
     bin = which('redis-server');
   }
-  if (!bin) throw new MissingBinaryError('redis-server', 'install it (sudo apt-get install redis-server) or set REDIS_URL to a reachable Redis');
+  if (!bin)
+    throw new MissingBinaryError(
+      'redis-server',
+      'install it (sudo apt-get install redis-server) or set REDIS_URL to a reachable Redis',
+    );
   return bin;
 }
 
@@ -63,7 +70,10 @@ export function postgresBinDir(): string {
   const find = (): string | undefined => {
     const root = '/usr/lib/postgresql';
     if (!fs.existsSync(root)) return undefined;
-    const versions = fs.readdirSync(root).filter((v) => fs.existsSync(path.join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+    const versions = fs
+      .readdirSync(root)
+      .filter((v) => fs.existsSync(path.join(root, v, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
     return versions[0] ? path.join(root, versions[0], 'bin') : undefined;
   };
   let dir = find();
@@ -71,7 +81,11 @@ export function postgresBinDir(): string {
     aptInstall('postgresql');
     dir = find();
   }
-  if (!dir) throw new MissingBinaryError('PostgreSQL (initdb)', 'install it (sudo apt-get install postgresql) or set DATABASE_URL to a reachable server');
+  if (!dir)
+    throw new MissingBinaryError(
+      'PostgreSQL (initdb)',
+      'install it (sudo apt-get install postgresql) or set DATABASE_URL to a reachable server',
+    );
   return dir;
 }
 
@@ -89,7 +103,11 @@ class ProcessService implements PrivateService {
   async start(): Promise<void> {
     const { cmd, args, uid, gid } = this.command();
     const out = fs.openSync(this.logFile, 'a');
-    const child = spawn(cmd, args, { stdio: ['ignore', out, out], detached: false, ...(uid !== undefined ? { uid, gid } : {}) });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', out, out],
+      detached: false,
+      ...(uid !== undefined ? { uid, gid } : {}),
+    });
     fs.closeSync(out);
     this.child = child;
     let exited = false;
@@ -132,7 +150,23 @@ export async function startPrivateRedis(baseDir: string, port?: number): Promise
     `redis://127.0.0.1:${p}`,
     p,
     dataDir,
-    () => ({ cmd: bin, args: ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--dir', dataDir] }),
+    () => ({
+      cmd: bin,
+      args: [
+        '--port',
+        String(p),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--maxmemory-policy',
+        'noeviction',
+        '--dir',
+        dataDir,
+      ],
+    }),
     path.join(dataDir, 'redis.log'),
   );
   await service.start();
@@ -149,13 +183,26 @@ export async function startPrivatePostgres(baseDir: string, port?: number): Prom
   const dataDir = path.join(baseDir, `pg-${p}`);
   const asPostgres = isRoot();
   const ids = asPostgres ? postgresUser() : undefined;
-  const wrap = (cmd: string, args: string[]): { cmd: string; args: string[]; uid?: number; gid?: number } => ({ cmd, args, ...ids });
+  const wrap = (cmd: string, args: string[]): { cmd: string; args: string[]; uid?: number; gid?: number } => ({
+    cmd,
+    args,
+    ...ids,
+  });
   fs.mkdirSync(baseDir, { recursive: true });
   if (asPostgres) fs.chmodSync(baseDir, 0o755); // the postgres user must reach its data directory
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     if (asPostgres) execFileSync('chown', ['-R', 'postgres:postgres', dataDir]);
-    const init = wrap(path.join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+    const init = wrap(path.join(binDir, 'initdb'), [
+      '-D',
+      dataDir,
+      '-U',
+      'postgres',
+      '--auth=trust',
+      '-E',
+      'UTF8',
+      '--no-sync',
+    ]);
     execFileSync(init.cmd, init.args, { stdio: 'ignore', ...ids });
   }
   const logFile = path.join(baseDir, `pg-${p}.log`);
@@ -167,8 +214,20 @@ export async function startPrivatePostgres(baseDir: string, port?: number): Prom
     dataDir,
     () =>
       wrap(path.join(binDir, 'postgres'), [
-        '-D', dataDir, '-p', String(p), '-k', dataDir, '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'max_connections=200', '-c', 'fsync=on', '-c', 'shared_buffers=64MB',
+        '-D',
+        dataDir,
+        '-p',
+        String(p),
+        '-k',
+        dataDir,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'max_connections=200',
+        '-c',
+        'fsync=on',
+        '-c',
+        'shared_buffers=64MB',
       ]),
     logFile,
     () => pgIsReady(binDir, p),
@@ -180,17 +239,27 @@ export async function startPrivatePostgres(baseDir: string, port?: number): Prom
 /** Accepting connections (not merely listening while it recovers). */
 function pgIsReady(binDir: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const child = spawn(path.join(binDir, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'], { stdio: 'ignore' });
+    const child = spawn(
+      path.join(binDir, 'pg_isready'),
+      ['-q', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres'],
+      { stdio: 'ignore' },
+    );
     child.once('exit', (code) => resolve(code === 0));
     child.once('error', () => resolve(false));
   });
 }
 
 function postgresUser(): { uid: number; gid: number } {
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  const line = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'));
   const [, , uid, gid] = line?.split(':') ?? [];
   if (uid === undefined || gid === undefined) {
-    throw new MissingBinaryError('the postgres system user', 'install PostgreSQL from your distribution (it creates the user), or run as a non-root user');
+    throw new MissingBinaryError(
+      'the postgres system user',
+      'install PostgreSQL from your distribution (it creates the user), or run as a non-root user',
+    );
   }
   return { uid: Number(uid), gid: Number(gid) };
 }

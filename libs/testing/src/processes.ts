@@ -81,7 +81,8 @@ export interface ApiProcessOptions {
 export function baseEnv(): NodeJS.ProcessEnv {
   // Only what a process needs: never leak the test runner's JR_* settings into a child.
   const env: NodeJS.ProcessEnv = {};
-  for (const key of ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR']) if (process.env[key] !== undefined) env[key] = process.env[key];
+  for (const key of ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR'])
+    if (process.env[key] !== undefined) env[key] = process.env[key];
   return env;
 }
 
@@ -144,7 +145,9 @@ export async function waitForHttp(url: string, proc: ManagedProcess, timeoutMs =
     },
     { timeoutMs, intervalMs: 100, what: `${url} to answer 200` },
   ).catch((err: unknown) => {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- ${proc.name} log ---\n${proc.log().slice(-4_000)}`);
+    throw new Error(
+      `${err instanceof Error ? err.message : String(err)}\n--- ${proc.name} log ---\n${proc.log().slice(-4_000)}`,
+    );
   });
 }
 
@@ -157,7 +160,10 @@ export interface CliResult {
 /** Runs the real `jr` CLI as a process. */
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], {
+      env: { ...baseEnv(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

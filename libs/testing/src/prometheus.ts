@@ -43,11 +43,19 @@ export function ensurePrometheusTools(): PrometheusTools {
   };
   let tools = find();
   if (!tools && isRoot()) {
-    const script = 'command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; }';
-    execFileSync('flock', [path.join(os.tmpdir(), 'jr-apt.lock'), 'sh', '-c', script], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const script =
+      'command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; }';
+    execFileSync('flock', [path.join(os.tmpdir(), 'jr-apt.lock'), 'sh', '-c', script], {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
     tools = find();
   }
-  if (!tools) throw new MissingBinaryError('prometheus/promtool', 'install Debian\'s prometheus package (sudo apt-get install prometheus); .ci/run does it when missing');
+  if (!tools)
+    throw new MissingBinaryError(
+      'prometheus/promtool',
+      "install Debian's prometheus package (sudo apt-get install prometheus); .ci/run does it when missing",
+    );
   return tools;
 }
 
@@ -69,7 +77,9 @@ export interface PrometheusOptions {
 
 export interface QueryResult {
   resultType: 'vector' | 'matrix' | 'scalar' | 'string';
-  result: Array<{ metric: Record<string, string>; value?: [number, string]; values?: Array<[number, string]> }> | [number, string];
+  result:
+    | Array<{ metric: Record<string, string>; value?: [number, string]; values?: Array<[number, string]> }>
+    | [number, string];
 }
 
 /** A query Prometheus refused (bad_data: the expression does not parse, or cannot be evaluated). */
@@ -112,7 +122,12 @@ export class PrometheusServer {
     const port = await freePort();
     const logFile = path.join(dir, 'prometheus.log');
     const out = fs.openSync(logFile, 'a');
-    const args = [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'];
+    const args = [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ];
     const child = spawn(prometheus, args, { stdio: ['ignore', out, out], cwd: dir });
     fs.closeSync(out);
     const server = new PrometheusServer(child, port, dir, logFile);
@@ -142,13 +157,22 @@ export class PrometheusServer {
   }
 
   async queryRange(expr: string, startSeconds: number, endSeconds: number, stepSeconds: number): Promise<QueryResult> {
-    const params = new URLSearchParams({ query: expr, start: String(startSeconds), end: String(endSeconds), step: String(stepSeconds) });
+    const params = new URLSearchParams({
+      query: expr,
+      start: String(startSeconds),
+      end: String(endSeconds),
+      step: String(stepSeconds),
+    });
     return this.api<QueryResult>('/api/v1/query_range', params, expr);
   }
 
   /** Every loaded rule, as Prometheus parsed it. */
   async rules(): Promise<RuleView[]> {
-    const data = await this.api<{ groups: Array<{ rules: RuleView[] }> }>('/api/v1/rules', new URLSearchParams(), 'rules');
+    const data = await this.api<{ groups: Array<{ rules: RuleView[] }> }>(
+      '/api/v1/rules',
+      new URLSearchParams(),
+      'rules',
+    );
     return data.groups.flatMap((g) => g.rules);
   }
 
@@ -178,7 +202,8 @@ export class PrometheusServer {
   private async api<T>(pathname: string, params: URLSearchParams, expr: string): Promise<T> {
     const res = await fetch(`${this.url}${pathname}?${params.toString()}`);
     const body = (await res.json()) as { status: string; data: T; errorType?: string; error?: string };
-    if (body.status !== 'success') throw new PromQueryError(expr, body.errorType ?? String(res.status), body.error ?? 'failed');
+    if (body.status !== 'success')
+      throw new PromQueryError(expr, body.errorType ?? String(res.status), body.error ?? 'failed');
     return body.data;
   }
 }
@@ -205,7 +230,23 @@ export interface PromSelector {
   labels: string[];
 }
 
-const PROMQL_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'inf', 'nan', 'start', 'end']);
+const PROMQL_KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'inf',
+  'nan',
+  'start',
+  'end',
+]);
 
 /**
  * The metric selectors of a PromQL expression (a lexical scan, not a parser: it is only meant for our
@@ -224,7 +265,9 @@ export function promqlSelectors(expr: string): PromSelector[] {
   for (const m of s.matchAll(token)) {
     const [, name, braces, call] = m;
     if (!name || call || PROMQL_KEYWORDS.has(name.toLowerCase())) continue;
-    const labels = [...(braces ?? '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)/g)].map((l) => l[1] as string);
+    const labels = [...(braces ?? '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)/g)].map(
+      (l) => l[1] as string,
+    );
     out.push({ metric: name, labels });
   }
   return out;
@@ -240,11 +283,15 @@ export interface DashboardQuery {
 /** Every PromQL expression of the Grafana dashboards (*.json) in `dir`: panel targets and variables. */
 export function grafanaDashboardQueries(dir: string): DashboardQuery[] {
   const out: DashboardQuery[] = [];
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const dashboard = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as GrafanaDashboard;
     const panels = (dashboard.panels ?? []).flatMap((p) => [p, ...(p.panels ?? [])]);
     for (const panel of panels) {
-      for (const target of panel.targets ?? []) if (target.expr) out.push({ dashboard: file, where: panel.title ?? '(untitled)', expr: target.expr });
+      for (const target of panel.targets ?? [])
+        if (target.expr) out.push({ dashboard: file, where: panel.title ?? '(untitled)', expr: target.expr });
     }
     for (const variable of dashboard.templating?.list ?? []) {
       if (variable.type !== 'query') continue;
@@ -275,11 +322,20 @@ export function variableQueryToPromql(query: string): string {
 
 /** Replaces Grafana's variables so an expression can be sent to Prometheus as is. */
 export function expandGrafanaVariables(expr: string, values: Record<string, string> = {}): string {
-  const builtins: Record<string, string> = { __rate_interval: '1m', __interval: '15s', __range: '1h', __range_s: '3600', ...values };
-  return expr.replace(/\$\{([A-Za-z0-9_]+)(?::[a-z]+)?\}|\$([A-Za-z0-9_]+)|\[\[([A-Za-z0-9_]+)\]\]/g, (_m, a?: string, b?: string, c?: string) => {
-    const name = (a ?? b ?? c) as string;
-    return builtins[name] ?? '.*';
-  });
+  const builtins: Record<string, string> = {
+    __rate_interval: '1m',
+    __interval: '15s',
+    __range: '1h',
+    __range_s: '3600',
+    ...values,
+  };
+  return expr.replace(
+    /\$\{([A-Za-z0-9_]+)(?::[a-z]+)?\}|\$([A-Za-z0-9_]+)|\[\[([A-Za-z0-9_]+)\]\]/g,
+    (_m, a?: string, b?: string, c?: string) => {
+      const name = (a ?? b ?? c) as string;
+      return builtins[name] ?? '.*';
+    },
+  );
 }
 
 /** Series names in a Prometheus text exposition, each with the label names it carries. */

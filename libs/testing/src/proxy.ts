@@ -110,8 +110,10 @@ export class FaultProxy {
 }
 
 function validateMode(mode: ProxyMode): void {
-  if (mode.kind === 'latency' && !(Number.isFinite(mode.ms) && mode.ms >= 0)) throw new RangeError('latency ms must be >= 0');
-  if (mode.kind === 'dropAfter' && !(Number.isSafeInteger(mode.bytes) && mode.bytes >= 0)) throw new RangeError('dropAfter bytes must be an integer >= 0');
+  if (mode.kind === 'latency' && !(Number.isFinite(mode.ms) && mode.ms >= 0))
+    throw new RangeError('latency ms must be >= 0');
+  if (mode.kind === 'dropAfter' && !(Number.isSafeInteger(mode.bytes) && mode.bytes >= 0))
+    throw new RangeError('dropAfter bytes must be an integer >= 0');
 }
 
 /** One client connection and its upstream connection. */

@@ -88,7 +88,13 @@ export class Stack {
   /** Starts an agent and waits until the API lists it as active. */
   async startAgent(
     name: string,
-    opts: { slots?: number; pool?: string; extraEnv?: Record<string, string>; grpcTarget?: string; waitActive?: boolean } = {},
+    opts: {
+      slots?: number;
+      pool?: string;
+      extraEnv?: Record<string, string>;
+      grpcTarget?: string;
+      waitActive?: boolean;
+    } = {},
   ): Promise<ManagedProcess> {
     const { waitActive = true, ...agentOpts } = opts;
     const logFile = path.join(this.dir, `agent-${name}.log`);
@@ -112,7 +118,13 @@ export class Stack {
       async () => {
         if (!agent.running) throw new Error(`agent ${name} exited:\n${agent.log().slice(-3_000)}`);
         const list = await this.get<AgentList>('/v1/agents');
-        return list.items.some((a) => a.name === name && a.state === 'active' && a.lastHeartbeatAt !== null && Date.parse(a.lastHeartbeatAt) >= startedAtMs);
+        return list.items.some(
+          (a) =>
+            a.name === name &&
+            a.state === 'active' &&
+            a.lastHeartbeatAt !== null &&
+            Date.parse(a.lastHeartbeatAt) >= startedAtMs,
+        );
       },
       { timeoutMs: 20_000, what: `agent ${name} to enroll` },
     );
@@ -134,7 +146,9 @@ export class Stack {
   }
 
   async logs(id: string): Promise<string> {
-    const res = await fetch(`${this.baseUrl}/v1/jobs/${id}/logs`, { headers: { authorization: `Bearer ${this.adminToken}` } });
+    const res = await fetch(`${this.baseUrl}/v1/jobs/${id}/logs`, {
+      headers: { authorization: `Bearer ${this.adminToken}` },
+    });
     return res.text();
   }
 

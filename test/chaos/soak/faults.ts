@@ -28,13 +28,20 @@ export interface FaultJobs {
 const PROBE_TIMEOUT_MS = 180_000;
 
 /** Injects the fault, holds it, lifts it, then measures recovery. */
-export async function runFault(world: SoakWorld, f: FaultPlan, jobs: FaultJobs, log: (line: string) => void): Promise<FaultRecord> {
+export async function runFault(
+  world: SoakWorld,
+  f: FaultPlan,
+  jobs: FaultJobs,
+  log: (line: string) => void,
+): Promise<FaultRecord> {
   const startedAt = Date.now();
   const note = await inject(world, f, jobs);
   const healedAt = Date.now();
   const { readyMs, probeMs } = await measureRecovery(world, f, jobs, healedAt);
   const rec = { plan: f, startedAt, healedAt, readyMs, probeMs, note };
-  log(`fault ${f.kind}${isAgentFault(f) ? ` a${f.agent}` : ''}: held ${healedAt - startedAt} ms (${note}); ready after ${readyMs} ms, probe ok after ${probeMs} ms`);
+  log(
+    `fault ${f.kind}${isAgentFault(f) ? ` a${f.agent}` : ''}: held ${healedAt - startedAt} ms (${note}); ready after ${readyMs} ms, probe ok after ${probeMs} ms`,
+  );
   return rec;
 }
 
@@ -93,7 +100,12 @@ async function dependencyDown(world: SoakWorld, dep: 'redis' | 'postgres', holdM
 async function diskFull(world: SoakWorld, holdMs: number, jobs: FaultJobs): Promise<string> {
   const ballast = path.join(path.dirname(world.apiDataDir), 'ballast');
   fillDisk(ballast);
-  const accepted = await submitUntilRefused(world, { name: 'soak-disk-filler', steps: [{ run: 'true' }] }, 'disk-full filler', jobs);
+  const accepted = await submitUntilRefused(
+    world,
+    { name: 'soak-disk-filler', steps: [{ run: 'true' }] },
+    'disk-full filler',
+    jobs,
+  );
   const saw503 = await readinessRefuses(world, holdMs);
   fs.rmSync(ballast, { force: true });
   return `tmpfs full, intake refused after ${accepted} more, /readyz 503 ${saw503 ? 'seen' : 'NOT seen'}`;
@@ -117,7 +129,10 @@ async function submitUntilRefused(world: SoakWorld, body: object, why: string, j
 async function journalFull(world: SoakWorld, holdMs: number, jobs: FaultJobs): Promise<string> {
   await world.postgres.kill();
   world.postgresDown = true;
-  const big = { name: 'soak-ballast', steps: [{ run: `true ${'x'.repeat(60_000)}` }, { run: `true ${'y'.repeat(60_000)}` }] };
+  const big = {
+    name: 'soak-ballast',
+    steps: [{ run: `true ${'x'.repeat(60_000)}` }, { run: `true ${'y'.repeat(60_000)}` }],
+  };
   const refusedAt = await submitUntilRefused(world, big, 'journal ballast', jobs);
   const saw503 = await readinessRefuses(world, holdMs);
   await world.postgres.start();
@@ -138,7 +153,6 @@ async function readinessRefuses(world: SoakWorld, holdMs: number): Promise<boole
   return seen;
 }
 
-
 /**
  * Blackholes agent k's path to the API while it runs a job that reports, until its reporting breaker
  * opens (the agent logs it), holds, heals, then the operator runs `jr agents enable-reporting --all`.
@@ -147,9 +161,16 @@ async function partition(world: SoakWorld, f: FaultPlan, jobs: FaultJobs): Promi
   const proxy = world.proxies[f.agent];
   const agent = world.agent(f.agent);
   if (!proxy) throw new Error('no proxy');
-  const load = await submitWithRetry(world, `partition-${f.atMs}-${f.agent}`, {
-    name: 'soak-partition-load', labels: { agent: `a${f.agent}` }, steps: [{ run: 'for i in $(seq 1 30); do echo tick $i; sleep 0.2; done' }],
-  }, jobs.refused);
+  const load = await submitWithRetry(
+    world,
+    `partition-${f.atMs}-${f.agent}`,
+    {
+      name: 'soak-partition-load',
+      labels: { agent: `a${f.agent}` },
+      steps: [{ run: 'for i in $(seq 1 30); do echo tick $i; sleep 0.2; done' }],
+    },
+    jobs.refused,
+  );
   if (load) jobs.ids.push({ id: load.id, why: 'partition load' });
   if (load) await waitState(world, load.id, ['running'], 60_000);
   const opened = breakerOpenings(agent.log());
@@ -163,16 +184,33 @@ async function partition(world: SoakWorld, f: FaultPlan, jobs: FaultJobs): Promi
   return `blackhole; breaker ${open ? `opened after ${Date.now() - t0 - f.holdMs} ms` : 'did NOT open in 60 s'}; jr agents enable-reporting --all`;
 }
 
-const breakerOpenings = (log: string): number => log.split('\n').filter((l) => l.includes('"reporting breaker open')).length;
+const breakerOpenings = (log: string): number =>
+  log.split('\n').filter((l) => l.includes('"reporting breaker open')).length;
 
-async function measureRecovery(world: SoakWorld, f: FaultPlan, jobs: FaultJobs, healedAt: number): Promise<{ readyMs: number; probeMs: number }> {
+async function measureRecovery(
+  world: SoakWorld,
+  f: FaultPlan,
+  jobs: FaultJobs,
+  healedAt: number,
+): Promise<{ readyMs: number; probeMs: number }> {
   await waitReady(world, PROBE_TIMEOUT_MS);
   const readyMs = Date.now() - healedAt;
   const labels = isAgentFault(f) ? { agent: `a${f.agent}` } : {};
-  const probe = await submitWithRetry(world, `probe-${f.kind}-${healedAt}`, { name: `soak-probe-${f.kind}`, labels, steps: [{ run: 'true' }] }, jobs.refused);
+  const probe = await submitWithRetry(
+    world,
+    `probe-${f.kind}-${healedAt}`,
+    { name: `soak-probe-${f.kind}`, labels, steps: [{ run: 'true' }] },
+    jobs.refused,
+  );
   if (!probe) return { readyMs, probeMs: NaN };
   jobs.ids.push({ id: probe.id, why: `probe after ${f.kind}` });
-  const state = await waitState(world, probe.id, ['succeeded', 'failed', 'cancelled', 'timed_out'], PROBE_TIMEOUT_MS, true);
+  const state = await waitState(
+    world,
+    probe.id,
+    ['succeeded', 'failed', 'cancelled', 'timed_out'],
+    PROBE_TIMEOUT_MS,
+    true,
+  );
   return { readyMs, probeMs: state === 'succeeded' ? Date.now() - healedAt : NaN };
 }
 
@@ -187,11 +225,20 @@ async function waitReady(world: SoakWorld, timeoutMs: number): Promise<void> {
 }
 
 /** Polls a job until it is in one of `states`; with `operator`, re-enables reporting when an agent's breaker shows open. */
-export async function waitState(world: SoakWorld, id: string, states: string[], timeoutMs: number, operator = false): Promise<string | undefined> {
+export async function waitState(
+  world: SoakWorld,
+  id: string,
+  states: string[],
+  timeoutMs: number,
+  operator = false,
+): Promise<string | undefined> {
   const deadline = Date.now() + timeoutMs;
   let state: string | undefined;
   for (let k = 0; Date.now() < deadline; k++) {
-    state = await world.stack.job(id).then((j) => j.state, () => undefined);
+    state = await world.stack.job(id).then(
+      (j) => j.state,
+      () => undefined,
+    );
     if (state !== undefined && states.includes(state)) return state;
     if (operator && k % 10 === 9) await enableIfOpen(world);
     await sleep(200);

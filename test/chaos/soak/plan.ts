@@ -27,7 +27,15 @@ export interface JobPlan {
   atMs: number;
 }
 
-export const FAULT_KINDS = ['api-kill', 'redis-empty', 'postgres-restart', 'agent-kill', 'partition', 'slow-network', 'disk-full'] as const;
+export const FAULT_KINDS = [
+  'api-kill',
+  'redis-empty',
+  'postgres-restart',
+  'agent-kill',
+  'partition',
+  'slow-network',
+  'disk-full',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultPlan {
@@ -45,7 +53,13 @@ export interface FaultPlan {
 }
 
 const KIND_WEIGHTS: Array<[JobKind, number]> = [
-  ['quick', 40], ['flaky', 14], ['fails', 5], ['download', 20], ['bad-checksum', 3], ['cancel-queued', 8], ['cancel-running', 10],
+  ['quick', 40],
+  ['flaky', 14],
+  ['fails', 5],
+  ['download', 20],
+  ['bad-checksum', 3],
+  ['cancel-queued', 8],
+  ['cancel-running', 10],
 ];
 
 function pickKind(rng: Rng): JobKind {
@@ -65,7 +79,8 @@ export function planJobs(seed: number, durationMs: number, ratePerS: number): Jo
     const kind = pickKind(rng);
     const sleepS = kind === 'cancel-running' ? 30 : Math.round(rng.between(0, 3) * 10) / 10;
     const retries = kind === 'flaky' ? rng.int(1, 2) : kind === 'quick' ? rng.int(0, 1) : 0;
-    const artifact = kind === 'download' ? rng.pick<ArtifactMode>(['normal', 'normal', 'slow', 'fail-first']) : undefined;
+    const artifact =
+      kind === 'download' ? rng.pick<ArtifactMode>(['normal', 'normal', 'slow', 'fail-first']) : undefined;
     jobs.push({ i, kind, sleepS, retries, artifact, atMs: Math.round(at) });
   }
   return jobs;
@@ -77,7 +92,13 @@ export function planJobs(seed: number, durationMs: number, ratePerS: number): Jo
  * Faults do not overlap, except a slow network (half of them) with the fault after it: each other fault
  * starts once the previous one has recovered, or later.
  */
-export function planFaults(seed: number, durationMs: number, agents: number, rounds: number, kinds: readonly FaultKind[] = FAULT_KINDS): FaultPlan[] {
+export function planFaults(
+  seed: number,
+  durationMs: number,
+  agents: number,
+  rounds: number,
+  kinds: readonly FaultKind[] = FAULT_KINDS,
+): FaultPlan[] {
   const rng = new Rng(seed).fork(2);
   const overlap = new Rng(seed).fork(3); // its own stream: the other numbers of a seed's plan stay as they were
   const order: FaultKind[] = [];

@@ -38,7 +38,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const agents = o.agents ?? 4;
   const plans = planJobs(o.seed, o.durationMs, o.rate ?? 3);
   const schedule = planFaults(o.seed, o.durationMs, agents, o.rounds, o.kinds ?? FAULT_KINDS);
-  o.log(`seed ${o.seed}: ${plans.length} jobs over ${o.durationMs / 1000} s, faults ${schedule.map((f) => f.kind).join(', ')}`);
+  o.log(
+    `seed ${o.seed}: ${plans.length} jobs over ${o.durationMs / 1000} s, faults ${schedule.map((f) => f.kind).join(', ')}`,
+  );
   const world = await SoakWorld.create(agents, o.slots ?? 4, o.log);
   const t0 = Date.now();
   try {
@@ -48,7 +50,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const stream = await streaming;
     o.log(`stream done: ${stream.acks.length} acknowledged in ${Date.now() - t0} ms; settling`);
     const jobs = await settle(world, stream, faultJobs, o.settleTimeoutMs ?? 300_000, o.log);
-    const verdict = verify({ acks: stream.acks, cancelNotes: stream.cancelNotes, refused: stream.refused, faultJobs, faults, jobs, runs: readRuns(world.marker), agents: await agentViews(world) });
+    const verdict = verify({
+      acks: stream.acks,
+      cancelNotes: stream.cancelNotes,
+      refused: stream.refused,
+      faultJobs,
+      faults,
+      jobs,
+      runs: readRuns(world.marker),
+      agents: await agentViews(world),
+    });
     const ok = verdict.failures.length === 0;
     const report = [
       `chaos soak seed=${o.seed} duration=${o.durationMs / 1000}s agents=${agents} disk-full via ${world.diskMode} (wall ${Math.round((Date.now() - t0) / 1000)} s): ${ok ? 'PASS' : 'FAIL'}`,
@@ -64,7 +75,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   }
 }
 
-async function runSchedule(world: SoakWorld, schedule: ReturnType<typeof planFaults>, jobs: FaultJobs, t0: number, log: (line: string) => void): Promise<FaultRecord[]> {
+async function runSchedule(
+  world: SoakWorld,
+  schedule: ReturnType<typeof planFaults>,
+  jobs: FaultJobs,
+  t0: number,
+  log: (line: string) => void,
+): Promise<FaultRecord[]> {
   const running: Array<Promise<FaultRecord>> = [];
   for (const f of schedule) {
     await sleep(f.atMs - (Date.now() - t0));
@@ -76,17 +93,28 @@ async function runSchedule(world: SoakWorld, schedule: ReturnType<typeof planFau
 }
 
 /** Waits until every acknowledged job is terminal and every agent's outbox is empty; the operator re-enables reporting where needed. */
-async function settle(world: SoakWorld, stream: StreamStats, faultJobs: FaultJobs, timeoutMs: number, log: (line: string) => void): Promise<Map<string, JobView>> {
+async function settle(
+  world: SoakWorld,
+  stream: StreamStats,
+  faultJobs: FaultJobs,
+  timeoutMs: number,
+  log: (line: string) => void,
+): Promise<Map<string, JobView>> {
   const ids = [...stream.acks.map((a) => a.id), ...faultJobs.ids.map((p) => p.id)];
   const deadline = Date.now() + timeoutMs;
   let jobs = new Map<string, JobView>();
   for (let k = 0; Date.now() < deadline; k++) {
     jobs = await fetchJobs(world, ids, jobs);
-    const open = ids.filter((id) => !['succeeded', 'failed', 'cancelled', 'timed_out'].includes(jobs.get(id)?.state ?? ''));
+    const open = ids.filter(
+      (id) => !['succeeded', 'failed', 'cancelled', 'timed_out'].includes(jobs.get(id)?.state ?? ''),
+    );
     const agents = await agentViews(world).catch(() => []);
     const drained = agents.length > 0 && agents.every((a) => a.spoolDepth === 0 && a.breakerState === 'closed');
     if (open.length === 0 && drained) return jobs;
-    if (k % 10 === 0) log(`settling: ${open.length} not terminal${open[0] ? ` (e.g. ${describeJob(jobs.get(open[0]), open[0])})` : ''}, outboxes ${agents.map((a) => `${a.name}:${a.spoolDepth}/${a.breakerState}`).join(' ')}`);
+    if (k % 10 === 0)
+      log(
+        `settling: ${open.length} not terminal${open[0] ? ` (e.g. ${describeJob(jobs.get(open[0]), open[0])})` : ''}, outboxes ${agents.map((a) => `${a.name}:${a.spoolDepth}/${a.breakerState}`).join(' ')}`,
+      );
     await enableIfOpen(world).catch(() => false);
     await sleep(1_000);
   }
@@ -94,7 +122,11 @@ async function settle(world: SoakWorld, stream: StreamStats, faultJobs: FaultJob
 }
 
 /** The acknowledged jobs by paging GET /v1/jobs (one pool); an API hiccup leaves the previous view. */
-async function fetchJobs(world: SoakWorld, ids: string[], previous: Map<string, JobView>): Promise<Map<string, JobView>> {
+async function fetchJobs(
+  world: SoakWorld,
+  ids: string[],
+  previous: Map<string, JobView>,
+): Promise<Map<string, JobView>> {
   const wanted = new Set(ids);
   const all = await jobsOf(world.stack, 'default').catch(() => undefined);
   return all ? new Map(all.filter((j) => wanted.has(j.id)).map((j) => [j.id, j])) : previous;

@@ -24,9 +24,13 @@ export interface StreamStats {
 export function jobBody(world: SoakWorld, p: JobPlan): object {
   const m = world.marker;
   const rc = p.kind === 'flaky' ? '$([ "$JR_ATTEMPT" = 1 ] && echo 1 || echo 0)' : p.kind === 'fails' ? '3' : '0';
-  const uses = p.kind === 'download' || p.kind === 'bad-checksum' ? world.artifacts.artifact(p.i, p.artifact ?? 'normal') : undefined;
+  const uses =
+    p.kind === 'download' || p.kind === 'bad-checksum'
+      ? world.artifacts.artifact(p.i, p.artifact ?? 'normal')
+      : undefined;
   const check = uses ? `test -s "$JR_ARTIFACTS_DIR/${uses.name}" || rc=9; ` : '';
-  const line = (what: string, code: string): string => `echo "$JR_JOB_ID $JR_ATTEMPT ${what} ${code} $(date +%s%3N)" >> ${m}`;
+  const line = (what: string, code: string): string =>
+    `echo "$JR_JOB_ID $JR_ATTEMPT ${what} ${code} $(date +%s%3N)" >> ${m}`;
   const run = `${line('start', '0')}; sleep ${p.sleepS}; rc=${rc}; ${check}${line('end', '$rc')}; exit $rc`;
   return {
     name: `soak-${p.i}-${p.kind}`,
@@ -41,15 +45,25 @@ export function jobBody(world: SoakWorld, p: JobPlan): object {
  * Submits with one Idempotency-Key per logical job, retrying that key on 503/429 and on connection
  * errors (the API down, restarting, its disk full) until acknowledged, as a careful client does.
  */
-export async function submitWithRetry(world: SoakWorld, key: string, body: object, refused: string[]): Promise<{ id: string; tries: number } | undefined> {
+export async function submitWithRetry(
+  world: SoakWorld,
+  key: string,
+  body: object,
+  refused: string[],
+): Promise<{ id: string; tries: number } | undefined> {
   for (let tries = 1; ; tries++) {
     const res = await fetch(`${world.stack.baseUrl}/v1/jobs`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${world.stack.adminToken}`, 'content-type': 'application/json', 'idempotency-key': key },
+      headers: {
+        authorization: `Bearer ${world.stack.adminToken}`,
+        'content-type': 'application/json',
+        'idempotency-key': key,
+      },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     }).catch(() => undefined);
-    if (res && (res.status === 202 || res.status === 200)) return { id: ((await res.json()) as { id: string }).id, tries };
+    if (res && (res.status === 202 || res.status === 200))
+      return { id: ((await res.json()) as { id: string }).id, tries };
     if (res && res.status !== 503 && res.status !== 429) {
       refused.push(`${key}: ${res.status} ${(await res.text()).slice(0, 200)}`);
       return undefined;
@@ -61,8 +75,18 @@ export async function submitWithRetry(world: SoakWorld, key: string, body: objec
 }
 
 /** Runs the planned stream until every planned job was submitted (and its cancel, if any, sent). */
-export async function runStream(world: SoakWorld, seed: number, plans: JobPlan[], log: (line: string) => void): Promise<StreamStats> {
-  const stats: StreamStats = { acks: [], refused: [], cancels: { requested: 0, alreadyEnded: 0 }, cancelNotes: new Map() };
+export async function runStream(
+  world: SoakWorld,
+  seed: number,
+  plans: JobPlan[],
+  log: (line: string) => void,
+): Promise<StreamStats> {
+  const stats: StreamStats = {
+    acks: [],
+    refused: [],
+    cancels: { requested: 0, alreadyEnded: 0 },
+    cancelNotes: new Map(),
+  };
   const t0 = Date.now();
   const pending: Array<Promise<void>> = [];
   for (const p of plans) {
@@ -83,7 +107,12 @@ async function submitPlanned(world: SoakWorld, seed: number, p: JobPlan, stats: 
   if (p.kind === 'cancel-running') {
     const t0 = Date.now();
     const seen = await waitRunning(world, r.id, 60_000);
-    await cancel(world, r.id, stats, seen ? `seen running after ${Date.now() - t0} ms` : `not seen running in ${Date.now() - t0} ms`);
+    await cancel(
+      world,
+      r.id,
+      stats,
+      seen ? `seen running after ${Date.now() - t0} ms` : `not seen running in ${Date.now() - t0} ms`,
+    );
   }
 }
 
@@ -98,7 +127,10 @@ async function cancel(world: SoakWorld, id: string, stats: StreamStats, when: st
 async function waitRunning(world: SoakWorld, id: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const state = await world.stack.job(id).then((j) => j.state, () => undefined);
+    const state = await world.stack.job(id).then(
+      (j) => j.state,
+      () => undefined,
+    );
     if (state === 'running' || readRuns(world.marker).has(id)) return true;
     await sleep(250);
   }

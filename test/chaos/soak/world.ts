@@ -1,7 +1,17 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FaultProxy, Stack, startPrivatePostgres, tryMountTmpfs, tryUnmount, startPrivateRedis, waitFor, type ManagedProcess, type PrivateService } from '@jr/testing';
+import {
+  FaultProxy,
+  Stack,
+  startPrivatePostgres,
+  tryMountTmpfs,
+  tryUnmount,
+  startPrivateRedis,
+  waitFor,
+  type ManagedProcess,
+  type PrivateService,
+} from '@jr/testing';
 import { ArtifactServer } from './artifacts';
 
 /** How the API's journal is made to run out of space. */
@@ -40,8 +50,13 @@ export class SoakWorld {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'jr-soak-'));
     const disk = path.join(base, 'disk');
     fs.mkdirSync(disk);
-    const diskMode: DiskMode = process.env.JR_TEST_NO_TMPFS !== '1' && tryMountTmpfs(disk, '64m') ? 'tmpfs' : 'journal-max-bytes';
-    log(diskMode === 'tmpfs' ? `API data dir on a 64 MiB tmpfs (${disk})` : 'tmpfs not permitted: disk full is emulated by JR_JOURNAL_MAX_BYTES with Postgres away');
+    const diskMode: DiskMode =
+      process.env.JR_TEST_NO_TMPFS !== '1' && tryMountTmpfs(disk, '64m') ? 'tmpfs' : 'journal-max-bytes';
+    log(
+      diskMode === 'tmpfs'
+        ? `API data dir on a 64 MiB tmpfs (${disk})`
+        : 'tmpfs not permitted: disk full is emulated by JR_JOURNAL_MAX_BYTES with Postgres away',
+    );
     const started: Array<() => Promise<void>> = [];
     try {
       const redis = await startPrivateRedis(base);
@@ -49,12 +64,24 @@ export class SoakWorld {
       const postgres = await startPrivatePostgres(base);
       started.push(() => postgres.stop());
       const apiDataDir = path.join(disk, 'api');
-      const apiEnv: Record<string, string> = { JR_DATA_DIR: apiDataDir, ...(diskMode === 'journal-max-bytes' ? { JR_JOURNAL_MAX_BYTES: FALLBACK_JOURNAL_MAX_BYTES } : {}) };
+      const apiEnv: Record<string, string> = {
+        JR_DATA_DIR: apiDataDir,
+        ...(diskMode === 'journal-max-bytes' ? { JR_JOURNAL_MAX_BYTES: FALLBACK_JOURNAL_MAX_BYTES } : {}),
+      };
       const stack = new Stack('1s', { redisUrl: redis.url, postgresServerUrl: postgres.url, apiEnv });
       started.unshift(() => stack.close());
       await stack.start();
       const artifacts = await ArtifactServer.start();
-      const world = new SoakWorld(base, redis, postgres, stack, diskMode, apiDataDir, artifacts, path.join(base, 'runs.log'));
+      const world = new SoakWorld(
+        base,
+        redis,
+        postgres,
+        stack,
+        diskMode,
+        apiDataDir,
+        artifacts,
+        path.join(base, 'runs.log'),
+      );
       try {
         for (let k = 0; k < agents; k++) await world.addAgent(k, slots);
       } catch (err) {
@@ -81,7 +108,12 @@ export class SoakWorld {
     return {
       slots: this.slots,
       grpcTarget: proxy.address,
-      extraEnv: { JR_LABELS: `agent=a${k}`, JR_BREAKER_THRESHOLD: '2', JR_REPORT_TIMEOUT: '1s', JR_SHUTDOWN_GRACE: '2s' },
+      extraEnv: {
+        JR_LABELS: `agent=a${k}`,
+        JR_BREAKER_THRESHOLD: '2',
+        JR_REPORT_TIMEOUT: '1s',
+        JR_SHUTDOWN_GRACE: '2s',
+      },
     };
   }
 
@@ -108,10 +140,13 @@ export class SoakWorld {
     const readyLines = (log: string): number => log.split('"jr-agent ready"').length - 1;
     const before = readyLines(this.agent(k).log());
     const agent = await this.stack.startAgent(`a${k}`, { ...this.agentOptions(k), waitActive: false });
-    await waitFor(() => {
-      if (!agent.running) throw new Error(`agent a${k} exited:\n${agent.log().slice(-3_000)}`);
-      return readyLines(agent.log()) > before;
-    }, { timeoutMs: 30_000, what: `agent a${k} to start again` });
+    await waitFor(
+      () => {
+        if (!agent.running) throw new Error(`agent a${k} exited:\n${agent.log().slice(-3_000)}`);
+        return readyLines(agent.log()) > before;
+      },
+      { timeoutMs: 30_000, what: `agent a${k} to start again` },
+    );
   }
 
   /** Runs the real `jr` CLI; retried while the API is unreachable (69) or answers 5xx (70). */
@@ -119,7 +154,8 @@ export class SoakWorld {
     for (let tries = 0; ; tries++) {
       const r = await this.stack.cli(args, { JR_REQUEST_TIMEOUT: '5s' });
       if (okCodes.includes(r.code)) return r.code;
-      if (![69, 70].includes(r.code) || tries > 60) throw new Error(`jr ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+      if (![69, 70].includes(r.code) || tries > 60)
+        throw new Error(`jr ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
       await new Promise((res) => setTimeout(res, 500));
     }
   }
@@ -139,5 +175,3 @@ export class SoakWorld {
     if (!process.env.JR_KEEP_E2E_DIRS) fs.rmSync(this.base, { recursive: true, force: true });
   }
 }
-
-

@@ -21,7 +21,11 @@ function expectDeliveredInOrder(api: FakeAgentApi, jobId: string): number {
   return n;
 }
 
-const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
+const exists = (p: string): Promise<boolean> =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 describe('the reporting breaker and the outbox, over a fault-injecting proxy', () => {
   const f = useAgentFixture({ proxy: true });
@@ -34,16 +38,29 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
 
   it('opens after the threshold (API unreachable: deadlines), stays open while the path is healthy again, and a directive drains it in order', async () => {
     const a = await start();
-    const jobId = f.api.enqueue(spec([shell('echo one; sleep 0.5; for i in 2 3 4 5 6; do echo "line $i"; sleep 0.2; done; echo done')]));
+    const jobId = f.api.enqueue(
+      spec([shell('echo one; sleep 0.5; for i in 2 3 4 5 6; do echo "line $i"; sleep 0.2; done; echo done')]),
+    );
     await waitFor(() => f.api.output(jobId).includes('one'), { timeoutMs: 10_000, what: 'the first line' });
     f.proxy.setMode({ kind: 'blackhole' });
     await waitFor(() => breakerState(a) === 'open', { timeoutMs: 30_000, what: 'the breaker to open' });
-    await waitFor(() => a.metrics().attempts.undelivered === 1, { timeoutMs: 10_000, what: 'the job to end, its outcome queued' });
+    await waitFor(() => a.metrics().attempts.undelivered === 1, {
+      timeoutMs: 10_000,
+      what: 'the job to end, its outcome queued',
+    });
     await waitFor(() => exists(flagFile()), { what: 'the suspended flag on disk' });
     f.proxy.setMode({ kind: 'pass' });
-    const beat = await waitFor(() => f.api.heartbeats.find((h, i) => i > f.api.heartbeats.length - 3 && h.req.state?.breakerState === 'open' && h.req.state.outboxDepth > 0), {
-      timeoutMs: 20_000, what: 'a heartbeat saying the breaker is open',
-    });
+    const beat = await waitFor(
+      () =>
+        f.api.heartbeats.find(
+          (h, i) =>
+            i > f.api.heartbeats.length - 3 && h.req.state?.breakerState === 'open' && h.req.state.outboxDepth > 0,
+        ),
+      {
+        timeoutMs: 20_000,
+        what: 'a heartbeat saying the breaker is open',
+      },
+    );
     expect(beat.req.running).toEqual([expect.objectContaining({ jobId })]);
     expect(beat.req.state?.outboxOldestAgeMs).toBeGreaterThan(0);
     // Healthy path, heartbeats answered: no timer closes the breaker, nothing is reported.
@@ -59,7 +76,9 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
     const n = expectDeliveredInOrder(f.api, jobId);
     expect(f.api.output(jobId)).toBe('one\nline 2\nline 3\nline 4\nline 5\nline 6\ndone\n');
     expect(n).toBeGreaterThan(3);
-    await waitFor(() => f.api.lastState()?.breakerState === 'closed' && f.api.lastState()?.outboxDepth === 0, { what: 'a heartbeat with an empty outbox' });
+    await waitFor(() => f.api.lastState()?.breakerState === 'closed' && f.api.lastState()?.outboxDepth === 0, {
+      what: 'a heartbeat with an empty outbox',
+    });
     expect(await exists(flagFile())).toBe(false);
   });
 
@@ -75,14 +94,24 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
     f.proxy.setMode({ kind: 'pass' });
     const second = await start();
     expect(breakerState(second)).toBe('open');
-    const beat = await waitFor(() => f.api.heartbeats.find((h) => h.req.state?.breakerState === 'open' && h.req.running.some((r) => r.jobId === jobId)), {
-      what: 'the restarted agent to list the undelivered attempt',
-    });
+    const beat = await waitFor(
+      () =>
+        f.api.heartbeats.find(
+          (h) => h.req.state?.breakerState === 'open' && h.req.running.some((r) => r.jobId === jobId),
+        ),
+      {
+        what: 'the restarted agent to list the undelivered attempt',
+      },
+    );
     expect(beat.req.state?.outboxDepth).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 500));
     expect(f.api.completion(jobId)).toBeUndefined();
     const out: string[] = [];
-    const code = await runControlCommand(f.dataDir, 'enable', { json: false, stdout: { write: (t: string) => out.push(t) }, stderr: { write: () => undefined } });
+    const code = await runControlCommand(f.dataDir, 'enable', {
+      json: false,
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: () => undefined },
+    });
     expect(code).toBe(0);
     expect(out.join('')).toContain('reporting re-enabled');
     await waitFor(() => f.api.completion(jobId), { timeoutMs: 15_000, what: 'the drain' });
@@ -91,7 +120,7 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
     expect(f.api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 });
   });
 
-  it('a second agent on the same JR_DATA_DIR refuses to start (78) and leaves the first one\'s outbox alone', async () => {
+  it("a second agent on the same JR_DATA_DIR refuses to start (78) and leaves the first one's outbox alone", async () => {
     const first = await start();
     await expect(start()).rejects.toMatchObject({ name: 'AgentStopError', reason: 'data_dir_in_use', exitCode: 78 });
     const jobId = f.api.enqueue(spec([shell('echo still mine')]));
@@ -118,14 +147,25 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
     await waitFor(() => f.api.output(jobId).includes('1'), { timeoutMs: 10_000 });
     f.proxy.setMode({ kind: 'reset' });
     f.api.supersede(jobId);
-    await waitFor(() => a.metrics().attempts.undelivered === 1 && a.metrics().attempts.running === 0, { timeoutMs: 30_000, what: 'the job to finish while disconnected' });
+    await waitFor(() => a.metrics().attempts.undelivered === 1 && a.metrics().attempts.running === 0, {
+      timeoutMs: 30_000,
+      what: 'the job to finish while disconnected',
+    });
     await waitFor(() => breakerState(a) === 'open', { timeoutMs: 30_000 });
     f.proxy.setMode({ kind: 'pass' });
     await waitFor(() => f.api.heartbeats.some((h) => h.req.state?.breakerState === 'open'), { timeoutMs: 20_000 });
     f.api.direct(a.agentId, { enableReporting: {} });
-    await waitFor(() => f.api.refusedCompletions.some((c) => c.jobId === jobId), { timeoutMs: 15_000, what: 'the late completion' });
-    expect(f.api.refusedCompletions.filter((c) => c.jobId === jobId)).toEqual([expect.objectContaining({ outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 })]);
-    await waitFor(() => f.api.lastState()?.outboxDepth === 0 && !f.api.heartbeats[f.api.heartbeats.length - 1]?.req.running.length, { what: 'the attempt to be let go' });
+    await waitFor(() => f.api.refusedCompletions.some((c) => c.jobId === jobId), {
+      timeoutMs: 15_000,
+      what: 'the late completion',
+    });
+    expect(f.api.refusedCompletions.filter((c) => c.jobId === jobId)).toEqual([
+      expect.objectContaining({ outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 }),
+    ]);
+    await waitFor(
+      () => f.api.lastState()?.outboxDepth === 0 && !f.api.heartbeats[f.api.heartbeats.length - 1]?.req.running.length,
+      { what: 'the attempt to be let go' },
+    );
     const calls = { ...f.api.calls };
     await new Promise((r) => setTimeout(r, 1_000));
     expect([f.api.calls.Report, f.api.calls.Complete]).toEqual([calls.Report, calls.Complete]);

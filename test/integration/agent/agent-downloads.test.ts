@@ -24,7 +24,10 @@ async function artifactServer(files: Record<string, Buffer>, o: { failFirst?: nu
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (m) ranges.push(req.headers.range as string);
     const start = m ? Number(m[1]) : 0;
-    res.writeHead(m ? 206 : 200, { 'content-length': String(body.length - start), ...(m ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+    res.writeHead(m ? 206 : 200, {
+      'content-length': String(body.length - start),
+      ...(m ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
+    });
     if (n === (o.failFirst ?? 0) + 1 && o.cutAfter !== undefined) {
       res.write(body.subarray(start, start + o.cutAfter), () => setTimeout(() => res.destroy(), 50));
       return;
@@ -37,7 +40,11 @@ async function artifactServer(files: Record<string, Buffer>, o: { failFirst?: nu
     url: (p: string) => `http://127.0.0.1:${port}${p}`,
     hits: (p: string) => hits.get(p) ?? 0,
     ranges,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -56,7 +63,11 @@ describe('jobs with `uses` artifacts (local HTTP server)', () => {
 
   it('retries a server failing the first requests, resumes a cut transfer, verifies, and hands the file to the steps', async () => {
     srv = await artifactServer({ '/dl/tool.bin': tool }, { failFirst: 2, cutAfter: 150_000 });
-    const jobId = f.api.enqueue(spec([shell('sha256sum "$JR_ARTIFACTS_DIR/tool.bin" | cut -c1-64')], { uses: [{ url: srv.url('/dl/tool.bin'), sha256: sha(tool) }] }));
+    const jobId = f.api.enqueue(
+      spec([shell('sha256sum "$JR_ARTIFACTS_DIR/tool.bin" | cut -c1-64')], {
+        uses: [{ url: srv.url('/dl/tool.bin'), sha256: sha(tool) }],
+      }),
+    );
     await waitFor(() => f.api.completion(jobId), { timeoutMs: 30_000 });
     expect(f.api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED' });
     expect(f.api.output(jobId)).toBe(`${sha(tool)}\n`);
@@ -66,18 +77,36 @@ describe('jobs with `uses` artifacts (local HTTP server)', () => {
 
   it('fails the job (not retried) with checksum_mismatch and a clear line in its log', async () => {
     srv = await artifactServer({ '/evil.bin': Buffer.from('tampered') });
-    const jobId = f.api.enqueue(spec([shell('echo must not run')], { uses: [{ url: srv.url('/evil.bin'), sha256: sha(tool) }] }));
+    const jobId = f.api.enqueue(
+      spec([shell('echo must not run')], { uses: [{ url: srv.url('/evil.bin'), sha256: sha(tool) }] }),
+    );
     await waitFor(() => f.api.completion(jobId), { timeoutMs: 30_000 });
-    expect(f.api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_FAILED', reason: 'checksum_mismatch', exitCode: -1 });
-    expect(f.api.output(jobId)).toMatch(new RegExp(`^jr-agent: checksum mismatch for http://.*/evil\\.bin: expected sha256 ${sha(tool)}, got ${sha(Buffer.from('tampered'))}\\n$`));
+    expect(f.api.completion(jobId)).toMatchObject({
+      outcome: 'OUTCOME_FAILED',
+      reason: 'checksum_mismatch',
+      exitCode: -1,
+    });
+    expect(f.api.output(jobId)).toMatch(
+      new RegExp(
+        `^jr-agent: checksum mismatch for http://.*/evil\\.bin: expected sha256 ${sha(tool)}, got ${sha(Buffer.from('tampered'))}\\n$`,
+      ),
+    );
     expect(srv.hits('/evil.bin')).toBe(1);
   });
 
   it('serves the second job from the content-addressed cache, without a request', async () => {
     srv = await artifactServer({ '/a/tool.bin': tool, '/b/same.bin': tool });
-    const first = f.api.enqueue(spec([shell('wc -c < "$JR_ARTIFACTS_DIR/tool.bin"')], { uses: [{ url: srv.url('/a/tool.bin'), sha256: sha(tool) }] }));
+    const first = f.api.enqueue(
+      spec([shell('wc -c < "$JR_ARTIFACTS_DIR/tool.bin"')], {
+        uses: [{ url: srv.url('/a/tool.bin'), sha256: sha(tool) }],
+      }),
+    );
     await waitFor(() => f.api.completion(first), { timeoutMs: 30_000 });
-    const second = f.api.enqueue(spec([shell('wc -c < "$JR_ARTIFACTS_DIR/same.bin"')], { uses: [{ url: srv.url('/b/same.bin'), sha256: sha(tool) }] }));
+    const second = f.api.enqueue(
+      spec([shell('wc -c < "$JR_ARTIFACTS_DIR/same.bin"')], {
+        uses: [{ url: srv.url('/b/same.bin'), sha256: sha(tool) }],
+      }),
+    );
     await waitFor(() => f.api.completion(second), { timeoutMs: 30_000 });
     expect(f.api.output(second).trim()).toBe(String(tool.length));
     expect(srv.hits('/a/tool.bin')).toBe(1);

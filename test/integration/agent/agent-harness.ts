@@ -5,7 +5,15 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import type { pb } from '@jr/contracts';
-import { AGENT_MAIN, FaultProxy, REPO_ROOT, baseEnv, startAgentProcess, type AgentProcessOptions, type ManagedProcess } from '@jr/testing';
+import {
+  AGENT_MAIN,
+  FaultProxy,
+  REPO_ROOT,
+  baseEnv,
+  startAgentProcess,
+  type AgentProcessOptions,
+  type ManagedProcess,
+} from '@jr/testing';
 import { startAgent, type AgentHandle } from '../../../apps/agent/src/agent';
 import { runAgentCli } from '../../../apps/agent/src/agent-cli';
 import { parseAgentConfig, type AgentConfig } from '../../../apps/agent/src/config/agent-config';
@@ -38,14 +46,24 @@ export async function tempDataDir(): Promise<{ dir: string; remove(): Promise<vo
 export function agentConfig(address: string, dataDir: string, env: Record<string, string> = {}): AgentConfig {
   const parsed = parseAgentConfig({
     PATH: process.env.PATH ?? '/usr/bin:/bin',
-    JR_API_GRPC: address, JR_DATA_DIR: dataDir, JR_ENROLL_TOKEN: 'enroll-secret', JR_NAME: 'it-agent', JR_SLOTS: '2',
-    JR_HEARTBEAT_INTERVAL: '200ms', JR_KILL_GRACE: '300ms', JR_SHUTDOWN_GRACE: '5s', ...env,
+    JR_API_GRPC: address,
+    JR_DATA_DIR: dataDir,
+    JR_ENROLL_TOKEN: 'enroll-secret',
+    JR_NAME: 'it-agent',
+    JR_SLOTS: '2',
+    JR_HEARTBEAT_INTERVAL: '200ms',
+    JR_KILL_GRACE: '300ms',
+    JR_SHUTDOWN_GRACE: '5s',
+    ...env,
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   return { ...parsed.config, leaseWaitMs: 1_000 };
 }
 
-export async function runAgent(config: AgentConfig, logger?: Logger): Promise<{ agent: AgentHandle; lines: LogLine[] }> {
+export async function runAgent(
+  config: AgentConfig,
+  logger?: Logger,
+): Promise<{ agent: AgentHandle; lines: LogLine[] }> {
   const captured = logger === undefined ? captureLogger() : { logger, lines: [] };
   const agent = await startAgent(config, { logger: captured.logger });
   return { agent, lines: captured.lines };
@@ -69,9 +87,15 @@ export function logLines(p: ManagedProcess): Array<Record<string, unknown>> {
 }
 
 /** `node apps/agent/dist/main.js ARGS` to its end (killed after 30 s), with only `env` beside the basics. */
-export function runAgentMain(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runAgentMain(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AGENT_MAIN, ...args], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [AGENT_MAIN, ...args], {
+      env: { ...baseEnv(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -123,7 +147,10 @@ export function useAgentFixture(options: FixtureOptions = {}): AgentFixture {
   let agents: AgentHandle[] = [];
   let processes: ManagedProcess[] = [];
   const need = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`${what} is only there inside a test${what === 'the proxy' ? ' of useAgentFixture({ proxy: true })' : ''}`);
+    if (value === undefined)
+      throw new Error(
+        `${what} is only there inside a test${what === 'the proxy' ? ' of useAgentFixture({ proxy: true })' : ''}`,
+      );
     return value;
   };
 
@@ -167,7 +194,16 @@ export function useAgentFixture(options: FixtureOptions = {}): AgentFixture {
       return started;
     },
     spawn(o) {
-      const p = startAgentProcess({ grpcTarget: fixture.address, dataDir: fixture.dataDir, enrollToken: 'enroll-secret', heartbeatInterval: '200ms', ...o }, path.join(fixture.dataDir, 'agent.log'));
+      const p = startAgentProcess(
+        {
+          grpcTarget: fixture.address,
+          dataDir: fixture.dataDir,
+          enrollToken: 'enroll-secret',
+          heartbeatInterval: '200ms',
+          ...o,
+        },
+        path.join(fixture.dataDir, 'agent.log'),
+      );
       processes.push(p);
       return p;
     },
@@ -175,7 +211,11 @@ export function useAgentFixture(options: FixtureOptions = {}): AgentFixture {
       const out: string[] = [];
       const err: string[] = [];
       const signals = { on: () => undefined, off: () => undefined };
-      const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) }, signals };
+      const io = {
+        stdout: { write: (t: string) => out.push(t) },
+        stderr: { write: (t: string) => err.push(t) },
+        signals,
+      };
       const code = await runAgentCli({ JR_DATA_DIR: fixture.dataDir }, io, args);
       return { code, out: out.join(''), err: err.join('') };
     },
@@ -184,6 +224,9 @@ export function useAgentFixture(options: FixtureOptions = {}): AgentFixture {
 }
 
 function buildAgent(): void {
-  const build = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/tsc'), ['-b', 'apps/agent'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const build = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/tsc'), ['-b', 'apps/agent'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  });
   if (build.status !== 0) throw new Error(`tsc -b apps/agent failed:\n${build.stdout}${build.stderr}`);
 }

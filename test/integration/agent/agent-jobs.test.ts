@@ -10,12 +10,20 @@ describe('jr-agent against a loopback AgentService: running jobs', () => {
 
   it('leases a job, runs it, reports its events in seq order and completes it', async () => {
     await f.start();
-    const jobId = f.api.enqueue(spec([shell('echo "hello from $JR_JOB_ID"; echo oops >&2', { name: 'greet' }), { name: 'argv', argv: { args: ['/bin/echo', '$HOME'] } }]));
+    const jobId = f.api.enqueue(
+      spec([
+        shell('echo "hello from $JR_JOB_ID"; echo oops >&2', { name: 'greet' }),
+        { name: 'argv', argv: { args: ['/bin/echo', '$HOME'] } },
+      ]),
+    );
     const done = await waitFor(() => f.api.completion(jobId), { timeoutMs: 15_000, what: 'Complete' });
     const events = f.api.events(jobId);
     expect(events.map((e) => e.seq)).toEqual(events.map((_e, i) => i + 1));
     expect(events[0]).toMatchObject({ kind: 'stepStarted', stepStarted: { step: 0, name: 'greet', try: 1 } });
-    expect(events[events.length - 1]).toMatchObject({ kind: 'stepFinished', stepFinished: { step: 1, exitCode: 0, outcome: 'succeeded' } });
+    expect(events[events.length - 1]).toMatchObject({
+      kind: 'stepFinished',
+      stepFinished: { step: 1, exitCode: 0, outcome: 'succeeded' },
+    });
     expect(f.api.output(jobId)).toContain(`hello from ${jobId}\n`);
     expect(f.api.output(jobId)).toContain('$HOME\n');
     expect(done).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED', exitCode: 0, lastSeq: events.length, attempt: 1 });
@@ -25,7 +33,9 @@ describe('jr-agent against a loopback AgentService: running jobs', () => {
   it('carries running attempts and its state in heartbeats, and stops listing them once completed', async () => {
     await f.start();
     const jobId = f.api.enqueue(spec([shell('sleep 1')]));
-    const beat = await waitFor(() => f.api.heartbeats.find((h) => h.req.running.some((r) => r.jobId === jobId)), { what: 'a heartbeat listing the attempt' });
+    const beat = await waitFor(() => f.api.heartbeats.find((h) => h.req.running.some((r) => r.jobId === jobId)), {
+      what: 'a heartbeat listing the attempt',
+    });
     expect(beat.req.running).toEqual([{ jobId, attempt: 1, leaseToken: expect.stringMatching(/^lt_/) }]);
     expect(beat.req.state).toMatchObject({ slots: 2, running: 1, draining: false, breakerState: 'closed' });
     await waitFor(() => f.api.completion(jobId), { timeoutMs: 10_000 });
@@ -64,7 +74,9 @@ describe('jr-agent against a loopback AgentService: running jobs', () => {
     await waitFor(() => f.api.refusedCompletions.find((c) => c.jobId === jobId), { timeoutMs: 10_000 });
     expect(f.api.refusedCompletions[0]).toMatchObject({ outcome: 'OUTCOME_CANCELLED', reason: 'lease_lost' });
     expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
-    await waitFor(() => f.api.heartbeats.length > 0 && f.api.heartbeats[f.api.heartbeats.length - 1]?.req.running.length === 0);
+    await waitFor(
+      () => f.api.heartbeats.length > 0 && f.api.heartbeats[f.api.heartbeats.length - 1]?.req.running.length === 0,
+    );
     expect(f.api.completion(jobId)).toBeUndefined();
   });
 
@@ -94,7 +106,11 @@ describe('jr-agent against a loopback AgentService: running jobs', () => {
   it('fails a job whose step fails, with its exit code', async () => {
     await f.start();
     const jobId = f.api.enqueue(spec([shell('exit 3'), shell('echo never')]));
-    await expect(waitFor(() => f.api.completion(jobId), { timeoutMs: 10_000 })).resolves.toMatchObject({ outcome: 'OUTCOME_FAILED', exitCode: 3, reason: 'step_failed' });
+    await expect(waitFor(() => f.api.completion(jobId), { timeoutMs: 10_000 })).resolves.toMatchObject({
+      outcome: 'OUTCOME_FAILED',
+      exitCode: 3,
+      reason: 'step_failed',
+    });
     expect(f.api.output(jobId)).toBe('');
   });
 
@@ -108,7 +124,11 @@ describe('jr-agent against a loopback AgentService: running jobs', () => {
     expect(f.api.heartbeats[f.api.heartbeats.length - 1]?.req.running).toEqual([]);
     // undrained (heartbeat answers stop carrying the drain): the same process leases and runs the job
     f.api.undrain(agent.agentId);
-    await expect(waitFor(() => f.api.completion(jobId), { timeoutMs: 15_000 })).resolves.toMatchObject({ outcome: 'OUTCOME_SUCCEEDED' });
-    await waitFor(() => f.api.heartbeats[f.api.heartbeats.length - 1]?.req.state?.draining === false, { what: 'a heartbeat that no longer says draining' });
+    await expect(waitFor(() => f.api.completion(jobId), { timeoutMs: 15_000 })).resolves.toMatchObject({
+      outcome: 'OUTCOME_SUCCEEDED',
+    });
+    await waitFor(() => f.api.heartbeats[f.api.heartbeats.length - 1]?.req.state?.draining === false, {
+      what: 'a heartbeat that no longer says draining',
+    });
   });
 });

@@ -14,14 +14,23 @@ describe('jr-agent against a loopback AgentService: identity and lifecycle', () 
   const credentialFile = (): string => path.join(f.dataDir, 'credential.json');
   const writeCredential = async (agentId: string, credential: string): Promise<void> => {
     await mkdir(f.dataDir, { recursive: true });
-    await writeFile(credentialFile(), JSON.stringify({ agentId, credential, apiAddress: f.api.address, enrolledAt: new Date().toISOString() }));
+    await writeFile(
+      credentialFile(),
+      JSON.stringify({ agentId, credential, apiAddress: f.api.address, enrolledAt: new Date().toISOString() }),
+    );
   };
 
   it('enrolls once, stores the credential 0600, logs ready, and reuses it after a restart', async () => {
     const first = await f.start({ JR_LABELS: 'os=linux', JR_POOL: 'builds' });
     let agent = first.agent;
     expect(f.api.enrolls).toHaveLength(1);
-    expect(f.api.enrolls[0]).toMatchObject({ name: 'it-agent', pool: 'builds', labels: { os: 'linux' }, slots: 2, previousAgentId: '' });
+    expect(f.api.enrolls[0]).toMatchObject({
+      name: 'it-agent',
+      pool: 'builds',
+      labels: { os: 'linux' },
+      slots: 2,
+      previousAgentId: '',
+    });
     expect(first.lines.find((l) => l.msg === 'jr-agent ready')).toMatchObject({ agentId: agent.agentId });
     expect((await stat(credentialFile())).mode & 0o777).toBe(0o600);
     const stored = JSON.parse(await readFile(credentialFile(), 'utf8')) as { agentId: string; credential: string };
@@ -105,13 +114,23 @@ describe('jr-agent against a loopback AgentService: identity and lifecycle', () 
 describe('jr-agent process lifecycle (runAgentCli, signals)', () => {
   const f = useAgentFixture();
 
-  function cli(env: Record<string, string>): { exit: Promise<number>; signal(name: 'SIGTERM' | 'SIGINT'): void; stderr: string[] } {
+  function cli(env: Record<string, string>): {
+    exit: Promise<number>;
+    signal(name: 'SIGTERM' | 'SIGINT'): void;
+    stderr: string[];
+  } {
     const signals = new EventEmitter();
     const stderr: string[] = [];
     const exit = runAgentCli(
       {
-        PATH: process.env.PATH, JR_API_GRPC: f.api.address, JR_DATA_DIR: f.dataDir, JR_ENROLL_TOKEN: 'enroll-secret', JR_LOG_LEVEL: 'silent',
-        JR_HEARTBEAT_INTERVAL: '200ms', JR_KILL_GRACE: '300ms', ...env,
+        PATH: process.env.PATH,
+        JR_API_GRPC: f.api.address,
+        JR_DATA_DIR: f.dataDir,
+        JR_ENROLL_TOKEN: 'enroll-secret',
+        JR_LOG_LEVEL: 'silent',
+        JR_HEARTBEAT_INTERVAL: '200ms',
+        JR_KILL_GRACE: '300ms',
+        ...env,
       },
       { stderr: { write: (l: string) => stderr.push(l) }, signals },
     );
@@ -122,7 +141,9 @@ describe('jr-agent process lifecycle (runAgentCli, signals)', () => {
     const run = cli({ JR_SLOTS: '0', JR_HEARTBEAT_INTERVAL: 'often' });
     await expect(run.exit).resolves.toBe(2);
     expect(run.stderr).toHaveLength(1);
-    expect(run.stderr[0]).toMatch(/^jr-agent: bad configuration: .*JR_SLOTS.*JR_HEARTBEAT_INTERVAL|JR_HEARTBEAT_INTERVAL.*JR_SLOTS/);
+    expect(run.stderr[0]).toMatch(
+      /^jr-agent: bad configuration: .*JR_SLOTS.*JR_HEARTBEAT_INTERVAL|JR_HEARTBEAT_INTERVAL.*JR_SLOTS/,
+    );
   });
 
   it('on SIGTERM stops leasing, lets a running job finish within the grace period, and exits 0', async () => {
@@ -163,10 +184,15 @@ describe('jr-agent process lifecycle (runAgentCli, signals)', () => {
 
   it('exits 77 with one clear line when its credential is refused and it cannot enroll', async () => {
     await mkdir(f.dataDir, { recursive: true });
-    await writeFile(path.join(f.dataDir, 'credential.json'), JSON.stringify({ agentId: 'a_x', credential: 'a_x.bad', apiAddress: '', enrolledAt: '' }));
+    await writeFile(
+      path.join(f.dataDir, 'credential.json'),
+      JSON.stringify({ agentId: 'a_x', credential: 'a_x.bad', apiAddress: '', enrolledAt: '' }),
+    );
     const run = cli({ JR_ENROLL_TOKEN: '' });
     await expect(run.exit).resolves.toBe(77);
-    expect(run.stderr).toEqual([expect.stringMatching(/^jr-agent: the API refused the agent's credential on Heartbeat \(UNAUTHENTICATED.*\n$/)]);
+    expect(run.stderr).toEqual([
+      expect.stringMatching(/^jr-agent: the API refused the agent's credential on Heartbeat \(UNAUTHENTICATED.*\n$/),
+    ]);
   });
 
   it('exits 0 when stopped while still trying to reach the API', async () => {

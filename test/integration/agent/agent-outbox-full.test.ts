@@ -13,12 +13,24 @@ describe('a large outbox', () => {
   const f = useAgentFixture({ proxy: true });
 
   /** Runs `script` with the API cut off (after its first line), until its outcome is queued. */
-  async function floodWhileDisconnected(env: Record<string, string>, script: string): Promise<{ a: AgentHandle; jobId: string }> {
+  async function floodWhileDisconnected(
+    env: Record<string, string>,
+    script: string,
+  ): Promise<{ a: AgentHandle; jobId: string }> {
     const { agent: a } = await f.start({ JR_BREAKER_THRESHOLD: '1', JR_REPORT_TIMEOUT: '300ms', ...env });
-    const jobId = f.api.enqueue(spec([shell('echo hello; sleep 0.5', { name: 'first' }), shell(script, { name: 'flood' }), shell('echo bye', { name: 'last' })]));
+    const jobId = f.api.enqueue(
+      spec([
+        shell('echo hello; sleep 0.5', { name: 'first' }),
+        shell(script, { name: 'flood' }),
+        shell('echo bye', { name: 'last' }),
+      ]),
+    );
     await waitFor(() => f.api.output(jobId).includes('hello'), { timeoutMs: 10_000 });
     f.proxy.setMode({ kind: 'reset' });
-    await waitFor(() => a.metrics().attempts.undelivered === 1 && a.metrics().reporting?.breaker.state === 'open', { timeoutMs: 60_000, what: 'the outcome queued, breaker open' });
+    await waitFor(() => a.metrics().attempts.undelivered === 1 && a.metrics().reporting?.breaker.state === 'open', {
+      timeoutMs: 60_000,
+      what: 'the outcome queued, breaker open',
+    });
     f.proxy.setMode({ kind: 'pass' });
     await waitFor(() => f.api.heartbeats.some((h) => h.req.state?.breakerState === 'open'), { timeoutMs: 20_000 });
     return { a, jobId };
@@ -33,26 +45,34 @@ describe('a large outbox', () => {
     await a.enableReporting('control');
     await waitFor(() => f.api.completion(jobId), { timeoutMs: 60_000, what: 'the drain' });
     const ms = Date.now() - started;
-    console.log(`outbox drain: ${depth} events, ${(bytes / 1e6).toFixed(1)} MB in ${ms} ms = ${Math.round((depth * 1000) / ms)} events/s, ${((bytes / 1e6) * 1000 / ms).toFixed(1)} MB/s`);
+    console.log(
+      `outbox drain: ${depth} events, ${(bytes / 1e6).toFixed(1)} MB in ${ms} ms = ${Math.round((depth * 1000) / ms)} events/s, ${(((bytes / 1e6) * 1000) / ms).toFixed(1)} MB/s`,
+    );
     const out = f.api.output(jobId).split('\n');
     expect(out[0]).toBe('hello');
     expect(out.slice(1, -2)).toHaveLength(lines);
     expect(out[1]).toBe('1'.padStart(99, '0'));
     expect(out[lines]).toBe(String(lines).padStart(99, '0'));
     expect(out.slice(-2)).toEqual(['bye', '']);
-    expect(f.api.events(jobId).map((e) => e.seq)).toEqual(Array.from({ length: f.api.completion(jobId)?.lastSeq ?? 0 }, (_v, i) => i + 1));
+    expect(f.api.events(jobId).map((e) => e.seq)).toEqual(
+      Array.from({ length: f.api.completion(jobId)?.lastSeq ?? 0 }, (_v, i) => i + 1),
+    );
     expect(a.metrics().reporting?.outbox.gapBytes).toBe(0);
   });
 
   it('past the cap, replaces the oldest output by a gap marker; every status and the outcome survive', async () => {
-    const { a, jobId } = await floodWhileDisconnected({ JR_OUTBOX_MAX_BYTES: String(1024 * 1024) }, `seq 1 100000 | awk '{ printf "%099d\\n", $1 }'`);
+    const { a, jobId } = await floodWhileDisconnected(
+      { JR_OUTBOX_MAX_BYTES: String(1024 * 1024) },
+      `seq 1 100000 | awk '{ printf "%099d\\n", $1 }'`,
+    );
     const gapBytes = a.metrics().reporting?.outbox.gapBytes ?? 0;
     expect(gapBytes).toBeGreaterThan(5_000_000);
     expect(a.metrics().reporting?.outbox.diskBytes).toBeLessThanOrEqual(1.25 * 1024 * 1024);
     await a.enableReporting('signal');
     await waitFor(() => f.api.completion(jobId), { timeoutMs: 30_000, what: 'the drain' });
     const text = f.api.output(jobId);
-    const marker = /\[jr-agent: (\d+) bytes of output dropped here: the agent's outbox was full while the API could not be reached\]/g;
+    const marker =
+      /\[jr-agent: (\d+) bytes of output dropped here: the agent's outbox was full while the API could not be reached\]/g;
     const dropped = [...text.matchAll(marker)].reduce((n, m) => n + Number(m[1]), 0);
     // The markers the API received account for what the agent counts as dropped. A chunk already sent
     // is never merged into a marker any more (the API would keep it and drop the marker's duplicate
@@ -62,11 +82,26 @@ describe('a large outbox', () => {
     // The newest output is kept, up to the last line.
     expect(text).toContain(`${'100000'.padStart(99, '0')}\nbye\n`);
     // No silent drop: the flood step's bytes are exactly what arrived plus what the markers count.
-    const chunks = f.api.events(jobId).filter((e) => e.log?.step === 1).map((e) => e.log?.data.toString('utf8') ?? '');
-    const kept = chunks.filter((c) => !/^\n\[jr-agent: \d+ bytes of output dropped/.test(c)).reduce((n, c) => n + c.length, 0);
+    const chunks = f.api
+      .events(jobId)
+      .filter((e) => e.log?.step === 1)
+      .map((e) => e.log?.data.toString('utf8') ?? '');
+    const kept = chunks
+      .filter((c) => !/^\n\[jr-agent: \d+ bytes of output dropped/.test(c))
+      .reduce((n, c) => n + c.length, 0);
     expect(kept + dropped).toBe(100_000 * 100);
-    const steps = f.api.events(jobId).filter((e) => e.stepStarted || e.stepFinished).map((e) => `${e.kind}:${e.stepStarted?.step ?? e.stepFinished?.step}`);
-    expect(steps).toEqual(['stepStarted:0', 'stepFinished:0', 'stepStarted:1', 'stepFinished:1', 'stepStarted:2', 'stepFinished:2']);
+    const steps = f.api
+      .events(jobId)
+      .filter((e) => e.stepStarted || e.stepFinished)
+      .map((e) => `${e.kind}:${e.stepStarted?.step ?? e.stepFinished?.step}`);
+    expect(steps).toEqual([
+      'stepStarted:0',
+      'stepFinished:0',
+      'stepStarted:1',
+      'stepFinished:1',
+      'stepStarted:2',
+      'stepFinished:2',
+    ]);
     expect(f.api.completion(jobId)).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED' });
     const seqs = f.api.events(jobId).map((e) => e.seq);
     expect(seqs).toEqual([...seqs].sort((x, y) => x - y));

@@ -1,7 +1,15 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AGENT_MAIN, FaultProxy, REPO_ROOT, baseEnv, startAgentProcess, waitFor, type ManagedProcess } from '@jr/testing';
+import {
+  AGENT_MAIN,
+  FaultProxy,
+  REPO_ROOT,
+  baseEnv,
+  startAgentProcess,
+  waitFor,
+  type ManagedProcess,
+} from '@jr/testing';
 import { shell, spec, tempDataDir } from './agent-harness';
 import { sendControlCommand } from '../../../apps/agent/src/control/control-client';
 import { controlSocketPath } from '../../../apps/agent/src/control/control-protocol';
@@ -19,7 +27,10 @@ interface Status {
 /** `jr-agent reporting <what> --json` as an operator runs it, next to the daemon. */
 function jrAgent(dataDir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [AGENT_MAIN, ...args], { env: { ...baseEnv(), JR_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [AGENT_MAIN, ...args], {
+      env: { ...baseEnv(), JR_DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -41,7 +52,10 @@ describe('jr-agent process: outbox and breaker across restarts and signals', () 
   let proc: ManagedProcess | undefined;
 
   beforeAll(() => {
-    const build = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/tsc'), ['-b', 'apps/agent'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const build = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/tsc'), ['-b', 'apps/agent'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
     if (build.status !== 0) throw new Error(`tsc -b apps/agent failed:\n${build.stdout}${build.stderr}`);
   });
   beforeEach(async () => {
@@ -61,7 +75,11 @@ describe('jr-agent process: outbox and breaker across restarts and signals', () 
   const start = (extraEnv: Record<string, string> = {}): ManagedProcess =>
     startAgentProcess(
       {
-        grpcTarget: proxy.address, dataDir: data.dir, enrollToken: 'enroll-secret', name: 'outbox-agent', heartbeatInterval: '200ms',
+        grpcTarget: proxy.address,
+        dataDir: data.dir,
+        enrollToken: 'enroll-secret',
+        name: 'outbox-agent',
+        heartbeatInterval: '200ms',
         extraEnv: { JR_BREAKER_THRESHOLD: '2', JR_REPORT_TIMEOUT: '300ms', ...extraEnv },
       },
       path.join(data.dir, 'agent.log'),
@@ -72,25 +90,48 @@ describe('jr-agent process: outbox and breaker across restarts and signals', () 
     const jobId = api.enqueue(spec([shell(script)]));
     await waitFor(() => api.output(jobId).includes(marker), { timeoutMs: 20_000, what: 'the job to start reporting' });
     proxy.setMode({ kind: 'reset' });
-    await waitFor(async () => (await status(data.dir))?.reporting.breaker.state === 'open', { timeoutMs: 30_000, intervalMs: 200, what: 'the breaker to open' });
+    await waitFor(async () => (await status(data.dir))?.reporting.breaker.state === 'open', {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      what: 'the breaker to open',
+    });
     return jobId;
   }
 
   it('SIGKILL with a full outbox loses nothing: after the restart `jr-agent reporting enable` drains it in order, once each', async () => {
     proc = start();
     const lines = Array.from({ length: 300 }, (_v, i) => `line ${i + 1}`);
-    const jobId = await runDisconnected('echo first; sleep 0.6; i=1; while [ $i -le 300 ]; do echo "line $i"; i=$((i+1)); done; echo last', 'first');
-    const queued = await waitFor(async () => {
-      const s = await status(data.dir);
-      return s && s.attempts.running === 0 && s.attempts.undelivered === 1 ? s : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 200, what: 'the outcome to be queued' });
+    const jobId = await runDisconnected(
+      'echo first; sleep 0.6; i=1; while [ $i -le 300 ]; do echo "line $i"; i=$((i+1)); done; echo last',
+      'first',
+    );
+    const queued = await waitFor(
+      async () => {
+        const s = await status(data.dir);
+        return s && s.attempts.running === 0 && s.attempts.undelivered === 1 ? s : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'the outcome to be queued' },
+    );
     expect(queued.reporting.outbox.depth).toBeGreaterThan(1);
     await proc.kill();
     proxy.setMode({ kind: 'pass' });
     proc = start();
-    const restarted = await waitFor(() => status(data.dir), { timeoutMs: 20_000, intervalMs: 200, what: 'the restarted agent' });
-    expect(restarted.reporting).toMatchObject({ breaker: { state: 'open' }, outbox: { depth: queued.reporting.outbox.depth } });
-    await waitFor(() => api.heartbeats.some((h) => h.req.state?.breakerState === 'open' && h.req.running.some((r) => r.jobId === jobId)), { timeoutMs: 20_000 });
+    const restarted = await waitFor(() => status(data.dir), {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      what: 'the restarted agent',
+    });
+    expect(restarted.reporting).toMatchObject({
+      breaker: { state: 'open' },
+      outbox: { depth: queued.reporting.outbox.depth },
+    });
+    await waitFor(
+      () =>
+        api.heartbeats.some(
+          (h) => h.req.state?.breakerState === 'open' && h.req.running.some((r) => r.jobId === jobId),
+        ),
+      { timeoutMs: 20_000 },
+    );
     expect(api.completion(jobId)).toBeUndefined();
     const enable = await jrAgent(data.dir, ['reporting', 'enable']);
     expect(enable).toMatchObject({ code: 0, stderr: '' });
@@ -98,7 +139,9 @@ describe('jr-agent process: outbox and breaker across restarts and signals', () 
     await waitFor(() => api.completion(jobId), { timeoutMs: 20_000, what: 'the drain' });
     expect(api.output(jobId)).toBe(`first\n${lines.join('\n')}\nlast\n`);
     const completion = api.completion(jobId);
-    expect(api.events(jobId).map((e) => e.seq)).toEqual(Array.from({ length: completion?.lastSeq ?? 0 }, (_v, i) => i + 1));
+    expect(api.events(jobId).map((e) => e.seq)).toEqual(
+      Array.from({ length: completion?.lastSeq ?? 0 }, (_v, i) => i + 1),
+    );
     expect(completion).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED' });
   });
 
@@ -109,7 +152,10 @@ describe('jr-agent process: outbox and breaker across restarts and signals', () 
     await expect(proc.exited()).resolves.toEqual({ code: 0, signal: null });
     proxy.setMode({ kind: 'pass' });
     proc = start();
-    await waitFor(() => status(data.dir).then((s) => s?.reporting.breaker.state === 'open'), { timeoutMs: 20_000, intervalMs: 200 });
+    await waitFor(() => status(data.dir).then((s) => s?.reporting.breaker.state === 'open'), {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    });
     proc.child.kill('SIGUSR2');
     await waitFor(() => api.completion(jobId), { timeoutMs: 20_000, what: 'the drain after SIGUSR2' });
     expect(api.output(jobId)).toBe('go\nfinished\n');

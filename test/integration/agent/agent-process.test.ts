@@ -12,7 +12,10 @@ describe('jr-agent as a process (dist/main.js)', () => {
 
   it('prints the ready line with its agent id, runs a job, and exits 0 on SIGTERM', async () => {
     const proc = f.spawn({ name: 'proc-agent' });
-    const ready = await waitFor(() => logLines(proc).find((l) => l.msg === 'jr-agent ready'), { timeoutMs: 20_000, what: 'the ready line' });
+    const ready = await waitFor(() => logLines(proc).find((l) => l.msg === 'jr-agent ready'), {
+      timeoutMs: 20_000,
+      what: 'the ready line',
+    });
     const stored = JSON.parse(await readFile(path.join(f.dataDir, 'credential.json'), 'utf8')) as { agentId: string };
     expect(ready.agentId).toBe(stored.agentId);
     const jobId = f.api.enqueue(spec([shell('echo "token=${JR_ENROLL_TOKEN:-unset}"')]));
@@ -23,7 +26,10 @@ describe('jr-agent as a process (dist/main.js)', () => {
   });
 
   it('exits 2 with one line on stderr naming every bad variable', () => {
-    const r = spawnSync(process.execPath, [AGENT_MAIN], { env: { ...baseEnv(), JR_SLOTS: 'lots', JR_LABELS: '=x', JR_LOG_LEVEL: 'chatty' }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [AGENT_MAIN], {
+      env: { ...baseEnv(), JR_SLOTS: 'lots', JR_LABELS: '=x', JR_LOG_LEVEL: 'chatty' },
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     const lines = r.stderr.trim().split('\n');

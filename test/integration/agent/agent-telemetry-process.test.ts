@@ -17,7 +17,12 @@ interface OtlpSpan {
 }
 
 /** An OTLP/HTTP JSON collector on loopback: the spans of every export it received. */
-async function startCollector(): Promise<{ url: string; spans(): OtlpSpan[]; services(): string[]; close(): Promise<void> }> {
+async function startCollector(): Promise<{
+  url: string;
+  spans(): OtlpSpan[];
+  services(): string[];
+  close(): Promise<void>;
+}> {
   const bodies: string[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -28,12 +33,22 @@ async function startCollector(): Promise<{ url: string; spans(): OtlpSpan[]; ser
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  type Export = { resourceSpans: Array<{ resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> }; scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
+  type Export = {
+    resourceSpans: Array<{
+      resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> };
+      scopeSpans: Array<{ spans: OtlpSpan[] }>;
+    }>;
+  };
   const exports = (): Export[] => bodies.map((b) => JSON.parse(b) as Export);
   return {
     url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
     spans: () => exports().flatMap((e) => e.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans))),
-    services: () => exports().flatMap((e) => e.resourceSpans.flatMap((r) => r.resource.attributes.filter((a) => a.key === 'service.name').map((a) => a.value.stringValue ?? ''))),
+    services: () =>
+      exports().flatMap((e) =>
+        e.resourceSpans.flatMap((r) =>
+          r.resource.attributes.filter((a) => a.key === 'service.name').map((a) => a.value.stringValue ?? ''),
+        ),
+      ),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -41,13 +56,17 @@ async function startCollector(): Promise<{ url: string; spans(): OtlpSpan[]; ser
 /** The daemon as operators run it: telemetry started by main, its own /metrics, `jr-agent status`. */
 describe('jr-agent process: JR_METRICS_PORT, trace ids in its logs, jr-agent status', () => {
   const f = useAgentFixture({ build: true });
-  const start = (extraEnv: Record<string, string>): ManagedProcess => f.spawn({ name: 'telemetry-agent', slots: 2, extraEnv });
+  const start = (extraEnv: Record<string, string>): ManagedProcess =>
+    f.spawn({ name: 'telemetry-agent', slots: 2, extraEnv });
 
   it('serves /metrics on JR_METRICS_PORT, logs with the trace id the Lease answer carried, answers jr-agent status, and closes the port on SIGTERM', async () => {
     const port = await freePort();
     f.api.leaseMetadata = () => ({ traceparent: `00-${LEASE_TRACE}-${LEASE_SPAN}-01` });
     const p = start({ JR_METRICS_PORT: String(port) });
-    await waitFor(() => logLines(p).find((l) => l.msg === 'jr-agent ready'), { timeoutMs: 20_000, what: 'the ready line' });
+    await waitFor(() => logLines(p).find((l) => l.msg === 'jr-agent ready'), {
+      timeoutMs: 20_000,
+      what: 'the ready line',
+    });
     const url = `http://127.0.0.1:${port}/metrics`;
     expect(logLines(p).find((l) => l.msg === 'serving metrics')).toMatchObject({ url });
 
@@ -62,15 +81,26 @@ describe('jr-agent process: JR_METRICS_PORT, trace ids in its logs, jr-agent sta
     // No OTEL_* endpoint: nothing is exported, yet ids flow (the job's trace id in its log lines and on the wire).
     await waitFor(() => logLines(p).find((l) => l.msg === 'attempt finished'), { what: 'the attempt log line' });
     expect(logLines(p).find((l) => l.msg === 'attempt finished')).toMatchObject({ trace_id: LEASE_TRACE, jobId });
-    expect(f.api.traceparents.find((t) => t.method === 'Complete')?.traceparent).toMatch(new RegExp(`^00-${LEASE_TRACE}-[0-9a-f]{16}-0[01]$`));
+    expect(f.api.traceparents.find((t) => t.method === 'Complete')?.traceparent).toMatch(
+      new RegExp(`^00-${LEASE_TRACE}-[0-9a-f]{16}-0[01]$`),
+    );
 
     const status = await runAgentCommand(['status', '--json'], { JR_DATA_DIR: f.dataDir });
     expect(status).toMatchObject({ code: 0, stderr: '' });
-    expect(JSON.parse(status.stdout)).toMatchObject({ name: 'telemetry-agent', health: 'healthy', connected: true, metricsUrl: url, attempts: { slots: 2 } });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      name: 'telemetry-agent',
+      health: 'healthy',
+      connected: true,
+      metricsUrl: url,
+      attempts: { slots: 2 },
+    });
 
     await expect(p.stop(10_000)).resolves.toEqual({ code: 0, signal: null });
     await expect(fetch(url)).rejects.toThrow();
-    await expect(runAgentCommand(['status'], { JR_DATA_DIR: f.dataDir })).resolves.toMatchObject({ code: 69, stdout: '' });
+    await expect(runAgentCommand(['status'], { JR_DATA_DIR: f.dataDir })).resolves.toMatchObject({
+      code: 69,
+      stdout: '',
+    });
   });
 
   it('exports its spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, flushed when it stops: the attempt under the lease span', async () => {
@@ -84,9 +114,14 @@ describe('jr-agent process: JR_METRICS_PORT, trace ids in its logs, jr-agent sta
       const spans = collector.spans();
       const attempt = spans.find((s) => s.name === 'jr.attempt.run');
       expect(attempt).toMatchObject({ traceId: LEASE_TRACE, parentSpanId: LEASE_SPAN });
-      const children = spans.filter((s) => ['jr.step.run', 'jr.attempt.report', 'jr.attempt.complete'].includes(s.name));
-      expect(new Set(children.map((s) => s.name))).toEqual(new Set(['jr.step.run', 'jr.attempt.report', 'jr.attempt.complete']));
-      for (const child of children) expect(child).toMatchObject({ traceId: LEASE_TRACE, parentSpanId: attempt?.spanId });
+      const children = spans.filter((s) =>
+        ['jr.step.run', 'jr.attempt.report', 'jr.attempt.complete'].includes(s.name),
+      );
+      expect(new Set(children.map((s) => s.name))).toEqual(
+        new Set(['jr.step.run', 'jr.attempt.report', 'jr.attempt.complete']),
+      );
+      for (const child of children)
+        expect(child).toMatchObject({ traceId: LEASE_TRACE, parentSpanId: attempt?.spanId });
       expect(new Set(collector.services())).toEqual(new Set(['jr-agent']));
     } finally {
       await collector.close();
@@ -98,16 +133,29 @@ describe('jr-agent process: JR_METRICS_PORT, trace ids in its logs, jr-agent sta
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as net.AddressInfo).port;
     try {
-      const env = { JR_API_GRPC: f.api.address, JR_DATA_DIR: f.dataDir, JR_ENROLL_TOKEN: 'enroll-secret', JR_METRICS_PORT: String(port) };
+      const env = {
+        JR_API_GRPC: f.api.address,
+        JR_DATA_DIR: f.dataDir,
+        JR_ENROLL_TOKEN: 'enroll-secret',
+        JR_METRICS_PORT: String(port),
+      };
       const r = await runAgentCommand([], env);
       expect(r.code).toBe(78);
-      expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(`cannot serve metrics on 127.0.0.1:${port}`)]);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        expect.stringContaining(`cannot serve metrics on 127.0.0.1:${port}`),
+      ]);
       expect(f.api.calls.Enroll).toBe(0);
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
-    const bad = await runAgentCommand([], { JR_DATA_DIR: f.dataDir, JR_METRICS_PORT: '99999', JR_METRICS_HOST: 'http://x' });
+    const bad = await runAgentCommand([], {
+      JR_DATA_DIR: f.dataDir,
+      JR_METRICS_PORT: '99999',
+      JR_METRICS_HOST: 'http://x',
+    });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^jr-agent: bad configuration: .*JR_METRICS_PORT.*JR_METRICS_HOST|^jr-agent: bad configuration: .*JR_METRICS_HOST.*JR_METRICS_PORT/);
+    expect(bad.stderr).toMatch(
+      /^jr-agent: bad configuration: .*JR_METRICS_PORT.*JR_METRICS_HOST|^jr-agent: bad configuration: .*JR_METRICS_HOST.*JR_METRICS_PORT/,
+    );
   });
 });

@@ -1,5 +1,13 @@
 import { status as Status } from '@grpc/grpc-js';
-import { InMemorySpanExporter, SPANS, SpanKind, startTelemetry, traceLogMixin, type ReadableSpan, type Telemetry } from '@jr/telemetry';
+import {
+  InMemorySpanExporter,
+  SPANS,
+  SpanKind,
+  startTelemetry,
+  traceLogMixin,
+  type ReadableSpan,
+  type Telemetry,
+} from '@jr/telemetry';
 import { waitFor } from '@jr/testing';
 import pino from 'pino';
 import { captureLogger, shell, spec, useAgentFixture } from './agent-harness';
@@ -48,7 +56,12 @@ describe('jr-agent traces: lease context from gRPC metadata, a span per step, ou
     expect(attempt.spanContext().traceId).toBe(LEASE_TRACE);
     expect(attempt.parentSpanContext?.spanId).toBe(LEASE_SPAN);
     expect(attempt.kind).toBe(SpanKind.CONSUMER);
-    expect(attempt.attributes).toMatchObject({ 'jr.job.id': jobId, 'jr.attempt': 1, 'jr.agent.id': agent.agentId, 'jr.outcome': 'succeeded' });
+    expect(attempt.attributes).toMatchObject({
+      'jr.job.id': jobId,
+      'jr.attempt': 1,
+      'jr.agent.id': agent.agentId,
+      'jr.outcome': 'succeeded',
+    });
 
     const steps = spans(SPANS.step);
     expect(steps.map((s) => s.attributes['jr.step.index'])).toEqual([0, 1]);
@@ -56,19 +69,32 @@ describe('jr-agent traces: lease context from gRPC metadata, a span per step, ou
     const complete = only(SPANS.complete);
     expect(reports.length).toBeGreaterThan(0);
     for (const child of [...steps, ...reports, complete]) {
-      expect({ name: child.name, trace: child.spanContext().traceId, parent: child.parentSpanContext?.spanId }).toEqual({
-        name: child.name, trace: LEASE_TRACE, parent: idOf(attempt),
-      });
+      expect({ name: child.name, trace: child.spanContext().traceId, parent: child.parentSpanContext?.spanId }).toEqual(
+        {
+          name: child.name,
+          trace: LEASE_TRACE,
+          parent: idOf(attempt),
+        },
+      );
     }
     expect(complete.kind).toBe(SpanKind.CLIENT);
 
     // On the wire: Report/Complete carry their client span's context; heartbeats and leases carry none.
     const sent = f.api.traceparents.filter((t) => t.method === 'Report' || t.method === 'Complete');
-    expect(sent.map((t) => t.traceparent)).toEqual([...reports, complete].map((s) => traceparent(LEASE_TRACE, idOf(s))));
-    expect(f.api.traceparents.filter((t) => t.method === 'Heartbeat' || t.method === 'Lease').every((t) => t.traceparent === '')).toBe(true);
+    expect(sent.map((t) => t.traceparent)).toEqual(
+      [...reports, complete].map((s) => traceparent(LEASE_TRACE, idOf(s))),
+    );
+    expect(
+      f.api.traceparents
+        .filter((t) => t.method === 'Heartbeat' || t.method === 'Lease')
+        .every((t) => t.traceparent === ''),
+    ).toBe(true);
 
     // The attempt's log lines share the job's trace id.
-    expect(lines.find((l) => l.msg === 'attempt finished')).toMatchObject({ trace_id: LEASE_TRACE, span_id: idOf(attempt) });
+    expect(lines.find((l) => l.msg === 'attempt finished')).toMatchObject({
+      trace_id: LEASE_TRACE,
+      span_id: idOf(attempt),
+    });
   });
 
   it('starts a trace of its own when the Lease answer carries no (valid) context', async () => {
@@ -88,7 +114,10 @@ describe('jr-agent traces: lease context from gRPC metadata, a span per step, ou
     f.api.failNext('Complete', Status.RESOURCE_EXHAUSTED, 1_000);
     const { agent: first } = await f.start({}, pino({ level: 'silent' }));
     const jobId = f.api.enqueue(spec([shell('echo before the restart')]));
-    await waitFor(() => first.metrics().attempts.undelivered === 1 && (f.api.calls.Complete ?? 0) > 0, { timeoutMs: 15_000, what: 'the outcome to wait in the outbox' });
+    await waitFor(() => first.metrics().attempts.undelivered === 1 && (f.api.calls.Complete ?? 0) > 0, {
+      timeoutMs: 15_000,
+      what: 'the outcome to wait in the outbox',
+    });
     await first.stopNow();
     const attempt = only(SPANS.attempt);
     expect(attempt.spanContext().traceId).toBe(LEASE_TRACE);
@@ -100,7 +129,12 @@ describe('jr-agent traces: lease context from gRPC metadata, a span per step, ou
     await waitFor(() => spans(SPANS.complete).length === 1, { what: 'the Complete span to end' });
     const complete = only(SPANS.complete);
     expect(spans(SPANS.attempt)).toEqual([]);
-    expect({ trace: complete.spanContext().traceId, parent: complete.parentSpanContext?.spanId }).toEqual({ trace: LEASE_TRACE, parent: idOf(attempt) });
-    expect(f.api.traceparents.filter((t) => t.method === 'Complete').pop()?.traceparent).toBe(traceparent(LEASE_TRACE, idOf(complete)));
+    expect({ trace: complete.spanContext().traceId, parent: complete.parentSpanContext?.spanId }).toEqual({
+      trace: LEASE_TRACE,
+      parent: idOf(attempt),
+    });
+    expect(f.api.traceparents.filter((t) => t.method === 'Complete').pop()?.traceparent).toBe(
+      traceparent(LEASE_TRACE, idOf(complete)),
+    );
   });
 });

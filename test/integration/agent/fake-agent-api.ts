@@ -51,7 +51,9 @@ export class FakeAgentApi {
     const server = new grpc.Server();
     server.addService(loadAgentProto().jobrunner.v1.AgentService.service, this.handlers());
     this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
     this.server = server;
     return this.port;
@@ -69,7 +71,13 @@ export class FakeAgentApi {
   }
 
   enqueue(spec: pb.JobSpec, jobId = `j_${randomBytes(8).toString('hex')}`): string {
-    const assignment = { jobId, attempt: 1, leaseToken: `lt_${randomBytes(6).toString('hex')}`, leaseExpiresAtMs: Date.now() + 60_000, spec };
+    const assignment = {
+      jobId,
+      attempt: 1,
+      leaseToken: `lt_${randomBytes(6).toString('hex')}`,
+      leaseExpiresAtMs: Date.now() + 60_000,
+      spec,
+    };
     this.leases.set(key(jobId, 1), { assignment, state: 'queued', events: new Map() });
     for (const wake of this.wakeLeases.splice(0)) wake();
     return jobId;
@@ -119,7 +127,10 @@ export class FakeAgentApi {
   }
 
   output(jobId: string): string {
-    return this.events(jobId).filter((e) => e.log).map((e) => e.log?.data.toString('utf8')).join('');
+    return this.events(jobId)
+      .filter((e) => e.log)
+      .map((e) => e.log?.data.toString('utf8'))
+      .join('');
   }
 
   completion(jobId: string): pb.CompleteRequest__Output | undefined {
@@ -136,7 +147,12 @@ export class FakeAgentApi {
     };
   }
 
-  private guard<Res>(method: string, call: grpc.ServerUnaryCall<unknown, Res>, cb: grpc.sendUnaryData<Res>, body: () => Res | Promise<Res>): void {
+  private guard<Res>(
+    method: string,
+    call: grpc.ServerUnaryCall<unknown, Res>,
+    cb: grpc.sendUnaryData<Res>,
+    body: () => Res | Promise<Res>,
+  ): void {
     this.calls[method] = (this.calls[method] ?? 0) + 1;
     this.traceparents.push({ method, traceparent: String(call.metadata.get('traceparent')[0] ?? '') });
     const failure = this.failures.get(method);
@@ -146,7 +162,11 @@ export class FakeAgentApi {
     }
     Promise.resolve()
       .then(body)
-      .then((res) => cb(null, res), (err: { code?: grpc.status; details?: string; message?: string }) => cb({ code: err.code ?? grpc.status.INTERNAL, details: err.details ?? err.message ?? 'error' }));
+      .then(
+        (res) => cb(null, res),
+        (err: { code?: grpc.status; details?: string; message?: string }) =>
+          cb({ code: err.code ?? grpc.status.INTERNAL, details: err.details ?? err.message ?? 'error' }),
+      );
     void call;
   }
 
@@ -158,7 +178,8 @@ export class FakeAgentApi {
   }
 
   private enroll(call: grpc.ServerUnaryCall<pb.EnrollRequest__Output, pb.EnrollResponse>): pb.EnrollResponse {
-    if (call.metadata.get('authorization')[0] !== `Bearer ${this.enrollToken}`) throw statusError(grpc.status.UNAUTHENTICATED, 'bad enroll token');
+    if (call.metadata.get('authorization')[0] !== `Bearer ${this.enrollToken}`)
+      throw statusError(grpc.status.UNAUTHENTICATED, 'bad enroll token');
     this.enrolls.push(call.request);
     const agentId = call.request.previousAgentId || `a_${randomBytes(10).toString('hex')}`;
     const credential = `${agentId}.${randomBytes(16).toString('hex')}`;
@@ -174,14 +195,18 @@ export class FakeAgentApi {
     return { directives, heartbeatIntervalMs: this.heartbeatIntervalMs, serverTimeMs: Date.now() };
   }
 
-  private async lease(agentId: string, call: grpc.ServerUnaryCall<pb.LeaseRequest__Output, pb.LeaseResponse>): Promise<pb.LeaseResponse> {
+  private async lease(
+    agentId: string,
+    call: grpc.ServerUnaryCall<pb.LeaseRequest__Output, pb.LeaseResponse>,
+  ): Promise<pb.LeaseResponse> {
     this.leaseCalls.push(call.request);
     const until = Date.now() + Math.min(call.request.waitMs, 30_000);
     for (;;) {
       const queued = [...this.leases.values()].filter((l) => l.state === 'queued').slice(0, call.request.freeSlots);
       if (queued.length > 0 || Date.now() >= until || call.cancelled || !this.server) {
         for (const l of queued) Object.assign(l, { state: 'leased', agentId });
-        if (queued.length > 0 && this.leaseMetadata) call.sendMetadata(toMetadata(this.leaseMetadata(queued.map((l) => l.assignment.jobId ?? ''))));
+        if (queued.length > 0 && this.leaseMetadata)
+          call.sendMetadata(toMetadata(this.leaseMetadata(queued.map((l) => l.assignment.jobId ?? ''))));
         return { assignments: queued.map((l) => l.assignment) };
       }
       await new Promise<void>((resolve) => {

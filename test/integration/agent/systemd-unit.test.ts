@@ -36,15 +36,22 @@ function missingSystemdAnalyze(): string | undefined {
   const found = (): boolean => spawnSync('systemd-analyze', ['--version'], { stdio: 'ignore' }).status === 0;
   if (found()) return undefined;
   if (process.getuid?.() === 0) {
-    const script = 'command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd; }';
+    const script =
+      'command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd; }';
     try {
-      execFileSync('flock', [path.join(os.tmpdir(), 'jr-apt.lock'), 'sh', '-c', script], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      execFileSync('flock', [path.join(os.tmpdir(), 'jr-apt.lock'), 'sh', '-c', script], {
+        stdio: 'ignore',
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
     } catch {
       // reported below
     }
     if (found()) return undefined;
   }
-  return new MissingBinaryError('systemd-analyze', `install Debian's systemd package (sudo apt-get install systemd), or set ${OPT_OUT}=1 to run without this check`).message;
+  return new MissingBinaryError(
+    'systemd-analyze',
+    `install Debian's systemd package (sudo apt-get install systemd), or set ${OPT_OUT}=1 to run without this check`,
+  ).message;
 }
 
 const missingTool = missingSystemdAnalyze();
@@ -83,7 +90,16 @@ describe('infra/systemd/jr-agent.service', () => {
       const m = /^([A-Z_]+)=(.*)$/.exec(line);
       if (m) env[m[1] as string] = m[2] as string;
     }
-    expect(Object.keys(env)).toEqual(expect.arrayContaining(['JR_API_GRPC', 'JR_ENROLL_TOKEN', 'JR_POOL', 'JR_SLOTS', 'JR_HEARTBEAT_INTERVAL', 'JR_BREAKER_THRESHOLD']));
+    expect(Object.keys(env)).toEqual(
+      expect.arrayContaining([
+        'JR_API_GRPC',
+        'JR_ENROLL_TOKEN',
+        'JR_POOL',
+        'JR_SLOTS',
+        'JR_HEARTBEAT_INTERVAL',
+        'JR_BREAKER_THRESHOLD',
+      ]),
+    );
     expect(env.JR_ENROLL_TOKEN).toBe('');
     const parsed = parseAgentConfig({ ...env, JR_DATA_DIR: '/var/lib/jr-agent' });
     expect(parsed.ok ? [] : parsed.issues).toEqual([]);
@@ -105,10 +121,15 @@ describe('infra/systemd/jr-agent.service', () => {
       writeFileSync(file, unit.replace(/^ExecStart=\S+/m, `ExecStart=${process.execPath}`));
       const r = spawnSync('systemd-analyze', ['verify', '--man=no', file], { encoding: 'utf8' });
       // verify exits 0 on unknown keys but names them on stderr: any line about our unit is a failure.
-      expect({ status: r.status, complaints: r.stderr.split('\n').filter((l) => l.includes('jr-agent.service')) }).toEqual({ status: 0, complaints: [] });
+      expect({
+        status: r.status,
+        complaints: r.stderr.split('\n').filter((l) => l.includes('jr-agent.service')),
+      }).toEqual({ status: 0, complaints: [] });
       const broken = path.join(tmp, 'broken.service');
       writeFileSync(broken, unit.replace('NoNewPrivileges=yes', 'NoNewPrivilegs=yes'));
-      expect(spawnSync('systemd-analyze', ['verify', '--man=no', broken], { encoding: 'utf8' }).stderr).toContain("Unknown key 'NoNewPrivilegs'");
+      expect(spawnSync('systemd-analyze', ['verify', '--man=no', broken], { encoding: 'utf8' }).stderr).toContain(
+        "Unknown key 'NoNewPrivilegs'",
+      );
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

@@ -15,11 +15,13 @@ let mounted = false;
 let t: TestApi;
 let agent: AgentClient;
 
-
 beforeAll(async () => {
   mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'jr-diskfull-'));
   mounted = process.env.JR_TEST_NO_TMPFS === '1' ? false : tryMountTmpfs(mnt, '32m');
-  if (!mounted) console.warn('disk-full test: mount -t tmpfs not permitted here; falling back to JR_JOURNAL_MAX_BYTES (ENOSPC itself is not exercised)');
+  if (!mounted)
+    console.warn(
+      'disk-full test: mount -t tmpfs not permitted here; falling back to JR_JOURNAL_MAX_BYTES (ENOSPC itself is not exercised)',
+    );
   t = await startTestApi({ JR_DATA_DIR: path.join(mnt, 'api'), ...(mounted ? {} : { JR_JOURNAL_MAX_BYTES: '8MiB' }) });
   agent = new AgentClient(t.grpcAddress);
   await agent.enroll({ pool: 'full' });
@@ -35,7 +37,6 @@ afterAll(async () => {
 
 const ballast = (): string => path.join(mnt, 'ballast');
 
-
 const submit = (body: object = { pool: 'full', steps: [{ run: 'echo hi' }] }) => http(t, 'POST', '/v1/jobs', { body });
 
 async function rejected(reason: string): Promise<number> {
@@ -46,7 +47,11 @@ async function rejected(reason: string): Promise<number> {
 it('answers 503 + Retry-After when the disk is full, harms nothing acknowledged, and resumes by itself once space frees', async () => {
   const acked: string[] = [];
   for (let i = 0; i < 5; i++) acked.push((await submit()).json.id);
-  const res = await agent.call<{ assignments: Array<{ jobId: string; attempt: number; leaseToken: string }> }>('Lease', { freeSlots: 1, waitMs: 5_000 }, { deadlineMs: 10_000 });
+  const res = await agent.call<{ assignments: Array<{ jobId: string; attempt: number; leaseToken: string }> }>(
+    'Lease',
+    { freeSlots: 1, waitMs: 5_000 },
+    { deadlineMs: 10_000 },
+  );
   const a = res.assignments[0]!;
   const key = { jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken };
 
@@ -57,7 +62,10 @@ it('answers 503 + Retry-After when the disk is full, harms nothing acknowledged,
     for (let i = 0; i < 100 && refusal?.status !== 503; i++) refusal = await submit();
   } else {
     await setDatabaseConnections(t, false);
-    const big = { pool: 'full', steps: [{ run: 'x'.repeat(60_000) }, { run: 'y'.repeat(60_000) }, { run: 'z'.repeat(60_000) }] };
+    const big = {
+      pool: 'full',
+      steps: [{ run: 'x'.repeat(60_000) }, { run: 'y'.repeat(60_000) }, { run: 'z'.repeat(60_000) }],
+    };
     for (let i = 0; i < 100 && refusal?.status !== 503; i++) refusal = await submit(big);
   }
   expect(refusal).toMatchObject({ status: 503, json: { status: 503, code: 'NOT_ACCEPTING' } });
@@ -65,10 +73,18 @@ it('answers 503 + Retry-After when the disk is full, harms nothing acknowledged,
   expect(await rejected(mounted ? 'disk_full' : 'journal_full')).toBeGreaterThan(0);
   const ready = await http(t, 'GET', '/readyz', { token: null });
   expect(ready.status).toBe(503);
-  expect(ready.json.dependencies.journal).toMatchObject({ up: false, detail: expect.stringMatching(/refusing submissions/) });
+  expect(ready.json.dependencies.journal).toMatchObject({
+    up: false,
+    detail: expect.stringMatching(/refusing submissions/),
+  });
   if (mounted) {
     // results cannot be journaled either: the agent is told to back off (not a breaker failure), nothing is half-written
-    await expect(agent.call('Report', { ...key, events: [{ seq: 1, atMs: Date.now(), log: { step: 0, stream: 'stdout', data: Buffer.alloc(200_000, 65) } }] })).rejects.toMatchObject({
+    await expect(
+      agent.call('Report', {
+        ...key,
+        events: [{ seq: 1, atMs: Date.now(), log: { step: 0, stream: 'stdout', data: Buffer.alloc(200_000, 65) } }],
+      }),
+    ).rejects.toMatchObject({
       code: status.RESOURCE_EXHAUSTED,
     });
   }
@@ -82,10 +98,22 @@ it('answers 503 + Retry-After when the disk is full, harms nothing acknowledged,
   if (mounted) fs.rmSync(ballast());
   else await setDatabaseConnections(t, true);
   // readiness comes back without any submission probing it (a balancer that stopped sending resumes)
-  await waitFor(async () => (await http(t, 'GET', '/readyz', { token: null })).status === 200, { timeoutMs: 20_000, what: 'readiness to return' });
+  await waitFor(async () => (await http(t, 'GET', '/readyz', { token: null })).status === 200, {
+    timeoutMs: 20_000,
+    what: 'readiness to return',
+  });
   expect((await submit()).status).toBe(202);
   await intact();
-  expect(await agent.call('Report', { ...key, events: [{ seq: 1, atMs: Date.now(), log: { step: 0, stream: 'stdout', data: Buffer.from('ok\n') } }] })).toEqual({ ackedSeq: 1 });
-  expect(await agent.call('Complete', { ...key, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 })).toEqual({ jobState: 'succeeded' });
-  await waitFor(async () => (await http(t, 'GET', `/v1/jobs/${a.jobId}`)).json.state === 'succeeded', { what: 'the leased job to succeed' });
+  expect(
+    await agent.call('Report', {
+      ...key,
+      events: [{ seq: 1, atMs: Date.now(), log: { step: 0, stream: 'stdout', data: Buffer.from('ok\n') } }],
+    }),
+  ).toEqual({ ackedSeq: 1 });
+  expect(await agent.call('Complete', { ...key, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 })).toEqual({
+    jobState: 'succeeded',
+  });
+  await waitFor(async () => (await http(t, 'GET', `/v1/jobs/${a.jobId}`)).json.state === 'succeeded', {
+    what: 'the leased job to succeed',
+  });
 });

@@ -5,7 +5,15 @@ import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { Client } from 'pg';
 import { loadAgentProto, type AgentServiceClient } from '@jr/contracts';
-import { createTestDatabase, deleteRedisPrefix, freePort, testRedisUrl, testServerUrl, uniquePrefix, type TestDatabase } from '@jr/testing';
+import {
+  createTestDatabase,
+  deleteRedisPrefix,
+  freePort,
+  testRedisUrl,
+  testServerUrl,
+  uniquePrefix,
+  type TestDatabase,
+} from '@jr/testing';
 import { startApi, type RunningApi } from '../../../apps/api/src/api';
 import { loadConfig } from '../../../apps/api/src/config/config.schema';
 import type { AppConfig } from '../../../apps/api/src/config/app-config';
@@ -49,13 +57,20 @@ export async function setDatabaseConnections(t: TestApi, allow: boolean): Promis
   await admin.connect();
   try {
     await admin.query(`ALTER DATABASE ${t.db.name} ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`);
-    if (!allow) await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [t.db.name]);
+    if (!allow)
+      await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [t.db.name],
+      );
   } finally {
     await admin.end();
   }
 }
 
-export async function startTestApi(env: Record<string, string> = {}, serverUrl: string = testServerUrl()): Promise<TestApi> {
+export async function startTestApi(
+  env: Record<string, string> = {},
+  serverUrl: string = testServerUrl(),
+): Promise<TestApi> {
   const db = await createTestDatabase(serverUrl);
   const prefix = uniquePrefix('api');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'jr-api-'));
@@ -142,20 +157,37 @@ export class AgentClient {
     this.client = new Ctor(address, grpc.credentials.createInsecure());
   }
 
-  call<Res>(method: 'Enroll' | 'Heartbeat' | 'Lease' | 'Report' | 'Complete', req: object, opts: { token?: string | null; deadlineMs?: number; signal?: AbortSignal } = {}): Promise<Res> {
+  call<Res>(
+    method: 'Enroll' | 'Heartbeat' | 'Lease' | 'Report' | 'Complete',
+    req: object,
+    opts: { token?: string | null; deadlineMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Res> {
     const md = new grpc.Metadata();
     const token = opts.token === undefined ? this.credential : opts.token;
     if (token !== null) md.set('authorization', `Bearer ${token}`);
-    type UnaryFn = (req: object, md: grpc.Metadata, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Res) => void) => grpc.ClientUnaryCall;
+    type UnaryFn = (
+      req: object,
+      md: grpc.Metadata,
+      options: grpc.CallOptions,
+      cb: (err: grpc.ServiceError | null, res: Res) => void,
+    ) => grpc.ClientUnaryCall;
     return new Promise((resolve, reject) => {
       const fn = (this.client as unknown as Record<string, UnaryFn>)[method] as UnaryFn;
-      const call = fn.call(this.client, req, md, { deadline: Date.now() + (opts.deadlineMs ?? 10_000) }, (err, res) => (err ? reject(err) : resolve(res)));
+      const call = fn.call(this.client, req, md, { deadline: Date.now() + (opts.deadlineMs ?? 10_000) }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      );
       opts.signal?.addEventListener('abort', () => call.cancel());
     });
   }
 
-  async enroll(req: { name?: string; pool?: string; labels?: Record<string, string>; slots?: number } = {}): Promise<string> {
-    const res = await this.call<{ agentId: string; credential: string }>('Enroll', { name: 'host-1', pool: 'default', slots: 2, labels: {}, ...req }, { token: ENROLL });
+  async enroll(
+    req: { name?: string; pool?: string; labels?: Record<string, string>; slots?: number } = {},
+  ): Promise<string> {
+    const res = await this.call<{ agentId: string; credential: string }>(
+      'Enroll',
+      { name: 'host-1', pool: 'default', slots: 2, labels: {}, ...req },
+      { token: ENROLL },
+    );
     this.credential = res.credential;
     return res.agentId;
   }

@@ -14,8 +14,10 @@ interface HeartbeatAnswer {
   directives: Array<{ kind: string }>;
 }
 
-const heartbeat = (c: AgentClient, token?: string) => c.call<HeartbeatAnswer>('Heartbeat', {}, token === undefined ? {} : { token });
-const reportingDirectives = (answers: HeartbeatAnswer[]) => answers.flatMap((a) => a.directives).filter((d) => d.kind === 'enableReporting').length;
+const heartbeat = (c: AgentClient, token?: string) =>
+  c.call<HeartbeatAnswer>('Heartbeat', {}, token === undefined ? {} : { token });
+const reportingDirectives = (answers: HeartbeatAnswer[]) =>
+  answers.flatMap((a) => a.directives).filter((d) => d.kind === 'enableReporting').length;
 
 beforeAll(async () => {
   t = await startTestApi();
@@ -46,14 +48,25 @@ describe('heartbeat', () => {
     await heartbeat(c);
     const unknown = `a_${'0'.repeat(20)}.${'s'.repeat(43)}`;
     const wrong = `${id}.${'w'.repeat(43)}`;
-    for (const token of [unknown, wrong]) await expect(heartbeat(c, token)).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
+    for (const token of [unknown, wrong])
+      await expect(heartbeat(c, token)).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
     await c.enroll({ name: 'revoked-host' }); // a new agent under the same name: the old id keeps its credential
-    const again = await c.call<{ agentId: string; credential: string }>('Enroll', { name: 'revoked-host', pool: 'default', slots: 1, previousAgentId: id }, { token: 'enroll-token-for-tests' });
+    const again = await c.call<{ agentId: string; credential: string }>(
+      'Enroll',
+      { name: 'revoked-host', pool: 'default', slots: 1, previousAgentId: id },
+      { token: 'enroll-token-for-tests' },
+    );
     expect(again.agentId).toBe(id);
-    const before = ((await http(t, 'GET', '/v1/agents')).json as { items: Array<{ id: string; lastHeartbeatAt: string }> }).items.find((a) => a.id === id);
+    const before = (
+      (await http(t, 'GET', '/v1/agents')).json as { items: Array<{ id: string; lastHeartbeatAt: string }> }
+    ).items.find((a) => a.id === id);
     for (let i = 0; i < 3; i++) await expect(heartbeat(c, old)).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
-    await expect(c.call('Lease', { freeSlots: 1, waitMs: 0 }, { token: old })).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
-    const after = ((await http(t, 'GET', '/v1/agents')).json as { items: Array<{ id: string; lastHeartbeatAt: string }> }).items.find((a) => a.id === id);
+    await expect(c.call('Lease', { freeSlots: 1, waitMs: 0 }, { token: old })).rejects.toMatchObject({
+      code: status.UNAUTHENTICATED,
+    });
+    const after = (
+      (await http(t, 'GET', '/v1/agents')).json as { items: Array<{ id: string; lastHeartbeatAt: string }> }
+    ).items.find((a) => a.id === id);
     expect(after?.lastHeartbeatAt).toBe(before?.lastHeartbeatAt);
     await expect(heartbeat(c, again.credential)).resolves.toMatchObject({ directives: [] });
   });

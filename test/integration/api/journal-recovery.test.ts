@@ -25,7 +25,14 @@ const intakeDir = (): string => path.join(t.dataDir, 'intake');
 function submission(name: string): Buffer {
   const parsed = parseJobSpec({ name, steps: [{ run: 'true' }] });
   if (!parsed.ok) throw new Error('bad spec');
-  return encodeRecord({ type: 'job.submitted', id: newJobId(), job: parsed.job, idempotencyKey: null, requestHash: requestHash(parsed.job), at: Date.now() });
+  return encodeRecord({
+    type: 'job.submitted',
+    id: newJobId(),
+    job: parsed.job,
+    idempotencyKey: null,
+    requestHash: requestHash(parsed.job),
+    at: Date.now(),
+  });
 }
 
 const idOf = (record: Buffer): string => (JSON.parse(record.toString('utf8')) as { id: string }).id;
@@ -35,7 +42,10 @@ async function appendOffline(...records: Buffer[]): Promise<string> {
   const journal = await Journal.open({ dir: intakeDir() });
   for (const r of records) await journal.append(r);
   await journal.close();
-  const segments = fs.readdirSync(intakeDir()).filter((f) => f.startsWith('seg-')).sort();
+  const segments = fs
+    .readdirSync(intakeDir())
+    .filter((f) => f.startsWith('seg-'))
+    .sort();
   return path.join(intakeDir(), segments.at(-1) as string);
 }
 
@@ -90,5 +100,7 @@ it('refuses to start on corruption inside the log, naming the file and offset', 
   const at = bytes.lastIndexOf(Buffer.from('c-2'));
   bytes.writeUInt8((bytes[at] as number) ^ 0xff, at); // a flipped byte in a record that has a valid one after it
   fs.writeFileSync(segment, bytes);
-  await expect(startApi(t.config, { clock: t.clock })).rejects.toThrow(new RegExp(`journal corrupt: ${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at offset \\d+`));
+  await expect(startApi(t.config, { clock: t.clock })).rejects.toThrow(
+    new RegExp(`journal corrupt: ${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at offset \\d+`),
+  );
 });

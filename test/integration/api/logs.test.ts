@@ -36,7 +36,11 @@ async function agent(pool: string): Promise<AgentClient> {
 }
 
 async function lease(c: AgentClient): Promise<Assignment> {
-  const res = await c.call<{ assignments: Assignment[] }>('Lease', { freeSlots: 1, waitMs: 10_000 }, { deadlineMs: 15_000 });
+  const res = await c.call<{ assignments: Assignment[] }>(
+    'Lease',
+    { freeSlots: 1, waitMs: 10_000 },
+    { deadlineMs: 15_000 },
+  );
   const a = res.assignments[0];
   if (!a) throw new Error('no assignment');
   return a;
@@ -49,20 +53,45 @@ async function submit(body: object): Promise<string> {
 }
 
 async function stateIs(id: string, state: string): Promise<void> {
-  await waitFor(async () => (await http(t, 'GET', `/v1/jobs/${id}`)).json?.state === state, { timeoutMs: 20_000, what: `job ${id} to be ${state}` });
+  await waitFor(async () => (await http(t, 'GET', `/v1/jobs/${id}`)).json?.state === state, {
+    timeoutMs: 20_000,
+    what: `job ${id} to be ${state}`,
+  });
 }
 
-type Event = { seq: number; atMs: number; log?: { step: number; stream: string; data: Buffer }; stepStarted?: { step: number; name: string; try: number } };
-const logEvent = (seq: number, step: number, data: Buffer | string): Event => ({ seq, atMs: Date.now(), log: { step, stream: 'stdout', data: Buffer.from(data) } });
-const stepEvent = (seq: number, step: number, name: string): Event => ({ seq, atMs: Date.now(), stepStarted: { step, name, try: 1 } });
+type Event = {
+  seq: number;
+  atMs: number;
+  log?: { step: number; stream: string; data: Buffer };
+  stepStarted?: { step: number; name: string; try: number };
+};
+const logEvent = (seq: number, step: number, data: Buffer | string): Event => ({
+  seq,
+  atMs: Date.now(),
+  log: { step, stream: 'stdout', data: Buffer.from(data) },
+});
+const stepEvent = (seq: number, step: number, name: string): Event => ({
+  seq,
+  atMs: Date.now(),
+  stepStarted: { step, name, try: 1 },
+});
 
 /** Sends events in reports of at most 400. */
 async function report(c: AgentClient, a: Assignment, events: Event[]): Promise<void> {
-  for (let i = 0; i < events.length; i += 400) await c.call('Report', { jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken, events: events.slice(i, i + 400) });
+  for (let i = 0; i < events.length; i += 400)
+    await c.call('Report', {
+      jobId: a.jobId,
+      attempt: a.attempt,
+      leaseToken: a.leaseToken,
+      events: events.slice(i, i + 400),
+    });
 }
 
 /** An SSE reader: the concatenated `log` data, the ids seen, and whether `end` came. */
-async function follow(id: string, opts: { markers?: boolean; lastEventId?: string; stopAfterChars?: number } = {}): Promise<{ text: string; ids: Array<{ id: string; at: number }>; ended: boolean }> {
+async function follow(
+  id: string,
+  opts: { markers?: boolean; lastEventId?: string; stopAfterChars?: number } = {},
+): Promise<{ text: string; ids: Array<{ id: string; at: number }>; ended: boolean }> {
   const headers: Record<string, string> = { authorization: `Bearer ${ADMIN}` };
   if (opts.lastEventId) headers['last-event-id'] = opts.lastEventId;
   const res = await fetch(`${t.baseUrl}/v1/jobs/${id}/logs?follow=1${opts.markers ? '&markers=1' : ''}`, { headers });
@@ -95,7 +124,14 @@ describe('a job with thousands of chunks over two attempts', () => {
   beforeAll(async () => {
     await useApi();
     const c = await agent('many');
-    id = await submit({ pool: 'many', retries: 1, steps: [{ name: 'build', run: 'make' }, { name: 'test', run: 'make test' }] });
+    id = await submit({
+      pool: 'many',
+      retries: 1,
+      steps: [
+        { name: 'build', run: 'make' },
+        { name: 'test', run: 'make test' },
+      ],
+    });
 
     // attempt 1: 1,500 chunks, every one of them ending in half of a '✓' that the next completes
     const tick = Buffer.from('✓');
@@ -116,7 +152,9 @@ describe('a job with thousands of chunks over two attempts', () => {
     expect(second.attempt).toBe(2);
     const step1 = Array.from({ length: 1_000 }, (_, i) => logEvent(i + 2, 0, `a2 build ${i + 1}\n`));
     await report(c, second, [stepEvent(1, 0, 'build'), ...step1]);
-    await waitFor(async () => (await http(t, 'GET', `/v1/jobs/${id}/logs`)).text.includes('a2 build 1000\n'), { what: 'attempt 2 step 1 to be applied' });
+    await waitFor(async () => (await http(t, 'GET', `/v1/jobs/${id}/logs`)).text.includes('a2 build 1000\n'), {
+      what: 'attempt 2 step 1 to be applied',
+    });
     midway = follow(id, { markers: true });
     const step2 = Array.from({ length: 700 }, (_, i) => logEvent(i + 1_003, 1, `a2 test ${i + 1}\n`));
     await report(c, second, [stepEvent(1_002, 1, 'test'), ...step2]);
@@ -163,7 +201,9 @@ describe('a job with thousands of chunks over two attempts', () => {
   });
 
   it('refuses a Last-Event-ID it did not write, and bad flags, with 400', async () => {
-    const bad = await fetch(`${t.baseUrl}/v1/jobs/${id}/logs?follow=1`, { headers: { authorization: `Bearer ${ADMIN}`, 'last-event-id': '1.2.0.ff' } });
+    const bad = await fetch(`${t.baseUrl}/v1/jobs/${id}/logs?follow=1`, {
+      headers: { authorization: `Bearer ${ADMIN}`, 'last-event-id': '1.2.0.ff' },
+    });
     expect(bad.status).toBe(400);
     expect((await http(t, 'GET', `/v1/jobs/${id}/logs?markers=yes`)).status).toBe(400);
   });
@@ -177,13 +217,19 @@ describe('JR_MAX_LOG_BYTES', () => {
     const id = await submit({ pool: 'cap', retries: 1, steps: [{ run: 'spew' }] });
     const line = `${'é'.repeat(499)}\n`; // 999 bytes
     const first = await lease(c);
-    await report(c, first, Array.from({ length: 40 }, (_, i) => logEvent(i + 1, 0, line)));
+    await report(
+      c,
+      first,
+      Array.from({ length: 40 }, (_, i) => logEvent(i + 1, 0, line)),
+    );
     await c.call('Complete', { ...first, outcome: 'OUTCOME_FAILED', exitCode: 1 });
     const second = await lease(c);
     const events = Array.from({ length: 40 }, (_, i) => logEvent(i + 1, 0, line));
     await report(c, second, events);
     await report(c, second, events); // a repeat (the agent retried): counted once
-    expect(await c.call('Report', { ...second, events: [logEvent(41, 0, 'more after the cap\n')] })).toEqual({ ackedSeq: 41 });
+    expect(await c.call('Report', { ...second, events: [logEvent(41, 0, 'more after the cap\n')] })).toEqual({
+      ackedSeq: 41,
+    });
     await c.call('Complete', { ...second, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 });
     await stateIs(id, 'succeeded');
 
@@ -200,7 +246,10 @@ describe('JR_MAX_LOG_BYTES', () => {
     const pg = new Client({ connectionString: t.db.url });
     await pg.connect();
     try {
-      const row = await pg.query<{ log_bytes: string; log_truncated: boolean }>('SELECT log_bytes, log_truncated FROM jobs WHERE id = $1', [id]);
+      const row = await pg.query<{ log_bytes: string; log_truncated: boolean }>(
+        'SELECT log_bytes, log_truncated FROM jobs WHERE id = $1',
+        [id],
+      );
       expect(row.rows[0]).toEqual({ log_bytes: String(Buffer.byteLength(body)), log_truncated: true });
     } finally {
       await pg.end();

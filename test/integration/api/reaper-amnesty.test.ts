@@ -10,7 +10,8 @@ interface LeaseAnswer {
   assignments: Array<{ jobId: string; attempt: number; leaseToken: string }>;
 }
 
-const lease = (waitMs: number) => c.call<LeaseAnswer>('Lease', { freeSlots: 1, waitMs }, { deadlineMs: waitMs + 5_000 });
+const lease = (waitMs: number) =>
+  c.call<LeaseAnswer>('Lease', { freeSlots: 1, waitMs }, { deadlineMs: waitMs + 5_000 });
 
 async function attempts(id: string): Promise<Array<{ n: number; state: string }>> {
   return (await http(t, 'GET', `/v1/jobs/${id}`)).json.attempts as Array<{ n: number; state: string }>;
@@ -35,14 +36,23 @@ describe('lease reaper start-up amnesty', () => {
     await sleep(2_600); // the first pass (and its amnesty) has run
     t.clock.advance(10_000); // past the lease's 12 s, well inside the 22 s from the first pass an amnesty would have given
     expect((await lease(6_000)).assignments[0]).toMatchObject({ jobId: id, attempt: 2 });
-    expect(await attempts(id)).toMatchObject([{ n: 1, state: 'lost' }, { n: 2, state: 'leased' }]);
+    expect(await attempts(id)).toMatchObject([
+      { n: 1, state: 'lost' },
+      { n: 2, state: 'leased' },
+    ]);
 
     await t.restart(); // attempt 2 was granted by the previous process: its agent may have been unable to heartbeat
     await sleep(2_600);
     t.clock.advance(13_000); // past attempt 2's own 12 s
     await sleep(2_600); // another pass: attempt 2 is under amnesty (until the first pass + 22 s)
-    expect(await attempts(id)).toMatchObject([{ n: 1, state: 'lost' }, { n: 2, state: 'leased' }]);
+    expect(await attempts(id)).toMatchObject([
+      { n: 1, state: 'lost' },
+      { n: 2, state: 'leased' },
+    ]);
     t.clock.advance(10_000);
-    await waitFor(async () => (await attempts(id))[1]?.state === 'lost', { what: 'attempt 2 lost once the amnesty ran out', timeoutMs: 15_000 });
+    await waitFor(async () => (await attempts(id))[1]?.state === 'lost', {
+      what: 'attempt 2 lost once the amnesty ran out',
+      timeoutMs: 15_000,
+    });
   }, 90_000);
 });

@@ -35,7 +35,10 @@ async function agent(pool: string, labels: Record<string, string>, name: string)
 }
 
 async function submit(pool: string, headers: Record<string, string> = {}): Promise<string> {
-  const r = await http(t, 'POST', '/v1/jobs', { body: { pool, labels: { os: 'linux' }, steps: [{ run: 'true' }] }, headers });
+  const r = await http(t, 'POST', '/v1/jobs', {
+    body: { pool, labels: { os: 'linux' }, steps: [{ run: 'true' }] },
+    headers,
+  });
   expect([200, 202]).toContain(r.status);
   return r.json.id;
 }
@@ -59,7 +62,11 @@ async function inBullmq(pool: string, ids: string[]): Promise<boolean> {
 async function leaseAll(c: AgentClient): Promise<string[]> {
   const got: string[] = [];
   for (;;) {
-    const res = await c.call<{ assignments: Array<{ jobId: string }> }>('Lease', { freeSlots: 1, waitMs: 1_500 }, { deadlineMs: 10_000 });
+    const res = await c.call<{ assignments: Array<{ jobId: string }> }>(
+      'Lease',
+      { freeSlots: 1, waitMs: 1_500 },
+      { deadlineMs: 10_000 },
+    );
     const a = res.assignments[0];
     if (!a) return got;
     got.push(a.jobId);
@@ -84,7 +91,10 @@ it('after FLUSHALL notices within seconds and re-enqueues every queued job once,
   const before = await reconciliations();
   await flushall();
   expect(await inBullmq('rc', ids)).toBe(false);
-  await waitFor(async () => (await reconciliations()) === before + 1, { timeoutMs: 8_000, what: 'the reconciliation after FLUSHALL' });
+  await waitFor(async () => (await reconciliations()) === before + 1, {
+    timeoutMs: 8_000,
+    what: 'the reconciliation after FLUSHALL',
+  });
   await waitFor(() => inBullmq('rc', ids), { what: 'the jobs back in BullMQ' });
   expect(await parkedLease).toEqual([]);
   const linux = await agent('rc', { os: 'linux' }, 'linux-host');
@@ -101,7 +111,10 @@ it('Redis killed and restarted empty: intake keeps answering 202, and every ackn
   const ready = await http(t, 'GET', '/readyz', { token: null });
   expect(ready).toMatchObject({ status: 200, json: { degraded: ['redis'] } });
   await redis.start();
-  await waitFor(async () => (await reconciliations()) > before, { timeoutMs: 10_000, what: 'the reconciliation after the restart' });
+  await waitFor(async () => (await reconciliations()) > before, {
+    timeoutMs: 10_000,
+    what: 'the reconciliation after the restart',
+  });
   expect((await leaseAll(linux)).sort()).toEqual([...ids].sort());
 });
 

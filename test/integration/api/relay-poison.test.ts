@@ -1,4 +1,3 @@
- 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client } from 'pg';
@@ -31,15 +30,23 @@ afterAll(async () => {
   await t?.cleanup();
 });
 
-const quarantined = (): string[] => (fs.existsSync(path.join(t.dataDir, 'quarantine')) ? fs.readdirSync(path.join(t.dataDir, 'quarantine')) : []);
+const quarantined = (): string[] =>
+  fs.existsSync(path.join(t.dataDir, 'quarantine')) ? fs.readdirSync(path.join(t.dataDir, 'quarantine')) : [];
 
 /** Makes this test's own database read-only for every new session (and ends the current ones), or writable again. */
 async function setReadOnly(on: boolean): Promise<void> {
   const admin = new Client({ connectionString: t.serverUrl });
   await admin.connect();
   try {
-    await admin.query(on ? `ALTER DATABASE ${t.db.name} SET default_transaction_read_only = on` : `ALTER DATABASE ${t.db.name} RESET default_transaction_read_only`);
-    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [t.db.name]);
+    await admin.query(
+      on
+        ? `ALTER DATABASE ${t.db.name} SET default_transaction_read_only = on`
+        : `ALTER DATABASE ${t.db.name} RESET default_transaction_read_only`,
+    );
+    await admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [t.db.name],
+    );
   } finally {
     await admin.end();
   }
@@ -49,7 +56,14 @@ function record(name: string, tamper: (job: NormalizedJob) => NormalizedJob = (j
   const parsed = parseJobSpec({ name, steps: [{ run: 'true' }] });
   if (!parsed.ok) throw new Error('bad spec');
   const job = tamper(parsed.job);
-  return { type: 'job.submitted', id: newJobId(), job, idempotencyKey: null, requestHash: requestHash(job), at: Date.now() };
+  return {
+    type: 'job.submitted',
+    id: newJobId(),
+    job,
+    idempotencyKey: null,
+    requestHash: requestHash(job),
+    at: Date.now(),
+  };
 }
 
 /** What intake does once a record is durable: append it to the journal, hand it to the relay. */
@@ -72,10 +86,19 @@ it('quarantines records Postgres refuses as bad data at once, trying each alone 
     const poisonJson = record('poison-json', (j) => ({ ...j, env: { K: 'lone\ud800' } })); // jsonb: unpaired surrogate
     const poisonNul = record('poison-jsonb-nul', (j) => ({ ...j, labels: { k: 'a\u0000' } })); // jsonb: \u0000
     const good = Array.from({ length: 40 }, (_, i) => record(`good-${i}`));
-    await journal([...good.slice(0, 10), poisonText, ...good.slice(10, 20), poisonJson, ...good.slice(20, 30), poisonNul, ...good.slice(30)]);
+    await journal([
+      ...good.slice(0, 10),
+      poisonText,
+      ...good.slice(10, 20),
+      poisonJson,
+      ...good.slice(20, 30),
+      poisonNul,
+      ...good.slice(30),
+    ]);
     const pending = t.api.app.get(PendingSubmissions);
     await waitFor(() => pending.size === 0, { timeoutMs: 20_000, what: 'the relay to settle every record' });
-    for (const g of good) expect((await http(t, 'GET', `/v1/jobs/${g.id}`)).json).toMatchObject({ id: g.id, state: 'queued' });
+    for (const g of good)
+      expect((await http(t, 'GET', `/v1/jobs/${g.id}`)).json).toMatchObject({ id: g.id, state: 'queued' });
     for (const p of [poisonText, poisonJson, poisonNul]) {
       expect((await http(t, 'GET', `/v1/jobs/${p.id}`)).status).toBe(404);
       expect(tries.get(p.id)).toBe(1); // refused alone once: bad data is not retried (old: 3 tries, backing off between them)
@@ -92,7 +115,11 @@ it('waits while Postgres is read-only (25006, as a hot standby answers) and appl
   clients.push(c);
   await c.enroll({ pool: 'ro', name: 'host-ro' });
   const leased = await http(t, 'POST', '/v1/jobs', { body: { pool: 'ro', steps: [{ run: 'echo x' }] } });
-  const res = await c.call<{ assignments: Array<{ jobId: string; attempt: number; leaseToken: string }> }>('Lease', { freeSlots: 1, waitMs: 10_000 }, { deadlineMs: 15_000 });
+  const res = await c.call<{ assignments: Array<{ jobId: string; attempt: number; leaseToken: string }> }>(
+    'Lease',
+    { freeSlots: 1, waitMs: 10_000 },
+    { deadlineMs: 15_000 },
+  );
   const a = res.assignments[0];
   if (!a || a.jobId !== leased.json.id) throw new Error('no assignment');
   const key = { jobId: a.jobId, attempt: a.attempt, leaseToken: a.leaseToken };
@@ -105,11 +132,17 @@ it('waits while Postgres is read-only (25006, as a hot standby answers) and appl
     });
   const intakeRepo = t.api.app.get(IntakeRepository);
   const resultsRepo = t.api.app.get(ResultsRepository);
-  const [applyIntake, applyReport, applyComplete] = [intakeRepo.apply.bind(intakeRepo), resultsRepo.applyReport.bind(resultsRepo), resultsRepo.applyComplete.bind(resultsRepo)];
+  const [applyIntake, applyReport, applyComplete] = [
+    intakeRepo.apply.bind(intakeRepo),
+    resultsRepo.applyReport.bind(resultsRepo),
+    resultsRepo.applyComplete.bind(resultsRepo),
+  ];
   const spies = [
     jest.spyOn(intakeRepo, 'apply').mockImplementation((jobs) => countReadOnly('intake', applyIntake(jobs))),
     jest.spyOn(resultsRepo, 'applyReport').mockImplementation((r) => countReadOnly('results', applyReport(r))),
-    jest.spyOn(resultsRepo, 'applyComplete').mockImplementation((r, n) => countReadOnly('results', applyComplete(r, n))),
+    jest
+      .spyOn(resultsRepo, 'applyComplete')
+      .mockImplementation((r, n) => countReadOnly('results', applyComplete(r, n))),
   ];
   const ids: string[] = [];
   try {
@@ -121,9 +154,14 @@ it('waits while Postgres is read-only (25006, as a hot standby answers) and appl
     }
     const log = { seq: 1, atMs: Date.now(), log: { step: 0, stream: 'stdout', data: Buffer.from('kept\n') } };
     expect(await c.call('Report', { ...key, events: [log] })).toEqual({ ackedSeq: 1 });
-    expect(await c.call('Complete', { ...key, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 })).toEqual({ jobState: 'succeeded' });
+    expect(await c.call('Complete', { ...key, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 })).toEqual({
+      jobState: 'succeeded',
+    });
     // the relays keep trying (and are refused) for as long as it takes: several refusals each, nothing quarantined
-    await waitFor(() => refusals.intake >= 3 && refusals.results >= 3, { timeoutMs: 30_000, what: 'the relays to be refused by the read-only database a few times' });
+    await waitFor(() => refusals.intake >= 3 && refusals.results >= 3, {
+      timeoutMs: 30_000,
+      what: 'the relays to be refused by the read-only database a few times',
+    });
     expect(quarantined()).toHaveLength(before);
   } finally {
     await setReadOnly(false);
@@ -132,9 +170,14 @@ it('waits while Postgres is read-only (25006, as a hot standby answers) and appl
   const pending = t.api.app.get(PendingSubmissions);
   await waitFor(() => pending.size === 0, { timeoutMs: 30_000, what: 'the intake relay to apply after read-only' });
   for (const id of ids) expect((await http(t, 'GET', `/v1/jobs/${id}`)).json).toMatchObject({ id, state: 'queued' });
-  await waitFor(async () => (await http(t, 'GET', `/v1/jobs/${key.jobId}`)).json?.state === 'succeeded', { timeoutMs: 30_000, what: 'the results relay to apply after read-only' });
+  await waitFor(async () => (await http(t, 'GET', `/v1/jobs/${key.jobId}`)).json?.state === 'succeeded', {
+    timeoutMs: 30_000,
+    what: 'the results relay to apply after read-only',
+  });
   expect((await http(t, 'GET', `/v1/jobs/${key.jobId}/logs`)).text).toBe('kept\n');
   expect(quarantined()).toHaveLength(before);
   // the attempt ended as reported: another outcome for it now is refused
-  await expect(c.call('Complete', { ...key, outcome: 'OUTCOME_FAILED', exitCode: 1 })).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
+  await expect(c.call('Complete', { ...key, outcome: 'OUTCOME_FAILED', exitCode: 1 })).rejects.toMatchObject({
+    code: status.FAILED_PRECONDITION,
+  });
 });

@@ -36,7 +36,16 @@ it('replays journal records after the checkpoint at start-up, before answering',
   if (!parsed.ok) throw new Error('bad spec');
   const id = newJobId();
   const journal = await Journal.open({ dir: path.join(t.dataDir, 'intake') });
-  await journal.append(encodeRecord({ type: 'job.submitted', id, job: parsed.job, idempotencyKey: null, requestHash: requestHash(parsed.job), at: Date.now() }));
+  await journal.append(
+    encodeRecord({
+      type: 'job.submitted',
+      id,
+      job: parsed.job,
+      idempotencyKey: null,
+      requestHash: requestHash(parsed.job),
+      at: Date.now(),
+    }),
+  );
   await journal.close();
   await t.restart();
   const r = await http(t, 'GET', `/v1/jobs/${id}`);
@@ -48,21 +57,34 @@ it('replays journal records after the checkpoint at start-up, before answering',
 it('accepts submissions while Postgres is down (202, durable) and applies them when it is back', async () => {
   await setConnections(false);
   try {
-    const r = await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'echo durable' }] }, headers: { 'idempotency-key': 'while-down' } });
+    const r = await http(t, 'POST', '/v1/jobs', {
+      body: { steps: [{ run: 'echo durable' }] },
+      headers: { 'idempotency-key': 'while-down' },
+    });
     expect(r.status).toBe(202);
     // still ready: intake accepts (journal); /readyz names what is down
     const ready = await http(t, 'GET', '/readyz', { token: null });
     expect(ready.status).toBe(200);
     expect(ready.json.dependencies.postgres.up).toBe(false);
     expect(ready.json.degraded).toEqual(['postgres']);
-    expect((await http(t, 'GET', `/v1/jobs/${r.json.id}`)).json).toMatchObject({ id: r.json.id, state: 'queued', attempts: [] });
-    const again = await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'echo durable' }] }, headers: { 'idempotency-key': 'while-down' } });
+    expect((await http(t, 'GET', `/v1/jobs/${r.json.id}`)).json).toMatchObject({
+      id: r.json.id,
+      state: 'queued',
+      attempts: [],
+    });
+    const again = await http(t, 'POST', '/v1/jobs', {
+      body: { steps: [{ run: 'echo durable' }] },
+      headers: { 'idempotency-key': 'while-down' },
+    });
     expect(again).toMatchObject({ status: 200, json: { id: r.json.id } });
     await setConnections(true);
-    const view = await waitFor(async () => {
-      const v = await http(t, 'GET', `/v1/jobs/${r.json.id}`);
-      return v.status === 200 ? v.json : undefined;
-    }, { timeoutMs: 20_000, what: 'the relay to apply the journaled job' });
+    const view = await waitFor(
+      async () => {
+        const v = await http(t, 'GET', `/v1/jobs/${r.json.id}`);
+        return v.status === 200 ? v.json : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the relay to apply the journaled job' },
+    );
     expect(view).toMatchObject({ state: 'queued', spec: { steps: [{ run: 'echo durable' }] } });
     await waitFor(() => inBullmq(r.json.id), { timeoutMs: 10_000, what: 'the job in BullMQ' });
   } finally {
@@ -85,7 +107,10 @@ it('answers 503 with Retry-After when the journal is full, and accepts again onc
   } finally {
     await setConnections(true);
   }
-  await waitFor(async () => (await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'true' }] } })).status === 202, { timeoutMs: 30_000, what: 'intake to accept again' });
+  await waitFor(
+    async () => (await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'true' }] } })).status === 202,
+    { timeoutMs: 30_000, what: 'intake to accept again' },
+  );
 });
 
 it('a key repeated while Postgres was down: same body -> its new id becomes an alias of the existing job; other body -> a job of its own', async () => {
@@ -93,7 +118,10 @@ it('a key repeated while Postgres was down: same body -> its new id becomes an a
   const keyB = { 'idempotency-key': 'repeated-while-down-b' };
   const body = { name: 'aliased', steps: [{ run: 'echo same' }] };
   const first = await http(t, 'POST', '/v1/jobs', { body, headers: keyA });
-  const holderB = await http(t, 'POST', '/v1/jobs', { body: { name: 'holder-b', steps: [{ run: 'echo b' }] }, headers: keyB });
+  const holderB = await http(t, 'POST', '/v1/jobs', {
+    body: { name: 'holder-b', steps: [{ run: 'echo b' }] },
+    headers: keyB,
+  });
   const pending = t.api.app.get(PendingSubmissions);
   await waitFor(() => pending.size === 0, { what: 'the relay to apply both' });
   await setConnections(false);
@@ -102,28 +130,48 @@ it('a key repeated while Postgres was down: same body -> its new id becomes an a
   try {
     // Postgres cannot be asked whether the keys are taken: accepted (durable), resolved by the relay later
     same = await http(t, 'POST', '/v1/jobs', { body, headers: keyA });
-    other = await http(t, 'POST', '/v1/jobs', { body: { name: 'other-body', steps: [{ run: 'echo other' }] }, headers: keyB });
+    other = await http(t, 'POST', '/v1/jobs', {
+      body: { name: 'other-body', steps: [{ run: 'echo other' }] },
+      headers: keyB,
+    });
     expect([same.status, other.status]).toEqual([202, 202]);
     expect(same.json.id).not.toBe(first.json.id);
     // the same key again while its record is pending: answered from the journal's index (and a new body conflicts)
-    expect(await http(t, 'POST', '/v1/jobs', { body, headers: keyA })).toMatchObject({ status: 200, json: { id: same.json.id } });
+    expect(await http(t, 'POST', '/v1/jobs', { body, headers: keyA })).toMatchObject({
+      status: 200,
+      json: { id: same.json.id },
+    });
     expect((await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'x' }] }, headers: keyA })).status).toBe(409);
   } finally {
     await setConnections(true);
   }
-  const aliased = await waitFor(async () => {
-    const v = await http(t, 'GET', `/v1/jobs/${same.json.id}`);
-    return v.status === 200 && v.json.id === first.json.id ? v.json : undefined;
-  }, { timeoutMs: 20_000, what: 'the repeated id to resolve to the first job' });
+  const aliased = await waitFor(
+    async () => {
+      const v = await http(t, 'GET', `/v1/jobs/${same.json.id}`);
+      return v.status === 200 && v.json.id === first.json.id ? v.json : undefined;
+    },
+    { timeoutMs: 20_000, what: 'the repeated id to resolve to the first job' },
+  );
   expect(aliased).toMatchObject({ id: first.json.id, name: 'aliased' });
-  expect(await http(t, 'POST', `/v1/jobs/${same.json.id}/cancel`)).toMatchObject({ status: 202, json: { state: 'cancelled' } });
+  expect(await http(t, 'POST', `/v1/jobs/${same.json.id}/cancel`)).toMatchObject({
+    status: 202,
+    json: { state: 'cancelled' },
+  });
   expect((await http(t, 'GET', `/v1/jobs/${first.json.id}`)).json.state).toBe('cancelled');
   // acknowledged with another body under a taken key: it runs as a job of its own (the holder is untouched)
-  const own = await waitFor(async () => {
-    const v = await http(t, 'GET', `/v1/jobs/${other.json.id}`);
-    return v.status === 200 && v.json.name === 'other-body' ? v.json : undefined;
-  }, { timeoutMs: 20_000, what: 'the other job applied' });
+  const own = await waitFor(
+    async () => {
+      const v = await http(t, 'GET', `/v1/jobs/${other.json.id}`);
+      return v.status === 200 && v.json.name === 'other-body' ? v.json : undefined;
+    },
+    { timeoutMs: 20_000, what: 'the other job applied' },
+  );
   expect(own).toMatchObject({ id: other.json.id, state: 'queued' });
-  expect((await http(t, 'GET', `/v1/jobs/${holderB.json.id}`)).json).toMatchObject({ name: 'holder-b', state: 'queued' });
-  expect(await http(t, 'POST', '/v1/jobs', { body: { name: 'holder-b', steps: [{ run: 'echo b' }] }, headers: keyB })).toMatchObject({ status: 200, json: { id: holderB.json.id } });
+  expect((await http(t, 'GET', `/v1/jobs/${holderB.json.id}`)).json).toMatchObject({
+    name: 'holder-b',
+    state: 'queued',
+  });
+  expect(
+    await http(t, 'POST', '/v1/jobs', { body: { name: 'holder-b', steps: [{ run: 'echo b' }] }, headers: keyB }),
+  ).toMatchObject({ status: 200, json: { id: holderB.json.id } });
 });

@@ -25,12 +25,20 @@ describe('POST /v1/jobs', () => {
     const r = await http(t, 'POST', '/v1/jobs', { body: { ...job, pool: 'builds', labels: { os: 'linux' } } });
     expect(r.status).toBe(202);
     expect(r.json).toEqual({ id: expect.stringMatching(/^j_[0-9a-z]{26}$/), state: 'queued' });
-    const row = await waitFor(async () => (await pg.query('SELECT state, pool, labels, rounds FROM jobs WHERE id = $1', [r.json.id])).rows[0], { what: 'the row' });
+    const row = await waitFor(
+      async () => (await pg.query('SELECT state, pool, labels, rounds FROM jobs WHERE id = $1', [r.json.id])).rows[0],
+      { what: 'the row' },
+    );
     expect(row).toEqual({ state: 'queued', pool: 'builds', labels: { os: 'linux' }, rounds: 1 });
     const queue = new Queue('pool-builds', { connection: { url: testRedisUrl() }, prefix: t.prefix });
     try {
       const bull = await waitFor(() => queue.getJob(`${r.json.id}-r1`), { what: 'the BullMQ job' });
-      expect(bull?.data).toEqual({ jobId: r.json.id, pool: 'builds', labels: { os: 'linux' }, queuedAtMs: expect.any(Number) });
+      expect(bull?.data).toEqual({
+        jobId: r.json.id,
+        pool: 'builds',
+        labels: { os: 'linux' },
+        queuedAtMs: expect.any(Number),
+      });
     } finally {
       await queue.close();
     }
@@ -39,14 +47,26 @@ describe('POST /v1/jobs', () => {
   it('dedups on Idempotency-Key: same key => same id and 200; a different body => 409', async () => {
     const first = await http(t, 'POST', '/v1/jobs', { body: job, headers: { 'idempotency-key': 'deploy-42' } });
     expect(first.status).toBe(202);
-    const again = await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'echo hi' }], name: 'hello' }, headers: { 'idempotency-key': 'deploy-42' } });
+    const again = await http(t, 'POST', '/v1/jobs', {
+      body: { steps: [{ run: 'echo hi' }], name: 'hello' },
+      headers: { 'idempotency-key': 'deploy-42' },
+    });
     expect(again.status).toBe(200);
     expect(again.json.id).toBe(first.json.id);
-    const other = await http(t, 'POST', '/v1/jobs', { body: { steps: [{ run: 'echo bye' }] }, headers: { 'idempotency-key': 'deploy-42' } });
+    const other = await http(t, 'POST', '/v1/jobs', {
+      body: { steps: [{ run: 'echo bye' }] },
+      headers: { 'idempotency-key': 'deploy-42' },
+    });
     expect(other.status).toBe(409);
-    expect(other.json).toMatchObject({ status: 409, type: expect.any(String), title: expect.any(String), detail: expect.stringContaining(first.json.id) });
+    expect(other.json).toMatchObject({
+      status: 409,
+      type: expect.any(String),
+      title: expect.any(String),
+      detail: expect.stringContaining(first.json.id),
+    });
     // the relay applies the journaled submission moments after the 202: exactly one row for the key
-    const count = async () => (await pg.query(`SELECT count(*)::int AS n FROM jobs WHERE idempotency_key = 'deploy-42'`)).rows[0].n as number;
+    const count = async () =>
+      (await pg.query(`SELECT count(*)::int AS n FROM jobs WHERE idempotency_key = 'deploy-42'`)).rows[0].n as number;
     await waitFor(async () => (await count()) === 1, { what: 'the keyed job in Postgres' });
     const later = await http(t, 'POST', '/v1/jobs', { body: job, headers: { 'idempotency-key': 'deploy-42' } });
     expect(later).toMatchObject({ status: 200, json: { id: first.json.id } });
@@ -54,7 +74,11 @@ describe('POST /v1/jobs', () => {
   });
 
   it('dedups concurrent submissions with one key', async () => {
-    const results = await Promise.all(Array.from({ length: 8 }, () => http(t, 'POST', '/v1/jobs', { body: job, headers: { 'idempotency-key': 'burst-1' } })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        http(t, 'POST', '/v1/jobs', { body: job, headers: { 'idempotency-key': 'burst-1' } }),
+      ),
+    );
     const ids = new Set(results.map((r) => r.json.id));
     expect(ids.size).toBe(1);
     expect(results.every((r) => r.status === 200 || r.status === 202)).toBe(true);
@@ -80,7 +104,10 @@ describe('POST /v1/jobs', () => {
     ['an empty body', undefined, '(root)'],
     ['a hostile env key', { steps: [{ run: 'true' }], env: { JR_JOB_ID: 'x' } }, 'env.JR_JOB_ID'],
   ])('refuses %s with 400 and errors[]', async (_what, body, path) => {
-    const r = body === undefined ? await http(t, 'POST', '/v1/jobs', { headers: { 'content-type': 'application/json' } }) : await http(t, 'POST', '/v1/jobs', { body });
+    const r =
+      body === undefined
+        ? await http(t, 'POST', '/v1/jobs', { headers: { 'content-type': 'application/json' } })
+        : await http(t, 'POST', '/v1/jobs', { body });
     expect(r.status).toBe(400);
     expect(r.json.errors.map((e: { path: string }) => e.path)).toContain(path);
   });
@@ -98,7 +125,11 @@ describe('POST /v1/jobs', () => {
   });
 
   it('refuses without a token, with a wrong token, and with another scheme (401)', async () => {
-    for (const opts of [{ token: null }, { token: 'wrong' }, { token: null, headers: { authorization: `Basic ${ADMIN_B64}` } }]) {
+    for (const opts of [
+      { token: null },
+      { token: 'wrong' },
+      { token: null, headers: { authorization: `Basic ${ADMIN_B64}` } },
+    ]) {
       const r = await http(t, 'POST', '/v1/jobs', { ...opts, body: job });
       expect(r.status).toBe(401);
       expect(r.json).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
@@ -115,7 +146,15 @@ describe('reading and cancelling jobs', () => {
     const { json } = await http(t, 'POST', '/v1/jobs', { body: { ...job, retries: 2, timeout: '5m' } });
     const r = await http(t, 'GET', `/v1/jobs/${json.id}`);
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ id: json.id, state: 'queued', pool: 'default', labels: {}, attempts: [], exitCode: null, spec: { retries: 2, timeoutMs: 300_000 } });
+    expect(r.json).toMatchObject({
+      id: json.id,
+      state: 'queued',
+      pool: 'default',
+      labels: {},
+      attempts: [],
+      exitCode: null,
+      spec: { retries: 2, timeoutMs: 300_000 },
+    });
     expect(Date.parse(r.json.createdAt)).not.toBeNaN();
     for (const id of ['j_00000000000000000000000000', 'nope', '%00', 'j_' + 'z'.repeat(300)]) {
       const missing = await http(t, 'GET', `/v1/jobs/${id}`);
@@ -126,7 +165,8 @@ describe('reading and cancelling jobs', () => {
 
   it('lists newest first, pages with an opaque cursor, filters by state and pool', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await http(t, 'POST', '/v1/jobs', { body: { ...job, pool: 'paging' } })).json.id);
+    for (let i = 0; i < 3; i++)
+      ids.push((await http(t, 'POST', '/v1/jobs', { body: { ...job, pool: 'paging' } })).json.id);
     const page1 = await http(t, 'GET', '/v1/jobs?pool=paging&limit=2');
     expect(page1.json.items.map((j: { id: string }) => j.id)).toEqual([ids[2], ids[1]]);
     const page2 = await http(t, 'GET', `/v1/jobs?pool=paging&limit=2&cursor=${page1.json.nextCursor}`);
@@ -144,7 +184,10 @@ describe('reading and cancelling jobs', () => {
     const r = await http(t, 'POST', `/v1/jobs/${json.id}/cancel`);
     expect(r.status).toBe(202);
     expect(r.json).toEqual({ id: json.id, state: 'cancelled' });
-    expect((await http(t, 'GET', `/v1/jobs/${json.id}`)).json).toMatchObject({ state: 'cancelled', reason: 'cancelled' });
+    expect((await http(t, 'GET', `/v1/jobs/${json.id}`)).json).toMatchObject({
+      state: 'cancelled',
+      reason: 'cancelled',
+    });
     expect((await http(t, 'POST', `/v1/jobs/${json.id}/cancel`)).status).toBe(409);
     expect((await http(t, 'POST', '/v1/jobs/j_00000000000000000000000000/cancel')).status).toBe(404);
   });
@@ -163,7 +206,10 @@ describe('health, metrics, unknown routes', () => {
     expect(await http(t, 'GET', '/healthz', { token: null })).toMatchObject({ status: 200, json: { status: 'ok' } });
     const ready = await http(t, 'GET', '/readyz', { token: null });
     expect(ready.status).toBe(200);
-    expect(ready.json).toMatchObject({ ready: true, dependencies: { journal: { up: true }, redis: { up: true }, postgres: { up: true } } });
+    expect(ready.json).toMatchObject({
+      ready: true,
+      dependencies: { journal: { up: true }, redis: { up: true }, postgres: { up: true } },
+    });
   });
 
   it('exposes Prometheus metrics', async () => {
@@ -176,7 +222,9 @@ describe('health, metrics, unknown routes', () => {
     expect(r.text).toMatch(/^jr_job_duration_seconds_count\{pool="[^"]+",state="cancelled"\} [1-9]\d*$/m);
     expect(r.text).toContain('# TYPE jr_fleet_agents gauge'); // (series per pool once agents enroll)
     expect(r.text).toMatch(/^jr_queue_depth\{pool="[^"]+"\} \d+$/m);
-    expect(r.text).toMatch(/^jr_http_request_duration_seconds_count\{method="POST",route="\/v1\/jobs",status="202"\} [1-9]\d*$/m);
+    expect(r.text).toMatch(
+      /^jr_http_request_duration_seconds_count\{method="POST",route="\/v1\/jobs",status="202"\} [1-9]\d*$/m,
+    );
     expect(r.text).toMatch(/^jr_dependency_up\{dependency="postgres"\} 1$/m);
     expect(r.text).toContain(`route="/v1/jobs/:id"`);
     expect(r.text).not.toMatch(/route="[^"]*j_[0-9a-z]{26}/); // never a raw URL

@@ -35,7 +35,11 @@ interface Assignment {
 }
 
 async function lease(c: AgentClient, waitMs = 10_000): Promise<Assignment> {
-  const res = await c.call<{ assignments: Assignment[] }>('Lease', { freeSlots: 1, waitMs }, { deadlineMs: waitMs + 5_000 });
+  const res = await c.call<{ assignments: Assignment[] }>(
+    'Lease',
+    { freeSlots: 1, waitMs },
+    { deadlineMs: waitMs + 5_000 },
+  );
   const a = res.assignments[0];
   if (!a) throw new Error('no assignment');
   return a;
@@ -57,7 +61,11 @@ async function viewWhen(id: string, ready: (v: any) => boolean, timeoutMs = 10_0
   );
 }
 
-const log = (seq: number, text: string) => ({ seq, atMs: Date.now(), log: { step: 0, stream: 'stdout', data: Buffer.from(text) } });
+const log = (seq: number, text: string) => ({
+  seq,
+  atMs: Date.now(),
+  log: { step: 0, stream: 'stdout', data: Buffer.from(text) },
+});
 
 it('a late result for an attempt whose lease went to another agent is kept as superseded (with its exit code) and answered superseded, every time', async () => {
   const slow = await agent('late', 'slow-host');
@@ -75,18 +83,35 @@ it('a late result for an attempt whose lease went to another agent is kept as su
     details: expect.stringMatching(/^superseded: attempt 1 of job j_\w+ ended lost/),
   });
   const done = { ...late, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 };
-  await expect(slow.call('Complete', done)).rejects.toMatchObject({ code: status.FAILED_PRECONDITION, details: expect.stringMatching(/^superseded/) });
+  await expect(slow.call('Complete', done)).rejects.toMatchObject({
+    code: status.FAILED_PRECONDITION,
+    details: expect.stringMatching(/^superseded/),
+  });
   const view = await viewWhen(id, (v) => v.attempts[0]?.state === 'superseded' && v.attempts[0]?.exitCode === 0);
-  expect(view.attempts).toMatchObject([{ n: 1, state: 'superseded', exitCode: 0 }, { n: 2, state: 'leased' }]);
+  expect(view.attempts).toMatchObject([
+    { n: 1, state: 'superseded', exitCode: 0 },
+    { n: 2, state: 'leased' },
+  ]);
   expect(view.state).toBe('leased'); // the late success does not decide the job: attempt 2 does
   // the same answer again (no error loop, nothing new stored)
-  await expect(slow.call('Complete', done)).rejects.toMatchObject({ code: status.FAILED_PRECONDITION, details: expect.stringMatching(/^superseded/) });
+  await expect(slow.call('Complete', done)).rejects.toMatchObject({
+    code: status.FAILED_PRECONDITION,
+    details: expect.stringMatching(/^superseded/),
+  });
 
   const key = { jobId: id, attempt: 2, leaseToken: second.leaseToken };
   await rescuer.call('Report', { ...key, events: [log(1, 'second\n')] });
-  expect(await rescuer.call('Complete', { ...key, outcome: 'OUTCOME_FAILED', exitCode: 7 })).toEqual({ jobState: 'failed' });
+  expect(await rescuer.call('Complete', { ...key, outcome: 'OUTCOME_FAILED', exitCode: 7 })).toEqual({
+    jobState: 'failed',
+  });
   const final = await viewWhen(id, (v) => v.state === 'failed');
-  expect(final).toMatchObject({ exitCode: 7, attempts: [{ n: 1, state: 'superseded', exitCode: 0 }, { n: 2, state: 'failed', exitCode: 7 }] });
+  expect(final).toMatchObject({
+    exitCode: 7,
+    attempts: [
+      { n: 1, state: 'superseded', exitCode: 0 },
+      { n: 2, state: 'failed', exitCode: 7 },
+    ],
+  });
   expect((await http(t, 'GET', `/v1/jobs/${id}/logs`)).text).toBe('late output\n--- attempt 2 ---\nsecond\n');
 });
 
@@ -97,12 +122,23 @@ it('keeps answering Report/Complete while Postgres is unreachable (journaled), a
   const key = { jobId: id, attempt: 1, leaseToken: a.leaseToken };
   await setDatabaseConnections(t, false);
   try {
-    expect(await c.call('Report', { ...key, events: [{ seq: 1, atMs: Date.now(), stepStarted: { step: 0, name: 's', try: 1 } }, log(2, 'while down\n')] })).toEqual({ ackedSeq: 2 });
-    expect(await c.call('Complete', { ...key, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 })).toEqual({ jobState: 'succeeded' });
+    expect(
+      await c.call('Report', {
+        ...key,
+        events: [{ seq: 1, atMs: Date.now(), stepStarted: { step: 0, name: 's', try: 1 } }, log(2, 'while down\n')],
+      }),
+    ).toEqual({ ackedSeq: 2 });
+    expect(await c.call('Complete', { ...key, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 })).toEqual({
+      jobState: 'succeeded',
+    });
     // a stale token is still refused synchronously
-    await expect(c.call('Complete', { ...key, leaseToken: '0'.repeat(32), outcome: 'OUTCOME_SUCCEEDED' })).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
+    await expect(
+      c.call('Complete', { ...key, leaseToken: '0'.repeat(32), outcome: 'OUTCOME_SUCCEEDED' }),
+    ).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
     // a repeat is answered from what is journaled here
-    expect(await c.call('Complete', { ...key, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 })).toEqual({ jobState: 'succeeded' });
+    expect(await c.call('Complete', { ...key, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 })).toEqual({
+      jobState: 'succeeded',
+    });
   } finally {
     await setDatabaseConnections(t, true);
   }
@@ -128,8 +164,13 @@ it('answers RESOURCE_EXHAUSTED (back off, not a breaker failure) when the result
     await setDatabaseConnections(t, true);
   }
   expect(refused).toMatchObject({ code: status.RESOURCE_EXHAUSTED });
-  await waitFor(() => c.call('Report', { ...key, events: [log(seq, chunk)] }).then(() => true), { timeoutMs: 20_000, what: 'Report to be accepted again' });
-  expect(await c.call('Complete', { ...key, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 })).toEqual({ jobState: 'succeeded' });
+  await waitFor(() => c.call('Report', { ...key, events: [log(seq, chunk)] }).then(() => true), {
+    timeoutMs: 20_000,
+    what: 'Report to be accepted again',
+  });
+  expect(await c.call('Complete', { ...key, outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 })).toEqual({
+    jobState: 'succeeded',
+  });
   await viewWhen(id, (v) => v.state === 'succeeded', 20_000);
   expect((await http(t, 'GET', `/v1/jobs/${id}/logs`)).text.length).toBe(seq * chunk.length);
 });
@@ -140,11 +181,34 @@ it('replays results journaled before a crash at start-up, before answering, exac
   const a = await lease(c);
   await t.api.stop();
   const journal = await Journal.open({ dir: path.join(t.dataDir, 'results') });
-  const base = { jobId: id, attempt: 1, agentId: a.leaseToken && (await agentIdOf(c)), leaseToken: a.leaseToken, late: false, at: Date.now() };
-  const events = [{ seq: 1, at: new Date(), kind: 'log' as const, step: 0, stream: 'stdout', data: Buffer.from('replayed\n'), detail: null }];
+  const base = {
+    jobId: id,
+    attempt: 1,
+    agentId: a.leaseToken && (await agentIdOf(c)),
+    leaseToken: a.leaseToken,
+    late: false,
+    at: Date.now(),
+  };
+  const events = [
+    {
+      seq: 1,
+      at: new Date(),
+      kind: 'log' as const,
+      step: 0,
+      stream: 'stdout',
+      data: Buffer.from('replayed\n'),
+      detail: null,
+    },
+  ];
   await journal.append(encodeResult({ type: 'report', ...base, events }));
   await journal.append(encodeResult({ type: 'report', ...base, events })); // a duplicate delivery
-  await journal.append(encodeResult({ type: 'complete', ...base, outcome: { end: 'succeeded', exitCode: 0, reason: null, startedAt: null, endedAt: new Date() } }));
+  await journal.append(
+    encodeResult({
+      type: 'complete',
+      ...base,
+      outcome: { end: 'succeeded', exitCode: 0, reason: null, startedAt: null, endedAt: new Date() },
+    }),
+  );
   await journal.close();
   await t.restart();
   const view = (await http(t, 'GET', `/v1/jobs/${id}`)).json; // applied before the API listened

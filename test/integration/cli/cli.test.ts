@@ -22,7 +22,11 @@ function capture(isTTY = false, fd = 1): OutStream & { chunks: Buffer[] } {
   const s = {
     isTTY,
     chunks: [] as Buffer[],
-    write: (c: string | Uint8Array) => (s.chunks.push(Buffer.from(c)), written.push(`${fd}:${Buffer.from(c).toString('utf8')}`), true),
+    write: (c: string | Uint8Array) => (
+      s.chunks.push(Buffer.from(c)),
+      written.push(`${fd}:${Buffer.from(c).toString('utf8')}`),
+      true
+    ),
   };
   return s;
 }
@@ -33,13 +37,25 @@ let url: string;
 /** Runs jr in-process against the fake API over a real socket. */
 async function jr(
   argv: string[],
-  opts: { env?: Record<string, string>; stdin?: Readable; tty?: boolean; stdoutTty?: boolean; interrupt?: (press: () => void) => void } = {},
+  opts: {
+    env?: Record<string, string>;
+    stdin?: Readable;
+    tty?: boolean;
+    stdoutTty?: boolean;
+    interrupt?: (press: () => void) => void;
+  } = {},
 ): Promise<Result> {
   written = [];
   const stdout = capture(opts.stdoutTty, 1);
   const stderr = capture(opts.tty, 2);
   // JR_CONFIG: no config file of the machine's user leaks into these runs
-  const env = { JR_API_URL: url, JR_TOKEN: api.token, JR_REQUEST_TIMEOUT: '5s', JR_CONFIG: '/nonexistent/jr-config.yaml', ...opts.env };
+  const env = {
+    JR_API_URL: url,
+    JR_TOKEN: api.token,
+    JR_REQUEST_TIMEOUT: '5s',
+    JR_CONFIG: '/nonexistent/jr-config.yaml',
+    ...opts.env,
+  };
   const onInterrupt = (handler: () => void) => {
     opts.interrupt?.(handler);
     return () => undefined;
@@ -60,13 +76,41 @@ afterEach(async () => {
 
 describe('jr submit', () => {
   it('--json prints exactly one JSON document on stdout and sends the argv job', async () => {
-    const r = await jr(['submit', '--json', '--pool', 'gpu', '--label', 'os=linux', '--env', 'A=1', '--timeout', '90s', '--retries', '2', '--name', 'build', '--', 'make', '-j', '4', 'all things']);
+    const r = await jr([
+      'submit',
+      '--json',
+      '--pool',
+      'gpu',
+      '--label',
+      'os=linux',
+      '--env',
+      'A=1',
+      '--timeout',
+      '90s',
+      '--retries',
+      '2',
+      '--name',
+      'build',
+      '--',
+      'make',
+      '-j',
+      '4',
+      'all things',
+    ]);
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as { id: string; state: string };
     expect(doc).toEqual({ id: expect.stringMatching(/^j_/), state: 'queued' });
     expect(r.stderr).toBe(`submitted ${doc.id} (queued)\n`);
     const sent = JSON.parse(api.requests[0]?.body ?? '{}');
-    expect(sent).toEqual({ name: 'build', pool: 'gpu', labels: { os: 'linux' }, env: { A: '1' }, timeout: '90s', retries: 2, steps: [{ run: ['make', '-j', '4', 'all things'] }] });
+    expect(sent).toEqual({
+      name: 'build',
+      pool: 'gpu',
+      labels: { os: 'linux' },
+      env: { A: '1' },
+      timeout: '90s',
+      retries: 2,
+      steps: [{ run: ['make', '-j', '4', 'all things'] }],
+    });
     expect(api.requests[0]?.headers['content-type']).toBe('application/json');
   });
 
@@ -77,7 +121,10 @@ describe('jr submit', () => {
     const again = await jr(['submit', '--idempotency-key', 'deploy-42', '--shell', 'echo hi | wc -c']);
     expect(again.stdout).toBe(first.stdout);
     expect(again.stderr).toContain('already submitted with this idempotency key');
-    expect(api.requests.filter((q) => q.method === 'POST').map((q) => q.headers['idempotency-key'])).toEqual(['deploy-42', 'deploy-42']);
+    expect(api.requests.filter((q) => q.method === 'POST').map((q) => q.headers['idempotency-key'])).toEqual([
+      'deploy-42',
+      'deploy-42',
+    ]);
     expect(JSON.parse(api.requests[0]?.body ?? '{}').steps).toEqual([{ run: 'echo hi | wc -c' }]);
   });
 
@@ -89,10 +136,19 @@ describe('jr submit', () => {
   });
 
   it('submits a YAML job from stdin with flags overriding it', async () => {
-    const yaml = 'name: nightly\npool: default\nlabels: {os: linux}\nenv: {A: "1"}\nsteps:\n  - run: make\n  - run: [./deploy, --prod]\n';
-    const r = await jr(['submit', '-f', '-', '--pool', 'big', '--env', 'B=2', '--json'], { stdin: Readable.from([yaml]) });
+    const yaml =
+      'name: nightly\npool: default\nlabels: {os: linux}\nenv: {A: "1"}\nsteps:\n  - run: make\n  - run: [./deploy, --prod]\n';
+    const r = await jr(['submit', '-f', '-', '--pool', 'big', '--env', 'B=2', '--json'], {
+      stdin: Readable.from([yaml]),
+    });
     expect(r.code).toBe(0);
-    expect(JSON.parse(api.requests[0]?.body ?? '{}')).toEqual({ name: 'nightly', pool: 'big', labels: { os: 'linux' }, env: { A: '1', B: '2' }, steps: [{ run: 'make' }, { run: ['./deploy', '--prod'] }] });
+    expect(JSON.parse(api.requests[0]?.body ?? '{}')).toEqual({
+      name: 'nightly',
+      pool: 'big',
+      labels: { os: 'linux' },
+      env: { A: '1', B: '2' },
+      steps: [{ run: 'make' }, { run: ['./deploy', '--prod'] }],
+    });
   });
 
   it('a malformed job file is 64 with line and column, and nothing is sent', async () => {
@@ -103,11 +159,18 @@ describe('jr submit', () => {
   });
 
   it("prints each of a 400 problem's errors as path: message and exits 64", async () => {
-    api.refuseNextSubmit = problemFor('INVALID_INPUT', 'invalid job', { errors: [{ path: 'steps.0.run', message: 'program not allowed here' }, { path: 'pool', message: 'no agents serve this pool' }] });
+    api.refuseNextSubmit = problemFor('INVALID_INPUT', 'invalid job', {
+      errors: [
+        { path: 'steps.0.run', message: 'program not allowed here' },
+        { path: 'pool', message: 'no agents serve this pool' },
+      ],
+    });
     const r = await jr(['submit', '--json', '--', 'rm', '-rf', '/']);
     expect(r.code).toBe(64);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('jr: the API refused the request: invalid job\n  steps.0.run: program not allowed here\n  pool: no agents serve this pool\n');
+    expect(r.stderr).toBe(
+      'jr: the API refused the request: invalid job\n  steps.0.run: program not allowed here\n  pool: no agents serve this pool\n',
+    );
   });
 
   it('a 409 on submit (key reused for another job) is a usage error, not "already terminal"', async () => {
@@ -178,7 +241,13 @@ describe('jr wait / status / cancel / list', () => {
   });
 
   it('unknown ids are 4 for wait, status, cancel and logs', async () => {
-    for (const argv of [['wait', 'j_nope'], ['status', 'j_nope'], ['cancel', 'j_nope'], ['logs', 'j_nope'], ['logs', '-f', 'j_nope']]) {
+    for (const argv of [
+      ['wait', 'j_nope'],
+      ['status', 'j_nope'],
+      ['cancel', 'j_nope'],
+      ['logs', 'j_nope'],
+      ['logs', '-f', 'j_nope'],
+    ]) {
       const r = await jr(argv);
       expect({ argv, code: r.code, stderr: r.stderr }).toEqual({ argv, code: 4, stderr: 'jr: unknown job j_nope\n' });
     }
@@ -290,8 +359,22 @@ describe("--wait and jr wait show the job's output", () => {
     const endedAt = '2026-01-01T10:00:42.000Z';
     const timed = api.addJob('succeeded', { exitCode: 0, startedAt, endedAt, durationMs: 42_000 });
     expect((await jr(['wait', timed.id])).stderr).toMatch(/succeeded, exit code 0 after 42s\n$/);
-    const attempts = [{ n: 1, agentId: 'a_1', state: 'failed' as const, exitCode: 1, reason: null, startedAt, endedAt: '2026-01-01T10:00:05.000Z' }];
-    const fallback = api.addJob('failed', { exitCode: 1, reason: 'exit_code', attempts: [...attempts, { ...attempts[0]!, n: 2, endedAt: '2026-01-01T10:03:00.000Z' }] });
+    const attempts = [
+      {
+        n: 1,
+        agentId: 'a_1',
+        state: 'failed' as const,
+        exitCode: 1,
+        reason: null,
+        startedAt,
+        endedAt: '2026-01-01T10:00:05.000Z',
+      },
+    ];
+    const fallback = api.addJob('failed', {
+      exitCode: 1,
+      reason: 'exit_code',
+      attempts: [...attempts, { ...attempts[0]!, n: 2, endedAt: '2026-01-01T10:03:00.000Z' }],
+    });
     expect((await jr(['wait', fallback.id])).stderr).toMatch(/failed \(exit_code\), exit code 1 after 3m0s\n$/);
   });
 
@@ -300,7 +383,9 @@ describe("--wait and jr wait show the job's output", () => {
     const id = (await jr(['submit', '--', 'sleep', '1000'])).stdout.trim();
     const r = await jr(['wait', id], { tty: true, interrupt: (press) => setTimeout(press, 500) });
     expect(r.code).toBe(130);
-    expect(r.stderr).toMatch(new RegExp(`\r\x1b\\[2Kstopped waiting; job ${id} goes on \\(jr cancel ${id} stops it\\)\n$`));
+    expect(r.stderr).toMatch(
+      new RegExp(`\r\x1b\\[2Kstopped waiting; job ${id} goes on \\(jr cancel ${id} stops it\\)\n$`),
+    );
     expect(api.requests.filter((q) => q.method === 'POST' && q.url.includes('cancel'))).toHaveLength(0);
   });
 });
@@ -308,8 +393,16 @@ describe("--wait and jr wait show the job's output", () => {
 describe('jr logs', () => {
   it('asks for step markers; --raw does not (with and without -f)', async () => {
     const job = api.addJob('succeeded');
-    for (const argv of [['logs', job.id], ['logs', '-f', job.id], ['logs', '--raw', job.id], ['logs', '-f', '--raw', job.id]]) expect((await jr(argv)).code).toBe(0);
-    const markers = api.requests.filter((q) => q.url.includes('/logs')).map((q) => new URL(q.url, 'http://x').searchParams.get('markers'));
+    for (const argv of [
+      ['logs', job.id],
+      ['logs', '-f', job.id],
+      ['logs', '--raw', job.id],
+      ['logs', '-f', '--raw', job.id],
+    ])
+      expect((await jr(argv)).code).toBe(0);
+    const markers = api.requests
+      .filter((q) => q.url.includes('/logs'))
+      .map((q) => new URL(q.url, 'http://x').searchParams.get('markers'));
     expect(markers).toEqual(['1', '1', null, null]);
   });
 
@@ -322,7 +415,10 @@ describe('jr logs', () => {
     ]);
     const r = await jr(['logs', job.id, '-f']);
     expect(r.stdout).toBe('line 1\nline 2\nline 3\n');
-    expect(api.requests.filter((q) => q.url.includes('/logs')).map((q) => q.headers['last-event-id'])).toEqual([undefined, '2']);
+    expect(api.requests.filter((q) => q.url.includes('/logs')).map((q) => q.headers['last-event-id'])).toEqual([
+      undefined,
+      '2',
+    ]);
   });
 
   it('prints the text as raw bytes', async () => {
@@ -367,8 +463,20 @@ describe('jr logs', () => {
 describe('jr agents', () => {
   beforeEach(() => {
     api.agents.push({
-      id: 'a_one', name: 'builder-1', pool: 'default', labels: { os: 'linux' }, state: 'active', draining: false, heartbeatAgeMs: 1_000, slots: 4, running: 1,
-      lastHeartbeatAt: new Date().toISOString(), breakerState: 'open', spoolDepth: 3, spoolOldestAgeMs: 45_000, enrolledAt: new Date().toISOString(),
+      id: 'a_one',
+      name: 'builder-1',
+      pool: 'default',
+      labels: { os: 'linux' },
+      state: 'active',
+      draining: false,
+      heartbeatAgeMs: 1_000,
+      slots: 4,
+      running: 1,
+      lastHeartbeatAt: new Date().toISOString(),
+      breakerState: 'open',
+      spoolDepth: 3,
+      spoolOldestAgeMs: 45_000,
+      enrolledAt: new Date().toISOString(),
     });
   });
 
@@ -376,7 +484,9 @@ describe('jr agents', () => {
     const r = await jr(['agents']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ID\s+NAME\s+POOL\s+LABELS\s+STATE\s+HEARTBEAT\s+RUNNING\s+BREAKER\s+SPOOL\n/);
-    expect(r.stdout).toMatch(/a_one\s+builder-1\s+default\s+os=linux\s+active\s+[\d.]+m?s ago\s+1\/4\s+open\s+3 \(oldest 45s\)/);
+    expect(r.stdout).toMatch(
+      /a_one\s+builder-1\s+default\s+os=linux\s+active\s+[\d.]+m?s ago\s+1\/4\s+open\s+3 \(oldest 45s\)/,
+    );
     expect(JSON.parse((await jr(['agents', '--json'])).stdout).items[0].id).toBe('a_one');
   });
 
@@ -391,21 +501,47 @@ describe('jr agents', () => {
   it('shows stale and drained agents, with the heartbeat age the API measured', async () => {
     const now = new Date().toISOString();
     api.agents.push(
-      { ...api.agents[0]!, id: 'a_two', name: 'silent-1', state: 'stale', draining: true, heartbeatAgeMs: 400_000, lastHeartbeatAt: now },
-      { ...api.agents[0]!, id: 'a_three', name: 'drained-1', state: 'draining', draining: true, heartbeatAgeMs: 2_000, lastHeartbeatAt: now },
+      {
+        ...api.agents[0]!,
+        id: 'a_two',
+        name: 'silent-1',
+        state: 'stale',
+        draining: true,
+        heartbeatAgeMs: 400_000,
+        lastHeartbeatAt: now,
+      },
+      {
+        ...api.agents[0]!,
+        id: 'a_three',
+        name: 'drained-1',
+        state: 'draining',
+        draining: true,
+        heartbeatAgeMs: 2_000,
+        lastHeartbeatAt: now,
+      },
     );
     const r = await jr(['agents']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/a_two\s+silent-1\s+default\s+os=linux\s+stale,draining\s+6m40s ago\s/);
     expect(r.stdout).toMatch(/a_three\s+drained-1\s+default\s+os=linux\s+draining\s+2(\.0)?s ago\s/);
-    const json = JSON.parse((await jr(['agents', '--json'])).stdout) as { items: Array<{ id: string; state: string; draining: boolean; heartbeatAgeMs: number }> };
-    expect(json.items.find((a) => a.id === 'a_two')).toMatchObject({ state: 'stale', draining: true, heartbeatAgeMs: 400_000 });
+    const json = JSON.parse((await jr(['agents', '--json'])).stdout) as {
+      items: Array<{ id: string; state: string; draining: boolean; heartbeatAgeMs: number }>;
+    };
+    expect(json.items.find((a) => a.id === 'a_two')).toMatchObject({
+      state: 'stale',
+      draining: true,
+      heartbeatAgeMs: 400_000,
+    });
   });
 
   it('undrain reaches the API and says when the agent leases again; unknown agents are 4', async () => {
     api.agents[0]!.draining = true;
     const r = await jr(['agents', 'undrain', 'a_one']);
-    expect(r).toMatchObject({ code: 0, stdout: '', stderr: 'undrained a_one: it leases jobs again from its next heartbeat\n' });
+    expect(r).toMatchObject({
+      code: 0,
+      stdout: '',
+      stderr: 'undrained a_one: it leases jobs again from its next heartbeat\n',
+    });
     expect(api.agentCalls).toEqual(['undrain a_one']);
     expect(api.requests.at(-1)).toMatchObject({ method: 'POST', url: '/v1/agents/a_one/undrain' });
     expect((await jr(['agents', 'undrain', 'a_ghost'])).code).toBe(4);
@@ -413,10 +549,16 @@ describe('jr agents', () => {
 
   it('rm is refused (5) while the agent is in use, says why, and --force removes it', async () => {
     const refused = await jr(['agents', 'rm', 'a_one']);
-    expect(refused).toMatchObject({ code: 5, stderr: 'jr: cannot remove agent a_one: agent a_one is active: stop it first, or remove it with --force\n' });
+    expect(refused).toMatchObject({
+      code: 5,
+      stderr: 'jr: cannot remove agent a_one: agent a_one is active: stop it first, or remove it with --force\n',
+    });
     expect(api.agents).toHaveLength(1);
     const forced = await jr(['agents', 'rm', '--force', 'a_one']);
-    expect(forced).toMatchObject({ code: 0, stderr: 'removed agent a_one; 1 running attempt(s) end lost and their jobs go back to the queue\n' });
+    expect(forced).toMatchObject({
+      code: 0,
+      stderr: 'removed agent a_one; 1 running attempt(s) end lost and their jobs go back to the queue\n',
+    });
     expect(api.requests.at(-1)).toMatchObject({ method: 'DELETE', url: '/v1/agents/a_one?force=true' });
     expect(api.agentCalls).toEqual(['rm a_one --force']);
     expect((await jr(['agents', 'rm', 'a_one'])).code).toBe(4);
@@ -427,7 +569,9 @@ describe('failures at the edges', () => {
   it('401 is 77 with the reason, and no token at all is 77 too', async () => {
     const wrong = await jr(['list'], { env: { JR_TOKEN: 'wrong' } });
     expect(wrong.code).toBe(77);
-    expect(wrong.stderr).toBe('jr: authentication refused (401): missing or invalid bearer token; set JR_TOKEN to an API token\n');
+    expect(wrong.stderr).toBe(
+      'jr: authentication refused (401): missing or invalid bearer token; set JR_TOKEN to an API token\n',
+    );
     expect((await jr(['submit', '--wait', '--', 'x'], { env: { JR_TOKEN: '' } })).code).toBe(77);
     expect(api.requests[0]?.headers.authorization).toBe('Bearer wrong');
   });
@@ -436,7 +580,11 @@ describe('failures at the edges', () => {
     const port = await freePort();
     for (const argv of [['submit', '--', 'x'], ['wait', 'j_1', '--timeout', '1m'], ['logs', '-f', 'j_1'], ['agents']]) {
       const r = await jr(argv, { env: { JR_API_URL: `http://127.0.0.1:${port}` } });
-      expect({ argv, code: r.code, stderr: r.stderr }).toEqual({ argv, code: 69, stderr: `jr: cannot reach the API at http://127.0.0.1:${port}/ (ECONNREFUSED)\n` });
+      expect({ argv, code: r.code, stderr: r.stderr }).toEqual({
+        argv,
+        code: 69,
+        stderr: `jr: cannot reach the API at http://127.0.0.1:${port}/ (ECONNREFUSED)\n`,
+      });
     }
   });
 
@@ -468,14 +616,27 @@ describe('the compiled bin', () => {
   const bin = path.join(root, 'apps/cli/bin/jr.js');
 
   beforeAll(() => {
-    if (!existsSync(path.join(root, 'apps/cli/dist/main.js'))) throw new Error('apps/cli is not built: run `npx tsc -b apps/cli` (npm ci builds it)');
+    if (!existsSync(path.join(root, 'apps/cli/dist/main.js')))
+      throw new Error('apps/cli is not built: run `npx tsc -b apps/cli` (npm ci builds it)');
   });
 
   function spawnJr(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [bin, ...argv], { env: { PATH: process.env.PATH ?? '', JR_API_URL: url, JR_TOKEN: api.token, JR_CONFIG: '/nonexistent/jr-config.yaml' } }, (err, stdout, stderr) => {
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      });
+      execFile(
+        process.execPath,
+        [bin, ...argv],
+        {
+          env: {
+            PATH: process.env.PATH ?? '',
+            JR_API_URL: url,
+            JR_TOKEN: api.token,
+            JR_CONFIG: '/nonexistent/jr-config.yaml',
+          },
+        },
+        (err, stdout, stderr) => {
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        },
+      );
     });
   }
 
@@ -490,7 +651,10 @@ describe('the compiled bin', () => {
   it('Ctrl-C (SIGINT) during jr wait: exit 130, the job goes on, and how to stop it', async () => {
     api.hold = true;
     const id = (await jr(['submit', '--', 'sleep', '1000'])).stdout.trim();
-    const child = spawn(process.execPath, [bin, 'wait', id], { env: { PATH: process.env.PATH ?? '', JR_API_URL: url, JR_TOKEN: api.token }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'wait', id], {
+      env: { PATH: process.env.PATH ?? '', JR_API_URL: url, JR_TOKEN: api.token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -1,6 +1,16 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { newJobId, parseJobSpec, problemFor, type AgentView, type JobReason, type JobState, type JobView, type Problem, type WaitingView } from '@jr/contracts';
+import {
+  newJobId,
+  parseJobSpec,
+  problemFor,
+  type AgentView,
+  type JobReason,
+  type JobState,
+  type JobView,
+  type Problem,
+  type WaitingView,
+} from '@jr/contracts';
 
 /** How a submitted job ends, and after how many GETs it gets there. */
 export interface Outcome {
@@ -111,7 +121,8 @@ export class FakeApi {
       res.end(this.garbage.body);
       return;
     }
-    if (req.headers.authorization !== `Bearer ${this.token}`) return send(res, 401, problemFor('UNAUTHENTICATED', 'missing or invalid bearer token'));
+    if (req.headers.authorization !== `Bearer ${this.token}`)
+      return send(res, 401, problemFor('UNAUTHENTICATED', 'missing or invalid bearer token'));
     this.route(req, res, body);
   }
 
@@ -136,10 +147,12 @@ export class FakeApi {
     if ((id = match(`GET /v1/jobs/${seg}/logs`)) !== undefined) {
       return url.searchParams.get('follow') === '1' ? this.followLogs(req, res, id) : this.textLogs(res, id);
     }
-    if ((id = match(`POST /v1/agents/${seg}/reporting/enable`)) !== undefined) return this.agentAction(res, id, 'reporting/enable');
+    if ((id = match(`POST /v1/agents/${seg}/reporting/enable`)) !== undefined)
+      return this.agentAction(res, id, 'reporting/enable');
     if ((id = match(`POST /v1/agents/${seg}/drain`)) !== undefined) return this.agentAction(res, id, 'drain');
     if ((id = match(`POST /v1/agents/${seg}/undrain`)) !== undefined) return this.agentAction(res, id, 'undrain');
-    if ((id = match(`DELETE /v1/agents/${seg}`)) !== undefined) return this.removeAgent(res, id, url.searchParams.get('force') === 'true');
+    if ((id = match(`DELETE /v1/agents/${seg}`)) !== undefined)
+      return this.removeAgent(res, id, url.searchParams.get('force') === 'true');
     return send(res, 404, problemFor('NOT_FOUND', `no route ${route}`));
   }
 
@@ -180,10 +193,23 @@ export class FakeApi {
     Object.assign(job.view, step, { updatedAt: new Date().toISOString() });
     if (step.state !== 'queued') job.view.waiting = null;
     if (step.state !== 'queued' && job.view.attempts.length === 0) {
-      job.view.attempts.push({ n: 1, agentId: 'a_agent1', state: 'running', exitCode: null, reason: null, startedAt: new Date().toISOString(), endedAt: null });
+      job.view.attempts.push({
+        n: 1,
+        agentId: 'a_agent1',
+        state: 'running',
+        exitCode: null,
+        reason: null,
+        startedAt: new Date().toISOString(),
+        endedAt: null,
+      });
     }
     const attempt = job.view.attempts[0];
-    if (attempt && step.state !== 'running' && step.state !== 'queued') Object.assign(attempt, { state: step.state, exitCode: step.exitCode, endedAt: attempt.endedAt ?? new Date().toISOString() });
+    if (attempt && step.state !== 'running' && step.state !== 'queued')
+      Object.assign(attempt, {
+        state: step.state,
+        exitCode: step.exitCode,
+        endedAt: attempt.endedAt ?? new Date().toISOString(),
+      });
     return send(res, 200, job.view);
   }
 
@@ -196,12 +222,23 @@ export class FakeApi {
       .map((j) => j.view)
       .filter((v) => !state || v.state === state)
       .reverse();
-    const from = cursor === null ? 0 : all.findIndex((v) => v.id === Buffer.from(cursor, 'base64url').toString('utf8')) + 1;
-    if (from === 0 && cursor !== null) return send(res, 400, problemFor('INVALID_INPUT', 'bad query parameters', { errors: [{ path: 'cursor', message: 'not a cursor from a previous page' }] }));
+    const from =
+      cursor === null ? 0 : all.findIndex((v) => v.id === Buffer.from(cursor, 'base64url').toString('utf8')) + 1;
+    if (from === 0 && cursor !== null)
+      return send(
+        res,
+        400,
+        problemFor('INVALID_INPUT', 'bad query parameters', {
+          errors: [{ path: 'cursor', message: 'not a cursor from a previous page' }],
+        }),
+      );
     const items = all.slice(from, from + limit);
     // as jr-api: a full page has a cursor (even when nothing follows)
     const last = items[items.length - 1];
-    return send(res, 200, { items, nextCursor: items.length === limit && last ? Buffer.from(last.id, 'utf8').toString('base64url') : null });
+    return send(res, 200, {
+      items,
+      nextCursor: items.length === limit && last ? Buffer.from(last.id, 'utf8').toString('base64url') : null,
+    });
   }
 
   private cancel(res: http.ServerResponse, id: string): void {
@@ -256,7 +293,12 @@ export class FakeApi {
     const i = this.agents.findIndex((a) => a.id === id);
     const agent = this.agents[i];
     if (!agent) return send(res, 404, problemFor('NOT_FOUND', `no agent ${id}`));
-    if (!force && agent.state !== 'lost') return send(res, 409, problemFor('CONFLICT', `agent ${id} is ${agent.state}: stop it first, or remove it with --force`));
+    if (!force && agent.state !== 'lost')
+      return send(
+        res,
+        409,
+        problemFor('CONFLICT', `agent ${id} is ${agent.state}: stop it first, or remove it with --force`),
+      );
     this.agents.splice(i, 1);
     this.agentCalls.push(`rm ${id}${force ? ' --force' : ''}`);
     return send(res, 200, { id, removed: true, attemptsEnded: agent.running });
@@ -266,8 +308,25 @@ export class FakeApi {
     const parsed = parseJobSpec(spec);
     if (!parsed.ok) throw new Error('fake: bad spec');
     const now = new Date().toISOString();
-    return { id, name: parsed.job.name, state, reason: null, pool: parsed.job.pool, labels: parsed.job.labels, spec: parsed.job, attempts: [], exitCode: null, createdAt: now, updatedAt: now,
-      steps: [], failedStep: null, waiting: null, startedAt: null, endedAt: null, durationMs: null };
+    return {
+      id,
+      name: parsed.job.name,
+      state,
+      reason: null,
+      pool: parsed.job.pool,
+      labels: parsed.job.labels,
+      spec: parsed.job,
+      attempts: [],
+      exitCode: null,
+      createdAt: now,
+      updatedAt: now,
+      steps: [],
+      failedStep: null,
+      waiting: null,
+      startedAt: null,
+      endedAt: null,
+      durationMs: null,
+    };
   }
 }
 
@@ -277,7 +336,12 @@ function writeLogEvent(res: http.ServerResponse, chunk: string | Buffer, id?: nu
     res.write(chunk);
     return;
   }
-  res.write(`${id === undefined ? '' : `id: ${id}\n`}event: log\n${chunk.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`);
+  res.write(
+    `${id === undefined ? '' : `id: ${id}\n`}event: log\n${chunk
+      .split('\n')
+      .map((l) => `data: ${l}`)
+      .join('\n')}\n\n`,
+  );
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -17,11 +17,19 @@ function capture(isTTY: boolean): OutStream & { chunks: Buffer[] } {
 }
 
 /** Runs jr in-process (real sockets to whatever URL the env names); `tty` makes stdout a terminal. */
-export async function jrIn(argv: string[], env: Record<string, string>, opts: { tty?: boolean } = {}): Promise<JrResult> {
+export async function jrIn(
+  argv: string[],
+  env: Record<string, string>,
+  opts: { tty?: boolean } = {},
+): Promise<JrResult> {
   const stdout = capture(opts.tty ?? false);
   const stderr = capture(false);
   const code = await run(argv, { stdout, stderr, env });
-  return { code, stdout: Buffer.concat(stdout.chunks).toString('utf8'), stderr: Buffer.concat(stderr.chunks).toString('utf8') };
+  return {
+    code,
+    stdout: Buffer.concat(stdout.chunks).toString('utf8'),
+    stderr: Buffer.concat(stderr.chunks).toString('utf8'),
+  };
 }
 
 const root = path.resolve(__dirname, '../../..');
@@ -29,11 +37,17 @@ const bin = path.join(root, 'apps/cli/bin/jr.js');
 
 /** Runs the compiled `jr` as its own process with exactly `env` (plus PATH). */
 export function jrBin(argv: string[], env: Record<string, string>): Promise<JrResult> {
-  if (!fs.existsSync(path.join(root, 'apps/cli/dist/main.js'))) throw new Error('apps/cli is not built: run `npx tsc -b apps/cli` (npm ci builds it)');
+  if (!fs.existsSync(path.join(root, 'apps/cli/dist/main.js')))
+    throw new Error('apps/cli is not built: run `npx tsc -b apps/cli` (npm ci builds it)');
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...argv], { env: { PATH: process.env.PATH ?? '', ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [bin, ...argv],
+      { env: { PATH: process.env.PATH ?? '', ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -62,9 +76,13 @@ export function ensureShell(name: 'bash' | 'zsh' | 'fish'): string {
   let found = which(name);
   if (!found && typeof process.getuid === 'function' && process.getuid() === 0) {
     const script = `command -v ${name} >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends ${name}; }`;
-    execFileSync('flock', [path.join(os.tmpdir(), 'jr-apt.lock'), 'sh', '-c', script], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('flock', [path.join(os.tmpdir(), 'jr-apt.lock'), 'sh', '-c', script], {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
     found = which(name);
   }
-  if (!found) throw new Error(`${name} is not installed: apt-get install ${name} (the completion tests run the real shell)`);
+  if (!found)
+    throw new Error(`${name} is not installed: apt-get install ${name} (the completion tests run the real shell)`);
   return found;
 }

@@ -25,7 +25,11 @@ afterEach(async () => {
 
 function capture(): OutStream & { text: () => string } {
   const chunks: Buffer[] = [];
-  return { isTTY: false, write: (c: string | Uint8Array) => (chunks.push(Buffer.from(c)), true), text: () => Buffer.concat(chunks).toString('utf8') };
+  return {
+    isTTY: false,
+    write: (c: string | Uint8Array) => (chunks.push(Buffer.from(c)), true),
+    text: () => Buffer.concat(chunks).toString('utf8'),
+  };
 }
 
 async function submitFile(name: string, content: string): Promise<{ code: number; stderr: string }> {
@@ -33,15 +37,37 @@ async function submitFile(name: string, content: string): Promise<{ code: number
   writeFileSync(file, content);
   const stdout = capture();
   const stderr = capture();
-  const code = await run(['submit', '-f', file], { stdout, stderr, env: { JR_API_URL: url, JR_TOKEN: api.token, JR_REQUEST_TIMEOUT: '5s' } });
+  const code = await run(['submit', '-f', file], {
+    stdout,
+    stderr,
+    env: { JR_API_URL: url, JR_TOKEN: api.token, JR_REQUEST_TIMEOUT: '5s' },
+  });
   return { code, stderr: stderr.text() };
 }
 
 it.each([
-  ['an unpaired surrogate in a run string (YAML escape)', 'job.yaml', 'steps:\n  - run: "echo \\ud800"\n', 'steps.0.run', /surrogate/],
-  ['an unpaired surrogate in an argv element (JSON escape)', 'job.json', '{"steps":[{"run":["printf","%s","\\udfff"]}]}', 'steps.0.run.2', /surrogate/],
+  [
+    'an unpaired surrogate in a run string (YAML escape)',
+    'job.yaml',
+    'steps:\n  - run: "echo \\ud800"\n',
+    'steps.0.run',
+    /surrogate/,
+  ],
+  [
+    'an unpaired surrogate in an argv element (JSON escape)',
+    'job.json',
+    '{"steps":[{"run":["printf","%s","\\udfff"]}]}',
+    'steps.0.run.2',
+    /surrogate/,
+  ],
   ['NUL in an env value', 'job.yaml', 'env:\n  A: "x\\0y"\nsteps:\n  - run: "true"\n', 'env.A', /NUL/],
-  ['an unpaired surrogate in a label key', 'job.yaml', 'labels:\n  "\\udc00": v\nsteps:\n  - run: "true"\n', 'labels.\\udc00', /surrogate/],
+  [
+    'an unpaired surrogate in a label key',
+    'job.yaml',
+    'labels:\n  "\\udc00": v\nsteps:\n  - run: "true"\n',
+    'labels.\\udc00',
+    /surrogate/,
+  ],
   ['NUL in a step name', 'job.yaml', 'steps:\n  - name: "a\\0b"\n    run: "true"\n', 'steps.0.name', /NUL/],
 ])('refuses %s with exit 64, names the field, and sends nothing', async (_what, name, content, field, why) => {
   const r = await submitFile(name, content);
@@ -55,7 +81,13 @@ it.each([
 });
 
 it('submits odd but storable text (emoji, RTL, control characters) as written', async () => {
-  const r = await submitFile('ok.yaml', 'env:\n  MSG: "héllo 👋 \\u202eRTL\\u202c \\t\\e[1m"\nsteps:\n  - run: ["printf", "%s", "𝄞"]\n');
+  const r = await submitFile(
+    'ok.yaml',
+    'env:\n  MSG: "héllo 👋 \\u202eRTL\\u202c \\t\\e[1m"\nsteps:\n  - run: ["printf", "%s", "𝄞"]\n',
+  );
   expect(r.code).toBe(0);
-  expect(JSON.parse(api.requests[0]?.body ?? '{}')).toEqual({ env: { MSG: 'héllo 👋 \u202eRTL\u202c \t\u001b[1m' }, steps: [{ run: ['printf', '%s', '𝄞'] }] });
+  expect(JSON.parse(api.requests[0]?.body ?? '{}')).toEqual({
+    env: { MSG: 'héllo 👋 \u202eRTL\u202c \t\u001b[1m' },
+    steps: [{ run: ['printf', '%s', '𝄞'] }],
+  });
 });

@@ -6,7 +6,17 @@ let api: FakeApi;
 let url: string;
 
 const jr = (argv: string[], opts: { tty?: boolean; env?: Record<string, string> } = {}): Promise<JrResult> =>
-  jrIn(argv, { JR_API_URL: url, JR_TOKEN: api.token, JR_REQUEST_TIMEOUT: '5s', JR_CONFIG: '/nonexistent/jr-config.yaml', ...opts.env }, opts);
+  jrIn(
+    argv,
+    {
+      JR_API_URL: url,
+      JR_TOKEN: api.token,
+      JR_REQUEST_TIMEOUT: '5s',
+      JR_CONFIG: '/nonexistent/jr-config.yaml',
+      ...opts.env,
+    },
+    opts,
+  );
 
 beforeEach(async () => {
   api = new FakeApi();
@@ -23,8 +33,24 @@ const failedJob: Partial<JobView> = {
   reason: 'exit_code',
   exitCode: 2,
   steps: [
-    { index: 0, name: 'build', state: 'succeeded', exitCode: 0, startedAt: t0, endedAt: '2026-01-01T10:00:01.500Z', durationMs: 1500 },
-    { index: 1, name: 'test', state: 'failed', exitCode: 2, startedAt: '2026-01-01T10:00:01.500Z', endedAt: '2026-01-01T10:00:04.500Z', durationMs: 3000 },
+    {
+      index: 0,
+      name: 'build',
+      state: 'succeeded',
+      exitCode: 0,
+      startedAt: t0,
+      endedAt: '2026-01-01T10:00:01.500Z',
+      durationMs: 1500,
+    },
+    {
+      index: 1,
+      name: 'test',
+      state: 'failed',
+      exitCode: 2,
+      startedAt: '2026-01-01T10:00:01.500Z',
+      endedAt: '2026-01-01T10:00:04.500Z',
+      durationMs: 3000,
+    },
     { index: 2, name: 'ship', state: 'skipped', exitCode: null, startedAt: null, endedAt: null, durationMs: null },
   ],
   failedStep: { index: 1, name: 'test' },
@@ -49,7 +75,10 @@ describe('jr status', () => {
   });
 
   it('shows why a queued job cannot be placed; --json is the whole document', async () => {
-    const waiting = { code: 'no_agent_with_labels' as const, message: 'no active agent in pool web has labels gpu=true' };
+    const waiting = {
+      code: 'no_agent_with_labels' as const,
+      message: 'no active agent in pool web has labels gpu=true',
+    };
     const job = api.addJob('queued', { pool: 'web', labels: { gpu: 'true' }, waiting });
     const r = await jr(['status', job.id]);
     expect(r.stdout).toMatch(/^waiting: {3}no active agent in pool web has labels gpu=true$/m);
@@ -62,7 +91,17 @@ describe('jr status', () => {
   it('neutralises terminal escapes in step names and waiting messages', async () => {
     const job = api.addJob('queued', {
       waiting: { code: 'no_active_agent', message: 'no agent\x1b[2J' },
-      steps: [{ index: 0, name: 'evil\x1b]0;x\x07', state: 'pending', exitCode: null, startedAt: null, endedAt: null, durationMs: null }],
+      steps: [
+        {
+          index: 0,
+          name: 'evil\x1b]0;x\x07',
+          state: 'pending',
+          exitCode: null,
+          startedAt: null,
+          endedAt: null,
+          durationMs: null,
+        },
+      ],
     });
     const r = await jr(['status', job.id]);
     expect(r.stdout).not.toContain('\x1b');
@@ -96,7 +135,9 @@ describe('jr submit warns when the job cannot be placed', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^j_[0-9a-z]+\n$/);
     const id = r.stdout.trim();
-    expect(r.stderr).toBe(`submitted ${id} (queued)\nwarning: job ${id} waiting: no active agent in pool web has labels gpu=true\n`);
+    expect(r.stderr).toBe(
+      `submitted ${id} (queued)\nwarning: job ${id} waiting: no active agent in pool web has labels gpu=true\n`,
+    );
   });
 
   it('warns with --json too, leaving stdout the one JSON document', async () => {
@@ -121,19 +162,39 @@ describe('jr submit warns when the job cannot be placed', () => {
 
 describe('jr list pages', () => {
   function addJobs(n: number): JobView[] {
-    return Array.from({ length: n }, (_, i) => api.addJob('succeeded', { name: `job-${i}`, exitCode: 0, durationMs: 1000 * i }));
+    return Array.from({ length: n }, (_, i) =>
+      api.addJob('succeeded', { name: `job-${i}`, exitCode: 0, durationMs: 1000 * i }),
+    );
   }
 
   it('a full page ends with "more: --cursor X" on stderr, and --cursor X is the next page', async () => {
     const jobs = addJobs(5).reverse(); // newest first
     const first = await jr(['list', '--limit', '2']);
-    expect(first.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0])).toEqual([jobs[0]?.id, jobs[1]?.id]);
+    expect(
+      first.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual([jobs[0]?.id, jobs[1]?.id]);
     const cursor = /^more: --cursor (\S+)$/m.exec(first.stderr)?.[1];
     expect(cursor).toBeDefined();
     const second = await jr(['list', '--limit', '2', '--cursor', cursor ?? '']);
-    expect(second.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0])).toEqual([jobs[2]?.id, jobs[3]?.id]);
+    expect(
+      second.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual([jobs[2]?.id, jobs[3]?.id]);
     expect(api.requests[1]?.url).toBe(`/v1/jobs?limit=2&cursor=${cursor}`);
-    const last = await jr(['list', '--limit', '2', '--cursor', /^more: --cursor (\S+)$/m.exec(second.stderr)?.[1] ?? '']);
+    const last = await jr([
+      'list',
+      '--limit',
+      '2',
+      '--cursor',
+      /^more: --cursor (\S+)$/m.exec(second.stderr)?.[1] ?? '',
+    ]);
     expect(last.stdout.trim().split('\n')).toHaveLength(2);
     expect(last.stderr).toBe('');
   });
@@ -152,10 +213,18 @@ describe('jr list pages', () => {
     const jobs = addJobs(1203).reverse();
     const r = await jr(['list', '--all', '--state', 'succeeded']);
     expect(r.code).toBe(0);
-    const ids = r.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]);
+    const ids = r.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(/\s+/)[0]);
     expect(ids).toEqual(jobs.map((j) => j.id));
     expect(r.stderr).toBe('');
-    expect(api.requests.map((q) => new URL(q.url, 'http://x').searchParams.get('limit'))).toEqual(['500', '500', '500']);
+    expect(api.requests.map((q) => new URL(q.url, 'http://x').searchParams.get('limit'))).toEqual([
+      '500',
+      '500',
+      '500',
+    ]);
     const json = JSON.parse((await jr(['list', '--all', '--json'])).stdout) as { items: JobView[]; nextCursor: null };
     expect(json.items).toHaveLength(1203);
     expect(json.nextCursor).toBeNull();
@@ -167,7 +236,11 @@ describe('jr list pages', () => {
     expect(both.stderr).toBe('jr: --all walks every page; give --all or --limit, not both\n');
     expect(api.requests).toHaveLength(0);
     const job = api.addJob('succeeded');
-    api.pages.push({ items: [job], nextCursor: 'c1' }, { items: [job], nextCursor: 'c2' }, { items: [job], nextCursor: 'c1' });
+    api.pages.push(
+      { items: [job], nextCursor: 'c1' },
+      { items: [job], nextCursor: 'c2' },
+      { items: [job], nextCursor: 'c1' },
+    );
     const loop = await jr(['list', '--all']);
     expect(loop.code).toBe(70);
     expect(loop.stderr).toContain('do not end');

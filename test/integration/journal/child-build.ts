@@ -24,7 +24,10 @@ export async function buildChild(outDir: string, childTs: string): Promise<strin
     const js = transpile(await readFile(join(JOURNAL_SRC, name), 'utf8'), name);
     await writeFile(join(outDir, 'journal', name.replace(/\.ts$/, '.js')), js);
   }
-  const childJs = transpile(await readFile(childTs, 'utf8'), childTs).replace(/require\("@jr\/journal"\)/g, 'require("./journal")');
+  const childJs = transpile(await readFile(childTs, 'utf8'), childTs).replace(
+    /require\("@jr\/journal"\)/g,
+    'require("./journal")',
+  );
   const out = join(outDir, 'child.js');
   await writeFile(out, childJs);
   return out;

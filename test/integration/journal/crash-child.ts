@@ -16,7 +16,11 @@ async function main(): Promise<void> {
   const [dir, roundArg, concurrencyArg] = process.argv.slice(2);
   if (dir === undefined || roundArg === undefined) throw new Error('usage: child <dir> <round> [concurrency]');
   const round = Number(roundArg);
-  const journal = await Journal.open({ dir, segmentMaxBytes: 64 * 1024, logger: { warn: (m, d) => writeSync(2, `${m} ${JSON.stringify(d)}\n`) } });
+  const journal = await Journal.open({
+    dir,
+    segmentMaxBytes: 64 * 1024,
+    logger: { warn: (m, d) => writeSync(2, `${m} ${JSON.stringify(d)}\n`) },
+  });
   writeSync(1, `OPEN ${journal.lastLsn} ${journal.checkpointLsn}\n`);
   let next = 0;
   let acked = 0;

@@ -21,7 +21,13 @@ interface RoundResult {
 const running = new Set<ChildProcess>();
 
 /** Runs one child until it has acknowledged `killAfter` appends, then SIGKILLs it mid-burst. */
-function runRound(childJs: string, dir: string, round: number, killAfter: number, acked: Map<number, Ack>): Promise<RoundResult> {
+function runRound(
+  childJs: string,
+  dir: string,
+  round: number,
+  killAfter: number,
+  acked: Map<number, Ack>,
+): Promise<RoundResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [childJs, dir, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
@@ -39,7 +45,8 @@ function runRound(childJs: string, dir: string, round: number, killAfter: number
         if (kind === 'CP') checkpoint = Math.max(checkpoint, Number(a));
         if (kind !== 'ACK') continue;
         const lsn = Number(a);
-        if (acked.has(lsn)) reject(new Error(`LSN ${lsn} acknowledged twice: an acknowledged record was lost and its LSN reused`));
+        if (acked.has(lsn))
+          reject(new Error(`LSN ${lsn} acknowledged twice: an acknowledged record was lost and its LSN reused`));
         acked.set(lsn, { round: Number(b), n: Number(c) });
         acks += 1;
         if (acks === killAfter) child.kill('SIGKILL');
@@ -72,7 +79,10 @@ describe('journal under SIGKILL', () => {
     for (let round = 1; round <= 4; round++) {
       const killAfter = 700 + Math.floor(Math.random() * 2500);
       const r = await runRound(childJs, dir, round, killAfter, acked);
-      expect({ signal: r.signal, stderr: r.stderr.includes('child failed') ? r.stderr : '' }).toEqual({ signal: 'SIGKILL', stderr: '' });
+      expect({ signal: r.signal, stderr: r.stderr.includes('child failed') ? r.stderr : '' }).toEqual({
+        signal: 'SIGKILL',
+        stderr: '',
+      });
       expect(r.acks).toBeGreaterThanOrEqual(killAfter);
       durableCheckpoint = Math.max(durableCheckpoint, r.checkpoint);
     }
@@ -85,7 +95,10 @@ describe('journal under SIGKILL', () => {
       let checked = 0;
       for (const [lsn, ack] of acked) {
         if (lsn <= journal.checkpointLsn) continue;
-        expect({ lsn, data: records.get(lsn)?.toString() }).toEqual({ lsn, data: payload(ack.round, ack.n).toString() });
+        expect({ lsn, data: records.get(lsn)?.toString() }).toEqual({
+          lsn,
+          data: payload(ack.round, ack.n).toString(),
+        });
         checked += 1;
       }
       expect(checked).toBeGreaterThan(0);

@@ -10,7 +10,6 @@ import { layout, readAll, removeDir, tempDir } from '../../../libs/journal/src/t
  */
 const RECORD = 10_000; // not page-aligned, so the write that hits the wall lands partly first
 
-
 function data(lsn: number): Buffer {
   return Buffer.alloc(RECORD, lsn % 251);
 }
@@ -18,7 +17,10 @@ function data(lsn: number): Buffer {
 /** Appends one record at a time until one fails; returns that failure. */
 async function fillUntilFull(journal: Journal): Promise<unknown> {
   for (let i = 0; i < 10_000; i++) {
-    const err = await journal.append(data(journal.lastLsn + 1)).then(() => null, (e: unknown) => e);
+    const err = await journal.append(data(journal.lastLsn + 1)).then(
+      () => null,
+      (e: unknown) => e,
+    );
     if (err !== null) return err;
   }
   throw new Error('the disk never filled up');
@@ -30,7 +32,10 @@ async function plug(path: string): Promise<void> {
   try {
     for (const size of [65536, 4096, 512, 16, 1]) {
       for (;;) {
-        const wrote = await fh.write(Buffer.alloc(size)).then((r) => r.bytesWritten, () => 0);
+        const wrote = await fh.write(Buffer.alloc(size)).then(
+          (r) => r.bytesWritten,
+          () => 0,
+        );
         if (wrote < size) break;
       }
     }

@@ -33,7 +33,9 @@ describe('journal after a write error it cannot roll back', () => {
     for (const s of ['a', 'b', 'c']) await journal.append(Buffer.from(s));
     const active = (await layout(dir)).at(-1)!.path;
     if (!chattr('+i', active)) {
-      console.warn('journal write-failure test: chattr +i not permitted here; the rollback-failure path is not exercised');
+      console.warn(
+        'journal write-failure test: chattr +i not permitted here; the rollback-failure path is not exercised',
+      );
       await journal.close();
       return;
     }

@@ -3,7 +3,15 @@ import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { newJobId, parseJobSpec } from '@jr/contracts';
 import { Journal } from '@jr/journal';
-import { activeTraceIds, extractFromCarrier, InMemorySpanExporter, SPANS, startTelemetry, type ReadableSpan, type Telemetry } from '@jr/telemetry';
+import {
+  activeTraceIds,
+  extractFromCarrier,
+  InMemorySpanExporter,
+  SPANS,
+  startTelemetry,
+  type ReadableSpan,
+  type Telemetry,
+} from '@jr/telemetry';
 import { waitFor } from '@jr/testing';
 import { encodeRecord, requestHash } from '../../../apps/api/src/intake/intake-record';
 import { AgentClient, http, startTestApi, type TestApi } from '../api/harness';
@@ -29,7 +37,8 @@ async function jobRow(id: string): Promise<{ state: string; trace: unknown } | u
   const c = new Client({ connectionString: t.db.url });
   await c.connect();
   try {
-    return (await c.query<{ state: string; trace: unknown }>('SELECT state, trace FROM jobs WHERE id = $1', [id])).rows[0];
+    return (await c.query<{ state: string; trace: unknown }>('SELECT state, trace FROM jobs WHERE id = $1', [id]))
+      .rows[0];
   } finally {
     await c.end();
   }
@@ -79,12 +88,15 @@ it('continues a trace the caller started (W3C traceparent header)', async () => 
     body: JSON.stringify({ steps: [{ run: 'true' }] }),
   });
   const { id } = (await res.json()) as { id: string };
-  const submit = await waitFor(() => exporter.getFinishedSpans().find((s) => s.name === SPANS.submit && s.attributes['jr.job.id'] === id), { what: 'the submit span' });
+  const submit = await waitFor(
+    () => exporter.getFinishedSpans().find((s) => s.name === SPANS.submit && s.attributes['jr.job.id'] === id),
+    { what: 'the submit span' },
+  );
   expect(submit.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
   expect(submit.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
 });
 
-it('a retried attempt continues the job\'s trace: its enqueue and lease hang under the same trace as the submission', async () => {
+it("a retried attempt continues the job's trace: its enqueue and lease hang under the same trace as the submission", async () => {
   const agent = new AgentClient(t.grpcAddress);
   try {
     await agent.enroll({ pool: 'retried' });
@@ -92,19 +104,39 @@ it('a retried attempt continues the job\'s trace: its enqueue and lease hang und
     const id = r.json.id as string;
     const leases: Array<{ attempt: number; leaseToken: string }> = [];
     for (const n of [1, 2]) {
-      const answer = await agent.call<{ assignments: Array<{ attempt: number; leaseToken: string }> }>('Lease', { freeSlots: 1, waitMs: 5_000 }, { deadlineMs: 10_000 });
+      const answer = await agent.call<{ assignments: Array<{ attempt: number; leaseToken: string }> }>(
+        'Lease',
+        { freeSlots: 1, waitMs: 5_000 },
+        { deadlineMs: 10_000 },
+      );
       const a = answer.assignments[0];
       expect(a?.attempt).toBe(n);
       leases.push(a!);
-      await agent.call('Complete', { jobId: id, attempt: n, leaseToken: a!.leaseToken, outcome: 'OUTCOME_FAILED', exitCode: 1 });
+      await agent.call('Complete', {
+        jobId: id,
+        attempt: n,
+        leaseToken: a!.leaseToken,
+        outcome: 'OUTCOME_FAILED',
+        exitCode: 1,
+      });
     }
-    const submit = await waitFor(() => exporter.getFinishedSpans().find((s) => s.name === SPANS.submit && s.attributes['jr.job.id'] === id), { what: 'the submit span' });
+    const submit = await waitFor(
+      () => exporter.getFinishedSpans().find((s) => s.name === SPANS.submit && s.attributes['jr.job.id'] === id),
+      { what: 'the submit span' },
+    );
     const traceId = submit.spanContext().traceId;
-    const leaseSpans = await waitFor(() => {
-      const found = exporter.getFinishedSpans().filter((s) => s.name === SPANS.lease && s.attributes['jr.job.id'] === id);
-      return found.length === 2 ? found : undefined;
-    }, { what: 'both lease spans' });
-    const enqueues = exporter.getFinishedSpans().filter((s) => s.name === SPANS.enqueue && s.attributes['jr.job.id'] === id);
+    const leaseSpans = await waitFor(
+      () => {
+        const found = exporter
+          .getFinishedSpans()
+          .filter((s) => s.name === SPANS.lease && s.attributes['jr.job.id'] === id);
+        return found.length === 2 ? found : undefined;
+      },
+      { what: 'both lease spans' },
+    );
+    const enqueues = exporter
+      .getFinishedSpans()
+      .filter((s) => s.name === SPANS.enqueue && s.attributes['jr.job.id'] === id);
     expect(enqueues).toHaveLength(2); // round 1 by the relay, round 2 after the failed attempt (from jobs.trace)
     for (const s of [...enqueues, ...leaseSpans]) expect(s.spanContext().traceId).toBe(traceId);
   } finally {
@@ -116,14 +148,31 @@ it('applies journal records from before tracing and records with hostile carrier
   await t.api.stop();
   const parsed = parseJobSpec({ pool: 'legacy', steps: [{ run: 'true' }] });
   if (!parsed.ok) throw new Error('bad spec');
-  const hostile: unknown[] = [undefined, 'x', [1], { traceparent: 5 }, { traceparent: '00-zz-zz-01' }, { traceparent: `00-${'f'.repeat(5000)}` }, { tracestate: 'a=b' }];
+  const hostile: unknown[] = [
+    undefined,
+    'x',
+    [1],
+    { traceparent: 5 },
+    { traceparent: '00-zz-zz-01' },
+    { traceparent: `00-${'f'.repeat(5000)}` },
+    { tracestate: 'a=b' },
+  ];
   const ids: string[] = [];
   const journal = await Journal.open({ dir: path.join(t.dataDir, 'intake') });
   for (const trace of hostile) {
     const id = newJobId();
     ids.push(id);
-    const record = { type: 'job.submitted' as const, id, job: parsed.job, idempotencyKey: null, requestHash: requestHash(parsed.job), at: Date.now() };
-    await journal.append(trace === undefined ? encodeRecord(record) : Buffer.from(JSON.stringify({ ...record, trace })));
+    const record = {
+      type: 'job.submitted' as const,
+      id,
+      job: parsed.job,
+      idempotencyKey: null,
+      requestHash: requestHash(parsed.job),
+      at: Date.now(),
+    };
+    await journal.append(
+      trace === undefined ? encodeRecord(record) : Buffer.from(JSON.stringify({ ...record, trace })),
+    );
   }
   await journal.close();
   exporter.reset();

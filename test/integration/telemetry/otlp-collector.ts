@@ -58,7 +58,11 @@ export class OtlpCollector {
 
   /** Environment for a process exporting here, flushing batches every 100 ms. */
   get env(): Record<string, string> {
-    return { OTEL_EXPORTER_OTLP_ENDPOINT: this.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '100' };
+    return {
+      OTEL_EXPORTER_OTLP_ENDPOINT: this.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    };
   }
 
   close(): Promise<void> {

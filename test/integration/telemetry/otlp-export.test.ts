@@ -19,7 +19,11 @@ async function startCollector(): Promise<{ url: string; received: Received[]; cl
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      received.push({ path: req.url ?? '', contentType: String(req.headers['content-type']), body: Buffer.concat(chunks) });
+      received.push({
+        path: req.url ?? '',
+        contentType: String(req.headers['content-type']),
+        body: Buffer.concat(chunks),
+      });
       res.writeHead(200, { 'content-type': String(req.headers['content-type'] ?? 'application/json') });
       res.end(String(req.headers['content-type']).includes('json') ? '{}' : '');
     });
@@ -43,9 +47,14 @@ const log = pino({ mixin: t.traceLogMixin });
 })();
 `;
 
-function runChild(env: Record<string, string>): Promise<{ code: number | null; lines: Array<Record<string, unknown>>; stderr: string }> {
+function runChild(
+  env: Record<string, string>,
+): Promise<{ code: number | null; lines: Array<Record<string, unknown>>; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', CHILD], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-e', CHILD], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -54,7 +63,10 @@ function runChild(env: Record<string, string>): Promise<{ code: number | null; l
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(timer);
-      const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       resolve({ code, lines, stderr: err });
     });
   });
@@ -100,16 +112,24 @@ describe('OTLP trace export (real process, OTEL_* configuration)', () => {
   });
 
   it('speaks OTLP/HTTP protobuf by default, and OTEL_SERVICE_NAME wins over the built-in name', async () => {
-    const run = await runChild({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector.url}/custom/traces`, OTEL_SERVICE_NAME: 'agent-eu-1' });
+    const run = await runChild({
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector.url}/custom/traces`,
+      OTEL_SERVICE_NAME: 'agent-eu-1',
+    });
     expect(run.code).toBe(0);
-    expect(collector.received.map((r) => [r.path, r.contentType])).toEqual([['/custom/traces', 'application/x-protobuf']]);
+    expect(collector.received.map((r) => [r.path, r.contentType])).toEqual([
+      ['/custom/traces', 'application/x-protobuf'],
+    ]);
     const body = collector.received[0]!.body;
     expect(body.includes('jr.step.run')).toBe(true);
     expect(body.includes('agent-eu-1')).toBe(true);
   });
 
   it('exports nothing without an endpoint, yet the logs still carry trace ids', async () => {
-    const run = await runChild({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${collector.url}/v1/metrics`, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: `${collector.url}/v1/logs` });
+    const run = await runChild({
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${collector.url}/v1/metrics`,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: `${collector.url}/v1/logs`,
+    });
     expect(run.code).toBe(0);
     expect(run.lines.at(-1)).toMatchObject({ mode: 'off' });
     expect(run.lines.find((l) => l.msg === 'step running')?.trace_id).toMatch(/^[0-9a-f]{32}$/);

@@ -1,6 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AGENT_METRICS, API_METRICS, createAgentMetrics, createApiMetrics, fillWithSamples, startMetricsServer, type MetricsServer } from '@jr/telemetry';
+import {
+  AGENT_METRICS,
+  API_METRICS,
+  createAgentMetrics,
+  createApiMetrics,
+  fillWithSamples,
+  startMetricsServer,
+  type MetricsServer,
+} from '@jr/telemetry';
 import {
   expandGrafanaVariables,
   expositionSeries,
@@ -34,8 +42,14 @@ describe('dashboards and rules against a real Prometheus', () => {
     // Every scrape adds a sample to each metric, so rates and quantiles have something to show.
     api.beforeScrape(() => fillWithSamples(api, API_METRICS, 0.3));
     agent.beforeScrape(() => fillWithSamples(agent, AGENT_METRICS, 0.3));
-    servers.push(await startMetricsServer({ port: 0, metrics: api }), await startMetricsServer({ port: 0, metrics: agent }));
-    const ruleFiles = fs.readdirSync(rulesDir).filter((f) => f.endsWith('.yml')).map((f) => path.join(rulesDir, f));
+    servers.push(
+      await startMetricsServer({ port: 0, metrics: api }),
+      await startMetricsServer({ port: 0, metrics: agent }),
+    );
+    const ruleFiles = fs
+      .readdirSync(rulesDir)
+      .filter((f) => f.endsWith('.yml'))
+      .map((f) => path.join(rulesDir, f));
     prometheus = await PrometheusServer.start({
       ruleFiles,
       targets: [
@@ -66,8 +80,13 @@ describe('dashboards and rules against a real Prometheus', () => {
   it('rule expressions name only catalog metrics, Prometheus `up` and our recording rules', async () => {
     const rules = await prometheus.rules();
     const known = new Set<string>(['up', ...rules.filter((r) => r.type === 'recording').map((r) => r.name)]);
-    for (const m of [api, agent]) for (const name of expositionSeries(await m.registry.metrics()).keys()) known.add(name);
-    const unknown = rules.flatMap((r) => promqlSelectors(r.query).filter((s) => !known.has(s.metric)).map((s) => `${r.name}: ${s.metric}`));
+    for (const m of [api, agent])
+      for (const name of expositionSeries(await m.registry.metrics()).keys()) known.add(name);
+    const unknown = rules.flatMap((r) =>
+      promqlSelectors(r.query)
+        .filter((s) => !known.has(s.metric))
+        .map((s) => `${r.name}: ${s.metric}`),
+    );
     expect(unknown).toEqual([]);
   });
 
@@ -100,7 +119,7 @@ describe('dashboards and rules against a real Prometheus', () => {
     expect(Number(result)).toBe(0);
   });
 
-  it('refuses a malformed expression with Prometheus\' own parse error (the check is live)', async () => {
+  it("refuses a malformed expression with Prometheus' own parse error (the check is live)", async () => {
     await expect(prometheus.query('sum(rate(jr_jobs_submitted_total[5m])')).rejects.toThrow(/bad_data/);
   });
 });

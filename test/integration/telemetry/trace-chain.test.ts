@@ -49,25 +49,47 @@ describe('trace context across API and agent', () => {
   /** The API side up to the lease: returns the assignment as the agent receives it. */
   async function apiSubmitToLease(jobId: string, corruptJournal = false): Promise<Wire> {
     let journalRecord: Wire = '';
-    await withSpan(SPANS.submit, { [ATTR.jobId]: jobId, [ATTR.pool]: 'default' }, async () => {
-      await withSpan(SPANS.journalAppend, {}, () => {
-        journalRecord = JSON.stringify({ jobId, trace: corruptJournal ? { traceparent: '00-garbage' } : injectToCarrier() });
-      });
-    }, { kind: SpanKind.SERVER });
+    await withSpan(
+      SPANS.submit,
+      { [ATTR.jobId]: jobId, [ATTR.pool]: 'default' },
+      async () => {
+        await withSpan(SPANS.journalAppend, {}, () => {
+          journalRecord = JSON.stringify({
+            jobId,
+            trace: corruptJournal ? { traceparent: '00-garbage' } : injectToCarrier(),
+          });
+        });
+      },
+      { kind: SpanKind.SERVER },
+    );
     // The relay reads the record later (possibly after a restart): no active context, only the bytes.
     await new Promise((r) => setImmediate(r));
     const record = JSON.parse(journalRecord) as { jobId: string; trace: unknown };
     let jobData: Wire = '';
-    await withSpan(SPANS.relay, { [ATTR.jobId]: record.jobId }, () =>
-      withSpan(SPANS.enqueue, {}, () => {
-        jobData = JSON.stringify({ jobId: record.jobId, trace: injectToCarrier() });
-      }, { kind: SpanKind.PRODUCER }),
-    { parent: extractFromCarrier(record.trace) });
+    await withSpan(
+      SPANS.relay,
+      { [ATTR.jobId]: record.jobId },
+      () =>
+        withSpan(
+          SPANS.enqueue,
+          {},
+          () => {
+            jobData = JSON.stringify({ jobId: record.jobId, trace: injectToCarrier() });
+          },
+          { kind: SpanKind.PRODUCER },
+        ),
+      { parent: extractFromCarrier(record.trace) },
+    );
     const data = JSON.parse(jobData) as { jobId: string; trace: unknown };
     let assignment: Wire = '';
-    await withSpan(SPANS.lease, { [ATTR.jobId]: data.jobId, [ATTR.attempt]: 1 }, () => {
-      assignment = JSON.stringify({ jobId: data.jobId, attempt: 1, traceContext: injectToCarrier() });
-    }, { parent: extractFromCarrier(data.trace), kind: SpanKind.SERVER });
+    await withSpan(
+      SPANS.lease,
+      { [ATTR.jobId]: data.jobId, [ATTR.attempt]: 1 },
+      () => {
+        assignment = JSON.stringify({ jobId: data.jobId, attempt: 1, traceContext: injectToCarrier() });
+      },
+      { parent: extractFromCarrier(data.trace), kind: SpanKind.SERVER },
+    );
     return assignment;
   }
 
@@ -81,16 +103,26 @@ describe('trace context across API and agent', () => {
   async function agentRun(assignmentWire: Wire): Promise<void> {
     const assignment = JSON.parse(assignmentWire) as { jobId: string; attempt: number; traceContext: unknown };
     const tracer = agent.tracer;
-    await withSpan(SPANS.attempt, { [ATTR.jobId]: assignment.jobId, [ATTR.attempt]: assignment.attempt }, async () => {
-      for (const step of [0, 1]) await withSpan(SPANS.step, { [ATTR.stepIndex]: step }, () => undefined, { tracer });
-      for (const call of [SPANS.report, SPANS.complete]) {
-        await withSpan(call, {}, async () => {
-          const md = new Metadata();
-          md.set('authorization', 'Bearer ag_1.secret');
-          await apiHandle(call, metadataFromContext(md).toHttp2Headers() as IncomingHttpHeaders);
-        }, { tracer, kind: SpanKind.CLIENT });
-      }
-    }, { tracer, parent: extractFromCarrier(assignment.traceContext), kind: SpanKind.CONSUMER });
+    await withSpan(
+      SPANS.attempt,
+      { [ATTR.jobId]: assignment.jobId, [ATTR.attempt]: assignment.attempt },
+      async () => {
+        for (const step of [0, 1]) await withSpan(SPANS.step, { [ATTR.stepIndex]: step }, () => undefined, { tracer });
+        for (const call of [SPANS.report, SPANS.complete]) {
+          await withSpan(
+            call,
+            {},
+            async () => {
+              const md = new Metadata();
+              md.set('authorization', 'Bearer ag_1.secret');
+              await apiHandle(call, metadataFromContext(md).toHttp2Headers() as IncomingHttpHeaders);
+            },
+            { tracer, kind: SpanKind.CLIENT },
+          );
+        }
+      },
+      { tracer, parent: extractFromCarrier(assignment.traceContext), kind: SpanKind.CONSUMER },
+    );
   }
 
   function recorded(): Recorded {
@@ -104,7 +136,10 @@ describe('trace context across API and agent', () => {
   }
 
   function expectChild(child: ReadableSpan, parent: ReadableSpan): void {
-    expect({ child: child.name, parentSpanId: child.parentSpanContext?.spanId }).toEqual({ child: child.name, parentSpanId: parent.spanContext().spanId });
+    expect({ child: child.name, parentSpanId: child.parentSpanContext?.spanId }).toEqual({
+      child: child.name,
+      parentSpanId: parent.spanContext().spanId,
+    });
     expect(child.spanContext().traceId).toBe(parent.spanContext().traceId);
   }
 

@@ -6,20 +6,30 @@ import { metricValue, testMetrics, testTracing, traceparent } from '../telemetry
 import { AgentApiClient, type CredentialSource } from './agent-api.client';
 
 /** A real grpc-js server on loopback; each handler is set per test. */
-async function startServer(handlers: Partial<AgentServiceHandlers>): Promise<{ address: string; server: grpc.Server; seen: string[] }> {
+async function startServer(
+  handlers: Partial<AgentServiceHandlers>,
+): Promise<{ address: string; server: grpc.Server; seen: string[] }> {
   const seen: string[] = [];
   const server = new grpc.Server();
   type Unary = grpc.handleUnaryCall<unknown, unknown>;
   const unimplemented: Unary = (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: 'no' });
-  const wrap = (name: keyof AgentServiceHandlers): Unary => (call, cb) => {
-    seen.push(`${name} ${String(call.metadata.get('authorization')[0] ?? '')}`);
-    ((handlers[name] as Unary | undefined) ?? unimplemented)(call, cb);
-  };
+  const wrap =
+    (name: keyof AgentServiceHandlers): Unary =>
+    (call, cb) => {
+      seen.push(`${name} ${String(call.metadata.get('authorization')[0] ?? '')}`);
+      ((handlers[name] as Unary | undefined) ?? unimplemented)(call, cb);
+    };
   server.addService(loadAgentProto().jobrunner.v1.AgentService.service, {
-    Enroll: wrap('Enroll'), Heartbeat: wrap('Heartbeat'), Lease: wrap('Lease'), Report: wrap('Report'), Complete: wrap('Complete'),
+    Enroll: wrap('Enroll'),
+    Heartbeat: wrap('Heartbeat'),
+    Lease: wrap('Lease'),
+    Report: wrap('Report'),
+    Complete: wrap('Complete'),
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   return { address: `127.0.0.1:${port}`, server, seen };
 }
@@ -70,7 +80,9 @@ describe('AgentApiClient', () => {
   });
 
   it('classifies FAILED_PRECONDITION on Report as superseded', async () => {
-    srv = await startServer({ Report: (_c, cb) => cb({ code: grpc.status.FAILED_PRECONDITION, details: 'superseded' }) });
+    srv = await startServer({
+      Report: (_c, cb) => cb({ code: grpc.status.FAILED_PRECONDITION, details: 'superseded' }),
+    });
     client = new AgentApiClient(srv.address);
     client.useCredentials(fixedCredentials(['c']));
     const err: unknown = await client.report({ jobId: 'j' }, { deadlineMs: 5_000 }).catch((e: unknown) => e);
@@ -80,7 +92,9 @@ describe('AgentApiClient', () => {
   it('recovers from UNAUTHENTICATED once with a fresh credential, then gives up', async () => {
     srv = await startServer({
       Heartbeat: (call, cb) =>
-        call.metadata.get('authorization')[0] === 'Bearer new' ? cb(null, {}) : cb({ code: grpc.status.UNAUTHENTICATED, details: 'bad credential' }),
+        call.metadata.get('authorization')[0] === 'Bearer new'
+          ? cb(null, {})
+          : cb({ code: grpc.status.UNAUTHENTICATED, details: 'bad credential' }),
     });
     client = new AgentApiClient(srv.address);
     const creds = fixedCredentials(['old', 'new']);
@@ -130,16 +144,20 @@ describe('AgentApiClient', () => {
 
     const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
     const SPAN = '00f067aa0ba902b7';
-    const leaseWith = (build: (md: grpc.Metadata) => void): grpc.handleUnaryCall<pb.LeaseRequest__Output, pb.LeaseResponse> => (call, cb) => {
-      const md = new grpc.Metadata();
-      build(md);
-      call.sendMetadata(md);
-      cb(null, { assignments: [{ jobId: 'j_1', attempt: 1, leaseToken: 't' }] });
-    };
+    const leaseWith =
+      (build: (md: grpc.Metadata) => void): grpc.handleUnaryCall<pb.LeaseRequest__Output, pb.LeaseResponse> =>
+      (call, cb) => {
+        const md = new grpc.Metadata();
+        build(md);
+        call.sendMetadata(md);
+        cb(null, { assignments: [{ jobId: 'j_1', attempt: 1, leaseToken: 't' }] });
+      };
 
     it('sends the active trace context as traceparent metadata on every call, and none outside a span', async () => {
       const seen: string[] = [];
-      srv = await startServer({ Heartbeat: (call, cb) => (seen.push(String(call.metadata.get('traceparent')[0] ?? '-')), cb(null, {})) });
+      srv = await startServer({
+        Heartbeat: (call, cb) => (seen.push(String(call.metadata.get('traceparent')[0] ?? '-')), cb(null, {})),
+      });
       client = new AgentApiClient(srv.address);
       client.useCredentials(fixedCredentials(['c']));
       await client.heartbeat({}, { deadlineMs: 5_000 });
@@ -152,15 +170,24 @@ describe('AgentApiClient', () => {
 
     it("times every call by method and status name (the code of a refusal, the client's own deadline)", async () => {
       const metrics = testMetrics();
-      srv = await startServer({ Heartbeat: (_c, cb) => cb(null, {}), Report: (_c, cb) => cb({ code: grpc.status.FAILED_PRECONDITION, details: 'superseded' }), Lease: () => undefined });
+      srv = await startServer({
+        Heartbeat: (_c, cb) => cb(null, {}),
+        Report: (_c, cb) => cb({ code: grpc.status.FAILED_PRECONDITION, details: 'superseded' }),
+        Lease: () => undefined,
+      });
       client = new AgentApiClient(srv.address, {}, metrics);
       client.useCredentials(fixedCredentials(['c']));
       await client.heartbeat({}, { deadlineMs: 5_000 });
       await client.heartbeat({}, { deadlineMs: 5_000 });
       await client.report({ jobId: 'j' }, { deadlineMs: 5_000 }).catch(() => undefined);
       await client.lease({ freeSlots: 1, waitMs: 10 }, { deadlineMs: 100 }).catch(() => undefined);
-      const count = (method: string, code: string) => metricValue(metrics, 'jr_agent_rpc_duration_seconds_count', { method, code });
-      expect([await count('Heartbeat', 'OK'), await count('Report', 'FAILED_PRECONDITION'), await count('Lease', 'DEADLINE_EXCEEDED')]).toEqual([2, 1, 1]);
+      const count = (method: string, code: string) =>
+        metricValue(metrics, 'jr_agent_rpc_duration_seconds_count', { method, code });
+      expect([
+        await count('Heartbeat', 'OK'),
+        await count('Report', 'FAILED_PRECONDITION'),
+        await count('Lease', 'DEADLINE_EXCEEDED'),
+      ]).toEqual([2, 1, 1]);
     });
 
     it("hands over the lease span's context from the Lease answer's response metadata", async () => {
@@ -176,7 +203,13 @@ describe('AgentApiClient', () => {
       ['no metadata', () => undefined],
       ['a malformed traceparent', (md) => md.set('traceparent', '00-xyz-abc-01')],
       ['an all-zero trace id', (md) => md.set('traceparent', traceparent('0'.repeat(32), SPAN))],
-      ['two traceparent values', (md) => (md.add('traceparent', traceparent(TRACE, SPAN)), md.add('traceparent', traceparent(TRACE, 'aaaaaaaaaaaaaaaa')))],
+      [
+        'two traceparent values',
+        (md) => (
+          md.add('traceparent', traceparent(TRACE, SPAN)),
+          md.add('traceparent', traceparent(TRACE, 'aaaaaaaaaaaaaaaa'))
+        ),
+      ],
       ['an oversized traceparent', (md) => md.set('traceparent', `${traceparent(TRACE, SPAN)}-${'f'.repeat(4_000)}`)],
       ['only a binary header', (md) => md.set('traceparent-bin', Buffer.from(traceparent(TRACE, SPAN)))],
     ])('tolerates %s: the assignments arrive, without a parent context', async (_what, build) => {

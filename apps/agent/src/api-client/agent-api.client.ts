@@ -1,6 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadAgentProto, type AgentServiceClient, type pb } from '@jr/contracts';
-import { activeTraceIds, contextFromMetadata, metadataFromContext, type AgentMetrics, type Context } from '@jr/telemetry';
+import {
+  activeTraceIds,
+  contextFromMetadata,
+  metadataFromContext,
+  type AgentMetrics,
+  type Context,
+} from '@jr/telemetry';
 import { ApiCallError, isApiCallError } from '../errors';
 import { actionFor, type AgentMethod } from './status-policy';
 
@@ -39,7 +45,12 @@ export type LeaseAnswer = pb.LeaseResponse__Output & {
 };
 
 type Callback<Res> = (err: grpc.ServiceError | null, value?: Res) => void;
-type UnaryFn<Req, Res> = (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: Callback<Res>) => grpc.ClientUnaryCall;
+type UnaryFn<Req, Res> = (
+  req: Req,
+  md: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: Callback<Res>,
+) => grpc.ClientUnaryCall;
 
 /**
  * The typed AgentService client: a deadline on every call, credential metadata, classified errors.
@@ -95,7 +106,12 @@ export class AgentApiClient {
     this.client.close();
   }
 
-  private async authed<Req, Res>(method: AgentMethod, req: Req, opts: CallOpts, onMetadata?: (md: grpc.Metadata) => void): Promise<Res> {
+  private async authed<Req, Res>(
+    method: AgentMethod,
+    req: Req,
+    opts: CallOpts,
+    onMetadata?: (md: grpc.Metadata) => void,
+  ): Promise<Res> {
     const source = this.credentials;
     if (!source) throw new Error(`${method} called before the agent has a credential`);
     const used = source.current();
@@ -108,7 +124,13 @@ export class AgentApiClient {
     }
   }
 
-  private unary<Req, Res>(method: AgentMethod, req: Req, metadata: grpc.Metadata, opts: CallOpts, onMetadata?: (md: grpc.Metadata) => void): Promise<Res> {
+  private unary<Req, Res>(
+    method: AgentMethod,
+    req: Req,
+    metadata: grpc.Metadata,
+    opts: CallOpts,
+    onMetadata?: (md: grpc.Metadata) => void,
+  ): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       const { signal } = opts;
       if (signal?.aborted) return reject(abortReason(signal));

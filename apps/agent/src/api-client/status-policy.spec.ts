@@ -12,9 +12,12 @@ describe('STATUS_POLICY', () => {
     }
   });
 
-  it.each(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'ABORTED', 'INTERNAL'] as const)('retries %s on every method', (name) => {
-    for (const m of METHODS) expect(actionFor(Status[name], m)).toBe('retry');
-  });
+  it.each(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'ABORTED', 'INTERNAL'] as const)(
+    'retries %s on every method',
+    (name) => {
+      for (const m of METHODS) expect(actionFor(Status[name], m)).toBe('retry');
+    },
+  );
 
   it.each(['UNAUTHENTICATED', 'PERMISSION_DENIED', 'UNIMPLEMENTED'] as const)('stops the agent on %s', (name) => {
     for (const m of METHODS) expect(actionFor(Status[name], m)).toBe('stop');

@@ -48,7 +48,8 @@ export interface ConfigIssue {
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; issues: ConfigIssue[] };
 
 const GRPC_TARGET_RE = /^(?:(?:dns|unix|ipv4|ipv6|unix-abstract):\S+|(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/;
-const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOSTNAME_RE =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const NAME_RE = /^[^\p{Cc}]{1,200}$/u;
 
 function optional<T extends z.ZodType>(schema: T) {
@@ -56,33 +57,44 @@ function optional<T extends z.ZodType>(schema: T) {
 }
 
 function duration(fallback: string, minMs: number, maxMs: number) {
-  return optional(z.string())
-    .transform((raw, ctx) => {
-      const ms = parseDurationMs(raw ?? fallback);
-      if (ms === undefined || ms < minMs || ms > maxMs) {
-        ctx.addIssue({ code: 'custom', message: `must be a duration like 10s, 500ms or 2m between ${minMs}ms and ${maxMs}ms (got ${JSON.stringify(raw)})` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+  return optional(z.string()).transform((raw, ctx) => {
+    const ms = parseDurationMs(raw ?? fallback);
+    if (ms === undefined || ms < minMs || ms > maxMs) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a duration like 10s, 500ms or 2m between ${minMs}ms and ${maxMs}ms (got ${JSON.stringify(raw)})`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
 }
 
 function integer(fallback: number, min: number, max: number) {
-  return optional(z.string())
-    .transform((raw, ctx) => {
-      const n = raw === undefined ? fallback : /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-      if (!Number.isSafeInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be an integer between ${min} and ${max} (got ${JSON.stringify(raw)})` });
-        return z.NEVER;
-      }
-      return n;
-    });
+  return optional(z.string()).transform((raw, ctx) => {
+    const n = raw === undefined ? fallback : /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be an integer between ${min} and ${max} (got ${JSON.stringify(raw)})`,
+      });
+      return z.NEVER;
+    }
+    return n;
+  });
 }
 
 const envSchema = z.object({
-  JR_API_GRPC: optional(z.string().regex(GRPC_TARGET_RE, 'must be host:port (or a gRPC target such as dns:///host:port)')),
+  JR_API_GRPC: optional(
+    z.string().regex(GRPC_TARGET_RE, 'must be host:port (or a gRPC target such as dns:///host:port)'),
+  ),
   JR_DATA_DIR: optional(z.string().max(4096)),
-  JR_ENROLL_TOKEN: optional(z.string().max(4096).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')),
+  JR_ENROLL_TOKEN: optional(
+    z
+      .string()
+      .max(4096)
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+  ),
   JR_POOL: optional(z.string().regex(POOL_RE, 'must be lowercase letters, digits, _ . -, at most 63')),
   JR_LABELS: optional(z.string().max(8192)).transform((raw, ctx) => {
     const parsed = parseLabels(raw ?? '');
@@ -105,7 +117,10 @@ const envSchema = z.object({
     if (raw === undefined) return undefined;
     const n = /^\d{1,5}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
     if (!(n >= 0 && n <= 65_535)) {
-      ctx.addIssue({ code: 'custom', message: `must be a TCP port between 0 and 65535 (0: any free port) (got ${JSON.stringify(raw.slice(0, 64))})` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a TCP port between 0 and 65535 (0: any free port) (got ${JSON.stringify(raw.slice(0, 64))})`,
+      });
       return z.NEVER;
     }
     return n;
@@ -113,7 +128,10 @@ const envSchema = z.object({
   JR_METRICS_HOST: optional(z.string()).transform((raw, ctx) => {
     const host = (raw ?? '127.0.0.1').trim().replace(/^\[(.*)\]$/, '$1');
     if (isIP(host) === 0 && !HOSTNAME_RE.test(host)) {
-      ctx.addIssue({ code: 'custom', message: `must be an IP address or a host name to listen on (got ${JSON.stringify((raw ?? '').slice(0, 64))})` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be an IP address or a host name to listen on (got ${JSON.stringify((raw ?? '').slice(0, 64))})`,
+      });
       return z.NEVER;
     }
     return host;
@@ -124,7 +142,10 @@ const envSchema = z.object({
 export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()): ConfigResult {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    return { ok: false, issues: parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '(env)'), message: i.message })) };
+    return {
+      ok: false,
+      issues: parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '(env)'), message: i.message })),
+    };
   }
   const e = parsed.data;
   return {

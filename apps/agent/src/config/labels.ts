@@ -9,7 +9,10 @@ export type LabelsResult = { ok: true; labels: Record<string, string> } | { ok: 
 export function parseLabels(raw: string): LabelsResult {
   const seen = new Map<string, string>();
   const problems: string[] = [];
-  for (const part of raw.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+  for (const part of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0)) {
     const eq = part.indexOf('=');
     if (eq <= 0) {
       problems.push(`"${part}" is not k=v`);
@@ -23,10 +26,13 @@ export function parseLabels(raw: string): LabelsResult {
   if (problems.length > 0) return { ok: false, message: `must be k=v,k2=v2: ${problems.join(', ')}` };
   const checked = jobSpecSchema.shape.labels.safeParse(labels);
   if (!checked.success) {
-    const detail = checked.error.issues.map((i) => (i.path.length > 0 ? `${i.path.map(String).join('.')}: ${i.message}` : i.message));
+    const detail = checked.error.issues.map((i) =>
+      i.path.length > 0 ? `${i.path.map(String).join('.')}: ${i.message}` : i.message,
+    );
     return { ok: false, message: `must be k=v,k2=v2: ${detail.join(', ')}` };
   }
   const dropped = [...seen.keys()].filter((k) => !Object.hasOwn(checked.data ?? {}, k));
-  if (dropped.length > 0) return { ok: false, message: `must be k=v,k2=v2: label key not allowed: ${dropped.join(', ')}` };
+  if (dropped.length > 0)
+    return { ok: false, message: `must be k=v,k2=v2: label key not allowed: ${dropped.join(', ')}` };
   return { ok: true, labels };
 }

@@ -8,7 +8,12 @@ import { ControlServer } from './control-server';
 import { runStatusCommand } from './status-command';
 
 const facts = (over: Partial<HealthFacts> = {}): HealthFacts => ({
-  agentId: 'a_1', name: 'box 1', pool: 'default', version: '0.1.0', pid: 42, apiAddress: '127.0.0.1:50051',
+  agentId: 'a_1',
+  name: 'box 1',
+  pool: 'default',
+  version: '0.1.0',
+  pid: 42,
+  apiAddress: '127.0.0.1:50051',
   heartbeat: { intervalMs: 10_000, lastOkAgeMs: 2_000, consecutiveFailures: 0, ok: 12, failed: 0 },
   breaker: { state: 'closed', since: null, reason: null },
   outbox: { depth: 0, oldestAgeMs: 0 },
@@ -17,7 +22,9 @@ const facts = (over: Partial<HealthFacts> = {}): HealthFacts => ({
   metricsUrl: 'http://127.0.0.1:9464/metrics',
   ...over,
 });
-const hb = (over: Partial<HealthFacts['heartbeat']>): Partial<HealthFacts> => ({ heartbeat: { ...facts().heartbeat, ...over } });
+const hb = (over: Partial<HealthFacts['heartbeat']>): Partial<HealthFacts> => ({
+  heartbeat: { ...facts().heartbeat, ...over },
+});
 
 describe('assessHealth', () => {
   it('is healthy when heartbeats are answered and reporting flows (draining is a choice, not a problem)', () => {
@@ -25,12 +32,27 @@ describe('assessHealth', () => {
   });
 
   it.each<[string, Partial<HealthFacts>, RegExp]>([
-    ['the last beat failed', hb({ consecutiveFailures: 1 }), /^heartbeats failing: 1 failed in a row, last answered 2\.0s ago$/],
+    [
+      'the last beat failed',
+      hb({ consecutiveFailures: 1 }),
+      /^heartbeats failing: 1 failed in a row, last answered 2\.0s ago$/,
+    ],
     ['no beat answered yet', hb({ lastOkAgeMs: null }), /^no heartbeat answered yet$/],
-    ['no beat answered yet, some failed', hb({ lastOkAgeMs: null, consecutiveFailures: 3 }), /^no heartbeat answered yet \(3 failed\)$/],
-    ['the last answer is older than 3 intervals', hb({ lastOkAgeMs: 31_000 }), /^heartbeats failing: last answered 31s ago$/],
-    ['the breaker is open', { breaker: { state: 'open', since: '2026-01-01T00:00:00.000Z', reason: 'Report failed with UNAVAILABLE' } },
-      /^status reporting suspended: breaker open since 2026-01-01T00:00:00.000Z \(Report failed with UNAVAILABLE\);.*jr-agent reporting enable/],
+    [
+      'no beat answered yet, some failed',
+      hb({ lastOkAgeMs: null, consecutiveFailures: 3 }),
+      /^no heartbeat answered yet \(3 failed\)$/,
+    ],
+    [
+      'the last answer is older than 3 intervals',
+      hb({ lastOkAgeMs: 31_000 }),
+      /^heartbeats failing: last answered 31s ago$/,
+    ],
+    [
+      'the breaker is open',
+      { breaker: { state: 'open', since: '2026-01-01T00:00:00.000Z', reason: 'Report failed with UNAVAILABLE' } },
+      /^status reporting suspended: breaker open since 2026-01-01T00:00:00.000Z \(Report failed with UNAVAILABLE\);.*jr-agent reporting enable/,
+    ],
   ])('is degraded when %s', (_what, over, problem) => {
     const s = assessHealth(facts(over));
     expect(s.health).toBe('degraded');
@@ -39,7 +61,9 @@ describe('assessHealth', () => {
 
   it('is still connected at exactly 3 intervals, and lists every problem at once', () => {
     expect(assessHealth(facts(hb({ lastOkAgeMs: 30_000 }))).connected).toBe(true);
-    const s = assessHealth(facts({ ...hb({ consecutiveFailures: 2 }), breaker: { state: 'open', since: null, reason: null } }));
+    const s = assessHealth(
+      facts({ ...hb({ consecutiveFailures: 2 }), breaker: { state: 'open', since: null, reason: null } }),
+    );
     expect(s.connected).toBe(false);
     expect(s.problems).toHaveLength(2);
   });
@@ -47,7 +71,9 @@ describe('assessHealth', () => {
 
 describe('formatStatus', () => {
   it('prints one line per area, then the problems', () => {
-    const text = formatStatus(assessHealth(facts({ ...hb({ consecutiveFailures: 2 }), outbox: { depth: 7, oldestAgeMs: 65_000 } })));
+    const text = formatStatus(
+      assessHealth(facts({ ...hb({ consecutiveFailures: 2 }), outbox: { depth: 7, oldestAgeMs: 65_000 } })),
+    );
     expect(text.split('\n')).toEqual([
       'jr-agent a_1 "box 1" (pool default, version 0.1.0, pid 42): degraded',
       'api:       127.0.0.1:50051, NOT connected; last heartbeat 2.0s ago (interval 10s)',
@@ -76,11 +102,15 @@ describe('jr-agent status (over a real control socket)', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'jr-status-'));
-    server = await ControlServer.start(controlSocketPath(dir), async (command) => {
-      if (command !== 'agent.status') return { ok: false, error: `unexpected ${command}` };
-      if (typeof answer === 'string') throw new Error(answer);
-      return answer;
-    }, logger);
+    server = await ControlServer.start(
+      controlSocketPath(dir),
+      async (command) => {
+        if (command !== 'agent.status') return { ok: false, error: `unexpected ${command}` };
+        if (typeof answer === 'string') throw new Error(answer);
+        return answer;
+      },
+      logger,
+    );
   });
   afterEach(async () => {
     await server?.close();
@@ -90,7 +120,11 @@ describe('jr-agent status (over a real control socket)', () => {
   const run = async (json = false): Promise<{ code: number; out: string; err: string }> => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runStatusCommand(dir, { json, stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) } });
+    const code = await runStatusCommand(dir, {
+      json,
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: (t: string) => err.push(t) },
+    });
     return { code, out: out.join(''), err: err.join('') };
   };
   const ok = (view: AgentStatusView): ControlResponse => ({ ok: true, ...view });
@@ -103,7 +137,11 @@ describe('jr-agent status (over a real control socket)', () => {
   });
 
   it('exits 1 when degraded; --json prints exactly one JSON document (fields a newer agent adds are dropped)', async () => {
-    answer = { ok: true, ...assessHealth(facts({ breaker: { state: 'open', since: null, reason: null } })), futureField: 1 };
+    answer = {
+      ok: true,
+      ...assessHealth(facts({ breaker: { state: 'open', since: null, reason: null } })),
+      futureField: 1,
+    };
     const r = await run(true);
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.out) as AgentStatusView & { futureField?: number };

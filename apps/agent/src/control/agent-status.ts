@@ -19,7 +19,13 @@ export const agentStatusSchema = z.object({
   health: z.enum(['healthy', 'degraded']),
   problems: z.array(text(1_000)).max(20),
   connected: z.boolean(),
-  heartbeat: z.object({ intervalMs: count, lastOkAgeMs: count.nullable(), consecutiveFailures: count, ok: count, failed: count }),
+  heartbeat: z.object({
+    intervalMs: count,
+    lastOkAgeMs: count.nullable(),
+    consecutiveFailures: count,
+    ok: count,
+    failed: count,
+  }),
   breaker: z.object({ state: z.enum(['open', 'closed']), since: text(100).nullable(), reason: text(1_000).nullable() }),
   outbox: z.object({ depth: count, oldestAgeMs: count }),
   attempts: z.object({ running: count, slots: count, undelivered: count }),
@@ -41,9 +47,14 @@ export const STALE_HEARTBEAT_INTERVALS = 3;
 export function assessHealth(f: HealthFacts): AgentStatusView {
   const problems: string[] = [];
   const hb = f.heartbeat;
-  const connected = hb.consecutiveFailures === 0 && hb.lastOkAgeMs !== null && hb.lastOkAgeMs <= STALE_HEARTBEAT_INTERVALS * hb.intervalMs;
+  const connected =
+    hb.consecutiveFailures === 0 &&
+    hb.lastOkAgeMs !== null &&
+    hb.lastOkAgeMs <= STALE_HEARTBEAT_INTERVALS * hb.intervalMs;
   if (hb.lastOkAgeMs === null) {
-    problems.push(`no heartbeat answered yet${hb.consecutiveFailures > 0 ? ` (${hb.consecutiveFailures} failed)` : ''}`);
+    problems.push(
+      `no heartbeat answered yet${hb.consecutiveFailures > 0 ? ` (${hb.consecutiveFailures} failed)` : ''}`,
+    );
   } else if (!connected) {
     const streak = hb.consecutiveFailures > 0 ? `${hb.consecutiveFailures} failed in a row, ` : '';
     problems.push(`heartbeats failing: ${streak}last answered ${formatDurationMs(hb.lastOkAgeMs)} ago`);
@@ -51,7 +62,9 @@ export function assessHealth(f: HealthFacts): AgentStatusView {
   if (f.breaker.state === 'open') {
     const since = f.breaker.since ? ` since ${f.breaker.since}` : '';
     const reason = f.breaker.reason ? ` (${f.breaker.reason})` : '';
-    problems.push(`status reporting suspended: breaker open${since}${reason}; results wait in the outbox until re-enabled (jr-agent reporting enable)`);
+    problems.push(
+      `status reporting suspended: breaker open${since}${reason}; results wait in the outbox until re-enabled (jr-agent reporting enable)`,
+    );
   }
   return { ...f, connected, health: problems.length > 0 ? 'degraded' : 'healthy', problems };
 }
@@ -59,7 +72,8 @@ export function assessHealth(f: HealthFacts): AgentStatusView {
 /** The human form: a headline, one line per area, then the problems. */
 export function formatStatus(s: AgentStatusView): string {
   const hb = s.heartbeat;
-  const last = hb.lastOkAgeMs === null ? 'no heartbeat answered yet' : `last heartbeat ${formatDurationMs(hb.lastOkAgeMs)} ago`;
+  const last =
+    hb.lastOkAgeMs === null ? 'no heartbeat answered yet' : `last heartbeat ${formatDurationMs(hb.lastOkAgeMs)} ago`;
   const oldest = s.outbox.depth > 0 ? `, oldest ${formatDurationMs(s.outbox.oldestAgeMs)}` : '';
   const lines = [
     `jr-agent ${s.agentId || '(not enrolled yet)'} ${JSON.stringify(s.name)} (pool ${s.pool}, version ${s.version}, pid ${s.pid}): ${s.health}`,

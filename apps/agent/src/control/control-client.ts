@@ -9,7 +9,11 @@ export class AgentNotRunningError extends Error {
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /** Sends one command to the agent's control socket and returns its answer. */
-export function sendControlCommand(socketPath: string, command: ControlCommand, timeoutMs = 10_000): Promise<ControlResponse> {
+export function sendControlCommand(
+  socketPath: string,
+  command: ControlCommand,
+  timeoutMs = 10_000,
+): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     let text = '';
@@ -25,13 +29,15 @@ export function sendControlCommand(socketPath: string, command: ControlCommand, 
       if (text.length > MAX_RESPONSE_BYTES) fail(new Error('answer too long'));
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') fail(new AgentNotRunningError(`no jr-agent is running with this JR_DATA_DIR (${socketPath}: ${err.code})`));
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
+        fail(new AgentNotRunningError(`no jr-agent is running with this JR_DATA_DIR (${socketPath}: ${err.code})`));
       else fail(err);
     });
     socket.once('end', () => {
       try {
         const res = JSON.parse(text.trim()) as ControlResponse;
-        if (typeof res !== 'object' || res === null || typeof res.ok !== 'boolean') throw new Error('not a control answer');
+        if (typeof res !== 'object' || res === null || typeof res.ok !== 'boolean')
+          throw new Error('not a control answer');
         resolve(res);
       } catch {
         reject(new Error(`unreadable answer from the agent: ${JSON.stringify(text.slice(0, 200))}`));

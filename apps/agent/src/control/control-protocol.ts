@@ -27,12 +27,17 @@ export function parseRequest(line: string): { ok: true; command: ControlCommand 
   } catch {
     return { ok: false, error: 'request is not JSON' };
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, error: 'request must be a JSON object' };
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return { ok: false, error: 'request must be a JSON object' };
   const keys = Object.keys(json);
   const command = (json as { command?: unknown }).command;
-  if (keys.length !== 1 || keys[0] !== 'command' || typeof command !== 'string') return { ok: false, error: 'request must be {"command": "<name>"}' };
+  if (keys.length !== 1 || keys[0] !== 'command' || typeof command !== 'string')
+    return { ok: false, error: 'request must be {"command": "<name>"}' };
   if (!(CONTROL_COMMANDS as readonly string[]).includes(command)) {
-    return { ok: false, error: `unknown command ${JSON.stringify(command.slice(0, 64))}; known: ${CONTROL_COMMANDS.join(', ')}` };
+    return {
+      ok: false,
+      error: `unknown command ${JSON.stringify(command.slice(0, 64))}; known: ${CONTROL_COMMANDS.join(', ')}`,
+    };
   }
   return { ok: true, command: command as ControlCommand };
 }

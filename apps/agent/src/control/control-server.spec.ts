@@ -30,7 +30,13 @@ describe('control socket', () => {
   const seen: ControlCommand[] = [];
   const handler = async (command: ControlCommand) => {
     seen.push(command);
-    return command === 'reporting.enable' ? { ok: true as const, wasOpen: true, reporting: { breaker: { state: 'closed' }, outbox: { depth: 3, oldestAgeMs: 4_000, bytes: 10, gapBytes: 0 } } } : { ok: true as const, state: 'fine' };
+    return command === 'reporting.enable'
+      ? {
+          ok: true as const,
+          wasOpen: true,
+          reporting: { breaker: { state: 'closed' }, outbox: { depth: 3, oldestAgeMs: 4_000, bytes: 10, gapBytes: 0 } },
+        }
+      : { ok: true as const, state: 'fine' };
   };
 
   beforeEach(async () => {
@@ -44,8 +50,14 @@ describe('control socket', () => {
   });
 
   it('answers commands, one JSON line each, on a socket only its owner may use (0600)', async () => {
-    await expect(sendControlCommand(controlSocketPath(dir), 'reporting.status')).resolves.toEqual({ ok: true, state: 'fine' });
-    await expect(sendControlCommand(controlSocketPath(dir), 'reporting.enable')).resolves.toMatchObject({ ok: true, wasOpen: true });
+    await expect(sendControlCommand(controlSocketPath(dir), 'reporting.status')).resolves.toEqual({
+      ok: true,
+      state: 'fine',
+    });
+    await expect(sendControlCommand(controlSocketPath(dir), 'reporting.enable')).resolves.toMatchObject({
+      ok: true,
+      wasOpen: true,
+    });
     expect(seen).toEqual(['reporting.status', 'reporting.enable']);
     expect((await stat(controlSocketPath(dir))).mode & 0o777).toBe(0o600);
   });
@@ -71,7 +83,10 @@ describe('control socket', () => {
   });
 
   it('replaces a stale socket file, but refuses to start next to a live agent or a non-socket', async () => {
-    await expect(ControlServer.start(controlSocketPath(dir), handler, logger)).rejects.toMatchObject({ name: 'AgentStopError', reason: 'data_dir_in_use' });
+    await expect(ControlServer.start(controlSocketPath(dir), handler, logger)).rejects.toMatchObject({
+      name: 'AgentStopError',
+      reason: 'data_dir_in_use',
+    });
     await server?.close();
     // A crashed agent leaves its socket file behind: a process that listens, then dies by SIGKILL.
     const crash = `require('net').createServer().listen(${JSON.stringify(controlSocketPath(dir))}, () => process.kill(process.pid, 'SIGKILL'))`;
@@ -93,20 +108,28 @@ describe('control socket', () => {
   it('tells when no agent is running', async () => {
     await server?.close();
     server = undefined;
-    await expect(sendControlCommand(controlSocketPath(dir), 'reporting.enable')).rejects.toBeInstanceOf(AgentNotRunningError);
+    await expect(sendControlCommand(controlSocketPath(dir), 'reporting.enable')).rejects.toBeInstanceOf(
+      AgentNotRunningError,
+    );
   });
 
   describe('jr-agent reporting enable|status', () => {
     const io = () => {
       const out: string[] = [];
       const err: string[] = [];
-      return { out, err, o: { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) } } };
+      return {
+        out,
+        err,
+        o: { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) } },
+      };
     };
 
     it('prints what happened (0), or one JSON document with --json', async () => {
       const a = io();
       await expect(runControlCommand(dir, 'enable', { json: false, ...a.o })).resolves.toBe(0);
-      expect(a.out.join('')).toMatch(/^reporting re-enabled: the outbox drains in order\nbreaker: closed\noutbox: 3 queued, oldest 4s/);
+      expect(a.out.join('')).toMatch(
+        /^reporting re-enabled: the outbox drains in order\nbreaker: closed\noutbox: 3 queued, oldest 4s/,
+      );
       const b = io();
       await expect(runControlCommand(dir, 'status', { json: true, ...b.o })).resolves.toBe(0);
       expect(JSON.parse(b.out.join(''))).toEqual({ ok: true, state: 'fine' });

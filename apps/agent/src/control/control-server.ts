@@ -3,7 +3,13 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
 import { AgentStopError } from '../errors';
-import { MAX_REQUEST_BYTES, MAX_SOCKET_PATH_BYTES, parseRequest, type ControlCommand, type ControlResponse } from './control-protocol';
+import {
+  MAX_REQUEST_BYTES,
+  MAX_SOCKET_PATH_BYTES,
+  parseRequest,
+  type ControlCommand,
+  type ControlResponse,
+} from './control-protocol';
 
 export type ControlHandler = (command: ControlCommand) => Promise<ControlResponse>;
 
@@ -21,9 +27,17 @@ export class ControlServer {
   ) {}
 
   /** Listens; undefined (with a warning) when the path is too long for a unix socket. */
-  static async start(socketPath: string, handle: ControlHandler, logger: Logger, idleTimeoutMs = IDLE_TIMEOUT_MS): Promise<ControlServer | undefined> {
+  static async start(
+    socketPath: string,
+    handle: ControlHandler,
+    logger: Logger,
+    idleTimeoutMs = IDLE_TIMEOUT_MS,
+  ): Promise<ControlServer | undefined> {
     if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
-      logger.warn({ socketPath }, `JR_DATA_DIR is too long for a control socket (max ${MAX_SOCKET_PATH_BYTES} bytes): jr-agent reporting commands are unavailable, SIGUSR2 still works`);
+      logger.warn(
+        { socketPath },
+        `JR_DATA_DIR is too long for a control socket (max ${MAX_SOCKET_PATH_BYTES} bytes): jr-agent reporting commands are unavailable, SIGUSR2 still works`,
+      );
       return undefined;
     }
     await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
@@ -61,13 +75,18 @@ function listenOwnerOnly(server: net.Server, socketPath: string): Promise<void> 
 async function removeStaleSocket(socketPath: string): Promise<void> {
   const st = await lstat(socketPath).catch(() => undefined);
   if (!st) return;
-  if (!st.isSocket()) throw new AgentStopError('data_dir_in_use', `${socketPath} exists and is not a socket; remove it`);
+  if (!st.isSocket())
+    throw new AgentStopError('data_dir_in_use', `${socketPath} exists and is not a socket; remove it`);
   const alive = await new Promise<boolean>((resolve) => {
     const probe = net.connect(socketPath);
     probe.once('connect', () => (probe.destroy(), resolve(true)));
     probe.once('error', () => resolve(false));
   });
-  if (alive) throw new AgentStopError('data_dir_in_use', `another jr-agent is running with this JR_DATA_DIR (${socketPath} answers)`);
+  if (alive)
+    throw new AgentStopError(
+      'data_dir_in_use',
+      `another jr-agent is running with this JR_DATA_DIR (${socketPath} answers)`,
+    );
   await unlink(socketPath);
 }
 
@@ -87,10 +106,13 @@ function serve(socket: net.Socket, handle: ControlHandler, logger: Logger, idleT
     buffered += chunk;
     const nl = buffered.indexOf('\n');
     if (nl < 0 && Buffer.byteLength(buffered) <= MAX_REQUEST_BYTES) return;
-    if (nl < 0 || nl > MAX_REQUEST_BYTES) return reply({ ok: false, error: `request longer than ${MAX_REQUEST_BYTES} bytes` });
+    if (nl < 0 || nl > MAX_REQUEST_BYTES)
+      return reply({ ok: false, error: `request longer than ${MAX_REQUEST_BYTES} bytes` });
     const req = parseRequest(buffered.slice(0, nl));
     if (!req.ok) return reply(req);
     logger.info({ command: req.command }, 'control command');
-    handle(req.command).then(reply, (err: unknown) => reply({ ok: false, error: err instanceof Error ? err.message : String(err) }));
+    handle(req.command).then(reply, (err: unknown) =>
+      reply({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+    );
   });
 }

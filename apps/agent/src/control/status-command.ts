@@ -14,7 +14,10 @@ export const STATUS_EXIT = { healthy: 0, degraded: 1, notRunning: 69, failed: 70
  * and prints it; the exit code says healthy (0), degraded (1: breaker open or heartbeats failing) or
  * that no agent runs there (69).
  */
-export async function runStatusCommand(dataDir: string, o: { json: boolean; stdout: Out; stderr: Out; timeoutMs?: number }): Promise<number> {
+export async function runStatusCommand(
+  dataDir: string,
+  o: { json: boolean; stdout: Out; stderr: Out; timeoutMs?: number },
+): Promise<number> {
   let answer: unknown;
   try {
     answer = await sendControlCommand(controlSocketPath(dataDir), 'agent.status', o.timeoutMs);
@@ -24,12 +27,17 @@ export async function runStatusCommand(dataDir: string, o: { json: boolean; stdo
   }
   const refused = answer as { ok: boolean; error?: unknown };
   if (!refused.ok) {
-    o.stderr.write(`jr-agent: the agent refused: ${printable(String(refused.error).slice(0, 500))} (an older jr-agent without \`status\`?)\n`);
+    o.stderr.write(
+      `jr-agent: the agent refused: ${printable(String(refused.error).slice(0, 500))} (an older jr-agent without \`status\`?)\n`,
+    );
     return STATUS_EXIT.failed;
   }
   const parsed = agentStatusSchema.safeParse(answer);
   if (!parsed.success) {
-    const where = parsed.error.issues.slice(0, 5).map((i) => i.path.join('.') || '(root)').join(', ');
+    const where = parsed.error.issues
+      .slice(0, 5)
+      .map((i) => i.path.join('.') || '(root)')
+      .join(', ');
     o.stderr.write(`jr-agent: unreadable status from the agent (${where})\n`);
     return STATUS_EXIT.failed;
   }

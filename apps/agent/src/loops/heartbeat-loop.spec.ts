@@ -48,24 +48,37 @@ describe('runHeartbeatLoop (fake timers)', () => {
   });
 
   it('beats every interval with ±10 % jitter, carrying leases and state', async () => {
-    void runHeartbeatLoop(deps(() => 1), ac.signal);
+    void runHeartbeatLoop(
+      deps(() => 1),
+      ac.signal,
+    );
     await jest.advanceTimersByTimeAsync(11_000);
     expect(sent.map((s) => s.at)).toEqual([11_000]);
     await jest.advanceTimersByTimeAsync(11_000);
     expect(sent.map((s) => s.at)).toEqual([11_000, 22_000]);
-    expect(sent[0]?.req).toMatchObject({ running: [{ jobId: 'j1', attempt: 2, leaseToken: 'lt' }], state: { slots: 4, running: 1 }, sentAtMs: 11_000 });
+    expect(sent[0]?.req).toMatchObject({
+      running: [{ jobId: 'j1', attempt: 2, leaseToken: 'lt' }],
+      state: { slots: 4, running: 1 },
+      sentAtMs: 11_000,
+    });
   });
 
   it('tells the observer about each beat: answered or not, and how late its timer fired', async () => {
     const beats: Array<{ ok: boolean; lagMs: number }> = [];
     let stalled = 0;
     answers.push({ directives: [], heartbeatIntervalMs: 0, serverTimeMs: 0 }, failure(Status.UNAVAILABLE));
-    void runHeartbeatLoop({ ...deps(() => 0.5), observe: (b) => beats.push(b), now: () => Date.now() + stalled }, ac.signal);
+    void runHeartbeatLoop(
+      { ...deps(() => 0.5), observe: (b) => beats.push(b), now: () => Date.now() + stalled },
+      ac.signal,
+    );
     await jest.advanceTimersByTimeAsync(10_000);
     // The event loop was blocked for 700 ms while the second beat's timer was pending.
     stalled = 700;
     await jest.advanceTimersByTimeAsync(10_000);
-    expect(beats).toEqual([{ ok: true, lagMs: 0 }, { ok: false, lagMs: 700 }]);
+    expect(beats).toEqual([
+      { ok: true, lagMs: 0 },
+      { ok: false, lagMs: 700 },
+    ]);
   });
 
   it('takes the interval the API answers with, and applies directives', async () => {
@@ -87,7 +100,10 @@ describe('runHeartbeatLoop (fake timers)', () => {
 
   it('retries a failed beat sooner than the interval, with backoff', async () => {
     answers.push(failure(Status.UNAVAILABLE), failure(Status.UNAVAILABLE), failure(Status.DEADLINE_EXCEEDED));
-    void runHeartbeatLoop(deps(() => 1), ac.signal);
+    void runHeartbeatLoop(
+      deps(() => 1),
+      ac.signal,
+    );
     await jest.advanceTimersByTimeAsync(11_000);
     await jest.advanceTimersByTimeAsync(250 + 500 + 1_000);
     expect(sent.map((s) => s.at)).toEqual([11_000, 11_250, 11_750, 12_750]);

@@ -52,7 +52,8 @@ export async function heartbeatOnce(deps: HeartbeatDeps, signal: AbortSignal): P
     // Never longer than an interval: a late beat is worth less than the next one.
     { deadlineMs: Math.max(1_000, Math.min(intervalMs, 10_000)), signal },
   );
-  if (res.heartbeatIntervalMs > 0) deps.interval.set(Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, res.heartbeatIntervalMs)));
+  if (res.heartbeatIntervalMs > 0)
+    deps.interval.set(Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, res.heartbeatIntervalMs)));
   deps.onDirectives(res.directives);
 }
 
@@ -67,7 +68,13 @@ export async function runHeartbeatLoop(deps: HeartbeatDeps, signal: AbortSignal)
   const now = deps.now ?? Date.now;
   while (!signal.aborted) {
     const due = now() + delayMs;
-    if (!(await sleep(delayMs, signal).then(() => true, () => false))) return;
+    if (
+      !(await sleep(delayMs, signal).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
     const lagMs = Math.max(0, now() - due);
     try {
       await heartbeatOnce(deps, signal);

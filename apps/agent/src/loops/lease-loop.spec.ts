@@ -7,7 +7,13 @@ import { ApiCallError, type AgentStopError } from '../errors';
 import { runLeaseLoop, type LeaseDeps } from './lease-loop';
 
 const failure = (code: Status): ApiCallError => new ApiCallError('Lease', code, 'x', actionFor(code, 'Lease'));
-const assignment = (jobId: string): pb.Assignment__Output => ({ jobId, attempt: 1, leaseToken: 't', leaseExpiresAtMs: 0, spec: null });
+const assignment = (jobId: string): pb.Assignment__Output => ({
+  jobId,
+  attempt: 1,
+  leaseToken: 't',
+  leaseExpiresAtMs: 0,
+  spec: null,
+});
 
 describe('runLeaseLoop (fake timers)', () => {
   let calls: Array<{ at: number; req: pb.LeaseRequest; deadlineMs: number }>;
@@ -130,12 +136,15 @@ describe('runLeaseLoop (fake timers)', () => {
     expect(calls.length).toBeLessThanOrEqual(4);
   });
 
-  it.each([Status.UNAUTHENTICATED, Status.PERMISSION_DENIED, Status.UNIMPLEMENTED])('stops the agent on status %s', async (code) => {
-    answers.push({ after: 0, value: failure(code) });
-    await runLeaseLoop(deps(), ac.signal);
-    expect(fatal).toHaveLength(1);
-    expect(calls).toHaveLength(1);
-  });
+  it.each([Status.UNAUTHENTICATED, Status.PERMISSION_DENIED, Status.UNIMPLEMENTED])(
+    'stops the agent on status %s',
+    async (code) => {
+      answers.push({ after: 0, value: failure(code) });
+      await runLeaseLoop(deps(), ac.signal);
+      expect(fatal).toHaveLength(1);
+      expect(calls).toHaveLength(1);
+    },
+  );
 
   it('stops leasing as soon as its signal aborts (drain, shutdown)', async () => {
     const loop = runLeaseLoop(deps(), ac.signal);

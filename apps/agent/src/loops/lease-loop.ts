@@ -42,11 +42,15 @@ export async function runLeaseLoop(deps: LeaseDeps, signal: AbortSignal): Promis
     if (!release || signal.aborted) return release?.();
     const startedAt = Date.now();
     try {
-      const res = await deps.api.lease({ freeSlots: 1, waitMs: deps.waitMs }, { deadlineMs: deps.waitMs + 5_000, signal });
+      const res = await deps.api.lease(
+        { freeSlots: 1, waitMs: deps.waitMs },
+        { deadlineMs: deps.waitMs + 5_000, signal },
+      );
       release();
       backoff.reset();
       for (const assignment of res.assignments) deps.onAssignment(assignment, res.traceContext);
-      if (res.assignments.length === 0 && Date.now() - startedAt < MIN_EMPTY_POLL_MS) await pause(jittered(MIN_EMPTY_POLL_MS, 0.2), signal);
+      if (res.assignments.length === 0 && Date.now() - startedAt < MIN_EMPTY_POLL_MS)
+        await pause(jittered(MIN_EMPTY_POLL_MS, 0.2), signal);
     } catch (err) {
       release();
       if (signal.aborted) return;

@@ -60,7 +60,10 @@ export async function deliverNext(deps: DeliveryDeps, box: AttemptBox, lifetime:
   if (box.recovered && !box.pendingGap) {
     // Loaded from disk without an outcome: the process that ran it is gone; its events are delivered.
     deps.outbox.settle(box.key, 'orphaned');
-    deps.logger.info({ jobId: box.ref.jobId, attempt: box.ref.attempt }, 'delivered the events of an attempt interrupted by a restart (the API ends it lost)');
+    deps.logger.info(
+      { jobId: box.ref.jobId, attempt: box.ref.attempt },
+      'delivered the events of an attempt interrupted by a restart (the API ends it lost)',
+    );
   }
   return 'idle';
 }
@@ -69,7 +72,12 @@ export async function deliverNext(deps: DeliveryDeps, box: AttemptBox, lifetime:
  * A client span (Report or Complete) around one call through the breaker (its retries included),
  * child of the attempt span whose context the outbox kept with the attempt's records.
  */
-function traced<T>(name: string, box: AttemptBox, attributes: Record<string, number>, call: () => Promise<T>): Promise<T> {
+function traced<T>(
+  name: string,
+  box: AttemptBox,
+  attributes: Record<string, number>,
+  call: () => Promise<T>,
+): Promise<T> {
   const attrs = { [ATTR.jobId]: box.ref.jobId, [ATTR.attempt]: box.ref.attempt, ...attributes };
   return withSpan(name, attrs, call, { parent: extractFromCarrier(box.trace), kind: SpanKind.CLIENT });
 }
@@ -85,7 +93,10 @@ async function sendEvents(deps: DeliveryDeps, box: AttemptBox, lifetime: AbortSi
     const res = await traced(SPANS.report, box, { 'jr.report.events': batch.length }, report);
     deps.counters.reportsSent += 1;
     deps.counters.eventsSent += batch.length;
-    deps.counters.replayed += deps.replay.eventsDelivered(box.key, batch.map((e) => e.event.seq));
+    deps.counters.replayed += deps.replay.eventsDelivered(
+      box.key,
+      batch.map((e) => e.event.seq),
+    );
     deps.outbox.acknowledge(box.key, Math.max(lastSent, Number(res.ackedSeq) || 0));
     return 'progress';
   } catch (err) {
@@ -103,7 +114,10 @@ async function sendCompletion(deps: DeliveryDeps, box: AttemptBox, lifetime: Abo
     deps.counters.completionsSent += 1;
     deps.counters.replayed += deps.replay.completionDelivered(box.key);
     deps.outbox.settle(box.key, 'completed');
-    deps.logger.info({ jobId: box.ref.jobId, attempt: box.ref.attempt, outcome: completion.outcome, jobState: res.jobState }, 'completion delivered');
+    deps.logger.info(
+      { jobId: box.ref.jobId, attempt: box.ref.attempt, outcome: completion.outcome, jobState: res.jobState },
+      'completion delivered',
+    );
     return 'progress';
   } catch (err) {
     return failed(deps, box, 'Complete', err, lifetime, () => deps.outbox.settle(box.key, 'dropped'));
@@ -111,7 +125,14 @@ async function sendCompletion(deps: DeliveryDeps, box: AttemptBox, lifetime: Abo
 }
 
 /** What a failed send means, per the status table; `drop` forgets what the API refused as malformed. */
-function failed(deps: DeliveryDeps, box: AttemptBox, method: 'Report' | 'Complete', err: unknown, lifetime: AbortSignal, drop: () => void): StepResult {
+function failed(
+  deps: DeliveryDeps,
+  box: AttemptBox,
+  method: 'Report' | 'Complete',
+  err: unknown,
+  lifetime: AbortSignal,
+  drop: () => void,
+): StepResult {
   if (lifetime.aborted) return 'stop';
   if (isBreakerOpenError(err)) return 'suspended';
   const log = deps.logger.child({ jobId: box.ref.jobId, attempt: box.ref.attempt, method });

@@ -117,7 +117,11 @@ export function gapEntry(gap: PendingGap, order: number): BoxEntry {
  * Replaces every run of consecutive entries that are dropped or already gap markers (with at least
  * one dropped, or more than one marker) by a single marker at the run's first seq.
  */
-export function mergeGaps(events: readonly BoxEntry[], dropped: ReadonlySet<BoxEntry>, nextOrder: () => number): BoxEntry[] {
+export function mergeGaps(
+  events: readonly BoxEntry[],
+  dropped: ReadonlySet<BoxEntry>,
+  nextOrder: () => number,
+): BoxEntry[] {
   const out: BoxEntry[] = [];
   let run: BoxEntry[] = [];
   const flush = (): void => {

@@ -73,8 +73,13 @@ function snapshot(host: CompactionHost): Copy[] {
   const copies: Copy[] = [];
   for (const box of host.boxes.values()) {
     const trace = box.trace;
-    for (const e of box.events) copies.push({ record: { type: 'event', ref: box.ref, event: e.event, trace }, target: e });
-    if (box.completion) copies.push({ record: { type: 'complete', ref: box.ref, completion: box.completion.completion, trace }, target: box.completion });
+    for (const e of box.events)
+      copies.push({ record: { type: 'event', ref: box.ref, event: e.event, trace }, target: e });
+    if (box.completion)
+      copies.push({
+        record: { type: 'complete', ref: box.ref, completion: box.completion.completion, trace },
+        target: box.completion,
+      });
   }
   return copies;
 }

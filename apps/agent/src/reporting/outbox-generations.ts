@@ -22,7 +22,8 @@ export async function openGeneration(root: string, warn: (msg: string, details: 
   let gen = await readCurrent(root);
   if (gen === undefined || !existing.includes(gen)) {
     const fallback = existing.length > 0 ? Math.max(...existing) : 1;
-    if (existing.length > 0) warn('outbox: CURRENT missing or naming no generation; using the newest one', { current: gen, using: fallback });
+    if (existing.length > 0)
+      warn('outbox: CURRENT missing or naming no generation; using the newest one', { current: gen, using: fallback });
     gen = fallback;
     await commitGeneration(root, gen);
   }
@@ -41,11 +42,17 @@ export async function removeGeneration(root: string, gen: number): Promise<void>
 
 async function readCurrent(root: string): Promise<number | undefined> {
   const buf = await readSmallFile(path.join(root, CURRENT), 32).catch(() => undefined);
-  const m = buf?.toString('utf8').trim().match(/^(\d{1,9})$/);
+  const m = buf
+    ?.toString('utf8')
+    .trim()
+    .match(/^(\d{1,9})$/);
   return m ? Number(m[1]) : undefined;
 }
 
 async function listGenerations(root: string): Promise<number[]> {
   const names = await readdir(root);
-  return names.map((n) => GEN_RE.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+  return names
+    .map((n) => GEN_RE.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]));
 }

@@ -97,7 +97,8 @@ export class OutboxJournal {
           // A write to a generation compaction has replaced since: its new LSN is set by compaction.
           if (gen === this.gen) onDurable?.(lsn);
         },
-        (err: unknown) => this.o.logger.error({ err: describe(err) }, 'outbox: write failed; the record is kept in memory only'),
+        (err: unknown) =>
+          this.o.logger.error({ err: describe(err) }, 'outbox: write failed; the record is kept in memory only'),
       )
       .finally(() => (this.inflightBytes -= data.length));
   }
@@ -110,7 +111,12 @@ export class OutboxJournal {
     if (this.compaction || this.broken || this.closed) return;
     const fromGen = this.gen;
     this.gen += 1;
-    const plan = { root: this.o.root, fromGen, toGen: this.gen, open: (gen: number) => Journal.open(journalOptions(this.o, gen)) };
+    const plan = {
+      root: this.o.root,
+      fromGen,
+      toGen: this.gen,
+      open: (gen: number) => Journal.open(journalOptions(this.o, gen)),
+    };
     this.compaction = compactOutbox(host, this.journal, plan)
       .then(
         (journal) => {
@@ -170,7 +176,9 @@ export class OutboxJournal {
       const last = this.journal.lastLsn;
       const target = min === undefined ? last : Math.min(last, min - 1);
       if (target > this.journal.checkpointLsn) {
-        await this.journal.checkpoint(target).catch((err: unknown) => this.o.logger.warn({ err: describe(err) }, 'outbox: checkpoint failed'));
+        await this.journal
+          .checkpoint(target)
+          .catch((err: unknown) => this.o.logger.warn({ err: describe(err) }, 'outbox: checkpoint failed'));
       }
     } while (this.checkpointAgain);
   }

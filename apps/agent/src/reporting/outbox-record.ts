@@ -38,7 +38,11 @@ const MAX_HEADER_BYTES = 64 * 1024;
 
 const int = (min: number) => z.number().int().min(min).max(Number.MAX_SAFE_INTEGER);
 const text = (max: number) => z.string().max(max);
-const ref = z.strictObject({ jobId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/), attempt: int(0), leaseToken: text(512) });
+const ref = z.strictObject({
+  jobId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/),
+  attempt: int(0),
+  leaseToken: text(512),
+});
 const key = { jobId: ref.shape.jobId, attempt: int(0) };
 /**
  * A trace carrier is only a hint: one that is malformed is forgotten, never a reason to lose the record
@@ -55,13 +59,21 @@ const eventHeader = z.strictObject({
   atMs: int(0),
   kind: z.enum(['stepStarted', 'stepFinished', 'log']),
   stepStarted: z.strictObject({ step: int(0), name: text(4096), try: int(0) }).optional(),
-  stepFinished: z.strictObject({ step: int(0), exitCode: z.number().int(), signal: text(64), outcome: text(64) }).optional(),
+  stepFinished: z
+    .strictObject({ step: int(0), exitCode: z.number().int(), signal: text(64), outcome: text(64) })
+    .optional(),
   log: z.strictObject({ step: int(0), stream: text(16) }).optional(),
   gapBytes: int(0).optional(),
   trace,
 });
 
-const OUTCOMES = ['OUTCOME_UNSPECIFIED', 'OUTCOME_SUCCEEDED', 'OUTCOME_FAILED', 'OUTCOME_TIMED_OUT', 'OUTCOME_CANCELLED'] as const;
+const OUTCOMES = [
+  'OUTCOME_UNSPECIFIED',
+  'OUTCOME_SUCCEEDED',
+  'OUTCOME_FAILED',
+  'OUTCOME_TIMED_OUT',
+  'OUTCOME_CANCELLED',
+] as const;
 const completeHeader = z.strictObject({
   ref,
   completion: z.strictObject({
@@ -92,15 +104,26 @@ function split(record: OutboxRecord): { header: unknown; payload: Buffer } {
   switch (record.type) {
     case 'event': {
       const { log, ...rest } = record.event;
-      const header = { ref: record.ref, ...rest, ...(log ? { log: { step: log.step, stream: log.stream } } : {}), ...traceField(record.trace) };
+      const header = {
+        ref: record.ref,
+        ...rest,
+        ...(log ? { log: { step: log.step, stream: log.stream } } : {}),
+        ...traceField(record.trace),
+      };
       return { header, payload: log?.data ?? Buffer.alloc(0) };
     }
     case 'complete':
-      return { header: { ref: record.ref, completion: record.completion, ...traceField(record.trace) }, payload: Buffer.alloc(0) };
+      return {
+        header: { ref: record.ref, completion: record.completion, ...traceField(record.trace) },
+        payload: Buffer.alloc(0),
+      };
     case 'acked':
       return { header: { jobId: record.jobId, attempt: record.attempt, seq: record.seq }, payload: Buffer.alloc(0) };
     case 'settled':
-      return { header: { jobId: record.jobId, attempt: record.attempt, status: record.status }, payload: Buffer.alloc(0) };
+      return {
+        header: { jobId: record.jobId, attempt: record.attempt, status: record.status },
+        payload: Buffer.alloc(0),
+      };
   }
 }
 
@@ -118,7 +141,8 @@ export function decodeRecord(buf: Buffer): OutboxRecord {
   if (buf.length < HEAD_BYTES) throw new OutboxRecordError(`record of ${buf.length} bytes is shorter than its head`);
   if (buf.readUInt8(0) !== VERSION) throw new OutboxRecordError(`unknown record version ${buf.readUInt8(0)}`);
   const length = buf.readUInt32LE(2);
-  if (length > MAX_HEADER_BYTES || HEAD_BYTES + length > buf.length) throw new OutboxRecordError(`bad header length ${length}`);
+  if (length > MAX_HEADER_BYTES || HEAD_BYTES + length > buf.length)
+    throw new OutboxRecordError(`bad header length ${length}`);
   let header: unknown;
   try {
     header = JSON.parse(buf.subarray(HEAD_BYTES, HEAD_BYTES + length).toString('utf8'));
@@ -135,7 +159,12 @@ function decodeTyped(type: number, header: unknown, payload: Buffer): OutboxReco
       const h = parse(eventHeader, header);
       if (!h[h.kind]) throw new OutboxRecordError(`event of kind ${h.kind} without its body`);
       const { ref: r, log, trace: carrier, ...event } = h;
-      return { type: 'event', ref: r, event: { ...event, ...(log ? { log: { ...log, data: Buffer.from(payload) } } : {}) }, ...traceField(carrier) };
+      return {
+        type: 'event',
+        ref: r,
+        event: { ...event, ...(log ? { log: { ...log, data: Buffer.from(payload) } } : {}) },
+        ...traceField(carrier),
+      };
     }
     case TYPE_CODES.complete: {
       const h = parse(completeHeader, header);
@@ -152,7 +181,10 @@ function decodeTyped(type: number, header: unknown, payload: Buffer): OutboxReco
 
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const r = schema.safeParse(value);
-  if (!r.success) throw new OutboxRecordError(`malformed record: ${r.error.issues.map((i) => i.path.join('.') || '(root)').join(', ')}`);
+  if (!r.success)
+    throw new OutboxRecordError(
+      `malformed record: ${r.error.issues.map((i) => i.path.join('.') || '(root)').join(', ')}`,
+    );
   return r.data;
 }
 
@@ -161,7 +193,11 @@ export function toOutboxEvent(e: pb.AttemptEvent): OutboxEvent {
   const base = { seq: Number(e.seq ?? 0), atMs: Number(e.atMs ?? 0) };
   if (e.log) {
     const data = e.log.data;
-    const buf = Buffer.isBuffer(data) ? data : typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data ?? []);
+    const buf = Buffer.isBuffer(data)
+      ? data
+      : typeof data === 'string'
+        ? Buffer.from(data, 'utf8')
+        : Buffer.from(data ?? []);
     return { ...base, kind: 'log', log: { step: e.log.step ?? 0, stream: e.log.stream ?? 'stdout', data: buf } };
   }
   if (e.stepStarted) {
@@ -169,7 +205,11 @@ export function toOutboxEvent(e: pb.AttemptEvent): OutboxEvent {
     return { ...base, kind: 'stepStarted', stepStarted: { step: s.step ?? 0, name: s.name ?? '', try: s.try ?? 1 } };
   }
   const f = e.stepFinished ?? {};
-  return { ...base, kind: 'stepFinished', stepFinished: { step: f.step ?? 0, exitCode: f.exitCode ?? 0, signal: f.signal ?? '', outcome: f.outcome ?? '' } };
+  return {
+    ...base,
+    kind: 'stepFinished',
+    stepFinished: { step: f.step ?? 0, exitCode: f.exitCode ?? 0, signal: f.signal ?? '', outcome: f.outcome ?? '' },
+  };
 }
 
 /** What Report carries (gap markers are ordinary log chunks there). */
@@ -185,5 +225,7 @@ export function eventCost(e: OutboxEvent): number {
 
 /** The text a gap marker carries in place of the dropped chunks. */
 export function gapText(bytes: number): Buffer {
-  return Buffer.from(`\n[jr-agent: ${bytes} bytes of output dropped here: the agent's outbox was full while the API could not be reached]\n`);
+  return Buffer.from(
+    `\n[jr-agent: ${bytes} bytes of output dropped here: the agent's outbox was full while the API could not be reached]\n`,
+  );
 }

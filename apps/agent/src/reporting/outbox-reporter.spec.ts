@@ -17,9 +17,22 @@ import type { Completion } from './reporter';
 import type { SuspendedFlagStore, Suspension } from './suspended-flag';
 
 const logger = pino({ level: 'silent' });
-const fail = (method: 'Report' | 'Complete', code: Status): ApiCallError => new ApiCallError(method, code, 'injected', actionFor(code, method));
-const ev = (seq: number, text = `line ${seq}\n`): pb.AttemptEvent => ({ seq, atMs: seq, kind: 'log', log: { step: 0, stream: 'stdout', data: Buffer.from(text) } });
-const done = (lastSeq: number): Completion => ({ outcome: 'OUTCOME_SUCCEEDED', exitCode: 0, reason: '', startedAtMs: 1, endedAtMs: 2, lastSeq });
+const fail = (method: 'Report' | 'Complete', code: Status): ApiCallError =>
+  new ApiCallError(method, code, 'injected', actionFor(code, method));
+const ev = (seq: number, text = `line ${seq}\n`): pb.AttemptEvent => ({
+  seq,
+  atMs: seq,
+  kind: 'log',
+  log: { step: 0, stream: 'stdout', data: Buffer.from(text) },
+});
+const done = (lastSeq: number): Completion => ({
+  outcome: 'OUTCOME_SUCCEEDED',
+  exitCode: 0,
+  reason: '',
+  startedAtMs: 1,
+  endedAtMs: 2,
+  lastSeq,
+});
 const ref = (jobId: string) => ({ jobId, attempt: 1, leaseToken: `lt-${jobId}` });
 
 /** A scripted API: records what arrives (in arrival order), fails on demand, dedups by seq like the API. */
@@ -50,7 +63,8 @@ class ScriptedApi implements ReportTransport {
     this.arrivals.push({ jobId: req.jobId ?? '', seqs });
     const held = this.held.get(req.jobId ?? '') ?? new Map<number, string>();
     this.held.set(req.jobId ?? '', held);
-    for (const e of req.events ?? []) if (!held.has(Number(e.seq))) held.set(Number(e.seq), Buffer.from(e.log?.data as Buffer).toString());
+    for (const e of req.events ?? [])
+      if (!held.has(Number(e.seq))) held.set(Number(e.seq), Buffer.from(e.log?.data as Buffer).toString());
     return { ackedSeq: Math.max(0, ...held.keys()) };
   }
 
@@ -97,13 +111,31 @@ describe('OutboxReporter', () => {
   let fatal: AgentStopError[];
   let parts: Array<{ outbox: Outbox; reporter: OutboxReporter; breaker: ReportingBreaker; lifetime: AbortController }>;
 
-  async function start(threshold = 3, metrics?: AgentMetrics): Promise<{ outbox: Outbox; reporter: OutboxReporter; breaker: ReportingBreaker }> {
+  async function start(
+    threshold = 3,
+    metrics?: AgentMetrics,
+  ): Promise<{ outbox: Outbox; reporter: OutboxReporter; breaker: ReportingBreaker }> {
     const lifetime = new AbortController();
     const outbox = await Outbox.open({ dir: path.join(dir, 'outbox'), maxBytes: 64 * 1024 * 1024, logger });
-    const breaker = await ReportingBreaker.create({ threshold, timeoutMs: 2_000, retries: 1, retryInitialMs: 1, retryMaxMs: 2, flag, logger, lifetime: lifetime.signal });
+    const breaker = await ReportingBreaker.create({
+      threshold,
+      timeoutMs: 2_000,
+      retries: 1,
+      retryInitialMs: 1,
+      retryMaxMs: 2,
+      flag,
+      logger,
+      lifetime: lifetime.signal,
+    });
     const reporter = new OutboxReporter({
-      outbox, breaker, transport: api, logger, deadlineMs: 3_000, onFatal: (e) => fatal.push(e),
-      newBackoff: () => new Backoff({ initialMs: 1, maxMs: 5 }), metrics,
+      outbox,
+      breaker,
+      transport: api,
+      logger,
+      deadlineMs: 3_000,
+      onFatal: (e) => fatal.push(e),
+      newBackoff: () => new Backoff({ initialMs: 1, maxMs: 5 }),
+      metrics,
     });
     parts.push({ outbox, reporter, breaker, lifetime });
     return { outbox, reporter, breaker };
@@ -290,7 +322,10 @@ describe('OutboxReporter', () => {
     it('sends Report and Complete in client spans under the attempt span, from the carrier the outbox kept across a restart', async () => {
       let { reporter, breaker } = await start(1);
       api.failReports = fail('Report', Status.UNAVAILABLE);
-      const r = reporter.open(ref('j_a'), { onSuperseded: () => undefined, trace: { traceparent: traceparent(ATTEMPT_TRACE, ATTEMPT_SPAN) } });
+      const r = reporter.open(ref('j_a'), {
+        onSuperseded: () => undefined,
+        trace: { traceparent: traceparent(ATTEMPT_TRACE, ATTEMPT_SPAN) },
+      });
       for (let seq = 1; seq <= 3; seq++) r.event(ev(seq));
       await r.complete(done(3));
       await until(() => breaker.state === 'open', 'the breaker to open');
@@ -312,7 +347,13 @@ describe('OutboxReporter', () => {
         expect(s.attributes).toMatchObject({ [ATTR.jobId]: 'j_a', [ATTR.attempt]: 1 });
       }
       // The transport runs inside the span: the gRPC client sends that span's context as metadata.
-      expect(api.contexts).toEqual(delivered.map((s) => ({ method: s.name === SPANS.report ? 'Report' : 'Complete', traceId: ATTEMPT_TRACE, spanId: s.spanContext().spanId })));
+      expect(api.contexts).toEqual(
+        delivered.map((s) => ({
+          method: s.name === SPANS.report ? 'Report' : 'Complete',
+          traceId: ATTEMPT_TRACE,
+          spanId: s.spanContext().spanId,
+        })),
+      );
     });
 
     it('without a carrier each call starts its own trace (nothing breaks)', async () => {

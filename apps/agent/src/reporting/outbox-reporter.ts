@@ -9,7 +9,15 @@ import type { Outbox } from './outbox';
 import { toOutboxEvent } from './outbox-record';
 import type { ReportingBreaker } from './reporting-breaker';
 import { ReplayMarks } from './replay-marks';
-import type { AttemptRef, AttemptReporter, AttemptReportOptions, Completion, CompletionResult, Reporter, ReporterStats } from './reporter';
+import type {
+  AttemptRef,
+  AttemptReporter,
+  AttemptReportOptions,
+  Completion,
+  CompletionResult,
+  Reporter,
+  ReporterStats,
+} from './reporter';
 
 export interface OutboxReporterOptions {
   outbox: Outbox;
@@ -35,15 +43,30 @@ export class OutboxReporter implements Reporter {
   private readonly delivering = new Set<string>();
   private readonly hooks = new Map<string, { onSuperseded(): void }>();
   private waiters: Array<() => void> = [];
-  readonly counters: DeliveryCounters = { reportsSent: 0, eventsSent: 0, completionsSent: 0, replayed: 0, superseded: 0, dropped: 0, failures: 0 };
+  readonly counters: DeliveryCounters = {
+    reportsSent: 0,
+    eventsSent: 0,
+    completionsSent: 0,
+    replayed: 0,
+    superseded: 0,
+    dropped: 0,
+    failures: 0,
+  };
   private readonly deps: DeliveryDeps;
   private readonly replay: ReplayMarks;
 
   constructor(private readonly o: OutboxReporterOptions) {
     this.replay = new ReplayMarks((n) => o.metrics?.outboxReplayed.inc(n));
     this.deps = {
-      outbox: o.outbox, breaker: o.breaker, transport: o.transport, logger: o.logger, deadlineMs: o.deadlineMs, onFatal: (err) => o.onFatal(err),
-      counters: this.counters, onSuperseded: (key) => this.hooks.get(key)?.onSuperseded(), replay: this.replay,
+      outbox: o.outbox,
+      breaker: o.breaker,
+      transport: o.transport,
+      logger: o.logger,
+      deadlineMs: o.deadlineMs,
+      onFatal: (err) => o.onFatal(err),
+      counters: this.counters,
+      onSuperseded: (key) => this.hooks.get(key)?.onSuperseded(),
+      replay: this.replay,
     };
   }
 
@@ -111,7 +134,12 @@ export class OutboxReporter implements Reporter {
 
   /** Resolves when nothing is left to deliver, when the breaker is open, or when `signal` aborts. */
   async whenDelivered(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted && this.o.outbox.boxes.size > 0 && this.o.breaker.state === 'closed' && !this.lifetime.signal.aborted) {
+    while (
+      !signal.aborted &&
+      this.o.outbox.boxes.size > 0 &&
+      this.o.breaker.state === 'closed' &&
+      !this.lifetime.signal.aborted
+    ) {
       await new Promise<void>((resolve) => {
         const wake = (): void => {
           signal.removeEventListener('abort', wake);
@@ -138,7 +166,8 @@ export class OutboxReporter implements Reporter {
         this.notify();
         const box = this.o.outbox.get(key);
         // Work queued while the loop was finishing (on the next turn: never a hot loop).
-        if (box && (box.events.length > 0 || box.completion) && !this.lifetime.signal.aborted) setImmediate(() => this.kick(key));
+        if (box && (box.events.length > 0 || box.completion) && !this.lifetime.signal.aborted)
+          setImmediate(() => this.kick(key));
       });
   }
 

@@ -9,10 +9,25 @@ import type { Completion } from './reporter';
 
 const ref = (jobId: string, attempt = 1) => ({ jobId, attempt, leaseToken: `lt-${jobId}` });
 const log = (seq: number, text: string | Buffer, step = 0): OutboxEvent => ({
-  seq, atMs: 1_000 + seq, kind: 'log', log: { step, stream: 'stdout', data: Buffer.isBuffer(text) ? text : Buffer.from(text) },
+  seq,
+  atMs: 1_000 + seq,
+  kind: 'log',
+  log: { step, stream: 'stdout', data: Buffer.isBuffer(text) ? text : Buffer.from(text) },
 });
-const started = (seq: number, step = 0): OutboxEvent => ({ seq, atMs: 1_000 + seq, kind: 'stepStarted', stepStarted: { step, name: `s${step}`, try: 1 } });
-const done = (lastSeq: number): Completion => ({ outcome: 'OUTCOME_SUCCEEDED', exitCode: 0, reason: '', startedAtMs: 1, endedAtMs: 2, lastSeq });
+const started = (seq: number, step = 0): OutboxEvent => ({
+  seq,
+  atMs: 1_000 + seq,
+  kind: 'stepStarted',
+  stepStarted: { step, name: `s${step}`, try: 1 },
+});
+const done = (lastSeq: number): Completion => ({
+  outcome: 'OUTCOME_SUCCEEDED',
+  exitCode: 0,
+  reason: '',
+  startedAtMs: 1,
+  endedAtMs: 2,
+  lastSeq,
+});
 
 /** Logger whose lines a test can read. */
 function capture(): { logger: pino.Logger; lines: Array<{ msg: string; level: number }> } {
@@ -78,7 +93,10 @@ describe('Outbox', () => {
     o.addEvent(ref('j_a'), log(3, 'world'));
     await o.addCompletion(ref('j_a'), done(3));
     o = await reopen(o);
-    expect(contents(o)).toEqual({ 'j_a#1': { seqs: [1, 2, 3], completion: 3, text: 'hello world' }, 'j_b#1': { seqs: [1], text: '' } });
+    expect(contents(o)).toEqual({
+      'j_a#1': { seqs: [1, 2, 3], completion: 3, text: 'hello world' },
+      'j_b#1': { seqs: [1], text: '' },
+    });
     expect(o.get('j_a#1')?.recovered).toBe(true);
     expect(o.get('j_a#1')?.ref.leaseToken).toBe('lt-j_a');
     expect(o.stats()).toMatchObject({ depth: 5, attempts: 2, oldestAgeMs: 5_000 - 1_001 });

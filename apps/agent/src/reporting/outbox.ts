@@ -59,7 +59,10 @@ export class Outbox implements CompactionHost {
     } catch (err) {
       if (!isCorruption(err)) throw err;
       const aside = `${o.dir}.corrupt-${Date.now()}`;
-      o.logger.error({ err: describe(err), movedTo: aside }, 'outbox: unreadable; moved aside, starting with an empty one (its events are NOT delivered)');
+      o.logger.error(
+        { err: describe(err), movedTo: aside },
+        'outbox: unreadable; moved aside, starting with an empty one (its events are NOT delivered)',
+      );
       await rename(o.dir, aside);
       return Outbox.load(o);
     }
@@ -67,11 +70,17 @@ export class Outbox implements CompactionHost {
 
   private static async load(o: OutboxOptions): Promise<Outbox> {
     const outbox = new Outbox(o);
-    outbox.disk = await OutboxJournal.open({ root: o.dir, maxBytes: o.maxBytes, logger: o.logger, minLiveLsn: () => outbox.minLiveLsn() });
+    outbox.disk = await OutboxJournal.open({
+      root: o.dir,
+      maxBytes: o.maxBytes,
+      logger: o.logger,
+      minLiveLsn: () => outbox.minLiveLsn(),
+    });
     try {
       const skipped = await outbox.disk.replay((record, lsn) => outbox.apply(record, lsn));
       const s = outbox.stats();
-      if (s.depth > 0 || skipped > 0) o.logger.info({ depth: s.depth, attempts: s.attempts, skipped }, 'outbox: loaded undelivered reports');
+      if (s.depth > 0 || skipped > 0)
+        o.logger.info({ depth: s.depth, attempts: s.attempts, skipped }, 'outbox: loaded undelivered reports');
     } catch (err) {
       await outbox.disk.close();
       throw err;
@@ -103,7 +112,8 @@ export class Outbox implements CompactionHost {
    * attempt span's context, kept with the attempt's records (the first one given sticks).
    */
   addEvent(ref: AttemptRef, event: OutboxEvent, trace?: TraceCarrier): void {
-    if (this.closed) return this.o.logger.error({ jobId: ref.jobId, seq: event.seq }, 'outbox: event after close dropped');
+    if (this.closed)
+      return this.o.logger.error({ jobId: ref.jobId, seq: event.seq }, 'outbox: event after close dropped');
     if (this.settledKeys.has(keyOf(ref))) return;
     const box = this.boxFor(ref, false, trace);
     if (event.seq <= box.lastSeq) return;
@@ -116,10 +126,12 @@ export class Outbox implements CompactionHost {
     const entry = this.pushEvent(box, event);
     if (!entry) return;
     box.unsyncedBytes += entry.bytes;
-    void this.disk.write({ type: 'event', ref: box.ref, event, trace: box.trace }, (lsn) => (entry.lsn = lsn)).finally(() => {
-      box.unsyncedBytes -= entry.bytes;
-      box.wakeBacklogWaiters();
-    });
+    void this.disk
+      .write({ type: 'event', ref: box.ref, event, trace: box.trace }, (lsn) => (entry.lsn = lsn))
+      .finally(() => {
+        box.unsyncedBytes -= entry.bytes;
+        box.wakeBacklogWaiters();
+      });
   }
 
   /** Queues the attempt's outcome; resolves once it is on disk (or kept in memory after a write error). */
@@ -133,7 +145,10 @@ export class Outbox implements CompactionHost {
     this.flushGap(box);
     if (box.completion) return Promise.resolve();
     const entry = this.setCompletion(box, completion);
-    return this.disk.write({ type: 'complete', ref: box.ref, completion, trace: box.trace }, (lsn) => (entry.lsn = lsn));
+    return this.disk.write(
+      { type: 'complete', ref: box.ref, completion, trace: box.trace },
+      (lsn) => (entry.lsn = lsn),
+    );
   }
 
   /** The API holds this attempt's events up to `seq`. */
@@ -162,7 +177,8 @@ export class Outbox implements CompactionHost {
     if (!box) return;
     this.forget(box);
     this.settledKeys.add(key);
-    if (this.settledKeys.size > MAX_SETTLED_KEYS) this.settledKeys.delete(this.settledKeys.values().next().value as string);
+    if (this.settledKeys.size > MAX_SETTLED_KEYS)
+      this.settledKeys.delete(this.settledKeys.values().next().value as string);
     box.wakeBacklogWaiters(true);
     void this.disk.write({ type: 'settled', jobId: box.ref.jobId, attempt: box.ref.attempt, status });
     this.disk.scheduleCheckpoint();
@@ -181,8 +197,13 @@ export class Outbox implements CompactionHost {
       oldest = Math.min(oldest, box.oldestAtMs() ?? now);
     }
     return {
-      depth, oldestAgeMs: Math.max(0, now - oldest), attempts: this.boxes.size, bytes: this.liveBytes,
-      diskBytes: this.disk.diskBytes(), gapBytes: this.gapBytes, compactions: this.disk.compactions,
+      depth,
+      oldestAgeMs: Math.max(0, now - oldest),
+      attempts: this.boxes.size,
+      bytes: this.liveBytes,
+      diskBytes: this.disk.diskBytes(),
+      gapBytes: this.gapBytes,
+      compactions: this.disk.compactions,
     };
   }
 
@@ -238,7 +259,8 @@ export class Outbox implements CompactionHost {
   private dropAcked(box: AttemptBox | undefined, seq: number): void {
     if (!box) return;
     box.acked = Math.max(box.acked, seq);
-    while (box.events.length > 0 && (box.events[0] as BoxEntry).event.seq <= seq) this.count(box.events.shift() as BoxEntry, -1);
+    while (box.events.length > 0 && (box.events[0] as BoxEntry).event.seq <= seq)
+      this.count(box.events.shift() as BoxEntry, -1);
   }
 
   private forget(box: AttemptBox | undefined): void {
@@ -285,7 +307,14 @@ export class Outbox implements CompactionHost {
     this.gapBytes += bytes;
     box.lastSeq = event.seq;
     if (box.pendingGap) box.pendingGap.bytes += bytes;
-    else box.pendingGap = { seq: event.seq, atMs: event.atMs, step: event.log?.step ?? 0, stream: event.log?.stream ?? 'stdout', bytes };
+    else
+      box.pendingGap = {
+        seq: event.seq,
+        atMs: event.atMs,
+        step: event.log?.step ?? 0,
+        stream: event.log?.stream ?? 'stdout',
+        bytes,
+      };
     return false;
   }
 
@@ -302,7 +331,10 @@ export class Outbox implements CompactionHost {
     const entry = gapEntry(gap, ++this.order);
     box.events.push(entry);
     this.count(entry, 1);
-    void this.disk.write({ type: 'event', ref: box.ref, event: entry.event, trace: box.trace }, (lsn) => (entry.lsn = lsn));
+    void this.disk.write(
+      { type: 'event', ref: box.ref, event: entry.event, trace: box.trace },
+      (lsn) => (entry.lsn = lsn),
+    );
   }
 
   private startCompaction(): void {

@@ -3,7 +3,12 @@ import pino from 'pino';
 import { actionFor } from '../api-client/status-policy';
 import { ApiCallError } from '../errors';
 import { metricValue, testMetrics } from '../telemetry.test-helper';
-import { isBreakerOpenError, isTransportFailure, ReportingBreaker, type ReportingBreakerOptions } from './reporting-breaker';
+import {
+  isBreakerOpenError,
+  isTransportFailure,
+  ReportingBreaker,
+  type ReportingBreakerOptions,
+} from './reporting-breaker';
 import type { SuspendedFlagStore, Suspension } from './suspended-flag';
 
 const fail = (code: Status): ApiCallError => new ApiCallError('Report', code, 'x', actionFor(code, 'Report'));
@@ -27,8 +32,15 @@ describe('ReportingBreaker (fake timers)', () => {
   let breaker: ReportingBreaker;
   const make = (o: Partial<ReportingBreakerOptions> = {}): Promise<ReportingBreaker> =>
     ReportingBreaker.create({
-      threshold: 3, timeoutMs: 1_000, retries: 2, retryInitialMs: 100, retryMaxMs: 400,
-      flag, logger: pino({ level: 'silent' }), lifetime: lifetime.signal, ...o,
+      threshold: 3,
+      timeoutMs: 1_000,
+      retries: 2,
+      retryInitialMs: 100,
+      retryMaxMs: 400,
+      flag,
+      logger: pino({ level: 'silent' }),
+      lifetime: lifetime.signal,
+      ...o,
     });
 
   beforeEach(async () => {
@@ -44,13 +56,22 @@ describe('ReportingBreaker (fake timers)', () => {
 
   /** Runs one report to its end (through every retry), advancing fake time as needed. */
   async function report(fn: (signal: AbortSignal) => Promise<unknown>): Promise<{ ok: boolean; err?: unknown }> {
-    const p = breaker.execute(fn, lifetime.signal).then(() => ({ ok: true }), (err: unknown) => ({ ok: false, err }));
+    const p = breaker.execute(fn, lifetime.signal).then(
+      () => ({ ok: true }),
+      (err: unknown) => ({ ok: false, err }),
+    );
     for (let i = 0; i < 50; i++) await jest.advanceTimersByTimeAsync(1_000);
     return p;
   }
   const failing = (code: Status) => {
     const calls = { n: 0 };
-    return { calls, fn: async () => { calls.n += 1; throw fail(code); } };
+    return {
+      calls,
+      fn: async () => {
+        calls.n += 1;
+        throw fail(code);
+      },
+    };
   };
 
   it('opens after THRESHOLD consecutive failed reports, each retried a bounded number of times', async () => {
@@ -83,10 +104,11 @@ describe('ReportingBreaker (fake timers)', () => {
 
   it('counts per-try timeouts as failures (a call that never answers)', async () => {
     const hang = { n: 0 };
-    const fn = (signal: AbortSignal) => new Promise<never>((_res, rej) => {
-      hang.n += 1;
-      signal.addEventListener('abort', () => rej(new Error('cancelled by the timeout')));
-    });
+    const fn = (signal: AbortSignal) =>
+      new Promise<never>((_res, rej) => {
+        hang.n += 1;
+        signal.addEventListener('abort', () => rej(new Error('cancelled by the timeout')));
+      });
     for (let i = 0; i < 3; i++) await report(fn);
     expect(breaker.state).toBe('open');
     expect(hang.n).toBe(9);
@@ -201,7 +223,8 @@ describe('ReportingBreaker (fake timers)', () => {
   });
 
   it('failures caused by the agent stopping never count', async () => {
-    const hang = (signal: AbortSignal) => new Promise<never>((_r, rej) => signal.addEventListener('abort', () => rej(new Error('stopped'))));
+    const hang = (signal: AbortSignal) =>
+      new Promise<never>((_r, rej) => signal.addEventListener('abort', () => rej(new Error('stopped'))));
     const pending = Array.from({ length: 5 }, () => breaker.execute(hang, lifetime.signal).catch(() => undefined));
     lifetime.abort();
     await jest.advanceTimersByTimeAsync(10_000);

@@ -1,7 +1,17 @@
 import { status as Status } from '@grpc/grpc-js';
 import {
-  circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, isBrokenCircuitError, retry, timeout,
-  TimeoutStrategy, wrap, type CircuitBreakerPolicy, type IDisposable, type IPolicy,
+  circuitBreaker,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  isBrokenCircuitError,
+  retry,
+  timeout,
+  TimeoutStrategy,
+  wrap,
+  type CircuitBreakerPolicy,
+  type IDisposable,
+  type IPolicy,
 } from 'cockatiel';
 import type { AgentMetrics } from '@jr/telemetry';
 import type { Logger } from 'pino';
@@ -44,7 +54,14 @@ export interface BreakerSnapshot {
  * FAILED_PRECONDITION "superseded", INVALID_ARGUMENT, RESOURCE_EXHAUSTED…) are answers: they never
  * count towards opening the breaker.
  */
-const TRANSPORT_CODES: ReadonlySet<Status> = new Set([Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED, Status.CANCELLED, Status.INTERNAL, Status.UNKNOWN, Status.DATA_LOSS]);
+const TRANSPORT_CODES: ReadonlySet<Status> = new Set([
+  Status.UNAVAILABLE,
+  Status.DEADLINE_EXCEEDED,
+  Status.CANCELLED,
+  Status.INTERNAL,
+  Status.UNKNOWN,
+  Status.DATA_LOSS,
+]);
 
 /** A try that got no answer within the per-try timeout. */
 export class ReportTimeoutError extends Error {
@@ -97,7 +114,10 @@ export class ReportingBreaker {
     this.counter = new ConsecutiveBreaker(o.threshold);
     this.breaker = circuitBreaker(counts, { halfOpenAfter: 2 ** 31 - 1, breaker: this.counter });
     const backoff = new ExponentialBackoff({ initialDelay: o.retryInitialMs ?? 200, maxDelay: o.retryMaxMs ?? 5_000 });
-    const retries = retry(handleWhen((err) => !o.lifetime.aborted && isRetryable(err)), { maxAttempts: o.retries, backoff });
+    const retries = retry(
+      handleWhen((err) => !o.lifetime.aborted && isRetryable(err)),
+      { maxAttempts: o.retries, backoff },
+    );
     this.policy = wrap(this.breaker, retries, timeout(o.timeoutMs, TimeoutStrategy.Aggressive));
     this.breaker.onBreak((reason) => {
       if ('isolated' in reason) return;
@@ -112,7 +132,10 @@ export class ReportingBreaker {
     o.metrics?.breakerOpen.set(persisted ? 1 : 0);
     if (persisted) {
       b.hold(persisted);
-      o.logger.warn(persisted, 'reporting is suspended (breaker open since before this start); reports stay in the outbox until re-enabled');
+      o.logger.warn(
+        persisted,
+        'reporting is suspended (breaker open since before this start); reports stay in the outbox until re-enabled',
+      );
     }
     return b;
   }
@@ -128,7 +151,8 @@ export class ReportingBreaker {
         return await fn(trySignal);
       } catch (err) {
         // The call saw its signal abort: the per-try timeout, unless the agent itself is stopping.
-        if (trySignal.aborted && !signal.aborted && !this.o.lifetime.aborted) throw new ReportTimeoutError(`no answer within ${this.o.timeoutMs}ms`);
+        if (trySignal.aborted && !signal.aborted && !this.o.lifetime.aborted)
+          throw new ReportTimeoutError(`no answer within ${this.o.timeoutMs}ms`);
         throw err;
       }
     }, signal);
@@ -166,7 +190,13 @@ export class ReportingBreaker {
   }
 
   snapshot(): BreakerSnapshot {
-    return { state: this.state, since: this.suspension?.since, reason: this.suspension?.reason, opened: this.opened, enabled: this.enabled };
+    return {
+      state: this.state,
+      since: this.suspension?.since,
+      reason: this.suspension?.reason,
+      opened: this.opened,
+      enabled: this.enabled,
+    };
   }
 
   /** Resolves once the flag on disk matches the state. */
@@ -180,7 +210,10 @@ export class ReportingBreaker {
     this.hold({ since: new Date((this.o.now ?? Date.now)()).toISOString(), reason });
     this.o.metrics?.breakerOpen.set(1);
     this.o.metrics?.breakerOpened.inc();
-    this.o.logger.warn({ threshold: this.o.threshold, reason }, 'reporting breaker open: reports go to the outbox until re-enabled (jr agents enable-reporting, jr-agent reporting enable or SIGUSR2)');
+    this.o.logger.warn(
+      { threshold: this.o.threshold, reason },
+      'reporting breaker open: reports go to the outbox until re-enabled (jr agents enable-reporting, jr-agent reporting enable or SIGUSR2)',
+    );
     void this.persist();
   }
 
@@ -193,7 +226,9 @@ export class ReportingBreaker {
   private persist(): Promise<void> {
     this.persisting = this.persisting
       .then(() => this.o.flag.write(this.suspension))
-      .catch((err: unknown) => this.o.logger.error({ err: describe(err) }, 'cannot persist the reporting-suspended flag'));
+      .catch((err: unknown) =>
+        this.o.logger.error({ err: describe(err) }, 'cannot persist the reporting-suspended flag'),
+      );
     return this.persisting;
   }
 }

@@ -38,16 +38,30 @@ export class Reporting {
   ) {}
 
   static async open(config: AgentConfig, deps: ReportingDeps): Promise<Reporting> {
-    const outbox = await Outbox.open({ dir: path.join(config.dataDir, 'outbox'), maxBytes: config.outboxMaxBytes, logger: deps.logger });
+    const outbox = await Outbox.open({
+      dir: path.join(config.dataDir, 'outbox'),
+      maxBytes: config.outboxMaxBytes,
+      logger: deps.logger,
+    });
     try {
       const breaker = await ReportingBreaker.create({
-        threshold: config.breakerThreshold, timeoutMs: config.reportTimeoutMs, retries: config.reportRetries,
-        flag: new FileSuspendedFlag(config.dataDir), logger: deps.logger, lifetime: deps.lifetime, metrics: deps.metrics,
+        threshold: config.breakerThreshold,
+        timeoutMs: config.reportTimeoutMs,
+        retries: config.reportRetries,
+        flag: new FileSuspendedFlag(config.dataDir),
+        logger: deps.logger,
+        lifetime: deps.lifetime,
+        metrics: deps.metrics,
       });
       const reporter = new OutboxReporter({
-        outbox, breaker, transport: deps.transport, logger: deps.logger, onFatal: (err) => deps.onFatal(err),
+        outbox,
+        breaker,
+        transport: deps.transport,
+        logger: deps.logger,
+        onFatal: (err) => deps.onFatal(err),
         // cockatiel's per-try timeout fires first; the gRPC deadline is the backstop.
-        deadlineMs: config.reportTimeoutMs + 1_000, metrics: deps.metrics,
+        deadlineMs: config.reportTimeoutMs + 1_000,
+        metrics: deps.metrics,
       });
       return new Reporting(outbox, breaker, reporter, deps.logger);
     } catch (err) {
@@ -83,7 +97,11 @@ export class Reporting {
     const limit = AbortSignal.timeout(ms);
     await this.reporter.whenDelivered(limit);
     const s = this.outbox.stats();
-    if (s.depth > 0) this.logger.info({ depth: s.depth, breakerState: this.breaker.state }, 'stopping with undelivered reports: they stay in the outbox for the next start');
+    if (s.depth > 0)
+      this.logger.info(
+        { depth: s.depth, breakerState: this.breaker.state },
+        'stopping with undelivered reports: they stay in the outbox for the next start',
+      );
   }
 
   /** Stops delivering; the outbox keeps what is queued (consistent on disk). */

@@ -12,7 +12,9 @@ const sha = (data: string | Buffer): string => createHash('sha256').update(data)
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, n: number) => void;
 
 /** A real HTTP server on 127.0.0.1 counting requests per path. */
-async function serve(handler: Handler): Promise<{ url(p: string): string; hits(p: string): number; close(): Promise<void> }> {
+async function serve(
+  handler: Handler,
+): Promise<{ url(p: string): string; hits(p: string): number; close(): Promise<void> }> {
   const hits = new Map<string, number>();
   const server = http.createServer((req, res) => {
     const n = (hits.get(req.url ?? '') ?? 0) + 1;
@@ -24,7 +26,11 @@ async function serve(handler: Handler): Promise<{ url(p: string): string; hits(p
   return {
     url: (p) => `http://127.0.0.1:${port}${p}`,
     hits: (p) => hits.get(p) ?? 0,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -40,7 +46,11 @@ describe('ArtifactCache (local HTTP server)', () => {
   });
 
   const cache = (o: Partial<ConstructorParameters<typeof ArtifactCache>[0]> = {}): ArtifactCache =>
-    new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache'), backoff: new Backoff({ initialMs: 10, maxMs: 20 }), ...o });
+    new ArtifactCache({
+      cacheDir: path.join(tmp.dir, 'cache'),
+      backoff: new Backoff({ initialMs: 10, maxMs: 20 }),
+      ...o,
+    });
 
   it('retries a server failing the first two requests and provides the file under its basename', async () => {
     srv = await serve((_req, res, n) => (n <= 2 ? res.writeHead(503).end('busy') : res.end('tool-bytes')));
@@ -52,7 +62,9 @@ describe('ArtifactCache (local HTTP server)', () => {
 
   it('gives up after 3 tries with download_failed', async () => {
     srv = await serve((_req, res) => res.writeHead(502).end());
-    const err: unknown = await cache().get({ url: srv.url('/x'), sha256: sha('x') }, signal).catch((e: unknown) => e);
+    const err: unknown = await cache()
+      .get({ url: srv.url('/x'), sha256: sha('x') }, signal)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DownloadError);
     expect((err as DownloadError).reason).toBe('download_failed');
     expect((err as Error).message).toMatch(/after 3 tries: HTTP 502/);
@@ -61,7 +73,9 @@ describe('ArtifactCache (local HTTP server)', () => {
 
   it('does not retry a 404', async () => {
     srv = await serve((_req, res) => res.writeHead(404).end());
-    await expect(cache().get({ url: srv.url('/missing'), sha256: sha('x') }, signal)).rejects.toMatchObject({ reason: 'download_failed' });
+    await expect(cache().get({ url: srv.url('/missing'), sha256: sha('x') }, signal)).rejects.toMatchObject({
+      reason: 'download_failed',
+    });
     expect(srv.hits('/missing')).toBe(1);
   });
 
@@ -95,7 +109,9 @@ describe('ArtifactCache (local HTTP server)', () => {
 
   it('refuses a body larger than the limit', async () => {
     srv = await serve((_req, res) => res.end(Buffer.alloc(10_000)));
-    await expect(cache({ maxBytes: 1_000 }).get({ url: srv.url('/big'), sha256: sha('x') }, signal)).rejects.toMatchObject({ reason: 'download_failed' });
+    await expect(
+      cache({ maxBytes: 1_000 }).get({ url: srv.url('/big'), sha256: sha('x') }, signal),
+    ).rejects.toMatchObject({ reason: 'download_failed' });
   });
 
   it('abandons and retries a download that stalls', async () => {
@@ -107,7 +123,9 @@ describe('ArtifactCache (local HTTP server)', () => {
       }
       res.end('whole');
     });
-    await expect(cache({ idleTimeoutMs: 200 }).get({ url: srv.url('/slow'), sha256: sha('whole') }, signal)).resolves.toContain(sha('whole'));
+    await expect(
+      cache({ idleTimeoutMs: 200 }).get({ url: srv.url('/slow'), sha256: sha('whole') }, signal),
+    ).resolves.toContain(sha('whole'));
     expect(srv.hits('/slow')).toBe(2);
   });
 
@@ -120,16 +138,23 @@ describe('ArtifactCache (local HTTP server)', () => {
   });
 
   it('reports an unreachable host as download_failed', async () => {
-    await expect(cache().get({ url: 'http://127.0.0.1:1/x', sha256: sha('x') }, signal)).rejects.toMatchObject({ reason: 'download_failed' });
+    await expect(cache().get({ url: 'http://127.0.0.1:1/x', sha256: sha('x') }, signal)).rejects.toMatchObject({
+      reason: 'download_failed',
+    });
   });
 
   it('refuses an invalid sha256 before fetching anything', async () => {
-    await expect(cache().get({ url: 'http://127.0.0.1:1/x', sha256: '../../etc/passwd' }, signal)).rejects.toMatchObject({ reason: 'download_failed' });
+    await expect(
+      cache().get({ url: 'http://127.0.0.1:1/x', sha256: '../../etc/passwd' }, signal),
+    ).rejects.toMatchObject({ reason: 'download_failed' });
   });
 });
 
 /** Serves `body` with Range support; `cutAt(n)` makes request n stop after that many bytes (then drop the connection). */
-function rangeServer(body: Buffer, o: { cutAt?: (n: number) => number | undefined; etag?: string; bodyFor?: (n: number) => Buffer } = {}): Handler {
+function rangeServer(
+  body: Buffer,
+  o: { cutAt?: (n: number) => number | undefined; etag?: string; bodyFor?: (n: number) => Buffer } = {},
+): Handler {
   return (req, res, n) => {
     const data = o.bodyFor?.(n) ?? body;
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
@@ -140,7 +165,10 @@ function rangeServer(body: Buffer, o: { cutAt?: (n: number) => number | undefine
       res.writeHead(416).end();
       return;
     }
-    const headers: http.OutgoingHttpHeaders = { 'content-length': String(data.length - start), ...(o.etag ? { etag: o.etag } : {}) };
+    const headers: http.OutgoingHttpHeaders = {
+      'content-length': String(data.length - start),
+      ...(o.etag ? { etag: o.etag } : {}),
+    };
     if (honour) headers['content-range'] = `bytes ${start}-${data.length - 1}/${data.length}`;
     res.writeHead(honour ? 206 : 200, headers);
     const cut = o.cutAt?.(n);
@@ -167,11 +195,14 @@ describe('ArtifactCache resuming (Range)', () => {
     srv = undefined;
     await tmp.remove();
   });
-  const cache = (): ArtifactCache => new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache'), backoff: new Backoff({ initialMs: 10, maxMs: 20 }) });
-  const recording = (h: Handler): Handler => (req, res, n) => {
-    ranges.push(req.headers.range);
-    h(req, res, n);
-  };
+  const cache = (): ArtifactCache =>
+    new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache'), backoff: new Backoff({ initialMs: 10, maxMs: 20 }) });
+  const recording =
+    (h: Handler): Handler =>
+    (req, res, n) => {
+      ranges.push(req.headers.range);
+      h(req, res, n);
+    };
 
   it('resumes where a cut download stopped instead of starting over', async () => {
     srv = await serve(recording(rangeServer(body, { cutAt: (n) => (n === 1 ? 100_000 : undefined), etag: '"v1"' })));
@@ -190,10 +221,12 @@ describe('ArtifactCache resuming (Range)', () => {
   });
 
   it('starts over when the server ignores the range (200)', async () => {
-    srv = await serve(recording((req, res, n) => {
-      if (n === 1) return rangeServer(body, { cutAt: () => 50_000 })(req, res, n);
-      res.end(body);
-    }));
+    srv = await serve(
+      recording((req, res, n) => {
+        if (n === 1) return rangeServer(body, { cutAt: () => 50_000 })(req, res, n);
+        res.end(body);
+      }),
+    );
     const file = await cache().get({ url: srv.url('/plain'), sha256: sha(body) }, signal);
     expect((await readFile(file)).equals(body)).toBe(true);
     expect(ranges).toHaveLength(2);
@@ -201,7 +234,11 @@ describe('ArtifactCache resuming (Range)', () => {
 
   it('starts over (not a checksum failure) when the resource changed between tries', async () => {
     const old = Buffer.from(body).fill(7, 0, 200_000);
-    srv = await serve(recording(rangeServer(body, { cutAt: (n) => (n === 1 ? 100_000 : undefined), bodyFor: (n) => (n === 1 ? old : body) })));
+    srv = await serve(
+      recording(
+        rangeServer(body, { cutAt: (n) => (n === 1 ? 100_000 : undefined), bodyFor: (n) => (n === 1 ? old : body) }),
+      ),
+    );
     const file = await cache().get({ url: srv.url('/changed'), sha256: sha(body) }, signal);
     expect((await readFile(file)).equals(body)).toBe(true);
     expect(ranges[1]).toBeDefined();
@@ -218,14 +255,20 @@ describe('ArtifactCache resuming (Range)', () => {
     ranges.length = 0;
     await srv.close();
     srv = await serve(recording(rangeServer(Buffer.from('tiny'))));
-    await expect(readFile(await cache().get({ url: srv.url('/t'), sha256: sha('tiny') }, signal), 'utf8')).resolves.toBe('tiny');
+    await expect(
+      readFile(await cache().get({ url: srv.url('/t'), sha256: sha('tiny') }, signal), 'utf8'),
+    ).resolves.toBe('tiny');
     expect(ranges).toEqual(['bytes=99-', undefined]);
   });
 
-  it.each([['bytes 5-9/10', 5], ['bytes 0-0/*', 0], ['bytes 5-9', undefined], ['items 5-9/10', undefined], ['bytes -5-9/10', undefined], [null, undefined]])(
-    'reads Content-Range %j as start %j',
-    (header, start) => expect(contentRangeStart(header)).toBe(start),
-  );
+  it.each([
+    ['bytes 5-9/10', 5],
+    ['bytes 0-0/*', 0],
+    ['bytes 5-9', undefined],
+    ['items 5-9/10', undefined],
+    ['bytes -5-9/10', undefined],
+    [null, undefined],
+  ])('reads Content-Range %j as start %j', (header, start) => expect(contentRangeStart(header)).toBe(start));
 });
 
 describe('fileNameFor', () => {
@@ -236,12 +279,15 @@ describe('fileNameFor', () => {
     expect(fileNameFor({ url: 'https://x/a/tool%20v1.tgz?x=1', sha256: s1 }, new Map())).toBe('tool v1.tgz');
   });
 
-  it.each([['https://x/'], ['https://x/a/..%2F..%2Fetc%2Fpasswd'], ['https://x/%2e%2e'], ['https://x/bad%ZZ'], ['https://x/a%00b']])(
-    'falls back to the sha256 for the hostile or empty name in %s',
-    (url) => {
-      expect(fileNameFor({ url, sha256: s1 }, new Map())).toBe(s1);
-    },
-  );
+  it.each([
+    ['https://x/'],
+    ['https://x/a/..%2F..%2Fetc%2Fpasswd'],
+    ['https://x/%2e%2e'],
+    ['https://x/bad%ZZ'],
+    ['https://x/a%00b'],
+  ])('falls back to the sha256 for the hostile or empty name in %s', (url) => {
+    expect(fileNameFor({ url, sha256: s1 }, new Map())).toBe(s1);
+  });
 
   it('disambiguates two artifacts with the same basename and skips exact duplicates', () => {
     const taken = new Map<string, string>();

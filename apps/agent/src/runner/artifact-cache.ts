@@ -114,7 +114,11 @@ export class ArtifactCache {
       const validator = this.validators.get(a.sha256);
       if (have > 0) headers.range = `bytes=${have}-`;
       if (have > 0 && validator) headers['if-range'] = validator;
-      const res = await fetch(a.url, { signal: AbortSignal.any([signal, idle.signal]), redirect: 'follow', headers }).catch((err: unknown) => {
+      const res = await fetch(a.url, {
+        signal: AbortSignal.any([signal, idle.signal]),
+        redirect: 'follow',
+        headers,
+      }).catch((err: unknown) => {
         throw new RetryableDownload(idle.signal.aborted ? 'no answer in time' : describe(err));
       });
       const from = await this.resumeOffset(res, have, partial);
@@ -127,7 +131,10 @@ export class ArtifactCache {
       if (digest !== a.sha256) {
         await rm(partial, { force: true });
         if (from > 0) throw new RetryableDownload(`checksum mismatch after resuming at byte ${from}; starting over`);
-        throw new DownloadError('checksum_mismatch', `checksum mismatch for ${a.url}: expected sha256 ${a.sha256}, got ${digest}`);
+        throw new DownloadError(
+          'checksum_mismatch',
+          `checksum mismatch for ${a.url}: expected sha256 ${a.sha256}, got ${digest}`,
+        );
       }
       await rename(partial, target);
     } finally {
@@ -146,7 +153,9 @@ export class ArtifactCache {
       throw new RetryableDownload(`HTTP ${res.status} to a resume request; starting over`);
     }
     const message = `HTTP ${res.status}`;
-    throw res.status >= 500 || res.status === 429 || res.status === 408 ? new RetryableDownload(message) : new DownloadError('download_failed', message);
+    throw res.status >= 500 || res.status === 429 || res.status === 408
+      ? new RetryableDownload(message)
+      : new DownloadError('download_failed', message);
   }
 
   private async writeBody(res: Response, file: string, from: number, hash: Hash, idle: IdleTimer): Promise<void> {
@@ -199,7 +208,11 @@ class IdleTimer {
 }
 
 function asDownloadError(a: Artifact, err: unknown, tries: number): Error {
-  if (err instanceof DownloadError) return new DownloadError(err.reason, err.reason === 'checksum_mismatch' ? err.message : `cannot download ${a.url}: ${err.message}`);
+  if (err instanceof DownloadError)
+    return new DownloadError(
+      err.reason,
+      err.reason === 'checksum_mismatch' ? err.message : `cannot download ${a.url}: ${err.message}`,
+    );
   return new DownloadError('download_failed', `cannot download ${a.url} after ${tries} tries: ${describe(err)}`);
 }
 
@@ -210,7 +223,10 @@ function describe(err: unknown): string {
 }
 
 async function sizeOf(p: string): Promise<number> {
-  return stat(p).then((s) => (s.isFile() ? s.size : 0), () => 0);
+  return stat(p).then(
+    (s) => (s.isFile() ? s.size : 0),
+    () => 0,
+  );
 }
 
 async function hashFile(p: string, hash: Hash): Promise<void> {
@@ -224,7 +240,10 @@ export function contentRangeStart(header: string | null): number | undefined {
 }
 
 async function isFile(p: string): Promise<boolean> {
-  return stat(p).then((s) => s.isFile(), () => false);
+  return stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }
 
 /**

@@ -16,23 +16,40 @@ describe('AttemptRun (real child processes)', () => {
   beforeEach(async () => {
     tmp = await tempDir('attempt');
     reporter = new RecordingReporter();
-    const parsed = parseAgentConfig({ PATH: process.env.PATH, HOME: '/home/agent', JR_ENROLL_TOKEN: 'enroll-secret', JR_POOL: 'default' });
+    const parsed = parseAgentConfig({
+      PATH: process.env.PATH,
+      HOME: '/home/agent',
+      JR_ENROLL_TOKEN: 'enroll-secret',
+      JR_POOL: 'default',
+    });
     if (!parsed.ok) throw new Error('config');
     deps = {
-      reporter, dataDir: tmp.dir, killGraceMs: 200, childEnv: parsed.config.childEnv, logger: silentLogger,
-      artifacts: new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache'), backoff: new Backoff({ initialMs: 5, maxMs: 10 }) }),
+      reporter,
+      dataDir: tmp.dir,
+      killGraceMs: 200,
+      childEnv: parsed.config.childEnv,
+      logger: silentLogger,
+      artifacts: new ArtifactCache({
+        cacheDir: path.join(tmp.dir, 'cache'),
+        backoff: new Backoff({ initialMs: 5, maxMs: 10 }),
+      }),
     };
   });
   afterEach(() => tmp.remove());
 
   it('gives steps JR_JOB_ID, JR_ATTEMPT and the job env, never the enroll token', async () => {
-    const a = assignment([shellStep('echo "$JR_JOB_ID/$JR_ATTEMPT/$STAGE/${JR_ENROLL_TOKEN:-none}/$HOME"')], { env: { STAGE: 'prod', HOME: '/job-home' } });
+    const a = assignment([shellStep('echo "$JR_JOB_ID/$JR_ATTEMPT/$STAGE/${JR_ENROLL_TOKEN:-none}/$HOME"')], {
+      env: { STAGE: 'prod', HOME: '/job-home' },
+    });
     await new AttemptRun(a, deps).run();
     expect(reporter.output(0)).toBe(`${a.jobId}/1/prod/none//job-home\n`);
   });
 
   it('reports every event in one gapless sequence and completes with lastSeq', async () => {
-    const a = assignment([shellStep('echo one; echo two >&2', { name: 'first' }), argvStep(['/bin/echo', 'three'], { name: 'second' })]);
+    const a = assignment([
+      shellStep('echo one; echo two >&2', { name: 'first' }),
+      argvStep(['/bin/echo', 'three'], { name: 'second' }),
+    ]);
     const result = await new AttemptRun(a, deps).run();
     expect(result).toEqual({ status: 'completed', jobState: 'done' });
     expect(reporter.events.map((e) => e.seq)).toEqual(reporter.events.map((_e, i) => i + 1));
@@ -40,9 +57,16 @@ describe('AttemptRun (real child processes)', () => {
     expect(reporter.kinds()).toContain('finish:0:succeeded');
     expect(reporter.kinds().slice(-3)).toEqual(['start:1:1', 'log:1:stdout', 'finish:1:succeeded']);
     expect(reporter.events[0]?.stepStarted).toEqual({ step: 0, name: 'first', try: 1 });
-    expect(reporter.completions).toEqual([expect.objectContaining({
-      jobId: a.jobId, attempt: 1, leaseToken: 'lt-1', outcome: 'OUTCOME_SUCCEEDED', exitCode: 0, lastSeq: reporter.events.length,
-    })]);
+    expect(reporter.completions).toEqual([
+      expect.objectContaining({
+        jobId: a.jobId,
+        attempt: 1,
+        leaseToken: 'lt-1',
+        outcome: 'OUTCOME_SUCCEEDED',
+        exitCode: 0,
+        lastSeq: reporter.events.length,
+      }),
+    ]);
     const c = reporter.completions[0]!;
     expect(c.endedAtMs).toBeGreaterThanOrEqual(c.startedAtMs);
     expect(existsSync(path.join(tmp.dir, 'work', `${a.jobId}-1`))).toBe(false);
@@ -52,7 +76,11 @@ describe('AttemptRun (real child processes)', () => {
     const script = 'n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo try $n; [ $n -ge 3 ]';
     await new AttemptRun(assignment([shellStep(script, { retries: 2 })]), deps).run();
     expect(reporter.kinds().filter((k) => k.startsWith('start'))).toEqual(['start:0:1', 'start:0:2', 'start:0:3']);
-    expect(reporter.kinds().filter((k) => k.startsWith('finish'))).toEqual(['finish:0:failed', 'finish:0:failed', 'finish:0:succeeded']);
+    expect(reporter.kinds().filter((k) => k.startsWith('finish'))).toEqual([
+      'finish:0:failed',
+      'finish:0:failed',
+      'finish:0:succeeded',
+    ]);
     expect(reporter.completions[0]?.outcome).toBe('OUTCOME_SUCCEEDED');
   });
 
@@ -99,11 +127,14 @@ describe('AttemptRun (real child processes)', () => {
     expect(reporter.completions[0]).toMatchObject({ outcome: 'OUTCOME_CANCELLED', reason: 'superseded' });
   });
 
-  it.each([['../../etc'], ['a/b'], [''], ['.']])('refuses a hostile job id %j without touching the disk outside', async (jobId) => {
-    await new AttemptRun(assignment([shellStep('touch pwned')], {}, jobId), deps).run();
-    expect(reporter.completions[0]).toMatchObject({ outcome: 'OUTCOME_FAILED', reason: 'invalid_assignment' });
-    expect(reporter.events).toEqual([]);
-  });
+  it.each([['../../etc'], ['a/b'], [''], ['.']])(
+    'refuses a hostile job id %j without touching the disk outside',
+    async (jobId) => {
+      await new AttemptRun(assignment([shellStep('touch pwned')], {}, jobId), deps).run();
+      expect(reporter.completions[0]).toMatchObject({ outcome: 'OUTCOME_FAILED', reason: 'invalid_assignment' });
+      expect(reporter.events).toEqual([]);
+    },
+  );
 
   it('fails an assignment without a spec or with a step that has nothing to run', async () => {
     const noSpec = { ...assignment([]), spec: null };
@@ -145,11 +176,18 @@ describe('AttemptRun with hostile numbers in the assignment', () => {
     const tmp = await tempDir('hostile');
     const reporter = new RecordingReporter();
     const deps: AttemptDeps = {
-      reporter, dataDir: tmp.dir, killGraceMs: 100, childEnv: { PATH: process.env.PATH ?? '/bin' }, logger: silentLogger,
+      reporter,
+      dataDir: tmp.dir,
+      killGraceMs: 100,
+      childEnv: { PATH: process.env.PATH ?? '/bin' },
+      logger: silentLogger,
       artifacts: new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache') }),
     };
     try {
-      await new AttemptRun(assignment([shellStep('exit 1', { retries: 1_000_000, timeoutMs: 2 ** 40 })], { timeoutMs: -5 }), deps).run();
+      await new AttemptRun(
+        assignment([shellStep('exit 1', { retries: 1_000_000, timeoutMs: 2 ** 40 })], { timeoutMs: -5 }),
+        deps,
+      ).run();
       expect(reporter.kinds().filter((k) => k.startsWith('start'))).toHaveLength(11);
       expect(reporter.completions[0]).toMatchObject({ outcome: 'OUTCOME_FAILED', exitCode: 1 });
     } finally {

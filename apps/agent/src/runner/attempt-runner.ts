@@ -66,20 +66,30 @@ export class AttemptRun {
 
   run(): Promise<CompletionResult> {
     const options = { parent: this.traceParent ?? NO_PARENT, kind: SpanKind.CONSUMER };
-    return withSpan(SPANS.attempt, attemptAttributes(this.assignment, this.deps.agentId), (span) => this.runTraced(span), options);
+    return withSpan(
+      SPANS.attempt,
+      attemptAttributes(this.assignment, this.deps.agentId),
+      (span) => this.runTraced(span),
+      options,
+    );
   }
 
   /** The API refused the attempt's reports: it runs for nobody, stop it. */
   private superseded(): void {
-    if (this.stop({ outcome: 'cancelled', reason: 'superseded' })) this.deps.metrics?.cancellations.inc({ reason: 'superseded' });
+    if (this.stop({ outcome: 'cancelled', reason: 'superseded' }))
+      this.deps.metrics?.cancellations.inc({ reason: 'superseded' });
   }
 
   private async runTraced(span: Span): Promise<CompletionResult> {
     const startedAtMs = Date.now();
-    const report = this.deps.reporter.open(this.ref, { onSuperseded: () => this.superseded(), trace: injectToCarrier() });
+    const report = this.deps.reporter.open(this.ref, {
+      onSuperseded: () => this.superseded(),
+      trace: injectToCarrier(),
+    });
     const events = new AttemptEventLog((e) => report.event(e));
     const timeoutMs = timeoutOrNone(this.assignment.spec?.timeoutMs ?? 0);
-    const jobTimer = timeoutMs > 0 ? setTimeout(() => this.stop({ outcome: 'timed_out', reason: 'timeout' }), timeoutMs) : undefined;
+    const jobTimer =
+      timeoutMs > 0 ? setTimeout(() => this.stop({ outcome: 'timed_out', reason: 'timeout' }), timeoutMs) : undefined;
     let end: AttemptEnd;
     try {
       end = await this.execute(events, report);
@@ -111,7 +121,11 @@ export class AttemptRun {
     return runStepSequence({
       steps: spec.steps,
       cwd: this.workDir,
-      env: buildStepEnv(this.deps.childEnv, spec.env, { jobId: this.ref.jobId, attempt: this.ref.attempt, artifactsDir }),
+      env: buildStepEnv(this.deps.childEnv, spec.env, {
+        jobId: this.ref.jobId,
+        attempt: this.ref.attempt,
+        artifactsDir,
+      }),
       killGraceMs: this.deps.killGraceMs,
       registryDir: stepRegistryDir(this.deps.dataDir),
       signal: this.stopper.signal,
@@ -122,7 +136,11 @@ export class AttemptRun {
     });
   }
 
-  private async fetchArtifacts(uses: pb.Artifact__Output[], dir: string, events: AttemptEventLog): Promise<AttemptEnd | undefined> {
+  private async fetchArtifacts(
+    uses: pb.Artifact__Output[],
+    dir: string,
+    events: AttemptEventLog,
+  ): Promise<AttemptEnd | undefined> {
     try {
       await this.deps.artifacts.materialize(uses, dir, this.stopper.signal);
       return undefined;
@@ -147,7 +165,9 @@ export class AttemptRun {
   private async cleanup(): Promise<void> {
     if (!SAFE_ID_RE.test(this.ref.jobId)) return;
     for (const dir of [this.workDir, this.artifactsDir]) {
-      await rm(dir, { recursive: true, force: true, maxRetries: 2 }).catch((err: unknown) => this.log.warn({ err, dir }, 'cannot remove a work directory'));
+      await rm(dir, { recursive: true, force: true, maxRetries: 2 }).catch((err: unknown) =>
+        this.log.warn({ err, dir }, 'cannot remove a work directory'),
+      );
     }
   }
 }

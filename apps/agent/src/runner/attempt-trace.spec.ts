@@ -1,6 +1,14 @@
 import * as path from 'node:path';
 import { Backoff } from '@jr/resilience';
-import { ATTR, extractFromCarrier, SPANS, SpanKind, withSpan, type AgentMetrics, type ReadableSpan } from '@jr/telemetry';
+import {
+  ATTR,
+  extractFromCarrier,
+  SPANS,
+  SpanKind,
+  withSpan,
+  type AgentMetrics,
+  type ReadableSpan,
+} from '@jr/telemetry';
 import { parseAgentConfig } from '../config/agent-config';
 import { metricValue, STATUS_ERROR, testMetrics, testTracing, traceparent } from '../telemetry.test-helper';
 import { ArtifactCache } from './artifact-cache';
@@ -26,8 +34,17 @@ describe('AttemptRun tracing and metrics (real child processes, in-memory span e
     const parsed = parseAgentConfig({ PATH: process.env.PATH });
     if (!parsed.ok) throw new Error('config');
     deps = {
-      reporter, dataDir: tmp.dir, killGraceMs: 200, childEnv: parsed.config.childEnv, logger: silentLogger, metrics, agentId: 'a_test',
-      artifacts: new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache'), backoff: new Backoff({ initialMs: 5, maxMs: 10 }) }),
+      reporter,
+      dataDir: tmp.dir,
+      killGraceMs: 200,
+      childEnv: parsed.config.childEnv,
+      logger: silentLogger,
+      metrics,
+      agentId: 'a_test',
+      artifacts: new ArtifactCache({
+        cacheDir: path.join(tmp.dir, 'cache'),
+        backoff: new Backoff({ initialMs: 5, maxMs: 10 }),
+      }),
     };
   });
   afterEach(async () => {
@@ -51,12 +68,22 @@ describe('AttemptRun tracing and metrics (real child processes, in-memory span e
     expect(attempt.spanContext().traceId).toBe(LEASE_TRACE);
     expect(attempt.parentSpanContext?.spanId).toBe(LEASE_SPAN);
     expect(attempt.kind).toBe(SpanKind.CONSUMER);
-    expect(attempt.attributes).toMatchObject({ [ATTR.jobId]: a.jobId, [ATTR.attempt]: 1, [ATTR.pool]: 'gpu', [ATTR.agentId]: 'a_test', [ATTR.outcome]: 'succeeded' });
+    expect(attempt.attributes).toMatchObject({
+      [ATTR.jobId]: a.jobId,
+      [ATTR.attempt]: 1,
+      [ATTR.pool]: 'gpu',
+      [ATTR.agentId]: 'a_test',
+      [ATTR.outcome]: 'succeeded',
+    });
     expect(attempt.status.code).not.toBe(STATUS_ERROR);
 
     const steps = tracing.spans(SPANS.step);
-    expect(steps.map((s) => [s.attributes[ATTR.stepIndex], s.attributes[ATTR.stepTry], s.attributes[ATTR.outcome]])).toEqual([
-      [0, 1, 'failed'], [0, 2, 'succeeded'], [1, 1, 'succeeded'],
+    expect(
+      steps.map((s) => [s.attributes[ATTR.stepIndex], s.attributes[ATTR.stepTry], s.attributes[ATTR.outcome]]),
+    ).toEqual([
+      [0, 1, 'failed'],
+      [0, 2, 'succeeded'],
+      [1, 1, 'succeeded'],
     ]);
     for (const s of steps) {
       expect(s.spanContext().traceId).toBe(LEASE_TRACE);
@@ -104,8 +131,10 @@ describe('AttemptRun tracing and metrics (real child processes, in-memory span e
   });
 
   it('maps every outcome to a catalog label', () => {
-    expect(['OUTCOME_SUCCEEDED', 'OUTCOME_FAILED', 'OUTCOME_TIMED_OUT', 'OUTCOME_CANCELLED', 'OUTCOME_UNSPECIFIED'].map((o) => outcomeLabel(o as never))).toEqual([
-      'succeeded', 'failed', 'timed_out', 'cancelled', 'failed',
-    ]);
+    expect(
+      ['OUTCOME_SUCCEEDED', 'OUTCOME_FAILED', 'OUTCOME_TIMED_OUT', 'OUTCOME_CANCELLED', 'OUTCOME_UNSPECIFIED'].map(
+        (o) => outcomeLabel(o as never),
+      ),
+    ).toEqual(['succeeded', 'failed', 'timed_out', 'cancelled', 'failed']);
   });
 });

@@ -43,11 +43,20 @@ class OutcomeError extends Error {
 }
 
 /** Records how an attempt ended on its span. */
-export function markAttempt(span: Span, end: { outcome: pb.Outcome__Output; exitCode: number; reason: string }): StepOutcome {
+export function markAttempt(
+  span: Span,
+  end: { outcome: pb.Outcome__Output; exitCode: number; reason: string },
+): StepOutcome {
   const label = outcomeLabel(end.outcome);
   span.setAttribute(ATTR.outcome, label);
   if (label === 'failed' || label === 'timed_out') {
-    recordError(span, new OutcomeError(end.reason || label, `attempt ${label}${end.reason ? ` (${end.reason})` : ''}, exit code ${end.exitCode}`));
+    recordError(
+      span,
+      new OutcomeError(
+        end.reason || label,
+        `attempt ${label}${end.reason ? ` (${end.reason})` : ''}, exit code ${end.exitCode}`,
+      ),
+    );
   }
   return label;
 }

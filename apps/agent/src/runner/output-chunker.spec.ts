@@ -52,7 +52,10 @@ describe('OutputChunker', () => {
 describe('AttemptEventLog', () => {
   it('numbers StepStarted, LogChunk and StepFinished in one gapless sequence from 1', () => {
     const events: Array<{ seq: unknown; kind: unknown }> = [];
-    const log = new AttemptEventLog((e) => events.push({ seq: e.seq, kind: e.kind }), () => 42);
+    const log = new AttemptEventLog(
+      (e) => events.push({ seq: e.seq, kind: e.kind }),
+      () => 42,
+    );
     const stdout = new OutputChunker((d) => log.log(0, 'stdout', d), 4);
     const stderr = new OutputChunker((d) => log.log(0, 'stderr', d), 4);
     log.stepStarted(0, 'build', 1);
@@ -63,8 +66,12 @@ describe('AttemptEventLog', () => {
     stderr.flush();
     log.stepFinished(0, 0, '', 'succeeded');
     expect(events).toEqual([
-      { seq: 1, kind: 'stepStarted' }, { seq: 2, kind: 'log' }, { seq: 3, kind: 'log' }, { seq: 4, kind: 'log' },
-      { seq: 5, kind: 'log' }, { seq: 6, kind: 'stepFinished' },
+      { seq: 1, kind: 'stepStarted' },
+      { seq: 2, kind: 'log' },
+      { seq: 3, kind: 'log' },
+      { seq: 4, kind: 'log' },
+      { seq: 5, kind: 'log' },
+      { seq: 6, kind: 'stepFinished' },
     ]);
     expect(log.lastSeq).toBe(6);
   });

@@ -4,7 +4,15 @@ import * as path from 'node:path';
 import type { pb } from '@jr/contracts';
 import { isProcessAlive } from '@jr/journal';
 import pino from 'pino';
-import type { AttemptRef, AttemptReporter, AttemptReportOptions, Completion, CompletionResult, Reporter, ReporterStats } from '../reporting/reporter';
+import type {
+  AttemptRef,
+  AttemptReporter,
+  AttemptReportOptions,
+  Completion,
+  CompletionResult,
+  Reporter,
+  ReporterStats,
+} from '../reporting/reporter';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -69,7 +77,11 @@ export function argvStep(args: string[], extra: Partial<pb.Step__Output> = {}): 
   return { name: 'step', run: 'argv', argv: { args }, timeoutMs: 0, retries: 0, ...extra };
 }
 
-export function assignment(steps: pb.Step__Output[], spec: Partial<pb.JobSpec__Output> = {}, jobId = 'j_test0000000000000000000000'): pb.Assignment__Output {
+export function assignment(
+  steps: pb.Step__Output[],
+  spec: Partial<pb.JobSpec__Output> = {},
+  jobId = 'j_test0000000000000000000000',
+): pb.Assignment__Output {
   return {
     jobId,
     attempt: 1,

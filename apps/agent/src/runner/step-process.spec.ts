@@ -15,20 +15,33 @@ describe('runStepProcess (real child processes)', () => {
   afterEach(() => work.remove());
 
   const base = (o: Partial<StepProcessOptions>): StepProcessOptions => ({
-    command: { kind: 'shell', script: 'true' }, cwd: work.dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    timeoutMs: 0, killGraceMs: 200, signal: new AbortController().signal, onOutput: () => undefined, ...o,
+    command: { kind: 'shell', script: 'true' },
+    cwd: work.dir,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    timeoutMs: 0,
+    killGraceMs: 200,
+    signal: new AbortController().signal,
+    onOutput: () => undefined,
+    ...o,
   });
 
   it('runs an argv step without a shell: $HOME stays literal', async () => {
     const out = collect();
-    const r = await runStepProcess(base({ command: { kind: 'argv', args: ['/bin/echo', '$HOME', '`id`', 'a b'] }, onOutput: out.onOutput }));
+    const r = await runStepProcess(
+      base({ command: { kind: 'argv', args: ['/bin/echo', '$HOME', '`id`', 'a b'] }, onOutput: out.onOutput }),
+    );
     expect(r).toMatchObject({ ended: 'exited', exitCode: 0, signal: '', groupGone: true });
     expect(out.text()).toBe('$HOME `id` a b\n');
   });
 
   it('runs a shell string with /bin/sh -c in the work directory, stdin closed', async () => {
     const out = collect();
-    const r = await runStepProcess(base({ command: { kind: 'shell', script: 'pwd; echo err >&2; read x || echo no-stdin; exit 3' }, onOutput: out.onOutput }));
+    const r = await runStepProcess(
+      base({
+        command: { kind: 'shell', script: 'pwd; echo err >&2; read x || echo no-stdin; exit 3' },
+        onOutput: out.onOutput,
+      }),
+    );
     expect(r).toMatchObject({ ended: 'exited', exitCode: 3 });
     expect(out.text()).toBe(`${work.dir}\nno-stdin\n`);
     expect(out.text('stderr')).toBe('err\n');
@@ -36,7 +49,9 @@ describe('runStepProcess (real child processes)', () => {
 
   it('reports a missing program as exit 127 with a clear line on stderr', async () => {
     const out = collect();
-    const r = await runStepProcess(base({ command: { kind: 'argv', args: ['/nonexistent/tool', 'x'] }, onOutput: out.onOutput }));
+    const r = await runStepProcess(
+      base({ command: { kind: 'argv', args: ['/nonexistent/tool', 'x'] }, onOutput: out.onOutput }),
+    );
     expect(r).toMatchObject({ ended: 'spawn_failed', exitCode: 127 });
     expect(out.text('stderr')).toMatch(/^jr-agent: cannot start "\/nonexistent\/tool": .*ENOENT/);
   });
@@ -59,7 +74,12 @@ describe('runStepProcess (real child processes)', () => {
 
   it('kills what a step left running in the background after it exited', async () => {
     const out = collect();
-    const r = await runStepProcess(base({ command: { kind: 'shell', script: '(trap "" TERM; exec sleep 1000) >/dev/null 2>&1 & echo $!' }, onOutput: out.onOutput }));
+    const r = await runStepProcess(
+      base({
+        command: { kind: 'shell', script: '(trap "" TERM; exec sleep 1000) >/dev/null 2>&1 & echo $!' },
+        onOutput: out.onOutput,
+      }),
+    );
     expect(r).toMatchObject({ ended: 'exited', exitCode: 0, groupGone: true });
     const orphan = Number(out.text().trim());
     // The orphan was re-parented away from the step; it may linger as a zombie if PID 1 never reaps.
@@ -71,7 +91,9 @@ describe('runStepProcess (real child processes)', () => {
     const out = collect();
     const ac = new AbortController();
     const script = 'trap "echo got TERM; exit 7" TERM; echo started; while :; do sleep 0.05; done';
-    const running = runStepProcess(base({ command: { kind: 'shell', script }, signal: ac.signal, onOutput: out.onOutput, killGraceMs: 5_000 }));
+    const running = runStepProcess(
+      base({ command: { kind: 'shell', script }, signal: ac.signal, onOutput: out.onOutput, killGraceMs: 5_000 }),
+    );
     await waitForText(out, 'started');
     ac.abort({ outcome: 'cancelled', reason: 'cancelled' });
     const r = await running;
@@ -82,7 +104,14 @@ describe('runStepProcess (real child processes)', () => {
   it('KILLs after the grace period when TERM is ignored', async () => {
     const ac = new AbortController();
     const out = collect();
-    const running = runStepProcess(base({ command: { kind: 'shell', script: 'trap "" TERM; echo up; while :; do sleep 0.05; done' }, signal: ac.signal, killGraceMs: 200, onOutput: out.onOutput }));
+    const running = runStepProcess(
+      base({
+        command: { kind: 'shell', script: 'trap "" TERM; echo up; while :; do sleep 0.05; done' },
+        signal: ac.signal,
+        killGraceMs: 200,
+        onOutput: out.onOutput,
+      }),
+    );
     await waitForText(out, 'up');
     ac.abort({ outcome: 'cancelled', reason: 'cancelled' });
     const r = await running;
@@ -100,11 +129,13 @@ describe('runStepProcess (real child processes)', () => {
     let paused = true;
     let resume: (() => void) | undefined;
     const chunks: Buffer[] = [];
-    const running = runStepProcess(base({
-      command: { kind: 'shell', script: 'head -c 1000000 /dev/zero' },
-      onOutput: (_s, d) => chunks.push(d),
-      flow: { shouldPause: () => paused, onResume: (r) => (resume = r) },
-    }));
+    const running = runStepProcess(
+      base({
+        command: { kind: 'shell', script: 'head -c 1000000 /dev/zero' },
+        onOutput: (_s, d) => chunks.push(d),
+        flow: { shouldPause: () => paused, onResume: (r) => (resume = r) },
+      }),
+    );
     await new Promise((r) => setTimeout(r, 200));
     const whilePaused = chunks.reduce((n, c) => n + c.length, 0);
     expect(whilePaused).toBeLessThan(1_000_000);

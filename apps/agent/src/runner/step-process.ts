@@ -44,7 +44,10 @@ const OUTPUT_CLOSE_WAIT_MS = 2_000;
 
 /** Runs one step as its own process group and resolves once nothing of the group is left. */
 export async function runStepProcess(o: StepProcessOptions): Promise<StepProcessResult> {
-  const [file, args] = o.command.kind === 'shell' ? ['/bin/sh', ['-c', o.command.script]] : [o.command.args[0] ?? '', o.command.args.slice(1)];
+  const [file, args] =
+    o.command.kind === 'shell'
+      ? ['/bin/sh', ['-c', o.command.script]]
+      : [o.command.args[0] ?? '', o.command.args.slice(1)];
   let child: ChildProcess;
   try {
     child = spawn(file, args, { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -65,7 +68,13 @@ function spawnFailed(file: string, err: unknown, o: StepProcessOptions): StepPro
   const code = (err as NodeJS.ErrnoException).code;
   const message = err instanceof Error ? err.message : String(err);
   o.onOutput('stderr', Buffer.from(`jr-agent: cannot start ${JSON.stringify(file)}: ${message}\n`));
-  return { ended: 'spawn_failed', exitCode: code === 'EACCES' ? 126 : 127, signal: '', pid: undefined, groupGone: true };
+  return {
+    ended: 'spawn_failed',
+    exitCode: code === 'EACCES' ? 126 : 127,
+    signal: '',
+    pid: undefined,
+    groupGone: true,
+  };
 }
 
 class StepProcess {
@@ -81,7 +90,8 @@ class StepProcess {
   async wait(): Promise<StepProcessResult> {
     const exited = once(this.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     const output = this.pipeOutput();
-    const stepTimer = this.o.timeoutMs > 0 ? setTimeout(() => this.terminate('timed_out'), this.o.timeoutMs) : undefined;
+    const stepTimer =
+      this.o.timeoutMs > 0 ? setTimeout(() => this.terminate('timed_out'), this.o.timeoutMs) : undefined;
     const onAbort = (): void => this.terminate('interrupted');
     if (this.o.signal.aborted) onAbort();
     else this.o.signal.addEventListener('abort', onAbort, { once: true });
@@ -93,7 +103,13 @@ class StepProcess {
     if (signalGroup(this.pid, 0)) await killGroupLeavesFirst(this.pid, this.pid, 0);
     const groupGone = await ensureGroupGone(this.pid);
     await output;
-    return { ended: this.terminating ?? 'exited', exitCode: code ?? -1, signal: signal ?? '', pid: this.pid, groupGone };
+    return {
+      ended: this.terminating ?? 'exited',
+      exitCode: code ?? -1,
+      signal: signal ?? '',
+      pid: this.pid,
+      groupGone,
+    };
   }
 
   /** TERM the group now, KILL it (leaves first) after the grace period. */
@@ -101,7 +117,10 @@ class StepProcess {
     if (this.terminating) return;
     this.terminating = why;
     signalGroup(this.pid, 'SIGTERM');
-    this.graceTimer = setTimeout(() => void killGroupLeavesFirst(this.pid, this.pid).catch(() => undefined), this.o.killGraceMs);
+    this.graceTimer = setTimeout(
+      () => void killGroupLeavesFirst(this.pid, this.pid).catch(() => undefined),
+      this.o.killGraceMs,
+    );
   }
 
   /** Resolves when both pipes closed, or soon after exit if an escaped process still holds them. */

@@ -61,8 +61,14 @@ describe('step registry (real process groups)', () => {
   it('records a running step and forgets it once its group is gone', async () => {
     const dir = path.join(work.dir, 'steps');
     const result = await runStepProcess({
-      command: { kind: 'shell', script: 'sleep 0.3' }, cwd: work.dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeoutMs: 0, killGraceMs: 200,
-      signal: new AbortController().signal, registryDir: dir, onOutput: () => undefined,
+      command: { kind: 'shell', script: 'sleep 0.3' },
+      cwd: work.dir,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      timeoutMs: 0,
+      killGraceMs: 200,
+      signal: new AbortController().signal,
+      registryDir: dir,
+      onOutput: () => undefined,
     });
     const seen = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
     expect(result.exitCode).toBe(0);

@@ -37,7 +37,12 @@ export async function reapOrphanedSteps(dir: string): Promise<number[]> {
   const reaped: number[] = [];
   for (const name of names) {
     const rec = readRecord(path.join(dir, name));
-    if (rec && rec.startTime !== null && (await stillOurs(rec.pgid, rec.startTime)) && signalGroup(rec.pgid, 'SIGKILL')) {
+    if (
+      rec &&
+      rec.startTime !== null &&
+      (await stillOurs(rec.pgid, rec.startTime)) &&
+      signalGroup(rec.pgid, 'SIGKILL')
+    ) {
       await ensureGroupGone(rec.pgid);
       reaped.push(rec.pgid);
     }

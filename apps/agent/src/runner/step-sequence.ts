@@ -46,12 +46,19 @@ export async function runStepSequence(o: StepSequenceOptions): Promise<AttemptEn
 }
 
 /** Undefined when the step succeeded (on some try), else how the attempt ends. */
-async function runOneStep(o: StepSequenceOptions, index: number, step: pb.Step__Output, command: StepCommand): Promise<AttemptEnd | undefined> {
+async function runOneStep(
+  o: StepSequenceOptions,
+  index: number,
+  step: pb.Step__Output,
+  command: StepCommand,
+): Promise<AttemptEnd | undefined> {
   const retries = stepRetries(step.retries);
   for (let attemptTry = 1; attemptTry <= retries + 1; attemptTry++) {
     if (o.signal.aborted) return stopEnd(o.signal);
     const attrs = { [ATTR.stepIndex]: index, [ATTR.stepTry]: attemptTry };
-    const { result, outcome } = await withSpan(SPANS.step, attrs, (span) => runStepTry(o, { index, step, command, attemptTry }, span));
+    const { result, outcome } = await withSpan(SPANS.step, attrs, (span) =>
+      runStepTry(o, { index, step, command, attemptTry }, span),
+    );
     switch (outcome) {
       case 'succeeded':
         return undefined;
@@ -60,8 +67,10 @@ async function runOneStep(o: StepSequenceOptions, index: number, step: pb.Step__
       case 'cancelled':
         return stopEnd(o.signal);
       case 'failed':
-        if (attemptTry <= retries) o.logger.info({ step: index, exitCode: result.exitCode, try: attemptTry }, 'step failed; retrying it');
-        else return { outcome: 'OUTCOME_FAILED', exitCode: result.signal ? -1 : result.exitCode, reason: 'step_failed' };
+        if (attemptTry <= retries)
+          o.logger.info({ step: index, exitCode: result.exitCode, try: attemptTry }, 'step failed; retrying it');
+        else
+          return { outcome: 'OUTCOME_FAILED', exitCode: result.signal ? -1 : result.exitCode, reason: 'step_failed' };
     }
   }
   return undefined;
@@ -75,19 +84,29 @@ interface StepTry {
 }
 
 /** One try of a step, inside its span: its events, its process, its duration by outcome. */
-async function runStepTry(o: StepSequenceOptions, t: StepTry, span: Span): Promise<{ result: StepProcessResult; outcome: StepOutcome }> {
+async function runStepTry(
+  o: StepSequenceOptions,
+  t: StepTry,
+  span: Span,
+): Promise<{ result: StepProcessResult; outcome: StepOutcome }> {
   o.events.stepStarted(t.index, t.step.name, t.attemptTry);
   const timed = o.metrics?.stepDuration.startTimer();
   const result = await runWithOutput(o, t.index, t.step, t.command);
   const outcome = stepOutcome(result, o.signal);
   timed?.({ outcome });
   o.events.stepFinished(t.index, result.signal ? -1 : result.exitCode, result.signal, outcome);
-  if (!result.groupGone) o.logger.error({ step: t.index, pid: result.pid }, 'processes of the step survived SIGKILL (escaped its group?)');
+  if (!result.groupGone)
+    o.logger.error({ step: t.index, pid: result.pid }, 'processes of the step survived SIGKILL (escaped its group?)');
   markStep(span, outcome, result);
   return { result, outcome };
 }
 
-async function runWithOutput(o: StepSequenceOptions, index: number, step: pb.Step__Output, command: StepCommand): Promise<StepProcessResult> {
+async function runWithOutput(
+  o: StepSequenceOptions,
+  index: number,
+  step: pb.Step__Output,
+  command: StepCommand,
+): Promise<StepProcessResult> {
   const chunkers = {
     stdout: new OutputChunker((data) => o.events.log(index, 'stdout', data)),
     stderr: new OutputChunker((data) => o.events.log(index, 'stderr', data)),
@@ -115,7 +134,8 @@ async function runWithOutput(o: StepSequenceOptions, index: number, step: pb.Ste
 
 function stepOutcome(result: StepProcessResult, signal: AbortSignal): StepOutcome {
   if (result.ended === 'timed_out') return 'timed_out';
-  if (result.ended === 'interrupted') return (signal.reason as { outcome?: string } | undefined)?.outcome === 'timed_out' ? 'timed_out' : 'cancelled';
+  if (result.ended === 'interrupted')
+    return (signal.reason as { outcome?: string } | undefined)?.outcome === 'timed_out' ? 'timed_out' : 'cancelled';
   return result.exitCode === 0 && !result.signal ? 'succeeded' : 'failed';
 }
 
@@ -129,6 +149,7 @@ export function stopEnd(signal: AbortSignal): AttemptEnd {
 
 function commandOf(step: pb.Step__Output): StepCommand | undefined {
   if (step.run === 'shell' && step.shell) return { kind: 'shell', script: step.shell };
-  if (step.run === 'argv' && step.argv && step.argv.args.length > 0 && step.argv.args[0]) return { kind: 'argv', args: step.argv.args };
+  if (step.run === 'argv' && step.argv && step.argv.args.length > 0 && step.argv.args[0])
+    return { kind: 'argv', args: step.argv.args };
   return undefined;
 }

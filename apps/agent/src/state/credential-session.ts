@@ -38,18 +38,32 @@ export class CredentialSession implements CredentialSource {
       const stored = loaded.credential;
       if (!sameIdentity(stored.identity, identityOf(deps.config))) {
         if (deps.config.enrollToken) {
-          deps.logger.info({ agentId: stored.agentId }, 'name, pool, labels or slots changed since enrolling; enrolling again under the same id');
+          deps.logger.info(
+            { agentId: stored.agentId },
+            'name, pool, labels or slots changed since enrolling; enrolling again under the same id',
+          );
           return new CredentialSession(await enroll(deps, deps.config.enrollToken, stored.agentId), deps);
         }
-        deps.logger.warn({ agentId: stored.agentId }, 'name, pool, labels or slots changed, but JR_ENROLL_TOKEN is not set: the API keeps the enrolled ones');
+        deps.logger.warn(
+          { agentId: stored.agentId },
+          'name, pool, labels or slots changed, but JR_ENROLL_TOKEN is not set: the API keeps the enrolled ones',
+        );
       }
       deps.logger.info({ agentId: stored.agentId, file: deps.store.file }, 'using the stored credential');
       return new CredentialSession(stored, deps);
     }
-    if (loaded.state === 'unreadable') deps.logger.warn({ file: deps.store.file, detail: loaded.detail }, 'stored credential unreadable; enrolling again');
+    if (loaded.state === 'unreadable')
+      deps.logger.warn(
+        { file: deps.store.file, detail: loaded.detail },
+        'stored credential unreadable; enrolling again',
+      );
     if (!deps.config.enrollToken) {
-      const why = loaded.state === 'absent' ? 'no stored credential' : `the stored credential is unreadable (${loaded.detail})`;
-      throw new AgentStopError('no_enroll_token', `${why} in ${deps.store.file} and JR_ENROLL_TOKEN is not set: cannot enroll`);
+      const why =
+        loaded.state === 'absent' ? 'no stored credential' : `the stored credential is unreadable (${loaded.detail})`;
+      throw new AgentStopError(
+        'no_enroll_token',
+        `${why} in ${deps.store.file} and JR_ENROLL_TOKEN is not set: cannot enroll`,
+      );
     }
     return new CredentialSession(await enroll(deps, deps.config.enrollToken, ''), deps);
   }
@@ -88,19 +102,36 @@ export class CredentialSession implements CredentialSource {
 async function enroll(deps: SessionDeps, token: string, previousAgentId: string): Promise<StoredCredential> {
   const { config, api, logger, signal } = deps;
   const backoff = deps.newBackoff?.() ?? new Backoff({ initialMs: 500, maxMs: 15_000 });
-  const req = { name: config.name, pool: config.pool, labels: config.labels, slots: config.slots, version: AGENT_VERSION, previousAgentId };
+  const req = {
+    name: config.name,
+    pool: config.pool,
+    labels: config.labels,
+    slots: config.slots,
+    version: AGENT_VERSION,
+    previousAgentId,
+  };
   for (;;) {
     try {
       const res = await api.enroll(req, token, { deadlineMs: DEADLINES_MS.enroll, signal });
-      const stored = { agentId: res.agentId, credential: res.credential, apiAddress: config.apiAddress, enrolledAt: new Date().toISOString(), identity: identityOf(config) };
-      if (!stored.agentId || !/^[\x21-\x7e]{1,4096}$/.test(stored.credential)) throw new AgentStopError('auth_refused', 'the API answered Enroll without a usable credential');
+      const stored = {
+        agentId: res.agentId,
+        credential: res.credential,
+        apiAddress: config.apiAddress,
+        enrolledAt: new Date().toISOString(),
+        identity: identityOf(config),
+      };
+      if (!stored.agentId || !/^[\x21-\x7e]{1,4096}$/.test(stored.credential))
+        throw new AgentStopError('auth_refused', 'the API answered Enroll without a usable credential');
       await deps.store.save(stored);
       logger.info({ agentId: stored.agentId, file: deps.store.file }, 'enrolled');
       return stored;
     } catch (err) {
       if (signal.aborted || !isApiCallError(err)) throw err;
       if (err.action !== 'retry') {
-        throw new AgentStopError('auth_refused', `the API refused to enroll this agent (${err.message}); check JR_ENROLL_TOKEN`);
+        throw new AgentStopError(
+          'auth_refused',
+          `the API refused to enroll this agent (${err.message}); check JR_ENROLL_TOKEN`,
+        );
       }
       logger.warn({ code: err.code, details: err.details }, 'enroll failed; retrying');
       await sleep(backoff.next(), signal);
@@ -115,6 +146,12 @@ function identityOf(config: AgentConfig): EnrolledIdentity {
 /** A credential stored before identities were recorded counts as unchanged. */
 function sameIdentity(stored: EnrolledIdentity | undefined, current: EnrolledIdentity): boolean {
   if (!stored) return true;
-  const labels = (l: Record<string, string>): string => JSON.stringify(Object.entries(l).sort(([a], [b]) => a.localeCompare(b)));
-  return stored.name === current.name && stored.pool === current.pool && stored.slots === current.slots && labels(stored.labels) === labels(current.labels);
+  const labels = (l: Record<string, string>): string =>
+    JSON.stringify(Object.entries(l).sort(([a], [b]) => a.localeCompare(b)));
+  return (
+    stored.name === current.name &&
+    stored.pool === current.pool &&
+    stored.slots === current.slots &&
+    labels(stored.labels) === labels(current.labels)
+  );
 }

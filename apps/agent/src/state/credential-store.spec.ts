@@ -8,7 +8,12 @@ describe('CredentialStore', () => {
   beforeEach(async () => (tmp = await tempDir('cred')));
   afterEach(() => tmp.remove());
 
-  const sample = { agentId: 'a_1', credential: 'a_1.secret', apiAddress: '127.0.0.1:50051', enrolledAt: '2026-01-01T00:00:00.000Z' };
+  const sample = {
+    agentId: 'a_1',
+    credential: 'a_1.secret',
+    apiAddress: '127.0.0.1:50051',
+    enrolledAt: '2026-01-01T00:00:00.000Z',
+  };
 
   it('reports a missing file as absent', async () => {
     await expect(new CredentialStore(path.join(tmp.dir, 'nope')).load()).resolves.toEqual({ state: 'absent' });

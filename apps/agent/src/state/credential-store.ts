@@ -22,15 +22,25 @@ export interface EnrolledIdentity {
 
 const credentialSchema = z.strictObject({
   agentId: z.string().min(1).max(200),
-  credential: z.string().min(1).max(4096).regex(/^[\x21-\x7e]+$/),
+  credential: z
+    .string()
+    .min(1)
+    .max(4096)
+    .regex(/^[\x21-\x7e]+$/),
   apiAddress: z.string().max(4096),
   enrolledAt: z.string().max(64),
   identity: z
-    .strictObject({ name: z.string().max(200), pool: z.string().max(63), labels: z.record(z.string().max(63), z.string().max(63)), slots: z.number().int() })
+    .strictObject({
+      name: z.string().max(200),
+      pool: z.string().max(63),
+      labels: z.record(z.string().max(63), z.string().max(63)),
+      slots: z.number().int(),
+    })
     .optional(),
 });
 
-export type LoadResult = { state: 'absent' } | { state: 'ok'; credential: StoredCredential } | { state: 'unreadable'; detail: string };
+export type LoadResult =
+  { state: 'absent' } | { state: 'ok'; credential: StoredCredential } | { state: 'unreadable'; detail: string };
 
 const MAX_FILE_BYTES = 64 * 1024;
 
@@ -88,7 +98,8 @@ function parseCredential(text: string): LoadResult {
     return { state: 'unreadable', detail: 'not JSON' };
   }
   const parsed = credentialSchema.safeParse(json);
-  if (!parsed.success) return { state: 'unreadable', detail: parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ') };
+  if (!parsed.success)
+    return { state: 'unreadable', detail: parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ') };
   return { state: 'ok', credential: parsed.data };
 }
 

@@ -72,7 +72,13 @@ export class AgentsRepository {
    * Re-uses `previousId` when that agent exists under the same name; else inserts `newId`. Returns the id used.
    * An operator's drain outlives re-enrolment: only an undrain lifts it, never the agent itself.
    */
-  async enroll(e: Enrollment, previousId: string | undefined, newId: string, credentialHash: string, now: Date): Promise<string> {
+  async enroll(
+    e: Enrollment,
+    previousId: string | undefined,
+    newId: string,
+    credentialHash: string,
+    now: Date,
+  ): Promise<string> {
     if (previousId) {
       const res = await this.pool.query<{ id: string }>(
         `UPDATE agents SET pool = $3, labels = $4, slots = $5, version = $6, credential_hash = $7,
@@ -103,8 +109,21 @@ export class AgentsRepository {
    * is read under the row lock (FOR UPDATE) so that an enable-reporting committed concurrently is either
    * seen here or lands after this heartbeat, never cleared unseen. Undefined: unknown agent or stale credential.
    */
-  async heartbeat(id: string, credentialHash: string, r: AgentReport, running: LiveAttemptRef[], now: Date, leaseExpiresAt: Date): Promise<HeartbeatResult | undefined> {
-    const res = await this.pool.query<AgentRow & { reporting: boolean; extended: Array<{ j: string; n: number }>; cancels: Array<{ j: string; n: number }> }>(
+  async heartbeat(
+    id: string,
+    credentialHash: string,
+    r: AgentReport,
+    running: LiveAttemptRef[],
+    now: Date,
+    leaseExpiresAt: Date,
+  ): Promise<HeartbeatResult | undefined> {
+    const res = await this.pool.query<
+      AgentRow & {
+        reporting: boolean;
+        extended: Array<{ j: string; n: number }>;
+        cancels: Array<{ j: string; n: number }>;
+      }
+    >(
       `WITH prev AS (
          SELECT id, reporting_enable_requested AS reporting FROM agents WHERE id = $1 AND credential_hash = $2 FOR UPDATE
        ), hb AS (
@@ -127,8 +146,18 @@ export class AgentsRepository {
            WHERE c.agent_id = $1 AND c.state IN ('leased','running') AND j.cancel_requested) AS cancels
        FROM hb`,
       [
-        id, credentialHash, now, r.slots, r.running, r.breakerState, r.outboxDepth, r.outboxOldestAgeMs, leaseExpiresAt,
-        running.map((x) => x.jobId), running.map((x) => x.attempt), running.map((x) => x.leaseToken),
+        id,
+        credentialHash,
+        now,
+        r.slots,
+        r.running,
+        r.breakerState,
+        r.outboxDepth,
+        r.outboxOldestAgeMs,
+        leaseExpiresAt,
+        running.map((x) => x.jobId),
+        running.map((x) => x.attempt),
+        running.map((x) => x.leaseToken),
       ],
     );
     const row = res.rows[0];
@@ -143,7 +172,10 @@ export class AgentsRepository {
   }
 
   async requestDrain(id: string): Promise<boolean> {
-    const res = await this.pool.query(`UPDATE agents SET drain_requested = true, state = CASE WHEN state = 'lost' THEN state ELSE 'draining' END WHERE id = $1`, [id]);
+    const res = await this.pool.query(
+      `UPDATE agents SET drain_requested = true, state = CASE WHEN state = 'lost' THEN state ELSE 'draining' END WHERE id = $1`,
+      [id],
+    );
     return (res.rowCount ?? 0) > 0;
   }
 
@@ -161,7 +193,11 @@ export class AgentsRepository {
    * its live attempts, all under the row lock. The live attempts' leases end `now`: the reaper ends them
    * `lost` and sends their jobs through the retry decision at its next pass, as for any expired lease.
    */
-  async remove(id: string, now: Date, refuse: (agent: AgentRow, liveAttempts: number) => string | undefined): Promise<Removal> {
+  async remove(
+    id: string,
+    now: Date,
+    refuse: (agent: AgentRow, liveAttempts: number) => string | undefined,
+  ): Promise<Removal> {
     return withTransaction(this.pool, async (tx) => {
       const agent = (await tx.query<AgentRow>('SELECT * FROM agents WHERE id = $1 FOR UPDATE', [id])).rows[0];
       if (!agent) return { kind: 'unknown' };
@@ -182,29 +218,39 @@ export class AgentsRepository {
 
   /** For one agent, or every agent when `id` is undefined; returns how many were flagged. */
   async requestReportingEnable(id: string | undefined): Promise<number> {
-    const res = id === undefined
-      ? await this.pool.query('UPDATE agents SET reporting_enable_requested = true')
-      : await this.pool.query('UPDATE agents SET reporting_enable_requested = true WHERE id = $1', [id]);
+    const res =
+      id === undefined
+        ? await this.pool.query('UPDATE agents SET reporting_enable_requested = true')
+        : await this.pool.query('UPDATE agents SET reporting_enable_requested = true WHERE id = $1', [id]);
     return res.rowCount ?? 0;
   }
 
   async markLost(cutoff: Date): Promise<Array<{ id: string; pool: string }>> {
-    const res = await this.pool.query<{ id: string; pool: string }>(`UPDATE agents SET state = 'lost' WHERE state <> 'lost' AND last_heartbeat_at < $1 RETURNING id, pool`, [cutoff]);
+    const res = await this.pool.query<{ id: string; pool: string }>(
+      `UPDATE agents SET state = 'lost' WHERE state <> 'lost' AND last_heartbeat_at < $1 RETURNING id, pool`,
+      [cutoff],
+    );
     return res.rows;
   }
 
   /** Agents not lost, most recently heard first. */
   async listActive(limit: number): Promise<AgentRow[]> {
-    const res = await this.pool.query<AgentRow>(`SELECT * FROM agents WHERE state <> 'lost' ORDER BY last_heartbeat_at DESC NULLS LAST LIMIT $1`, [limit]);
+    const res = await this.pool.query<AgentRow>(
+      `SELECT * FROM agents WHERE state <> 'lost' ORDER BY last_heartbeat_at DESC NULLS LAST LIMIT $1`,
+      [limit],
+    );
     return res.rows;
   }
 
   /** Every agent of these pools (lost ones too) as job placement weighs them (jobs/placement.service.ts). */
-  async placementOf(pools: string[]): Promise<Array<Pick<AgentRow, 'pool' | 'labels' | 'state' | 'drain_requested' | 'last_heartbeat_at'>>> {
-    const res = await this.pool.query<Pick<AgentRow, 'pool' | 'labels' | 'state' | 'drain_requested' | 'last_heartbeat_at'>>(
-      'SELECT pool, labels, state, drain_requested, last_heartbeat_at FROM agents WHERE pool = ANY($1::text[])',
-      [pools],
-    );
+  async placementOf(
+    pools: string[],
+  ): Promise<Array<Pick<AgentRow, 'pool' | 'labels' | 'state' | 'drain_requested' | 'last_heartbeat_at'>>> {
+    const res = await this.pool.query<
+      Pick<AgentRow, 'pool' | 'labels' | 'state' | 'drain_requested' | 'last_heartbeat_at'>
+    >('SELECT pool, labels, state, drain_requested, last_heartbeat_at FROM agents WHERE pool = ANY($1::text[])', [
+      pools,
+    ]);
     return res.rows;
   }
 
@@ -219,7 +265,9 @@ export class AgentsRepository {
   }
 
   async countByState(): Promise<Array<{ state: string; count: number }>> {
-    const res = await this.pool.query<{ state: string; count: number }>('SELECT state, count(*)::int AS count FROM agents GROUP BY state');
+    const res = await this.pool.query<{ state: string; count: number }>(
+      'SELECT state, count(*)::int AS count FROM agents GROUP BY state',
+    );
     return res.rows;
   }
 }

@@ -1,9 +1,25 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import { AGENT_ID_RE, DomainError, formatDurationMs, newAgentId, type AgentList, type AgentViewState, type pb } from '@jr/contracts';
+import {
+  AGENT_ID_RE,
+  DomainError,
+  formatDurationMs,
+  newAgentId,
+  type AgentList,
+  type AgentViewState,
+  type pb,
+} from '@jr/contracts';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { AgentLiveness } from '../common/agent-liveness';
 import { DomainEvents } from '../common/events';
-import { bearerToken, hashSecret, newAgentSecret, parseAgentCredential, secretMatches, tokensEqual, type AgentCredential } from '../auth/tokens';
+import {
+  bearerToken,
+  hashSecret,
+  newAgentSecret,
+  parseAgentCredential,
+  secretMatches,
+  tokensEqual,
+  type AgentCredential,
+} from '../auth/tokens';
 import { LEASE_HEARTBEATS, leaseExpiresAt } from '../dispatch/lease-expiry';
 import { validateEnroll, validateHeartbeat } from '../grpc/request-validation';
 import { isDependencyDown } from '../database/db-errors';
@@ -44,11 +60,18 @@ export class AgentsService implements OnApplicationBootstrap {
 
   async enroll(authorization: string | undefined, req: pb.EnrollRequest__Output): Promise<pb.EnrollResponse> {
     const token = bearerToken(authorization);
-    if (token === undefined || !tokensEqual(token, this.config.enrollToken)) throw new DomainError('UNAUTHENTICATED', 'Enroll needs authorization: Bearer <JR_ENROLL_TOKEN>');
+    if (token === undefined || !tokensEqual(token, this.config.enrollToken))
+      throw new DomainError('UNAUTHENTICATED', 'Enroll needs authorization: Bearer <JR_ENROLL_TOKEN>');
     const e = validateEnroll(req);
     const secret = newAgentSecret();
     const enrollment = { name: e.name, pool: e.pool, labels: e.labels, slots: e.slots, version: e.version };
-    const id = await this.agents.enroll(enrollment, e.previousAgentId || undefined, newAgentId(), hashSecret(secret), new Date(this.clock.now()));
+    const id = await this.agents.enroll(
+      enrollment,
+      e.previousAgentId || undefined,
+      newAgentId(),
+      hashSecret(secret),
+      new Date(this.clock.now()),
+    );
     return { agentId: id, credential: `${id}.${secret}`, heartbeatIntervalMs: this.config.heartbeatIntervalMs };
   }
 
@@ -89,17 +112,32 @@ export class AgentsService implements OnApplicationBootstrap {
     const hb = validateHeartbeat(req);
     const now = this.clock.now();
     const s = hb.state;
-    const report = { slots: s?.slots ?? 0, running: s?.running ?? hb.running.length, breakerState: s?.breakerState || 'closed', outboxDepth: s?.outboxDepth ?? 0, outboxOldestAgeMs: s?.outboxOldestAgeMs ?? 0 };
-    const result = await this.agents.heartbeat(cred.agentId, hashSecret(cred.secret), report, hb.running, new Date(now), leaseExpiresAt(now, this.config.heartbeatIntervalMs));
+    const report = {
+      slots: s?.slots ?? 0,
+      running: s?.running ?? hb.running.length,
+      breakerState: s?.breakerState || 'closed',
+      outboxDepth: s?.outboxDepth ?? 0,
+      outboxOldestAgeMs: s?.outboxOldestAgeMs ?? 0,
+    };
+    const result = await this.agents.heartbeat(
+      cred.agentId,
+      hashSecret(cred.secret),
+      report,
+      hb.running,
+      new Date(now),
+      leaseExpiresAt(now, this.config.heartbeatIntervalMs),
+    );
     if (!result) throw unknownAgent();
     this.liveness.heartbeat(cred.agentId, Date.now());
     this.remember(cred.agentId, result.agent);
-    if (req.sentAtMs > 0) this.metrics.heartbeatLag.observe({ pool: result.agent.pool }, (Date.now() - req.sentAtMs) / 1000);
+    if (req.sentAtMs > 0)
+      this.metrics.heartbeatLag.observe({ pool: result.agent.pool }, (Date.now() - req.sentAtMs) / 1000);
     const kept = new Set(result.extended.map((r) => `${r.jobId}/${r.attempt}`));
     const directives: pb.Directive[] = hb.running
       .filter((r) => !kept.has(`${r.jobId}/${r.attempt}`))
       .map((r) => ({ cancel: { jobId: r.jobId, attempt: r.attempt, reason: 'lease_lost' } }));
-    for (const c of result.cancelRequested) directives.push({ cancel: { jobId: c.jobId, attempt: c.attempt, reason: 'cancelled' } });
+    for (const c of result.cancelRequested)
+      directives.push({ cancel: { jobId: c.jobId, attempt: c.attempt, reason: 'cancelled' } });
     if (result.agent.drain_requested) directives.push({ drain: {} });
     if (result.reportingRequested) directives.push({ enableReporting: {} });
     return { directives, heartbeatIntervalMs: this.config.heartbeatIntervalMs, serverTimeMs: now };
@@ -133,7 +171,9 @@ export class AgentsService implements OnApplicationBootstrap {
   async remove(id: string, force: boolean): Promise<AgentRemoval> {
     if (!isAgentId(id)) throw noSuchAgent(id);
     const now = this.clock.now();
-    const result = await this.agents.remove(id, new Date(now), (agent, live) => (force ? undefined : this.removalRefusal(agent, live, now)));
+    const result = await this.agents.remove(id, new Date(now), (agent, live) =>
+      force ? undefined : this.removalRefusal(agent, live, now),
+    );
     if (result.kind === 'unknown') throw noSuchAgent(id);
     if (result.kind === 'refused') throw new DomainError('CONFLICT', result.reason);
     this.remember(id, undefined);
@@ -144,11 +184,15 @@ export class AgentsService implements OnApplicationBootstrap {
 
   private removalRefusal(agent: AgentRow, liveAttempts: number, now: number): string | undefined {
     const { state, heartbeatAgeMs } = toAgentView(agent, now, this.config.heartbeatIntervalMs);
-    const heard = heartbeatAgeMs === null ? 'never heard from' : `last heartbeat ${formatDurationMs(heartbeatAgeMs)} ago`;
+    const heard =
+      heartbeatAgeMs === null ? 'never heard from' : `last heartbeat ${formatDurationMs(heartbeatAgeMs)} ago`;
     const lostAfter = formatDurationMs(LEASE_HEARTBEATS * this.config.heartbeatIntervalMs);
-    if (state === 'active' || state === 'draining') return `agent ${agent.id} is ${state} (${heard}): stop it first, or remove it with --force`;
-    if (state === 'stale') return `agent ${agent.id} is stale (${heard}; lost after ${lostAfter} of silence): wait, or remove it with --force`;
-    if (liveAttempts > 0) return `agent ${agent.id} still holds ${liveAttempts} running attempt(s); they end lost when their leases run out, or now with --force`;
+    if (state === 'active' || state === 'draining')
+      return `agent ${agent.id} is ${state} (${heard}): stop it first, or remove it with --force`;
+    if (state === 'stale')
+      return `agent ${agent.id} is stale (${heard}; lost after ${lostAfter} of silence): wait, or remove it with --force`;
+    if (liveAttempts > 0)
+      return `agent ${agent.id} still holds ${liveAttempts} running attempt(s); they end lost when their leases run out, or now with --force`;
     return undefined;
   }
 
@@ -163,7 +207,11 @@ export class AgentsService implements OnApplicationBootstrap {
 function credentialOf(authorization: string | undefined): AgentCredential {
   const token = bearerToken(authorization);
   const cred = token === undefined ? undefined : parseAgentCredential(token);
-  if (!cred) throw new DomainError('UNAUTHENTICATED', 'missing or malformed agent credential (authorization: Bearer <agent_id>.<secret>)');
+  if (!cred)
+    throw new DomainError(
+      'UNAUTHENTICATED',
+      'missing or malformed agent credential (authorization: Bearer <agent_id>.<secret>)',
+    );
   return cred;
 }
 

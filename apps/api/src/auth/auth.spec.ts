@@ -19,7 +19,9 @@ describe('admin bearer check', () => {
     [`Bearer ${'x'.repeat(10_000)}`, 'missing'],
     [`Bearer ${token} extra`, 'missing'],
   ])('refuses %j with UNAUTHENTICATED (%s)', (header, why) => {
-    expect(() => checkAdminToken(header, token)).toThrow(expect.objectContaining({ code: 'UNAUTHENTICATED', message: expect.stringContaining(why) }));
+    expect(() => checkAdminToken(header, token)).toThrow(
+      expect.objectContaining({ code: 'UNAUTHENTICATED', message: expect.stringContaining(why) }),
+    );
   });
 
   it('compares tokens of different lengths without throwing', () => {
@@ -42,8 +44,12 @@ describe('agent credentials', () => {
     expect(secretMatches('s', 'not-hex')).toBe(false);
   });
 
-  it.each(['', 'a_short.secret', `a_${'b'.repeat(20)}`, `a_${'b'.repeat(20)}.`, `x_${'b'.repeat(20)}.${'s'.repeat(43)}`, `a_${'b'.repeat(20)}.${'s'.repeat(43)}\n`])(
-    'refuses malformed credential %j',
-    (token) => expect(parseAgentCredential(token)).toBeUndefined(),
-  );
+  it.each([
+    '',
+    'a_short.secret',
+    `a_${'b'.repeat(20)}`,
+    `a_${'b'.repeat(20)}.`,
+    `x_${'b'.repeat(20)}.${'s'.repeat(43)}`,
+    `a_${'b'.repeat(20)}.${'s'.repeat(43)}\n`,
+  ])('refuses malformed credential %j', (token) => expect(parseAgentCredential(token)).toBeUndefined());
 });

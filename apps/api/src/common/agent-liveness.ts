@@ -15,7 +15,12 @@ export interface AgentHealth {
 }
 
 /** `stale` once the last heartbeat is older than STALE_HEARTBEATS intervals and the reaper has not declared it lost yet. */
-export function agentHealth(stored: 'active' | 'draining' | 'lost', lastHeartbeatAtMs: number | null, nowMs: number, heartbeatIntervalMs: number): AgentHealth {
+export function agentHealth(
+  stored: 'active' | 'draining' | 'lost',
+  lastHeartbeatAtMs: number | null,
+  nowMs: number,
+  heartbeatIntervalMs: number,
+): AgentHealth {
   const heartbeatAgeMs = lastHeartbeatAtMs === null ? null : Math.max(0, nowMs - lastHeartbeatAtMs);
   if (stored === 'lost') return { state: 'lost', heartbeatAgeMs };
   const silent = heartbeatAgeMs === null || heartbeatAgeMs > STALE_HEARTBEATS * heartbeatIntervalMs;

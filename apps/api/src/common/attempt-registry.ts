@@ -60,7 +60,11 @@ export class AttemptRegistry {
   }
 
   /** A result for this attempt is durable in the results journal. */
-  journaled(jobId: string, attempt: number, change: { end?: AttemptState; jobState?: JobState; maxSeq?: number }): void {
+  journaled(
+    jobId: string,
+    attempt: number,
+    change: { end?: AttemptState; jobState?: JobState; maxSeq?: number },
+  ): void {
     const key = keyOf(jobId, attempt);
     const o = this.pending.get(key) ?? { records: 0, maxSeq: 0 };
     o.records += 1;

@@ -31,7 +31,8 @@ export class JsonBodyMiddleware implements NestMiddleware<RequestWithBody, Serve
 
 function readBody(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (req.readableEnded || (req.headers['transfer-encoding'] === undefined && !(declared > 0))) return Promise.resolve(Buffer.alloc(0));
+  if (req.readableEnded || (req.headers['transfer-encoding'] === undefined && !(declared > 0)))
+    return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

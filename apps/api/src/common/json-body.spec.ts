@@ -28,7 +28,9 @@ describe('parseJsonBody', () => {
 
   it('decodes valid UTF-8 exactly, including 4-byte sequences and a leading BOM', () => {
     expect(parseJsonBody(Buffer.from('{"run":"héllo 👋 עברית"}'), JSON_TYPE)).toEqual({ run: 'héllo 👋 עברית' });
-    expect(parseJsonBody(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":1}')]), JSON_TYPE)).toEqual({ a: 1 });
+    expect(parseJsonBody(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":1}')]), JSON_TYPE)).toEqual({
+      a: 1,
+    });
   });
 
   it('still refuses malformed JSON and other content types', () => {

@@ -8,7 +8,10 @@ export function parseJsonBody(raw: Buffer, contentType: string | undefined): unk
   if (raw.length === 0) return undefined;
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
-    throw new DomainError('INVALID_INPUT', `Content-Type must be application/json (got ${JSON.stringify(type.slice(0, 100)) || 'none'})`);
+    throw new DomainError(
+      'INVALID_INPUT',
+      `Content-Type must be application/json (got ${JSON.stringify(type.slice(0, 100)) || 'none'})`,
+    );
   }
   let text: string;
   try {
@@ -19,7 +22,9 @@ export function parseJsonBody(raw: Buffer, contentType: string | undefined): unk
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new DomainError('INVALID_INPUT', `malformed JSON: ${err instanceof Error ? err.message.slice(0, 200) : 'unparseable'}`);
+    throw new DomainError(
+      'INVALID_INPUT',
+      `malformed JSON: ${err instanceof Error ? err.message.slice(0, 200) : 'unparseable'}`,
+    );
   }
 }
-

@@ -3,9 +3,17 @@ import { toProblemResponse } from './problem';
 
 describe('toProblemResponse', () => {
   it('maps domain errors by code, with their detail and issues', () => {
-    const r = toProblemResponse(new DomainError('INVALID_INPUT', 'bad job', { errors: [{ path: 'steps', message: 'required' }] }));
+    const r = toProblemResponse(
+      new DomainError('INVALID_INPUT', 'bad job', { errors: [{ path: 'steps', message: 'required' }] }),
+    );
     expect(r.status).toBe(400);
-    expect(r.problem).toMatchObject({ status: 400, title: 'Invalid input', detail: 'bad job', code: 'INVALID_INPUT', errors: [{ path: 'steps', message: 'required' }] });
+    expect(r.problem).toMatchObject({
+      status: 400,
+      title: 'Invalid input',
+      detail: 'bad job',
+      code: 'INVALID_INPUT',
+      errors: [{ path: 'steps', message: 'required' }],
+    });
     expect(r.problem.type).toMatch(/^https:\/\/.+invalid-input$/);
   });
 
@@ -41,7 +49,10 @@ describe('toProblemResponse', () => {
   });
 
   it('answers 503 + Retry-After when a dependency is unreachable (Postgres down), without its message', () => {
-    for (const err of [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }), Object.assign(new Error('terminating connection'), { code: '57P01' })]) {
+    for (const err of [
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('terminating connection'), { code: '57P01' }),
+    ]) {
       const r = toProblemResponse(err);
       expect(r).toMatchObject({ status: 503, problem: { code: 'DEPENDENCY_DOWN' }, headers: { 'Retry-After': '2' } });
       expect(JSON.stringify(r.problem)).not.toContain('127.0.0.1');

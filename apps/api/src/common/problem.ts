@@ -42,14 +42,27 @@ export function toProblemResponse(err: unknown): ProblemResponse {
     return { status, problem, headers: retryHeaders(err.code, err.details) };
   }
   if (isDependencyDown(err)) {
-    return { status: 503, problem: problemFor('DEPENDENCY_DOWN', 'a dependency of the API is unavailable; retry'), headers: retryHeaders('DEPENDENCY_DOWN', { retryAfterSeconds: 2 }) };
+    return {
+      status: 503,
+      problem: problemFor('DEPENDENCY_DOWN', 'a dependency of the API is unavailable; retry'),
+      headers: retryHeaders('DEPENDENCY_DOWN', { retryAfterSeconds: 2 }),
+    };
   }
   const status = statusOf(err);
-  if (status === 405) return { status, problem: { ...problemFor('NOT_FOUND', 'method not allowed'), status, title: 'Method not allowed' }, headers: {} };
+  if (status === 405)
+    return {
+      status,
+      problem: { ...problemFor('NOT_FOUND', 'method not allowed'), status, title: 'Method not allowed' },
+      headers: {},
+    };
   const code = status === undefined ? undefined : HTTP_STATUS_CODES[status];
   if (code) {
     const detail = code === 'NOT_FOUND' ? 'no such resource' : ERROR_CODES[code].title;
-    return { status: ERROR_CODES[code].http, problem: problemFor(code, detail), headers: retryHeaders(code, undefined) };
+    return {
+      status: ERROR_CODES[code].http,
+      problem: problemFor(code, detail),
+      headers: retryHeaders(code, undefined),
+    };
   }
   return { status: 500, problem: problemFor('INTERNAL', 'internal error'), headers: {} };
 }

@@ -5,7 +5,15 @@ import { LOG_LEVELS, type AppConfig } from './app-config';
 export const DEV_ADMIN_TOKEN = 'dev';
 export const DEV_ENROLL_TOKEN = 'dev-enroll';
 
-const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
 
 const port = (fallback: number) =>
   z
@@ -27,7 +35,10 @@ const duration = (fallback: string, minMs: number, maxMs: number) =>
     .transform((v, ctx) => {
       const ms = parseDurationMs(v);
       if (ms === undefined || ms < minMs || ms > maxMs) {
-        ctx.addIssue({ code: 'custom', message: `must be a duration like 250ms, 90s, 5m, 1h between ${minMs}ms and ${maxMs}ms (got ${JSON.stringify(v)})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a duration like 250ms, 90s, 5m, 1h between ${minMs}ms and ${maxMs}ms (got ${JSON.stringify(v)})`,
+        });
         return z.NEVER;
       }
       return ms;
@@ -37,13 +48,16 @@ const url = (fallback: string, schemes: string[]) =>
   z
     .string()
     .default(fallback)
-    .refine((v) => {
-      try {
-        return schemes.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL with scheme ${schemes.map((s) => s.replace(':', '://')).join(' or ')}`);
+    .refine(
+      (v) => {
+        try {
+          return schemes.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL with scheme ${schemes.map((s) => s.replace(':', '://')).join(' or ')}`,
+    );
 
 const bytes = (fallback: string, min: number, minText: string) =>
   z
@@ -54,13 +68,19 @@ const bytes = (fallback: string, min: number, minText: string) =>
       const unit = SIZE_UNITS[(m?.[2] || 'b').toLowerCase()];
       const n = m && unit !== undefined ? Number(m[1]) * unit : NaN;
       if (!Number.isSafeInteger(n) || n < min) {
-        ctx.addIssue({ code: 'custom', message: `must be a size of at least ${minText} like 512MiB or 1GiB (got ${JSON.stringify(v)})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a size of at least ${minText} like 512MiB or 1GiB (got ${JSON.stringify(v)})`,
+        });
         return z.NEVER;
       }
       return n;
     });
 
-const secret = z.string().regex(/^[\x21-\x7e]{1,512}$/, 'must be 1-512 printable characters without spaces').optional();
+const secret = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,512}$/, 'must be 1-512 printable characters without spaces')
+  .optional();
 
 const flag = z
   .string()
@@ -79,7 +99,10 @@ const envSchema = z.object({
   JR_ADMIN_TOKEN: secret,
   JR_ENROLL_TOKEN: secret,
   JR_HEARTBEAT_INTERVAL: duration('10s', 100, 3_600_000),
-  JR_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . -').default('jr'),
+  JR_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . -')
+    .default('jr'),
   JR_MAX_LOST_ATTEMPTS: z
     .string()
     .default('3')
@@ -104,8 +127,10 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
   if (!parsed.success || errors.length > 0) return { ok: false, errors };
   const e = parsed.data;
   const warnings: string[] = [];
-  if (e.JR_ADMIN_TOKEN === undefined) warnings.push(`JR_DEV=1 and no JR_ADMIN_TOKEN: accepting the development admin token '${DEV_ADMIN_TOKEN}'`);
-  if (e.JR_ENROLL_TOKEN === undefined) warnings.push(`JR_DEV=1 and no JR_ENROLL_TOKEN: accepting the development enroll token '${DEV_ENROLL_TOKEN}'`);
+  if (e.JR_ADMIN_TOKEN === undefined)
+    warnings.push(`JR_DEV=1 and no JR_ADMIN_TOKEN: accepting the development admin token '${DEV_ADMIN_TOKEN}'`);
+  if (e.JR_ENROLL_TOKEN === undefined)
+    warnings.push(`JR_DEV=1 and no JR_ENROLL_TOKEN: accepting the development enroll token '${DEV_ENROLL_TOKEN}'`);
   return {
     ok: true,
     warnings,

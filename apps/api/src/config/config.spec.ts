@@ -7,17 +7,40 @@ describe('loadConfig', () => {
     const r = loadConfig(base);
     if (!r.ok) throw new Error(r.errors.join());
     expect(r.config).toMatchObject({
-      httpPort: 8080, grpcPort: 50051, bindHost: '0.0.0.0', dataDir: './var/api', redisUrl: 'redis://127.0.0.1:6379',
-      databaseUrl: 'postgres://127.0.0.1:5432/jobrunner', heartbeatIntervalMs: 10_000, queuePrefix: 'jr', maxLostAttempts: 3,
-      leaseWaitMaxMs: 30_000, journalMaxBytes: 1024 ** 3, logLevel: 'info', dev: false,
+      httpPort: 8080,
+      grpcPort: 50051,
+      bindHost: '0.0.0.0',
+      dataDir: './var/api',
+      redisUrl: 'redis://127.0.0.1:6379',
+      databaseUrl: 'postgres://127.0.0.1:5432/jobrunner',
+      heartbeatIntervalMs: 10_000,
+      queuePrefix: 'jr',
+      maxLostAttempts: 3,
+      leaseWaitMaxMs: 30_000,
+      journalMaxBytes: 1024 ** 3,
+      logLevel: 'info',
+      dev: false,
     });
     expect(r.warnings).toEqual([]);
   });
 
   it('parses durations, sizes and ports', () => {
-    const r = loadConfig({ ...base, JR_HEARTBEAT_INTERVAL: '250ms', JR_LEASE_WAIT_MAX: '5m', JR_JOURNAL_MAX_BYTES: '512MiB', JR_HTTP_PORT: '0', JR_GRPC_PORT: '9000' });
+    const r = loadConfig({
+      ...base,
+      JR_HEARTBEAT_INTERVAL: '250ms',
+      JR_LEASE_WAIT_MAX: '5m',
+      JR_JOURNAL_MAX_BYTES: '512MiB',
+      JR_HTTP_PORT: '0',
+      JR_GRPC_PORT: '9000',
+    });
     if (!r.ok) throw new Error(r.errors.join());
-    expect(r.config).toMatchObject({ heartbeatIntervalMs: 250, leaseWaitMaxMs: 300_000, journalMaxBytes: 512 * 1024 ** 2, httpPort: 0, grpcPort: 9000 });
+    expect(r.config).toMatchObject({
+      heartbeatIntervalMs: 250,
+      leaseWaitMaxMs: 300_000,
+      journalMaxBytes: 512 * 1024 ** 2,
+      httpPort: 0,
+      grpcPort: 9000,
+    });
   });
 
   it('JR_MAX_LOG_BYTES: 64MiB by default, at least 64KiB', () => {
@@ -34,15 +57,33 @@ describe('loadConfig', () => {
 
   it('lists every bad variable at once', () => {
     const r = loadConfig({
-      JR_HTTP_PORT: '80a', JR_GRPC_PORT: '70000', REDIS_URL: 'http://x', DATABASE_URL: 'nope', JR_HEARTBEAT_INTERVAL: 'soon',
-      JR_QUEUE_PREFIX: 'a:b', JR_MAX_LOST_ATTEMPTS: '0', JR_LEASE_WAIT_MAX: '-1s', JR_JOURNAL_MAX_BYTES: '12 parsecs', JR_LOG_LEVEL: 'loud',
+      JR_HTTP_PORT: '80a',
+      JR_GRPC_PORT: '70000',
+      REDIS_URL: 'http://x',
+      DATABASE_URL: 'nope',
+      JR_HEARTBEAT_INTERVAL: 'soon',
+      JR_QUEUE_PREFIX: 'a:b',
+      JR_MAX_LOST_ATTEMPTS: '0',
+      JR_LEASE_WAIT_MAX: '-1s',
+      JR_JOURNAL_MAX_BYTES: '12 parsecs',
+      JR_LOG_LEVEL: 'loud',
     });
     expect(r.ok).toBe(false);
     if (r.ok) return;
     const vars = r.errors.map((e) => e.split(':')[0]);
     expect(vars.sort()).toEqual([
-      'DATABASE_URL', 'JR_ADMIN_TOKEN', 'JR_ENROLL_TOKEN', 'JR_GRPC_PORT', 'JR_HEARTBEAT_INTERVAL', 'JR_HTTP_PORT', 'JR_JOURNAL_MAX_BYTES',
-      'JR_LEASE_WAIT_MAX', 'JR_LOG_LEVEL', 'JR_MAX_LOST_ATTEMPTS', 'JR_QUEUE_PREFIX', 'REDIS_URL',
+      'DATABASE_URL',
+      'JR_ADMIN_TOKEN',
+      'JR_ENROLL_TOKEN',
+      'JR_GRPC_PORT',
+      'JR_HEARTBEAT_INTERVAL',
+      'JR_HTTP_PORT',
+      'JR_JOURNAL_MAX_BYTES',
+      'JR_LEASE_WAIT_MAX',
+      'JR_LOG_LEVEL',
+      'JR_MAX_LOST_ATTEMPTS',
+      'JR_QUEUE_PREFIX',
+      'REDIS_URL',
     ]);
     const line = formatConfigErrors(r.errors);
     expect(line).not.toContain('\n');

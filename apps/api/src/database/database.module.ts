@@ -35,7 +35,8 @@ export class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
 async function createDatabase(databaseUrl: string): Promise<void> {
   const url = new URL(databaseUrl);
   const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)) throw new Error(`database ${JSON.stringify(name)} does not exist and its name is not one to create automatically`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name))
+    throw new Error(`database ${JSON.stringify(name)} does not exist and its name is not one to create automatically`);
   url.pathname = '/postgres';
   const admin = new Client({ connectionString: url.toString() });
   await admin.connect();
@@ -55,12 +56,19 @@ async function createDatabase(databaseUrl: string): Promise<void> {
       provide: PG_POOL,
       inject: [APP_CONFIG, LOGGER],
       useFactory: (config: AppConfig, log: Logger): Pool => {
-        const pool = new Pool({ connectionString: config.databaseUrl, max: 16, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+        const pool = new Pool({
+          connectionString: config.databaseUrl,
+          max: 16,
+          connectionTimeoutMillis: 5_000,
+          idleTimeoutMillis: 30_000,
+        });
         pool.on('error', (err) => log.warn({ err: err.message }, 'postgres idle client error'));
         // A client checked out of the pool has no error listener of pg's: when Postgres goes away
         // (restart, crash, terminated backend) between its queries, its 'error' event would crash the
         // process. Every client gets one of ours for its whole life; a broken client leaves the pool on release.
-        pool.on('connect', (client) => client.on('error', (err) => log.warn({ err: err.message }, 'postgres connection lost')));
+        pool.on('connect', (client) =>
+          client.on('error', (err) => log.warn({ err: err.message }, 'postgres connection lost')),
+        );
         return pool;
       },
     },

@@ -7,7 +7,16 @@
  * intervention: shutdown, crash, cancel); and the messages pg and ioredis use for a connection that
  * went away. None of these is ever bad data.
  */
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
 const SQLSTATE_TRANSIENT = /^(08|25|40|53|57)[0-9A-Z]{3}$/;
 const MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|Connection is closed|connect ECONNREFUSED|Stream isn't writeable|Client has encountered a connection error|the database system is (starting up|shutting down|in recovery mode|not accepting connections)|is not currently accepting connections|cannot execute \w+ in a read-only transaction/i;

@@ -58,7 +58,9 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
 
   async onApplicationBootstrap(): Promise<void> {
     this.unsubscribe.push(
-      this.events.onJob('*', (c) => (c.kind === 'state' && c.state !== 'queued' ? this.unpark(c.jobId, c.dequeue) : undefined)),
+      this.events.onJob('*', (c) =>
+        c.kind === 'state' && c.state !== 'queued' ? this.unpark(c.jobId, c.dequeue) : undefined,
+      ),
       this.events.onAgentDrained((id) => this.matcher.dropAgent(id)),
     );
     for (const pool of await this.agents.knownPools()) this.ensureWorker(pool);
@@ -136,7 +138,11 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     }
   }
 
-  private async parkUntilMatched(jobId: string, pool: string, labels: Record<string, string>): Promise<Waiter<TracedGrant> | 'stop' | 'rotate' | 'changed'> {
+  private async parkUntilMatched(
+    jobId: string,
+    pool: string,
+    labels: Record<string, string>,
+  ): Promise<Waiter<TracedGrant> | 'stop' | 'rotate' | 'changed'> {
     for (;;) {
       const changed = new AbortController();
       const set = this.parked.get(jobId) ?? new Set();
@@ -171,7 +177,15 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
       return true;
     }
     // fencing this attempt's results must work even if Postgres goes away before its first Report
-    this.registry.remember({ jobId, attempt: grant.attempt, agentId: waiter.agentId, leaseToken: grant.leaseToken, state: 'leased', lastSeq: 0, job: { state: 'leased', ...grant.counters } });
+    this.registry.remember({
+      jobId,
+      attempt: grant.attempt,
+      agentId: waiter.agentId,
+      leaseToken: grant.leaseToken,
+      state: 'leased',
+      lastSeq: 0,
+      job: { state: 'leased', ...grant.counters },
+    });
     waiter.settle(grant);
     this.events.jobChanged({ jobId, kind: 'state', state: 'leased' });
     return true;
@@ -185,7 +199,13 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
       attrs,
       async (span) => {
         const now = this.clock.now();
-        const grant = await this.ledger.grant(data.jobId, agentId, newLeaseToken(), new Date(now), leaseExpiresAt(now, this.config.heartbeatIntervalMs));
+        const grant = await this.ledger.grant(
+          data.jobId,
+          agentId,
+          newLeaseToken(),
+          new Date(now),
+          leaseExpiresAt(now, this.config.heartbeatIntervalMs),
+        );
         if (!grant) return null;
         span.setAttribute(ATTR.attempt, grant.attempt);
         if (data.queuedAtMs) this.metrics.dispatchLatency.observe({ pool: data.pool }, (now - data.queuedAtMs) / 1000);
@@ -202,7 +222,13 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
 }
 
 function toAssignment(g: Grant): pb.Assignment {
-  return { jobId: g.jobId, attempt: g.attempt, leaseToken: g.leaseToken, leaseExpiresAtMs: g.leaseExpiresAt.getTime(), spec: toProtoSpec(g.spec) };
+  return {
+    jobId: g.jobId,
+    attempt: g.attempt,
+    leaseToken: g.leaseToken,
+    leaseExpiresAtMs: g.leaseExpiresAt.getTime(),
+    spec: toProtoSpec(g.spec),
+  };
 }
 
 /** BullMQ's own "moved to wait/delayed" signals, which must reach the worker untouched. */

@@ -1,6 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { isTerminal } from '@jr/contracts';
-import { ATTR, endSpan, extractFromCarrier, injectToCarrier, SpanKind, SPANS, startDetachedSpan, type Span } from '@jr/telemetry';
+import {
+  ATTR,
+  endSpan,
+  extractFromCarrier,
+  injectToCarrier,
+  SpanKind,
+  SPANS,
+  startDetachedSpan,
+  type Span,
+} from '@jr/telemetry';
 import { JobsRepository } from '../jobs/jobs.repository';
 import type { JobTransition } from '../jobs/job-rows';
 import { DomainEvents } from '../common/events';
@@ -50,7 +59,9 @@ export class EnqueueService {
 
   /** Like enqueue, but only logs a failure: the sweep retries. */
   async enqueueSoon(r: EnqueueRequest): Promise<void> {
-    await this.enqueue(r).catch((err: unknown) => this.log.warn({ jobId: r.jobId, err: String(err) }, 'enqueue failed; the sweep will retry'));
+    await this.enqueue(r).catch((err: unknown) =>
+      this.log.warn({ jobId: r.jobId, err: String(err) }, 'enqueue failed; the sweep will retry'),
+    );
   }
 
   /**
@@ -70,7 +81,8 @@ export class EnqueueService {
   async afterTransition(t: JobTransition): Promise<void> {
     this.events.jobChanged({ jobId: t.jobId, kind: 'state', state: t.state });
     this.count(t);
-    if (t.requeueRound !== undefined) await this.enqueueSoon({ jobId: t.jobId, pool: t.pool, labels: t.labels, round: t.requeueRound, trace: t.trace });
+    if (t.requeueRound !== undefined)
+      await this.enqueueSoon({ jobId: t.jobId, pool: t.pool, labels: t.labels, round: t.requeueRound, trace: t.trace });
   }
 
   /**
@@ -98,7 +110,10 @@ export class EnqueueService {
     return total;
   }
 
-  private async addAll(items: EnqueueRequest[], pending: Array<{ id: string; round: number }> = items.map((i) => ({ id: i.jobId, round: i.round }))): Promise<void> {
+  private async addAll(
+    items: EnqueueRequest[],
+    pending: Array<{ id: string; round: number }> = items.map((i) => ({ id: i.jobId, round: i.round })),
+  ): Promise<void> {
     await this.traced(items, async (queued) => {
       await this.queues.addMany(queued);
       if (pending.length > 0) await this.jobs.markEnqueuedMany(pending);
@@ -110,9 +125,20 @@ export class EnqueueService {
     const queuedAtMs = this.clock.now();
     const spans: Span[] = [];
     const queued = items.map((i) => {
-      const { span, context } = startDetachedSpan(SPANS.enqueue, { [ATTR.jobId]: i.jobId, [ATTR.pool]: i.pool }, { parent: i.parent ?? extractFromCarrier(i.trace), kind: SpanKind.PRODUCER });
+      const { span, context } = startDetachedSpan(
+        SPANS.enqueue,
+        { [ATTR.jobId]: i.jobId, [ATTR.pool]: i.pool },
+        { parent: i.parent ?? extractFromCarrier(i.trace), kind: SpanKind.PRODUCER },
+      );
       spans.push(span);
-      return { jobId: i.jobId, pool: i.pool, labels: i.labels, round: i.round, trace: injectToCarrier(context), queuedAtMs };
+      return {
+        jobId: i.jobId,
+        pool: i.pool,
+        labels: i.labels,
+        round: i.round,
+        trace: injectToCarrier(context),
+        queuedAtMs,
+      };
     });
     try {
       await write(queued);
@@ -127,6 +153,10 @@ export class EnqueueService {
     if (t.attemptEnded) this.metrics.attemptsFinished.inc({ pool: t.pool, state: t.attemptEnded });
     if (!isTerminal(t.state)) return;
     this.metrics.jobsFinished.inc({ pool: t.pool, state: t.state });
-    if (t.createdAt) this.metrics.jobDuration.observe({ pool: t.pool, state: t.state }, (this.clock.now() - t.createdAt.getTime()) / 1000);
+    if (t.createdAt)
+      this.metrics.jobDuration.observe(
+        { pool: t.pool, state: t.state },
+        (this.clock.now() - t.createdAt.getTime()) / 1000,
+      );
   }
 }

@@ -39,17 +39,34 @@ describe('what a lost attempt means for its job', () => {
 
   it('requeues until the lost attempts are spent, then fails with attempts_exhausted', () => {
     expect(decideAfterAttempt('lost', job, 3)).toEqual({ state: 'queued', failedAttempts: 0, lostAttempts: 1 });
-    expect(decideAfterAttempt('lost', { ...job, lostAttempts: 1 }, 3)).toMatchObject({ state: 'queued', lostAttempts: 2 });
-    expect(decideAfterAttempt('lost', { ...job, lostAttempts: 2 }, 3)).toEqual({ state: 'failed', reason: 'attempts_exhausted', failedAttempts: 0, lostAttempts: 3 });
+    expect(decideAfterAttempt('lost', { ...job, lostAttempts: 1 }, 3)).toMatchObject({
+      state: 'queued',
+      lostAttempts: 2,
+    });
+    expect(decideAfterAttempt('lost', { ...job, lostAttempts: 2 }, 3)).toEqual({
+      state: 'failed',
+      reason: 'attempts_exhausted',
+      failedAttempts: 0,
+      lostAttempts: 3,
+    });
   });
 
   it('a cancel request wins over a retry', () => {
-    expect(decideAfterAttempt('lost', { ...job, cancelRequested: true }, 3)).toMatchObject({ state: 'cancelled', reason: 'cancelled' });
+    expect(decideAfterAttempt('lost', { ...job, cancelRequested: true }, 3)).toMatchObject({
+      state: 'cancelled',
+      reason: 'cancelled',
+    });
   });
 
   it('failed attempts count against retries', () => {
-    expect(decideAfterAttempt('failed', { ...job, retries: 1 }, 3)).toMatchObject({ state: 'queued', failedAttempts: 1 });
-    expect(decideAfterAttempt('failed', { ...job, retries: 1, failedAttempts: 1 }, 3)).toMatchObject({ state: 'failed', reason: 'attempts_exhausted' });
+    expect(decideAfterAttempt('failed', { ...job, retries: 1 }, 3)).toMatchObject({
+      state: 'queued',
+      failedAttempts: 1,
+    });
+    expect(decideAfterAttempt('failed', { ...job, retries: 1, failedAttempts: 1 }, 3)).toMatchObject({
+      state: 'failed',
+      reason: 'attempts_exhausted',
+    });
     expect(decideAfterAttempt('failed', job, 3)).toMatchObject({ state: 'failed', reason: 'exit_code' });
   });
 });

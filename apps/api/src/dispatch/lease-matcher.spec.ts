@@ -129,7 +129,10 @@ describe('LeaseMatcher', () => {
 
     it('stamps each waiter with the time its call arrived', () => {
       let now = 1_000;
-      const m = new LeaseMatcher<string>(() => false, () => now);
+      const m = new LeaseMatcher<string>(
+        () => false,
+        () => now,
+      );
       expect(m.addWaiter('p', 'a1', {}).arrivedAtMs).toBe(1_000);
       now = 5_000;
       expect(m.addWaiter('p', 'a2', {}).arrivedAtMs).toBe(5_000);

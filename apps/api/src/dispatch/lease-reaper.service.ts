@@ -77,10 +77,13 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
     if (now >= this.graceUntilMs) {
       const lost = await this.agents.markLost(agentSilenceCutoff(now, this.config.heartbeatIntervalMs));
       for (const a of lost) this.metrics.agentsLost.inc({ pool: a.pool });
-      if (lost.length > 0) this.log.warn({ agents: lost.map((a) => a.id) }, 'agents lost (silent for 3 heartbeat intervals)');
+      if (lost.length > 0)
+        this.log.warn({ agents: lost.map((a) => a.id) }, 'agents lost (silent for 3 heartbeat intervals)');
     }
     // Redis down only delays the sweep; it is no reason for amnesty (Postgres answered above)
-    await this.enqueue.sweep(new Date(now)).catch((err: unknown) => this.log.warn({ err: String(err) }, 'enqueue sweep failed'));
+    await this.enqueue
+      .sweep(new Date(now))
+      .catch((err: unknown) => this.log.warn({ err: String(err) }, 'enqueue sweep failed'));
     return ended;
   }
 
@@ -89,7 +92,11 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
     const extended = await this.ledger.extendLiveLeases(until, new Date(this.amnestyBeforeMs));
     this.amnestyDue = false;
     this.graceUntilMs = until.getTime();
-    if (extended > 0) this.log.info({ leases: extended, untilMs: this.graceUntilMs }, 'live leases extended: agents could not heartbeat while the API or Postgres was unavailable');
+    if (extended > 0)
+      this.log.info(
+        { leases: extended, untilMs: this.graceUntilMs },
+        'live leases extended: agents could not heartbeat while the API or Postgres was unavailable',
+      );
   }
 
   private schedule(): void {

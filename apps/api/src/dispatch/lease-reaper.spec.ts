@@ -2,7 +2,12 @@ import { newApiMetrics } from '../telemetry/api-metrics';
 import pino from 'pino';
 
 // Only the decorators are needed here; NestJS 12 is ESM and would need --experimental-vm-modules under jest.
-jest.mock('@nestjs/common', () => ({ Injectable: () => () => undefined, Inject: () => () => undefined, Global: () => () => undefined, Module: () => () => undefined }));
+jest.mock('@nestjs/common', () => ({
+  Injectable: () => () => undefined,
+  Inject: () => () => undefined,
+  Global: () => () => undefined,
+  Module: () => () => undefined,
+}));
 import type { AppConfig } from '../config/app-config';
 import type { AgentsRepository } from '../agents/agents.repository';
 import { AttemptRegistry } from '../common/attempt-registry';
@@ -17,7 +22,11 @@ function setup() {
   const leases = [{ jobId: 'j1', attempt: 1, leasedAt: now - 1, expiresAt: now + 30_000 }];
   const ended: string[] = [];
   const ledger = {
-    expiredLeases: jest.fn(async (at: Date) => leases.filter((l) => l.expiresAt < at.getTime() && !ended.includes(l.jobId)).map(({ jobId, attempt }) => ({ jobId, attempt }))),
+    expiredLeases: jest.fn(async (at: Date) =>
+      leases
+        .filter((l) => l.expiresAt < at.getTime() && !ended.includes(l.jobId))
+        .map(({ jobId, attempt }) => ({ jobId, attempt })),
+    ),
     expire: jest.fn(async (jobId: string): Promise<JobTransition> => {
       ended.push(jobId);
       return { jobId, pool: 'default', labels: {}, state: 'queued', requeueRound: 2 };
@@ -46,7 +55,16 @@ function setup() {
     newApiMetrics(),
     pino({ level: 'silent' }),
   );
-  return { reaper, ledger, enqueue, agents, registry, leases, advanceClock: (ms: number) => (now += ms), now: () => now };
+  return {
+    reaper,
+    ledger,
+    enqueue,
+    agents,
+    registry,
+    leases,
+    advanceClock: (ms: number) => (now += ms),
+    now: () => now,
+  };
 }
 
 describe('LeaseReaperService', () => {
@@ -59,7 +77,9 @@ describe('LeaseReaperService', () => {
     advanceClock(30_001 + AMNESTY_RECONNECT_MS);
     expect(await reaper.tick()).toBe(1);
     expect(ledger.expire).toHaveBeenCalledWith('j1', 1, expect.any(Date), 3);
-    expect(enqueue.afterTransition).toHaveBeenCalledWith(expect.objectContaining({ jobId: 'j1', state: 'queued', requeueRound: 2 }));
+    expect(enqueue.afterTransition).toHaveBeenCalledWith(
+      expect.objectContaining({ jobId: 'j1', state: 'queued', requeueRound: 2 }),
+    );
     expect(await reaper.tick()).toBe(0);
   });
 

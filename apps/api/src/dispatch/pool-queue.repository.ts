@@ -14,7 +14,13 @@ export interface QueueItem {
 }
 
 function jobData(i: QueueItem): DispatchJobData {
-  return { jobId: i.jobId, pool: i.pool, labels: i.labels, ...(i.trace && Object.keys(i.trace).length > 0 ? { trace: i.trace } : {}), ...(i.queuedAtMs ? { queuedAtMs: i.queuedAtMs } : {}) };
+  return {
+    jobId: i.jobId,
+    pool: i.pool,
+    labels: i.labels,
+    ...(i.trace && Object.keys(i.trace).length > 0 ? { trace: i.trace } : {}),
+    ...(i.queuedAtMs ? { queuedAtMs: i.queuedAtMs } : {}),
+  };
 }
 
 export const bullJobId = (jobId: string, round: number): string => `${jobId}-r${round}`;
@@ -36,7 +42,11 @@ export class PoolQueueRepository {
       else byPool.set(item.pool, [item]);
     }
     await Promise.all(
-      [...byPool].map(([pool, list]) => this.factory.queue(pool).addBulk(list.map((i) => ({ name: 'job', data: jobData(i), opts: { jobId: bullJobId(i.jobId, i.round) } })))),
+      [...byPool].map(([pool, list]) =>
+        this.factory
+          .queue(pool)
+          .addBulk(list.map((i) => ({ name: 'job', data: jobData(i), opts: { jobId: bullJobId(i.jobId, i.round) } }))),
+      ),
     );
   }
 
@@ -54,7 +64,13 @@ export class PoolQueueRepository {
     return this.factory.hasWorker(pool);
   }
 
-  startWorker(pool: string, processor: DispatchProcessor, concurrency: number, onError: (err: Error) => void, onFailed: (jobId: string) => void): void {
+  startWorker(
+    pool: string,
+    processor: DispatchProcessor,
+    concurrency: number,
+    onError: (err: Error) => void,
+    onFailed: (jobId: string) => void,
+  ): void {
     this.factory.startWorker(pool, processor, concurrency, onError, (data) => onFailed(data.jobId));
   }
 

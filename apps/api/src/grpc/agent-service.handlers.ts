@@ -1,6 +1,15 @@
 import { Metadata, status, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import type { AgentServiceHandlers } from '@jr/contracts';
-import { ATTR, contextFromMetadata, extractFromCarrier, metadataFromContext, SpanKind, SPANS, withSpan, type ApiMetrics } from '@jr/telemetry';
+import {
+  ATTR,
+  contextFromMetadata,
+  extractFromCarrier,
+  metadataFromContext,
+  SpanKind,
+  SPANS,
+  withSpan,
+  type ApiMetrics,
+} from '@jr/telemetry';
 import type { Logger } from '../common/logger';
 import type { AgentsService } from '../agents/agents.service';
 import type { DispatchService } from '../dispatch/dispatch.service';
@@ -21,7 +30,8 @@ type AttemptCall = ServerUnaryCall<{ jobId?: unknown; attempt?: unknown }, unkno
 
 /** jobrunner.v1.AgentService: authenticate, then hand over to the services. No logic here. */
 export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
-  const unary = <Req, Res>(name: string, fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>): Unary<Req, Res> =>
+  const unary =
+    <Req, Res>(name: string, fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>): Unary<Req, Res> =>
     (call, callback) => {
       const end = d.metrics.grpcDuration.startTimer();
       fn(call).then(
@@ -40,10 +50,18 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
   const agent = (call: ServerUnaryCall<unknown, unknown>) => d.agents.authenticate(authorization(call));
   /** Report/Complete: a server span under the agent's client span (its context in the request metadata). */
   const attemptSpan = <T>(name: string, call: AttemptCall, fn: () => Promise<T>): Promise<T> =>
-    withSpan(name, { [ATTR.jobId]: typeof call.request.jobId === 'string' ? call.request.jobId.slice(0, 64) : '', [ATTR.attempt]: Number(call.request.attempt ?? 0) }, fn, {
-      parent: contextFromMetadata(call.metadata),
-      kind: SpanKind.SERVER,
-    });
+    withSpan(
+      name,
+      {
+        [ATTR.jobId]: typeof call.request.jobId === 'string' ? call.request.jobId.slice(0, 64) : '',
+        [ATTR.attempt]: Number(call.request.attempt ?? 0),
+      },
+      fn,
+      {
+        parent: contextFromMetadata(call.metadata),
+        kind: SpanKind.SERVER,
+      },
+    );
   return {
     Enroll: unary('Enroll', (call) => d.agents.enroll(authorization(call), call.request)),
     Heartbeat: unary('Heartbeat', async (call) => d.agents.heartbeat(authorization(call), call.request)),
@@ -58,8 +76,12 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
       if (answer) call.sendMetadata(metadataFromContext(new Metadata(), extractFromCarrier(answer.trace)));
       return { assignments: answer ? [answer.assignment] : [] };
     }),
-    Report: unary('Report', (call) => attemptSpan(SPANS.report, call, async () => d.results.report(await agent(call), call.request))),
-    Complete: unary('Complete', (call) => attemptSpan(SPANS.complete, call, async () => d.results.complete(await agent(call), call.request))),
+    Report: unary('Report', (call) =>
+      attemptSpan(SPANS.report, call, async () => d.results.report(await agent(call), call.request)),
+    ),
+    Complete: unary('Complete', (call) =>
+      attemptSpan(SPANS.complete, call, async () => d.results.complete(await agent(call), call.request)),
+    ),
   };
 }
 

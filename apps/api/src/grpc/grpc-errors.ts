@@ -19,10 +19,15 @@ export const GRPC_STATUS: Record<ErrorCode, status> = {
 };
 
 export function toGrpcError(err: unknown): Partial<ServiceError> {
-  if (isDomainError(err)) return { code: GRPC_STATUS[err.code], details: err.message, metadata: codeMetadata(err.code) };
+  if (isDomainError(err))
+    return { code: GRPC_STATUS[err.code], details: err.message, metadata: codeMetadata(err.code) };
   // a dependency being unreachable: the agent should retry, so UNAVAILABLE
   if (isDependencyDown(err)) {
-    return { code: status.UNAVAILABLE, details: 'a dependency of the API is unavailable; retry', metadata: codeMetadata('DEPENDENCY_DOWN') };
+    return {
+      code: status.UNAVAILABLE,
+      details: 'a dependency of the API is unavailable; retry',
+      metadata: codeMetadata('DEPENDENCY_DOWN'),
+    };
   }
   return { code: status.INTERNAL, details: 'internal error', metadata: codeMetadata('INTERNAL') };
 }

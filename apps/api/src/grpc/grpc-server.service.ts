@@ -38,10 +38,21 @@ export class GrpcServerService implements OnApplicationBootstrap, BeforeApplicat
       'grpc.keepalive_time_ms': 60_000,
       'grpc.keepalive_timeout_ms': 20_000,
     });
-    server.addService(loadAgentProto().jobrunner.v1.AgentService.service, agentServiceHandlers({ agents: this.agents, dispatch: this.dispatch, results: this.results, metrics: this.metrics, log: this.log }));
+    server.addService(
+      loadAgentProto().jobrunner.v1.AgentService.service,
+      agentServiceHandlers({
+        agents: this.agents,
+        dispatch: this.dispatch,
+        results: this.results,
+        metrics: this.metrics,
+        log: this.log,
+      }),
+    );
     const host = this.config.bindHost.includes(':') ? `[${this.config.bindHost}]` : this.config.bindHost;
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${host}:${this.config.grpcPort}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      server.bindAsync(`${host}:${this.config.grpcPort}`, ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      ),
     );
     this.server = server;
   }

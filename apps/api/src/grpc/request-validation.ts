@@ -7,7 +7,10 @@ const LABEL_VALUE_RE = /^[A-Za-z0-9_./:-]{0,63}$/;
 const AGENT_ID_OR_EMPTY = /^(a_[0-9a-z]{20})?$/;
 
 const labels = z
-  .record(z.string().regex(LABEL_KEY_RE, 'label keys: letters, digits, _ . / -, at most 63'), z.string().regex(LABEL_VALUE_RE, 'label values: letters, digits, _ . / : -, at most 63'))
+  .record(
+    z.string().regex(LABEL_KEY_RE, 'label keys: letters, digits, _ . / -, at most 63'),
+    z.string().regex(LABEL_VALUE_RE, 'label values: letters, digits, _ . / : -, at most 63'),
+  )
   .refine((r) => Object.keys(r).length <= LIMITS.maxLabels, `at most ${LIMITS.maxLabels} labels`);
 
 const enroll = z.object({
@@ -38,7 +41,10 @@ const heartbeat = z.object({
     .nullable(),
 });
 
-const lease = z.object({ freeSlots: z.number().int().min(0).max(256), waitMs: z.number().int().min(0, 'wait_ms must be >= 0') });
+const lease = z.object({
+  freeSlots: z.number().int().min(0).max(256),
+  waitMs: z.number().int().min(0, 'wait_ms must be >= 0'),
+});
 
 /**
  * Timestamps an agent sends (0: "now", the API's clock): from 2001-09-09 (1e12 ms) to a day past the
@@ -50,14 +56,19 @@ const timestamp = (what: string, nowMs: number) =>
   z
     .number()
     .int()
-    .refine((ms) => ms === 0 || (ms >= TIMESTAMP_MIN_MS && ms <= nowMs + TIMESTAMP_MAX_SKEW_MS), `${what}: 0 or a time in ms since 1970 between 2001-09-09 and a day from now`);
+    .refine(
+      (ms) => ms === 0 || (ms >= TIMESTAMP_MIN_MS && ms <= nowMs + TIMESTAMP_MAX_SKEW_MS),
+      `${what}: 0 or a time in ms since 1970 between 2001-09-09 and a day from now`,
+    );
 
 const step = z.number().int().min(0, 'step index cannot be negative');
 const event = (nowMs: number) =>
   z.object({
     seq: z.number().int().min(1, 'events[].seq must be >= 1'),
     atMs: timestamp('events[].at_ms', nowMs),
-    kind: z.enum(['stepStarted', 'stepFinished', 'log'], { error: 'events[] needs step_started, step_finished or log' }),
+    kind: z.enum(['stepStarted', 'stepFinished', 'log'], {
+      error: 'events[] needs step_started, step_finished or log',
+    }),
     stepStarted: z.object({ step, try: z.number().int().min(0) }).nullish(),
     stepFinished: z.object({ step }).nullish(),
     log: z.object({ step, stream: z.enum(['stdout', 'stderr'], { error: 'log.stream: stdout or stderr' }) }).nullish(),
@@ -65,19 +76,27 @@ const event = (nowMs: number) =>
 
 /** Seqs of one report strictly increase: a duplicate or a step back inside one request is refused, not half-dropped. */
 const report = (nowMs: number) =>
-  z.object({ ...attemptRef, events: z.array(event(nowMs)).max(10_000, 'at most 10000 events per report') }).superRefine((r, ctx) => {
-    for (let i = 1; i < r.events.length; i++) {
-      const [prev, cur] = [r.events[i - 1]?.seq ?? 0, r.events[i]?.seq ?? 0];
-      if (cur > prev) continue;
-      ctx.addIssue({ code: 'custom', path: ['events', i, 'seq'], message: `seq ${cur} after ${prev}: seqs within one report must strictly increase` });
-      return;
-    }
-  });
+  z
+    .object({ ...attemptRef, events: z.array(event(nowMs)).max(10_000, 'at most 10000 events per report') })
+    .superRefine((r, ctx) => {
+      for (let i = 1; i < r.events.length; i++) {
+        const [prev, cur] = [r.events[i - 1]?.seq ?? 0, r.events[i]?.seq ?? 0];
+        if (cur > prev) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['events', i, 'seq'],
+          message: `seq ${cur} after ${prev}: seqs within one report must strictly increase`,
+        });
+        return;
+      }
+    });
 
 const complete = (nowMs: number) =>
   z.object({
     ...attemptRef,
-    outcome: z.enum(['OUTCOME_SUCCEEDED', 'OUTCOME_FAILED', 'OUTCOME_TIMED_OUT', 'OUTCOME_CANCELLED'], { error: 'outcome must be set' }),
+    outcome: z.enum(['OUTCOME_SUCCEEDED', 'OUTCOME_FAILED', 'OUTCOME_TIMED_OUT', 'OUTCOME_CANCELLED'], {
+      error: 'outcome must be set',
+    }),
     exitCode: z.number().int(),
     reason: z.string().max(200, 'reason: at most 200 characters'),
     startedAtMs: timestamp('started_at_ms', nowMs),

@@ -52,9 +52,14 @@ export class HealthService implements BeforeApplicationShutdown {
   }
 
   async readiness(): Promise<Readiness> {
-    const [redis, postgres] = await Promise.all([timed(() => this.queues.ping()), timed(() => this.pool.query('SELECT 1'))]);
+    const [redis, postgres] = await Promise.all([
+      timed(() => this.queues.ping()),
+      timed(() => this.pool.query('SELECT 1')),
+    ]);
     const refusal = await this.intakeRefusal();
-    const journal = refusal ? { up: false, latencyMs: null, detail: refusal } : this.checkJournal(this.intake, `${this.pending.size} submissions not yet applied`);
+    const journal = refusal
+      ? { up: false, latencyMs: null, detail: refusal }
+      : this.checkJournal(this.intake, `${this.pending.size} submissions not yet applied`);
     const resultsJournal = this.checkJournal(this.results);
     const dependencies: ReadinessView['dependencies'] = { journal, resultsJournal, redis, postgres };
     this.recordProbes({ journal, redis, postgres });
@@ -86,8 +91,13 @@ export class HealthService implements BeforeApplicationShutdown {
     const r = this.intakeHealth.notAccepting;
     if (!r) return null;
     const detail = `refusing submissions since ${new Date(r.at).toISOString()}: ${r.reason.replace('_', ' ')}`;
-    if (r.reason === 'disk_full' && (await freeBytes(path.resolve(this.config.dataDir, 'intake'))) < RESUME_FREE_BYTES) return detail;
-    if (r.reason === 'journal_full' && this.intake.stats.unappliedBytes + RESUME_ROOM_BYTES > this.config.journalMaxBytes) return detail;
+    if (r.reason === 'disk_full' && (await freeBytes(path.resolve(this.config.dataDir, 'intake'))) < RESUME_FREE_BYTES)
+      return detail;
+    if (
+      r.reason === 'journal_full' &&
+      this.intake.stats.unappliedBytes + RESUME_ROOM_BYTES > this.config.journalMaxBytes
+    )
+      return detail;
     if (r.reason === 'journal_error' && this.intake.failure) return detail;
     this.intakeHealth.accepted();
     return null;
@@ -96,9 +106,15 @@ export class HealthService implements BeforeApplicationShutdown {
   private checkJournal(journal: Journal, backlog?: string): Check {
     const started = performance.now();
     const latencyMs = (): number => Math.round(performance.now() - started);
-    if (journal.failure) return { up: false, latencyMs: null, detail: `journal failed (restart the API to recover it): ${journal.failure.message.slice(0, 200)}` };
+    if (journal.failure)
+      return {
+        up: false,
+        latencyMs: null,
+        detail: `journal failed (restart the API to recover it): ${journal.failure.message.slice(0, 200)}`,
+      };
     const { unappliedBytes } = journal.stats;
-    if (unappliedBytes >= this.config.journalMaxBytes) return { up: false, latencyMs: latencyMs(), detail: 'journal full' };
+    if (unappliedBytes >= this.config.journalMaxBytes)
+      return { up: false, latencyMs: latencyMs(), detail: 'journal full' };
     return { up: true, latencyMs: latencyMs(), ...(backlog ? { detail: backlog } : {}) };
   }
 }
@@ -112,13 +128,15 @@ async function timed(probe: () => Promise<unknown>): Promise<Check> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS}ms`)), CHECK_TIMEOUT_MS)));
+    const timeout = new Promise<never>(
+      (_, reject) =>
+        (timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS}ms`)), CHECK_TIMEOUT_MS)),
+    );
     await Promise.race([probe(), timeout]);
     return { up: true, latencyMs: Math.round((performance.now() - started) * 10) / 10 };
   } catch (err) {
     return { up: false, latencyMs: null, detail: err instanceof Error ? err.message.slice(0, 200) : 'down' };
-  }
-  finally {
+  } finally {
     clearTimeout(timer);
   }
 }

@@ -1,7 +1,14 @@
 import { extractFromCarrier, activeTraceIds } from '@jr/telemetry';
 import { decodeRecord, encodeRecord, type SubmittedRecord } from './intake-record';
 
-const base = { type: 'job.submitted', id: 'j_01jz9qkq3g3h8w9p3qv1x4k2ab', job: { steps: [{ run: 'true' }] }, idempotencyKey: null, requestHash: 'h', at: 1 };
+const base = {
+  type: 'job.submitted',
+  id: 'j_01jz9qkq3g3h8w9p3qv1x4k2ab',
+  job: { steps: [{ run: 'true' }] },
+  idempotencyKey: null,
+  requestHash: 'h',
+  at: 1,
+};
 const raw = (extra: Record<string, unknown>): Buffer => Buffer.from(JSON.stringify({ ...base, ...extra }));
 const VALID = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
 
@@ -40,7 +47,11 @@ describe('decodeRecord and the trace carrier', () => {
   });
 
   it('ignores a __proto__ key in the carrier', () => {
-    const r = decodeRecord(Buffer.from(`{"type":"job.submitted","id":"${base.id}","job":{"steps":[]},"idempotencyKey":null,"requestHash":"h","at":1,"trace":{"__proto__":{"traceparent":"${VALID.traceparent}"}}}`));
+    const r = decodeRecord(
+      Buffer.from(
+        `{"type":"job.submitted","id":"${base.id}","job":{"steps":[]},"idempotencyKey":null,"requestHash":"h","at":1,"trace":{"__proto__":{"traceparent":"${VALID.traceparent}"}}}`,
+      ),
+    );
     expect(activeTraceIds(extractFromCarrier(r.trace))).toBeUndefined();
     expect(({} as Record<string, unknown>).traceparent).toBeUndefined();
   });

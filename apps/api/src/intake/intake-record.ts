@@ -21,10 +21,17 @@ export function encodeRecord(r: SubmittedRecord): Buffer {
 /** Decodes and re-checks a journal record; throws on anything that is not one we wrote. */
 export function decodeRecord(data: Buffer): SubmittedRecord {
   const r = JSON.parse(data.toString('utf8')) as Partial<SubmittedRecord>;
-  if (r.type !== 'job.submitted' || typeof r.id !== 'string' || !JOB_ID_RE.test(r.id) || typeof r.at !== 'number' || typeof r.requestHash !== 'string') {
+  if (
+    r.type !== 'job.submitted' ||
+    typeof r.id !== 'string' ||
+    !JOB_ID_RE.test(r.id) ||
+    typeof r.at !== 'number' ||
+    typeof r.requestHash !== 'string'
+  ) {
     throw new Error('not a job.submitted record');
   }
-  if (r.idempotencyKey !== null && typeof r.idempotencyKey !== 'string') throw new Error('bad idempotencyKey in record');
+  if (r.idempotencyKey !== null && typeof r.idempotencyKey !== 'string')
+    throw new Error('bad idempotencyKey in record');
   if (typeof r.job !== 'object' || r.job === null || !Array.isArray(r.job.steps)) throw new Error('bad job in record');
   const { trace, ...rest } = r as SubmittedRecord & { trace?: unknown };
   // tolerant: a missing or malformed carrier only loses the trace link (extractFromCarrier checks the values)
@@ -32,7 +39,12 @@ export function decodeRecord(data: Buffer): SubmittedRecord {
 }
 
 function isCarrierShaped(value: unknown): value is TraceCarrier {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === 'string')
+  );
 }
 
 /** Same job document => same hash, whatever the key order of the request. */
@@ -52,9 +64,12 @@ function canonicalJson(value: unknown): string {
 const IDEMPOTENCY_KEY_RE = /^[\x20-\x7e]{1,200}$/;
 
 /** The Idempotency-Key header: absent, or 1-200 printable ASCII characters. */
-export function parseIdempotencyKey(header: string | string[] | undefined): { ok: true; key: string | null } | { ok: false; message: string } {
+export function parseIdempotencyKey(
+  header: string | string[] | undefined,
+): { ok: true; key: string | null } | { ok: false; message: string } {
   if (header === undefined) return { ok: true, key: null };
   if (Array.isArray(header)) return { ok: false, message: 'send one Idempotency-Key header' };
-  if (!IDEMPOTENCY_KEY_RE.test(header)) return { ok: false, message: 'Idempotency-Key must be 1-200 printable ASCII characters' };
+  if (!IDEMPOTENCY_KEY_RE.test(header))
+    return { ok: false, message: 'Idempotency-Key must be 1-200 printable ASCII characters' };
   return { ok: true, key: header };
 }

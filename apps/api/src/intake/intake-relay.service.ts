@@ -71,13 +71,31 @@ export class IntakeRelayService implements OnApplicationBootstrap, BeforeApplica
 
   /** One relay span per record, each under its own record's journal-append span (the batch is shared). */
   private async apply(batch: PendingSubmission[]): Promise<void> {
-    const spans = batch.map(({ record: r }) => startDetachedSpan(SPANS.relay, { [ATTR.jobId]: r.id, [ATTR.pool]: r.job.pool }, { parent: extractFromCarrier(r.trace) }));
+    const spans = batch.map(({ record: r }) =>
+      startDetachedSpan(
+        SPANS.relay,
+        { [ATTR.jobId]: r.id, [ATTR.pool]: r.job.pool },
+        { parent: extractFromCarrier(r.trace) },
+      ),
+    );
     try {
-      const rows = batch.map(({ record: r }, i) => ({ ...newJob(r), trace: carrierOrNull(injectToCarrier(spans[i]?.context)) }));
+      const rows = batch.map(({ record: r }, i) => ({
+        ...newJob(r),
+        trace: carrierOrNull(injectToCarrier(spans[i]?.context)),
+      }));
       const outcomes = await this.repo.apply(rows);
       const created = outcomes.flatMap((o) => (o.kind === 'created' || o.kind === 'unkeyed' ? [o.job] : []));
       const contexts = new Map(batch.map(({ record: r }, i) => [r.id, spans[i]?.context]));
-      await this.enqueue.enqueueMany(created.map((j) => ({ jobId: j.id, pool: j.pool, labels: j.labels, round: j.rounds, trace: j.trace, parent: contexts.get(j.id) })));
+      await this.enqueue.enqueueMany(
+        created.map((j) => ({
+          jobId: j.id,
+          pool: j.pool,
+          labels: j.labels,
+          round: j.rounds,
+          trace: j.trace,
+          parent: contexts.get(j.id),
+        })),
+      );
       outcomes.forEach((o) => this.logConflict(o));
     } catch (err) {
       for (const s of spans) endSpan(s.span, err);
@@ -87,9 +105,16 @@ export class IntakeRelayService implements OnApplicationBootstrap, BeforeApplica
   }
 
   private logConflict(o: SubmissionOutcome): void {
-    if (o.kind === 'aliased') this.log.info({ id: o.id, jobId: o.jobId }, 'acknowledged submission repeated an Idempotency-Key; its id now names the existing job');
+    if (o.kind === 'aliased')
+      this.log.info(
+        { id: o.id, jobId: o.jobId },
+        'acknowledged submission repeated an Idempotency-Key; its id now names the existing job',
+      );
     if (o.kind === 'unkeyed') {
-      this.log.warn({ id: o.job.id, keyHolder: o.keyHolder }, 'acknowledged submission reused an Idempotency-Key with another body; it runs as its own job without the key');
+      this.log.warn(
+        { id: o.job.id, keyHolder: o.keyHolder },
+        'acknowledged submission reused an Idempotency-Key with another body; it runs as its own job without the key',
+      );
     }
   }
 }

@@ -9,7 +9,10 @@ export class IntakeController {
   /** 202 {id, state} once durable; 200 for a repeated Idempotency-Key. */
   @Post()
   async submit(@Body() body: unknown, @Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
-    const { status, result } = await this.intake.submit(body, req.headers['idempotency-key'], { traceparent: req.headers.traceparent, tracestate: req.headers.tracestate });
+    const { status, result } = await this.intake.submit(body, req.headers['idempotency-key'], {
+      traceparent: req.headers.traceparent,
+      tracestate: req.headers.tracestate,
+    });
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' }).end(JSON.stringify(result));
   }
 }

@@ -72,22 +72,41 @@ export class IntakeRepository {
   }
 
   private async existingIds(ids: string[]): Promise<Set<string>> {
-    const res = await this.pool.query<{ id: string }>('SELECT id FROM jobs WHERE id = ANY($1) UNION ALL SELECT id FROM job_aliases WHERE id = ANY($1)', [ids]);
+    const res = await this.pool.query<{ id: string }>(
+      'SELECT id FROM jobs WHERE id = ANY($1) UNION ALL SELECT id FROM job_aliases WHERE id = ANY($1)',
+      [ids],
+    );
     return new Set(res.rows.map((r) => r.id));
   }
 
   /** The insert found the key taken (a replica or an earlier submission while Postgres was down). */
   private async resolveKeyConflict(j: NewJob): Promise<SubmissionOutcome> {
-    const holder = await this.pool.query<{ id: string; request_hash: string }>('SELECT id, request_hash FROM jobs WHERE idempotency_key = $1', [j.idempotencyKey]);
+    const holder = await this.pool.query<{ id: string; request_hash: string }>(
+      'SELECT id, request_hash FROM jobs WHERE idempotency_key = $1',
+      [j.idempotencyKey],
+    );
     const other = holder.rows[0];
     if (other && other.request_hash === j.requestHash) {
-      await this.pool.query('INSERT INTO job_aliases (id, job_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [j.id, other.id, j.at]);
+      await this.pool.query(
+        'INSERT INTO job_aliases (id, job_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+        [j.id, other.id, j.at],
+      );
       return { kind: 'aliased', id: j.id, jobId: other.id };
     }
     const res = await this.pool.query<{ rounds: number }>(
       `INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at, trace)
        VALUES ($1, $2, 'queued', $3, $4, $5, NULL, $6, $7, $8, $8, $9) ON CONFLICT DO NOTHING RETURNING rounds`,
-      [j.id, j.job.name, j.job.pool, JSON.stringify(j.job.labels), JSON.stringify(j.job), j.requestHash, j.job.retries, j.at, j.trace ? JSON.stringify(j.trace) : null],
+      [
+        j.id,
+        j.job.name,
+        j.job.pool,
+        JSON.stringify(j.job.labels),
+        JSON.stringify(j.job),
+        j.requestHash,
+        j.job.retries,
+        j.at,
+        j.trace ? JSON.stringify(j.trace) : null,
+      ],
     );
     const rounds = res.rows[0]?.rounds;
     if (rounds === undefined) return { kind: 'exists', id: j.id };

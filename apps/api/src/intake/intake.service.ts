@@ -1,7 +1,17 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DomainError, newJobId, parseJobSpec, type NormalizedJob, type SubmitResult } from '@jr/contracts';
 import { isNoSpaceError, type Journal } from '@jr/journal';
-import { annotateActiveSpan, ATTR, endSpan, extractFromCarrier, injectToCarrier, SpanKind, SPANS, startDetachedSpan, withSpan } from '@jr/telemetry';
+import {
+  annotateActiveSpan,
+  ATTR,
+  endSpan,
+  extractFromCarrier,
+  injectToCarrier,
+  SpanKind,
+  SPANS,
+  startDetachedSpan,
+  withSpan,
+} from '@jr/telemetry';
 import { CLOCK, type Clock } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
 import { INTAKE_JOURNAL } from '../journal/journal.module';
@@ -24,7 +34,12 @@ interface Prior {
 }
 
 /** Retry-After for each kind of refusal: a full journal drains in moments, a full disk needs an operator. */
-const RETRY_AFTER_S: Record<Exclude<IntakeRejectReason, 'invalid_input'>, number> = { journal_full: 2, disk_full: 10, journal_error: 10, shutting_down: 5 };
+const RETRY_AFTER_S: Record<Exclude<IntakeRejectReason, 'invalid_input'>, number> = {
+  journal_full: 2,
+  disk_full: 10,
+  journal_error: 10,
+  shutting_down: 5,
+};
 
 /**
  * POST /v1/jobs: validate, journal durably (fdatasync, group commit), answer 202. Applying the record
@@ -58,13 +73,18 @@ export class IntakeService implements BeforeApplicationShutdown {
    * The root span of the job's trace (continuing the caller's W3C `traceparent` header when it sends a
    * valid one): journal append, relay, queue, lease and the agent's run all hang under it.
    */
-  submit(body: unknown, idempotencyKey: string | string[] | undefined, traceHeaders: { traceparent?: unknown; tracestate?: unknown } = {}): Promise<SubmitAnswer> {
+  submit(
+    body: unknown,
+    idempotencyKey: string | string[] | undefined,
+    traceHeaders: { traceparent?: unknown; tracestate?: unknown } = {},
+  ): Promise<SubmitAnswer> {
     const parent = extractFromCarrier({ ...traceHeaders });
     return withSpan(SPANS.submit, {}, () => this.submitNow(body, idempotencyKey), { parent, kind: SpanKind.SERVER });
   }
 
   private async submitNow(body: unknown, idempotencyKey: string | string[] | undefined): Promise<SubmitAnswer> {
-    if (this.closing) throw this.refuse('shutting_down', 'the API is shutting down; retry against another replica or later');
+    if (this.closing)
+      throw this.refuse('shutting_down', 'the API is shutting down; retry against another replica or later');
     const key = parseIdempotencyKey(idempotencyKey);
     if (!key.ok) throw this.invalid(key.message, [{ path: 'Idempotency-Key', message: key.message }]);
     const parsed = parseJobSpec(body);
@@ -113,7 +133,15 @@ export class IntakeService implements BeforeApplicationShutdown {
     annotateActiveSpan({ [ATTR.jobId]: id });
     // detached (not made active: nothing under it starts spans); the relay continues the trace from it, even after a restart
     const append = startDetachedSpan(SPANS.journalAppend, { [ATTR.jobId]: id });
-    const record: SubmittedRecord = { type: 'job.submitted', id, job, idempotencyKey: key, requestHash: hash, at: now, trace: injectToCarrier(append.context) };
+    const record: SubmittedRecord = {
+      type: 'job.submitted',
+      id,
+      job,
+      idempotencyKey: key,
+      requestHash: hash,
+      at: now,
+      trace: injectToCarrier(append.context),
+    };
     let lsn: number;
     try {
       lsn = await this.append(record);
@@ -138,7 +166,10 @@ export class IntakeService implements BeforeApplicationShutdown {
       const code = (err as { code?: unknown }).code;
       if (code === 'JOURNAL_FULL') {
         const disk = isNoSpaceError((err as { cause?: unknown }).cause);
-        throw this.refuse(disk ? 'disk_full' : 'journal_full', disk ? 'the disk under the intake journal is full; retry later' : 'intake journal full; retry later');
+        throw this.refuse(
+          disk ? 'disk_full' : 'journal_full',
+          disk ? 'the disk under the intake journal is full; retry later' : 'intake journal full; retry later',
+        );
       }
       this.log.error({ err: String(err) }, 'intake journal append failed');
       throw this.refuse('journal_error', 'intake journal unavailable; retry later');
@@ -154,7 +185,11 @@ export class IntakeService implements BeforeApplicationShutdown {
       this.lookupFailing = false;
       return found;
     } catch (err) {
-      if (!this.lookupFailing) this.log.warn({ err: String(err) }, 'idempotency lookup failed; accepting, the relay resolves a repeated key when Postgres is back');
+      if (!this.lookupFailing)
+        this.log.warn(
+          { err: String(err) },
+          'idempotency lookup failed; accepting, the relay resolves a repeated key when Postgres is back',
+        );
       this.lookupFailing = true;
       return undefined;
     }
@@ -173,6 +208,7 @@ export class IntakeService implements BeforeApplicationShutdown {
 }
 
 function answerDuplicate(prior: Prior, hash: string): SubmitAnswer {
-  if (prior.requestHash !== hash) throw new DomainError('CONFLICT', `Idempotency-Key already used for job ${prior.id} with a different body`);
+  if (prior.requestHash !== hash)
+    throw new DomainError('CONFLICT', `Idempotency-Key already used for job ${prior.id} with a different body`);
   return { status: 200, result: { id: prior.id, state: prior.state ?? 'queued' } };
 }

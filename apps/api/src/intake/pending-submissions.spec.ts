@@ -2,10 +2,26 @@ import type { NormalizedJob } from '@jr/contracts';
 import type { SubmittedRecord } from './intake-record';
 import { PendingSubmissions } from './pending-submissions';
 
-const job: NormalizedJob = { name: 'n', pool: 'default', labels: {}, timeoutMs: 1_000, retries: 0, env: {}, uses: [], steps: [{ name: 's', run: 'true', timeoutMs: 1_000, retries: 0 }] };
+const job: NormalizedJob = {
+  name: 'n',
+  pool: 'default',
+  labels: {},
+  timeoutMs: 1_000,
+  retries: 0,
+  env: {},
+  uses: [],
+  steps: [{ name: 's', run: 'true', timeoutMs: 1_000, retries: 0 }],
+};
 
 function record(id: string, key: string | null = null, pool = 'default'): SubmittedRecord {
-  return { type: 'job.submitted', id, job: { ...job, pool }, idempotencyKey: key, requestHash: `h-${id}`, at: 1_700_000_000_000 };
+  return {
+    type: 'job.submitted',
+    id,
+    job: { ...job, pool },
+    idempotencyKey: key,
+    requestHash: `h-${id}`,
+    at: 1_700_000_000_000,
+  };
 }
 
 describe('PendingSubmissions', () => {

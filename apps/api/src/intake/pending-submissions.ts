@@ -26,7 +26,8 @@ export class PendingSubmissions {
     const entry = { lsn, record };
     this.byLsn.set(lsn, entry);
     this.byId.set(record.id, entry);
-    if (record.idempotencyKey !== null && !this.byKey.has(record.idempotencyKey)) this.byKey.set(record.idempotencyKey, entry);
+    if (record.idempotencyKey !== null && !this.byKey.has(record.idempotencyKey))
+      this.byKey.set(record.idempotencyKey, entry);
   }
 
   /** The oldest `max` entries (journal order), left in place until `settle`. */
@@ -81,7 +82,8 @@ export class PendingSubmissions {
   list(q: { pool?: string; beforeId?: string; limit: number }): JobView[] {
     const out: JobView[] = [];
     for (const { record: r } of this.byLsn.values()) {
-      if ((q.pool === undefined || r.job.pool === q.pool) && (q.beforeId === undefined || r.id < q.beforeId)) out.push(this.view(r.id) as JobView);
+      if ((q.pool === undefined || r.job.pool === q.pool) && (q.beforeId === undefined || r.id < q.beforeId))
+        out.push(this.view(r.id) as JobView);
     }
     return out.sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, q.limit);
   }
@@ -91,12 +93,35 @@ export class PendingSubmissions {
     const r = this.get(id);
     if (!r) return undefined;
     const at = new Date(r.at).toISOString();
-    return { id: r.id, name: r.job.name, state: 'queued', reason: null, pool: r.job.pool, labels: r.job.labels, spec: r.job, attempts: [], exitCode: null, createdAt: at, updatedAt: at, ...notStarted(r.job) };
+    return {
+      id: r.id,
+      name: r.job.name,
+      state: 'queued',
+      reason: null,
+      pool: r.job.pool,
+      labels: r.job.labels,
+      spec: r.job,
+      attempts: [],
+      exitCode: null,
+      createdAt: at,
+      updatedAt: at,
+      ...notStarted(r.job),
+    };
   }
 }
 
 /** The run-time fields of a job no attempt has touched yet. */
-export function notStarted(job: NormalizedJob): Pick<JobView, 'steps' | 'failedStep' | 'waiting' | 'startedAt' | 'endedAt' | 'durationMs'> {
-  const steps = job.steps.map((s, index) => ({ index, name: s.name, state: 'pending' as const, exitCode: null, startedAt: null, endedAt: null, durationMs: null }));
+export function notStarted(
+  job: NormalizedJob,
+): Pick<JobView, 'steps' | 'failedStep' | 'waiting' | 'startedAt' | 'endedAt' | 'durationMs'> {
+  const steps = job.steps.map((s, index) => ({
+    index,
+    name: s.name,
+    state: 'pending' as const,
+    exitCode: null,
+    startedAt: null,
+    endedAt: null,
+    durationMs: null,
+  }));
   return { steps, failedStep: null, waiting: null, startedAt: null, endedAt: null, durationMs: null };
 }

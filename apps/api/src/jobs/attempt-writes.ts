@@ -40,16 +40,31 @@ export const LIVE_ATTEMPT_STATES: ReadonlySet<AttemptState> = new Set(['leased',
 const JOB_FAILURE_REASONS = new Set(['download_failed', 'checksum_mismatch', 'invalid_spec']);
 
 /** Locks the job row, then the attempt row; either may be missing. */
-export async function lockJobAndAttempt(tx: Tx, jobId: string, n: number, skipLocked = false): Promise<{ job?: JobRow; attempt?: AttemptRow }> {
-  const jobs = await tx.query<JobRow>(`SELECT * FROM jobs WHERE id = $1 FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`, [jobId]);
+export async function lockJobAndAttempt(
+  tx: Tx,
+  jobId: string,
+  n: number,
+  skipLocked = false,
+): Promise<{ job?: JobRow; attempt?: AttemptRow }> {
+  const jobs = await tx.query<JobRow>(
+    `SELECT * FROM jobs WHERE id = $1 FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
+    [jobId],
+  );
   const job = jobs.rows[0];
   if (!job) return {};
-  const attempts = await tx.query<AttemptRow>('SELECT * FROM attempts WHERE job_id = $1 AND n = $2 FOR UPDATE', [jobId, n]);
+  const attempts = await tx.query<AttemptRow>('SELECT * FROM attempts WHERE job_id = $1 AND n = $2 FOR UPDATE', [
+    jobId,
+    n,
+  ]);
   return { job, attempt: attempts.rows[0] };
 }
 
 /** Stores events once each: (job, attempt, seq) is the key, a replay inserts nothing. */
-export async function insertEvents(tx: Tx, key: { jobId: string; attempt: number }, events: ReportEvent[]): Promise<void> {
+export async function insertEvents(
+  tx: Tx,
+  key: { jobId: string; attempt: number },
+  events: ReportEvent[],
+): Promise<void> {
   if (events.length === 0) return;
   await tx.query(
     `INSERT INTO attempt_events (job_id, attempt, seq, kind, step, stream, data, detail, at)
@@ -71,13 +86,36 @@ export async function insertEvents(tx: Tx, key: { jobId: string; attempt: number
 }
 
 /** Ends a live attempt and moves its job on through the contract's retry decision. */
-export async function finishAttempt(tx: Tx, job: JobRow, attempt: AttemptRow, o: Ending, now: Date, maxLostAttempts: number): Promise<JobTransition> {
+export async function finishAttempt(
+  tx: Tx,
+  job: JobRow,
+  attempt: AttemptRow,
+  o: Ending,
+  now: Date,
+  maxLostAttempts: number,
+): Promise<JobTransition> {
   await tx.query(
     `UPDATE attempts SET state = $3, exit_code = $4, reason = $5, started_at = coalesce(started_at, $6), ended_at = $7 WHERE job_id = $1 AND n = $2`,
     [job.id, attempt.n, o.end, o.exitCode, o.reason, o.startedAt, o.endedAt],
   );
-  const d = decideAfterAttempt(o.end, { retries: job.retries, failedAttempts: job.failed_attempts, lostAttempts: job.lost_attempts, cancelRequested: job.cancel_requested }, maxLostAttempts);
-  const base = { jobId: job.id, pool: job.pool, labels: job.labels, trace: job.trace, createdAt: job.created_at, attemptEnded: o.end };
+  const d = decideAfterAttempt(
+    o.end,
+    {
+      retries: job.retries,
+      failedAttempts: job.failed_attempts,
+      lostAttempts: job.lost_attempts,
+      cancelRequested: job.cancel_requested,
+    },
+    maxLostAttempts,
+  );
+  const base = {
+    jobId: job.id,
+    pool: job.pool,
+    labels: job.labels,
+    trace: job.trace,
+    createdAt: job.created_at,
+    attemptEnded: o.end,
+  };
   if (d.state === 'queued') {
     const res = await tx.query<{ rounds: number }>(
       `UPDATE jobs SET state = 'queued', reason = NULL, rounds = rounds + 1, failed_attempts = $2, lost_attempts = $3, enqueue_pending = true, updated_at = $4
@@ -86,7 +124,10 @@ export async function finishAttempt(tx: Tx, job: JobRow, attempt: AttemptRow, o:
     );
     return { ...base, state: 'queued', requeueRound: res.rows[0]?.rounds ?? job.rounds + 1 };
   }
-  const reason = d.state === 'failed' && d.reason === 'exit_code' && o.reason !== null && JOB_FAILURE_REASONS.has(o.reason) ? o.reason : (d.reason ?? null);
+  const reason =
+    d.state === 'failed' && d.reason === 'exit_code' && o.reason !== null && JOB_FAILURE_REASONS.has(o.reason)
+      ? o.reason
+      : (d.reason ?? null);
   await tx.query(
     `UPDATE jobs SET state = $2, reason = $3, exit_code = $4, failed_attempts = $5, lost_attempts = $6, ended_at = $7, updated_at = $7 WHERE id = $1`,
     [job.id, d.state, reason, o.exitCode, d.failedAttempts, d.lostAttempts, now],

@@ -16,6 +16,12 @@ export interface JobDecision extends NextJobState {
 export function decideAfterAttempt(end: AttemptEnd, job: JobCounters, maxLostAttempts: number): JobDecision {
   const failedAttempts = job.failedAttempts + (end === 'failed' ? 1 : 0);
   const lostAttempts = job.lostAttempts + (end === 'lost' ? 1 : 0);
-  const next = nextStateAfterAttempt(end, { retries: job.retries, failedAttempts, lostAttempts, maxLostAttempts, cancelRequested: job.cancelRequested });
+  const next = nextStateAfterAttempt(end, {
+    retries: job.retries,
+    failedAttempts,
+    lostAttempts,
+    maxLostAttempts,
+    cancelRequested: job.cancelRequested,
+  });
   return { ...next, failedAttempts, lostAttempts };
 }

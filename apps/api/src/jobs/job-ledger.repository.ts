@@ -36,20 +36,33 @@ export class JobLedgerRepository {
   /** Leases a queued job to an agent; null when the job is no longer queued (cancelled, handled). */
   async grant(jobId: string, agentId: string, leaseToken: string, now: Date, expiresAt: Date): Promise<Grant | null> {
     return withTransaction(this.pool, async (tx) => {
-      const job = await tx.query<{ spec: NormalizedJob; retries: number; failed_attempts: number; lost_attempts: number; cancel_requested: boolean }>(
+      const job = await tx.query<{
+        spec: NormalizedJob;
+        retries: number;
+        failed_attempts: number;
+        lost_attempts: number;
+        cancel_requested: boolean;
+      }>(
         `UPDATE jobs SET state = 'leased', updated_at = $2 WHERE id = $1 AND state = 'queued' AND NOT cancel_requested
          RETURNING spec, retries, failed_attempts, lost_attempts, cancel_requested`,
         [jobId, now],
       );
       const row = job.rows[0];
       if (!row) return null;
-      const n = await tx.query<{ n: number }>('SELECT coalesce(max(n), 0) + 1 AS n FROM attempts WHERE job_id = $1', [jobId]);
+      const n = await tx.query<{ n: number }>('SELECT coalesce(max(n), 0) + 1 AS n FROM attempts WHERE job_id = $1', [
+        jobId,
+      ]);
       const attempt = n.rows[0]?.n ?? 1;
       await tx.query(
         `INSERT INTO attempts (job_id, n, agent_id, lease_token, state, leased_at, lease_expires_at) VALUES ($1, $2, $3, $4, 'leased', $5, $6)`,
         [jobId, attempt, agentId, leaseToken, now, expiresAt],
       );
-      const counters = { retries: row.retries, failedAttempts: row.failed_attempts, lostAttempts: row.lost_attempts, cancelRequested: row.cancel_requested };
+      const counters = {
+        retries: row.retries,
+        failedAttempts: row.failed_attempts,
+        lostAttempts: row.lost_attempts,
+        cancelRequested: row.cancel_requested,
+      };
       return { jobId, attempt, leaseToken, leaseExpiresAt: expiresAt, spec: row.spec, counters };
     });
   }
@@ -70,8 +83,21 @@ export class JobLedgerRepository {
   async expire(jobId: string, n: number, now: Date, maxLostAttempts: number): Promise<JobTransition | null> {
     return withTransaction(this.pool, async (tx) => {
       const { job, attempt } = await lockJobAndAttempt(tx, jobId, n, true);
-      if (!job || !attempt || !LIVE_ATTEMPT_STATES.has(attempt.state) || attempt.lease_expires_at.getTime() >= now.getTime()) return null;
-      return finishAttempt(tx, job, attempt, { end: 'lost', exitCode: null, reason: 'lease_expired', startedAt: null, endedAt: now }, now, maxLostAttempts);
+      if (
+        !job ||
+        !attempt ||
+        !LIVE_ATTEMPT_STATES.has(attempt.state) ||
+        attempt.lease_expires_at.getTime() >= now.getTime()
+      )
+        return null;
+      return finishAttempt(
+        tx,
+        job,
+        attempt,
+        { end: 'lost', exitCode: null, reason: 'lease_expired', startedAt: null, endedAt: now },
+        now,
+        maxLostAttempts,
+      );
     });
   }
 

@@ -4,7 +4,15 @@ import { DomainEvents } from '../common/events';
 import { PendingSubmissions } from '../intake/pending-submissions';
 import { JobLogsRepository, type LogJob } from './job-logs.repository';
 import { JobsRepository } from './jobs.repository';
-import { formatCursor, incompleteUtf8Tail, renderEvent, START, type LogEventRow, type RenderOptions, type SseCursor } from './log-text';
+import {
+  formatCursor,
+  incompleteUtf8Tail,
+  renderEvent,
+  START,
+  type LogEventRow,
+  type RenderOptions,
+  type SseCursor,
+} from './log-text';
 import type { ByteSink, LogSink } from './sse-sink';
 
 /** A page is at most this many rows and (but for a single larger row) this many bytes: the memory one reader holds. */
@@ -70,7 +78,15 @@ export class JobLogsService {
     while (!sink.closed.aborted) {
       const wake = this.wakeUp(job.id, sink.closed);
       const state = await this.logs.state(job.id);
-      const rows = state === undefined ? [] : await this.logs.page(job.id, { after: cursor, markers: req.markers, maxRows: PAGE_ROWS, maxBytes: PAGE_BYTES });
+      const rows =
+        state === undefined
+          ? []
+          : await this.logs.page(job.id, {
+              after: cursor,
+              markers: req.markers,
+              maxRows: PAGE_ROWS,
+              maxBytes: PAGE_BYTES,
+            });
       if (rows.length > 0) {
         wake.cancel();
         cursor = await sendPage(rows, cursor, options, sink);
@@ -89,9 +105,18 @@ export class JobLogsService {
 
   private async end(jobId: string, cursor: SseCursor, sink: LogSink): Promise<void> {
     // a character the output never completed: shown as U+FFFD, as a decoder of the plain text would
-    if (cursor.carry.length > 0) await sink.event('log', cursor.carry.toString('utf8'), formatCursor({ ...cursor, carry: Buffer.alloc(0) }));
+    if (cursor.carry.length > 0)
+      await sink.event('log', cursor.carry.toString('utf8'), formatCursor({ ...cursor, carry: Buffer.alloc(0) }));
     const view = await this.jobs.findView(jobId);
-    await sink.event('end', JSON.stringify({ id: jobId, state: view?.state ?? null, exitCode: view?.exitCode ?? null, reason: view?.reason ?? null }));
+    await sink.event(
+      'end',
+      JSON.stringify({
+        id: jobId,
+        state: view?.state ?? null,
+        exitCode: view?.exitCode ?? null,
+        reason: view?.reason ?? null,
+      }),
+    );
   }
 
   private wakeUp(id: string, closed: AbortSignal): { promise: Promise<void>; cancel: () => void } {
@@ -118,7 +143,12 @@ function renderOptions(job: LogJob, markers: boolean): RenderOptions {
  * One `log` event for a page: the UTF-8 decoding of its bytes, less the start of a character the
  * page split (carried in the event's id, so a follower resuming from it loses and repeats nothing).
  */
-async function sendPage(rows: LogEventRow[], from: SseCursor, options: RenderOptions, sink: LogSink): Promise<SseCursor> {
+async function sendPage(
+  rows: LogEventRow[],
+  from: SseCursor,
+  options: RenderOptions,
+  sink: LogSink,
+): Promise<SseCursor> {
   const parts: Buffer[] = [from.carry];
   let at = { attempt: from.attempt, seq: from.seq, midLine: from.midLine };
   for (const row of rows) {

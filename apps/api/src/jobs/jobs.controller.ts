@@ -31,7 +31,12 @@ export class JobsController {
 
   /** Plain text (`?markers=1`: step markers), or with `?follow=1` SSE until the job ends (resumes after `Last-Event-ID`). */
   @Get(':id/logs')
-  async logs(@Param('id') id: string, @Query() query: Record<string, unknown>, @Headers('last-event-id') lastEventId: unknown, @Res() res: ServerResponse): Promise<void> {
+  async logs(
+    @Param('id') id: string,
+    @Query() query: Record<string, unknown>,
+    @Headers('last-event-id') lastEventId: unknown,
+    @Res() res: ServerResponse,
+  ): Promise<void> {
     const q = logQuery(query, lastEventId);
     await this.logService.assertExists(id);
     try {

@@ -32,7 +32,8 @@ export interface PendingEnqueue {
 }
 
 /** The job an id names: itself, or the job it is an alias of (see migrations/002_job_aliases.sql). */
-export const RESOLVE_ID = (param: string): string => `coalesce((SELECT job_id FROM job_aliases WHERE id = ${param}), ${param})`;
+export const RESOLVE_ID = (param: string): string =>
+  `coalesce((SELECT job_id FROM job_aliases WHERE id = ${param}), ${param})`;
 
 /**
  * A job with everything its view shows, in one statement (per job for a page, no query per row): its
@@ -49,7 +50,11 @@ const VIEW_SQL = `SELECT j.*, sa.n AS step_attempt,
   FROM jobs j LEFT JOIN LATERAL (
     SELECT max(a.n) AS n FROM attempts a WHERE a.job_id = j.id AND (a.started_at IS NOT NULL OR a.state NOT IN ('leased', 'lost'))) sa ON true`;
 
-type ViewRow = JobRow & { step_attempt: number | null; attempt_rows: Array<Record<string, unknown>>; step_events: StepEventRow[] };
+type ViewRow = JobRow & {
+  step_attempt: number | null;
+  attempt_rows: Array<Record<string, unknown>>;
+  step_events: StepEventRow[];
+};
 
 /** Jobs as Postgres holds them: reads for REST, cancel, enqueue bookkeeping (intake writes: IntakeRepository). */
 @Injectable()
@@ -60,7 +65,10 @@ export class JobsRepository {
   ) {}
 
   async findByIdempotencyKey(key: string): Promise<{ id: string; requestHash: string; state: JobState } | undefined> {
-    const res = await this.pool.query<{ id: string; request_hash: string; state: JobState }>('SELECT id, request_hash, state FROM jobs WHERE idempotency_key = $1', [key]);
+    const res = await this.pool.query<{ id: string; request_hash: string; state: JobState }>(
+      'SELECT id, request_hash, state FROM jobs WHERE idempotency_key = $1',
+      [key],
+    );
     const row = res.rows[0];
     return row ? { id: row.id, requestHash: row.request_hash, state: row.state } : undefined;
   }
@@ -141,17 +149,29 @@ export class JobsRepository {
   }
 
   async countByState(): Promise<Array<{ state: JobState; count: number }>> {
-    const res = await this.pool.query<{ state: JobState; count: number }>('SELECT state, count(*)::int AS count FROM jobs GROUP BY state');
+    const res = await this.pool.query<{ state: JobState; count: number }>(
+      'SELECT state, count(*)::int AS count FROM jobs GROUP BY state',
+    );
     return res.rows;
   }
 
   private toView(r: ViewRow): JobView {
     const { step_attempt, attempt_rows, step_events, ...job } = r;
-    return toJobView(job, { attempts: attempt_rows.map(attemptFromJson), stepAttempt: step_attempt, stepEvents: step_events }, this.clock.now());
+    return toJobView(
+      job,
+      { attempts: attempt_rows.map(attemptFromJson), stepAttempt: step_attempt, stepEvents: step_events },
+      this.clock.now(),
+    );
   }
 }
 
 function attemptFromJson(a: Record<string, unknown>): AttemptRow {
   const date = (v: unknown): Date | null => (typeof v === 'string' ? new Date(v) : null);
-  return { ...(a as unknown as AttemptRow), started_at: date(a.started_at), ended_at: date(a.ended_at), leased_at: date(a.leased_at) as Date, lease_expires_at: date(a.lease_expires_at) as Date };
+  return {
+    ...(a as unknown as AttemptRow),
+    started_at: date(a.started_at),
+    ended_at: date(a.ended_at),
+    leased_at: date(a.leased_at) as Date,
+    lease_expires_at: date(a.lease_expires_at) as Date,
+  };
 }

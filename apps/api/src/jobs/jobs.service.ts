@@ -1,5 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, JOB_ID_RE, POOL_RE, isJobState, type JobPage, type JobView, type SubmitResult } from '@jr/contracts';
+import {
+  DomainError,
+  JOB_ID_RE,
+  POOL_RE,
+  isJobState,
+  type JobPage,
+  type JobView,
+  type SubmitResult,
+} from '@jr/contracts';
 import { CLOCK, type Clock } from '../config/app-config';
 import { DomainEvents } from '../common/events';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
@@ -17,7 +25,8 @@ export interface ListParams {
   cursor?: unknown;
 }
 
-const one = (v: unknown): string | undefined => (Array.isArray(v) ? one(v[0]) : typeof v === 'string' && v !== '' ? v : undefined);
+const one = (v: unknown): string | undefined =>
+  Array.isArray(v) ? one(v[0]) : typeof v === 'string' && v !== '' ? v : undefined;
 
 @Injectable()
 export class JobsService {
@@ -53,9 +62,11 @@ export class JobsService {
     const errors: Array<{ path: string; message: string }> = [];
     if (state !== undefined && !isJobState(state)) errors.push({ path: 'state', message: 'not a job state' });
     if (pool !== undefined && !POOL_RE.test(pool)) errors.push({ path: 'pool', message: 'not a pool name' });
-    if (!/^\d{1,3}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 500) errors.push({ path: 'limit', message: 'an integer 1..500' });
+    if (!/^\d{1,3}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 500)
+      errors.push({ path: 'limit', message: 'an integer 1..500' });
     const beforeId = cursor === undefined ? undefined : decodeCursor(cursor);
-    if (cursor !== undefined && beforeId === undefined) errors.push({ path: 'cursor', message: 'not a cursor from a previous page' });
+    if (cursor !== undefined && beforeId === undefined)
+      errors.push({ path: 'cursor', message: 'not a cursor from a previous page' });
     if (errors.length > 0) throw new DomainError('INVALID_INPUT', 'bad query parameters', { errors });
     const limit = Number(limitText);
     // one more than a page: a next page exists only if something is left after this one
@@ -72,7 +83,9 @@ export class JobsService {
   async cancel(id: string): Promise<SubmitResult> {
     if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
     if (this.pending.get(id) && !(await this.pending.whenApplied(id, APPLY_WAIT_MS))) {
-      throw new DomainError('DEPENDENCY_DOWN', `job ${id} is accepted but not yet stored; retry the cancel shortly`, { retryAfterSeconds: 2 });
+      throw new DomainError('DEPENDENCY_DOWN', `job ${id} is accepted but not yet stored; retry the cancel shortly`, {
+        retryAfterSeconds: 2,
+      });
     }
     const r = await this.jobs.cancel(id, new Date(this.clock.now()));
     switch (r.kind) {
@@ -81,9 +94,17 @@ export class JobsService {
       case 'terminal':
         throw new DomainError('ALREADY_TERMINAL', `job ${id} already ended ${r.state}`);
       case 'cancelled':
-        this.events.jobChanged({ jobId: r.jobId, kind: 'state', state: 'cancelled', dequeue: { pool: r.pool, round: r.rounds } });
+        this.events.jobChanged({
+          jobId: r.jobId,
+          kind: 'state',
+          state: 'cancelled',
+          dequeue: { pool: r.pool, round: r.rounds },
+        });
         this.metrics.jobsFinished.inc({ pool: r.pool, state: 'cancelled' });
-        this.metrics.jobDuration.observe({ pool: r.pool, state: 'cancelled' }, Math.max(0, this.clock.now() - r.createdAt.getTime()) / 1000);
+        this.metrics.jobDuration.observe(
+          { pool: r.pool, state: 'cancelled' },
+          Math.max(0, this.clock.now() - r.createdAt.getTime()) / 1000,
+        );
         return { id, state: 'cancelled' };
       case 'requested':
         return { id, state: r.state };

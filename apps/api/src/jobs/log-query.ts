@@ -14,7 +14,11 @@ export function logQuery(query: Record<string, unknown>, lastEventId: unknown): 
   const markers = flag(query.markers, 'markers');
   if (!follow || lastEventId === undefined || lastEventId === '') return { follow, markers };
   const from = typeof lastEventId === 'string' ? parseCursor(lastEventId) : undefined;
-  if (!from) throw new DomainError('INVALID_INPUT', 'Last-Event-ID is not a position this API sent (reconnect without it to start over)');
+  if (!from)
+    throw new DomainError(
+      'INVALID_INPUT',
+      'Last-Event-ID is not a position this API sent (reconnect without it to start over)',
+    );
   return { follow, markers, from };
 }
 

@@ -31,7 +31,11 @@ export interface RenderOptions {
 }
 
 /** The bytes one stored event adds to the log, given where the reader stands. */
-export function renderEvent(row: LogEventRow, at: LogPosition, o: RenderOptions): { pieces: Buffer[]; next: LogPosition } {
+export function renderEvent(
+  row: LogEventRow,
+  at: LogPosition,
+  o: RenderOptions,
+): { pieces: Buffer[]; next: LogPosition } {
   const pieces: Buffer[] = [];
   let midLine = at.midLine;
   const line = (text: string): void => {
@@ -49,7 +53,10 @@ export function renderEvent(row: LogEventRow, at: LogPosition, o: RenderOptions)
 }
 
 function stepMarker(row: LogEventRow, steps: number): string {
-  const name = typeof row.detail?.name === 'string' && row.detail.name !== '' ? printable(row.detail.name) : `step-${row.step + 1}`;
+  const name =
+    typeof row.detail?.name === 'string' && row.detail.name !== ''
+      ? printable(row.detail.name)
+      : `step-${row.step + 1}`;
   const tries = typeof row.detail?.try === 'number' && row.detail.try > 1 ? ` (try ${row.detail.try})` : '';
   return `--- step ${row.step + 1}/${Math.max(steps, row.step + 1)}: ${name}${tries} ---`;
 }

@@ -34,15 +34,22 @@ export class PlacementService {
     const byPool = await this.agentsOf([...new Set(queued.map((v) => v.pool))]).catch(() => undefined);
     if (!byPool) return views;
     const nowMs = this.clock.now();
-    return views.map((v) => (v.state === 'queued' ? { ...v, waiting: this.waitingFor(v, byPool.get(v.pool) ?? [], nowMs) } : v));
+    return views.map((v) =>
+      v.state === 'queued' ? { ...v, waiting: this.waitingFor(v, byPool.get(v.pool) ?? [], nowMs) } : v,
+    );
   }
 
-  private waitingFor(job: Pick<JobView, 'pool' | 'labels'>, agents: PlacementAgent[], nowMs: number): WaitingView | null {
+  private waitingFor(
+    job: Pick<JobView, 'pool' | 'labels'>,
+    agents: PlacementAgent[],
+    nowMs: number,
+  ): WaitingView | null {
     const { pool } = job;
     if (agents.length === 0) return { code: 'no_agents_in_pool', message: `pool ${pool} has no agents` };
     const labels = labelText(job.labels);
     const matching = agents.filter((a) => labelsSatisfy(a.labels, job.labels));
-    if (matching.length === 0) return { code: 'no_agent_with_labels', message: `no active agent in pool ${pool} has labels ${labels}` };
+    if (matching.length === 0)
+      return { code: 'no_agent_with_labels', message: `no active agent in pool ${pool} has labels ${labels}` };
     const counts = new Map<Inactive, number>();
     for (const a of matching) {
       const why = this.inactive(a, nowMs);
@@ -51,13 +58,23 @@ export class PlacementService {
     }
     const n = matching.length;
     const having = labels === '' ? '' : ` ${n === 1 ? 'has' : 'have'} labels ${labels}`;
-    const why = (['draining', 'stale', 'lost'] as const).filter((k) => counts.has(k)).map((k) => `${counts.get(k)} ${k}`);
-    return { code: 'no_active_agent', message: `${n} agent${n === 1 ? '' : 's'} in pool ${pool}${having} but none is active: ${why.join(', ')}` };
+    const why = (['draining', 'stale', 'lost'] as const)
+      .filter((k) => counts.has(k))
+      .map((k) => `${counts.get(k)} ${k}`);
+    return {
+      code: 'no_active_agent',
+      message: `${n} agent${n === 1 ? '' : 's'} in pool ${pool}${having} but none is active: ${why.join(', ')}`,
+    };
   }
 
   /** Undefined: the agent takes work now (the same rule as the agents list: common/agent-liveness.ts). */
   private inactive(a: PlacementAgent, nowMs: number): Inactive | undefined {
-    const { state } = agentHealth(a.state, a.last_heartbeat_at?.getTime() ?? null, nowMs, this.config.heartbeatIntervalMs);
+    const { state } = agentHealth(
+      a.state,
+      a.last_heartbeat_at?.getTime() ?? null,
+      nowMs,
+      this.config.heartbeatIntervalMs,
+    );
     if (state === 'lost' || state === 'stale') return state;
     if (state === 'draining' || a.drain_requested) return 'draining';
     return undefined;

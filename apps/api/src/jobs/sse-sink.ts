@@ -19,19 +19,31 @@ export interface LogSink {
 /** A raw response as a ByteSink (chunked, no Content-Length: the length is not known up front). */
 export function textSink(res: ServerResponse): ByteSink {
   const closed = closedSignal(res);
-  res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' });
+  res.writeHead(200, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Cache-Control': 'no-cache',
+    'X-Content-Type-Options': 'nosniff',
+  });
   return { closed, write: (chunk) => writeRoomy(res, chunk, closed) };
 }
 
 /** Server-sent events on a raw response: `id:`, `event: <name>`, then one `data:` line per text line (split at LF only, so CRs survive). */
 export function sseSink(res: ServerResponse): LogSink {
   const closed = closedSignal(res);
-  res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no',
+  });
   res.flushHeaders();
   return {
     closed,
     event: (name, data, id) => {
-      const lines = data.split('\n').map((l) => `data: ${l}`).join('\n');
+      const lines = data
+        .split('\n')
+        .map((l) => `data: ${l}`)
+        .join('\n');
       return writeRoomy(res, `${id === undefined ? '' : `id: ${id}\n`}event: ${name}\n${lines}\n\n`, closed);
     },
     keepAlive: () => writeRoomy(res, ': keep-alive\n\n', closed),

@@ -1,4 +1,12 @@
-import { isTerminal, type AttemptState, type JobState, type JobView, type NormalizedJob, type StepState, type StepView } from '@jr/contracts';
+import {
+  isTerminal,
+  type AttemptState,
+  type JobState,
+  type JobView,
+  type NormalizedJob,
+  type StepState,
+  type StepView,
+} from '@jr/contracts';
 
 /**
  * Steps and run time of a job view, derived at read time from what the agents reported: the latest
@@ -46,11 +54,20 @@ interface StepContext {
   nowMs: number;
 }
 
-export function stepViews(spec: NormalizedJob, attempt: StepAttempt | undefined, events: StepEventRow[], nowMs: number): StepFields {
+export function stepViews(
+  spec: NormalizedJob,
+  attempt: StepAttempt | undefined,
+  events: StepEventRow[],
+  nowMs: number,
+): StepFields {
   const byStep = groupByStep(events);
   let stopped = false;
   const steps = spec.steps.map((s, index): StepView => {
-    const view = { index, name: s.name, ...stepState(byStep.get(index) ?? {}, { attempt, stopped, retries: s.retries, nowMs }) };
+    const view = {
+      index,
+      name: s.name,
+      ...stepState(byStep.get(index) ?? {}, { attempt, stopped, retries: s.retries, nowMs }),
+    };
     if (STOPPED.has(view.state)) stopped = true;
     return view;
   });
@@ -81,7 +98,11 @@ function unfinishedState(attempt: AttemptState): StepState {
   return 'failed';
 }
 
-function span(start: Date | null, end: Date | null, nowMs: number): { startedAt: string | null; endedAt: string | null; durationMs: number | null } {
+function span(
+  start: Date | null,
+  end: Date | null,
+  nowMs: number,
+): { startedAt: string | null; endedAt: string | null; durationMs: number | null } {
   const durationMs = start === null ? null : Math.max(0, (end?.getTime() ?? nowMs) - start.getTime());
   return { startedAt: start?.toISOString() ?? null, endedAt: end?.toISOString() ?? null, durationMs };
 }
@@ -94,9 +115,15 @@ function groupByStep(events: StepEventRow[]): Map<number, StepEvents> {
     const entry = out.get(e.step) ?? {};
     const seq = Number(e.seq);
     const d = isRecord(e.detail) ? e.detail : {};
-    if (e.kind === 'step_started' && (!entry.started || seq > entry.started.seq)) entry.started = { seq, at, try: intOrNull(d.try) };
+    if (e.kind === 'step_started' && (!entry.started || seq > entry.started.seq))
+      entry.started = { seq, at, try: intOrNull(d.try) };
     if (e.kind === 'step_finished' && (!entry.finished || seq > entry.finished.seq)) {
-      entry.finished = { seq, at, exitCode: intOrNull(d.exitCode), outcome: typeof d.outcome === 'string' ? d.outcome : '' };
+      entry.finished = {
+        seq,
+        at,
+        exitCode: intOrNull(d.exitCode),
+        outcome: typeof d.outcome === 'string' ? d.outcome : '',
+      };
     }
     out.set(e.step, entry);
   }
@@ -107,12 +134,20 @@ function groupByStep(events: StepEventRow[]): Map<number, StepEvents> {
  * The job's own run time: from the first attempt's start to the end of the last one (the job's end
  * when no attempt has one), or to now while it is not over; all null before any attempt started.
  */
-export function runTime(job: { state: JobState; ended_at: Date | null }, attempts: Array<{ started_at: Date | null; ended_at: Date | null }>, nowMs: number): RunTimeFields {
+export function runTime(
+  job: { state: JobState; ended_at: Date | null },
+  attempts: Array<{ started_at: Date | null; ended_at: Date | null }>,
+  nowMs: number,
+): RunTimeFields {
   const starts = attempts.map((a) => a.started_at).filter((d): d is Date => d !== null);
   if (starts.length === 0) return { startedAt: null, endedAt: null, durationMs: null };
   const start = new Date(Math.min(...starts.map((d) => d.getTime())));
   const ends = attempts.map((a) => a.ended_at).filter((d): d is Date => d !== null);
-  const end = !isTerminal(job.state) ? null : ends.length > 0 ? new Date(Math.max(...ends.map((d) => d.getTime()))) : job.ended_at;
+  const end = !isTerminal(job.state)
+    ? null
+    : ends.length > 0
+      ? new Date(Math.max(...ends.map((d) => d.getTime())))
+      : job.ended_at;
   return span(start, end, nowMs);
 }
 

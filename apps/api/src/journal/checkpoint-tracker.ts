@@ -52,7 +52,9 @@ export class CheckpointTracker {
     do {
       this.again = false;
       await this.spaceOut();
-      await this.advance().catch((err: unknown) => this.log.warn({ err: String(err) }, 'journal checkpoint failed; the next one covers it'));
+      await this.advance().catch((err: unknown) =>
+        this.log.warn({ err: String(err) }, 'journal checkpoint failed; the next one covers it'),
+      );
     } while (this.again);
   }
 

@@ -54,7 +54,9 @@ describe('data-dir lock: its owner counts only while that very process runs', ()
     const owner = liveProcess();
     for (const text of [`${owner.pid} ${owner.startTime}\n`, `${owner.pid}\n`]) {
       writeFileSync(lockFile(), text);
-      await expect(lockDataDir(dir)).rejects.toThrow(`JR_DATA_DIR ${dir} is in use by jr-api pid ${owner.pid}: two processes on one data directory would corrupt its journals`);
+      await expect(lockDataDir(dir)).rejects.toThrow(
+        `JR_DATA_DIR ${dir} is in use by jr-api pid ${owner.pid}: two processes on one data directory would corrupt its journals`,
+      );
       expect(readFileSync(lockFile(), 'utf8')).toBe(text);
     }
   });

@@ -9,7 +9,9 @@ export interface DataDirLock {
 export class DataDirInUseError extends Error {
   readonly code = 'DATA_DIR_IN_USE';
   constructor(dir: string, pid: number) {
-    super(`JR_DATA_DIR ${dir} is in use by jr-api pid ${pid}: two processes on one data directory would corrupt its journals`);
+    super(
+      `JR_DATA_DIR ${dir} is in use by jr-api pid ${pid}: two processes on one data directory would corrupt its journals`,
+    );
     this.name = 'DataDirInUseError';
   }
 }
@@ -40,7 +42,8 @@ export async function lockDataDir(dir: string): Promise<DataDirLock> {
       if ((err as { code?: unknown }).code !== 'EEXIST' || attempt > 0) throw err;
     }
     const owner = parsePidFile(await readFile(file, 'utf8').catch(() => ''));
-    if (owner && owner.pid !== process.pid && isProcessAlive(owner.pid, owner.startTime)) throw new DataDirInUseError(dir, owner.pid);
+    if (owner && owner.pid !== process.pid && isProcessAlive(owner.pid, owner.startTime))
+      throw new DataDirInUseError(dir, owner.pid);
     // stale: its owner is gone (or was an earlier process with our pid), or the file is not a lock file
     await rm(file, { force: true });
   }

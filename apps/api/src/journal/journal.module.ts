@@ -23,14 +23,21 @@ export class JournalLifecycle implements OnApplicationShutdown {
 }
 
 /** Each journal is bounded by JR_JOURNAL_MAX_BYTES of unapplied records; recovery runs in `open`. */
-export function openApiJournal(config: AppConfig, log: Logger, name: 'intake' | 'results', metrics?: ApiMetrics): Promise<Journal> {
+export function openApiJournal(
+  config: AppConfig,
+  log: Logger,
+  name: 'intake' | 'results',
+  metrics?: ApiMetrics,
+): Promise<Journal> {
   return Journal.open({
     dir: path.resolve(config.dataDir, name),
     maxTotalBytes: config.journalMaxBytes,
     // a segment counts whole until every record in it is applied: keep segments small against the cap
     segmentMaxBytes: Math.min(64 * 1024 * 1024, Math.max(1024 * 1024, Math.floor(config.journalMaxBytes / 8))),
     logger: { warn: (message, details) => log.warn({ journal: name, details }, message) },
-    ...(metrics ? { onSync: (seconds: number) => metrics.journalFsyncDuration.observe({ journal: name }, seconds) } : {}),
+    ...(metrics
+      ? { onSync: (seconds: number) => metrics.journalFsyncDuration.observe({ journal: name }, seconds) }
+      : {}),
   });
 }
 

@@ -1,7 +1,8 @@
 import { applyBisecting } from './relay-loop';
 
 const badData = (id: number): Error => Object.assign(new Error(`bad ${id}`), { code: '22P05' });
-const readOnly = (): Error => Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
+const readOnly = (): Error =>
+  Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
 
 describe('applyBisecting', () => {
   it('applies a good batch in one call', async () => {

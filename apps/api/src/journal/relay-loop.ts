@@ -77,13 +77,20 @@ export class RelayLoop<R> {
     while (this.spec.backlog.size > 0 && !this.stop.signal.aborted) {
       await this.pass().catch(async (err: unknown) => {
         const delay = backoff.next();
-        this.spec.log.warn({ err: String(err), retryInMs: delay }, `${this.spec.name} replay failed; retrying before ready`);
+        this.spec.log.warn(
+          { err: String(err), retryInMs: delay },
+          `${this.spec.name} replay failed; retrying before ready`,
+        );
         await sleep(delay, this.stop.signal).catch(() => undefined);
       });
     }
     await this.checkpoints.flush();
     this.spec.onReplayed?.(loaded);
-    if (loaded > 0) this.spec.log.info({ records: loaded, checkpointLsn: this.spec.journal.checkpointLsn }, `${this.spec.name} journal replayed`);
+    if (loaded > 0)
+      this.spec.log.info(
+        { records: loaded, checkpointLsn: this.spec.journal.checkpointLsn },
+        `${this.spec.name} journal replayed`,
+      );
     this.loop = this.run();
   }
 
@@ -114,7 +121,10 @@ export class RelayLoop<R> {
         count++;
       } catch (err) {
         const file = await quarantineRecord(this.spec.dataDir, this.spec.name, rec.lsn, rec.data);
-        this.spec.log.error({ lsn: rec.lsn, err: String(err), file }, `undecodable ${this.spec.name} record quarantined`);
+        this.spec.log.error(
+          { lsn: rec.lsn, err: String(err), file },
+          `undecodable ${this.spec.name} record quarantined`,
+        );
         this.checkpoints.mark([rec.lsn]);
       }
     }
@@ -133,7 +143,10 @@ export class RelayLoop<R> {
         backoff.reset();
       } catch (err) {
         const delay = backoff.next();
-        this.spec.log.warn({ err: String(err), backlog: this.spec.backlog.size, retryInMs: delay }, `${this.spec.name} relay: applying failed; retrying`);
+        this.spec.log.warn(
+          { err: String(err), backlog: this.spec.backlog.size, retryInMs: delay },
+          `${this.spec.name} relay: applying failed; retrying`,
+        );
         await sleep(delay, this.stop.signal).catch(() => undefined);
       }
     }
@@ -153,7 +166,9 @@ export class RelayLoop<R> {
   /** One batch. Throws (the caller backs off) when a record must be tried again later. */
   private async pass(): Promise<void> {
     const batch = this.spec.backlog.oldest(this.spec.batch);
-    const outcomes = await this.spec.apply(batch).catch((err: unknown) => batch.map((): ApplyOutcome => ({ kind: 'failed', err })));
+    const outcomes = await this.spec
+      .apply(batch)
+      .catch((err: unknown) => batch.map((): ApplyOutcome => ({ kind: 'failed', err })));
     const applied: Array<RelayEntry<R>> = [];
     let retryLater: Error | undefined;
     let progress = false;
@@ -162,11 +177,13 @@ export class RelayLoop<R> {
       if (o.kind === 'applied') applied.push(entry);
       if (o.kind !== 'failed') continue;
       if (await this.failed(entry, o.err)) progress = true;
-      else retryLater ??= o.err instanceof Error ? o.err : new Error(`${this.spec.name} relay: ${JSON.stringify(o.err)}`);
+      else
+        retryLater ??= o.err instanceof Error ? o.err : new Error(`${this.spec.name} relay: ${JSON.stringify(o.err)}`);
     }
     this.settle(applied);
     if (retryLater !== undefined) throw retryLater;
-    if (applied.length === 0 && !progress) throw new Error(`${this.spec.name} relay: no record of the batch could be applied`);
+    if (applied.length === 0 && !progress)
+      throw new Error(`${this.spec.name} relay: no record of the batch could be applied`);
   }
 
   /**
@@ -181,7 +198,10 @@ export class RelayLoop<R> {
       return false;
     }
     const file = await quarantineRecord(this.spec.dataDir, this.spec.name, entry.lsn, this.spec.encode(entry.record));
-    this.spec.log.error({ lsn: entry.lsn, ...this.spec.describe(entry.record), err: String(err), tries, file }, `${this.spec.name} record refused by Postgres; quarantined`);
+    this.spec.log.error(
+      { lsn: entry.lsn, ...this.spec.describe(entry.record), err: String(err), tries, file },
+      `${this.spec.name} record refused by Postgres; quarantined`,
+    );
     this.settle([entry]);
     return true;
   }
@@ -198,7 +218,10 @@ export class RelayLoop<R> {
  * Applies `batch` with `applyAll` (all or nothing); when that fails for any reason but an outage,
  * bisects at once to find the record(s) at fault, so the others are applied in the same pass.
  */
-export async function applyBisecting<E>(batch: E[], applyAll: (entries: E[]) => Promise<void>): Promise<ApplyOutcome[]> {
+export async function applyBisecting<E>(
+  batch: E[],
+  applyAll: (entries: E[]) => Promise<void>,
+): Promise<ApplyOutcome[]> {
   if (batch.length === 0) return [];
   try {
     await applyAll(batch);

@@ -19,7 +19,12 @@ export const queueName = (pool: string): string => `pool-${pool}`;
 
 /** Producer side fails fast while Redis is down; workers block and retry forever (BullMQ wants maxRetriesPerRequest: null there). */
 export function producerConnection(url: string): Redis {
-  return new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5_000, lazyConnect: false });
+  return new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5_000,
+    lazyConnect: false,
+  });
 }
 
 export function workerConnection(url: string): Redis {
@@ -50,7 +55,11 @@ export class QueueFactory {
         connection: this.producer,
         prefix: this.prefix,
         skipWaitingForReady: true,
-        defaultJobOptions: { removeOnComplete: { age: 3_600, count: 10_000 }, removeOnFail: { age: 24 * 3_600 }, attempts: 1 },
+        defaultJobOptions: {
+          removeOnComplete: { age: 3_600, count: 10_000 },
+          removeOnFail: { age: 24 * 3_600 },
+          attempts: 1,
+        },
       });
       q.on('error', () => undefined);
       this.queues.set(pool, q);
@@ -62,7 +71,13 @@ export class QueueFactory {
     return this.workers.has(pool);
   }
 
-  startWorker(pool: string, processor: DispatchProcessor, concurrency: number, onError: (err: Error) => void, onFailed: (data: DispatchJobData) => void): void {
+  startWorker(
+    pool: string,
+    processor: DispatchProcessor,
+    concurrency: number,
+    onError: (err: Error) => void,
+    onFailed: (data: DispatchJobData) => void,
+  ): void {
     if (this.workers.has(pool)) return;
     const connection = workerConnection(this.redisUrl);
     connection.on('error', () => undefined);

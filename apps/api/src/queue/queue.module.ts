@@ -16,7 +16,11 @@ export class QueueLifecycle implements OnApplicationShutdown {
 @Global()
 @Module({
   providers: [
-    { provide: QUEUE_FACTORY, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new QueueFactory(config.redisUrl, config.queuePrefix) },
+    {
+      provide: QUEUE_FACTORY,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new QueueFactory(config.redisUrl, config.queuePrefix),
+    },
     QueueLifecycle,
   ],
   exports: [QUEUE_FACTORY],

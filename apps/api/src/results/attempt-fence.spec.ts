@@ -9,7 +9,13 @@ function snap(state: AttemptState, over: Partial<AttemptSnapshot> = {}): Attempt
     ...ref,
     state,
     lastSeq: 0,
-    job: { state: state === 'leased' || state === 'running' ? state : 'queued', retries: 1, failedAttempts: 0, lostAttempts: 0, cancelRequested: false },
+    job: {
+      state: state === 'leased' || state === 'running' ? state : 'queued',
+      retries: 1,
+      failedAttempts: 0,
+      lostAttempts: 0,
+      cancelRequested: false,
+    },
     ...over,
   };
 }
@@ -17,26 +23,49 @@ function snap(state: AttemptState, over: Partial<AttemptSnapshot> = {}): Attempt
 describe('decideFence', () => {
   it('accepts results for a live attempt holding this lease', () => {
     expect(decideFence(snap('leased'), undefined, ref, { kind: 'report' })).toEqual({ kind: 'accept' });
-    expect(decideFence(snap('running'), undefined, ref, { kind: 'complete', end: 'succeeded' })).toEqual({ kind: 'accept' });
+    expect(decideFence(snap('running'), undefined, ref, { kind: 'complete', end: 'succeeded' })).toEqual({
+      kind: 'accept',
+    });
   });
 
   it('refuses a stale token, another agent, or an unknown attempt, naming the attempt', () => {
-    expect(decideFence(snap('running', { leaseToken: 'b'.repeat(32) }), undefined, ref, { kind: 'report' })).toMatchObject({ kind: 'refuse', message: expect.stringMatching(/^superseded: the lease token of attempt 1 of job j_1/) });
-    expect(decideFence(snap('running', { agentId: 'a_other' }), undefined, ref, { kind: 'report' })).toMatchObject({ kind: 'refuse' });
-    expect(decideFence(undefined, undefined, ref, { kind: 'report' })).toMatchObject({ kind: 'refuse', message: 'superseded: no attempt 1 of job j_1' });
+    expect(
+      decideFence(snap('running', { leaseToken: 'b'.repeat(32) }), undefined, ref, { kind: 'report' }),
+    ).toMatchObject({
+      kind: 'refuse',
+      message: expect.stringMatching(/^superseded: the lease token of attempt 1 of job j_1/),
+    });
+    expect(decideFence(snap('running', { agentId: 'a_other' }), undefined, ref, { kind: 'report' })).toMatchObject({
+      kind: 'refuse',
+    });
+    expect(decideFence(undefined, undefined, ref, { kind: 'report' })).toMatchObject({
+      kind: 'refuse',
+      message: 'superseded: no attempt 1 of job j_1',
+    });
   });
 
   it('calls a result for an attempt that ended lost (or was already superseded) late: recorded, answered superseded', () => {
     for (const state of ['lost', 'superseded'] as const) {
       for (const call of [{ kind: 'report' as const }, { kind: 'complete' as const, end: 'succeeded' as const }]) {
-        expect(decideFence(snap(state), undefined, ref, call)).toMatchObject({ kind: 'late', message: expect.stringMatching(/^superseded: attempt 1 of job j_1 ended lost/) });
+        expect(decideFence(snap(state), undefined, ref, call)).toMatchObject({
+          kind: 'late',
+          message: expect.stringMatching(/^superseded: attempt 1 of job j_1 ended lost/),
+        });
       }
     }
   });
 
   it('answers a repeated completion without storing it again, and refuses a different one', () => {
-    expect(decideFence(snap('succeeded', { job: { ...snap('leased').job, state: 'succeeded' } }), undefined, ref, { kind: 'complete', end: 'succeeded' })).toEqual({ kind: 'repeat', jobState: 'succeeded' });
-    expect(decideFence(snap('succeeded'), undefined, ref, { kind: 'complete', end: 'failed' })).toMatchObject({ kind: 'refuse', message: expect.stringContaining('already ended succeeded') });
+    expect(
+      decideFence(snap('succeeded', { job: { ...snap('leased').job, state: 'succeeded' } }), undefined, ref, {
+        kind: 'complete',
+        end: 'succeeded',
+      }),
+    ).toEqual({ kind: 'repeat', jobState: 'succeeded' });
+    expect(decideFence(snap('succeeded'), undefined, ref, { kind: 'complete', end: 'failed' })).toMatchObject({
+      kind: 'refuse',
+      message: expect.stringContaining('already ended succeeded'),
+    });
     expect(decideFence(snap('failed'), undefined, ref, { kind: 'report' })).toMatchObject({ kind: 'refuse' });
   });
 
@@ -44,9 +73,14 @@ describe('decideFence', () => {
     const registry = new AttemptRegistry();
     registry.journaled('j_1', 1, { end: 'failed', jobState: 'queued', maxSeq: 4 });
     const overlay = registry.overlay('j_1', 1);
-    expect(decideFence(snap('running'), overlay, ref, { kind: 'complete', end: 'failed' })).toEqual({ kind: 'repeat', jobState: 'queued' });
+    expect(decideFence(snap('running'), overlay, ref, { kind: 'complete', end: 'failed' })).toEqual({
+      kind: 'repeat',
+      jobState: 'queued',
+    });
     expect(decideFence(snap('running'), overlay, ref, { kind: 'report' })).toMatchObject({ kind: 'refuse' });
-    expect(decideFence(snap('running'), overlay, ref, { kind: 'complete', end: 'succeeded' })).toMatchObject({ kind: 'refuse' });
+    expect(decideFence(snap('running'), overlay, ref, { kind: 'complete', end: 'succeeded' })).toMatchObject({
+      kind: 'refuse',
+    });
     registry.applied('j_1', 1);
     expect(registry.overlay('j_1', 1)).toBeUndefined();
   });
@@ -56,8 +90,12 @@ describe('predictJobState', () => {
   it('applies the contract retry decision to the snapshot', () => {
     expect(predictJobState(snap('running'), 'succeeded', 3)).toBe('succeeded');
     expect(predictJobState(snap('running'), 'failed', 3)).toBe('queued'); // retries: 1 left
-    expect(predictJobState(snap('running', { job: { ...snap('running').job, failedAttempts: 1 } }), 'failed', 3)).toBe('failed');
-    expect(predictJobState(snap('running', { job: { ...snap('running').job, cancelRequested: true } }), 'failed', 3)).toBe('cancelled');
+    expect(predictJobState(snap('running', { job: { ...snap('running').job, failedAttempts: 1 } }), 'failed', 3)).toBe(
+      'failed',
+    );
+    expect(
+      predictJobState(snap('running', { job: { ...snap('running').job, cancelRequested: true } }), 'failed', 3),
+    ).toBe('cancelled');
   });
 });
 

@@ -32,16 +32,26 @@ const LIVE = new Set(['leased', 'running']);
  * THE fencing decision for Report and Complete, synchronous with the call: from the attempt as Postgres
  * (or, while it is down, this process) last saw it, overlaid with results already journaled here.
  */
-export function decideFence(snap: AttemptSnapshot | undefined, overlay: PendingOverlay | undefined, ref: AttemptRef, call: FenceCall): FenceVerdict {
+export function decideFence(
+  snap: AttemptSnapshot | undefined,
+  overlay: PendingOverlay | undefined,
+  ref: AttemptRef,
+  call: FenceCall,
+): FenceVerdict {
   const what = `attempt ${ref.attempt} of job ${ref.jobId}`;
   if (!snap) return { kind: 'refuse', message: `superseded: no ${what}` };
-  if (snap.leaseToken !== ref.leaseToken || snap.agentId !== ref.agentId) return { kind: 'refuse', message: `superseded: the lease token of ${what} is not the current one` };
+  if (snap.leaseToken !== ref.leaseToken || snap.agentId !== ref.agentId)
+    return { kind: 'refuse', message: `superseded: the lease token of ${what} is not the current one` };
   const state = overlay?.end ?? snap.state;
   if (LIVE.has(state)) return { kind: 'accept' };
   if (state === 'lost' || state === 'superseded') {
-    return { kind: 'late', message: `superseded: ${what} ended lost (its lease expired and the job was queued again); this result is kept on the attempt as superseded` };
+    return {
+      kind: 'late',
+      message: `superseded: ${what} ended lost (its lease expired and the job was queued again); this result is kept on the attempt as superseded`,
+    };
   }
-  if (call.kind === 'complete' && state === call.end) return { kind: 'repeat', jobState: overlay?.jobState ?? snap.job.state };
+  if (call.kind === 'complete' && state === call.end)
+    return { kind: 'repeat', jobState: overlay?.jobState ?? snap.job.state };
   return { kind: 'refuse', message: `superseded: ${what} already ended ${state}` };
 }
 

@@ -26,7 +26,12 @@ export function truncationMarker(maxBytes: number): string {
  * refused: an agent told "no" would retry forever. `endsWithNewline`: whether the stored log ends with
  * a newline, so the marker starts a line of its own.
  */
-export function capLogEvents(fresh: readonly ReportEvent[], usage: LogUsage, maxBytes: number, endsWithNewline: boolean): CappedEvents {
+export function capLogEvents(
+  fresh: readonly ReportEvent[],
+  usage: LogUsage,
+  maxBytes: number,
+  endsWithNewline: boolean,
+): CappedEvents {
   const seen = new Set<number>();
   const events: ReportEvent[] = [];
   let bytes = usage.bytes;

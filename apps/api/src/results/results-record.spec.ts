@@ -1,16 +1,47 @@
 import fc from 'fast-check';
 import { decodeResult, encodeResult, type CompleteRecord, type ReportRecord } from './results-record';
 
-const base = { jobId: `j_${'0'.repeat(10)}${'a'.repeat(16)}`, attempt: 2, agentId: `a_${'b'.repeat(20)}`, leaseToken: 'f'.repeat(32), late: false, at: 1_767_225_600_000 };
+const base = {
+  jobId: `j_${'0'.repeat(10)}${'a'.repeat(16)}`,
+  attempt: 2,
+  agentId: `a_${'b'.repeat(20)}`,
+  leaseToken: 'f'.repeat(32),
+  late: false,
+  at: 1_767_225_600_000,
+};
 
 const report: ReportRecord = {
   type: 'report',
   ...base,
   events: [
-    { seq: 1, at: new Date(1_000), kind: 'step_started', step: 0, stream: null, data: null, detail: { name: 'build', try: 1 } },
-    { seq: 2, at: new Date(2_000), kind: 'log', step: 0, stream: 'stdout', data: Buffer.from([0, 1, 2, 255, 0x0a]), detail: null },
+    {
+      seq: 1,
+      at: new Date(1_000),
+      kind: 'step_started',
+      step: 0,
+      stream: null,
+      data: null,
+      detail: { name: 'build', try: 1 },
+    },
+    {
+      seq: 2,
+      at: new Date(2_000),
+      kind: 'log',
+      step: 0,
+      stream: 'stdout',
+      data: Buffer.from([0, 1, 2, 255, 0x0a]),
+      detail: null,
+    },
     { seq: 3, at: new Date(3_000), kind: 'log', step: 0, stream: 'stderr', data: Buffer.alloc(0), detail: null },
-    { seq: 4, at: new Date(4_000), kind: 'step_finished', step: 0, stream: null, data: null, detail: { exitCode: 0, signal: '', outcome: 'ok' } },
+    {
+      seq: 4,
+      at: new Date(4_000),
+      kind: 'step_finished',
+      step: 0,
+      stream: null,
+      data: null,
+      detail: { exitCode: 0, signal: '', outcome: 'ok' },
+    },
   ],
 };
 
@@ -25,9 +56,16 @@ describe('results journal records', () => {
   it('round-trip reports with binary log data (no base64) and completions', () => {
     expect(decodeResult(encodeResult(report))).toEqual(report);
     expect(decodeResult(encodeResult(complete))).toEqual(complete);
-    expect(decodeResult(encodeResult({ ...complete, outcome: { ...complete.outcome, startedAt: null, exitCode: null, reason: null } })).type).toBe('complete');
+    expect(
+      decodeResult(
+        encodeResult({ ...complete, outcome: { ...complete.outcome, startedAt: null, exitCode: null, reason: null } }),
+      ).type,
+    ).toBe('complete');
     const big = Buffer.alloc(64 * 1024, 7);
-    const encoded = encodeResult({ ...report, events: [{ ...(report.events[1] as ReportRecord['events'][number]), data: big }] });
+    const encoded = encodeResult({
+      ...report,
+      events: [{ ...(report.events[1] as ReportRecord['events'][number]), data: big }],
+    });
     expect(encoded.length).toBeLessThan(big.length + 400);
   });
 

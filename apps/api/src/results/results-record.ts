@@ -44,7 +44,14 @@ export function encodeResult(r: ResultRecord): Buffer {
   const header =
     r.type === 'report'
       ? { ...r, events: r.events.map(event) }
-      : { ...r, outcome: { ...r.outcome, startedAt: r.outcome.startedAt?.getTime() ?? null, endedAt: r.outcome.endedAt.getTime() } };
+      : {
+          ...r,
+          outcome: {
+            ...r.outcome,
+            startedAt: r.outcome.startedAt?.getTime() ?? null,
+            endedAt: r.outcome.endedAt.getTime(),
+          },
+        };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const prefix = Buffer.alloc(PREFIX_BYTES);
   MAGIC.copy(prefix, 0);
@@ -87,13 +94,17 @@ const headerSchema = z.discriminatedUnion('type', [
 
 /** Decodes and re-checks a results record; throws on anything that is not one we wrote. */
 export function decodeResult(data: Buffer): ResultRecord {
-  if (data.length < PREFIX_BYTES || data.compare(MAGIC, 0, 4, 0, 4) !== 0) throw new Error('not a results record (bad magic/version)');
+  if (data.length < PREFIX_BYTES || data.compare(MAGIC, 0, 4, 0, 4) !== 0)
+    throw new Error('not a results record (bad magic/version)');
   const jsonEnd = PREFIX_BYTES + data.readUInt32LE(4);
   if (jsonEnd > data.length) throw new Error('results record header runs past the record');
   const header = headerSchema.parse(JSON.parse(data.subarray(PREFIX_BYTES, jsonEnd).toString('utf8')));
   if (header.type === 'complete') {
     const o = header.outcome;
-    return { ...header, outcome: { ...o, startedAt: o.startedAt === null ? null : new Date(o.startedAt), endedAt: new Date(o.endedAt) } };
+    return {
+      ...header,
+      outcome: { ...o, startedAt: o.startedAt === null ? null : new Date(o.startedAt), endedAt: new Date(o.endedAt) },
+    };
   }
   let at = jsonEnd;
   const events = header.events.map(({ len, ...e }) => {

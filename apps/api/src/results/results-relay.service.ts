@@ -7,7 +7,14 @@ import { DomainEvents } from '../common/events';
 import { LOGGER, type Logger } from '../common/logger';
 import { EnqueueService } from '../dispatch/enqueue.service';
 import { RESULTS_JOURNAL } from '../journal/journal.module';
-import { APPLIED, RelayLoop, WAITING, type ApplyOutcome, type RelayBacklog, type RelayEntry } from '../journal/relay-loop';
+import {
+  APPLIED,
+  RelayLoop,
+  WAITING,
+  type ApplyOutcome,
+  type RelayBacklog,
+  type RelayEntry,
+} from '../journal/relay-loop';
 import { decodeResult, encodeResult, type ResultRecord } from './results-record';
 import { ResultsRepository, type ApplyEffect } from './results.repository';
 
@@ -75,11 +82,23 @@ export class ResultsRelayService implements OnApplicationBootstrap, BeforeApplic
       lsn = await this.journal.append(encodeResult(record));
     } catch (err) {
       const full = (err as { code?: unknown }).code === 'JOURNAL_FULL';
-      this.log[full ? 'warn' : 'error']({ err: String(err), jobId: record.jobId }, 'results journal append failed; the agent retries');
+      this.log[full ? 'warn' : 'error'](
+        { err: String(err), jobId: record.jobId },
+        'results journal append failed; the agent retries',
+      );
       // full (size limit, disk): RESOURCE_EXHAUSTED, an answer the agent backs off on without counting it
       // against its reporting breaker; the API is up, only its space is not
-      if (full) throw new DomainError('RATE_LIMITED', 'the API cannot store results right now (results journal full); retry later', { retryAfterSeconds: 5 });
-      throw new DomainError('NOT_ACCEPTING', 'the API cannot store results right now (results journal unavailable); retry', { retryAfterSeconds: 5 });
+      if (full)
+        throw new DomainError(
+          'RATE_LIMITED',
+          'the API cannot store results right now (results journal full); retry later',
+          { retryAfterSeconds: 5 },
+        );
+      throw new DomainError(
+        'NOT_ACCEPTING',
+        'the API cannot store results right now (results journal unavailable); retry',
+        { retryAfterSeconds: 5 },
+      );
     }
     this.backlog.add(lsn, record, jobState);
     this.relay.wake();
@@ -115,15 +134,27 @@ export class ResultsRelayService implements OnApplicationBootstrap, BeforeApplic
   /** Applies one record; throws when it failed (the relay loop decides: retry later, or quarantine). */
   private async applyOne(entry: Entry): Promise<void> {
     const r = entry.record;
-    const effect: ApplyEffect = r.type === 'report' ? await this.repo.applyReport(r) : await this.repo.applyComplete(r, this.config.maxLostAttempts);
+    const effect: ApplyEffect =
+      r.type === 'report'
+        ? await this.repo.applyReport(r)
+        : await this.repo.applyComplete(r, this.config.maxLostAttempts);
     await this.afterApply(r, effect);
   }
 
   private async afterApply(r: ResultRecord, effect: ApplyEffect): Promise<void> {
-    if (effect.ignored) this.log.warn({ jobId: r.jobId, attempt: r.attempt, type: r.type, why: effect.ignored }, 'results record not applied');
+    if (effect.ignored)
+      this.log.warn(
+        { jobId: r.jobId, attempt: r.attempt, type: r.type, why: effect.ignored },
+        'results record not applied',
+      );
     if (effect.attemptState) this.registry.setState(r.jobId, r.attempt, effect.attemptState, effect.jobState);
-    if (effect.attemptState === 'superseded') this.log.info({ jobId: r.jobId, attempt: r.attempt, type: r.type }, 'late result recorded on a superseded attempt');
-    if (r.type === 'report' && r.events.some((e) => e.kind === 'log')) this.events.jobChanged({ jobId: r.jobId, kind: 'log' });
+    if (effect.attemptState === 'superseded')
+      this.log.info(
+        { jobId: r.jobId, attempt: r.attempt, type: r.type },
+        'late result recorded on a superseded attempt',
+      );
+    if (r.type === 'report' && r.events.some((e) => e.kind === 'log'))
+      this.events.jobChanged({ jobId: r.jobId, kind: 'log' });
     if (effect.transition) await this.enqueue.afterTransition(effect.transition);
   }
 }
@@ -141,7 +172,14 @@ class ResultsBacklog implements RelayBacklog<ResultRecord> {
   /** `jobState`: what a completion leads to, for answering a repeat of it before it is applied. */
   add(lsn: number, record: ResultRecord, jobState?: JobState): void {
     this.entries.set(lsn, { lsn, record });
-    const end = record.type === 'complete' ? (record.late ? 'superseded' : record.outcome.end) : record.late ? 'superseded' : undefined;
+    const end =
+      record.type === 'complete'
+        ? record.late
+          ? 'superseded'
+          : record.outcome.end
+        : record.late
+          ? 'superseded'
+          : undefined;
     const maxSeq = record.type === 'report' ? record.events.reduce((m, e) => Math.max(m, e.seq), 0) : 0;
     this.registry.journaled(record.jobId, record.attempt, { end, maxSeq, jobState });
   }

@@ -5,7 +5,13 @@ import type { AttemptSnapshot } from '../common/attempt-registry';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { PG_POOL } from '../database/database.module';
 import { withTransaction, type Tx } from '../database/transaction';
-import { finishAttempt, insertEvents, LIVE_ATTEMPT_STATES, lockJobAndAttempt, type ReportEvent } from '../jobs/attempt-writes';
+import {
+  finishAttempt,
+  insertEvents,
+  LIVE_ATTEMPT_STATES,
+  lockJobAndAttempt,
+  type ReportEvent,
+} from '../jobs/attempt-writes';
 import { capLogEvents, logBytes } from './log-cap';
 import type { AttemptRow, JobRow, JobTransition } from '../jobs/job-rows';
 import type { CompleteRecord, ReportRecord } from './results-record';
@@ -47,14 +53,19 @@ export class ResultsRepository {
   ) {}
 
   async snapshot(jobId: string, attempt: number): Promise<AttemptSnapshot | undefined> {
-    const res = await this.pool.query<SnapshotRow>(`${SNAPSHOT_SQL} WHERE a.job_id = $1 AND a.n = $2`, [jobId, attempt]);
+    const res = await this.pool.query<SnapshotRow>(`${SNAPSHOT_SQL} WHERE a.job_id = $1 AND a.n = $2`, [
+      jobId,
+      attempt,
+    ]);
     const r = res.rows[0];
     return r ? toSnapshot(r) : undefined;
   }
 
   /** Every live attempt (start-up: fencing keeps working if Postgres goes away right after). */
   async liveSnapshots(limit: number): Promise<AttemptSnapshot[]> {
-    const res = await this.pool.query<SnapshotRow>(`${SNAPSHOT_SQL} WHERE a.state IN ('leased','running') LIMIT $1`, [limit]);
+    const res = await this.pool.query<SnapshotRow>(`${SNAPSHOT_SQL} WHERE a.state IN ('leased','running') LIMIT $1`, [
+      limit,
+    ]);
     return res.rows.map(toSnapshot);
   }
 
@@ -67,18 +78,29 @@ export class ResultsRepository {
       await insertEvents(tx, rec, await cappedEvents(tx, rec, Number(attempt.last_seq), this.config.maxLogBytes));
       const maxSeq = rec.events.reduce((m, e) => Math.max(m, e.seq), 0);
       const superseded = attempt.state === 'lost';
-      await tx.query(`UPDATE attempts SET last_seq = greatest(last_seq, $3), state = CASE WHEN state = 'lost' THEN 'superseded' ELSE state END WHERE job_id = $1 AND n = $2`, [
-        rec.jobId,
-        rec.attempt,
-        maxSeq,
-      ]);
+      await tx.query(
+        `UPDATE attempts SET last_seq = greatest(last_seq, $3), state = CASE WHEN state = 'lost' THEN 'superseded' ELSE state END WHERE job_id = $1 AND n = $2`,
+        [rec.jobId, rec.attempt, maxSeq],
+      );
       if (superseded) return { attemptState: 'superseded' };
-      const started = rec.events.filter((e) => e.kind === 'step_started').sort((a, b) => a.at.getTime() - b.at.getTime())[0];
+      const started = rec.events
+        .filter((e) => e.kind === 'step_started')
+        .sort((a, b) => a.at.getTime() - b.at.getTime())[0];
       if (!started || attempt.state !== 'leased') return { attemptState: attempt.state };
-      await tx.query(`UPDATE attempts SET state = 'running', started_at = coalesce(started_at, $3) WHERE job_id = $1 AND n = $2`, [rec.jobId, rec.attempt, started.at]);
-      const moved = await tx.query(`UPDATE jobs SET state = 'running', updated_at = $2 WHERE id = $1 AND state = 'leased'`, [rec.jobId, new Date(rec.at)]);
+      await tx.query(
+        `UPDATE attempts SET state = 'running', started_at = coalesce(started_at, $3) WHERE job_id = $1 AND n = $2`,
+        [rec.jobId, rec.attempt, started.at],
+      );
+      const moved = await tx.query(
+        `UPDATE jobs SET state = 'running', updated_at = $2 WHERE id = $1 AND state = 'leased'`,
+        [rec.jobId, new Date(rec.at)],
+      );
       if ((moved.rowCount ?? 0) === 0) return { attemptState: 'running' };
-      return { attemptState: 'running', jobState: 'running', transition: { jobId: job.id, pool: job.pool, labels: job.labels, state: 'running' } };
+      return {
+        attemptState: 'running',
+        jobState: 'running',
+        transition: { jobId: job.id, pool: job.pool, labels: job.labels, state: 'running' },
+      };
     });
   }
 
@@ -110,8 +132,23 @@ const SNAPSHOT_SQL = `SELECT a.job_id, a.n, a.agent_id, a.lease_token, a.state, 
   j.lost_attempts, j.cancel_requested, jsonb_array_length(j.spec->'steps') AS steps FROM attempts a JOIN jobs j ON j.id = a.job_id`;
 
 function toSnapshot(r: SnapshotRow): AttemptSnapshot {
-  const job = { state: r.job_state, retries: r.retries, failedAttempts: r.failed_attempts, lostAttempts: r.lost_attempts, cancelRequested: r.cancel_requested };
-  return { jobId: r.job_id, attempt: r.n, agentId: r.agent_id, leaseToken: r.lease_token, state: r.state, lastSeq: Number(r.last_seq), ...(r.steps === null ? {} : { steps: r.steps }), job };
+  const job = {
+    state: r.job_state,
+    retries: r.retries,
+    failedAttempts: r.failed_attempts,
+    lostAttempts: r.lost_attempts,
+    cancelRequested: r.cancel_requested,
+  };
+  return {
+    jobId: r.job_id,
+    attempt: r.n,
+    agentId: r.agent_id,
+    leaseToken: r.lease_token,
+    state: r.state,
+    lastSeq: Number(r.last_seq),
+    ...(r.steps === null ? {} : { steps: r.steps }),
+    job,
+  };
 }
 
 /**
@@ -121,13 +158,20 @@ function toSnapshot(r: SnapshotRow): AttemptSnapshot {
 async function cappedEvents(tx: Tx, rec: ReportRecord, lastSeq: number, maxBytes: number): Promise<ReportEvent[]> {
   if (logBytes(rec.events) === 0) return rec.events;
   const fresh = await unstoredEvents(tx, rec, lastSeq);
-  const usage = await tx.query<{ bytes: string; truncated: boolean }>('SELECT log_bytes AS bytes, log_truncated AS truncated FROM jobs WHERE id = $1', [rec.jobId]);
+  const usage = await tx.query<{ bytes: string; truncated: boolean }>(
+    'SELECT log_bytes AS bytes, log_truncated AS truncated FROM jobs WHERE id = $1',
+    [rec.jobId],
+  );
   const row = usage.rows[0];
   const stored = { bytes: Number(row?.bytes ?? 0), truncated: row?.truncated ?? false };
   const cuts = !stored.truncated && stored.bytes + logBytes(fresh) > maxBytes;
   const capped = capLogEvents(fresh, stored, maxBytes, cuts ? await endsWithNewline(tx, rec.jobId) : true);
   if (capped.addedBytes > 0 || capped.truncatedNow) {
-    await tx.query('UPDATE jobs SET log_bytes = log_bytes + $2, log_truncated = log_truncated OR $3 WHERE id = $1', [rec.jobId, capped.addedBytes, capped.truncatedNow]);
+    await tx.query('UPDATE jobs SET log_bytes = log_bytes + $2, log_truncated = log_truncated OR $3 WHERE id = $1', [
+      rec.jobId,
+      capped.addedBytes,
+      capped.truncatedNow,
+    ]);
   }
   return capped.events;
 }
@@ -136,7 +180,10 @@ async function cappedEvents(tx: Tx, rec: ReportRecord, lastSeq: number, maxBytes
 async function unstoredEvents(tx: Tx, rec: ReportRecord, lastSeq: number): Promise<ReportEvent[]> {
   if (rec.events.every((e) => e.seq > lastSeq)) return rec.events;
   const seqs = rec.events.map((e) => e.seq);
-  const res = await tx.query<{ seq: string }>('SELECT seq FROM attempt_events WHERE job_id = $1 AND attempt = $2 AND seq = ANY($3::bigint[])', [rec.jobId, rec.attempt, seqs]);
+  const res = await tx.query<{ seq: string }>(
+    'SELECT seq FROM attempt_events WHERE job_id = $1 AND attempt = $2 AND seq = ANY($3::bigint[])',
+    [rec.jobId, rec.attempt, seqs],
+  );
   const stored = new Set(res.rows.map((r) => Number(r.seq)));
   return rec.events.filter((e) => !stored.has(e.seq));
 }
@@ -152,9 +199,13 @@ async function endsWithNewline(tx: Tx, jobId: string): Promise<boolean> {
 }
 
 /** The job and attempt rows, locked, when the record's lease is the attempt's lease. */
-async function lockMatching(tx: Tx, rec: ReportRecord | CompleteRecord): Promise<{ job: JobRow; attempt: AttemptRow } | { ignored: string }> {
+async function lockMatching(
+  tx: Tx,
+  rec: ReportRecord | CompleteRecord,
+): Promise<{ job: JobRow; attempt: AttemptRow } | { ignored: string }> {
   const { job, attempt } = await lockJobAndAttempt(tx, rec.jobId, rec.attempt);
   if (!job || !attempt) return { ignored: 'no such attempt' };
-  if (attempt.lease_token !== rec.leaseToken || attempt.agent_id !== rec.agentId) return { ignored: 'lease token or agent does not match the attempt' };
+  if (attempt.lease_token !== rec.leaseToken || attempt.agent_id !== rec.agentId)
+    return { ignored: 'lease token or agent does not match the attempt' };
   return { job, attempt };
 }

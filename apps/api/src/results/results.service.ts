@@ -40,14 +40,22 @@ export class ResultsService {
     const ref = { jobId: r.jobId, attempt: r.attempt, leaseToken: r.leaseToken, agentId: agent.id };
     const events = req.events.map((e) => toReportEvent(e, this.clock.now()));
     const { snap, verdict } = await this.fence(ref, { kind: 'report' }).catch((err: unknown) => {
-      if (isDomainError(err) && err.code === 'SUPERSEDED') this.metrics.reportEvents.inc({ result: 'rejected' }, events.length);
+      if (isDomainError(err) && err.code === 'SUPERSEDED')
+        this.metrics.reportEvents.inc({ result: 'rejected' }, events.length);
       throw err;
     });
     if (verdict.kind === 'accept' || verdict.kind === 'late') checkStepIndexes(req.events, snap.steps);
-    this.countReport(events, verdict.kind === 'refuse' || verdict.kind === 'late' || verdict.kind === 'repeat' ? Infinity : Math.max(snap.lastSeq, this.registry.overlay(ref.jobId, ref.attempt)?.maxSeq ?? 0));
+    this.countReport(
+      events,
+      verdict.kind === 'refuse' || verdict.kind === 'late' || verdict.kind === 'repeat'
+        ? Infinity
+        : Math.max(snap.lastSeq, this.registry.overlay(ref.jobId, ref.attempt)?.maxSeq ?? 0),
+    );
     if (verdict.kind === 'refuse') throw superseded(verdict.message);
-    if (verdict.kind === 'repeat') throw superseded(`superseded: attempt ${ref.attempt} of job ${ref.jobId} already ended`); // (only completions repeat)
-    if (events.length > 0 || verdict.kind === 'late') await this.relay.submit({ type: 'report', ...ref, late: verdict.kind === 'late', at: this.clock.now(), events });
+    if (verdict.kind === 'repeat')
+      throw superseded(`superseded: attempt ${ref.attempt} of job ${ref.jobId} already ended`); // (only completions repeat)
+    if (events.length > 0 || verdict.kind === 'late')
+      await this.relay.submit({ type: 'report', ...ref, late: verdict.kind === 'late', at: this.clock.now(), events });
     if (verdict.kind === 'late') throw superseded(verdict.message);
     const overlay = this.registry.overlay(ref.jobId, ref.attempt);
     return { ackedSeq: Math.max(snap.lastSeq, overlay?.maxSeq ?? 0) };
@@ -58,7 +66,8 @@ export class ResultsService {
     const c = validateComplete(req, now);
     const outcome: AttemptOutcome = {
       end: OUTCOMES[c.outcome] ?? 'failed',
-      exitCode: c.outcome === 'OUTCOME_SUCCEEDED' || c.outcome === 'OUTCOME_FAILED' ? req.exitCode : req.exitCode || null,
+      exitCode:
+        c.outcome === 'OUTCOME_SUCCEEDED' || c.outcome === 'OUTCOME_FAILED' ? req.exitCode : req.exitCode || null,
       reason: c.reason || null,
       startedAt: c.startedAtMs > 0 ? new Date(c.startedAtMs) : null,
       endedAt: c.endedAtMs > 0 ? new Date(c.endedAtMs) : new Date(now),
@@ -67,7 +76,8 @@ export class ResultsService {
     const { snap, verdict } = await this.fence(ref, { kind: 'complete', end: outcome.end });
     if (verdict.kind === 'refuse') throw superseded(verdict.message);
     if (verdict.kind === 'repeat') return { jobState: verdict.jobState };
-    const jobState = verdict.kind === 'late' ? snap.job.state : predictJobState(snap, outcome.end, this.config.maxLostAttempts);
+    const jobState =
+      verdict.kind === 'late' ? snap.job.state : predictJobState(snap, outcome.end, this.config.maxLostAttempts);
     await this.relay.submit({ type: 'complete', ...ref, late: verdict.kind === 'late', at: now, outcome }, jobState);
     if (verdict.kind === 'late') throw superseded(verdict.message);
     return { jobState };
@@ -85,7 +95,10 @@ export class ResultsService {
   private async fence(ref: AttemptRef, call: FenceCall): Promise<{ snap: AttemptSnapshot; verdict: FenceVerdict }> {
     const snap = await this.snapshot(ref.jobId, ref.attempt);
     const verdict = decideFence(snap, this.registry.overlay(ref.jobId, ref.attempt), ref, call);
-    if (!snap) throw superseded(verdict.kind === 'refuse' ? verdict.message : `superseded: no attempt ${ref.attempt} of job ${ref.jobId}`);
+    if (!snap)
+      throw superseded(
+        verdict.kind === 'refuse' ? verdict.message : `superseded: no attempt ${ref.attempt} of job ${ref.jobId}`,
+      );
     return { snap, verdict };
   }
 
@@ -108,9 +121,24 @@ function superseded(message: string): DomainError {
 
 function toReportEvent(e: pb.AttemptEvent__Output, nowMs: number): ReportEvent {
   const base = { seq: e.seq, at: new Date(e.atMs > 0 ? e.atMs : nowMs) };
-  if (e.kind === 'log' && e.log) return { ...base, kind: 'log', step: e.log.step, stream: e.log.stream === 'stderr' ? 'stderr' : 'stdout', data: e.log.data, detail: null };
+  if (e.kind === 'log' && e.log)
+    return {
+      ...base,
+      kind: 'log',
+      step: e.log.step,
+      stream: e.log.stream === 'stderr' ? 'stderr' : 'stdout',
+      data: e.log.data,
+      detail: null,
+    };
   if (e.kind === 'stepStarted' && e.stepStarted) {
-    return { ...base, kind: 'step_started', step: e.stepStarted.step, stream: null, data: null, detail: { name: cut(e.stepStarted.name, 200), try: e.stepStarted.try } };
+    return {
+      ...base,
+      kind: 'step_started',
+      step: e.stepStarted.step,
+      stream: null,
+      data: null,
+      detail: { name: cut(e.stepStarted.name, 200), try: e.stepStarted.try },
+    };
   }
   const f = e.stepFinished;
   return {

@@ -17,7 +17,8 @@ const agent = (over: Partial<FleetAgentRow>): FleetAgentRow => ({
   ...over,
 });
 
-const lines = (text: string, name: string): string[] => text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+const lines = (text: string, name: string): string[] =>
+  text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
 
 describe('queue gauges', () => {
   it('follow pools as they appear and disappear (a vanished pool is not reported forever)', async () => {
@@ -38,7 +39,11 @@ describe('queue gauges', () => {
 describe('fleet gauges', () => {
   it('counts agents by pool and state with every state of a known pool present', async () => {
     const m = newApiMetrics();
-    setFleetGauges(m, [agent({}), agent({ id: 'ag_2', state: 'draining' }), agent({ id: 'ag_3', pool: 'gpu', state: 'lost' })]);
+    setFleetGauges(m, [
+      agent({}),
+      agent({ id: 'ag_2', state: 'draining' }),
+      agent({ id: 'ag_3', pool: 'gpu', state: 'lost' }),
+    ]);
     const text = await m.render();
     expect(lines(text, 'jr_fleet_agents').sort()).toEqual(
       [
@@ -54,15 +59,35 @@ describe('fleet gauges', () => {
 
   it('reports breaker and outbox per live agent, and drops an agent once it is lost', async () => {
     const m = newApiMetrics();
-    setFleetGauges(m, [agent({ breakerState: 'open', outboxDepth: 17, outboxOldestAgeSeconds: 42 }), agent({ id: 'ag_2', name: 'host-2' })]);
+    setFleetGauges(m, [
+      agent({ breakerState: 'open', outboxDepth: 17, outboxOldestAgeSeconds: 42 }),
+      agent({ id: 'ag_2', name: 'host-2' }),
+    ]);
     let text = await m.render();
-    expect(lines(text, 'jr_fleet_breaker_open')).toEqual(['jr_fleet_breaker_open{agent="ag_1",pool="default"} 1', 'jr_fleet_breaker_open{agent="ag_2",pool="default"} 0']);
+    expect(lines(text, 'jr_fleet_breaker_open')).toEqual([
+      'jr_fleet_breaker_open{agent="ag_1",pool="default"} 1',
+      'jr_fleet_breaker_open{agent="ag_2",pool="default"} 0',
+    ]);
     expect(lines(text, 'jr_fleet_outbox_depth')).toContain('jr_fleet_outbox_depth{agent="ag_1",pool="default"} 17');
-    expect(lines(text, 'jr_fleet_outbox_oldest_age_seconds')).toContain('jr_fleet_outbox_oldest_age_seconds{agent="ag_1",pool="default"} 42');
-    expect(lines(text, 'jr_fleet_agent_info')).toContain('jr_fleet_agent_info{agent="ag_2",name="host-2",pool="default",version="0.1.0"} 1');
-    setFleetGauges(m, [agent({ state: 'lost', breakerState: 'open', outboxDepth: 17 }), agent({ id: 'ag_2', name: 'host-2' })]);
+    expect(lines(text, 'jr_fleet_outbox_oldest_age_seconds')).toContain(
+      'jr_fleet_outbox_oldest_age_seconds{agent="ag_1",pool="default"} 42',
+    );
+    expect(lines(text, 'jr_fleet_agent_info')).toContain(
+      'jr_fleet_agent_info{agent="ag_2",name="host-2",pool="default",version="0.1.0"} 1',
+    );
+    setFleetGauges(m, [
+      agent({ state: 'lost', breakerState: 'open', outboxDepth: 17 }),
+      agent({ id: 'ag_2', name: 'host-2' }),
+    ]);
     text = await m.render();
-    for (const name of ['jr_fleet_breaker_open', 'jr_fleet_outbox_depth', 'jr_fleet_slots', 'jr_fleet_running_attempts', 'jr_fleet_agent_info', 'jr_fleet_last_heartbeat_timestamp_seconds']) {
+    for (const name of [
+      'jr_fleet_breaker_open',
+      'jr_fleet_outbox_depth',
+      'jr_fleet_slots',
+      'jr_fleet_running_attempts',
+      'jr_fleet_agent_info',
+      'jr_fleet_last_heartbeat_timestamp_seconds',
+    ]) {
       expect(lines(text, name).some((l) => l.includes('agent="ag_1"'))).toBe(false);
       expect(lines(text, name).some((l) => l.includes('agent="ag_2"'))).toBe(true);
     }

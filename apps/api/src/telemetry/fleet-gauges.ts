@@ -16,7 +16,8 @@ export function setQueueGauges(m: ApiMetrics, rows: PoolQueueRow[]): void {
  */
 export function setFleetGauges(m: ApiMetrics, agents: FleetAgentRow[]): void {
   const counts = new Map<string, number>();
-  for (const pool of new Set(agents.map((a) => a.pool))) for (const state of AGENT_STATES) counts.set(`${pool}\u0000${state}`, 0);
+  for (const pool of new Set(agents.map((a) => a.pool)))
+    for (const state of AGENT_STATES) counts.set(`${pool}\u0000${state}`, 0);
   for (const a of agents) counts.set(`${a.pool}\u0000${a.state}`, (counts.get(`${a.pool}\u0000${a.state}`) ?? 0) + 1);
   m.fleetAgents.replaceAll(
     [...counts].map(([key, value]) => {
@@ -25,12 +26,22 @@ export function setFleetGauges(m: ApiMetrics, agents: FleetAgentRow[]): void {
     }),
   );
   const live = agents.filter((a) => a.state !== 'lost');
-  const per = (value: (a: FleetAgentRow) => number): Array<Row<'agent' | 'pool'>> => live.map((a) => ({ labels: { agent: a.id, pool: a.pool }, value: value(a) }));
-  m.fleetAgentInfo.replaceAll(live.map((a) => ({ labels: { agent: a.id, name: a.name, pool: a.pool, version: a.version || 'unknown' }, value: 1 })));
+  const per = (value: (a: FleetAgentRow) => number): Array<Row<'agent' | 'pool'>> =>
+    live.map((a) => ({ labels: { agent: a.id, pool: a.pool }, value: value(a) }));
+  m.fleetAgentInfo.replaceAll(
+    live.map((a) => ({
+      labels: { agent: a.id, name: a.name, pool: a.pool, version: a.version || 'unknown' },
+      value: 1,
+    })),
+  );
   m.fleetSlots.replaceAll(per((a) => a.slots));
   m.fleetRunning.replaceAll(per((a) => a.running));
   m.fleetBreakerOpen.replaceAll(per((a) => (a.breakerState === 'open' ? 1 : 0)));
   m.fleetOutboxDepth.replaceAll(per((a) => a.outboxDepth));
   m.fleetOutboxOldestAge.replaceAll(per((a) => a.outboxOldestAgeSeconds));
-  m.fleetLastHeartbeat.replaceAll(live.filter((a) => a.lastHeartbeatSeconds !== null).map((a) => ({ labels: { agent: a.id, pool: a.pool }, value: a.lastHeartbeatSeconds ?? 0 })));
+  m.fleetLastHeartbeat.replaceAll(
+    live
+      .filter((a) => a.lastHeartbeatSeconds !== null)
+      .map((a) => ({ labels: { agent: a.id, pool: a.pool }, value: a.lastHeartbeatSeconds ?? 0 })),
+  );
 }

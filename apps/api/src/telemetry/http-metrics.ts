@@ -12,6 +12,12 @@ export function observeHttpRequests(server: Server, metrics: ApiMetrics): void {
   server.prependListener('request', (req: IncomingMessage & RoutedRequest, res: ServerResponse) => {
     const end = metrics.httpDuration.startTimer();
     // 'close' follows 'finish' on a completed response and comes alone when the client went first: one listener
-    res.once('close', () => end({ method: methodLabel(req.method), route: routeLabel(req), status: res.writableFinished ? String(res.statusCode) : '499' }));
+    res.once('close', () =>
+      end({
+        method: methodLabel(req.method),
+        route: routeLabel(req),
+        status: res.writableFinished ? String(res.statusCode) : '499',
+      }),
+    );
   });
 }

@@ -25,7 +25,9 @@ export class MetricsCollectors implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap(): void {
-    this.metrics.beforeScrape(async () => setQueueGauges(this.metrics, await this.repo.queues(new Date(this.clock.now()))));
+    this.metrics.beforeScrape(async () =>
+      setQueueGauges(this.metrics, await this.repo.queues(new Date(this.clock.now()))),
+    );
     this.metrics.beforeScrape(async () => setFleetGauges(this.metrics, await this.repo.fleet()));
     this.metrics.beforeScrape(() => {
       this.journal('intake', this.intake);

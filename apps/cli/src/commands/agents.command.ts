@@ -10,7 +10,9 @@ import { formatDurationMs } from '@jr/contracts';
 export function registerAgents(program: Command, ctx: Context, setExit: SetExit): void {
   const agents = program
     .command('agents')
-    .description('agents: pool, labels, state (active, draining, stale, lost), last heartbeat, running jobs, reporting breaker, spool depth')
+    .description(
+      'agents: pool, labels, state (active, draining, stale, lost), last heartbeat, running jobs, reporting breaker, spool depth',
+    )
     .option('--json', 'print the agents as one JSON document')
     .action(async (opts: { json?: boolean }) => {
       const list = await ctx.api().agents();
@@ -49,18 +51,24 @@ export function registerAgents(program: Command, ctx: Context, setExit: SetExit)
     .action(async (id: string) => {
       const { state } = await ctx.api().undrain(id);
       const heartbeating = state === 'active' || state === 'draining';
-      say(ctx.io, `undrained ${clean(id)}: ${heartbeating ? 'it leases jobs again from its next heartbeat' : `it is ${clean(state)}, and leases jobs again once it heartbeats`}`);
+      say(
+        ctx.io,
+        `undrained ${clean(id)}: ${heartbeating ? 'it leases jobs again from its next heartbeat' : `it is ${clean(state)}, and leases jobs again once it heartbeats`}`,
+      );
       setExit(EXIT.OK);
     });
 
   agents
     .command('rm')
-    .description("remove an agent's record (its credential ends); refused while it heartbeats or runs attempts, unless --force")
+    .description(
+      "remove an agent's record (its credential ends); refused while it heartbeats or runs attempts, unless --force",
+    )
     .argument('<id>', 'agent id', parseId)
     .option('--force', 'remove it anyway: its running attempts end lost and their jobs go back to the queue')
     .action(async (id: string, opts: { force?: boolean }) => {
       const { attemptsEnded } = await ctx.api().removeAgent(id, opts.force === true);
-      const ended = attemptsEnded > 0 ? `; ${attemptsEnded} running attempt(s) end lost and their jobs go back to the queue` : '';
+      const ended =
+        attemptsEnded > 0 ? `; ${attemptsEnded} running attempt(s) end lost and their jobs go back to the queue` : '';
       say(ctx.io, `removed agent ${clean(id)}${ended}`);
       setExit(EXIT.OK);
     });
@@ -88,7 +96,8 @@ function agentState(a: AgentAnswer): string {
 
 /** The age by the API's clock when it says (a skewed local clock cannot hide a silent agent); else from the timestamp. */
 function heartbeat(a: AgentAnswer, now: number): string {
-  if (a.heartbeatAgeMs !== null && Number.isFinite(a.heartbeatAgeMs) && a.heartbeatAgeMs >= 0) return `${formatDurationMs(a.heartbeatAgeMs)} ago`;
+  if (a.heartbeatAgeMs !== null && Number.isFinite(a.heartbeatAgeMs) && a.heartbeatAgeMs >= 0)
+    return `${formatDurationMs(a.heartbeatAgeMs)} ago`;
   return a.lastHeartbeatAt ? age(a.lastHeartbeatAt, now) : 'never';
 }
 

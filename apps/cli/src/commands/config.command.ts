@@ -49,7 +49,8 @@ function registerReading(config: Command, ctx: Context, setExit: SetExit): void 
     .action((opts: { json?: boolean }) => {
       const file = load(ctx);
       if (opts.json) printJson(ctx.io, contextsDocument(file));
-      else if (Object.keys(file.contexts).length === 0) say(ctx.io, `no contexts in ${file.path}; add one with jr config set-context NAME --api-url URL`);
+      else if (Object.keys(file.contexts).length === 0)
+        say(ctx.io, `no contexts in ${file.path}; add one with jr config set-context NAME --api-url URL`);
       else ctx.io.stdout.write(renderContexts(file));
       setExit(EXIT.OK);
     });
@@ -59,11 +60,11 @@ function registerReading(config: Command, ctx: Context, setExit: SetExit): void 
     .description('print the name of the current context')
     .action(() => {
       const file = load(ctx);
-      if (file.currentContext === undefined) throw new UsageError(`no current context in ${file.path}; pick one with jr config use-context NAME`);
+      if (file.currentContext === undefined)
+        throw new UsageError(`no current context in ${file.path}; pick one with jr config use-context NAME`);
       ctx.io.stdout.write(`${file.currentContext}\n`);
       setExit(EXIT.OK);
     });
-
 }
 
 function registerWriting(config: Command, ctx: Context, setExit: SetExit): void {
@@ -88,7 +89,8 @@ function registerWriting(config: Command, ctx: Context, setExit: SetExit): void 
     .option('--token-file <path>', 'a file holding the token (read at each use)')
     .option('--ca-file <path>', 'PEM bundle of CAs to trust for the API')
     .action((name: string, opts: SetContextOptions) => {
-      if (opts.token !== undefined && opts.tokenFile !== undefined) throw new UsageError('give --token or --token-file, not both');
+      if (opts.token !== undefined && opts.tokenFile !== undefined)
+        throw new UsageError('give --token or --token-file, not both');
       load(ctx); // refuse to edit a file we cannot read
       const file = updateConfigFile(ctx.io.env, (doc) => applyContext(doc, name, opts));
       say(ctx.io, `context ${name} saved in ${file}`);
@@ -139,7 +141,9 @@ function absolute(p: string): string {
 
 function unknownContext(file: ConfigFile, name: string): UsageError {
   const known = Object.keys(file.contexts);
-  return new UsageError(`no context ${name} in ${file.path}${known.length > 0 ? `; contexts: ${known.join(', ')}` : ''}`);
+  return new UsageError(
+    `no context ${name} in ${file.path}${known.length > 0 ? `; contexts: ${known.join(', ')}` : ''}`,
+  );
 }
 
 function renderContexts(file: ConfigFile): string {
@@ -169,6 +173,9 @@ function contextsDocument(file: ConfigFile): unknown {
 }
 
 export function parseContextName(value: string): string {
-  if (!CONTEXT_NAME_RE.test(value)) throw new InvalidArgumentError('context names are letters, digits and _ . @ : - (at most 63, starting with a letter or digit).');
+  if (!CONTEXT_NAME_RE.test(value))
+    throw new InvalidArgumentError(
+      'context names are letters, digits and _ . @ : - (at most 63, starting with a letter or digit).',
+    );
   return value;
 }

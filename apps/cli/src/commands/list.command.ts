@@ -32,10 +32,13 @@ export function registerList(program: Command, ctx: Context, setExit: SetExit): 
     .option('--all', 'every page, in one table (or one JSON document); not with --limit')
     .option('--json', 'print the page as one JSON document {items, nextCursor}')
     .action(async (opts: ListOptions) => {
-      if (opts.all && opts.limit !== undefined) throw new UsageError('--all walks every page; give --all or --limit, not both');
+      if (opts.all && opts.limit !== undefined)
+        throw new UsageError('--all walks every page; give --all or --limit, not both');
       const filters = { state: opts.state, pool: opts.pool };
       const api = ctx.api();
-      const page = opts.all ? await allPages(api, filters, opts.cursor) : await api.listJobs({ ...filters, limit: opts.limit, cursor: opts.cursor });
+      const page = opts.all
+        ? await allPages(api, filters, opts.cursor)
+        : await api.listJobs({ ...filters, limit: opts.limit, cursor: opts.cursor });
       if (opts.json) printJson(ctx.io, page);
       else if (page.items.length === 0) ctx.io.stderr.write('no jobs\n');
       else ctx.io.stdout.write(renderJobs(page.items, ctx));
@@ -45,14 +48,22 @@ export function registerList(program: Command, ctx: Context, setExit: SetExit): 
 }
 
 /** Every page from `cursor` on; a server whose cursors go round in circles is an unusable answer, not a hang. */
-async function allPages(api: JobsApi, filters: { state?: JobState; pool?: string }, cursor: string | undefined): Promise<JobPageAnswer> {
+async function allPages(
+  api: JobsApi,
+  filters: { state?: JobState; pool?: string },
+  cursor: string | undefined,
+): Promise<JobPageAnswer> {
   const items: JobAnswer[] = [];
   const seen = new Set<string>();
-  for (let next = cursor; ; ) {
+  for (let next = cursor; ;) {
     const page = await api.listJobs({ ...filters, limit: ALL_PAGE_SIZE, cursor: next });
     items.push(...page.items);
     if (!page.nextCursor) return { items, nextCursor: null };
-    if (seen.has(page.nextCursor) || page.items.length === 0) throw new CliError(EXIT.BAD_ANSWER, `the API's pages of jobs do not end (cursor ${clean(page.nextCursor, 100)} again)`);
+    if (seen.has(page.nextCursor) || page.items.length === 0)
+      throw new CliError(
+        EXIT.BAD_ANSWER,
+        `the API's pages of jobs do not end (cursor ${clean(page.nextCursor, 100)} again)`,
+      );
     seen.add(page.nextCursor);
     next = page.nextCursor;
   }
@@ -60,8 +71,17 @@ async function allPages(api: JobsApi, filters: { state?: JobState; pool?: string
 
 function renderJobs(jobs: readonly JobAnswer[], ctx: Context): string {
   const now = ctx.clock.now();
-  const rows = jobs.map((j) => [clean(j.id), clean(j.name, 40), clean(j.state), j.exitCode === null ? '-' : String(j.exitCode), duration(j.durationMs), clean(j.pool), age(j.createdAt, now)]);
-  const paint = (row: number, col: number, text: string): string => (col === 2 ? ctx.colors.state(text, jobs[row]?.state ?? '') : text);
+  const rows = jobs.map((j) => [
+    clean(j.id),
+    clean(j.name, 40),
+    clean(j.state),
+    j.exitCode === null ? '-' : String(j.exitCode),
+    duration(j.durationMs),
+    clean(j.pool),
+    age(j.createdAt, now),
+  ]);
+  const paint = (row: number, col: number, text: string): string =>
+    col === 2 ? ctx.colors.state(text, jobs[row]?.state ?? '') : text;
   return formatTable(['ID', 'NAME', 'STATE', 'EXIT', 'DURATION', 'POOL', 'AGE'], rows, paint);
 }
 

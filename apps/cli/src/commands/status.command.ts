@@ -58,20 +58,36 @@ function failedStepText(job: JobAnswer): string {
 
 function renderSteps(steps: readonly StepAnswer[], colors: Colors): string {
   if (steps.length === 0) return '';
-  const rows = steps.map((s) => [String(s.index + 1), clean(s.name, 40), clean(s.state), s.exitCode === null ? '-' : String(s.exitCode), duration(s.durationMs)]);
-  const paint = (row: number, col: number, text: string): string => (col === 2 ? colors.state(text, steps[row]?.state ?? '') : text);
+  const rows = steps.map((s) => [
+    String(s.index + 1),
+    clean(s.name, 40),
+    clean(s.state),
+    s.exitCode === null ? '-' : String(s.exitCode),
+    duration(s.durationMs),
+  ]);
+  const paint = (row: number, col: number, text: string): string =>
+    col === 2 ? colors.state(text, steps[row]?.state ?? '') : text;
   return `steps:\n${indent(formatTable(['#', 'NAME', 'STATE', 'EXIT', 'DURATION'], rows, paint))}`;
 }
 
 function renderAttempts(attempts: readonly AttemptAnswer[], colors: Colors): string {
   if (attempts.length === 0) return 'attempts:  none yet\n';
-  const paint = (row: number, col: number, text: string): string => (col === 2 ? colors.state(text, attempts[row]?.state ?? '') : text);
+  const paint = (row: number, col: number, text: string): string =>
+    col === 2 ? colors.state(text, attempts[row]?.state ?? '') : text;
   return `attempts:\n${indent(formatTable(['#', 'AGENT', 'STATE', 'EXIT', 'STARTED', 'ENDED', 'DURATION'], attempts.map(attemptRow), paint))}`;
 }
 
 function attemptRow(a: AttemptAnswer): string[] {
   const state = `${clean(a.state)}${a.reason ? ` (${clean(a.reason)})` : ''}`;
-  return [String(a.n), clean(a.agentId), state, a.exitCode === null ? '-' : String(a.exitCode), timestamp(a.startedAt), timestamp(a.endedAt), between(a.startedAt, a.endedAt)];
+  return [
+    String(a.n),
+    clean(a.agentId),
+    state,
+    a.exitCode === null ? '-' : String(a.exitCode),
+    timestamp(a.startedAt),
+    timestamp(a.endedAt),
+    between(a.startedAt, a.endedAt),
+  ];
 }
 
 /** A duration in milliseconds from the API, or "-" when absent (or not a sane number). */

@@ -2,7 +2,13 @@ import type { Command } from 'commander';
 import { ApiError, UsageError } from '../cli-error';
 import type { Context, SetExit } from '../context';
 import { EXIT } from '../exit-codes';
-import { documentFromCommand, documentFromFile, validateDocument, type JobDocument, type JobFlags } from '../job-document';
+import {
+  documentFromCommand,
+  documentFromFile,
+  validateDocument,
+  type JobDocument,
+  type JobFlags,
+} from '../job-document';
 import { readJobFile } from '../job-file';
 import {
   collect,
@@ -59,9 +65,15 @@ export function registerSubmit(program: Command, ctx: Context, setExit: SetExit)
     .option('--retries <n>', 're-runs after a failed attempt (0-10)', parseRetries)
     .option('--env <K=V>', 'environment variable for the steps (repeatable)', collect(parseEnv))
     .option('--idempotency-key <key>', 'submitting again with the same key answers the same job', parseIdempotencyKey)
-    .option('--wait', "wait for the job to end, printing its output on stdout and its outcome on stderr; exit with the outcome")
+    .option(
+      '--wait',
+      'wait for the job to end, printing its output on stdout and its outcome on stderr; exit with the outcome',
+    )
     .option('--wait-timeout <duration>', 'with --wait: stop waiting after this long (exit 7)', parseDurationFlag)
-    .option('--json', 'print one JSON document on stdout: {id,state}, or the final job with --wait (and not the output)')
+    .option(
+      '--json',
+      'print one JSON document on stdout: {id,state}, or the final job with --wait (and not the output)',
+    )
     .option('-q, --quiet', 'with --wait: wait silently (only the id on stdout, and the exit code)')
     .passThroughOptions()
     .action(async (command: string[], opts: SubmitOptions) => setExit(await submit(ctx, command, opts)));
@@ -103,7 +115,10 @@ async function buildDocument(ctx: Context, command: string[], opts: SubmitOption
   if (opts.file === undefined) {
     const only = command.length === 1 ? command[0] : undefined;
     if (only !== undefined && /\s/.test(only)) {
-      say(ctx.io, `note: running ${JSON.stringify(clean(only))} as one program name (argv, no shell); use --shell to run a command line`);
+      say(
+        ctx.io,
+        `note: running ${JSON.stringify(clean(only))} as one program name (argv, no shell); use --shell to run a command line`,
+      );
     }
     return documentFromCommand(command, flags);
   }

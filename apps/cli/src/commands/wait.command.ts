@@ -19,7 +19,7 @@ export function registerWait(program: Command, ctx: Context, setExit: SetExit): 
   program
     .command('wait')
     .description(
-      "block until the job ends, printing its output (stdout) and then its outcome (stderr); exit with the outcome " +
+      'block until the job ends, printing its output (stdout) and then its outcome (stderr); exit with the outcome ' +
         '(0 succeeded, 1 failed, 2 cancelled, 3 timed out, 6 gave up after its attempts, 7 this wait timed out, 130 Ctrl-C: the job goes on)',
     )
     .argument('<id>', 'job id', parseId)
@@ -27,7 +27,9 @@ export function registerWait(program: Command, ctx: Context, setExit: SetExit): 
     .option('--json', 'print the final job as one JSON document (and not the output)')
     .option('-q, --quiet', 'wait silently: no output, no progress, only the exit code')
     .action(async (id: string, opts: { timeout?: number; json?: boolean; quiet?: boolean }) => {
-      setExit(await runWait(ctx, id, { timeoutMs: opts.timeout }, { json: opts.json ?? false, quiet: opts.quiet ?? false }));
+      setExit(
+        await runWait(ctx, id, { timeoutMs: opts.timeout }, { json: opts.json ?? false, quiet: opts.quiet ?? false }),
+      );
     });
 }
 
@@ -45,7 +47,10 @@ export async function runWait(ctx: Context, id: string, options: WaitOptions, mo
     if (ctx.io.onInterrupt) unsubscribe = ctx.io.onInterrupt(() => resolve('interrupted'));
   });
   try {
-    const result = await Promise.race([waitForJob(api, id, { ...options, onVisible, settle: () => printing }, progress, ctx.clock), interrupted]);
+    const result = await Promise.race([
+      waitForJob(api, id, { ...options, onVisible, settle: () => printing }, progress, ctx.clock),
+      interrupted,
+    ]);
     stopOutput.abort();
     if (result === 'interrupted') return stoppedWaiting(ctx, id, progress);
     if (mode.json && result.job) printJson(ctx.io, result.job);
@@ -57,7 +62,13 @@ export async function runWait(ctx: Context, id: string, options: WaitOptions, mo
 }
 
 /** The steps' output (raw, no markers), in order and once each; a failure to show it does not end the wait. */
-async function printOutput(ctx: Context, id: string, options: WaitOptions, progress: Progress, signal: AbortSignal): Promise<void> {
+async function printOutput(
+  ctx: Context,
+  id: string,
+  options: WaitOptions,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<void> {
   const notify = (line: string): void => progress.note(line);
   const follower = new LogFollower(ctx.api(), progress.beside(ctx.io.stdout), notify, ctx.clock, {
     markers: false,

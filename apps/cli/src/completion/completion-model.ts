@@ -21,7 +21,13 @@ export interface CompletionFlag {
   files: boolean;
 }
 
-const HELP_FLAG: CompletionFlag = { names: ['-h', '--help'], description: 'display help for command', takesValue: false, choices: [], files: false };
+const HELP_FLAG: CompletionFlag = {
+  names: ['-h', '--help'],
+  description: 'display help for command',
+  takesValue: false,
+  choices: [],
+  files: false,
+};
 
 /**
  * The completion model of a commander program, read from the program itself (so it cannot drift from
@@ -32,7 +38,9 @@ export function completionModel(program: Command): CompletionNode[] {
   const visit = (cmd: Command, path: string): void => {
     nodes.push({
       path,
-      subcommands: cmd.commands.filter((c) => !isHidden(c)).map((c) => ({ name: c.name(), description: oneLine(c.summary() || c.description()) })),
+      subcommands: cmd.commands
+        .filter((c) => !isHidden(c))
+        .map((c) => ({ name: c.name(), description: oneLine(c.summary() || c.description()) })),
       flags: [...cmd.options.map(flagOf), HELP_FLAG],
       argChoices: cmd.registeredArguments[0]?.argChoices ?? [],
     });
@@ -45,7 +53,13 @@ export function completionModel(program: Command): CompletionNode[] {
 function flagOf(o: Option): CompletionFlag {
   const names = [o.short, o.long].filter((n): n is string => typeof n === 'string');
   const takesValue = o.required || o.optional;
-  return { names, description: oneLine(o.description), takesValue, choices: o.argChoices ?? [], files: takesValue && /<(path|file)>/.test(o.flags) };
+  return {
+    names,
+    description: oneLine(o.description),
+    takesValue,
+    choices: o.argChoices ?? [],
+    files: takesValue && /<(path|file)>/.test(o.flags),
+  };
 }
 
 function isHidden(cmd: Command): boolean {

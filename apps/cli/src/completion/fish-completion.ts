@@ -13,7 +13,8 @@ export function fishScript(nodes: readonly CompletionNode[]): string {
   ];
   for (const n of nodes) {
     const when = `-n ${fishQuote(`test (__jr_cmd) = ${fishQuote(n.path)}`)}`;
-    for (const s of n.subcommands) lines.push(`complete -c jr ${when} -a ${fishQuote(s.name)} -d ${fishQuote(s.description)}`);
+    for (const s of n.subcommands)
+      lines.push(`complete -c jr ${when} -a ${fishQuote(s.name)} -d ${fishQuote(s.description)}`);
     if (n.argChoices.length > 0) lines.push(`complete -c jr ${when} -a ${fishQuote(n.argChoices.join(' '))}`);
     for (const f of n.flags) lines.push(`complete -c jr ${when} ${flagSpec(f)} -d ${fishQuote(f.description)}`);
   }
@@ -29,7 +30,9 @@ function flagSpec(f: CompletionNode['flags'][number]): string {
 }
 
 function fishSwitch(fn: string, nodes: readonly CompletionNode[], pick: (n: CompletionNode) => string[]): string {
-  const cases = nodes.map((n) => `    case ${fishQuote(n.path)}\n        printf '%s\\n' ${pick(n).map(fishQuote).join(' ') || "''"}`);
+  const cases = nodes.map(
+    (n) => `    case ${fishQuote(n.path)}\n        printf '%s\\n' ${pick(n).map(fishQuote).join(' ') || "''"}`,
+  );
   return `function ${fn}\n    switch $argv[1]\n${cases.join('\n')}\n    end\nend`;
 }
 

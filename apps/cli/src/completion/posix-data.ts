@@ -7,7 +7,9 @@ import { shQuote, type CompletionNode } from './completion-model';
 export function posixData(nodes: readonly CompletionNode[]): string {
   const table = (fn: string, pick: (n: CompletionNode) => string[]): string =>
     `${fn}() {\n  case "$1" in\n${nodes.map((n) => `    ${shQuote(n.path)}) printf '%s\\n' ${pick(n).map(shQuote).join(' ') || "''"} ;;`).join('\n')}\n  esac\n}\n`;
-  const valued = nodes.flatMap((n) => n.flags.filter((f) => f.takesValue).flatMap((f) => f.names.map((name) => ({ key: `${n.path} ${name}`, f }))));
+  const valued = nodes.flatMap((n) =>
+    n.flags.filter((f) => f.takesValue).flatMap((f) => f.names.map((name) => ({ key: `${n.path} ${name}`, f }))),
+  );
   const takes = `_jr_takes_value() {\n  case "$1 $2" in\n${valued.map((v) => `    ${shQuote(v.key)}) return 0 ;;`).join('\n')}\n  esac\n  return 1\n}\n`;
   const kinds = valued.filter((v) => v.f.files || v.f.choices.length > 0);
   const kind = `_jr_value_kind() {\n  case "$1 $2" in\n${kinds.map((v) => `    ${shQuote(v.key)}) printf '%s\\n' ${(v.f.files ? ['files'] : v.f.choices).map(shQuote).join(' ')} ;;`).join('\n')}\n  esac\n}\n`;
