@@ -18,8 +18,8 @@ export function unstorableReason(s: string): string | undefined {
 /** `s` with NUL, other C0 controls and unpaired surrogates escaped, safe to print in an error. */
 export function printable(s: string, max = 80): string {
   const cut = s.length > max ? `${s.slice(0, max)}…` : s;
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped here
   return cut.replace(
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped here
     /[\u0000-\u001f\u007f]|[\ud800-\udfff]/gu,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );

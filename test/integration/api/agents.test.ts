@@ -31,8 +31,8 @@ interface LeaseAnswer {
 }
 
 /** Results are applied by the results relay moments after the gRPC answer: wait for what GET shows. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function viewWhen(id: string, ready: (view: any) => boolean): Promise<any> {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
   return waitFor(
     async () => {
       const v = (await http(t, 'GET', `/v1/jobs/${id}`)).json;
@@ -43,8 +43,8 @@ async function viewWhen(id: string, ready: (view: any) => boolean): Promise<any>
 }
 
 /** One agent of a `GET /v1/agents` answer (undefined when not listed). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function listed(list: { items: Array<{ id: string }> }, id: string): any {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
   return list.items.find((a) => a.id === id);
 }
 
