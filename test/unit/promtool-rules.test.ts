@@ -89,7 +89,9 @@ describe('Prometheus rules and exposition (promtool)', () => {
     expect(missing).toEqual([]);
     const anchors = readmeAnchors();
     const runbooks = ruleFiles.flatMap((f) =>
-      [...fs.readFileSync(f, 'utf8').matchAll(/runbook:\s*"infra\/README\.md#([^"]+)"/g)].map((m) => m[1] as string),
+      [...fs.readFileSync(f, 'utf8').matchAll(/runbook:\s*["']infra\/README\.md#([^"']+)["']/g)].map(
+        (m) => m[1] as string,
+      ),
     );
     expect(runbooks.length).toBe(names.length);
     expect(runbooks.filter((a) => !anchors.has(a))).toEqual([]);
