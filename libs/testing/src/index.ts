@@ -10,3 +10,4 @@ export * from './proxy';
 export * from './prometheus';
 export * from './disk';
 export * from './zombie';
+export * from './gate';

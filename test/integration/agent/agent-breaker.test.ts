@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import * as path from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
-import { waitFor } from '@jr/testing';
+import { newGate, waitFor } from '@jr/testing';
 import type { AgentHandle } from '../../../apps/agent/src/agent';
 import { runControlCommand } from '../../../apps/agent/src/control/control-command';
 import { shell, spec, useAgentFixture } from './agent-harness';
@@ -37,12 +37,14 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
   const breakerState = (a: AgentHandle) => a.metrics().reporting?.breaker.state;
 
   it('opens after the threshold (API unreachable: deadlines), stays open while the path is healthy again, and a directive drains it in order', async () => {
+    const gate = newGate();
     const a = await start();
     const jobId = f.api.enqueue(
-      spec([shell('echo one; sleep 0.5; for i in 2 3 4 5 6; do echo "line $i"; sleep 0.2; done; echo done')]),
+      spec([shell(`echo one; ${gate.wait}; for i in 2 3 4 5 6; do echo "line $i"; sleep 0.2; done; echo done`)]),
     );
     await waitFor(() => f.api.output(jobId).includes('one'), { timeoutMs: 10_000, what: 'the first line' });
     f.proxy.setMode({ kind: 'blackhole' });
+    await gate.open();
     await waitFor(() => breakerState(a) === 'open', { timeoutMs: 30_000, what: 'the breaker to open' });
     await waitFor(() => a.metrics().attempts.undelivered === 1, {
       timeoutMs: 10_000,
@@ -83,10 +85,12 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
   });
 
   it('keeps its state across a restart, keeps the undelivered lease alive, and the local command drains it', async () => {
+    const gate = newGate();
     const first = await start();
-    const jobId = f.api.enqueue(spec([shell('echo before; sleep 0.4; echo during; echo after')]));
+    const jobId = f.api.enqueue(spec([shell(`echo before; ${gate.wait}; echo during; echo after`)]));
     await waitFor(() => f.api.output(jobId).includes('before'), { timeoutMs: 10_000 });
     f.proxy.setMode({ kind: 'reset' });
+    await gate.open();
     await waitFor(() => breakerState(first) === 'open', { timeoutMs: 30_000, what: 'the breaker to open' });
     await waitFor(() => first.metrics().attempts.undelivered === 1, { timeoutMs: 10_000 });
     await first.stopNow();
@@ -142,10 +146,12 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
   });
 
   it('disconnected: the job keeps running, its result is kept, and a lease given away meanwhile ends as superseded, once', async () => {
+    const gate = newGate();
     const a = await start();
-    const jobId = f.api.enqueue(spec([shell('echo 1; sleep 0.3; for i in 2 3 4 5 6; do echo $i; sleep 0.2; done')]));
+    const jobId = f.api.enqueue(spec([shell(`echo 1; ${gate.wait}; for i in 2 3 4 5 6; do echo $i; sleep 0.2; done`)]));
     await waitFor(() => f.api.output(jobId).includes('1'), { timeoutMs: 10_000 });
     f.proxy.setMode({ kind: 'reset' });
+    await gate.open();
     f.api.supersede(jobId);
     await waitFor(() => a.metrics().attempts.undelivered === 1 && a.metrics().attempts.running === 0, {
       timeoutMs: 30_000,
@@ -173,10 +179,12 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
   });
 
   it('auth refused while reports wait: exits non-zero once, without a retry loop, and keeps the outbox', async () => {
+    const gate = newGate();
     const a = await start();
-    const jobId = f.api.enqueue(spec([shell('echo waiting; sleep 0.3; echo end')]));
+    const jobId = f.api.enqueue(spec([shell(`echo waiting; ${gate.wait}; echo end`)]));
     await waitFor(() => f.api.output(jobId).includes('waiting'), { timeoutMs: 10_000 });
     f.proxy.setMode({ kind: 'reset' });
+    await gate.open();
     await waitFor(() => breakerState(a) === 'open' && a.metrics().attempts.undelivered === 1, { timeoutMs: 30_000 });
     f.api.revokeAll();
     f.api.enrollToken = 'rotated';

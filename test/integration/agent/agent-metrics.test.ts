@@ -1,5 +1,5 @@
 import { AGENT_METRICS } from '@jr/telemetry';
-import { waitFor } from '@jr/testing';
+import { newGate, waitFor } from '@jr/testing';
 import type { AgentHandle } from '../../../apps/agent/src/agent';
 import { shell, spec, useAgentFixture } from './agent-harness';
 import { promtoolCheck, sample, scrape } from './metrics-text';
@@ -28,6 +28,7 @@ describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injectin
     );
 
   it('serves every agent metric of the catalog, and the values follow jobs, cancellations, the breaker and the replay', async () => {
+    const gate = newGate();
     const a = await start();
     const url = a.metricsUrl as string;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
@@ -41,11 +42,11 @@ describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injectin
 
     // An attempt whose second step fails; then one cancelled by a directive while it runs.
     const failed = f.api.enqueue(spec([shell('echo fine'), shell('exit 3')]));
-    await waitFor(() => f.api.completion(failed), { timeoutMs: 15_000, what: 'the failed job' });
+    await waitFor(() => f.api.completion(failed), { timeoutMs: 45_000, what: 'the failed job' });
     const long = f.api.enqueue(spec([shell('sleep 30')]));
     text = await scrapeUntil(url, (t) => sample(t, 'jr_agent_running_attempts') === 1, 'the long job running');
     f.api.cancel(long);
-    await waitFor(() => f.api.completion(long), { timeoutMs: 15_000, what: 'the cancelled job' });
+    await waitFor(() => f.api.completion(long), { timeoutMs: 45_000, what: 'the cancelled job' });
     text = await scrape(url);
     lint(text);
     expect(sample(text, 'jr_agent_attempts_finished_total', { outcome: 'failed' })).toBe(1);
@@ -66,10 +67,11 @@ describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injectin
 
     // The API becomes unreachable while a job prints: the breaker opens, the outbox holds its output.
     const printing = f.api.enqueue(
-      spec([shell('echo start; sleep 0.5; for i in 1 2 3 4 5 6; do echo "line $i"; sleep 0.3; done')]),
+      spec([shell(`echo start; ${gate.wait}; for i in 1 2 3 4 5 6; do echo "line $i"; sleep 0.3; done`)]),
     );
     await waitFor(() => f.api.output(printing).includes('start'), { timeoutMs: 10_000, what: 'the job to run' });
     f.proxy.setMode({ kind: 'blackhole' });
+    await gate.open();
     text = await scrapeUntil(url, (t) => sample(t, 'jr_agent_breaker_open') === 1, 'the breaker to open');
     lint(text);
     expect(sample(text, 'jr_agent_breaker_opened_total')).toBe(1);
@@ -102,6 +104,7 @@ describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injectin
   });
 
   it('jr-agent status: 0 while healthy, 1 while the API is unreachable and the breaker open, 69 once the agent is gone', async () => {
+    const gate = newGate();
     const a = await start();
     const status = (...args: string[]): Promise<{ code: number; out: string; err: string }> =>
       f.command(['status', ...args]);
@@ -113,10 +116,11 @@ describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injectin
     expect(healthy.out).toContain(`metrics:   ${a.metricsUrl}`);
 
     const printing = f.api.enqueue(
-      spec([shell('echo start; sleep 0.5; for i in 1 2 3 4; do echo "line $i"; sleep 0.2; done')]),
+      spec([shell(`echo start; ${gate.wait}; for i in 1 2 3 4; do echo "line $i"; sleep 0.2; done`)]),
     );
     await waitFor(() => f.api.output(printing).includes('start'), { timeoutMs: 10_000, what: 'the job to run' });
     f.proxy.setMode({ kind: 'blackhole' });
+    await gate.open();
     await waitFor(async () => (await status('--json')).code === 1 && a.status().breaker.state === 'open', {
       timeoutMs: 30_000,
       what: 'status degraded with the breaker open',

@@ -1,4 +1,4 @@
-import { waitFor } from '@jr/testing';
+import { newGate, waitFor } from '@jr/testing';
 import type { AgentHandle } from '../../../apps/agent/src/agent';
 import { shell, spec, useAgentFixture } from './agent-harness';
 
@@ -18,15 +18,17 @@ describe('a large outbox', () => {
     script: string,
   ): Promise<{ a: AgentHandle; jobId: string }> {
     const { agent: a } = await f.start({ JR_BREAKER_THRESHOLD: '1', JR_REPORT_TIMEOUT: '300ms', ...env });
+    const gate = newGate();
     const jobId = f.api.enqueue(
       spec([
-        shell('echo hello; sleep 0.5', { name: 'first' }),
+        shell(`echo hello; ${gate.wait}`, { name: 'first' }),
         shell(script, { name: 'flood' }),
         shell('echo bye', { name: 'last' }),
       ]),
     );
     await waitFor(() => f.api.output(jobId).includes('hello'), { timeoutMs: 10_000 });
     f.proxy.setMode({ kind: 'reset' });
+    await gate.open();
     await waitFor(() => a.metrics().attempts.undelivered === 1 && a.metrics().reporting?.breaker.state === 'open', {
       timeoutMs: 60_000,
       what: 'the outcome queued, breaker open',
