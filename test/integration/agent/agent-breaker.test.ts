@@ -44,7 +44,7 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
     );
     await waitFor(() => f.api.output(jobId).includes('one'), { timeoutMs: 10_000, what: 'the first line' });
     f.proxy.setMode({ kind: 'blackhole' });
-    await gate.open();
+    gate.open();
     await waitFor(() => breakerState(a) === 'open', { timeoutMs: 30_000, what: 'the breaker to open' });
     await waitFor(() => a.metrics().attempts.undelivered === 1, {
       timeoutMs: 10_000,
@@ -90,7 +90,7 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
     const jobId = f.api.enqueue(spec([shell(`echo before; ${gate.wait}; echo during; echo after`)]));
     await waitFor(() => f.api.output(jobId).includes('before'), { timeoutMs: 10_000 });
     f.proxy.setMode({ kind: 'reset' });
-    await gate.open();
+    gate.open();
     await waitFor(() => breakerState(first) === 'open', { timeoutMs: 30_000, what: 'the breaker to open' });
     await waitFor(() => first.metrics().attempts.undelivered === 1, { timeoutMs: 10_000 });
     await first.stopNow();
@@ -151,7 +151,7 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
     const jobId = f.api.enqueue(spec([shell(`echo 1; ${gate.wait}; for i in 2 3 4 5 6; do echo $i; sleep 0.2; done`)]));
     await waitFor(() => f.api.output(jobId).includes('1'), { timeoutMs: 10_000 });
     f.proxy.setMode({ kind: 'reset' });
-    await gate.open();
+    gate.open();
     f.api.supersede(jobId);
     await waitFor(() => a.metrics().attempts.undelivered === 1 && a.metrics().attempts.running === 0, {
       timeoutMs: 30_000,
@@ -184,7 +184,7 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
     const jobId = f.api.enqueue(spec([shell(`echo waiting; ${gate.wait}; echo end`)]));
     await waitFor(() => f.api.output(jobId).includes('waiting'), { timeoutMs: 10_000 });
     f.proxy.setMode({ kind: 'reset' });
-    await gate.open();
+    gate.open();
     await waitFor(() => breakerState(a) === 'open' && a.metrics().attempts.undelivered === 1, { timeoutMs: 30_000 });
     f.api.revokeAll();
     f.api.enrollToken = 'rotated';

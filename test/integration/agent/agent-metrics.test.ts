@@ -71,7 +71,7 @@ describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injectin
     );
     await waitFor(() => f.api.output(printing).includes('start'), { timeoutMs: 10_000, what: 'the job to run' });
     f.proxy.setMode({ kind: 'blackhole' });
-    await gate.open();
+    gate.open();
     text = await scrapeUntil(url, (t) => sample(t, 'jr_agent_breaker_open') === 1, 'the breaker to open');
     lint(text);
     expect(sample(text, 'jr_agent_breaker_opened_total')).toBe(1);
@@ -120,7 +120,7 @@ describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injectin
     );
     await waitFor(() => f.api.output(printing).includes('start'), { timeoutMs: 10_000, what: 'the job to run' });
     f.proxy.setMode({ kind: 'blackhole' });
-    await gate.open();
+    gate.open();
     await waitFor(async () => (await status('--json')).code === 1 && a.status().breaker.state === 'open', {
       timeoutMs: 30_000,
       what: 'status degraded with the breaker open',

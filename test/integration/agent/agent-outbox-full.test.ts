@@ -28,7 +28,7 @@ describe('a large outbox', () => {
     );
     await waitFor(() => f.api.output(jobId).includes('hello'), { timeoutMs: 10_000 });
     f.proxy.setMode({ kind: 'reset' });
-    await gate.open();
+    gate.open();
     await waitFor(() => a.metrics().attempts.undelivered === 1 && a.metrics().reporting?.breaker.state === 'open', {
       timeoutMs: 60_000,
       what: 'the outcome queued, breaker open',
