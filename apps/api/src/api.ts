@@ -8,6 +8,7 @@ import { GrpcServerService } from './grpc/grpc-server.service';
 import { closeApiJournals, openApiJournals } from './journal/journal.module';
 import { newApiMetrics, type ApiMetrics } from './telemetry/api-metrics';
 import { observeHttpRequests } from './telemetry/http-metrics';
+import { hardenHttpServer } from './limits/http-hardening';
 
 export interface StartOptions {
   /** Injected time for lease logic (tests move it forward); defaults to the system clock. */
@@ -43,6 +44,7 @@ export async function createApp(config: AppConfig, options: StartOptions = {}): 
       },
     );
     observeHttpRequests(app.getHttpServer() as Server, metrics);
+    hardenHttpServer(app.getHttpServer() as Server, config.limits.http);
     return app;
   } catch (err) {
     await closeApiJournals(journals);

@@ -1,9 +1,9 @@
 import { Global, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { AgentsModule } from './agents/agents.module';
 import { AdminAuthGuard } from './auth/admin-auth.guard';
 import { CommonModule } from './common/common.module';
-import { JsonBodyMiddleware } from './common/json-body.middleware';
+import { JsonBodyInterceptor } from './common/json-body.interceptor';
 import { LOGGER, type Logger } from './common/logger';
 import { ProblemFilter } from './common/problem.filter';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from './config/app-config';
@@ -14,6 +14,8 @@ import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
 import { IntakeStateModule } from './intake/intake-state.module';
 import { JobsModule } from './jobs/jobs.module';
+import { LimitsModule } from './limits/limits.module';
+import { RestLimitsMiddleware } from './limits/rest-limits.middleware';
 import { JournalModule, type ApiJournals } from './journal/journal.module';
 import { QueueModule } from './queue/queue.module';
 import { ResultsModule } from './results/results.module';
@@ -52,6 +54,7 @@ export class AppModule implements NestModule {
         ConfigModule.forRoot(config, clock, log),
         CommonModule,
         MetricsModule.forRoot(metrics),
+        LimitsModule,
         DatabaseModule,
         QueueModule,
         JournalModule.forRoot(journals),
@@ -67,11 +70,13 @@ export class AppModule implements NestModule {
       providers: [
         { provide: APP_GUARD, useClass: AdminAuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
+        // after the guards: a request is authenticated before its body is read
+        { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
       ],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(JsonBodyMiddleware).forRoutes('*path');
+    consumer.apply(RestLimitsMiddleware).forRoutes('*path');
   }
 }

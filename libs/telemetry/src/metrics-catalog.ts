@@ -27,6 +27,8 @@ export const INTAKE_REJECT_REASONS = [
 ] as const;
 /** What caused a full re-enqueue of the queued jobs from Postgres into BullMQ. */
 export const RECONCILE_TRIGGERS = ['startup', 'redis_lost'] as const;
+/** The API's rate limits and lockouts (apps/api/src/limits): which one refused a call. */
+export const RATE_LIMITS = ['address', 'token', 'auth_lockout', 'agent', 'enroll'] as const;
 /** The API's two journals: submissions and agents' results. */
 export const JOURNALS = ['intake', 'results'] as const;
 
@@ -243,6 +245,20 @@ export const API_METRICS = {
     'Agent gRPC calls served, by method and status code name (OK, UNAVAILABLE…).',
     ['method', 'code'],
     RPC_BUCKETS,
+  ),
+  rateLimited: counter(
+    'jr_rate_limited_total',
+    'REST requests answered 429 and gRPC calls answered RESOURCE_EXHAUSTED by a rate limit or an address lockout, by limit.',
+    ['limit'],
+    { knownValues: { limit: RATE_LIMITS } },
+  ),
+  authLockouts: counter(
+    'jr_auth_lockouts_total',
+    'Client addresses locked out after too many failed authentications or enrollments (each lockout, with back-off).',
+  ),
+  rateLimitStoreErrors: counter(
+    'jr_rate_limit_store_errors_total',
+    'Rate limit decisions taken without Redis (unreachable or failing): this process fell back to its own in-memory limits (fail open).',
   ),
   // Dependencies (readiness probes)
   dependencyUp: gauge(

@@ -1,4 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import * as nodeHttp from 'node:http';
+import * as nodeHttps from 'node:https';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -145,6 +149,57 @@ export async function http(
     json = undefined;
   }
   return { status: res.status, headers: res.headers, text, json };
+}
+
+/**
+ * Like `http()`, but from a given local address (127.0.0.0/8 all reaches loopback): per-address limits
+ * and lockouts need clients at several addresses.
+ */
+export function httpFrom(
+  t: TestApi,
+  localAddress: string,
+  method: string,
+  url: string,
+  opts: { token?: string | null; body?: unknown } = {},
+): Promise<HttpResult> {
+  const headers: Record<string, string> = {};
+  if (opts.token !== null) headers.authorization = `Bearer ${opts.token ?? ADMIN}`;
+  const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const mod = t.baseUrl.startsWith('https:') ? nodeHttps : nodeHttp;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(`${t.baseUrl}${url}`, { method, headers, localAddress, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers))
+          if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: h, text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A raw connection to the REST port (TLS when the harness serves HTTPS), for slowloris and body tests. */
+export function rawConnection(t: TestApi): Promise<net.Socket> {
+  const port = t.api.httpPort;
+  return new Promise((resolve, reject) => {
+    const socket = t.baseUrl.startsWith('https:')
+      ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(socket))
+      : net.connect({ host: '127.0.0.1', port }, () => resolve(socket));
+    socket.once('error', reject);
+  });
 }
 
 /** A real grpc-js client of jobrunner.v1.AgentService with promise helpers. */

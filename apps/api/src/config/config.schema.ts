@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDurationMs } from '@jr/contracts';
 import { LOG_LEVELS, type AppConfig } from './app-config';
+import { limitsEnv, limitsErrors, toLimitsConfig } from './limits.schema';
 
 export const DEV_ADMIN_TOKEN = 'dev';
 export const DEV_ENROLL_TOKEN = 'dev-enroll';
@@ -112,6 +113,7 @@ const envSchema = z.object({
   JR_JOURNAL_MAX_BYTES: bytes('1GiB', 8 * 1024 * 1024, '8MiB'),
   JR_MAX_LOG_BYTES: bytes('64MiB', 64 * 1024, '64KiB'),
   JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  ...limitsEnv,
 });
 
 export type ConfigResult = { ok: true; config: AppConfig; warnings: string[] } | { ok: false; errors: string[] };
@@ -124,6 +126,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
   const dev = parsed.success ? parsed.data.JR_DEV : present.JR_DEV === '1' || present.JR_DEV === 'true';
   if (!dev && present.JR_ADMIN_TOKEN === undefined) errors.push('JR_ADMIN_TOKEN: required unless JR_DEV=1');
   if (!dev && present.JR_ENROLL_TOKEN === undefined) errors.push('JR_ENROLL_TOKEN: required unless JR_DEV=1');
+  if (parsed.success) errors.push(...limitsErrors(parsed.data));
   if (!parsed.success || errors.length > 0) return { ok: false, errors };
   const e = parsed.data;
   const warnings: string[] = [];
@@ -151,6 +154,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       journalMaxBytes: e.JR_JOURNAL_MAX_BYTES,
       maxLogBytes: e.JR_MAX_LOG_BYTES,
       logLevel: e.JR_LOG_LEVEL,
+      limits: toLimitsConfig(e),
     },
   };
 }

@@ -14,7 +14,9 @@ import type { Logger } from '../common/logger';
 import type { AgentsService } from '../agents/agents.service';
 import type { DispatchService } from '../dispatch/dispatch.service';
 import type { ResultsService } from '../results/results.service';
+import type { RateLimitsService } from '../limits/rate-limits.service';
 import { toGrpcError } from './grpc-errors';
+import { admitCall, noteRefusal } from './grpc-limits';
 import { validateLease } from './request-validation';
 
 export interface HandlerDeps {
@@ -23,6 +25,7 @@ export interface HandlerDeps {
   results: ResultsService;
   metrics: ApiMetrics;
   log: Logger;
+  limits: RateLimitsService;
 }
 
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
@@ -34,18 +37,22 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
     <Req, Res>(name: string, fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>): Unary<Req, Res> =>
     (call, callback) => {
       const end = d.metrics.grpcDuration.startTimer();
-      fn(call).then(
-        (res) => {
-          end({ method: name, code: status[status.OK] });
-          callback(null, res);
-        },
-        (err: unknown) => {
-          const e = toGrpcError(err);
-          if (e.details === 'internal error') d.log.error({ rpc: name, err }, 'rpc failed');
-          end({ method: name, code: status[e.code ?? status.UNKNOWN] });
-          callback(e);
-        },
-      );
+      const admitted = admitCall(d.limits, name, call);
+      admitted
+        .then(() => fn(call))
+        .then(
+          (res) => {
+            end({ method: name, code: status[status.OK] });
+            callback(null, res);
+          },
+          (err: unknown) => {
+            const e = toGrpcError(err);
+            noteRefusal(d.limits, call, e.code);
+            if (e.details === 'internal error') d.log.error({ rpc: name, err }, 'rpc failed');
+            end({ method: name, code: status[e.code ?? status.UNKNOWN] });
+            callback(e);
+          },
+        );
     };
   const agent = (call: ServerUnaryCall<unknown, unknown>) => d.agents.authenticate(authorization(call));
   /** Report/Complete: a server span under the agent's client span (its context in the request metadata). */

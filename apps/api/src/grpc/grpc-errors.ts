@@ -19,8 +19,14 @@ export const GRPC_STATUS: Record<ErrorCode, status> = {
 };
 
 export function toGrpcError(err: unknown): Partial<ServiceError> {
-  if (isDomainError(err))
-    return { code: GRPC_STATUS[err.code], details: err.message, metadata: codeMetadata(err.code) };
+  if (isDomainError(err)) {
+    const metadata = codeMetadata(err.code);
+    // gRFC A6 push-back: the client waits this long before trying again (the agent honours it)
+    const pushbackMs = err.details?.retryAfterMs;
+    if (err.code === 'RATE_LIMITED' && typeof pushbackMs === 'number')
+      metadata.set('grpc-retry-pushback-ms', String(Math.max(0, Math.round(pushbackMs))));
+    return { code: GRPC_STATUS[err.code], details: err.message, metadata };
+  }
   // a dependency being unreachable: the agent should retry, so UNAVAILABLE
   if (isDependencyDown(err)) {
     return {

@@ -6,6 +6,7 @@ import { LOGGER, type Logger } from '../common/logger';
 import { AgentsService } from '../agents/agents.service';
 import { DispatchService } from '../dispatch/dispatch.service';
 import { ResultsService } from '../results/results.service';
+import { RateLimitsService } from '../limits/rate-limits.service';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { agentServiceHandlers } from './agent-service.handlers';
 
@@ -21,6 +22,7 @@ export class GrpcServerService implements OnApplicationBootstrap, BeforeApplicat
     private readonly agents: AgentsService,
     private readonly dispatch: DispatchService,
     private readonly results: ResultsService,
+    private readonly limits: RateLimitsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(LOGGER) private readonly log: Logger,
@@ -46,6 +48,7 @@ export class GrpcServerService implements OnApplicationBootstrap, BeforeApplicat
         results: this.results,
         metrics: this.metrics,
         log: this.log,
+        limits: this.limits,
       }),
     );
     const host = this.config.bindHost.includes(':') ? `[${this.config.bindHost}]` : this.config.bindHost;
