@@ -18,8 +18,9 @@ const EXEMPT = new Set(['/healthz', '/readyz']);
 export class RestLimitsMiddleware implements NestMiddleware<IncomingMessage, ServerResponse> {
   constructor(private readonly limits: RateLimitsService) {}
 
-  use(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
-    if (EXEMPT.has((req.url ?? '').split('?')[0] ?? '')) return next();
+  use(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: (err?: unknown) => void): void {
+    // Express rewrites req.url below a mount point; originalUrl is what the client asked for
+    if (EXEMPT.has((req.originalUrl ?? req.url ?? '').split('?')[0] ?? '')) return next();
     this.check(req, res).then(next, next);
   }
 
