@@ -11,7 +11,7 @@ import { AgentObservability } from './agent-observability';
 import type { AgentStatusView } from './control/agent-status';
 import { ControlServer } from './control/control-server';
 import { controlSocketPath, type ControlCommand, type ControlResponse } from './control/control-protocol';
-import { isApiCallError, stopErrorFor, type AgentStopError } from './errors';
+import { isApiCallError, retryDelayMs, stopErrorFor, type AgentStopError } from './errors';
 import { createLogger } from './logger';
 import { heartbeatLeases, heartbeatOnce, runHeartbeatLoop, type HeartbeatDeps } from './loops/heartbeat-loop';
 import { MAX_PARALLEL_LEASES, runLeaseLoop } from './loops/lease-loop';
@@ -320,7 +320,7 @@ class Agent {
         this.onBeat({ ok: false, lagMs: 0 });
         if (err.action === 'stop') throw stopErrorFor(err);
         this.logger.warn({ code: err.code, details: err.details }, 'first heartbeat failed; retrying');
-        await sleep(backoff.next(), this.lifecycle.signal);
+        await sleep(retryDelayMs(err, backoff.next()), this.lifecycle.signal);
       }
     }
   }

@@ -12,9 +12,27 @@ export class ApiCallError extends Error {
     readonly code: Status,
     readonly details: string,
     readonly action: StatusAction,
+    /** The API's `grpc-retry-pushback-ms` (rate limited): wait at least this long before the next try. */
+    readonly pushbackMs?: number,
   ) {
     super(`${method} failed with ${Status[code] ?? code}${details ? `: ${details}` : ''}`);
   }
+}
+
+/** Longest push-back honoured: a broken or hostile answer must not park the agent for days. */
+export const MAX_PUSHBACK_MS = 3_600_000;
+
+/** The wait before retrying after `err`: our own backoff, or the API's push-back when it asks for longer. */
+export function retryDelayMs(err: unknown, backoffMs: number): number {
+  const pushback = isApiCallError(err) ? (err.pushbackMs ?? 0) : 0;
+  return Math.max(backoffMs, Math.min(pushback, MAX_PUSHBACK_MS));
+}
+
+/** gRFC A6: a non-negative integer in the trailers; anything else (or a negative value) means none. */
+export function pushbackFrom(values: ReadonlyArray<string | Buffer>): number | undefined {
+  const v = values[0];
+  if (typeof v !== 'string' || !/^\d{1,10}$/.test(v)) return undefined;
+  return Number(v);
 }
 
 export function isApiCallError(err: unknown): err is ApiCallError {

@@ -79,6 +79,27 @@ describe('AgentApiClient', () => {
     expect(isApiCallError(err) && [err.code, err.action]).toEqual([grpc.status.DEADLINE_EXCEEDED, 'retry']);
   });
 
+  it('reads the API push-back (grpc-retry-pushback-ms trailer) of a RESOURCE_EXHAUSTED answer', async () => {
+    const trailer = new grpc.Metadata();
+    trailer.set('grpc-retry-pushback-ms', '4500');
+    srv = await startServer({
+      Lease: (_c, cb) => cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'rate limited', metadata: trailer }),
+      Heartbeat: (_c, cb) => cb({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'busy' }),
+    });
+    client = new AgentApiClient(srv.address);
+    client.useCredentials(fixedCredentials(['c']));
+    const err: unknown = await client
+      .lease({ freeSlots: 1, waitMs: 10 }, { deadlineMs: 5_000 })
+      .catch((e: unknown) => e);
+    expect(isApiCallError(err) && [err.code, err.action, err.pushbackMs]).toEqual([
+      grpc.status.RESOURCE_EXHAUSTED,
+      'retry',
+      4500,
+    ]);
+    const plain: unknown = await client.heartbeat({}, { deadlineMs: 5_000 }).catch((e: unknown) => e);
+    expect(isApiCallError(plain) && [plain.action, plain.pushbackMs]).toEqual(['retry', undefined]);
+  });
+
   it('classifies FAILED_PRECONDITION on Report as superseded', async () => {
     srv = await startServer({
       Report: (_c, cb) => cb({ code: grpc.status.FAILED_PRECONDITION, details: 'superseded' }),

@@ -7,7 +7,7 @@ import {
   type AgentMetrics,
   type Context,
 } from '@jr/telemetry';
-import { ApiCallError, isApiCallError } from '../errors';
+import { ApiCallError, isApiCallError, pushbackFrom } from '../errors';
 import { actionFor, type AgentMethod } from './status-policy';
 
 /** Channel options: keepalive (grpc-js sends no pings on idle channels unless told to), prompt reconnects, room for big lease answers. */
@@ -144,7 +144,8 @@ export class AgentApiClient {
         // holds jobs already assigned to us, dropping it would leave them to expire as lost.
         if (!err) return resolve(value as Res);
         if (signal?.aborted) return reject(abortReason(signal));
-        reject(new ApiCallError(method, err.code, err.details, actionFor(err.code, method)));
+        const pushbackMs = pushbackFrom(err.metadata?.get('grpc-retry-pushback-ms') ?? []);
+        reject(new ApiCallError(method, err.code, err.details, actionFor(err.code, method), pushbackMs));
       });
       if (onMetadata) call.on('metadata', onMetadata);
       signal?.addEventListener('abort', onAbort, { once: true });

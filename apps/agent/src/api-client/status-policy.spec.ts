@@ -1,5 +1,6 @@
 import { status as Status } from '@grpc/grpc-js';
 import { STATUS_POLICY, actionFor, type AgentMethod } from './status-policy';
+import { pushbackFrom } from '../errors';
 
 const METHODS: AgentMethod[] = ['Enroll', 'Heartbeat', 'Lease', 'Report', 'Complete'];
 const codes = Object.values(Status).filter((v): v is Status => typeof v === 'number');
@@ -36,5 +37,20 @@ describe('STATUS_POLICY', () => {
 
   it('retries an unknown future code rather than crashing', () => {
     expect(actionFor(99 as Status, 'Report')).toBe('retry');
+  });
+});
+
+describe('grpc-retry-pushback-ms', () => {
+  it('reads a non-negative integer, ignores anything else', () => {
+    expect(pushbackFrom(['1500'])).toBe(1500);
+    expect(pushbackFrom(['0'])).toBe(0);
+    for (const bad of [[], ['-1'], ['1.5'], ['soon'], [Buffer.from('10')], ['99999999999']])
+      expect(pushbackFrom(bad)).toBeUndefined();
+  });
+
+  it('RESOURCE_EXHAUSTED is "busy, retry later", never a stop', () => {
+    expect(actionFor(Status.RESOURCE_EXHAUSTED, 'Lease')).toBe('retry');
+    expect(actionFor(Status.RESOURCE_EXHAUSTED, 'Enroll')).toBe('retry');
+    expect(actionFor(Status.RESOURCE_EXHAUSTED, 'Report')).toBe('retry');
   });
 });

@@ -2,7 +2,7 @@ import type { pb } from '@jr/contracts';
 import { Backoff, jittered, sleep } from '@jr/resilience';
 import type { Logger } from 'pino';
 import type { AgentApiClient } from '../api-client/agent-api.client';
-import { isApiCallError, stopErrorFor, type AgentStopError } from '../errors';
+import { isApiCallError, retryDelayMs, stopErrorFor, type AgentStopError } from '../errors';
 
 export interface HeartbeatDeps {
   api: Pick<AgentApiClient, 'heartbeat'>;
@@ -86,7 +86,7 @@ export async function runHeartbeatLoop(deps: HeartbeatDeps, signal: AbortSignal)
       if (isApiCallError(err) && err.action === 'stop') return deps.onFatal(stopErrorFor(err));
       deps.observe?.({ ok: false, lagMs });
       deps.logger.warn({ err: describe(err) }, 'heartbeat failed; retrying');
-      delayMs = Math.min(jittered(deps.interval.get(), 0.1, deps.random), backoff.next());
+      delayMs = retryDelayMs(err, Math.min(jittered(deps.interval.get(), 0.1, deps.random), backoff.next()));
     }
   }
 }

@@ -129,6 +129,20 @@ describe('runLeaseLoop (fake timers)', () => {
     expect(calls.map((c) => c.at)).toEqual([0, 500, 1_500, 3_500, 5_500, 6_000]);
   });
 
+  it('RESOURCE_EXHAUSTED: waits the API push-back when it is longer than the backoff, and the backoff otherwise', async () => {
+    const limited = (pushbackMs: number): ApiCallError =>
+      new ApiCallError('Lease', Status.RESOURCE_EXHAUSTED, 'rate limited', 'retry', pushbackMs);
+    answers.push(
+      { after: 0, value: limited(7_000) },
+      { after: 0, value: limited(10) },
+      { after: 0, value: limited(99 * 3_600_000) },
+    );
+    void runLeaseLoop(deps(), ac.signal);
+    await jest.advanceTimersByTimeAsync(7_000 + 1_000 + 3_600_000);
+    // 7 s push-back over a 500 ms backoff; then the 1 s backoff over a 10 ms push-back; push-back capped at 1 h
+    expect(calls.map((c) => c.at)).toEqual([0, 7_000, 8_000, 3_608_000]);
+  });
+
   it('pauses instead of spinning when the API answers empty at once', async () => {
     for (let i = 0; i < 10; i++) answers.push({ after: 0, value: { assignments: [] } });
     void runLeaseLoop(deps(), ac.signal);

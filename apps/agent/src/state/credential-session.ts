@@ -2,7 +2,7 @@ import { Backoff, sleep } from '@jr/resilience';
 import type { Logger } from 'pino';
 import { DEADLINES_MS, type AgentApiClient, type CredentialSource } from '../api-client/agent-api.client';
 import type { AgentConfig } from '../config/agent-config';
-import { AgentStopError, isApiCallError } from '../errors';
+import { AgentStopError, isApiCallError, retryDelayMs } from '../errors';
 import { AGENT_VERSION } from '../version';
 import type { CredentialStore, EnrolledIdentity, StoredCredential } from './credential-store';
 
@@ -133,8 +133,8 @@ async function enroll(deps: SessionDeps, token: string, previousAgentId: string)
           `the API refused to enroll this agent (${err.message}); check JR_ENROLL_TOKEN`,
         );
       }
-      logger.warn({ code: err.code, details: err.details }, 'enroll failed; retrying');
-      await sleep(backoff.next(), signal);
+      logger.warn({ code: err.code, details: err.details, pushbackMs: err.pushbackMs }, 'enroll failed; retrying');
+      await sleep(retryDelayMs(err, backoff.next()), signal);
     }
   }
 }
