@@ -9,10 +9,22 @@ export interface BenchStackOptions {
   slots?: number;
 }
 
+/**
+ * The bench measures capacity, so the rate limits are set explicitly far above what one machine can
+ * push (one token, one address, thousands of simulated agents enrolling from loopback). The limiters
+ * stay in the path, so their cost (Redis round trips per request) is part of every figure.
+ */
+export const BENCH_LIMITS: Readonly<Record<string, string>> = {
+  JR_RATE_LIMIT_TOKEN: '100000000/10s',
+  JR_RATE_LIMIT_ADDRESS: '100000000/10s',
+  JR_RATE_LIMIT_AGENT: '100000000/10s',
+  JR_RATE_LIMIT_ENROLL: '100000000/1m',
+};
+
 /** Quiet logs; `JR_BENCH_API_NODE_OPTIONS` reaches jr-api as NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
 function apiEnv(): Record<string, string> {
   const nodeOptions = process.env.JR_BENCH_API_NODE_OPTIONS;
-  return { JR_LOG_LEVEL: 'warn', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
+  return { JR_LOG_LEVEL: 'warn', ...BENCH_LIMITS, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
 }
 
 /**

@@ -4,6 +4,7 @@
  * lease latency. The figure: the largest N whose heartbeat p99 stays under 100 ms.
  */
 import { Stack } from '@jr/testing';
+import { BENCH_LIMITS } from '../lib/bench-stack';
 import { figure, type BenchSection, type Figure, type SectionResult } from '../lib/report';
 import { Fleet } from '../fleet/fleet';
 import { measureIdle, runStep, type IdleBaseline, type StepResult } from '../fleet/fleet-step';
@@ -54,7 +55,7 @@ function plan(quick: boolean): Plan {
 
 export const fleetScale: BenchSection = async (ctx) => {
   const p = plan(ctx.quick);
-  const stack = await new Stack(p.heartbeatInterval).start();
+  const stack = await new Stack(p.heartbeatInterval, { apiEnv: { ...BENCH_LIMITS } }).start();
   let fleet: Fleet | undefined;
   try {
     const maxAgents = Math.max(...p.steps);

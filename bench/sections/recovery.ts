@@ -5,6 +5,7 @@
  * (c) Redis emptied -> every queued job re-enqueued (100k; 2k with --quick), beside raw BullMQ addBulk.
  */
 import { Stack, startPrivateRedis, type PrivateService } from '@jr/testing';
+import { BENCH_LIMITS } from '../lib/bench-stack';
 import { figure, type BenchSection, type Figure, type SectionResult } from '../lib/report';
 import { measureApiRestart, measureReLease, type ApiRestart, type ReLease } from '../fleet/recovery-steps';
 import { measureRedisLoss, type RedisLoss } from '../fleet/recovery-redis';
@@ -27,7 +28,7 @@ const plan = (quick: boolean): Plan =>
 export const recovery: BenchSection = async (ctx) => {
   const p = plan(ctx.quick);
   const redis: PrivateService = await startPrivateRedis(ctx.workDir);
-  const stack = new Stack(p.heartbeatInterval, { redisUrl: redis.url });
+  const stack = new Stack(p.heartbeatInterval, { redisUrl: redis.url, apiEnv: { ...BENCH_LIMITS } });
   try {
     const coldStarted = performance.now();
     await stack.start();

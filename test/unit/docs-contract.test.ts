@@ -35,6 +35,8 @@ const CONFIG_SCHEMAS = {
   cli: 'apps/cli/src/config.ts',
 } as const;
 type Component = keyof typeof CONFIG_SCHEMAS;
+/** Parts of a component's schema kept in files of their own (spread into the main schema). */
+const SCHEMA_PARTS: Partial<Record<Component, string[]>> = { api: ['apps/api/src/config/limits.schema.ts'] };
 
 /** The body of `## title` up to the next `## ` heading. */
 function section(title: string): string {
@@ -108,7 +110,9 @@ describe('docs/contract.md: environment variables', () => {
   it.each(Object.entries(CONFIG_SCHEMAS))(
     '%s: every variable its schema reads is documented, and every one documented for it is read',
     (component, file) => {
-      const inSchema = schemaVariables(file);
+      const inSchema = new Set(
+        [file, ...(SCHEMA_PARTS[component as Component] ?? [])].flatMap((f) => [...schemaVariables(f)]),
+      );
       expect(inSchema.size).toBeGreaterThan(2);
       const inDocs = documented.get(component as Component) ?? new Set<string>();
       expect({ undocumented: missing('var', inSchema, inDocs), notInSchema: missing('var', inDocs, inSchema) }).toEqual(

@@ -15,6 +15,7 @@ import {
   freePort,
   testRedisUrl,
   testServerUrl,
+  TEST_API_LIMITS,
   uniquePrefix,
   type TestDatabase,
 } from '@jr/testing';
@@ -90,6 +91,7 @@ export async function startTestApi(
     JR_QUEUE_PREFIX: prefix,
     JR_HEARTBEAT_INTERVAL: '1s',
     JR_LOG_LEVEL: 'silent',
+    ...TEST_API_LIMITS,
     ...env,
   });
   if (!loaded.ok) throw new Error(loaded.errors.join('; '));

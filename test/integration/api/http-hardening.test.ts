@@ -28,7 +28,7 @@ describe('slowloris', () => {
   let t: TestApi;
   const sockets: Watched[] = [];
   beforeAll(async () => {
-    t = await startTestApi({ JR_HTTP_HEADERS_TIMEOUT: '2s', JR_HTTP_REQUEST_TIMEOUT: '4s' });
+    t = await startTestApi({ JR_HTTP_HEAD_TIMEOUT: '2s', JR_HTTP_READ_TIMEOUT: '4s' });
   });
   afterAll(async () => {
     for (const w of sockets) w.socket.destroy();
@@ -54,8 +54,8 @@ describe('slowloris', () => {
     expect((await http(t, 'GET', '/v1/agents')).status).toBe(200);
   });
 
-  it('drops connections past JR_HTTP_MAX_CONNECTIONS at once', async () => {
-    const capped = await startTestApi({ JR_HTTP_MAX_CONNECTIONS: '16' });
+  it('drops connections past JR_MAX_CONNECTIONS at once', async () => {
+    const capped = await startTestApi({ JR_MAX_CONNECTIONS: '16' });
     const held: Watched[] = [];
     try {
       for (let i = 0; i < 16; i++) held.push(watch(await rawConnection(capped)));
@@ -128,8 +128,8 @@ describe('authentication before the body', () => {
     expect(r.status).toBe(202);
   });
 
-  it('drops a body that stalls past JR_HTTP_BODY_IDLE_TIMEOUT', async () => {
-    const quick = await startTestApi({ JR_HTTP_BODY_IDLE_TIMEOUT: '500ms' });
+  it('drops a body that stalls past JR_BODY_IDLE_TIMEOUT', async () => {
+    const quick = await startTestApi({ JR_BODY_IDLE_TIMEOUT: '500ms' });
     try {
       const w = watch(await rawConnection(quick));
       w.socket.write(

@@ -15,7 +15,7 @@ const DRAIN_CAP_BYTES = 16 * 1024 * 1024;
  * over LIMITS.maxBodyBytes => 413, not UTF-8 or not JSON => 400, a non-JSON content type => 400.
  * An interceptor, not a middleware: Nest runs it after the guards, so a request is authenticated
  * (and rate limited) before a byte of its body is read; a refused one is answered and its connection
- * closed with the body unread (ProblemFilter). A body that stalls longer than JR_HTTP_BODY_IDLE_TIMEOUT
+ * closed with the body unread (ProblemFilter). A body that stalls longer than JR_BODY_IDLE_TIMEOUT
  * between two chunks drops the connection.
  */
 @Injectable()

@@ -113,7 +113,7 @@ const envSchema = z.object({
   JR_JOURNAL_MAX_BYTES: bytes('1GiB', 8 * 1024 * 1024, '8MiB'),
   JR_MAX_LOG_BYTES: bytes('64MiB', 64 * 1024, '64KiB'),
   JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
-  ...limitsEnv,
+  ...limitsEnv.shape,
 });
 
 export type ConfigResult = { ok: true; config: AppConfig; warnings: string[] } | { ok: false; errors: string[] };

@@ -85,7 +85,7 @@ const ms = (fallback: string, minMs: number, maxMs: number) =>
     });
 
 /** The environment variables of LimitsConfig, spread into the API's env schema. */
-export const limitsEnv = {
+export const limitsEnv = z.object({
   JR_RATE_LIMIT_TOKEN: rate('10000/10s'),
   JR_RATE_LIMIT_ADDRESS: rate('20000/10s'),
   JR_RATE_LIMIT_AGENT: rate('3000/10s'),
@@ -93,24 +93,24 @@ export const limitsEnv = {
   JR_AUTH_FAILURE_LIMIT: rate('10/5m'),
   JR_AUTH_LOCKOUT: ms('1m', 1_000, 86_400_000),
   JR_AUTH_LOCKOUT_MAX: ms('1h', 1_000, 7 * 86_400_000),
-  JR_HTTP_HEADERS_TIMEOUT: ms('10s', 100, 600_000),
-  JR_HTTP_REQUEST_TIMEOUT: ms('30s', 100, 3_600_000),
-  JR_HTTP_BODY_IDLE_TIMEOUT: ms('10s', 100, 600_000),
-  JR_HTTP_KEEPALIVE_TIMEOUT: ms('5s', 100, 600_000),
-  JR_HTTP_MAX_CONNECTIONS: z
+  JR_HTTP_HEAD_TIMEOUT: ms('10s', 100, 600_000),
+  JR_HTTP_READ_TIMEOUT: ms('30s', 100, 3_600_000),
+  JR_BODY_IDLE_TIMEOUT: ms('10s', 100, 600_000),
+  JR_KEEPALIVE_TIMEOUT: ms('5s', 100, 600_000),
+  JR_MAX_CONNECTIONS: z
     .string()
     .default('4096')
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 16 && Number(v) <= 1_000_000, 'must be an integer 16-1000000')
     .transform(Number),
-};
+});
 
-type LimitsEnv = { [K in keyof typeof limitsEnv]: z.output<(typeof limitsEnv)[K]> };
+type LimitsEnv = z.output<typeof limitsEnv>;
 
 /** Cross-field checks: what Node's HTTP server would refuse or what would make no sense. */
 export function limitsErrors(e: LimitsEnv): string[] {
   const errors: string[] = [];
-  if (e.JR_HTTP_HEADERS_TIMEOUT > e.JR_HTTP_REQUEST_TIMEOUT)
-    errors.push('JR_HTTP_HEADERS_TIMEOUT: must not be longer than JR_HTTP_REQUEST_TIMEOUT');
+  if (e.JR_HTTP_HEAD_TIMEOUT > e.JR_HTTP_READ_TIMEOUT)
+    errors.push('JR_HTTP_HEAD_TIMEOUT: must not be longer than JR_HTTP_READ_TIMEOUT');
   if (e.JR_AUTH_LOCKOUT > e.JR_AUTH_LOCKOUT_MAX)
     errors.push('JR_AUTH_LOCKOUT: must not be longer than JR_AUTH_LOCKOUT_MAX');
   return errors;
@@ -126,11 +126,11 @@ export function toLimitsConfig(e: LimitsEnv): LimitsConfig {
     lockoutMs: e.JR_AUTH_LOCKOUT,
     lockoutMaxMs: e.JR_AUTH_LOCKOUT_MAX,
     http: {
-      headersTimeoutMs: e.JR_HTTP_HEADERS_TIMEOUT,
-      requestTimeoutMs: e.JR_HTTP_REQUEST_TIMEOUT,
-      bodyIdleTimeoutMs: e.JR_HTTP_BODY_IDLE_TIMEOUT,
-      keepAliveTimeoutMs: e.JR_HTTP_KEEPALIVE_TIMEOUT,
-      maxConnections: e.JR_HTTP_MAX_CONNECTIONS,
+      headersTimeoutMs: e.JR_HTTP_HEAD_TIMEOUT,
+      requestTimeoutMs: e.JR_HTTP_READ_TIMEOUT,
+      bodyIdleTimeoutMs: e.JR_BODY_IDLE_TIMEOUT,
+      keepAliveTimeoutMs: e.JR_KEEPALIVE_TIMEOUT,
+      maxConnections: e.JR_MAX_CONNECTIONS,
     },
   };
 }

@@ -8,7 +8,7 @@ import type { HttpServerLimits } from '../config/limits.schema';
  *   cut (slowloris); `requestTimeout` bounds head and body together;
  * - Node enforces both from a timer that runs every `connectionsCheckingInterval` (30 s by default,
  *   read when the server starts listening): a quarter of the header timeout here, so a socket is cut
- *   within 1.25 × JR_HTTP_HEADERS_TIMEOUT;
+ *   within 1.25 × JR_HTTP_HEAD_TIMEOUT;
  * - `keepAliveTimeout` closes idle keep-alive connections between requests;
  * - `maxConnections`: connections past the cap are dropped as they arrive.
  * The body idle timeout is the body reader's (JsonBodyInterceptor).
