@@ -27,6 +27,8 @@ export interface DeliveryDeps {
   /** The gRPC deadline of one try (cockatiel's per-try timeout fires first). */
   deadlineMs: number;
   onSuperseded(key: string): void;
+  /** The API asked this attempt's sender to wait (RESOURCE_EXHAUSTED with grpc-retry-pushback-ms). */
+  onPushback?(key: string, ms: number): void;
   onFatal(err: AgentStopError): void;
   counters: DeliveryCounters;
   /** The backlog at the last re-enable (replayed events are counted against it). */
@@ -144,6 +146,7 @@ function failed(
   switch (err.action) {
     case 'retry':
       deps.counters.failures += 1;
+      if (err.pushbackMs !== undefined) deps.onPushback?.(box.key, err.pushbackMs);
       log.warn({ code: err.code, details: err.details }, 'report failed after its retries; kept in the outbox');
       return 'failed';
     case 'superseded':

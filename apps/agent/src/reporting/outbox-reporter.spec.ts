@@ -172,6 +172,18 @@ describe('OutboxReporter', () => {
     expect(outbox.stats().depth).toBe(0);
   });
 
+  it('RESOURCE_EXHAUSTED with push-back: no quick retries inside the breaker, the breaker stays closed, the loop waits', async () => {
+    const { reporter, breaker, outbox } = await start(1);
+    api.failReports = new ApiCallError('Report', Status.RESOURCE_EXHAUSTED, 'rate limited', 'retry', 600_000);
+    const r = reporter.open(ref('j_p'), { onSuperseded: () => undefined });
+    r.event(ev(1));
+    await until(() => reporter.counters.failures === 1, 'the refused report');
+    // the breaker's own retry (retries: 1) would have sent it twice by now; a refusal is not a broken path
+    expect(api.calls).toBe(1);
+    expect(breaker.state).toBe('closed');
+    expect(outbox.stats().depth).toBe(1);
+  });
+
   it('opens the breaker after THRESHOLD failed reports, then sends nothing; enable() drains the outbox in order, exactly once', async () => {
     const { reporter, breaker, outbox } = await start(3);
     api.failReports = fail('Report', Status.UNAVAILABLE);

@@ -2,7 +2,7 @@ import type { pb } from '@jr/contracts';
 import { Backoff, sleep } from '@jr/resilience';
 import type { AgentMetrics } from '@jr/telemetry';
 import type { Logger } from 'pino';
-import type { AgentStopError } from '../errors';
+import { MAX_PUSHBACK_MS, type AgentStopError } from '../errors';
 import { deliverNext, type DeliveryCounters, type DeliveryDeps, type ReportTransport } from './attempt-delivery';
 import { keyOf } from './outbox-box';
 import type { Outbox } from './outbox';
@@ -42,6 +42,8 @@ export class OutboxReporter implements Reporter {
   private readonly lifetime = new AbortController();
   private readonly delivering = new Set<string>();
   private readonly hooks = new Map<string, { onSuperseded(): void }>();
+  /** Push-back the API asked of an attempt's delivery loop, honoured on its next back-off. */
+  private readonly pushback = new Map<string, number>();
   private waiters: Array<() => void> = [];
   readonly counters: DeliveryCounters = {
     reportsSent: 0,
@@ -66,6 +68,7 @@ export class OutboxReporter implements Reporter {
       onFatal: (err) => o.onFatal(err),
       counters: this.counters,
       onSuperseded: (key) => this.hooks.get(key)?.onSuperseded(),
+      onPushback: (key, ms) => this.pushback.set(key, ms),
       replay: this.replay,
     };
   }
@@ -197,9 +200,12 @@ export class OutboxReporter implements Reporter {
           break;
         case 'suspended':
           break;
-        case 'failed':
-          await sleep(backoff.next(), lifetime).catch(() => undefined);
+        case 'failed': {
+          const pushbackMs = Math.min(this.pushback.get(key) ?? 0, MAX_PUSHBACK_MS);
+          this.pushback.delete(key);
+          await sleep(Math.max(backoff.next(), pushbackMs), lifetime).catch(() => undefined);
           break;
+        }
       }
     }
   }

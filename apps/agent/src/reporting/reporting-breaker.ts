@@ -81,8 +81,12 @@ export function isTransportFailure(err: unknown): boolean {
   return isApiCallError(err) && TRANSPORT_CODES.has(err.code);
 }
 
-/** Worth another try now: transport failures and the answers the status table calls transient. */
+/**
+ * Worth another try now: transport failures and the answers the status table calls transient, but not
+ * an answer that asks us to wait (push-back): the delivery loop honours that before its next try.
+ */
 function isRetryable(err: unknown): boolean {
+  if (isApiCallError(err) && err.pushbackMs !== undefined) return false;
   return isTransportFailure(err) || (isApiCallError(err) && err.action === 'retry');
 }
 
