@@ -28,7 +28,7 @@ describe('slowloris', () => {
   let t: TestApi;
   const sockets: Watched[] = [];
   beforeAll(async () => {
-    t = await startTestApi({ JR_HTTP_HEAD_TIMEOUT: '2s', JR_HTTP_READ_TIMEOUT: '4s' });
+    t = await startTestApi({ JR_HTTP_HEAD_TIMEOUT: '2s', JR_HTTP_READ_TIMEOUT: '4s', JR_KEEPALIVE_TIMEOUT: '1s' });
   });
   afterAll(async () => {
     for (const w of sockets) w.socket.destroy();
@@ -52,6 +52,15 @@ describe('slowloris', () => {
     expect(sockets.filter((w) => w.received.startsWith('HTTP/1.1 408')).length).toBeGreaterThan(0);
     expect(sockets.some((w) => w.received.includes('200 OK'))).toBe(false);
     expect((await http(t, 'GET', '/v1/agents')).status).toBe(200);
+  });
+
+  it('closes an idle keep-alive connection after JR_KEEPALIVE_TIMEOUT', async () => {
+    const w = watch(await rawConnection(t));
+    sockets.push(w);
+    w.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n');
+    await waitFor(() => w.received.startsWith('HTTP/1.1 200'), { what: 'the answer' });
+    expect(w.received.toLowerCase()).toMatch(/keep-alive: timeout=1/);
+    await waitFor(() => w.closed, { what: 'the idle connection to be closed', timeoutMs: 5_000 });
   });
 
   it('drops connections past JR_MAX_CONNECTIONS at once', async () => {
