@@ -37,8 +37,8 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
     <Req, Res>(name: string, fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>): Unary<Req, Res> =>
     (call, callback) => {
       const end = d.metrics.grpcDuration.startTimer();
-      const admitted = admitCall(d.limits, name, call);
-      admitted
+      // limits and lockouts first: a refused call never reaches authentication or the services
+      admitCall(d.limits, name, call)
         .then(() => fn(call))
         .then(
           (res) => {
