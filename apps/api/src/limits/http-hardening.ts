@@ -23,3 +23,12 @@ export function hardenHttpServer(server: Server, limits: HttpServerLimits): void
     Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4)),
   );
 }
+
+/**
+ * For the HTTPS listener: options to spread into its `https.createServer`/`httpsOptions` (Node reads them
+ * only at construction). A client that never completes its TLS handshake would otherwise hold its socket
+ * for Node's default 120 s, out of reach of the header timeout, which starts after the handshake.
+ */
+export function tlsServerLimits(limits: HttpServerLimits): { handshakeTimeout: number } {
+  return { handshakeTimeout: limits.headersTimeoutMs };
+}
