@@ -1,6 +1,8 @@
 import { Global, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { AgentsModule } from './agents/agents.module';
+import { AuditInterceptor } from './audit/audit.interceptor';
+import { AuditModule } from './audit/audit.module';
 import { AdminAuthGuard } from './auth/admin-auth.guard';
 import { CommonModule } from './common/common.module';
 import { JsonBodyMiddleware } from './common/json-body.middleware';
@@ -19,6 +21,7 @@ import { QueueModule } from './queue/queue.module';
 import { ResultsModule } from './results/results.module';
 import { type ApiMetrics } from './telemetry/api-metrics';
 import { MetricsModule } from './telemetry/metrics.module';
+import { TokensModule } from './tokens/tokens.module';
 
 /** Configuration, clock and logger for every module: built once, before anything else. */
 @Global()
@@ -53,6 +56,8 @@ export class AppModule implements NestModule {
         CommonModule,
         MetricsModule.forRoot(metrics),
         DatabaseModule,
+        AuditModule,
+        TokensModule,
         QueueModule,
         JournalModule.forRoot(journals),
         IntakeStateModule,
@@ -67,6 +72,7 @@ export class AppModule implements NestModule {
       providers: [
         { provide: APP_GUARD, useClass: AdminAuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
       ],
     };
   }

@@ -213,7 +213,7 @@ describe('health, metrics, unknown routes', () => {
   });
 
   it('exposes Prometheus metrics', async () => {
-    const r = await http(t, 'GET', '/metrics', { token: null });
+    const r = await http(t, 'GET', '/metrics');
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(r.text).toMatch(/^jr_jobs_submitted_total\{pool="[^"]+"\} [1-9]\d*$/m);

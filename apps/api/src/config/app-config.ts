@@ -16,6 +16,8 @@ export interface AppConfig {
   journalMaxBytes: number;
   /** Stored output per job, over all its attempts; past it output is dropped behind one marker line. */
   maxLogBytes: number;
+  /** How often the Postgres-fed gauges of /metrics are refreshed in the background (scrapes read the cache). */
+  metricsRefreshMs: number;
   logLevel: LogLevel;
 }
 
