@@ -1,6 +1,10 @@
 import { Client } from 'pg';
 import { SCOPES, type Scope } from '@jr/contracts';
 import { waitFor } from '@jr/testing';
+import type { Pool } from 'pg';
+import { PG_POOL } from '../../../apps/api/src/database/database.module';
+import { QUEUE_FACTORY } from '../../../apps/api/src/queue/queue.module';
+import type { QueueFactory } from '../../../apps/api/src/queue/queue-factory';
 import { MetricsCollectors } from '../../../apps/api/src/telemetry/metrics-collectors.service';
 import { MetricsRepository } from '../../../apps/api/src/telemetry/metrics.repository';
 import { http, setDatabaseConnections, startTestApi, type HttpResult, type TestApi } from './harness';
@@ -262,14 +266,28 @@ describe('a pool-restricted token', () => {
 });
 
 describe('/metrics reads cached gauges', () => {
-  it('N scrapes run no database query; a background refresh updates the gauges', async () => {
+  it('N scrapes run no Postgres or Redis query; a background refresh updates the gauges', async () => {
     const repo = t.api.app.get(MetricsRepository);
+    const pool = t.api.app.get<Pool>(PG_POOL);
+    const queues = t.api.app.get<QueueFactory>(QUEUE_FACTORY);
+    // the readiness probes (Postgres SELECT 1, Redis PING) that fill jr_dependency_* are counted too
+    let probes = 0;
+    const poolQuery = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+    const ping = queues.ping.bind(queues);
+    (pool as { query: unknown }).query = (...args: unknown[]) => {
+      if (args[0] === 'SELECT 1') probes++;
+      return poolQuery(...args);
+    };
+    queues.ping = () => {
+      probes++;
+      return ping();
+    };
     let reads = 0;
-    const queues = repo.queues.bind(repo);
+    const queuesRead = repo.queues.bind(repo);
     const fleet = repo.fleet.bind(repo);
     repo.queues = (now) => {
       reads++;
-      return queues(now);
+      return queuesRead(now);
     };
     repo.fleet = () => {
       reads++;
@@ -277,7 +295,7 @@ describe('/metrics reads cached gauges', () => {
     };
     try {
       for (let i = 0; i < 50; i++) expect((await http(t, 'GET', '/metrics')).status).toBe(200);
-      expect(reads).toBe(0);
+      expect({ reads, probes }).toEqual({ reads: 0, probes: 0 });
 
       await http(t, 'POST', '/v1/jobs', { body: { pool: 'gauge', steps: [{ run: 'true' }] } });
       await waitFor(async () => (await query('SELECT 1 FROM jobs WHERE pool = $1', ['gauge'])).length === 1);
@@ -287,8 +305,10 @@ describe('/metrics reads cached gauges', () => {
       expect(text).toMatch(/^jr_queue_depth\{pool="gauge"\} 1$/m);
       expect(reads).toBe(2);
     } finally {
-      repo.queues = queues;
+      repo.queues = queuesRead;
       repo.fleet = fleet;
+      (pool as { query: unknown }).query = poolQuery;
+      queues.ping = ping;
     }
   });
 });
