@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { DomainError, SCOPES, type Scope } from '@jr/contracts';
+import { LOGGER, type Logger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { AUDITED, type AuditSpec } from '../audit/audit.decorator';
 import { auditTarget } from '../audit/audit.interceptor';
@@ -29,6 +30,7 @@ export class AdminAuthGuard implements CanActivate {
     private readonly tokens: TokensService,
     private readonly audit: AuditService,
     @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(LOGGER) private readonly log: Logger,
   ) {
     this.adminToken = new ExpectedToken(config.adminToken);
   }
@@ -43,15 +45,28 @@ export class AdminAuthGuard implements CanActivate {
     if (scope === undefined ? principal.kind === 'admin' : principal.scopes.has(scope)) return true;
     const refusal = forbidden(scope);
     const spec = this.reflector.get<AuditSpec | undefined>(AUDITED, context.getHandler());
-    if (spec)
-      await this.audit.record({
+    if (spec) await this.auditRefusal(spec, principal, req, scope);
+    throw refusal;
+  }
+
+  /** Best effort: a refusal answers 403 whether or not its audit row could be written (Postgres down). */
+  private async auditRefusal(
+    spec: AuditSpec,
+    principal: Principal,
+    req: { params?: Record<string, string> },
+    scope: Scope | undefined,
+  ): Promise<void> {
+    await this.audit
+      .record({
         actor: actorOf(principal),
         action: spec.action,
         target: auditTarget(spec, req),
         outcome: 'forbidden',
         detail: { missingScope: scope ?? 'admin' },
-      });
-    throw refusal;
+      })
+      .catch((err: unknown) =>
+        this.log.error({ err: String(err), action: spec.action }, 'audit record could not be written'),
+      );
   }
 
   private async authenticate(req: IncomingMessage): Promise<Principal> {
