@@ -41,7 +41,10 @@ const MAIN_METRICS = [
   'jr_agent_rpc_duration_seconds_bucket',
 ];
 
-const stack = new Stack('1s');
+// the Postgres-fed gauges refresh in the background: often here, so the scrapes see the workload's end
+const stack = new Stack('1s', { apiEnv: { JR_METRICS_REFRESH_INTERVAL: '500ms' } });
+/** A metrics:read token (jr tokens create), as an operator gives Prometheus. */
+let scrapeToken: string;
 let prometheus: PrometheusServer;
 let apiMetrics = '';
 
@@ -100,6 +103,9 @@ beforeAll(async () => {
   await stack.start();
   const agentMetricsPort = await freePort();
   await stack.startAgent('obs-a', { slots: 4, extraEnv: { JR_METRICS_PORT: String(agentMetricsPort) } });
+  const made = await stack.cli(['tokens', 'create', '--scope', 'metrics:read', '--name', 'prometheus', '--json']);
+  if (made.code !== 0) throw new Error(`jr tokens create: ${made.code} ${made.stderr}`);
+  scrapeToken = (JSON.parse(made.stdout) as { token: string }).token;
   const ruleFiles = fs
     .readdirSync(rulesDir)
     .filter((f) => f.endsWith('.yml'))
@@ -107,13 +113,19 @@ beforeAll(async () => {
   prometheus = await PrometheusServer.start({
     ruleFiles,
     targets: [
-      { job: 'jr-api', targets: [stack.baseUrl.replace('http://', '')] },
+      { job: 'jr-api', targets: [stack.baseUrl.replace('http://', '')], bearerToken: scrapeToken },
       { job: 'jr-agent', targets: [`127.0.0.1:${agentMetricsPort}`], labels: { pool: 'default' } },
     ],
   });
   await runWorkload();
   await prometheus.waitForScrapes(3);
-  apiMetrics = await scrape(`${stack.baseUrl}/metrics`);
+  apiMetrics = await waitFor(
+    async () => {
+      const text = await scrape(`${stack.baseUrl}/metrics`, scrapeToken);
+      return sample(text, 'jr_queue_depth', { pool: 'spare' }) === 1 ? text : undefined;
+    },
+    { timeoutMs: 10_000, what: 'the background refresh to show the requeued job' },
+  );
 }, 120_000);
 
 afterAll(async () => {

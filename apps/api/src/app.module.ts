@@ -1,6 +1,8 @@
 import { Global, Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { AgentsModule } from './agents/agents.module';
+import { AuditInterceptor } from './audit/audit.interceptor';
+import { AuditModule } from './audit/audit.module';
 import { AdminAuthGuard } from './auth/admin-auth.guard';
 import { CommonModule } from './common/common.module';
 import { JsonBodyInterceptor } from './common/json-body.interceptor';
@@ -21,6 +23,7 @@ import { QueueModule } from './queue/queue.module';
 import { ResultsModule } from './results/results.module';
 import { type ApiMetrics } from './telemetry/api-metrics';
 import { MetricsModule } from './telemetry/metrics.module';
+import { TokensModule } from './tokens/tokens.module';
 
 /** Configuration, clock and logger for every module: built once, before anything else. */
 @Global()
@@ -56,6 +59,8 @@ export class AppModule implements NestModule {
         MetricsModule.forRoot(metrics),
         LimitsModule,
         DatabaseModule,
+        AuditModule,
+        TokensModule,
         QueueModule,
         JournalModule.forRoot(journals),
         IntakeStateModule,
@@ -72,6 +77,7 @@ export class AppModule implements NestModule {
         { provide: APP_FILTER, useClass: ProblemFilter },
         // after the guards: a request is authenticated before its body is read
         { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
       ],
     };
   }

@@ -30,6 +30,18 @@ const EXAMPLES: Record<string, string[]> = {
   'jr agents drain': ['jr agents drain a_01hz…'],
   'jr agents undrain': ['jr agents undrain a_01hz…'],
   'jr agents rm': ['jr agents rm a_01hz…'],
+  'jr tokens': [
+    'jr tokens create --scope jobs:submit,jobs:read --pool web --ttl 30d --name ci-web',
+    'jr tokens list',
+    'jr tokens revoke t_01hz…',
+  ],
+  'jr tokens create': [
+    'jr tokens create --scope jobs:submit,jobs:read --pool web --ttl 30d --name ci-web',
+    'jr tokens create --scope metrics:read --ttl 366d --name prometheus --json | jq -r .token > /etc/prometheus/jr.token',
+  ],
+  'jr tokens list': ['jr tokens list', 'jr tokens list --json | jq ".items[] | select(.state == \\"active\\")"'],
+  'jr tokens revoke': ['jr tokens revoke t_01hz…'],
+  'jr audit': ['jr audit', 'jr audit --action jobs.cancel --since 1d', 'jr audit --actor t_01hz… --limit 200 --json'],
   'jr config': [
     'jr config set-context prod --api-url https://jr.example.com:8080 --token-file ~/.config/jr/prod.token',
     'jr config use-context prod',

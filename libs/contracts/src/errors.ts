@@ -48,6 +48,8 @@ export interface Problem {
   detail: string;
   code?: ErrorCode;
   errors?: Array<{ path: string; message: string }>;
+  /** On a 403: the scope the token lacks. */
+  missingScope?: string;
 }
 
 export const PROBLEM_TYPE_BASE = 'https://jobrunner.dev/problems/';

@@ -14,6 +14,10 @@ export function newAgentId(): string {
   return `a_${randomChars(20)}`;
 }
 
+export function newTokenId(): string {
+  return `t_${randomChars(20)}`;
+}
+
 export const JOB_ID_RE = /^j_[0-9a-z]{26}$/;
 export const AGENT_ID_RE = /^a_[0-9a-z]{20}$/;
 

@@ -4,6 +4,7 @@ export * from './ids';
 export * from './job-spec';
 export * from './proto';
 export * from './rest';
+export * from './scopes';
 export * from './states';
 export * from './storable-text';
 export type { ProtoGrpcType } from './generated/agent';

@@ -11,3 +11,4 @@ export * from './prometheus';
 export * from './disk';
 export * from './zombie';
 export * from './gate';
+export * from './auth';

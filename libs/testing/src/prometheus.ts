@@ -65,6 +65,8 @@ export interface ScrapeTarget {
   targets: string[];
   metricsPath?: string;
   labels?: Record<string, string>;
+  /** Sent as `Authorization: Bearer` on every scrape (jr-api's /metrics needs a metrics:read token). */
+  bearerToken?: string;
 }
 
 export interface PrometheusOptions {
@@ -218,6 +220,7 @@ export function prometheusConfig(options: PrometheusOptions): string {
       job_name: t.job,
       metrics_path: t.metricsPath ?? '/metrics',
       static_configs: [{ targets: t.targets, labels: t.labels ?? {} }],
+      ...(t.bearerToken ? { authorization: { type: 'Bearer', credentials: t.bearerToken } } : {}),
     })),
   });
 }

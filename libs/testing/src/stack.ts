@@ -8,6 +8,7 @@ import { deleteRedisPrefix } from './redis';
 import { freePort } from './net';
 import { runCli, startAgentProcess, startApiProcess, type CliResult, type ManagedProcess } from './processes';
 import { waitFor } from './wait';
+import { TEST_ADMIN_TOKEN } from './auth';
 
 export interface StackOptions {
   /** Another Redis than the tests' shared one (a private instance a chaos test may kill). */
@@ -31,7 +32,7 @@ export const TEST_API_LIMITS: Readonly<Record<string, string>> = { JR_AUTH_FAILU
  * queue prefix, real jr-agent processes, and the real CLI. Everything is torn down by `close()`.
  */
 export class Stack {
-  readonly adminToken = 'e2e-admin-token';
+  readonly adminToken = TEST_ADMIN_TOKEN;
   readonly enrollToken = 'e2e-enroll-token';
   api!: ManagedProcess;
   readonly agents = new Map<string, ManagedProcess>();

@@ -17,13 +17,14 @@ import {
   testServerUrl,
   TEST_API_LIMITS,
   uniquePrefix,
+  TEST_ADMIN_TOKEN,
   type TestDatabase,
 } from '@jr/testing';
 import { startApi, type RunningApi } from '../../../apps/api/src/api';
 import { loadConfig } from '../../../apps/api/src/config/config.schema';
 import type { AppConfig } from '../../../apps/api/src/config/app-config';
 
-export const ADMIN = 'admin-token-for-tests';
+export const ADMIN = TEST_ADMIN_TOKEN;
 export const ENROLL = 'enroll-token-for-tests';
 
 /** Real time plus an offset the test moves forward (lease expiry without sleeping). */

@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { LIMITS } from '@jr/contracts';
 import { testRedisUrl, waitFor } from '@jr/testing';
+import { MetricsCollectors } from '../../../apps/api/src/telemetry/metrics-collectors.service';
 import { http, startTestApi, type TestApi } from './harness';
 
 const job = { name: 'hello', steps: [{ run: 'echo hi' }] };
@@ -213,7 +214,9 @@ describe('health, metrics, unknown routes', () => {
   });
 
   it('exposes Prometheus metrics', async () => {
-    const r = await http(t, 'GET', '/metrics', { token: null });
+    // the Postgres-fed gauges are refreshed in the background (JR_METRICS_REFRESH_INTERVAL): one refresh now
+    await t.api.app.get(MetricsCollectors).refresh();
+    const r = await http(t, 'GET', '/metrics');
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(r.text).toMatch(/^jr_jobs_submitted_total\{pool="[^"]+"\} [1-9]\d*$/m);

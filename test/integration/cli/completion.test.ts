@@ -99,10 +99,14 @@ describe('jr completion bash (sourced in a real bash)', () => {
       'wait',
       'cancel',
       'agents',
+      'tokens',
+      'audit',
       'config',
       'completion',
     ]);
     expect(bashComplete(['jr', 'ag'])).toEqual(['agents']);
+    expect(bashComplete(['jr', 'tokens', ''])).toEqual(['create', 'list', 'revoke']);
+    expect(bashComplete(['jr', 'tokens', 'create', '--sc'])).toEqual(['--scope']);
     expect(bashComplete(['jr', 'agents', 'd'])).toEqual(['drain']);
     expect(bashComplete(['jr', 'config', 'u'])).toEqual(['use-context']);
     expect(bashComplete(['jr', 'list', '--st'])).toEqual(['--state']);

@@ -1,5 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { DomainError, type AgentList, type AgentViewState } from '@jr/contracts';
+import { Audited } from '../audit/audit.decorator';
+import { RequireScope } from '../auth/scope.decorator';
 import { AgentsService, type AgentRemoval } from './agents.service';
 
 @Controller('v1/agents')
@@ -7,35 +9,46 @@ export class AgentsController {
   constructor(private readonly agents: AgentsService) {}
 
   @Get()
+  @RequireScope('agents:read')
   list(): Promise<AgentList> {
     return this.agents.list();
   }
 
   @Post('reporting/enable')
   @HttpCode(202)
+  @RequireScope('agents:admin')
+  @Audited({ action: 'agents.enable_reporting', target: { fixed: '*' } })
   enableReportingAll(): Promise<{ agents: number }> {
     return this.agents.enableReporting(undefined);
   }
 
   @Post(':id/reporting/enable')
   @HttpCode(202)
+  @RequireScope('agents:admin')
+  @Audited({ action: 'agents.enable_reporting', target: 'id' })
   enableReporting(@Param('id') id: string): Promise<{ agents: number }> {
     return this.agents.enableReporting(id);
   }
 
   @Post(':id/drain')
   @HttpCode(202)
+  @RequireScope('agents:admin')
+  @Audited({ action: 'agents.drain', target: 'id' })
   drain(@Param('id') id: string): Promise<{ id: string; state: 'draining' }> {
     return this.agents.drain(id);
   }
 
   @Post(':id/undrain')
   @HttpCode(202)
+  @RequireScope('agents:admin')
+  @Audited({ action: 'agents.undrain', target: 'id' })
   undrain(@Param('id') id: string): Promise<{ id: string; state: AgentViewState }> {
     return this.agents.undrain(id);
   }
 
   @Delete(':id')
+  @RequireScope('agents:admin')
+  @Audited({ action: 'agents.remove', target: 'id' })
   remove(@Param('id') id: string, @Query('force') force: unknown): Promise<AgentRemoval> {
     return this.agents.remove(id, parseForce(force));
   }

@@ -38,7 +38,11 @@ export function toProblemResponse(err: unknown): ProblemResponse {
   if (isDomainError(err)) {
     const status = ERROR_CODES[err.code].http;
     const errors = err.details?.errors as Problem['errors'] | undefined;
-    const problem = problemFor(err.code, err.message, errors ? { errors } : {});
+    const missingScope = typeof err.details?.missingScope === 'string' ? err.details.missingScope : undefined;
+    const problem = problemFor(err.code, err.message, {
+      ...(errors ? { errors } : {}),
+      ...(missingScope ? { missingScope } : {}),
+    });
     return { status, problem, headers: retryHeaders(err.code, err.details) };
   }
   if (isDependencyDown(err)) {

@@ -18,6 +18,8 @@ export interface AppConfig {
   journalMaxBytes: number;
   /** Stored output per job, over all its attempts; past it output is dropped behind one marker line. */
   maxLogBytes: number;
+  /** How often the Postgres-fed gauges of /metrics are refreshed in the background (scrapes read the cache). */
+  metricsRefreshMs: number;
   logLevel: LogLevel;
   /** Rate limits, lockouts and HTTP socket limits. */
   limits: LimitsConfig;

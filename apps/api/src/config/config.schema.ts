@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { parseDurationMs } from '@jr/contracts';
+import { ADMIN_TOKEN_MIN_LENGTH, parseDurationMs } from '@jr/contracts';
 import { LOG_LEVELS, type AppConfig } from './app-config';
 import { limitsEnv, limitsErrors, toLimitsConfig } from './limits.schema';
 
-export const DEV_ADMIN_TOKEN = 'dev';
+/** JR_DEV=1 without JR_ADMIN_TOKEN: well known, so only ever for a development machine (but as long as a real one must be). */
+export const DEV_ADMIN_TOKEN = 'dev-admin-token-not-for-production-use';
 export const DEV_ENROLL_TOKEN = 'dev-enroll';
 
 const SIZE_UNITS: Record<string, number> = {
@@ -97,7 +98,13 @@ const envSchema = z.object({
   REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
   DATABASE_URL: url('postgres://127.0.0.1:5432/jobrunner', ['postgres:', 'postgresql:']),
   JR_DEV: flag,
-  JR_ADMIN_TOKEN: secret,
+  JR_ADMIN_TOKEN: z
+    .string()
+    .regex(
+      new RegExp(`^[\\x21-\\x7e]{${ADMIN_TOKEN_MIN_LENGTH},512}$`),
+      `must be ${ADMIN_TOKEN_MIN_LENGTH}-512 printable characters without spaces (e.g. openssl rand -base64 32)`,
+    )
+    .optional(),
   JR_ENROLL_TOKEN: secret,
   JR_HEARTBEAT_INTERVAL: duration('10s', 100, 3_600_000),
   JR_QUEUE_PREFIX: z
@@ -112,6 +119,7 @@ const envSchema = z.object({
   JR_LEASE_WAIT_MAX: duration('30s', 1, 600_000),
   JR_JOURNAL_MAX_BYTES: bytes('1GiB', 8 * 1024 * 1024, '8MiB'),
   JR_MAX_LOG_BYTES: bytes('64MiB', 64 * 1024, '64KiB'),
+  JR_METRICS_REFRESH_INTERVAL: duration('5s', 100, 600_000),
   JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   ...limitsEnv.shape,
 });
@@ -153,6 +161,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       leaseWaitMaxMs: e.JR_LEASE_WAIT_MAX,
       journalMaxBytes: e.JR_JOURNAL_MAX_BYTES,
       maxLogBytes: e.JR_MAX_LOG_BYTES,
+      metricsRefreshMs: e.JR_METRICS_REFRESH_INTERVAL,
       logLevel: e.JR_LOG_LEVEL,
       limits: toLimitsConfig(e),
     },

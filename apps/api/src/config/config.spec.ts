@@ -1,6 +1,6 @@
-import { formatConfigErrors, loadConfig } from './config.schema';
+import { DEV_ADMIN_TOKEN, formatConfigErrors, loadConfig } from './config.schema';
 
-const base = { JR_ADMIN_TOKEN: 'admin-secret', JR_ENROLL_TOKEN: 'enroll-secret' };
+const base = { JR_ADMIN_TOKEN: 'admin-secret-of-at-least-32-characters', JR_ENROLL_TOKEN: 'enroll-secret' };
 
 describe('loadConfig', () => {
   it('applies the contract defaults', () => {
@@ -95,7 +95,8 @@ describe('loadConfig', () => {
     expect(r.ok).toBe(false);
     const dev = loadConfig({ JR_DEV: '1' });
     if (!dev.ok) throw new Error(dev.errors.join());
-    expect(dev.config.adminToken).toBe('dev');
+    expect(dev.config.adminToken).toBe(DEV_ADMIN_TOKEN);
+    expect(dev.config.adminToken.length).toBeGreaterThanOrEqual(32);
     expect(dev.config.enrollToken).toBe('dev-enroll');
     expect(dev.warnings).toHaveLength(2);
   });
@@ -106,6 +107,15 @@ describe('loadConfig', () => {
     if (r.ok) return;
     expect(r.errors.join()).toContain('JR_ADMIN_TOKEN');
     expect(r.errors.join()).not.toContain('has space secret');
+  });
+
+  it('refuses a bootstrap admin token shorter than 32 characters (31 is one too few), accepts 32', () => {
+    const short = loadConfig({ ...base, JR_ADMIN_TOKEN: 'a'.repeat(31) });
+    expect(short.ok).toBe(false);
+    if (short.ok) return;
+    expect(short.errors).toEqual([expect.stringMatching(/^JR_ADMIN_TOKEN: must be 32-512 printable characters/)]);
+    expect(short.errors.join()).not.toContain('a'.repeat(31));
+    expect(loadConfig({ ...base, JR_ADMIN_TOKEN: 'a'.repeat(32) }).ok).toBe(true);
   });
 
   it('treats empty strings as unset', () => {

@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { LIMITS, type ReadinessView } from '@jr/contracts';
 import type { Journal } from '@jr/journal';
@@ -33,8 +33,9 @@ export interface Readiness extends ReadinessView {
  * balancer must keep sending submissions here.
  */
 @Injectable()
-export class HealthService implements BeforeApplicationShutdown {
+export class HealthService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private shuttingDown = false;
+  private probeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -47,8 +48,17 @@ export class HealthService implements BeforeApplicationShutdown {
     @Inject(METRICS) private readonly metrics: ApiMetrics,
   ) {}
 
+  /** jr_dependency_* come from probes in the background (and from every /readyz), never from a scrape. */
+  onApplicationBootstrap(): void {
+    const probe = (): void => void this.readiness().catch(() => undefined);
+    probe();
+    this.probeTimer = setInterval(probe, this.config.metricsRefreshMs);
+    this.probeTimer.unref();
+  }
+
   beforeApplicationShutdown(): void {
     this.shuttingDown = true;
+    clearInterval(this.probeTimer);
   }
 
   async readiness(): Promise<Readiness> {
@@ -68,9 +78,8 @@ export class HealthService implements BeforeApplicationShutdown {
     return { ready: !this.shuttingDown && journal.up, dependencies, degraded };
   }
 
-  /** GET /metrics: probes the dependencies first (jr_dependency_*), then renders every metric. */
+  /** GET /metrics: renders what the background probes and refreshes hold; no query to Postgres or Redis. */
   async metricsText(): Promise<{ text: string; contentType: string }> {
-    await this.readiness();
     return { text: await this.metrics.render(), contentType: this.metrics.contentType };
   }
 

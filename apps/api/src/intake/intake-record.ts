@@ -2,6 +2,13 @@ import { createHash } from 'node:crypto';
 import { JOB_ID_RE, type NormalizedJob } from '@jr/contracts';
 import type { TraceCarrier } from '@jr/telemetry';
 
+/** Who submitted (the audit row's actor): the bootstrap admin or an API token, and the client address. */
+export interface RecordActor {
+  id: string;
+  name: string | null;
+  address: string | null;
+}
+
 /** What the intake journal holds for each accepted submission. */
 export interface SubmittedRecord {
   type: 'job.submitted';
@@ -12,6 +19,8 @@ export interface SubmittedRecord {
   at: number;
   /** W3C context of the journal-append span (absent in records written before tracing): the relay continues it. */
   trace?: TraceCarrier;
+  /** The submitter, for the audit row the relay writes with the job row (absent in records written before the audit log). */
+  actor?: RecordActor;
 }
 
 export function encodeRecord(r: SubmittedRecord): Buffer {
@@ -33,9 +42,21 @@ export function decodeRecord(data: Buffer): SubmittedRecord {
   if (r.idempotencyKey !== null && typeof r.idempotencyKey !== 'string')
     throw new Error('bad idempotencyKey in record');
   if (typeof r.job !== 'object' || r.job === null || !Array.isArray(r.job.steps)) throw new Error('bad job in record');
-  const { trace, ...rest } = r as SubmittedRecord & { trace?: unknown };
+  const { trace, actor, ...rest } = r as SubmittedRecord & { trace?: unknown; actor?: unknown };
   // tolerant: a missing or malformed carrier only loses the trace link (extractFromCarrier checks the values)
-  return isCarrierShaped(trace) ? { ...rest, trace } : rest;
+  const withTrace = isCarrierShaped(trace) ? { ...rest, trace } : rest;
+  return isActorShaped(actor) ? { ...withTrace, actor } : withTrace;
+}
+
+function isActorShaped(value: unknown): value is RecordActor {
+  const a = value as Partial<RecordActor> | null;
+  return (
+    typeof a === 'object' &&
+    a !== null &&
+    typeof a.id === 'string' &&
+    (a.name === null || typeof a.name === 'string') &&
+    (a.address === null || typeof a.address === 'string')
+  );
 }
 
 function isCarrierShaped(value: unknown): value is TraceCarrier {

@@ -2,6 +2,33 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import type { NormalizedJob } from '@jr/contracts';
 import { PG_POOL } from '../database/database.module';
+import type { RecordActor } from './intake-record';
+
+/**
+ * The audit row of each job row a statement creates, written by that same statement (a data-modifying
+ * CTE over `ins`): an acknowledged job is never in Postgres without its audit row, and a replay that
+ * inserts no job row writes no second audit row. Parameters: $1 ids, $2 actor ids, $3 actor names,
+ * $4 addresses, $5 times, $6 pools, in the batch's order.
+ */
+function auditSubmitted(first: number, outcome: string, detail: string): string {
+  const p = (i: number): string => `$${first + i}`;
+  return `aud AS (
+    INSERT INTO audit_log (at, actor, actor_name, action, target, address, outcome, detail)
+    SELECT a.at, a.actor, a.actor_name, 'jobs.submit', ins.id, a.address, '${outcome}', ${detail}
+    FROM ins JOIN unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::timestamptz[], ${p(5)}::text[])
+      AS a(id, actor, actor_name, address, at, pool) ON a.id = ins.id)`;
+}
+
+function auditParams(jobs: NewJob[]): unknown[] {
+  return [
+    jobs.map((j) => j.id),
+    jobs.map((j) => j.actor?.id ?? 'unknown'),
+    jobs.map((j) => j.actor?.name ?? null),
+    jobs.map((j) => j.actor?.address ?? null),
+    jobs.map((j) => j.at),
+    jobs.map((j) => j.job.pool),
+  ];
+}
 
 export interface NewJob {
   id: string;
@@ -11,6 +38,8 @@ export interface NewJob {
   at: Date;
   /** The relay span's W3C context, stored on the row (jobs.trace) for every later enqueue. */
   trace: Record<string, string> | null;
+  /** The submitter, for the audit row (null: a record journaled before the audit log existed). */
+  actor: RecordActor | null;
 }
 
 /** A job row the relay created: its BullMQ job for `rounds` is still to be added. */
@@ -40,11 +69,14 @@ export class IntakeRepository {
   async apply(jobs: NewJob[]): Promise<SubmissionOutcome[]> {
     if (jobs.length === 0) return [];
     const res = await this.pool.query<{ id: string; rounds: number }>(
-      `INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at, trace)
-       SELECT r.id, r.name, 'queued', r.pool, r.labels, r.spec, r.key, r.hash, r.retries, r.at, r.at, r.trace
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::text[], $7::text[], $8::int[], $9::timestamptz[], $10::jsonb[])
-         AS r(id, name, pool, labels, spec, key, hash, retries, at, trace)
-       ON CONFLICT DO NOTHING RETURNING id, rounds`,
+      `WITH ins AS (
+         INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at, trace)
+         SELECT r.id, r.name, 'queued', r.pool, r.labels, r.spec, r.key, r.hash, r.retries, r.at, r.at, r.trace
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::text[], $7::text[], $8::int[], $9::timestamptz[], $10::jsonb[])
+           AS r(id, name, pool, labels, spec, key, hash, retries, at, trace)
+         ON CONFLICT DO NOTHING RETURNING id, rounds),
+       ${auditSubmitted(11, 'accepted', "jsonb_build_object('pool', a.pool)")}
+       SELECT id, rounds FROM ins`,
       [
         jobs.map((j) => j.id),
         jobs.map((j) => j.job.name),
@@ -56,6 +88,7 @@ export class IntakeRepository {
         jobs.map((j) => j.job.retries),
         jobs.map((j) => j.at),
         jobs.map((j) => (j.trace ? JSON.stringify(j.trace) : null)),
+        ...auditParams(jobs),
       ],
     );
     const inserted = new Map(res.rows.map((r) => [r.id, r.rounds]));
@@ -88,14 +121,19 @@ export class IntakeRepository {
     const other = holder.rows[0];
     if (other && other.request_hash === j.requestHash) {
       await this.pool.query(
-        'INSERT INTO job_aliases (id, job_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-        [j.id, other.id, j.at],
+        `WITH ins AS (INSERT INTO job_aliases (id, job_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id),
+         ${auditSubmitted(4, 'accepted', "jsonb_build_object('pool', a.pool, 'aliasOf', $2::text)")}
+         SELECT id FROM ins`,
+        [j.id, other.id, j.at, ...auditParams([j])],
       );
       return { kind: 'aliased', id: j.id, jobId: other.id };
     }
     const res = await this.pool.query<{ rounds: number }>(
-      `INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at, trace)
-       VALUES ($1, $2, 'queued', $3, $4, $5, NULL, $6, $7, $8, $8, $9) ON CONFLICT DO NOTHING RETURNING rounds`,
+      `WITH ins AS (
+         INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at, trace)
+         VALUES ($1, $2, 'queued', $3, $4, $5, NULL, $6, $7, $8, $8, $9) ON CONFLICT DO NOTHING RETURNING id, rounds),
+       ${auditSubmitted(10, 'accepted', "jsonb_build_object('pool', a.pool, 'idempotencyKeyDropped', true)")}
+       SELECT rounds FROM ins`,
       [
         j.id,
         j.job.name,
@@ -106,6 +144,7 @@ export class IntakeRepository {
         j.job.retries,
         j.at,
         j.trace ? JSON.stringify(j.trace) : null,
+        ...auditParams([j]),
       ],
     );
     const rounds = res.rows[0]?.rounds;

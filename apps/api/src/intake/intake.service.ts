@@ -17,7 +17,13 @@ import { LOGGER, type Logger } from '../common/logger';
 import { INTAKE_JOURNAL } from '../journal/journal.module';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { JobsRepository } from '../jobs/jobs.repository';
-import { encodeRecord, parseIdempotencyKey, requestHash, type SubmittedRecord } from './intake-record';
+import {
+  encodeRecord,
+  parseIdempotencyKey,
+  requestHash,
+  type RecordActor,
+  type SubmittedRecord,
+} from './intake-record';
 import { IntakeHealth, type IntakeRejectReason } from './intake-health';
 import { IntakeRelayService } from './intake-relay.service';
 import { PendingSubmissions } from './pending-submissions';
@@ -25,6 +31,12 @@ import { PendingSubmissions } from './pending-submissions';
 export interface SubmitAnswer {
   status: 200 | 202;
   result: SubmitResult;
+}
+
+/** Who submits: the audit row's actor, and the one pool a pool-restricted token may submit to. */
+export interface Submitter {
+  actor?: RecordActor;
+  onlyPool?: string | null;
 }
 
 interface Prior {
@@ -77,12 +89,20 @@ export class IntakeService implements BeforeApplicationShutdown {
     body: unknown,
     idempotencyKey: string | string[] | undefined,
     traceHeaders: { traceparent?: unknown; tracestate?: unknown } = {},
+    submitter: Submitter = {},
   ): Promise<SubmitAnswer> {
     const parent = extractFromCarrier({ ...traceHeaders });
-    return withSpan(SPANS.submit, {}, () => this.submitNow(body, idempotencyKey), { parent, kind: SpanKind.SERVER });
+    return withSpan(SPANS.submit, {}, () => this.submitNow(body, idempotencyKey, submitter), {
+      parent,
+      kind: SpanKind.SERVER,
+    });
   }
 
-  private async submitNow(body: unknown, idempotencyKey: string | string[] | undefined): Promise<SubmitAnswer> {
+  private async submitNow(
+    body: unknown,
+    idempotencyKey: string | string[] | undefined,
+    submitter: Submitter,
+  ): Promise<SubmitAnswer> {
     if (this.closing)
       throw this.refuse('shutting_down', 'the API is shutting down; retry against another replica or later');
     const key = parseIdempotencyKey(idempotencyKey);
@@ -90,15 +110,27 @@ export class IntakeService implements BeforeApplicationShutdown {
     const parsed = parseJobSpec(body);
     if (!parsed.ok) throw this.invalid('invalid job document', parsed.issues);
     annotateActiveSpan({ [ATTR.pool]: parsed.job.pool });
+    const only = submitter.onlyPool ?? null;
+    if (only !== null && parsed.job.pool !== only)
+      throw new DomainError(
+        'FORBIDDEN',
+        `the token may submit to pool ${only} only (the job names ${parsed.job.pool})`,
+      );
     const hash = requestHash(parsed.job);
-    if (key.key === null) return this.accept(parsed.job, null, hash);
+    const actor = submitter.actor;
+    if (key.key === null) return this.accept(parsed.job, null, hash, actor);
     const earlier = this.reserved.get(key.key);
     if (earlier) return this.duplicate(await earlier, hash, parsed.job.pool);
-    return this.acceptOnce(key.key, parsed.job, hash);
+    return this.acceptOnce(key.key, parsed.job, hash, actor);
   }
 
   /** First request with this key right now: look it up, else journal it; others with the key await this one. */
-  private async acceptOnce(key: string, job: NormalizedJob, hash: string): Promise<SubmitAnswer> {
+  private async acceptOnce(
+    key: string,
+    job: NormalizedJob,
+    hash: string,
+    actor: RecordActor | undefined,
+  ): Promise<SubmitAnswer> {
     let settle!: { resolve: (p: Prior) => void; reject: (e: unknown) => void };
     const reservation = new Promise<Prior>((resolve, reject) => (settle = { resolve, reject }));
     reservation.catch(() => undefined);
@@ -109,7 +141,7 @@ export class IntakeService implements BeforeApplicationShutdown {
         settle.resolve(prior);
         return this.duplicate(prior, hash, job.pool);
       }
-      const answer = await this.accept(job, key, hash);
+      const answer = await this.accept(job, key, hash, actor);
       settle.resolve({ id: answer.result.id, requestHash: hash });
       return answer;
     } catch (err) {
@@ -127,7 +159,12 @@ export class IntakeService implements BeforeApplicationShutdown {
   }
 
   /** Journal (durable), hand to the relay, answer. */
-  private async accept(job: NormalizedJob, key: string | null, hash: string): Promise<SubmitAnswer> {
+  private async accept(
+    job: NormalizedJob,
+    key: string | null,
+    hash: string,
+    actor: RecordActor | undefined,
+  ): Promise<SubmitAnswer> {
     const now = this.clock.now();
     const id = newJobId(now);
     annotateActiveSpan({ [ATTR.jobId]: id });
@@ -141,6 +178,7 @@ export class IntakeService implements BeforeApplicationShutdown {
       requestHash: hash,
       at: now,
       trace: injectToCarrier(append.context),
+      ...(actor ? { actor } : {}),
     };
     let lsn: number;
     try {

@@ -39,8 +39,12 @@ export class JobsService {
     private readonly placement: PlacementService,
   ) {}
 
-  /** From Postgres; a job acknowledged but not yet applied (relay lag, Postgres down) is shown from the journal's index. */
-  async get(id: string): Promise<JobView> {
+  /**
+   * From Postgres; a job acknowledged but not yet applied (relay lag, Postgres down) is shown from the
+   * journal's index. `onlyPool` (a pool-restricted token): a job of another pool is NOT_FOUND, as if
+   * it did not exist (no oracle for other pools' job ids).
+   */
+  async get(id: string, onlyPool: string | null = null): Promise<JobView> {
     if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
     let postgresDown = false;
     const view = await this.jobs.findView(id).catch((err: unknown) => {
@@ -49,14 +53,19 @@ export class JobsService {
       return undefined;
     });
     const found = view ?? this.pending.view(id);
-    if (!found) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    if (!found || (onlyPool !== null && found.pool !== onlyPool))
+      throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
     // Postgres unreachable: the agents cannot be read either, and asking would only delay the answer
     return postgresDown ? found : ((await this.placement.withWaiting([found]))[0] ?? found);
   }
 
-  async list(p: ListParams): Promise<JobPage> {
+  /** `onlyPool` (a pool-restricted token): the page holds that pool's jobs only; asking for another pool is FORBIDDEN. */
+  async list(p: ListParams, onlyPool: string | null = null): Promise<JobPage> {
     const state = one(p.state);
-    const pool = one(p.pool);
+    const asked = one(p.pool);
+    if (onlyPool !== null && asked !== undefined && asked !== onlyPool)
+      throw new DomainError('FORBIDDEN', `the token is restricted to pool ${onlyPool}`);
+    const pool = onlyPool ?? asked;
     const limitText = one(p.limit) ?? '50';
     const cursor = one(p.cursor);
     const errors: Array<{ path: string; message: string }> = [];
@@ -80,8 +89,9 @@ export class JobsService {
     return { items, nextCursor: merged.length > limit && last ? encodeCursor(last.id) : null };
   }
 
-  async cancel(id: string): Promise<SubmitResult> {
+  async cancel(id: string, onlyPool: string | null = null): Promise<SubmitResult> {
     if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    if (onlyPool !== null) await this.get(id, onlyPool);
     if (this.pending.get(id) && !(await this.pending.whenApplied(id, APPLY_WAIT_MS))) {
       throw new DomainError('DEPENDENCY_DOWN', `job ${id} is accepted but not yet stored; retry the cancel shortly`, {
         retryAfterSeconds: 2,

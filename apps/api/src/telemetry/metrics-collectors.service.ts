@@ -1,19 +1,32 @@
-import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Journal } from '@jr/journal';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
+import { LOGGER, type Logger } from '../common/logger';
 import { INTAKE_JOURNAL, RESULTS_JOURNAL } from '../journal/journal.module';
 import { setFleetGauges, setQueueGauges } from './fleet-gauges';
 import { METRICS, type ApiMetrics } from './api-metrics';
-import { MetricsRepository } from './metrics.repository';
+import { MetricsRepository, type FleetAgentRow, type PoolQueueRow } from './metrics.repository';
+
+interface Snapshot {
+  queues: PoolQueueRow[];
+  fleet: FleetAgentRow[];
+  /** The clock when the queues were read: a scrape ages the oldest queued job by the time since. */
+  readAt: number;
+}
 
 /**
- * Scrape-time gauges: queue depth/age and the fleet from Postgres (one query each per scrape), the
- * journals from their in-memory stats. A collector that fails counts in jr_metrics_collection_errors_total
- * and its gauges keep their last values.
+ * The gauges fed from Postgres (queue depth/age, the fleet) are read in the background every
+ * JR_METRICS_REFRESH_INTERVAL into a snapshot; a scrape renders the snapshot and runs no query, so
+ * scraping (any rate, any number of scrapers) puts no load on Postgres. A refresh that fails counts
+ * in jr_metrics_collection_errors_total and the gauges keep their last values. The journals come
+ * from their in-memory stats at scrape time.
  */
 @Injectable()
-export class MetricsCollectors implements OnApplicationBootstrap {
+export class MetricsCollectors implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly counted = new Map<string, { fsyncs: number; appends: number }>();
+  private snapshot: Snapshot | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
 
   constructor(
     @Inject(METRICS) private readonly metrics: ApiMetrics,
@@ -22,17 +35,51 @@ export class MetricsCollectors implements OnApplicationBootstrap {
     @Inject(RESULTS_JOURNAL) private readonly results: Journal,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.metrics.beforeScrape(async () =>
-      setQueueGauges(this.metrics, await this.repo.queues(new Date(this.clock.now()))),
-    );
-    this.metrics.beforeScrape(async () => setFleetGauges(this.metrics, await this.repo.fleet()));
+    this.metrics.beforeScrape(() => this.renderSnapshot());
     this.metrics.beforeScrape(() => {
       this.journal('intake', this.intake);
       this.journal('results', this.results);
     });
+    void this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.config.metricsRefreshMs);
+    this.timer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.refreshing;
+  }
+
+  /** One background read of the Postgres-fed gauges (never two at once: a slow database is not piled on). */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.readSnapshot().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async readSnapshot(): Promise<void> {
+    const readAt = this.clock.now();
+    try {
+      const [queues, fleet] = await Promise.all([this.repo.queues(new Date(readAt)), this.repo.fleet()]);
+      this.snapshot = { queues, fleet, readAt };
+    } catch (err) {
+      this.metrics.collectionErrors.inc();
+      this.log.debug({ err: String(err) }, 'metrics refresh failed; the gauges keep their last values');
+    }
+  }
+
+  private renderSnapshot(): void {
+    const s = this.snapshot;
+    if (!s) return;
+    const since = Math.max(0, this.clock.now() - s.readAt) / 1000;
+    setQueueGauges(
+      this.metrics,
+      s.queues.map((q) => (q.depth > 0 ? { ...q, oldestAgeSeconds: q.oldestAgeSeconds + since } : q)),
+    );
+    setFleetGauges(this.metrics, s.fleet);
   }
 
   private journal(name: 'intake' | 'results', j: Journal): void {
