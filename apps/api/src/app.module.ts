@@ -17,6 +17,7 @@ import { JobsModule } from './jobs/jobs.module';
 import { JournalModule, type ApiJournals } from './journal/journal.module';
 import { QueueModule } from './queue/queue.module';
 import { ResultsModule } from './results/results.module';
+import { SecretsModule } from './secrets/secrets.module';
 import { type ApiMetrics } from './telemetry/api-metrics';
 import { MetricsModule } from './telemetry/metrics.module';
 
@@ -51,6 +52,7 @@ export class AppModule implements NestModule {
       imports: [
         ConfigModule.forRoot(config, clock, log),
         CommonModule,
+        SecretsModule,
         MetricsModule.forRoot(metrics),
         DatabaseModule,
         QueueModule,

@@ -16,6 +16,14 @@ export const LIMITS = {
   maxTimeoutMs: 7 * 24 * 3_600_000,
   maxRetries: 10,
   maxIdempotencyKeyLength: 200,
+  maxSecrets: 64,
+  /** UTF-8 bytes of one secret value (a PEM key or a kubeconfig fits). */
+  maxSecretValueBytes: 16 * 1024,
+  /**
+   * Shortest secret value accepted. Masking a 3-letter value would blank every "dev" in the output and
+   * tell a reader where it stands; values this short are refused rather than half-protected.
+   */
+  minSecretLength: 6,
 } as const;
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,199}$/;
@@ -57,6 +65,29 @@ const env = z
   )
   .refine((r) => Object.keys(r).length <= LIMITS.maxEnv, `at most ${LIMITS.maxEnv} environment variables`);
 
+/**
+ * Write-only values the steps see as environment variables: names as for `env` (and not also in `env`),
+ * values at least `minSecretLength` characters. Never shown again (answers list the names only).
+ */
+const secrets = z
+  .record(
+    z
+      .string()
+      .regex(ENV_KEY_RE, 'secret names: letters, digits and _, not starting with a digit')
+      .refine((k) => !RESERVED_ENV.has(k), 'JR_JOB_ID and JR_ATTEMPT are set by jobrunner'),
+    z
+      .string()
+      .min(
+        LIMITS.minSecretLength,
+        `secret values need at least ${LIMITS.minSecretLength} characters (masking shorter ones means nothing)`,
+      )
+      .refine(
+        (v) => Buffer.byteLength(v, 'utf8') <= LIMITS.maxSecretValueBytes,
+        `secret values: at most ${LIMITS.maxSecretValueBytes} bytes`,
+      ),
+  )
+  .refine((r) => Object.keys(r).length <= LIMITS.maxSecrets, `at most ${LIMITS.maxSecrets} secrets`);
+
 // NUL and unpaired surrogates are refused for every string at once, by parseJobSpec (storable-text.ts)
 const run = z.union([
   z.string().min(1, 'run cannot be empty').max(LIMITS.maxRunBytes),
@@ -76,16 +107,27 @@ export const artifactSchema = z.strictObject({
 });
 
 /** The job document of the contract (`POST /v1/jobs`, and `jr submit -f job.yaml`). */
-export const jobSpecSchema = z.strictObject({
-  name: z.string().regex(NAME_RE, 'name: up to 200 letters, digits, spaces, _ . -').optional(),
-  pool: z.string().regex(POOL_RE, 'pool: lowercase letters, digits, _ . -, at most 63').optional(),
-  labels: labels.optional(),
-  timeout: duration.optional(),
-  retries: retries.optional(),
-  env: env.optional(),
-  uses: z.array(artifactSchema).max(LIMITS.maxUses).optional(),
-  steps: z.array(stepSchema).min(1, 'a job needs at least one step').max(LIMITS.maxSteps),
-});
+export const jobSpecSchema = z
+  .strictObject({
+    name: z.string().regex(NAME_RE, 'name: up to 200 letters, digits, spaces, _ . -').optional(),
+    pool: z.string().regex(POOL_RE, 'pool: lowercase letters, digits, _ . -, at most 63').optional(),
+    labels: labels.optional(),
+    timeout: duration.optional(),
+    retries: retries.optional(),
+    env: env.optional(),
+    secrets: secrets.optional(),
+    uses: z.array(artifactSchema).max(LIMITS.maxUses).optional(),
+    steps: z.array(stepSchema).min(1, 'a job needs at least one step').max(LIMITS.maxSteps),
+  })
+  .superRefine((spec, ctx) => {
+    for (const name of Object.keys(spec.secrets ?? {}))
+      if (spec.env && Object.hasOwn(spec.env, name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secrets', name],
+          message: 'also set in env: a name is env or a secret',
+        });
+  });
 
 export type JobSpecInput = z.input<typeof jobSpecSchema>;
 export type ParsedJobSpec = z.output<typeof jobSpecSchema>;
@@ -98,6 +140,8 @@ export interface NormalizedJob {
   timeoutMs: number;
   retries: number;
   env: Record<string, string>;
+  /** Names of the job's secrets, sorted; absent when it has none. The values never travel in the job. */
+  secrets?: string[];
   uses: Array<{ url: string; sha256: string }>;
   steps: Array<{ name: string; run: string | string[]; timeoutMs: number; retries: number }>;
 }
@@ -107,7 +151,9 @@ export interface SpecIssue {
   message: string;
 }
 
-export type ParseResult = { ok: true; job: NormalizedJob } | { ok: false; issues: SpecIssue[] };
+/** `secrets`: the values by name (plaintext, in memory only: the API seals them before anything is written). */
+export type ParseResult =
+  { ok: true; job: NormalizedJob; secrets: Record<string, string> } | { ok: false; issues: SpecIssue[] };
 
 /**
  * The one way in for a job document (POST /v1/jobs, `jr submit`): hostile shapes first (prototype
@@ -136,7 +182,7 @@ export function parseJobSpec(input: unknown): ParseResult {
       ],
     };
   }
-  return { ok: true, job: normalize(parsed.data) };
+  return { ok: true, job: normalize(parsed.data), secrets: { ...parsed.data.secrets } };
 }
 
 /** Keys that would reach an object's prototype: refused, not silently dropped (zod records drop them). */
@@ -159,6 +205,7 @@ function forbiddenKeys(value: unknown, path: string[]): SpecIssue[] {
 }
 
 function normalize(spec: ParsedJobSpec): NormalizedJob {
+  const secretNames = Object.keys(spec.secrets ?? {}).sort();
   return {
     name: spec.name ?? defaultName(spec.steps[0]?.run),
     pool: spec.pool ?? 'default',
@@ -166,6 +213,7 @@ function normalize(spec: ParsedJobSpec): NormalizedJob {
     timeoutMs: spec.timeout ?? 0,
     retries: spec.retries ?? 0,
     env: spec.env ?? {},
+    ...(secretNames.length > 0 ? { secrets: secretNames } : {}),
     uses: spec.uses ?? [],
     steps: spec.steps.map((s, i) => ({
       name: s.name ?? `step-${i + 1}`,

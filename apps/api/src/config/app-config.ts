@@ -1,3 +1,5 @@
+import type { SecretKey } from '../secrets/secret-box';
+
 /** The API's configuration, parsed once at start-up (see config.schema.ts). Nothing else reads process.env. */
 export interface AppConfig {
   httpPort: number;
@@ -17,6 +19,8 @@ export interface AppConfig {
   /** Stored output per job, over all its attempts; past it output is dropped behind one marker line. */
   maxLogBytes: number;
   logLevel: LogLevel;
+  /** `JR_SECRETS_KEY`: the first seals job secrets, all open them; absent: secrets refused (JR_DEV: a key file). */
+  secretsKeys?: SecretKey[];
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDurationMs } from '@jr/contracts';
+import { parseSecretKeys } from '../secrets/secret-box';
 import { LOG_LEVELS, type AppConfig } from './app-config';
 
 export const DEV_ADMIN_TOKEN = 'dev';
@@ -112,6 +113,17 @@ const envSchema = z.object({
   JR_JOURNAL_MAX_BYTES: bytes('1GiB', 8 * 1024 * 1024, '8MiB'),
   JR_MAX_LOG_BYTES: bytes('64MiB', 64 * 1024, '64KiB'),
   JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  // the message never repeats the value: it is key material
+  JR_SECRETS_KEY: z
+    .string()
+    .max(4096, 'at most 4096 characters')
+    .transform((v, ctx) => {
+      const r = parseSecretKeys(v);
+      if (r.ok) return r.keys;
+      ctx.addIssue({ code: 'custom', message: r.message });
+      return z.NEVER;
+    })
+    .optional(),
 });
 
 export type ConfigResult = { ok: true; config: AppConfig; warnings: string[] } | { ok: false; errors: string[] };
@@ -151,6 +163,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       journalMaxBytes: e.JR_JOURNAL_MAX_BYTES,
       maxLogBytes: e.JR_MAX_LOG_BYTES,
       logLevel: e.JR_LOG_LEVEL,
+      ...(e.JR_SECRETS_KEY ? { secretsKeys: e.JR_SECRETS_KEY } : {}),
     },
   };
 }

@@ -120,7 +120,14 @@ export class IntakeRelayService implements OnApplicationBootstrap, BeforeApplica
 }
 
 function newJob(r: PendingSubmission['record']): Omit<NewJob, 'trace'> {
-  return { id: r.id, job: r.job, idempotencyKey: r.idempotencyKey, requestHash: r.requestHash, at: new Date(r.at) };
+  return {
+    id: r.id,
+    job: r.job,
+    idempotencyKey: r.idempotencyKey,
+    requestHash: r.requestHash,
+    secrets: r.secrets ?? null,
+    at: new Date(r.at),
+  };
 }
 
 function carrierOrNull(carrier: Record<string, string>): Record<string, string> | null {

@@ -17,7 +17,8 @@ import { LOGGER, type Logger } from '../common/logger';
 import { INTAKE_JOURNAL } from '../journal/journal.module';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { JobsRepository } from '../jobs/jobs.repository';
-import { encodeRecord, parseIdempotencyKey, requestHash, type SubmittedRecord } from './intake-record';
+import { SecretsService } from '../secrets/secrets.service';
+import { canonicalJson, encodeRecord, parseIdempotencyKey, requestHash, type SubmittedRecord } from './intake-record';
 import { IntakeHealth, type IntakeRejectReason } from './intake-health';
 import { IntakeRelayService } from './intake-relay.service';
 import { PendingSubmissions } from './pending-submissions';
@@ -63,6 +64,7 @@ export class IntakeService implements BeforeApplicationShutdown {
     @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
+    private readonly secrets: SecretsService,
   ) {}
 
   beforeApplicationShutdown(): void {
@@ -90,15 +92,20 @@ export class IntakeService implements BeforeApplicationShutdown {
     const parsed = parseJobSpec(body);
     if (!parsed.ok) throw this.invalid('invalid job document', parsed.issues);
     annotateActiveSpan({ [ATTR.pool]: parsed.job.pool });
-    const hash = requestHash(parsed.job);
-    if (key.key === null) return this.accept(parsed.job, null, hash);
+    this.secrets.assertAccepted(parsed.secrets);
+    const job: Submission = { job: parsed.job, secrets: parsed.secrets };
+    const hash =
+      parsed.job.secrets === undefined
+        ? requestHash(parsed.job)
+        : this.secrets.requestHash(canonicalJson(parsed.job), parsed.secrets);
+    if (key.key === null) return this.accept(job, null, hash);
     const earlier = this.reserved.get(key.key);
     if (earlier) return this.duplicate(await earlier, hash, parsed.job.pool);
-    return this.acceptOnce(key.key, parsed.job, hash);
+    return this.acceptOnce(key.key, job, hash);
   }
 
   /** First request with this key right now: look it up, else journal it; others with the key await this one. */
-  private async acceptOnce(key: string, job: NormalizedJob, hash: string): Promise<SubmitAnswer> {
+  private async acceptOnce(key: string, job: Submission, hash: string): Promise<SubmitAnswer> {
     let settle!: { resolve: (p: Prior) => void; reject: (e: unknown) => void };
     const reservation = new Promise<Prior>((resolve, reject) => (settle = { resolve, reject }));
     reservation.catch(() => undefined);
@@ -107,7 +114,7 @@ export class IntakeService implements BeforeApplicationShutdown {
       const prior = await this.findPrior(key);
       if (prior) {
         settle.resolve(prior);
-        return this.duplicate(prior, hash, job.pool);
+        return this.duplicate(prior, hash, job.job.pool);
       }
       const answer = await this.accept(job, key, hash);
       settle.resolve({ id: answer.result.id, requestHash: hash });
@@ -126,10 +133,12 @@ export class IntakeService implements BeforeApplicationShutdown {
     return answer;
   }
 
-  /** Journal (durable), hand to the relay, answer. */
-  private async accept(job: NormalizedJob, key: string | null, hash: string): Promise<SubmitAnswer> {
+  /** Seal the secrets (bound to the new id), journal (durable), hand to the relay, answer. */
+  private async accept(submission: Submission, key: string | null, hash: string): Promise<SubmitAnswer> {
+    const { job } = submission;
     const now = this.clock.now();
     const id = newJobId(now);
+    const sealed = this.secrets.seal(id, submission.secrets);
     annotateActiveSpan({ [ATTR.jobId]: id });
     // detached (not made active: nothing under it starts spans); the relay continues the trace from it, even after a restart
     const append = startDetachedSpan(SPANS.journalAppend, { [ATTR.jobId]: id });
@@ -139,6 +148,7 @@ export class IntakeService implements BeforeApplicationShutdown {
       job,
       idempotencyKey: key,
       requestHash: hash,
+      ...(sealed ? { secrets: sealed } : {}),
       at: now,
       trace: injectToCarrier(append.context),
     };
@@ -205,6 +215,12 @@ export class IntakeService implements BeforeApplicationShutdown {
     this.metrics.intakeRejected.inc({ reason: 'invalid_input' });
     return new DomainError('INVALID_INPUT', message, { errors });
   }
+}
+
+/** A parsed submission: the job (secret names only) and the secret values, in memory until sealed. */
+interface Submission {
+  job: NormalizedJob;
+  secrets: Record<string, string>;
 }
 
 function answerDuplicate(prior: Prior, hash: string): SubmitAnswer {
