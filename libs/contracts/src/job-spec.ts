@@ -71,10 +71,8 @@ const env = z
  */
 const secrets = z
   .record(
-    z
-      .string()
-      .regex(ENV_KEY_RE, 'secret names: letters, digits and _, not starting with a digit')
-      .refine((k) => !RESERVED_ENV.has(k), 'JR_JOB_ID and JR_ATTEMPT are set by jobrunner'),
+    // names are checked in jobSpecSchema's refinement, where the message can say what is wrong
+    z.string(),
     z
       .string()
       .min(
@@ -87,6 +85,13 @@ const secrets = z
       ),
   )
   .refine((r) => Object.keys(r).length <= LIMITS.maxSecrets, `at most ${LIMITS.maxSecrets} secrets`);
+
+function secretNameIssue(name: string, env: Record<string, string> | undefined): string | undefined {
+  if (!ENV_KEY_RE.test(name)) return 'secret names: letters, digits and _, not starting with a digit';
+  if (RESERVED_ENV.has(name)) return 'JR_JOB_ID and JR_ATTEMPT are set by jobrunner';
+  if (env && Object.hasOwn(env, name)) return 'also set in env: a name is env or a secret';
+  return undefined;
+}
 
 // NUL and unpaired surrogates are refused for every string at once, by parseJobSpec (storable-text.ts)
 const run = z.union([
@@ -120,13 +125,10 @@ export const jobSpecSchema = z
     steps: z.array(stepSchema).min(1, 'a job needs at least one step').max(LIMITS.maxSteps),
   })
   .superRefine((spec, ctx) => {
-    for (const name of Object.keys(spec.secrets ?? {}))
-      if (spec.env && Object.hasOwn(spec.env, name))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['secrets', name],
-          message: 'also set in env: a name is env or a secret',
-        });
+    for (const name of Object.keys(spec.secrets ?? {})) {
+      const message = secretNameIssue(name, spec.env);
+      if (message) ctx.addIssue({ code: 'custom', path: ['secrets', name], message });
+    }
   });
 
 export type JobSpecInput = z.input<typeof jobSpecSchema>;

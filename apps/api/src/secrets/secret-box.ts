@@ -76,11 +76,12 @@ export class SecretBox {
     const key = this.cipherKeys.get(keyId);
     if (!key) throw new SecretOpenError(name, 'unknown_key', keyId);
     const body = Buffer.from(bodyText, 'base64url');
-    if (body.length < TAG_BYTES) throw new SecretOpenError(name, 'malformed', keyId);
+    const iv = Buffer.from(ivText, 'base64url');
+    // canonical base64 only: unused trailing bits would let one ciphertext have several spellings
+    if (body.length < TAG_BYTES || body.toString('base64url') !== bodyText || iv.toString('base64url') !== ivText)
+      throw new SecretOpenError(name, 'malformed', keyId);
     try {
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(ivText, 'base64url'), {
-        authTagLength: TAG_BYTES,
-      });
+      const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
       decipher.setAAD(aad(jobId, name));
       decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
       const plain = Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]);
