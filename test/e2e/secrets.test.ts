@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { Stack, writeFile } from '@jr/testing';
+import { newGate, Stack, waitFor, writeFile } from '@jr/testing';
 
 // Secrets through real jr, jr-api and jr-agent processes: given by the CLI from its environment and a
 // file, seen by the step as environment variables, masked in the output in every encoded form (split
@@ -94,6 +94,25 @@ describe('job secrets end to end', () => {
   afterEach(() => {
     const state = expect.getState();
     if (state.assertionCalls !== state.numPassingAsserts) console.error(stack.diagnostics());
+  });
+
+  it('is in no file of the agent while the step runs: its outbox holds the output masked', async () => {
+    const gate = newGate();
+    const submit = await stack.cli(
+      ['submit', '--secret', 'DEPLOY_TOKEN', '--shell', `printf "live %s\\n" "$DEPLOY_TOKEN"; ${gate.wait}`],
+      { DEPLOY_TOKEN: TOKEN },
+    );
+    expect(submit.code).toBe(0);
+    const id = submit.stdout.trim();
+    await waitFor(async () => (await stack.logs(id)).includes('live [masked:DEPLOY_TOKEN]'), {
+      what: 'the masked output to reach the API',
+    });
+    expect((await stack.job(id)).state).toBe('running');
+    const agentFiles = filesUnder(path.join(stack.dir, 'agent-sec-a'));
+    expect(agentFiles.some((f) => f.includes('outbox'))).toBe(true);
+    expect(agentFiles.flatMap((f) => leaks(fs.readFileSync(f), f))).toEqual([]);
+    gate.open();
+    expect((await stack.cli(['wait', id])).code).toBe(0);
   });
 
   it('reaches the step, is masked in every form, and is found in no file, log line, row or answer', async () => {

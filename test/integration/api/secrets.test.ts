@@ -180,6 +180,33 @@ async function expectRefusedAtLease(id: string, agentName: string): Promise<void
   expect(handed).not.toContain(id);
 }
 
+describe('JR_DEV=1 without JR_SECRETS_KEY', () => {
+  it('keeps a development key (mode 0600) in the data directory that survives a restart', async () => {
+    const dev = await startTestApi({ JR_DEV: '1' });
+    const c = new AgentClient(dev.grpcAddress);
+    try {
+      const token = value();
+      const r = await http(dev, 'POST', '/v1/jobs', { body: { secrets: { S: token }, steps: [{ run: 'true' }] } });
+      expect(r.status).toBe(202);
+      const keyFile = path.join(dev.dataDir, 'secrets.key');
+      expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
+      await dev.restart();
+      await c.enroll();
+      const a = await waitFor(
+        async () =>
+          (await c.call<{ assignments: Assignment[] }>('Lease', { freeSlots: 1, waitMs: 1_000 })).assignments.find(
+            (x) => x.jobId === r.json.id,
+          ),
+        { what: 'the lease' },
+      );
+      expect(a.secrets).toEqual({ S: token });
+    } finally {
+      c.close();
+      await dev.cleanup();
+    }
+  });
+});
+
 describe('an API without a secrets key', () => {
   it('refuses a job with secrets with a 400 that says why, and takes jobs without', async () => {
     const plain = await startTestApi();
