@@ -144,9 +144,13 @@ describe('job secrets in the API', () => {
     await expectRefusedAtLease(orphan.id, 'rotation-2');
   });
 
-  it('an altered ciphertext, or one copied from another job, fails the job safe with secrets_unreadable', async () => {
+  it('an altered, foreign or deleted ciphertext fails the job safe with secrets_unreadable', async () => {
     const a = await submit({ name: 'a', secrets: { S: value() }, steps: [{ run: 'true' }] });
     const b = await submit({ name: 'b', secrets: { S: value() }, steps: [{ run: 'true' }] });
+    const gone = await submit({ name: 'gone', secrets: { S: value() }, steps: [{ run: 'true' }] });
+    await stored(gone.id);
+    // the spec still names S: running without it would run with a wrong (empty) secret
+    await pg.query('UPDATE jobs SET secrets = NULL WHERE id = $1', [gone.id]);
     const sealedA = (await stored(a.id)).secrets?.S ?? '';
     await stored(b.id);
     // one bit of the ciphertext flipped (the last character of the body is part of the GCM tag)
@@ -158,6 +162,7 @@ describe('job secrets in the API', () => {
     await pg.query(`UPDATE jobs SET secrets = jsonb_build_object('S', $2::text) WHERE id = $1`, [b.id, sealedA]);
     await expectRefusedAtLease(a.id, 'tamper-1');
     await expectRefusedAtLease(b.id, 'tamper-2');
+    await expectRefusedAtLease(gone.id, 'tamper-3');
   });
 });
 

@@ -227,7 +227,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
    */
   private async openSecrets(grant: Grant, pool: string): Promise<Record<string, string> | undefined> {
     try {
-      return this.secrets.open(grant.jobId, grant.sealedSecrets);
+      return this.secrets.open(grant.jobId, grant.spec.secrets ?? [], grant.sealedSecrets);
     } catch (err) {
       if (!(err instanceof SecretOpenError)) throw err;
       const now = this.clock.now();

@@ -92,7 +92,8 @@ export class IntakeService implements BeforeApplicationShutdown {
     const parsed = parseJobSpec(body);
     if (!parsed.ok) throw this.invalid('invalid job document', parsed.issues);
     annotateActiveSpan({ [ATTR.pool]: parsed.job.pool });
-    this.secrets.assertAccepted(parsed.secrets);
+    const refused = this.secrets.refusal(parsed.secrets);
+    if (refused) throw this.invalid(refused, [{ path: 'secrets', message: refused }]);
     const job: Submission = { job: parsed.job, secrets: parsed.secrets };
     const hash =
       parsed.job.secrets === undefined

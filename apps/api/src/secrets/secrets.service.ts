@@ -1,4 +1,3 @@
-import { DomainError } from '@jr/contracts';
 import { SecretBox, SecretOpenError } from './secret-box';
 
 /**
@@ -13,11 +12,13 @@ export class SecretsService {
     return this.box !== null;
   }
 
-  /** Refuses a job with secrets while no key is configured (400: retrying cannot help, the operator must act). */
-  assertAccepted(secrets: Record<string, string>): void {
-    if (this.box || Object.keys(secrets).length === 0) return;
-    const message = 'this API has no secrets key (JR_SECRETS_KEY): jobs with secrets are refused';
-    throw new DomainError('INVALID_INPUT', message, { errors: [{ path: 'secrets', message }] });
+  /**
+   * Why a job with these secrets is refused: none while a key is configured. (A 400: retrying the same
+   * request cannot help, the operator must set JR_SECRETS_KEY.)
+   */
+  refusal(secrets: Record<string, string>): string | undefined {
+    if (this.box || Object.keys(secrets).length === 0) return undefined;
+    return 'this API has no secrets key (JR_SECRETS_KEY): jobs with secrets are refused';
   }
 
   seal(jobId: string, secrets: Record<string, string>): Record<string, string> | undefined {
@@ -26,8 +27,13 @@ export class SecretsService {
     return this.box.sealAll(jobId, secrets);
   }
 
-  /** Throws SecretOpenError when a value does not open (unknown key, altered ciphertext). */
-  open(jobId: string, sealed: Record<string, unknown> | null | undefined): Record<string, string> {
+  /**
+   * The values of the job's secrets `names` (its spec's list). Throws SecretOpenError when one is
+   * missing or does not open (unknown key, altered or foreign ciphertext): never a partial set.
+   */
+  open(jobId: string, names: readonly string[], sealed: Record<string, unknown> | null): Record<string, string> {
+    const missing = names.find((n) => !sealed || !Object.hasOwn(sealed, n));
+    if (missing !== undefined) throw new SecretOpenError(missing, 'malformed');
     if (!sealed || Object.keys(sealed).length === 0) return {};
     if (!this.box) throw new SecretOpenError(Object.keys(sealed)[0] ?? '', 'unknown_key');
     return this.box.openAll(jobId, sealed);
