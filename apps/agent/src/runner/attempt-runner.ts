@@ -10,6 +10,7 @@ import { attemptAttributes, markAttempt, NO_PARENT } from './attempt-trace';
 import { timeoutOrNone } from './limits';
 import { runStepSequence, stopEnd, type AttemptEnd } from './step-sequence';
 import { buildMaskPatterns } from './mask-patterns';
+import { PatternIndex } from './pattern-index';
 import { buildStepEnv } from './step-env';
 
 /** `$JR_DATA_DIR/steps`: the process groups of running steps (step-registry.ts). */
@@ -129,7 +130,7 @@ export class AttemptRun {
         { jobId: this.ref.jobId, attempt: this.ref.attempt, artifactsDir },
         secrets,
       ),
-      masks: buildMaskPatterns(secrets),
+      masks: new PatternIndex(buildMaskPatterns(secrets)),
       killGraceMs: this.deps.killGraceMs,
       registryDir: stepRegistryDir(this.deps.dataDir),
       signal: this.stopper.signal,

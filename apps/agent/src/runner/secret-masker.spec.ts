@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { alignedBase64, buildMaskPatterns, maskLabel } from './mask-patterns';
-import { maskUpTo, SecretMasker } from './secret-masker';
+import { PatternIndex } from './pattern-index';
+import { SecretMasker } from './secret-masker';
 
 /** Deterministic PRNG (mulberry32): property cases that fail are reproducible from the seed. */
 function rng(seed: number): () => number {
@@ -112,12 +114,31 @@ describe('SecretMasker', () => {
       const input = Buffer.from(text, 'utf8');
       const cuts = Array.from(Array(Math.floor(next() * 6)), () => Math.floor(next() * (input.length + 1)));
       const parts = stream(secrets, input, cuts);
-      const whole = maskUpTo(input, buildMaskPatterns(secrets), input.length).out.toString('utf8');
+      const whole = new PatternIndex(buildMaskPatterns(secrets)).maskUpTo(input, input.length).out.toString('utf8');
       const seed = `run ${run}: ${JSON.stringify({ value, other, text, cuts })}`;
       expect({ seed, out: joined(parts) }).toEqual({ seed, out: whole });
       expect({ seed, leaked: joined(parts).includes(value) }).toEqual({ seed, leaked: false });
       expect({ seed, leaked: joined(parts).includes(other) }).toEqual({ seed, leaked: false });
       for (const p of parts) expect(Buffer.from(p.toString('utf8'), 'utf8').equals(p)).toBe(true);
     }
+  });
+});
+
+describe('SecretMasker with many long secrets', () => {
+  it('masks 64 PEM-sized secrets (4 KiB, 64 lines each) in 8 MiB of output read 64 KiB at a time', () => {
+    const secrets = Object.fromEntries(
+      Array.from({ length: 64 }, (_, i) => [
+        `S${i}`,
+        Array.from(Array(64), () => randomBytes(47).toString('base64')).join('\n'),
+      ]),
+    );
+    const out: Buffer[] = [];
+    const m = new SecretMasker(buildMaskPatterns(secrets), (d) => out.push(d));
+    const read = Buffer.from('ordinary output line without secrets\n'.repeat(1772));
+    for (let i = 0; i < 128; i++) m.write(i === 64 ? Buffer.concat([read, Buffer.from(`${secrets.S7}\n`)]) : read);
+    m.end();
+    const text = Buffer.concat(out);
+    expect(text.length).toBe(read.length * 128 + maskLabel('S7').length + 1);
+    expect(text.includes(Buffer.from(maskLabel('S7')))).toBe(true);
   });
 });

@@ -5,8 +5,8 @@ import type { AttemptReporter } from '../reporting/reporter';
 import type { AttemptEventLog, StepOutcome } from './attempt-events';
 import { markStep } from './attempt-trace';
 import { stepRetries, timeoutOrNone } from './limits';
-import type { MaskPattern } from './mask-patterns';
 import { OutputChunker } from './output-chunker';
+import { PatternIndex } from './pattern-index';
 import { SecretMasker } from './secret-masker';
 import { runStepProcess, type StepCommand, type StepProcessResult } from './step-process';
 
@@ -21,8 +21,8 @@ export interface StepSequenceOptions {
   steps: pb.Step__Output[];
   cwd: string;
   env: Record<string, string>;
-  /** The job's secrets in the forms masked in the output (mask-patterns.ts); empty: nothing to mask. */
-  masks?: readonly MaskPattern[];
+  /** The job's secrets in the forms masked in the output (mask-patterns.ts), indexed once per attempt. */
+  masks?: PatternIndex;
   killGraceMs: number;
   /** Where running steps' process groups are recorded (step-registry.ts). */
   registryDir?: string;
@@ -33,6 +33,8 @@ export interface StepSequenceOptions {
   logger: Logger;
   metrics?: Pick<AgentMetrics, 'stepDuration'>;
 }
+
+const NO_MASKS = new PatternIndex([]);
 
 /** A step waits for the reporter once this much of its output is unacknowledged. */
 const BACKLOG_PAUSE_BYTES = 16 * 1024 * 1024;
@@ -117,8 +119,8 @@ async function runWithOutput(
   };
   // secrets are masked before the output reaches the chunker: nothing after this sees a value
   const maskers = {
-    stdout: new SecretMasker(o.masks ?? [], (data) => chunkers.stdout.write(data)),
-    stderr: new SecretMasker(o.masks ?? [], (data) => chunkers.stderr.write(data)),
+    stdout: new SecretMasker(o.masks ?? NO_MASKS, (data) => chunkers.stdout.write(data)),
+    stderr: new SecretMasker(o.masks ?? NO_MASKS, (data) => chunkers.stderr.write(data)),
   };
   try {
     return await runStepProcess({
