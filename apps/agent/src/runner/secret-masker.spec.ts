@@ -125,7 +125,7 @@ describe('SecretMasker', () => {
 });
 
 describe('SecretMasker with many long secrets', () => {
-  it('masks 64 PEM-sized secrets (4 KiB, 64 lines each) in 8 MiB of output read 64 KiB at a time', () => {
+  it('masks 64 PEM-sized secrets (4 KiB, 64 lines each) in 1 MiB of output read 64 KiB at a time', () => {
     const secrets = Object.fromEntries(
       Array.from({ length: 64 }, (_, i) => [
         `S${i}`,
@@ -135,10 +135,10 @@ describe('SecretMasker with many long secrets', () => {
     const out: Buffer[] = [];
     const m = new SecretMasker(buildMaskPatterns(secrets), (d) => out.push(d));
     const read = Buffer.from('ordinary output line without secrets\n'.repeat(1772));
-    for (let i = 0; i < 128; i++) m.write(i === 64 ? Buffer.concat([read, Buffer.from(`${secrets.S7}\n`)]) : read);
+    for (let i = 0; i < 16; i++) m.write(i === 8 ? Buffer.concat([read, Buffer.from(`${secrets.S7}\n`)]) : read);
     m.end();
     const text = Buffer.concat(out);
-    expect(text.length).toBe(read.length * 128 + maskLabel('S7').length + 1);
+    expect(text.length).toBe(read.length * 16 + maskLabel('S7').length + 1);
     expect(text.includes(Buffer.from(maskLabel('S7')))).toBe(true);
   });
 });
