@@ -166,6 +166,19 @@ describe('job secrets', () => {
     }
   });
 
+  it('refuses a value that is also written in the job (a step, env, a label), which is stored as written', () => {
+    const r = parseJobSpec({
+      env: { URL: 'https://user:pa55word-x@host' },
+      secrets: { PW: 'pa55word-x', OK: 'not-elsewhere' },
+      steps: [{ run: 'true' }],
+    });
+    expect(!r.ok && r.issues).toEqual([
+      { path: 'secrets.PW', message: expect.stringMatching(/also written elsewhere/) },
+    ]);
+    const inRun = parseJobSpec({ secrets: { T: 'tok-123456' }, steps: [{ run: ['curl', '-H', 'x: tok-123456'] }] });
+    expect(inRun.ok).toBe(false);
+  });
+
   it('refuses a name that is also in env, and more than 64 secrets', () => {
     const both = parseJobSpec({ env: { X: '1' }, secrets: { X: 'long-enough' }, steps: [{ run: 'true' }] });
     expect(!both.ok && both.issues.map((i) => i.path)).toEqual(['secrets.X']);

@@ -86,6 +86,13 @@ const secrets = z
   )
   .refine((r) => Object.keys(r).length <= LIMITS.maxSecrets, `at most ${LIMITS.maxSecrets} secrets`);
 
+/** Every string value of a parsed job, and the names in env and labels: a secret's value must not be among them. */
+function stringsOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.values(value).flatMap(stringsOf);
+}
+
 function secretNameIssue(name: string, env: Record<string, string> | undefined): string | undefined {
   if (!ENV_KEY_RE.test(name)) return 'secret names: letters, digits and _, not starting with a digit';
   if (RESERVED_ENV.has(name)) return 'JR_JOB_ID and JR_ATTEMPT are set by jobrunner';
@@ -125,8 +132,17 @@ export const jobSpecSchema = z
     steps: z.array(stepSchema).min(1, 'a job needs at least one step').max(LIMITS.maxSteps),
   })
   .superRefine((spec, ctx) => {
-    for (const name of Object.keys(spec.secrets ?? {})) {
-      const message = secretNameIssue(name, spec.env);
+    const { secrets: values = {}, ...rest } = spec;
+    const texts =
+      Object.keys(values).length > 0
+        ? [...stringsOf(rest), ...Object.keys(rest.env ?? {}), ...Object.keys(rest.labels ?? {})]
+        : [];
+    for (const [name, value] of Object.entries(values)) {
+      const message =
+        secretNameIssue(name, spec.env) ??
+        (texts.some((t) => t.includes(value))
+          ? 'its value is also written elsewhere in the job, which is stored and shown as written'
+          : undefined);
       if (message) ctx.addIssue({ code: 'custom', path: ['secrets', name], message });
     }
   });
