@@ -131,9 +131,12 @@ describe('job secrets end to end', () => {
     expect(out).toContain('file [masked:API_KEY]\n');
     expect(out).toContain(`${'x'.repeat(65530)}[masked:DEPLOY_TOKEN]\n`);
 
+    const status = await stack.cli(['status', id]);
+    expect(status.stdout).toMatch(/^secrets: +API_KEY, DEPLOY_TOKEN$/m);
     const answers = [
       submit.stdout,
       submit.stderr,
+      status.stdout,
       (await stack.cli(['status', id, '--json'])).stdout,
       (await stack.cli(['list', '--json'])).stdout,
       (await stack.cli(['logs', id])).stdout,
