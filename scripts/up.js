@@ -23,10 +23,10 @@ const t = require(path.join(root, 'libs/testing/dist'));
 const say = (line) => process.stderr.write(`[up] ${line}\n`);
 const AGENT_NAME = 'local-agent';
 
-function secret(file) {
+function secret(file, make = () => crypto.randomBytes(24).toString('base64url')) {
   const p = path.join(varDir, 'up', file);
   if (fs.existsSync(p)) return fs.readFileSync(p, 'utf8').trim();
-  const value = crypto.randomBytes(24).toString('base64url');
+  const value = make();
   fs.mkdirSync(path.dirname(p), { recursive: true });
   fs.writeFileSync(p, `${value}\n`, { mode: 0o600 });
   return value;
@@ -171,6 +171,9 @@ async function run({ httpPort, grpcPort, names, services, procs }) {
   const databaseUrl = await prepareDatabase(services, names);
   const adminToken = process.env.JR_ADMIN_TOKEN || secret('admin-token');
   const enrollToken = process.env.JR_ENROLL_TOKEN || secret('enroll-token');
+  // job secrets are sealed with this key (JR_SECRETS_KEY, id:base64 of 32 bytes)
+  const secretsKey =
+    process.env.JR_SECRETS_KEY || secret('secrets-key', () => `up:${crypto.randomBytes(32).toString('base64')}`);
   const logDir = path.join(varDir, 'up');
   say('starting jr-api…');
   procs.push(
@@ -185,6 +188,7 @@ async function run({ httpPort, grpcPort, names, services, procs }) {
         enrollToken,
         queuePrefix: names.queuePrefix,
         heartbeatInterval: process.env.JR_HEARTBEAT_INTERVAL || '10s',
+        extraEnv: { JR_SECRETS_KEY: secretsKey },
       },
       path.join(logDir, 'api.log'),
     ),

@@ -21,6 +21,7 @@ import { RestLimitsMiddleware } from './limits/rest-limits.middleware';
 import { JournalModule, type ApiJournals } from './journal/journal.module';
 import { QueueModule } from './queue/queue.module';
 import { ResultsModule } from './results/results.module';
+import { SecretsModule } from './secrets/secrets.module';
 import { type ApiMetrics } from './telemetry/api-metrics';
 import { MetricsModule } from './telemetry/metrics.module';
 import { TokensModule } from './tokens/tokens.module';
@@ -56,6 +57,7 @@ export class AppModule implements NestModule {
       imports: [
         ConfigModule.forRoot(config, clock, log),
         CommonModule,
+        SecretsModule,
         MetricsModule.forRoot(metrics),
         LimitsModule,
         DatabaseModule,

@@ -54,6 +54,11 @@ export const jobViewSchema = z.looseObject({
   reason: nullableString,
   pool: z.string().optional(),
   labels: record.optional(),
+  /** Only what `jr status` shows of the spec: the names of the job's secrets (their values are never sent). */
+  spec: z
+    .looseObject({ secrets: z.array(z.string()).optional().catch(undefined) })
+    .optional()
+    .catch(undefined),
   attempts: z.array(attemptSchema).default([]),
   exitCode: nullableInt,
   createdAt: z.string().optional(),

@@ -10,6 +10,8 @@ export interface JobFlags {
   timeout?: string;
   retries?: number;
   env?: readonly Pair[];
+  /** Secret values by name (from --secret/--secret-file), merged over the file's `secrets`. */
+  secrets?: readonly Pair[];
   shell?: string;
 }
 
@@ -46,6 +48,7 @@ function applyFlags(doc: JobDocument, flags: JobFlags): JobDocument {
   if (flags.retries !== undefined) out.retries = flags.retries;
   if (flags.labels?.length) out.labels = mergePairs(out.labels, flags.labels);
   if (flags.env?.length) out.env = mergePairs(out.env, flags.env);
+  if (flags.secrets?.length) out.secrets = mergePairs(out.secrets, flags.secrets);
   return out;
 }
 

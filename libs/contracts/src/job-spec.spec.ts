@@ -140,3 +140,49 @@ describe('toProtoSpec', () => {
     expect(p.steps?.[1]?.argv?.args).toEqual(['ls', '-l']);
   });
 });
+
+describe('job secrets', () => {
+  it('keep the values out of the normalized job: names only, sorted', () => {
+    const r = parseJobSpec({ secrets: { B_TOKEN: 'value-two', A_KEY: 'value-one' }, steps: [{ run: 'true' }] });
+    expect(r.ok && r.job.secrets).toEqual(['A_KEY', 'B_TOKEN']);
+    expect(r.ok && r.secrets).toEqual({ A_KEY: 'value-one', B_TOKEN: 'value-two' });
+    expect(JSON.stringify(r.ok && r.job)).not.toContain('value-');
+    const none = parseJobSpec({ steps: [{ run: 'true' }] });
+    expect(none.ok && 'secrets' in none.job).toBe(false);
+  });
+
+  it.each([
+    [{ A: 'qz9x1' }, 'secrets.A', /at least 6/],
+    [{ '1A': 'long-enough' }, 'secrets.1A', /secret names/],
+    [{ JR_JOB_ID: 'long-enough' }, 'secrets.JR_JOB_ID', /set by jobrunner/],
+    [{ A: 'x'.repeat(16 * 1024 + 1) }, 'secrets.A', /at most 16384 bytes/],
+    [{ A: 'nul\u0000-value' }, 'secrets.A', /NUL/],
+  ])('refuses %#, naming the secret but never its value', (secrets, path, message) => {
+    const r = parseJobSpec({ secrets, steps: [{ run: 'true' }] });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.issues).toEqual([{ path, message: expect.stringMatching(message) }]);
+      expect(JSON.stringify(r.issues)).not.toContain(Object.values(secrets)[0]?.slice(0, 12));
+    }
+  });
+
+  it('refuses a value that is also written in the job (a step, env, a label), which is stored as written', () => {
+    const r = parseJobSpec({
+      env: { URL: 'https://user:pa55word-x@host' },
+      secrets: { PW: 'pa55word-x', OK: 'not-elsewhere' },
+      steps: [{ run: 'true' }],
+    });
+    expect(!r.ok && r.issues).toEqual([
+      { path: 'secrets.PW', message: expect.stringMatching(/also written elsewhere/) },
+    ]);
+    const inRun = parseJobSpec({ secrets: { T: 'tok-123456' }, steps: [{ run: ['curl', '-H', 'x: tok-123456'] }] });
+    expect(inRun.ok).toBe(false);
+  });
+
+  it('refuses a name that is also in env, and more than 64 secrets', () => {
+    const both = parseJobSpec({ env: { X: '1' }, secrets: { X: 'long-enough' }, steps: [{ run: 'true' }] });
+    expect(!both.ok && both.issues.map((i) => i.path)).toEqual(['secrets.X']);
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`S${i}`, 'long-enough']));
+    expect(parseJobSpec({ secrets: many, steps: [{ run: 'true' }] }).ok).toBe(false);
+  });
+});

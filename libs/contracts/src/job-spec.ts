@@ -16,6 +16,14 @@ export const LIMITS = {
   maxTimeoutMs: 7 * 24 * 3_600_000,
   maxRetries: 10,
   maxIdempotencyKeyLength: 200,
+  maxSecrets: 64,
+  /** UTF-8 bytes of one secret value (a PEM key or a kubeconfig fits). */
+  maxSecretValueBytes: 16 * 1024,
+  /**
+   * Shortest secret value accepted. Masking a 3-letter value would blank every "dev" in the output and
+   * tell a reader where it stands; values this short are refused rather than half-protected.
+   */
+  minSecretLength: 6,
 } as const;
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,199}$/;
@@ -57,6 +65,41 @@ const env = z
   )
   .refine((r) => Object.keys(r).length <= LIMITS.maxEnv, `at most ${LIMITS.maxEnv} environment variables`);
 
+/**
+ * Write-only values the steps see as environment variables: names as for `env` (and not also in `env`),
+ * values at least `minSecretLength` characters. Never shown again (answers list the names only).
+ */
+const secrets = z
+  .record(
+    // names are checked in jobSpecSchema's refinement, where the message can say what is wrong
+    z.string(),
+    z
+      .string()
+      .min(
+        LIMITS.minSecretLength,
+        `secret values need at least ${LIMITS.minSecretLength} characters (masking shorter ones means nothing)`,
+      )
+      .refine(
+        (v) => Buffer.byteLength(v, 'utf8') <= LIMITS.maxSecretValueBytes,
+        `secret values: at most ${LIMITS.maxSecretValueBytes} bytes`,
+      ),
+  )
+  .refine((r) => Object.keys(r).length <= LIMITS.maxSecrets, `at most ${LIMITS.maxSecrets} secrets`);
+
+/** Every string value of a parsed job, and the names in env and labels: a secret's value must not be among them. */
+function stringsOf(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.values(value).flatMap(stringsOf);
+}
+
+function secretNameIssue(name: string, env: Record<string, string> | undefined): string | undefined {
+  if (!ENV_KEY_RE.test(name)) return 'secret names: letters, digits and _, not starting with a digit';
+  if (RESERVED_ENV.has(name)) return 'JR_JOB_ID and JR_ATTEMPT are set by jobrunner';
+  if (env && Object.hasOwn(env, name)) return 'also set in env: a name is env or a secret';
+  return undefined;
+}
+
 // NUL and unpaired surrogates are refused for every string at once, by parseJobSpec (storable-text.ts)
 const run = z.union([
   z.string().min(1, 'run cannot be empty').max(LIMITS.maxRunBytes),
@@ -76,16 +119,33 @@ export const artifactSchema = z.strictObject({
 });
 
 /** The job document of the contract (`POST /v1/jobs`, and `jr submit -f job.yaml`). */
-export const jobSpecSchema = z.strictObject({
-  name: z.string().regex(NAME_RE, 'name: up to 200 letters, digits, spaces, _ . -').optional(),
-  pool: z.string().regex(POOL_RE, 'pool: lowercase letters, digits, _ . -, at most 63').optional(),
-  labels: labels.optional(),
-  timeout: duration.optional(),
-  retries: retries.optional(),
-  env: env.optional(),
-  uses: z.array(artifactSchema).max(LIMITS.maxUses).optional(),
-  steps: z.array(stepSchema).min(1, 'a job needs at least one step').max(LIMITS.maxSteps),
-});
+export const jobSpecSchema = z
+  .strictObject({
+    name: z.string().regex(NAME_RE, 'name: up to 200 letters, digits, spaces, _ . -').optional(),
+    pool: z.string().regex(POOL_RE, 'pool: lowercase letters, digits, _ . -, at most 63').optional(),
+    labels: labels.optional(),
+    timeout: duration.optional(),
+    retries: retries.optional(),
+    env: env.optional(),
+    secrets: secrets.optional(),
+    uses: z.array(artifactSchema).max(LIMITS.maxUses).optional(),
+    steps: z.array(stepSchema).min(1, 'a job needs at least one step').max(LIMITS.maxSteps),
+  })
+  .superRefine((spec, ctx) => {
+    const { secrets: values = {}, ...rest } = spec;
+    const texts =
+      Object.keys(values).length > 0
+        ? [...stringsOf(rest), ...Object.keys(rest.env ?? {}), ...Object.keys(rest.labels ?? {})]
+        : [];
+    for (const [name, value] of Object.entries(values)) {
+      const message =
+        secretNameIssue(name, spec.env) ??
+        (texts.some((t) => t.includes(value))
+          ? 'its value is also written elsewhere in the job, which is stored and shown as written'
+          : undefined);
+      if (message) ctx.addIssue({ code: 'custom', path: ['secrets', name], message });
+    }
+  });
 
 export type JobSpecInput = z.input<typeof jobSpecSchema>;
 export type ParsedJobSpec = z.output<typeof jobSpecSchema>;
@@ -98,6 +158,8 @@ export interface NormalizedJob {
   timeoutMs: number;
   retries: number;
   env: Record<string, string>;
+  /** Names of the job's secrets, sorted; absent when it has none. The values never travel in the job. */
+  secrets?: string[];
   uses: Array<{ url: string; sha256: string }>;
   steps: Array<{ name: string; run: string | string[]; timeoutMs: number; retries: number }>;
 }
@@ -107,7 +169,9 @@ export interface SpecIssue {
   message: string;
 }
 
-export type ParseResult = { ok: true; job: NormalizedJob } | { ok: false; issues: SpecIssue[] };
+/** `secrets`: the values by name (plaintext, in memory only: the API seals them before anything is written). */
+export type ParseResult =
+  { ok: true; job: NormalizedJob; secrets: Record<string, string> } | { ok: false; issues: SpecIssue[] };
 
 /**
  * The one way in for a job document (POST /v1/jobs, `jr submit`): hostile shapes first (prototype
@@ -136,7 +200,7 @@ export function parseJobSpec(input: unknown): ParseResult {
       ],
     };
   }
-  return { ok: true, job: normalize(parsed.data) };
+  return { ok: true, job: normalize(parsed.data), secrets: { ...parsed.data.secrets } };
 }
 
 /** Keys that would reach an object's prototype: refused, not silently dropped (zod records drop them). */
@@ -159,6 +223,7 @@ function forbiddenKeys(value: unknown, path: string[]): SpecIssue[] {
 }
 
 function normalize(spec: ParsedJobSpec): NormalizedJob {
+  const secretNames = Object.keys(spec.secrets ?? {}).sort();
   return {
     name: spec.name ?? defaultName(spec.steps[0]?.run),
     pool: spec.pool ?? 'default',
@@ -166,6 +231,7 @@ function normalize(spec: ParsedJobSpec): NormalizedJob {
     timeoutMs: spec.timeout ?? 0,
     retries: spec.retries ?? 0,
     env: spec.env ?? {},
+    ...(secretNames.length > 0 ? { secrets: secretNames } : {}),
     uses: spec.uses ?? [],
     steps: spec.steps.map((s, i) => ({
       name: s.name ?? `step-${i + 1}`,

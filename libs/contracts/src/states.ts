@@ -25,6 +25,8 @@ export const JOB_REASONS = [
   'download_failed',
   'checksum_mismatch',
   'invalid_spec',
+  /** The job's sealed secrets could not be opened at lease time (key missing or ciphertext altered): nothing ran. */
+  'secrets_unreadable',
 ] as const;
 export type JobReason = (typeof JOB_REASONS)[number];
 

@@ -2,6 +2,7 @@ export * from './telemetry';
 export * from './tracing';
 export * from './propagation';
 export * from './log-mixin';
+export * from './log-redact';
 export * from './metric-defs';
 export * from './metric-handles';
 export * from './metrics-catalog';

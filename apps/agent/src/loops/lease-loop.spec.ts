@@ -12,6 +12,7 @@ const assignment = (jobId: string): pb.Assignment__Output => ({
   attempt: 1,
   leaseToken: 't',
   leaseExpiresAtMs: 0,
+  secrets: {},
   spec: null,
 });
 

@@ -45,6 +45,23 @@ describe('AttemptRun (real child processes)', () => {
     expect(reporter.output(0)).toBe(`${a.jobId}/1/prod/none//job-home\n`);
   });
 
+  it('gives steps the secrets of the lease as environment variables and masks them in both streams', async () => {
+    const secret = 'tok-3x4mpl3/+=';
+    const a = assignment(
+      [
+        shellStep(
+          'echo "out $DEPLOY_TOKEN"; printf "%s" "$DEPLOY_TOKEN" | base64; echo "err $DEPLOY_TOKEN" >&2; printf "%s" "$DEPLOY_TOKEN" | wc -c',
+        ),
+      ],
+      {},
+      undefined,
+      { DEPLOY_TOKEN: secret },
+    );
+    await new AttemptRun(a, deps).run();
+    expect(reporter.output(0, 'stdout')).toBe('out [masked:DEPLOY_TOKEN]\n[masked:DEPLOY_TOKEN]\n14\n');
+    expect(reporter.output(0, 'stderr')).toBe('err [masked:DEPLOY_TOKEN]\n');
+  });
+
   it('reports every event in one gapless sequence and completes with lastSeq', async () => {
     const a = assignment([
       shellStep('echo one; echo two >&2', { name: 'first' }),

@@ -9,6 +9,8 @@ import { AttemptEventLog } from './attempt-events';
 import { attemptAttributes, markAttempt, NO_PARENT } from './attempt-trace';
 import { timeoutOrNone } from './limits';
 import { runStepSequence, stopEnd, type AttemptEnd } from './step-sequence';
+import { buildMaskPatterns } from './mask-patterns';
+import { PatternIndex } from './pattern-index';
 import { buildStepEnv } from './step-env';
 
 /** `$JR_DATA_DIR/steps`: the process groups of running steps (step-registry.ts). */
@@ -118,14 +120,17 @@ export class AttemptRun {
       const failed = await this.fetchArtifacts(spec.uses, artifactsDir, events);
       if (failed) return failed;
     }
+    const secrets = this.assignment.secrets ?? {};
     return runStepSequence({
       steps: spec.steps,
       cwd: this.workDir,
-      env: buildStepEnv(this.deps.childEnv, spec.env, {
-        jobId: this.ref.jobId,
-        attempt: this.ref.attempt,
-        artifactsDir,
-      }),
+      env: buildStepEnv(
+        this.deps.childEnv,
+        spec.env,
+        { jobId: this.ref.jobId, attempt: this.ref.attempt, artifactsDir },
+        secrets,
+      ),
+      masks: new PatternIndex(buildMaskPatterns(secrets)),
       killGraceMs: this.deps.killGraceMs,
       registryDir: stepRegistryDir(this.deps.dataDir),
       signal: this.stopper.signal,

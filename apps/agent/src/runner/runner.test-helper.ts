@@ -81,6 +81,7 @@ export function assignment(
   steps: pb.Step__Output[],
   spec: Partial<pb.JobSpec__Output> = {},
   jobId = 'j_test0000000000000000000000',
+  secrets: Record<string, string> = {},
 ): pb.Assignment__Output {
   return {
     jobId,
@@ -88,5 +89,6 @@ export function assignment(
     leaseToken: 'lt-1',
     leaseExpiresAtMs: Date.now() + 60_000,
     spec: { name: 'job', pool: 'default', labels: {}, timeoutMs: 0, env: {}, uses: [], steps, ...spec },
+    secrets,
   };
 }

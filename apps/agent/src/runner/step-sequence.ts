@@ -6,6 +6,8 @@ import type { AttemptEventLog, StepOutcome } from './attempt-events';
 import { markStep } from './attempt-trace';
 import { stepRetries, timeoutOrNone } from './limits';
 import { OutputChunker } from './output-chunker';
+import { PatternIndex } from './pattern-index';
+import { SecretMasker } from './secret-masker';
 import { runStepProcess, type StepCommand, type StepProcessResult } from './step-process';
 
 /** How an attempt ended, as Complete carries it. */
@@ -19,6 +21,8 @@ export interface StepSequenceOptions {
   steps: pb.Step__Output[];
   cwd: string;
   env: Record<string, string>;
+  /** The job's secrets in the forms masked in the output (mask-patterns.ts), indexed once per attempt. */
+  masks?: PatternIndex;
   killGraceMs: number;
   /** Where running steps' process groups are recorded (step-registry.ts). */
   registryDir?: string;
@@ -29,6 +33,8 @@ export interface StepSequenceOptions {
   logger: Logger;
   metrics?: Pick<AgentMetrics, 'stepDuration'>;
 }
+
+const NO_MASKS = new PatternIndex([]);
 
 /** A step waits for the reporter once this much of its output is unacknowledged. */
 const BACKLOG_PAUSE_BYTES = 16 * 1024 * 1024;
@@ -111,6 +117,11 @@ async function runWithOutput(
     stdout: new OutputChunker((data) => o.events.log(index, 'stdout', data)),
     stderr: new OutputChunker((data) => o.events.log(index, 'stderr', data)),
   };
+  // secrets are masked before the output reaches the chunker: nothing after this sees a value
+  const maskers = {
+    stdout: new SecretMasker(o.masks ?? NO_MASKS, (data) => chunkers.stdout.write(data)),
+    stderr: new SecretMasker(o.masks ?? NO_MASKS, (data) => chunkers.stderr.write(data)),
+  };
   try {
     return await runStepProcess({
       command,
@@ -120,13 +131,15 @@ async function runWithOutput(
       killGraceMs: o.killGraceMs,
       registryDir: o.registryDir,
       signal: o.signal,
-      onOutput: (stream, data) => chunkers[stream].write(data),
+      onOutput: (stream, data) => maskers[stream].write(data),
       flow: {
         shouldPause: () => o.report.backlogBytes() > BACKLOG_PAUSE_BYTES,
         onResume: (resume) => o.report.onBacklogBelow(BACKLOG_RESUME_BYTES, resume),
       },
     });
   } finally {
+    maskers.stdout.end();
+    maskers.stderr.end();
     chunkers.stdout.flush();
     chunkers.stderr.flush();
   }

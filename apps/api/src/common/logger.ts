@@ -1,14 +1,20 @@
 import pino from 'pino';
 import type { LoggerService } from '@nestjs/common';
-import { traceLogMixin } from '@jr/telemetry';
+import { LOG_REDACT, traceLogMixin } from '@jr/telemetry';
 import type { LogLevel } from '../config/app-config';
 
 export type Logger = pino.Logger;
 export const LOGGER = Symbol('Logger');
 
-/** JSON lines on stdout. */
+/** JSON lines on stdout; credentials, tokens and secrets redacted wherever they sit in a line (LOG_REDACT). */
 export function createLogger(level: LogLevel): Logger {
-  return pino({ level, base: { service: 'jr-api' }, timestamp: pino.stdTimeFunctions.isoTime, mixin: traceLogMixin });
+  return pino({
+    level,
+    base: { service: 'jr-api' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    mixin: traceLogMixin,
+    redact: { paths: [...LOG_REDACT.paths], censor: LOG_REDACT.censor },
+  });
 }
 
 /** Routes Nest's own messages into the same JSON log (its chatty bootstrap lines at debug). */

@@ -1,3 +1,4 @@
+import type { SecretKey } from '../secrets/secret-box';
 import type { LimitsConfig } from './limits.schema';
 
 /** The API's configuration, parsed once at start-up (see config.schema.ts). Nothing else reads process.env. */
@@ -23,6 +24,8 @@ export interface AppConfig {
   logLevel: LogLevel;
   /** Rate limits, lockouts and HTTP socket limits. */
   limits: LimitsConfig;
+  /** `JR_SECRETS_KEY`: the first seals job secrets, all open them; absent: secrets refused (JR_DEV: a key file). */
+  secretsKeys?: SecretKey[];
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

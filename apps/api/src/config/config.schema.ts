@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ADMIN_TOKEN_MIN_LENGTH, parseDurationMs } from '@jr/contracts';
+import { parseSecretKeys } from '../secrets/secret-box';
 import { LOG_LEVELS, type AppConfig } from './app-config';
 import { limitsEnv, limitsErrors, toLimitsConfig } from './limits.schema';
 
@@ -122,6 +123,17 @@ const envSchema = z.object({
   JR_METRICS_REFRESH_INTERVAL: duration('5s', 100, 600_000),
   JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   ...limitsEnv.shape,
+  // the message never repeats the value: it is key material
+  JR_SECRETS_KEY: z
+    .string()
+    .max(4096, 'at most 4096 characters')
+    .transform((v, ctx) => {
+      const r = parseSecretKeys(v);
+      if (r.ok) return r.keys;
+      ctx.addIssue({ code: 'custom', message: r.message });
+      return z.NEVER;
+    })
+    .optional(),
 });
 
 export type ConfigResult = { ok: true; config: AppConfig; warnings: string[] } | { ok: false; errors: string[] };
@@ -164,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       metricsRefreshMs: e.JR_METRICS_REFRESH_INTERVAL,
       logLevel: e.JR_LOG_LEVEL,
       limits: toLimitsConfig(e),
+      ...(e.JR_SECRETS_KEY ? { secretsKeys: e.JR_SECRETS_KEY } : {}),
     },
   };
 }

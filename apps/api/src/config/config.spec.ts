@@ -118,6 +118,24 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...base, JR_ADMIN_TOKEN: 'a'.repeat(32) }).ok).toBe(true);
   });
 
+  it('JR_SECRETS_KEY: id:base64 keys, the first seals; a bad one is named without echoing the key', () => {
+    const k2 = Buffer.alloc(32, 2).toString('base64');
+    const k1 = Buffer.alloc(32, 1).toString('base64url');
+    const r = loadConfig({ ...base, JR_SECRETS_KEY: `k2:${k2},k1:${k1}` });
+    expect(r.ok && r.config.secretsKeys?.map((k) => [k.id, k.key[0]])).toEqual([
+      ['k2', 2],
+      ['k1', 1],
+    ]);
+    expect(loadConfig(base).ok && 'secretsKeys' in (loadConfig(base) as { config: object }).config).toBe(false);
+    const short = Buffer.alloc(16, 7).toString('base64');
+    const bad = loadConfig({ ...base, JR_SECRETS_KEY: `k1:${short}` });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.errors).toEqual(['JR_SECRETS_KEY: key k1: must be 32 bytes, got 16 (openssl rand -base64 32)']);
+      expect(formatConfigErrors(bad.errors)).not.toContain(short);
+    }
+  });
+
   it('treats empty strings as unset', () => {
     const r = loadConfig({ ...base, JR_HTTP_PORT: '', JR_LOG_LEVEL: '' });
     expect(r.ok && r.config.httpPort).toBe(8080);

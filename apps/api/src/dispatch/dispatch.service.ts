@@ -15,6 +15,8 @@ import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { LeaseMatcher, type Waiter } from './lease-matcher';
 import { leaseExpiresAt } from './lease-expiry';
 import { PoolQueueRepository } from './pool-queue.repository';
+import { SecretOpenError } from '../secrets/secret-box';
+import { SecretsService } from '../secrets/secrets.service';
 
 /** Jobs a pool's worker holds at once, each waiting for a matching Lease call. */
 const WORKER_CONCURRENCY = 32;
@@ -28,7 +30,8 @@ export interface LeaseAnswer {
   trace: TraceCarrier;
 }
 
-type TracedGrant = Grant & { trace: TraceCarrier };
+/** A grant ready to hand out: traced, its secrets opened (in memory, for this one Lease answer). */
+type TracedGrant = Grant & { trace: TraceCarrier; secrets: Record<string, string> };
 
 /**
  * Hands queued jobs to agents' Lease long-polls: per pool one BullMQ worker whose processor parks each
@@ -54,6 +57,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(LOGGER) private readonly log: Logger,
+    private readonly secrets: SecretsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -208,11 +212,35 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
         );
         if (!grant) return null;
         span.setAttribute(ATTR.attempt, grant.attempt);
+        const secrets = await this.openSecrets(grant, data.pool);
+        if (!secrets) return null;
         if (data.queuedAtMs) this.metrics.dispatchLatency.observe({ pool: data.pool }, (now - data.queuedAtMs) / 1000);
-        return { ...grant, trace: injectToCarrier() };
+        return { ...grant, secrets, trace: injectToCarrier() };
       },
       { parent: extractFromCarrier(data.trace), kind: SpanKind.CONSUMER },
     );
+  }
+
+  /**
+   * Opens the grant's secrets; when one does not open (altered ciphertext, a key no longer configured)
+   * the job fails `secrets_unreadable` at once and nothing is handed out: no step runs with a wrong value.
+   */
+  private async openSecrets(grant: Grant, pool: string): Promise<Record<string, string> | undefined> {
+    try {
+      return this.secrets.open(grant.jobId, grant.spec.secrets ?? [], grant.sealedSecrets);
+    } catch (err) {
+      if (!(err instanceof SecretOpenError)) throw err;
+      const now = this.clock.now();
+      this.log.error(
+        { jobId: grant.jobId, secretName: err.secretName, why: err.why, keyId: err.keyId },
+        'job secrets cannot be opened; the job fails without running',
+      );
+      if (await this.ledger.refuseGrant(grant.jobId, grant.attempt, 'secrets_unreadable', new Date(now))) {
+        this.events.jobChanged({ jobId: grant.jobId, kind: 'state', state: 'failed' });
+        this.metrics.jobsFinished.inc({ pool, state: 'failed' });
+      }
+      return undefined;
+    }
   }
 
   private unpark(jobId: string, dequeue: { pool: string; round: number } | undefined): void {
@@ -221,13 +249,14 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   }
 }
 
-function toAssignment(g: Grant): pb.Assignment {
+function toAssignment(g: TracedGrant): pb.Assignment {
   return {
     jobId: g.jobId,
     attempt: g.attempt,
     leaseToken: g.leaseToken,
     leaseExpiresAtMs: g.leaseExpiresAt.getTime(),
     spec: toProtoSpec(g.spec),
+    secrets: g.secrets,
   };
 }
 

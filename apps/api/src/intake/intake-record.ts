@@ -16,6 +16,8 @@ export interface SubmittedRecord {
   job: NormalizedJob;
   idempotencyKey: string | null;
   requestHash: string;
+  /** The job's secrets sealed (secret-box.ts envelopes) by name; absent when it has none. Never plaintext. */
+  secrets?: Record<string, string>;
   at: number;
   /** W3C context of the journal-append span (absent in records written before tracing): the relay continues it. */
   trace?: TraceCarrier;
@@ -42,6 +44,7 @@ export function decodeRecord(data: Buffer): SubmittedRecord {
   if (r.idempotencyKey !== null && typeof r.idempotencyKey !== 'string')
     throw new Error('bad idempotencyKey in record');
   if (typeof r.job !== 'object' || r.job === null || !Array.isArray(r.job.steps)) throw new Error('bad job in record');
+  if (r.secrets !== undefined && !isStringRecord(r.secrets)) throw new Error('bad secrets in record');
   const { trace, actor, ...rest } = r as SubmittedRecord & { trace?: unknown; actor?: unknown };
   // tolerant: a missing or malformed carrier only loses the trace link (extractFromCarrier checks the values)
   const withTrace = isCarrierShaped(trace) ? { ...rest, trace } : rest;
@@ -60,6 +63,10 @@ function isActorShaped(value: unknown): value is RecordActor {
 }
 
 function isCarrierShaped(value: unknown): value is TraceCarrier {
+  return isStringRecord(value);
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
   return (
     typeof value === 'object' &&
     value !== null &&
@@ -68,12 +75,12 @@ function isCarrierShaped(value: unknown): value is TraceCarrier {
   );
 }
 
-/** Same job document => same hash, whatever the key order of the request. */
+/** Same job document => same hash, whatever the key order of the request. (With secrets: SecretsService.requestHash.) */
 export function requestHash(job: NormalizedJob): string {
   return createHash('sha256').update(canonicalJson(job)).digest('hex');
 }
 
-function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
     const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

@@ -125,6 +125,7 @@ function newJob(r: PendingSubmission['record']): Omit<NewJob, 'trace'> {
     job: r.job,
     idempotencyKey: r.idempotencyKey,
     requestHash: r.requestHash,
+    secrets: r.secrets ?? null,
     at: new Date(r.at),
     actor: r.actor ?? null,
   };

@@ -35,6 +35,8 @@ export interface NewJob {
   job: NormalizedJob;
   idempotencyKey: string | null;
   requestHash: string;
+  /** Sealed secrets by name (jobs.secrets), or null. */
+  secrets: Record<string, string> | null;
   at: Date;
   /** The relay span's W3C context, stored on the row (jobs.trace) for every later enqueue. */
   trace: Record<string, string> | null;
@@ -70,12 +72,12 @@ export class IntakeRepository {
     if (jobs.length === 0) return [];
     const res = await this.pool.query<{ id: string; rounds: number }>(
       `WITH ins AS (
-         INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at, trace)
-         SELECT r.id, r.name, 'queued', r.pool, r.labels, r.spec, r.key, r.hash, r.retries, r.at, r.at, r.trace
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::text[], $7::text[], $8::int[], $9::timestamptz[], $10::jsonb[])
-           AS r(id, name, pool, labels, spec, key, hash, retries, at, trace)
+         INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at, trace, secrets)
+         SELECT r.id, r.name, 'queued', r.pool, r.labels, r.spec, r.key, r.hash, r.retries, r.at, r.at, r.trace, r.secrets
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::text[], $7::text[], $8::int[], $9::timestamptz[], $10::jsonb[], $11::jsonb[])
+           AS r(id, name, pool, labels, spec, key, hash, retries, at, trace, secrets)
          ON CONFLICT DO NOTHING RETURNING id, rounds),
-       ${auditSubmitted(11, 'accepted', "jsonb_build_object('pool', a.pool)")}
+       ${auditSubmitted(12, 'accepted', "jsonb_build_object('pool', a.pool)")}
        SELECT id, rounds FROM ins`,
       [
         jobs.map((j) => j.id),
@@ -88,6 +90,7 @@ export class IntakeRepository {
         jobs.map((j) => j.job.retries),
         jobs.map((j) => j.at),
         jobs.map((j) => (j.trace ? JSON.stringify(j.trace) : null)),
+        jobs.map((j) => (j.secrets ? JSON.stringify(j.secrets) : null)),
         ...auditParams(jobs),
       ],
     );
@@ -130,9 +133,9 @@ export class IntakeRepository {
     }
     const res = await this.pool.query<{ rounds: number }>(
       `WITH ins AS (
-         INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at, trace)
-         VALUES ($1, $2, 'queued', $3, $4, $5, NULL, $6, $7, $8, $8, $9) ON CONFLICT DO NOTHING RETURNING id, rounds),
-       ${auditSubmitted(10, 'accepted', "jsonb_build_object('pool', a.pool, 'idempotencyKeyDropped', true)")}
+         INSERT INTO jobs (id, name, state, pool, labels, spec, idempotency_key, request_hash, retries, created_at, updated_at, trace, secrets)
+         VALUES ($1, $2, 'queued', $3, $4, $5, NULL, $6, $7, $8, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING id, rounds),
+       ${auditSubmitted(11, 'accepted', "jsonb_build_object('pool', a.pool, 'idempotencyKeyDropped', true)")}
        SELECT rounds FROM ins`,
       [
         j.id,
@@ -144,6 +147,7 @@ export class IntakeRepository {
         j.job.retries,
         j.at,
         j.trace ? JSON.stringify(j.trace) : null,
+        j.secrets ? JSON.stringify(j.secrets) : null,
         ...auditParams([j]),
       ],
     );

@@ -17,7 +17,9 @@ import { LOGGER, type Logger } from '../common/logger';
 import { INTAKE_JOURNAL } from '../journal/journal.module';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { JobsRepository } from '../jobs/jobs.repository';
+import { SecretsService } from '../secrets/secrets.service';
 import {
+  canonicalJson,
   encodeRecord,
   parseIdempotencyKey,
   requestHash,
@@ -75,6 +77,7 @@ export class IntakeService implements BeforeApplicationShutdown {
     @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
+    private readonly secrets: SecretsService,
   ) {}
 
   beforeApplicationShutdown(): void {
@@ -116,18 +119,24 @@ export class IntakeService implements BeforeApplicationShutdown {
         'FORBIDDEN',
         `the token may submit to pool ${only} only (the job names ${parsed.job.pool})`,
       );
-    const hash = requestHash(parsed.job);
+    const refused = this.secrets.refusal(parsed.secrets);
+    if (refused) throw this.invalid(refused, [{ path: 'secrets', message: refused }]);
+    const job: Submission = { job: parsed.job, secrets: parsed.secrets };
+    const hash =
+      parsed.job.secrets === undefined
+        ? requestHash(parsed.job)
+        : this.secrets.requestHash(canonicalJson(parsed.job), parsed.secrets);
     const actor = submitter.actor;
-    if (key.key === null) return this.accept(parsed.job, null, hash, actor);
+    if (key.key === null) return this.accept(job, null, hash, actor);
     const earlier = this.reserved.get(key.key);
     if (earlier) return this.duplicate(await earlier, hash, parsed.job.pool);
-    return this.acceptOnce(key.key, parsed.job, hash, actor);
+    return this.acceptOnce(key.key, job, hash, actor);
   }
 
   /** First request with this key right now: look it up, else journal it; others with the key await this one. */
   private async acceptOnce(
     key: string,
-    job: NormalizedJob,
+    job: Submission,
     hash: string,
     actor: RecordActor | undefined,
   ): Promise<SubmitAnswer> {
@@ -139,7 +148,7 @@ export class IntakeService implements BeforeApplicationShutdown {
       const prior = await this.findPrior(key);
       if (prior) {
         settle.resolve(prior);
-        return this.duplicate(prior, hash, job.pool);
+        return this.duplicate(prior, hash, job.job.pool);
       }
       const answer = await this.accept(job, key, hash, actor);
       settle.resolve({ id: answer.result.id, requestHash: hash });
@@ -158,15 +167,17 @@ export class IntakeService implements BeforeApplicationShutdown {
     return answer;
   }
 
-  /** Journal (durable), hand to the relay, answer. */
+  /** Seal the secrets (bound to the new id), journal (durable), hand to the relay, answer. */
   private async accept(
-    job: NormalizedJob,
+    submission: Submission,
     key: string | null,
     hash: string,
     actor: RecordActor | undefined,
   ): Promise<SubmitAnswer> {
+    const { job } = submission;
     const now = this.clock.now();
     const id = newJobId(now);
+    const sealed = this.secrets.seal(id, submission.secrets);
     annotateActiveSpan({ [ATTR.jobId]: id });
     // detached (not made active: nothing under it starts spans); the relay continues the trace from it, even after a restart
     const append = startDetachedSpan(SPANS.journalAppend, { [ATTR.jobId]: id });
@@ -176,6 +187,7 @@ export class IntakeService implements BeforeApplicationShutdown {
       job,
       idempotencyKey: key,
       requestHash: hash,
+      ...(sealed ? { secrets: sealed } : {}),
       at: now,
       trace: injectToCarrier(append.context),
       ...(actor ? { actor } : {}),
@@ -243,6 +255,12 @@ export class IntakeService implements BeforeApplicationShutdown {
     this.metrics.intakeRejected.inc({ reason: 'invalid_input' });
     return new DomainError('INVALID_INPUT', message, { errors });
   }
+}
+
+/** A parsed submission: the job (secret names only) and the secret values, in memory until sealed. */
+interface Submission {
+  job: NormalizedJob;
+  secrets: Record<string, string>;
 }
 
 function answerDuplicate(prior: Prior, hash: string): SubmitAnswer {

@@ -22,6 +22,8 @@ export interface Grant {
   leaseToken: string;
   leaseExpiresAt: Date;
   spec: NormalizedJob;
+  /** The job's sealed secrets (jobs.secrets), for the dispatcher to open; null when it has none. */
+  sealedSecrets: Record<string, unknown> | null;
   counters: JobCountersRow;
 }
 
@@ -38,13 +40,14 @@ export class JobLedgerRepository {
     return withTransaction(this.pool, async (tx) => {
       const job = await tx.query<{
         spec: NormalizedJob;
+        secrets: Record<string, unknown> | null;
         retries: number;
         failed_attempts: number;
         lost_attempts: number;
         cancel_requested: boolean;
       }>(
         `UPDATE jobs SET state = 'leased', updated_at = $2 WHERE id = $1 AND state = 'queued' AND NOT cancel_requested
-         RETURNING spec, retries, failed_attempts, lost_attempts, cancel_requested`,
+         RETURNING spec, secrets, retries, failed_attempts, lost_attempts, cancel_requested`,
         [jobId, now],
       );
       const row = job.rows[0];
@@ -63,7 +66,28 @@ export class JobLedgerRepository {
         lostAttempts: row.lost_attempts,
         cancelRequested: row.cancel_requested,
       };
-      return { jobId, attempt, leaseToken, leaseExpiresAt: expiresAt, spec: row.spec, counters };
+      const sealedSecrets = row.secrets;
+      return { jobId, attempt, leaseToken, leaseExpiresAt: expiresAt, spec: row.spec, sealedSecrets, counters };
+    });
+  }
+
+  /**
+   * Takes back a grant the dispatcher cannot hand out (its secrets do not open): the attempt and the job
+   * end `failed` with `reason`, no retry (another try would meet the same ciphertext). False when the
+   * attempt was no longer the live grant.
+   */
+  async refuseGrant(jobId: string, attempt: number, reason: string, now: Date): Promise<boolean> {
+    return withTransaction(this.pool, async (tx) => {
+      const ended = await tx.query(
+        `UPDATE attempts SET state = 'failed', reason = $3, ended_at = $4 WHERE job_id = $1 AND n = $2 AND state = 'leased'`,
+        [jobId, attempt, reason, now],
+      );
+      if (ended.rowCount !== 1) return false;
+      await tx.query(
+        `UPDATE jobs SET state = 'failed', reason = $2, enqueue_pending = false, ended_at = $3, updated_at = $3 WHERE id = $1 AND state = 'leased'`,
+        [jobId, reason, now],
+      );
+      return true;
     });
   }
 

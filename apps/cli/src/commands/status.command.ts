@@ -35,6 +35,7 @@ export function renderJob(job: JobAnswer, now: number, colors: Colors = plain): 
     ['exit code', job.exitCode === null ? '-' : String(job.exitCode)],
     ['pool', clean(job.pool)],
     ['labels', clean(formatLabels(job.labels), 200)],
+    ...(job.spec?.secrets?.length ? [['secrets', clean(job.spec.secrets.join(', '), 300)] as [string, string]] : []),
     ['created', `${timestamp(job.createdAt)} (${age(job.createdAt, now)})`],
     ['updated', `${timestamp(job.updatedAt)} (${age(job.updatedAt, now)})`],
   );

@@ -22,6 +22,14 @@ import {
   type Pair,
 } from '../options';
 import { clean, printJson, say } from '../output';
+import {
+  collectSecret,
+  parseSecretFileFlag,
+  parseSecretFlag,
+  resolveSecretFlags,
+  type SecretFileFlag,
+  type SecretFlag,
+} from '../secret-flags';
 import { warnIfUnplaceable } from '../placement-warning';
 import { runWait } from './wait.command';
 
@@ -34,6 +42,8 @@ interface SubmitOptions {
   timeout?: string;
   retries?: number;
   env?: Pair[];
+  secret?: SecretFlag[];
+  secretFile?: SecretFileFlag[];
   idempotencyKey?: string;
   wait?: boolean;
   waitTimeout?: number;
@@ -64,6 +74,16 @@ export function registerSubmit(program: Command, ctx: Context, setExit: SetExit)
     .option('--timeout <duration>', 'job timeout: 90s, 5m, 1h', parseTimeoutFlag)
     .option('--retries <n>', 're-runs after a failed attempt (0-10)', parseRetries)
     .option('--env <K=V>', 'environment variable for the steps (repeatable)', collect(parseEnv))
+    .option(
+      '--secret <NAME[=VALUE]>',
+      'secret for the steps, write-only and masked in the output (repeatable); NAME alone takes the value from this environment',
+      collectSecret(parseSecretFlag),
+    )
+    .option(
+      '--secret-file <NAME=PATH>',
+      'secret read from a file, without one trailing newline (repeatable)',
+      collectSecret(parseSecretFileFlag),
+    )
     .option('--idempotency-key <key>', 'submitting again with the same key answers the same job', parseIdempotencyKey)
     .option(
       '--wait',
@@ -110,6 +130,12 @@ async function buildDocument(ctx: Context, command: string[], opts: SubmitOption
     timeout: opts.timeout,
     retries: opts.retries,
     env: opts.env,
+    secrets: await resolveSecretFlags(opts, ctx.io.env, (names) =>
+      say(
+        ctx.io,
+        `note: --secret ${names.join(', ')} with =VALUE puts the value in ps and shell history; prefer --secret NAME (from the environment) or --secret-file`,
+      ),
+    ),
     shell: opts.shell,
   };
   if (opts.file === undefined) {

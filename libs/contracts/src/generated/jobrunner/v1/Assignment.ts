@@ -9,6 +9,12 @@ export interface Assignment {
   'leaseToken'?: (string);
   'leaseExpiresAtMs'?: (number | string | Long);
   'spec'?: (_jobrunner_v1_JobSpec | null);
+  /**
+   * The job's secrets by name, opened by the API for this lease only (the API stores them sealed).
+   * The agent keeps them in memory, passes them to the steps as environment variables and masks
+   * them in the output; it never writes them anywhere.
+   */
+  'secrets'?: ({[key: string]: string});
 }
 
 export interface Assignment__Output {
@@ -17,4 +23,10 @@ export interface Assignment__Output {
   'leaseToken': (string);
   'leaseExpiresAtMs': (number);
   'spec': (_jobrunner_v1_JobSpec__Output | null);
+  /**
+   * The job's secrets by name, opened by the API for this lease only (the API stores them sealed).
+   * The agent keeps them in memory, passes them to the steps as environment variables and masks
+   * them in the output; it never writes them anywhere.
+   */
+  'secrets': ({[key: string]: string});
 }
