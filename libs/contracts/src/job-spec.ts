@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDurationMs } from './duration';
 import type { JobSpec } from './generated/jobrunner/v1/JobSpec';
+import { jobSignatureSchema, type JobSignature } from './job-signature';
 import { printable, unstorableStrings } from './storable-text';
 
 /** Input limits: anything larger is refused with a clear error rather than stored. */
@@ -85,6 +86,8 @@ export const jobSpecSchema = z.strictObject({
   env: env.optional(),
   uses: z.array(artifactSchema).max(LIMITS.maxUses).optional(),
   steps: z.array(stepSchema).min(1, 'a job needs at least one step').max(LIMITS.maxSteps),
+  /** The submitter's Ed25519 signature (job-signature.ts): stored with the job, passed on unchanged. */
+  signature: jobSignatureSchema.optional(),
 });
 
 export type JobSpecInput = z.input<typeof jobSpecSchema>;
@@ -100,6 +103,8 @@ export interface NormalizedJob {
   env: Record<string, string>;
   uses: Array<{ url: string; sha256: string }>;
   steps: Array<{ name: string; run: string | string[]; timeoutMs: number; retries: number }>;
+  /** Absent on an unsigned job. */
+  signature?: JobSignature;
 }
 
 export interface SpecIssue {
@@ -173,6 +178,7 @@ function normalize(spec: ParsedJobSpec): NormalizedJob {
       timeoutMs: s.timeout ?? 0,
       retries: s.retries ?? 0,
     })),
+    ...(spec.signature ? { signature: spec.signature } : {}),
   };
 }
 
@@ -200,6 +206,7 @@ export function toProtoSpec(job: NormalizedJob): JobSpec {
       timeoutMs: s.timeoutMs,
       retries: s.retries,
     })),
+    ...(job.signature ? { signature: job.signature } : {}),
   };
 }
 

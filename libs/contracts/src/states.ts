@@ -25,8 +25,16 @@ export const JOB_REASONS = [
   'download_failed',
   'checksum_mismatch',
   'invalid_spec',
+  'signature_invalid',
 ] as const;
 export type JobReason = (typeof JOB_REASONS)[number];
+
+/**
+ * Reasons an agent gives for a failed attempt that no re-run can change: the job ends `failed` with
+ * that reason at once, whatever retries it has left. `signature_invalid`: another agent holding the
+ * same verify keys refuses the same signature the same way.
+ */
+export const TERMINAL_ATTEMPT_REASONS: ReadonlySet<string> = new Set<JobReason>(['signature_invalid']);
 
 /** A step's state within an attempt (`steps[]` in the REST view). */
 export const STEP_STATES = ['pending', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped'] as const;
@@ -80,11 +88,13 @@ export interface NextJobState {
 }
 
 /**
- * The job state machine's one decision: given how an attempt ended and what budget is left,
- * does the job run again (`queued`) or end, and why.
+ * The job state machine's one decision: given how an attempt ended (and the agent's reason for a
+ * failure) and what budget is left, does the job run again (`queued`) or end, and why.
  */
-export function nextStateAfterAttempt(end: AttemptEnd, budget: RetryBudget): NextJobState {
+export function nextStateAfterAttempt(end: AttemptEnd, budget: RetryBudget, agentReason?: string | null): NextJobState {
   if (budget.cancelRequested && end !== 'succeeded') return { state: 'cancelled', reason: 'cancelled' };
+  if (end === 'failed' && agentReason && TERMINAL_ATTEMPT_REASONS.has(agentReason))
+    return { state: 'failed', reason: agentReason as JobReason };
   switch (end) {
     case 'succeeded':
       return { state: 'succeeded' };

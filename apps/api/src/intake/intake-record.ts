@@ -47,9 +47,14 @@ function isCarrierShaped(value: unknown): value is TraceCarrier {
   );
 }
 
-/** Same job document => same hash, whatever the key order of the request. */
+/**
+ * Same job document => same hash, whatever the key order of the request. The signature is left out:
+ * `jr submit` signs anew (a new notAfter) each time, and a repeat with the same Idempotency-Key is the
+ * same job, not a conflict.
+ */
 export function requestHash(job: NormalizedJob): string {
-  return createHash('sha256').update(canonicalJson(job)).digest('hex');
+  const { signature: _signature, ...unsigned } = job;
+  return createHash('sha256').update(canonicalJson(unsigned)).digest('hex');
 }
 
 function canonicalJson(value: unknown): string {
