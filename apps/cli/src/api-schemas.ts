@@ -76,6 +76,11 @@ export const jobViewSchema = z.looseObject({
     .nullable()
     .optional()
     .transform((v) => v ?? null),
+  /** Only the job's signature is read from its spec (`jr status` shows who signed it, until when). */
+  spec: z
+    .looseObject({ signature: z.looseObject({ keyId: z.string(), notAfter: z.string() }).optional() })
+    .optional()
+    .catch(undefined),
 });
 
 export const jobPageSchema = z.looseObject({
