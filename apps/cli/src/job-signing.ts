@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { looksLikePem, parseJobSpec, parseSigningKey, signJob, toProtoSpec, type SigningKey } from '@jr/contracts';
 import { UsageError } from './cli-error';
+import { signingEnvSchema } from './config';
 import type { JobDocument } from './job-document';
 import { say, type Io } from './output';
 
@@ -17,7 +18,9 @@ const MAX_KEY_FILE_BYTES = 64 * 1024;
  * or the PEM text itself. Unset: undefined (jobs go unsigned). A bad key is a usage error (exit 64).
  */
 export function loadSigningKey(io: Io, cwd = process.cwd()): SigningKey | undefined {
-  const value = io.env.JR_JOB_SIGNING_KEY?.trim();
+  const parsed = signingEnvSchema.safeParse(io.env);
+  if (!parsed.success) throw new UsageError('JR_JOB_SIGNING_KEY: too long for a key file path or a PEM key');
+  const value = parsed.data.JR_JOB_SIGNING_KEY;
   if (!value) return undefined;
   if (looksLikePem(value)) return parseKey(value, 'JR_JOB_SIGNING_KEY');
   const file = path.resolve(cwd, value);
