@@ -113,8 +113,20 @@ describe('signed jobs', () => {
   });
 
   it('refuses an unsigned job on an agent with verify keys, without retrying it', async () => {
-    const id = await submit(['--retries', '3', '--', 'touch', marker('unsigned')]);
+    const id = await submit([
+      '--retries',
+      '3',
+      '--env',
+      'PROBE=zz-env-of-a-refused-job',
+      '--',
+      'touch',
+      marker('unsigned'),
+    ]);
     await expectRefused(id, marker('unsigned'));
+    // the agent says why, once, naming the job but none of its env
+    const log = stack.agents.get('verify-a')?.log() ?? '';
+    expect(log.split('\n').filter((l) => l.includes(id) && l.includes('refused the job'))).toHaveLength(1);
+    expect(log).not.toContain('zz-env-of-a-refused-job');
   });
 
   it('refuses a job signed by a key the agent does not hold', async () => {

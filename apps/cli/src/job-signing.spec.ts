@@ -129,6 +129,10 @@ describe('jr submit and jr keys', () => {
     expect(await run(['submit', '--sign-ttl', '1h', '--', 'true'], y)).toBe(64);
     expect(y.err.text).toContain('--sign-ttl needs JR_JOB_SIGNING_KEY');
     expect(await run(['submit', '--sign-ttl', '31d', '--', 'true'], io())).toBe(64);
+    // --no-sign does not even read the key: the submit goes on to the (unreachable) API
+    const z = io({ JR_JOB_SIGNING_KEY: path.join(dir, 'pub-as-key'), JR_REQUEST_TIMEOUT: '2s' });
+    expect(await run(['submit', '--no-sign', '--', 'true'], z)).toBe(69);
+    expect(z.err.text).not.toContain('JR_JOB_SIGNING_KEY');
   });
 
   it('generates a key pair that never overwrites, with key ids that match', async () => {
