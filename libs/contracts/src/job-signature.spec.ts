@@ -207,6 +207,8 @@ describe('sign and verify', () => {
     const relabelled = { ...byStranger, signature: { ...byStranger.signature, keyId: signer.keyId } };
     expect(verifyJobSignature(toProtoSpec(relabelled), keys, NOW)).toMatchObject({ cause: 'bad_signature' });
     expect(verifyJobSignature(toProtoSpec(good), keys, Date.parse(LATER))).toMatchObject({ cause: 'expired' });
+    const lone = { ...good, env: { ...good.env, STAGE: 'prod\ud800' } };
+    expect(verifyJobSignature(toProtoSpec(lone), keys, NOW)).toMatchObject({ ok: false, cause: 'malformed' });
     expect(verifyJobSignature(toProtoSpec(good), keys, Date.parse(LATER) - 1)).toMatchObject({ ok: true });
   });
 

@@ -145,9 +145,15 @@ export function verifyJobSignature(
   if (!key) return refuse('unknown_key', `signed by key ${keyId}, which is not among this agent's verify keys`);
   const expiresAtMs = Date.parse(notAfter);
   if (!(expiresAtMs > nowMs)) return refuse('expired', `the signature expired at ${notAfter}`);
-  const payload = signingPayload(signingView(spec), { keyId, notAfter });
-  if (!verify(null, payload, key, Buffer.from(sig, 'base64url')))
-    return refuse('bad_signature', `the signature by key ${keyId} does not match the job`);
+  let matches: boolean;
+  try {
+    const payload = signingPayload(signingView(spec), { keyId, notAfter });
+    matches = verify(null, payload, key, Buffer.from(sig, 'base64url'));
+  } catch (err) {
+    // e.g. text JSON cannot carry (a lone surrogate): nobody can have signed this job
+    return refuse('malformed', `the job cannot be put in its signed form (${(err as Error).message})`);
+  }
+  if (!matches) return refuse('bad_signature', `the signature by key ${keyId} does not match the job`);
   return { ok: true, keyId };
 }
 
