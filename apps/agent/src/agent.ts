@@ -121,6 +121,9 @@ class Agent {
     this.heartbeatIntervalMs = config.heartbeatIntervalMs;
     this.slots = new AttemptSlots(config.slots);
     this.artifacts = new ArtifactCache({ cacheDir: path.join(config.dataDir, 'cache') });
+    // refusals show as 0 from the start, so an alert on their increase works before the first one
+    if (config.verifyKeys)
+      this.observability.metrics.jobsRefused.inc({ reason: 'signature_invalid', cause: 'missing' }, 0);
   }
 
   get agentId(): string {
@@ -173,7 +176,13 @@ class Agent {
     await this.firstHeartbeat();
     this.started = true;
     this.logger.info(
-      { agentId: this.agentId, pool: this.config.pool, labels: this.config.labels, slots: this.config.slots },
+      {
+        agentId: this.agentId,
+        pool: this.config.pool,
+        labels: this.config.labels,
+        slots: this.config.slots,
+        jobVerifyKeys: this.config.verifyKeys ? [...this.config.verifyKeys.keys()] : 'off (unsigned jobs run)',
+      },
       'jr-agent ready',
     );
     this.loops = [runHeartbeatLoop(this.heartbeatDeps(), this.lifecycle.signal)];
@@ -398,6 +407,7 @@ class Agent {
         logger: this.logger,
         metrics: this.observability.metrics,
         agentId: this.agentId,
+        verifyKeys: this.config.verifyKeys,
       },
       traceContext,
     );

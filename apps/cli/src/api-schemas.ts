@@ -54,9 +54,12 @@ export const jobViewSchema = z.looseObject({
   reason: nullableString,
   pool: z.string().optional(),
   labels: record.optional(),
-  /** Only what `jr status` shows of the spec: the names of the job's secrets (their values are never sent). */
+  /** Only what `jr status` shows of the spec: the names of the job's secrets (their values are never sent), who signed it. */
   spec: z
-    .looseObject({ secrets: z.array(z.string()).optional().catch(undefined) })
+    .looseObject({
+      secrets: z.array(z.string()).optional().catch(undefined),
+      signature: z.looseObject({ keyId: z.string(), notAfter: z.string() }).optional().catch(undefined),
+    })
     .optional()
     .catch(undefined),
   attempts: z.array(attemptSchema).default([]),

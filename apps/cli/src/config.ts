@@ -54,6 +54,18 @@ const envSchema = z.object({
   ),
 });
 
+/** JR_JOB_SIGNING_KEY: a key file's path or the PEM itself (job-signing.ts reads and checks the key). */
+export const signingEnvSchema = z.object({
+  JR_JOB_SIGNING_KEY: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .trim()
+      .max(64 * 1024)
+      .optional(),
+  ),
+});
+
 const flagSchema = z.object({
   '--api-url': z.preprocess(blankToUndefined, apiUrlSchema.optional()),
   '--token': tokenSchema,

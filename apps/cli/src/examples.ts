@@ -14,6 +14,7 @@ const EXAMPLES: Record<string, string[]> = {
     'jr submit --pool web --label gpu=true --retries 2 --timeout 10m -- ./train',
     'jr submit -f job.yaml --wait                # a job file; exit with its outcome',
     'jr submit --json -- true | jq -r .id',
+    'JR_JOB_SIGNING_KEY=~/.config/jr/job-signing.key jr submit -- ./deploy   # signed',
   ],
   'jr status': ['jr status j_01hz…', 'jr status j_01hz… --json | jq .steps'],
   'jr list': [
@@ -55,6 +56,9 @@ const EXAMPLES: Record<string, string[]> = {
     'jr config set-context local --api-url http://127.0.0.1:8080',
   ],
   'jr config delete-context': ['jr config delete-context old'],
+  'jr keys': ['jr keys generate --out ~/.config/jr', 'jr keys id ~/.config/jr/job-signing.pub'],
+  'jr keys generate': ['jr keys generate --out ~/.config/jr', 'jr keys generate --out /etc/jr --name ci-2030 --json'],
+  'jr keys id': ['jr keys id ~/.config/jr/job-signing.key', 'jr keys id /etc/jr-agent/job-verify.pem'],
   'jr completion': [
     'source <(jr completion bash)',
     'jr completion zsh > "${fpath[1]}/_jr"',

@@ -6,6 +6,7 @@ import { registerAudit } from './commands/audit.command';
 import { registerCancel } from './commands/cancel.command';
 import { registerCompletion } from './commands/completion.command';
 import { parseContextName, registerConfig } from './commands/config.command';
+import { registerKeys } from './commands/keys.command';
 import { registerList } from './commands/list.command';
 import { registerLogs } from './commands/logs.command';
 import { registerStatus } from './commands/status.command';
@@ -37,7 +38,8 @@ export function buildProgram(ctx: Context, setExit: SetExit): Command {
     .addHelpText(
       'after',
       '\nEnvironment: JR_API_URL (default http://127.0.0.1:8080), JR_TOKEN (or JR_ADMIN_TOKEN), JR_REQUEST_TIMEOUT (30s),\n' +
-        'JR_CONFIG (config file; default $XDG_CONFIG_HOME/jr/config.yaml or ~/.config/jr/config.yaml), NO_COLOR, FORCE_COLOR.\n' +
+        'JR_CONFIG (config file; default $XDG_CONFIG_HOME/jr/config.yaml or ~/.config/jr/config.yaml), NO_COLOR, FORCE_COLOR,\n' +
+        'JR_JOB_SIGNING_KEY (Ed25519 key file: jr submit signs jobs).\n' +
         'Precedence: --api-url/--token > --context NAME > JR_API_URL/JR_TOKEN > the current context > defaults.\n' +
         'Exit codes: 0 ok, 1 failed, 2 cancelled, 3 timed out, 4 unknown id, 5 already ended, 6 gave up,\n' +
         '7 wait timed out, 64 usage, 69 API unreachable, 70 unusable API answer, 77 auth refused.',
@@ -52,6 +54,7 @@ export function buildProgram(ctx: Context, setExit: SetExit): Command {
   registerTokens(program, ctx, setExit);
   registerAudit(program, ctx, setExit);
   registerConfig(program, ctx, setExit);
+  registerKeys(program, ctx, setExit);
   registerCompletion(program, ctx, setExit);
   addConnectionOptions(program, ctx);
   addExamples(program);

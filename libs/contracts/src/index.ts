@@ -1,6 +1,7 @@
 export * from './duration';
 export * from './errors';
 export * from './ids';
+export * from './job-signature';
 export * from './job-spec';
 export * from './proto';
 export * from './rest';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDurationMs } from './duration';
 import type { JobSpec } from './generated/jobrunner/v1/JobSpec';
+import { jobSignatureSchema, type JobSignature } from './job-signature';
 import { printable, unstorableStrings } from './storable-text';
 
 /** Input limits: anything larger is refused with a clear error rather than stored. */
@@ -130,6 +131,8 @@ export const jobSpecSchema = z
     secrets: secrets.optional(),
     uses: z.array(artifactSchema).max(LIMITS.maxUses).optional(),
     steps: z.array(stepSchema).min(1, 'a job needs at least one step').max(LIMITS.maxSteps),
+    /** The submitter's Ed25519 signature (job-signature.ts): stored with the job, passed on unchanged. */
+    signature: jobSignatureSchema.optional(),
   })
   .superRefine((spec, ctx) => {
     const { secrets: values = {}, ...rest } = spec;
@@ -162,6 +165,8 @@ export interface NormalizedJob {
   secrets?: string[];
   uses: Array<{ url: string; sha256: string }>;
   steps: Array<{ name: string; run: string | string[]; timeoutMs: number; retries: number }>;
+  /** Absent on an unsigned job. */
+  signature?: JobSignature;
 }
 
 export interface SpecIssue {
@@ -239,6 +244,7 @@ function normalize(spec: ParsedJobSpec): NormalizedJob {
       timeoutMs: s.timeout ?? 0,
       retries: s.retries ?? 0,
     })),
+    ...(spec.signature ? { signature: spec.signature } : {}),
   };
 }
 
@@ -266,6 +272,7 @@ export function toProtoSpec(job: NormalizedJob): JobSpec {
       timeoutMs: s.timeoutMs,
       retries: s.retries,
     })),
+    ...(job.signature ? { signature: job.signature } : {}),
   };
 }
 

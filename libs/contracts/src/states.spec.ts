@@ -43,6 +43,19 @@ describe('the job state machine', () => {
     });
   });
 
+  it('ends a job whose agent refused its signature at once, with that reason, retries left or not', () => {
+    const refused = nextStateAfterAttempt('failed', budget({ retries: 5, failedAttempts: 1 }), 'signature_invalid');
+    expect(refused).toEqual({ state: 'failed', reason: 'signature_invalid' });
+    // other agent reasons keep the retry budget
+    expect(nextStateAfterAttempt('failed', budget({ retries: 5, failedAttempts: 1 }), 'download_failed')).toEqual({
+      state: 'queued',
+    });
+    // a cancel asked for meanwhile still wins
+    expect(
+      nextStateAfterAttempt('failed', budget({ failedAttempts: 1, cancelRequested: true }), 'signature_invalid'),
+    ).toEqual({ state: 'cancelled', reason: 'cancelled' });
+  });
+
   it('re-queues lost attempts up to the lost budget, whatever the retries', () => {
     expect(nextStateAfterAttempt('lost', budget({ lostAttempts: 1 }))).toEqual({ state: 'queued' });
     expect(nextStateAfterAttempt('lost', budget({ lostAttempts: 2 }))).toEqual({ state: 'queued' });

@@ -27,8 +27,16 @@ export const JOB_REASONS = [
   'invalid_spec',
   /** The job's sealed secrets could not be opened at lease time (key missing or ciphertext altered): nothing ran. */
   'secrets_unreadable',
+  'signature_invalid',
 ] as const;
 export type JobReason = (typeof JOB_REASONS)[number];
+
+/**
+ * Reasons an agent gives for a failed attempt that no re-run can change: the job ends `failed` with
+ * that reason at once, whatever retries it has left. `signature_invalid`: another agent holding the
+ * same verify keys refuses the same signature the same way.
+ */
+export const TERMINAL_ATTEMPT_REASONS: ReadonlySet<string> = new Set<JobReason>(['signature_invalid']);
 
 /** A step's state within an attempt (`steps[]` in the REST view). */
 export const STEP_STATES = ['pending', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'skipped'] as const;
@@ -82,11 +90,13 @@ export interface NextJobState {
 }
 
 /**
- * The job state machine's one decision: given how an attempt ended and what budget is left,
- * does the job run again (`queued`) or end, and why.
+ * The job state machine's one decision: given how an attempt ended (and the agent's reason for a
+ * failure) and what budget is left, does the job run again (`queued`) or end, and why.
  */
-export function nextStateAfterAttempt(end: AttemptEnd, budget: RetryBudget): NextJobState {
+export function nextStateAfterAttempt(end: AttemptEnd, budget: RetryBudget, agentReason?: string | null): NextJobState {
   if (budget.cancelRequested && end !== 'succeeded') return { state: 'cancelled', reason: 'cancelled' };
+  if (end === 'failed' && agentReason && TERMINAL_ATTEMPT_REASONS.has(agentReason))
+    return { state: 'failed', reason: agentReason as JobReason };
   switch (end) {
     case 'succeeded':
       return { state: 'succeeded' };

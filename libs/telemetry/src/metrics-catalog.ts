@@ -17,6 +17,10 @@ export const RECONCILE_KINDS = ['requeued', 'replayed'] as const;
 export const REPORT_RESULTS = ['accepted', 'duplicate', 'rejected'] as const;
 export const STEP_OUTCOMES = ['succeeded', 'failed', 'timed_out', 'cancelled'] as const;
 export const CANCEL_REASONS = ['cancelled', 'lease_lost', 'superseded'] as const;
+/** Why an agent refused a job before running anything (contracts' JOB_REASONS). */
+export const REFUSAL_REASONS = ['signature_invalid'] as const;
+/** What was wrong with a refused job's signature (contracts' SIGNATURE_REFUSALS; a spec keeps them in sync). */
+export const SIGNATURE_REFUSAL_CAUSES = ['missing', 'malformed', 'unknown_key', 'expired', 'bad_signature'] as const;
 /** Why POST /v1/jobs refused a submission. */
 export const INTAKE_REJECT_REASONS = [
   'invalid_input',
@@ -322,6 +326,14 @@ export const AGENT_METRICS = {
     ['reason'],
     {
       knownValues: { reason: CANCEL_REASONS },
+    },
+  ),
+  jobsRefused: counter(
+    'jr_agent_jobs_refused_total',
+    'Leased jobs this agent refused before running anything, by job reason and cause (signature_invalid: JR_JOB_VERIFY_KEYS; bad_signature means the job was changed after signing).',
+    ['reason', 'cause'],
+    {
+      knownValues: { reason: REFUSAL_REASONS, cause: SIGNATURE_REFUSAL_CAUSES },
     },
   ),
 };

@@ -1,4 +1,9 @@
-import { ATTEMPT_STATES, TERMINAL_JOB_STATES as CONTRACT_TERMINAL } from '@jr/contracts';
+import {
+  ATTEMPT_STATES,
+  JOB_REASONS,
+  SIGNATURE_REFUSALS,
+  TERMINAL_JOB_STATES as CONTRACT_TERMINAL,
+} from '@jr/contracts';
 import { namingProblems, type MetricDef } from './metric-defs';
 import { MAX_LABEL_VALUE_LENGTH, MAX_LABEL_VALUES, OVERFLOW_LABEL_VALUE } from './metric-handles';
 import {
@@ -7,6 +12,8 @@ import {
   DISPATCH_SLO_SECONDS,
   ENDED_ATTEMPT_STATES,
   TERMINAL_JOB_STATES,
+  REFUSAL_REASONS,
+  SIGNATURE_REFUSAL_CAUSES,
 } from './metrics-catalog';
 import { COLLECT_TIMEOUT_MS, createAgentMetrics, createApiMetrics, ProcessMetrics } from './metrics';
 
@@ -40,6 +47,8 @@ describe('metrics catalog', () => {
     expect([...ENDED_ATTEMPT_STATES].sort()).toEqual(
       ATTEMPT_STATES.filter((s) => s !== 'leased' && s !== 'running').sort(),
     );
+    expect([...SIGNATURE_REFUSAL_CAUSES]).toEqual([...SIGNATURE_REFUSALS]);
+    for (const r of REFUSAL_REASONS) expect(JOB_REASONS).toContain(r);
   });
 
   it('has the dispatch SLO threshold as a bucket boundary', () => {

@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
+import { generateSigningKeyPair } from '@jr/contracts';
 import { formatConfigIssues, parseAgentConfig } from './agent-config';
 import { parseLabels } from './labels';
 
@@ -209,5 +212,50 @@ describe('parseLabels', () => {
 
   it('does not confuse object prototype names with duplicates', () => {
     expect(parseLabels('constructor=x,toString=y')).toEqual({ ok: true, labels: { constructor: 'x', toString: 'y' } });
+  });
+});
+
+describe('JR_JOB_VERIFY_KEYS', () => {
+  const a = generateSigningKeyPair();
+  const b = generateSigningKeyPair();
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'jr-verify-keys-'));
+    writeFileSync(path.join(dir, 'a.pub'), a.publicPem);
+    writeFileSync(path.join(dir, 'both.pem'), `${a.publicPem}${b.publicPem}`);
+    writeFileSync(path.join(dir, 'a.key'), a.privatePem);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const ids = (env: Record<string, string>): string[] | undefined => {
+    const r = parseAgentConfig(env, dir);
+    if (!r.ok) throw new Error(formatConfigIssues(r.issues));
+    return r.config.verifyKeys && [...r.config.verifyKeys.keys()].sort();
+  };
+
+  it('is off when unset, so unsigned jobs run', () => {
+    expect(ids({})).toBeUndefined();
+  });
+
+  it('takes PEM text, one file, or a comma-separated list of files with several keys each', () => {
+    expect(ids({ JR_JOB_VERIFY_KEYS: a.publicPem })).toEqual([a.keyId]);
+    expect(ids({ JR_JOB_VERIFY_KEYS: 'a.pub' })).toEqual([a.keyId]);
+    expect(ids({ JR_JOB_VERIFY_KEYS: ` a.pub , ${path.join(dir, 'both.pem')} ` })).toEqual([a.keyId, b.keyId].sort());
+  });
+
+  it.each([
+    ['missing.pub', /JR_JOB_VERIFY_KEYS cannot read .*missing\.pub: ENOENT/],
+    ['a.key', /a\.key is a private key; give agents the public key only/],
+    [',', /must be PEM public keys or a comma-separated list of files/],
+    ['-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n', /not a readable public key/],
+  ])('refuses %j with one clear line', (value, message) => {
+    const r = parseAgentConfig({ JR_JOB_VERIFY_KEYS: value }, dir);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(formatConfigIssues(r.issues)).toMatch(message);
+  });
+
+  it('is not passed on to job steps', () => {
+    const r = parseAgentConfig({ JR_JOB_VERIFY_KEYS: 'a.pub', PATH: '/bin' }, dir);
+    expect(r.ok && r.config.childEnv).toEqual({ PATH: '/bin' });
   });
 });

@@ -2,9 +2,10 @@ import { isIP } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { POOL_RE, parseDurationMs } from '@jr/contracts';
+import { POOL_RE, parseDurationMs, type VerifyKeys } from '@jr/contracts';
 import { childEnvFrom } from './child-env';
 import { parseLabels } from './labels';
+import { loadVerifyKeys } from './verify-keys';
 
 /** The agent's configuration, parsed once from the environment at start-up. */
 export interface AgentConfig {
@@ -35,6 +36,11 @@ export interface AgentConfig {
   leaseWaitMs: number;
   /** The environment job steps start from: the agent's own minus its secrets (see child-env.ts). */
   childEnv: Record<string, string>;
+  /**
+   * JR_JOB_VERIFY_KEYS: the Ed25519 public keys a job must be signed by (job-signature.ts); undefined:
+   * verification is off and unsigned jobs run.
+   */
+  verifyKeys: VerifyKeys | undefined;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -136,6 +142,7 @@ const envSchema = z.object({
     }
     return host;
   }),
+  JR_JOB_VERIFY_KEYS: optional(z.string().max(1024 * 1024)),
 });
 
 /** Parses the agent's environment; on failure lists every bad variable. */
@@ -148,6 +155,9 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.c
     };
   }
   const e = parsed.data;
+  const verifyKeys = e.JR_JOB_VERIFY_KEYS === undefined ? undefined : loadVerifyKeys(e.JR_JOB_VERIFY_KEYS, cwd);
+  if (verifyKeys && !verifyKeys.ok)
+    return { ok: false, issues: [{ variable: 'JR_JOB_VERIFY_KEYS', message: verifyKeys.message }] };
   return {
     ok: true,
     config: {
@@ -170,6 +180,7 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.c
       metricsHost: e.JR_METRICS_HOST,
       leaseWaitMs: 25_000,
       childEnv: childEnvFrom(env),
+      verifyKeys: verifyKeys?.keys,
     },
   };
 }

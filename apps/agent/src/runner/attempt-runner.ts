@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { pb } from '@jr/contracts';
+import { verifyJobSignature, type pb, type VerifyKeys } from '@jr/contracts';
 import { injectToCarrier, SPANS, SpanKind, withSpan, type AgentMetrics, type Context, type Span } from '@jr/telemetry';
 import type { Logger } from 'pino';
 import type { AttemptRef, AttemptReporter, CompletionResult, Reporter } from '../reporting/reporter';
@@ -23,10 +23,12 @@ export interface AttemptDeps {
   killGraceMs: number;
   childEnv: Record<string, string>;
   logger: Logger;
-  /** jr_agent_attempts_finished_total, jr_agent_step_duration_seconds, jr_agent_cancellations_total. */
-  metrics?: Pick<AgentMetrics, 'attemptsFinished' | 'stepDuration' | 'cancellations'>;
+  /** jr_agent_attempts_finished_total, jr_agent_step_duration_seconds, jr_agent_cancellations_total, jr_agent_jobs_refused_total. */
+  metrics?: Pick<AgentMetrics, 'attemptsFinished' | 'stepDuration' | 'cancellations' | 'jobsRefused'>;
   /** On the attempt span. */
   agentId?: string;
+  /** JR_JOB_VERIFY_KEYS: when set, a job runs only with a valid signature by one of them. */
+  verifyKeys?: VerifyKeys;
 }
 
 /** Why an attempt was stopped from outside its steps. */
@@ -109,6 +111,8 @@ export class AttemptRun {
 
   private async execute(events: AttemptEventLog, report: AttemptReporter): Promise<AttemptEnd> {
     const spec = this.assignment.spec;
+    const refused = this.checkSignature(events);
+    if (refused) return refused;
     if (!SAFE_ID_RE.test(this.ref.jobId) || !Number.isInteger(this.ref.attempt) || this.ref.attempt < 0) {
       return { outcome: 'OUTCOME_FAILED', exitCode: -1, reason: 'invalid_assignment' };
     }
@@ -139,6 +143,28 @@ export class AttemptRun {
       logger: this.log,
       metrics: this.deps.metrics,
     });
+  }
+
+  /**
+   * With verify keys, before anything else (no directory, no download, no step): the job must carry a
+   * valid signature by one of them, else the attempt ends `failed` with reason `signature_invalid`.
+   */
+  private checkSignature(events: AttemptEventLog): AttemptEnd | undefined {
+    const keys = this.deps.verifyKeys;
+    if (!keys) return undefined;
+    const spec = this.assignment.spec;
+    const verdict = spec
+      ? verifyJobSignature({ ...spec, secrets: this.assignment.secrets ?? {} }, keys, Date.now())
+      : ({ ok: false, cause: 'missing', message: 'the lease carries no job' } as const);
+    if (verdict.ok) return undefined;
+    this.deps.metrics?.jobsRefused.inc({ reason: 'signature_invalid', cause: verdict.cause });
+    // the job's own fields (env above all) stay out of the log: only what identifies the signature
+    this.log.warn(
+      { cause: verdict.cause, keyId: spec?.signature?.keyId || undefined },
+      `refused the job: ${verdict.message}`,
+    );
+    events.log(0, 'stderr', Buffer.from(`jr-agent: refused to run this job (signature_invalid): ${verdict.message}\n`));
+    return { outcome: 'OUTCOME_FAILED', exitCode: -1, reason: 'signature_invalid' };
   }
 
   private async fetchArtifacts(

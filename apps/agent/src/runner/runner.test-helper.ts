@@ -88,7 +88,17 @@ export function assignment(
     attempt: 1,
     leaseToken: 'lt-1',
     leaseExpiresAtMs: Date.now() + 60_000,
-    spec: { name: 'job', pool: 'default', labels: {}, timeoutMs: 0, env: {}, uses: [], steps, ...spec },
+    spec: {
+      name: 'job',
+      pool: 'default',
+      labels: {},
+      timeoutMs: 0,
+      env: {},
+      uses: [],
+      steps,
+      signature: null,
+      ...spec,
+    },
     secrets,
   };
 }

@@ -1,5 +1,6 @@
 import { extractFromCarrier, activeTraceIds } from '@jr/telemetry';
-import { decodeRecord, encodeRecord, type SubmittedRecord } from './intake-record';
+import { parseJobSpec, type NormalizedJob } from '@jr/contracts';
+import { decodeRecord, encodeRecord, requestHash, type SubmittedRecord } from './intake-record';
 
 const base = {
   type: 'job.submitted',
@@ -56,3 +57,27 @@ describe('decodeRecord and the trace carrier', () => {
     expect(({} as Record<string, unknown>).traceparent).toBeUndefined();
   });
 });
+
+describe('requestHash', () => {
+  const job = parseOk({ pool: 'web', steps: [{ run: 'make' }] });
+  const signature = {
+    alg: 'ed25519' as const,
+    keyId: 'a'.repeat(16),
+    sig: 'A'.repeat(86),
+    notAfter: '2030-01-01T00:00:00Z',
+  };
+
+  it('leaves the signature out: `jr submit` re-signs (a new notAfter) on every try of one Idempotency-Key', () => {
+    expect(requestHash({ ...job, signature })).toBe(requestHash(job));
+    expect(requestHash({ ...job, signature: { ...signature, notAfter: '2031-01-01T00:00:00Z' } })).toBe(
+      requestHash(job),
+    );
+    expect(requestHash({ ...job, pool: 'db', signature })).not.toBe(requestHash(job));
+  });
+});
+
+function parseOk(doc: object): NormalizedJob {
+  const parsed = parseJobSpec(doc);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  return parsed.job;
+}

@@ -75,9 +75,21 @@ function isStringRecord(value: unknown): value is Record<string, string> {
   );
 }
 
-/** Same job document => same hash, whatever the key order of the request. (With secrets: SecretsService.requestHash.) */
+/**
+ * Same job document => same hash, whatever the key order of the request. The signature is left out:
+ * `jr submit` signs anew (a new notAfter) each time, and a repeat with the same Idempotency-Key is the
+ * same job, not a conflict. (With secrets: SecretsService.requestHash over unsignedJson.)
+ */
 export function requestHash(job: NormalizedJob): string {
-  return createHash('sha256').update(canonicalJson(job)).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson(unsignedJob(job)))
+    .digest('hex');
+}
+
+/** The job without its signature: what a repeated submission must match. */
+export function unsignedJob(job: NormalizedJob): Omit<NormalizedJob, 'signature'> {
+  const { signature: _signature, ...unsigned } = job;
+  return unsigned;
 }
 
 export function canonicalJson(value: unknown): string {

@@ -20,6 +20,7 @@ import { JobsRepository } from '../jobs/jobs.repository';
 import { SecretsService } from '../secrets/secrets.service';
 import {
   canonicalJson,
+  unsignedJob,
   encodeRecord,
   parseIdempotencyKey,
   requestHash,
@@ -125,7 +126,7 @@ export class IntakeService implements BeforeApplicationShutdown {
     const hash =
       parsed.job.secrets === undefined
         ? requestHash(parsed.job)
-        : this.secrets.requestHash(canonicalJson(parsed.job), parsed.secrets);
+        : this.secrets.requestHash(canonicalJson(unsignedJob(parsed.job)), parsed.secrets);
     const actor = submitter.actor;
     if (key.key === null) return this.accept(job, null, hash, actor);
     const earlier = this.reserved.get(key.key);

@@ -107,6 +107,7 @@ export async function finishAttempt(
       cancelRequested: job.cancel_requested,
     },
     maxLostAttempts,
+    o.reason,
   );
   const base = {
     jobId: job.id,

@@ -12,16 +12,28 @@ export interface JobDecision extends NextJobState {
   lostAttempts: number;
 }
 
-/** Counts the attempt that just ended and asks the contract's state machine what the job does next. */
-export function decideAfterAttempt(end: AttemptEnd, job: JobCounters, maxLostAttempts: number): JobDecision {
+/**
+ * Counts the attempt that just ended and asks the contract's state machine what the job does next;
+ * `agentReason` is the agent's reason for the end (a refusal such as `signature_invalid` is final).
+ */
+export function decideAfterAttempt(
+  end: AttemptEnd,
+  job: JobCounters,
+  maxLostAttempts: number,
+  agentReason?: string | null,
+): JobDecision {
   const failedAttempts = job.failedAttempts + (end === 'failed' ? 1 : 0);
   const lostAttempts = job.lostAttempts + (end === 'lost' ? 1 : 0);
-  const next = nextStateAfterAttempt(end, {
-    retries: job.retries,
-    failedAttempts,
-    lostAttempts,
-    maxLostAttempts,
-    cancelRequested: job.cancelRequested,
-  });
+  const next = nextStateAfterAttempt(
+    end,
+    {
+      retries: job.retries,
+      failedAttempts,
+      lostAttempts,
+      maxLostAttempts,
+      cancelRequested: job.cancelRequested,
+    },
+    agentReason,
+  );
   return { ...next, failedAttempts, lostAttempts };
 }

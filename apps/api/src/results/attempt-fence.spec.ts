@@ -88,14 +88,27 @@ describe('decideFence', () => {
 
 describe('predictJobState', () => {
   it('applies the contract retry decision to the snapshot', () => {
-    expect(predictJobState(snap('running'), 'succeeded', 3)).toBe('succeeded');
-    expect(predictJobState(snap('running'), 'failed', 3)).toBe('queued'); // retries: 1 left
-    expect(predictJobState(snap('running', { job: { ...snap('running').job, failedAttempts: 1 } }), 'failed', 3)).toBe(
-      'failed',
-    );
+    expect(predictJobState(snap('running'), { end: 'succeeded', reason: null }, 3)).toBe('succeeded');
+    expect(predictJobState(snap('running'), { end: 'failed', reason: null }, 3)).toBe('queued'); // retries: 1 left
     expect(
-      predictJobState(snap('running', { job: { ...snap('running').job, cancelRequested: true } }), 'failed', 3),
+      predictJobState(
+        snap('running', { job: { ...snap('running').job, failedAttempts: 1 } }),
+        { end: 'failed', reason: null },
+        3,
+      ),
+    ).toBe('failed');
+    expect(
+      predictJobState(
+        snap('running', { job: { ...snap('running').job, cancelRequested: true } }),
+        { end: 'failed', reason: null },
+        3,
+      ),
     ).toBe('cancelled');
+  });
+
+  it('ends the job at once on a signature refusal, retries left or not', () => {
+    expect(predictJobState(snap('running'), { end: 'failed', reason: 'signature_invalid' }, 3)).toBe('failed');
+    expect(predictJobState(snap('running'), { end: 'failed', reason: 'download_failed' }, 3)).toBe('queued');
   });
 });
 

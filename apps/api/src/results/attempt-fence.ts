@@ -56,6 +56,10 @@ export function decideFence(
 }
 
 /** The job state a completion leads to (the Complete answer), by the same decision the relay will apply. */
-export function predictJobState(snap: AttemptSnapshot, end: AttemptOutcome['end'], maxLostAttempts: number): JobState {
-  return decideAfterAttempt(end, snap.job, maxLostAttempts).state;
+export function predictJobState(
+  snap: AttemptSnapshot,
+  outcome: Pick<AttemptOutcome, 'end' | 'reason'>,
+  maxLostAttempts: number,
+): JobState {
+  return decideAfterAttempt(outcome.end, snap.job, maxLostAttempts, outcome.reason).state;
 }

@@ -77,7 +77,7 @@ export class ResultsService {
     if (verdict.kind === 'refuse') throw superseded(verdict.message);
     if (verdict.kind === 'repeat') return { jobState: verdict.jobState };
     const jobState =
-      verdict.kind === 'late' ? snap.job.state : predictJobState(snap, outcome.end, this.config.maxLostAttempts);
+      verdict.kind === 'late' ? snap.job.state : predictJobState(snap, outcome, this.config.maxLostAttempts);
     await this.relay.submit({ type: 'complete', ...ref, late: verdict.kind === 'late', at: now, outcome }, jobState);
     if (verdict.kind === 'late') throw superseded(verdict.message);
     return { jobState };

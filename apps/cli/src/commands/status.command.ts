@@ -36,6 +36,7 @@ export function renderJob(job: JobAnswer, now: number, colors: Colors = plain): 
     ['pool', clean(job.pool)],
     ['labels', clean(formatLabels(job.labels), 200)],
     ...(job.spec?.secrets?.length ? [['secrets', clean(job.spec.secrets.join(', '), 300)] as [string, string]] : []),
+    ...signedRow(job),
     ['created', `${timestamp(job.createdAt)} (${age(job.createdAt, now)})`],
     ['updated', `${timestamp(job.updatedAt)} (${age(job.updatedAt, now)})`],
   );
@@ -46,6 +47,12 @@ export function renderJob(job: JobAnswer, now: number, colors: Colors = plain): 
   }
   const head = fields.map(([k, v]) => `${`${k}:`.padEnd(11)}${v}`).join('\n') + '\n';
   return head + renderSteps(job.steps, colors) + renderAttempts(job.attempts, colors);
+}
+
+/** `signed: key 1a2b3c4d5e6f7a8b, until …` for a signed job; nothing for an unsigned one. */
+function signedRow(job: JobAnswer): Array<[string, string]> {
+  const s = job.spec?.signature;
+  return s ? [['signed', `key ${clean(s.keyId, 32)}, valid until ${timestamp(s.notAfter)}`]] : [];
 }
 
 /** `step 2 "test" (exit code 2)`: the step the latest attempt stopped at, numbered from 1 as in the steps table. */

@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { parseDurationMs } from '@jr/contracts';
 import { ApiError, UsageError } from '../cli-error';
 import type { Context, SetExit } from '../context';
 import { EXIT } from '../exit-codes';
@@ -10,6 +11,7 @@ import {
   type JobFlags,
 } from '../job-document';
 import { readJobFile } from '../job-file';
+import { DEFAULT_SIGN_TTL_MS, loadSigningKey, MAX_SIGN_TTL_MS, signDocument } from '../job-signing';
 import {
   collect,
   parseDurationFlag,
@@ -49,6 +51,9 @@ interface SubmitOptions {
   waitTimeout?: number;
   json?: boolean;
   quiet?: boolean;
+  /** false with --no-sign */
+  sign?: boolean;
+  signTtl?: number;
 }
 
 /** After a submit the job may take a moment to be visible to GET (the API applies its journal). */
@@ -95,12 +100,18 @@ export function registerSubmit(program: Command, ctx: Context, setExit: SetExit)
       'print one JSON document on stdout: {id,state}, or the final job with --wait (and not the output)',
     )
     .option('-q, --quiet', 'with --wait: wait silently (only the id on stdout, and the exit code)')
+    .option('--no-sign', 'do not sign the job even though JR_JOB_SIGNING_KEY is set (a signature in the file is kept)')
+    .option(
+      '--sign-ttl <duration>',
+      'with JR_JOB_SIGNING_KEY: how long the signature is valid (default 24h, at most 30d)',
+      parseSignTtl,
+    )
     .passThroughOptions()
     .action(async (command: string[], opts: SubmitOptions) => setExit(await submit(ctx, command, opts)));
 }
 
 async function submit(ctx: Context, command: string[], opts: SubmitOptions): Promise<number> {
-  const body = validateDocument(await buildDocument(ctx, command, opts));
+  const body = validateDocument(sign(ctx, await buildDocument(ctx, command, opts), opts));
   const api = ctx.api();
   const answer = await api.submit(body, opts.idempotencyKey).catch((err: unknown) => {
     if (err instanceof ApiError && err.status === 409) throw new ApiError(EXIT.USAGE, err.message, 409, err.problem);
@@ -120,6 +131,27 @@ async function submit(ctx: Context, command: string[], opts: SubmitOptions): Pro
   if (quiet && !opts.json) ctx.io.stdout.write(`${id}\n`);
   const waitOptions = { timeoutMs: opts.waitTimeout, notFoundGraceMs: NOT_FOUND_GRACE_MS, reachable: true };
   return runWait(ctx, id, waitOptions, { json: opts.json ?? false, quiet });
+}
+
+/** With JR_JOB_SIGNING_KEY (and not --no-sign): the document signed, valid for --sign-ttl. */
+function sign(ctx: Context, doc: JobDocument, opts: SubmitOptions): JobDocument {
+  if (opts.sign === false) return doc;
+  const key = loadSigningKey(ctx.io);
+  if (!key) {
+    if (opts.signTtl !== undefined) throw new UsageError('--sign-ttl needs JR_JOB_SIGNING_KEY (the key to sign with)');
+    return doc;
+  }
+  const notAfterMs = ctx.clock.now() + (opts.signTtl ?? DEFAULT_SIGN_TTL_MS);
+  const signed = signDocument(doc, key, notAfterMs);
+  if (!opts.quiet) say(ctx.io, `signing with key ${key.keyId}, valid until ${new Date(notAfterMs).toISOString()}`);
+  return signed;
+}
+
+function parseSignTtl(value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined || ms <= 0 || ms > MAX_SIGN_TTL_MS)
+    throw new InvalidArgumentError('expected a duration such as 1h or 24h (at most 30d).');
+  return ms;
 }
 
 async function buildDocument(ctx: Context, command: string[], opts: SubmitOptions): Promise<JobDocument> {

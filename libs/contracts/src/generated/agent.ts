@@ -17,6 +17,7 @@ import type { EnrollRequest as _jobrunner_v1_EnrollRequest, EnrollRequest__Outpu
 import type { EnrollResponse as _jobrunner_v1_EnrollResponse, EnrollResponse__Output as _jobrunner_v1_EnrollResponse__Output } from './jobrunner/v1/EnrollResponse';
 import type { HeartbeatRequest as _jobrunner_v1_HeartbeatRequest, HeartbeatRequest__Output as _jobrunner_v1_HeartbeatRequest__Output } from './jobrunner/v1/HeartbeatRequest';
 import type { HeartbeatResponse as _jobrunner_v1_HeartbeatResponse, HeartbeatResponse__Output as _jobrunner_v1_HeartbeatResponse__Output } from './jobrunner/v1/HeartbeatResponse';
+import type { JobSignature as _jobrunner_v1_JobSignature, JobSignature__Output as _jobrunner_v1_JobSignature__Output } from './jobrunner/v1/JobSignature';
 import type { JobSpec as _jobrunner_v1_JobSpec, JobSpec__Output as _jobrunner_v1_JobSpec__Output } from './jobrunner/v1/JobSpec';
 import type { LeaseRequest as _jobrunner_v1_LeaseRequest, LeaseRequest__Output as _jobrunner_v1_LeaseRequest__Output } from './jobrunner/v1/LeaseRequest';
 import type { LeaseResponse as _jobrunner_v1_LeaseResponse, LeaseResponse__Output as _jobrunner_v1_LeaseResponse__Output } from './jobrunner/v1/LeaseResponse';
@@ -51,6 +52,7 @@ export interface ProtoGrpcType {
       EnrollResponse: MessageTypeDefinition<_jobrunner_v1_EnrollResponse, _jobrunner_v1_EnrollResponse__Output>
       HeartbeatRequest: MessageTypeDefinition<_jobrunner_v1_HeartbeatRequest, _jobrunner_v1_HeartbeatRequest__Output>
       HeartbeatResponse: MessageTypeDefinition<_jobrunner_v1_HeartbeatResponse, _jobrunner_v1_HeartbeatResponse__Output>
+      JobSignature: MessageTypeDefinition<_jobrunner_v1_JobSignature, _jobrunner_v1_JobSignature__Output>
       JobSpec: MessageTypeDefinition<_jobrunner_v1_JobSpec, _jobrunner_v1_JobSpec__Output>
       LeaseRequest: MessageTypeDefinition<_jobrunner_v1_LeaseRequest, _jobrunner_v1_LeaseRequest__Output>
       LeaseResponse: MessageTypeDefinition<_jobrunner_v1_LeaseResponse, _jobrunner_v1_LeaseResponse__Output>

@@ -14,6 +14,7 @@ export type * from './jobrunner/v1/EnrollRequest';
 export type * from './jobrunner/v1/EnrollResponse';
 export type * from './jobrunner/v1/HeartbeatRequest';
 export type * from './jobrunner/v1/HeartbeatResponse';
+export type * from './jobrunner/v1/JobSignature';
 export type * from './jobrunner/v1/JobSpec';
 export type * from './jobrunner/v1/LeaseRequest';
 export type * from './jobrunner/v1/LeaseResponse';
