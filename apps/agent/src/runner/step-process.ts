@@ -27,6 +27,8 @@ export interface StepProcessOptions {
   flow?: OutputFlow;
   /** Where the step's process group is recorded while it runs (see step-registry.ts). */
   registryDir?: string;
+  /** Run as this uid/gid (supplementary groups cleared); undefined: as the agent's own user. */
+  user?: { uid: number; gid: number };
 }
 
 export interface StepProcessResult {
@@ -50,7 +52,14 @@ export async function runStepProcess(o: StepProcessOptions): Promise<StepProcess
       : [o.command.args[0] ?? '', o.command.args.slice(1)];
   let child: ChildProcess;
   try {
-    child = spawn(file, args, { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // With uid/gid, libuv calls setgroups(0, NULL) before setgid/setuid: no supplementary group survives.
+    child = spawn(file, args, {
+      cwd: o.cwd,
+      env: o.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
+    });
   } catch (err) {
     return spawnFailed(file, err, o);
   }

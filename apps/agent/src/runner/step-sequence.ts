@@ -22,6 +22,8 @@ export interface StepSequenceOptions {
   killGraceMs: number;
   /** Where running steps' process groups are recorded (step-registry.ts). */
   registryDir?: string;
+  /** The job user steps run as (undefined: the agent's own). */
+  user?: { uid: number; gid: number };
   /** Aborted with a StopRequest when the attempt is cancelled or times out. */
   signal: AbortSignal;
   events: AttemptEventLog;
@@ -119,6 +121,7 @@ async function runWithOutput(
       timeoutMs: timeoutOrNone(step.timeoutMs),
       killGraceMs: o.killGraceMs,
       registryDir: o.registryDir,
+      user: o.user,
       signal: o.signal,
       onOutput: (stream, data) => chunkers[stream].write(data),
       flow: {
