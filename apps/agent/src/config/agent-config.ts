@@ -4,7 +4,14 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { POOL_RE, parseDurationMs } from '@jr/contracts';
 import { childEnvFrom, parseEnvAllow } from './child-env';
-import { cidrsSchema, flagSchema, jobUsersSchema, pathSchema, type AllowedCidr, type JobUserSpec } from './isolation-config';
+import {
+  cidrsSchema,
+  flagSchema,
+  jobUsersSchema,
+  pathSchema,
+  type AllowedCidr,
+  type JobUserSpec,
+} from './isolation-config';
 import { parseLabels } from './labels';
 
 /** The agent's configuration, parsed once from the environment at start-up. */

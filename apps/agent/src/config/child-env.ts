@@ -19,10 +19,17 @@ export function parseEnvAllow(raw: string | undefined): EnvAllowResult {
     .filter((s) => s !== '');
   for (const entry of extra) {
     if (!ALLOW_ENTRY_RE.test(entry))
-      return { ok: false, message: `entries must be variable names or PREFIX* (got ${JSON.stringify(entry.slice(0, 64))})` };
-    if (entry === '*') return { ok: false, message: 'a bare * would pass the whole environment: list names or prefixes' };
+      return {
+        ok: false,
+        message: `entries must be variable names or PREFIX* (got ${JSON.stringify(entry.slice(0, 64))})`,
+      };
+    if (entry === '*')
+      return { ok: false, message: 'a bare * would pass the whole environment: list names or prefixes' };
     if (/^JR_/i.test(entry) || (entry.endsWith('*') && 'JR_'.startsWith(entry.slice(0, -1).toUpperCase())))
-      return { ok: false, message: `cannot pass the agent's own JR_* variables to jobs (got ${JSON.stringify(entry)})` };
+      return {
+        ok: false,
+        message: `cannot pass the agent's own JR_* variables to jobs (got ${JSON.stringify(entry)})`,
+      };
   }
   return { ok: true, allow: [...DEFAULT_ENV_ALLOW, ...extra] };
 }
@@ -32,7 +39,10 @@ function allowed(name: string, allow: readonly string[]): boolean {
   return allow.some((a) => (a.endsWith('*') ? name.startsWith(a.slice(0, -1)) : name === a));
 }
 
-export function childEnvFrom(env: NodeJS.ProcessEnv, allow: readonly string[] = DEFAULT_ENV_ALLOW): Record<string, string> {
+export function childEnvFrom(
+  env: NodeJS.ProcessEnv,
+  allow: readonly string[] = DEFAULT_ENV_ALLOW,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && allowed(k, allow)) out[k] = v;
   return out;

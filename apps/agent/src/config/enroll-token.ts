@@ -17,7 +17,10 @@ export async function readEnrollToken(
   if (config.enrollTokenFile === undefined) return config.enrollToken;
   const file = config.enrollTokenFile;
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new AgentStopError('no_enroll_token', `JR_ENROLL_TOKEN_FILE ${file} cannot be read (${err.code ?? err.message})`);
+    throw new AgentStopError(
+      'no_enroll_token',
+      `JR_ENROLL_TOKEN_FILE ${file} cannot be read (${err.code ?? err.message})`,
+    );
   });
   const token = text.replace(/\r?\n$/, '');
   if (!/^[\x21-\x7e]{1,4096}$/.test(token))

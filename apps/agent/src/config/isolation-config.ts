@@ -74,11 +74,13 @@ function parseCidr(raw: string): AllowedCidr | string {
   const slash = s.lastIndexOf('/');
   const address = (slash < 0 ? s : s.slice(0, slash)).replace(/^\[(.*)\]$/, '$1');
   const family = isIP(address);
-  if (family === 0) return `must be addresses or CIDR ranges like 10.1.2.0/24 or fd00::/8 (got ${JSON.stringify(s.slice(0, 64))})`;
+  if (family === 0)
+    return `must be addresses or CIDR ranges like 10.1.2.0/24 or fd00::/8 (got ${JSON.stringify(s.slice(0, 64))})`;
   const max = family === 4 ? 32 : 128;
   const prefixText = slash < 0 ? String(max) : s.slice(slash + 1);
   const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
-  if (!(prefix >= 0 && prefix <= max)) return `prefix length must be 0 to ${max} (got ${JSON.stringify(s.slice(0, 64))})`;
+  if (!(prefix >= 0 && prefix <= max))
+    return `prefix length must be 0 to ${max} (got ${JSON.stringify(s.slice(0, 64))})`;
   return { address, prefix, family: family === 4 ? 'ipv4' : 'ipv6' };
 }
 

@@ -109,7 +109,10 @@ describe('ArtifactCache downloads through the policy', () => {
   });
 
   /** The server's own address (127.0.0.3) is allowed; the rest of loopback is not. */
-  const MIRROR: ArtifactUrlPolicy = { allowHttp: true, allowCidrs: [{ address: '127.0.0.3', prefix: 32, family: 'ipv4' }] };
+  const MIRROR: ArtifactUrlPolicy = {
+    allowHttp: true,
+    allowCidrs: [{ address: '127.0.0.3', prefix: 32, family: 'ipv4' }],
+  };
   const get = (url: string, policy: ArtifactUrlPolicy = MIRROR): Promise<unknown> =>
     new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache'), urlPolicy: policy })
       .get({ url, sha256: sha('tool') }, signal)

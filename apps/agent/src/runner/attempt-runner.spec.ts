@@ -8,7 +8,15 @@ import { parseAgentConfig } from '../config/agent-config';
 import { ArtifactCache } from './artifact-cache';
 import { JobUserPool } from './job-users';
 import { AttemptRun, type AttemptDeps } from './attempt-runner';
-import { LOOPBACK_HTTP, RecordingReporter, argvStep, assignment, shellStep, silentLogger, tempDir } from './runner.test-helper';
+import {
+  LOOPBACK_HTTP,
+  RecordingReporter,
+  argvStep,
+  assignment,
+  shellStep,
+  silentLogger,
+  tempDir,
+} from './runner.test-helper';
 
 describe('AttemptRun (real child processes)', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;

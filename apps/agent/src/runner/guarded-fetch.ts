@@ -47,7 +47,8 @@ export async function guardedFetch(
   let url = checkArtifactUrl(raw, policy);
   for (let hop = 0; ; hop++) {
     const res = await request(url, init, policy);
-    const location = res.statusCode !== undefined && res.statusCode >= 300 && res.statusCode < 400 && res.headers.location;
+    const location =
+      res.statusCode !== undefined && res.statusCode >= 300 && res.statusCode < 400 && res.headers.location;
     if (!location) return toResponse(res);
     res.resume();
     if (hop >= MAX_REDIRECTS) throw new UrlRefusedError(`more than ${MAX_REDIRECTS} redirects from ${raw}`);
@@ -75,7 +76,9 @@ function request(
       agent: false,
     };
     const req = (url.protocol === 'https:' ? https : http).request(url, options, resolve);
-    req.once('error', (err) => reject(err instanceof UrlRefusedError ? err : refusal(err) ?? new TypeError('fetch failed', { cause: err })));
+    req.once('error', (err) =>
+      reject(err instanceof UrlRefusedError ? err : (refusal(err) ?? new TypeError('fetch failed', { cause: err }))),
+    );
     req.end();
   });
 }

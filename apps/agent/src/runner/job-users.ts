@@ -96,9 +96,7 @@ export function checkJobIsolation(
     );
   }
   if (asRoot)
-    logger.warn(
-      'JR_ALLOW_ROOT_JOBS=1: job steps run as root; they can read the agent credential and every other job',
-    );
+    logger.warn('JR_ALLOW_ROOT_JOBS=1: job steps run as root; they can read the agent credential and every other job');
   const others = users.filter((u) => u.uid !== self.uid);
   if (self.uid !== 0 && others.length > 0) {
     const missing = missingCaps(self.capEff);

@@ -87,21 +87,25 @@ export class CredentialSession implements CredentialSource {
     this.inflight = readEnrollToken(this.deps.config)
       .then((token) => enroll(this.deps, token, this.stored.agentId))
       .then(
-      (fresh) => {
-        this.stored = fresh;
-        return true;
-      },
-      (err: unknown) => {
-        if (err instanceof AgentStopError) this.deps.onFatal(err);
-        return false;
-      },
-    );
+        (fresh) => {
+          this.stored = fresh;
+          return true;
+        },
+        (err: unknown) => {
+          if (err instanceof AgentStopError) this.deps.onFatal(err);
+          return false;
+        },
+      );
     return this.inflight.finally(() => (this.inflight = undefined));
   }
 }
 
 /** Enrolls and stores the credential; retries only what the status table calls transient. */
-async function enroll(deps: SessionDeps, token: string | undefined, previousAgentId: string): Promise<StoredCredential> {
+async function enroll(
+  deps: SessionDeps,
+  token: string | undefined,
+  previousAgentId: string,
+): Promise<StoredCredential> {
   const { config, api, logger, signal } = deps;
   const backoff = deps.newBackoff?.() ?? new Backoff({ initialMs: 500, maxMs: 15_000 });
   const req = {
