@@ -3,7 +3,9 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { newGate, waitFor, type ManagedProcess } from '@jr/testing';
+import { spawn } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
+import { AGENT_MAIN, baseEnv, newGate, waitFor, type ManagedProcess } from '@jr/testing';
 import { LOOPBACK_ARTIFACTS, logLines, runAgentMain, shell, spec, useAgentFixture } from './agent-harness';
 
 jest.setTimeout(90_000);
@@ -216,6 +218,76 @@ describe('job isolation: steps run as unprivileged job users (the real daemon)',
       spec([shell('tr "\\0" "\\n" < /proc/$PPID/environ | grep -c enroll-secret || echo not-in-environ')]),
     );
     expect(await finish(jobId)).toBe('0\nnot-in-environ\n');
+  });
+});
+
+describe('a non-root agent with capabilities (systemd User=jr-agent + AmbientCapabilities=)', () => {
+  const f = useAgentFixture({ build: true });
+  const CAPS = ['setuid', 'setgid', 'kill', 'chown', 'dac_override', 'fowner'];
+
+  it('runs steps as the job user with no capability left (a uid change between non-root users keeps them)', async () => {
+    // What systemd does for the unit: the agent starts as a non-root user holding these ambient capabilities.
+    const caps = CAPS.map((c) => `+${c}`).join(',');
+    const log = path.join(f.dropDir, 'caps-agent.log');
+    const child = spawn(
+      'setpriv',
+      [
+        `--reuid=${CLOUDSDK}`,
+        `--regid=${CLOUDSDK}`,
+        '--clear-groups',
+        `--inh-caps=${caps}`,
+        `--ambient-caps=${caps}`,
+        '--',
+        process.execPath,
+        AGENT_MAIN,
+      ],
+      {
+        env: {
+          ...baseEnv(),
+          JR_API_GRPC: f.api.address,
+          JR_DATA_DIR: f.dataDir,
+          JR_ENROLL_TOKEN: 'enroll-secret',
+          JR_HEARTBEAT_INTERVAL: '200ms',
+          JR_JOB_USER: 'nobody',
+        },
+        stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')],
+      },
+    );
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      const jobId = f.api.enqueue(
+        spec(
+          [
+            shell(
+              'grep -E "^(Uid|Cap(Inh|Prm|Eff|Amb)):" /proc/self/status; { cat "$DATA/credential.json"; } 2>/dev/null || echo credential-denied',
+            ),
+          ],
+          { env: { DATA: f.dataDir } },
+        ),
+      );
+      await waitFor(
+        () => {
+          if (child.exitCode !== null) throw new Error(`the agent exited:\n${readFileSync(log, 'utf8').slice(-3_000)}`);
+          return f.api.completion(jobId);
+        },
+        { timeoutMs: 30_000, what: 'the job' },
+      );
+      const agentStatus = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      expect(agentStatus).toMatch(new RegExp(`^Uid:\\t${CLOUDSDK}\\t`, 'm'));
+      expect(agentStatus).toMatch(/^CapEff:\t0*eb$/m);
+      expect(f.api.output(jobId).split('\n')).toEqual([
+        `Uid:\t${NOBODY}\t${NOBODY}\t${NOBODY}\t${NOBODY}`,
+        'CapInh:\t0000000000000000',
+        'CapPrm:\t0000000000000000',
+        'CapEff:\t0000000000000000',
+        'CapAmb:\t0000000000000000',
+        'credential-denied',
+        '',
+      ]);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 });
 

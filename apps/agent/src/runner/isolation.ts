@@ -2,7 +2,7 @@ import { chmod, lstat, mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config';
 import { AgentStopError } from '../errors';
-import { agentIdentity, checkJobIsolation, JobUserPool, resolveJobUsers } from './job-users';
+import { agentIdentity, checkJobIsolation, findSetpriv, JobUserPool, resolveJobUsers } from './job-users';
 import { prepareWorkRoot, unreachableBy } from './workspace';
 
 /**
@@ -11,8 +11,12 @@ import { prepareWorkRoot, unreachableBy } from './workspace';
  * 0700 (the credential, outbox and cache are the agent's alone).
  */
 export async function prepareIsolation(config: AgentConfig, logger: Logger): Promise<JobUserPool> {
-  const users = await resolveJobUsers(config.jobUsers);
-  checkJobIsolation(users, await agentIdentity(), config.allowRootJobs, logger);
+  const self = await agentIdentity();
+  const setpriv = self.uid === 0 ? undefined : findSetpriv(config.childEnv.PATH);
+  const users = (await resolveJobUsers(config.jobUsers)).map((u) =>
+    setpriv !== undefined && u.uid !== self.uid ? { ...u, setpriv } : u,
+  );
+  checkJobIsolation(users, self, config.allowRootJobs, logger, setpriv);
   await secureDataDir(config.dataDir, logger);
   await prepareWorkRoot(config.workDir);
   for (const user of users) {

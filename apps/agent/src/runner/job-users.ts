@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import type { Logger } from 'pino';
 import type { JobUserSpec } from '../config/isolation-config';
 import { AgentStopError } from '../errors';
@@ -9,6 +11,8 @@ export interface JobUser {
   name: string;
   uid: number;
   gid: number;
+  /** setpriv(1) to start steps with (a non-root agent with capabilities: see step-process.ts). */
+  setpriv?: string;
 }
 
 /** What the agent itself is: its uid and effective capabilities (a bit mask, /proc/self/status CapEff). */
@@ -29,6 +33,20 @@ export const JOB_USER_CAPS: ReadonlyArray<[string, number]> = [
   ['CAP_SETGID', 6],
   ['CAP_SETUID', 7],
 ];
+
+/** setpriv(1) in PATH, or undefined. */
+export function findSetpriv(pathVar: string | undefined): string | undefined {
+  for (const dir of (pathVar ?? '/usr/bin:/bin').split(':').filter((d) => d.startsWith('/'))) {
+    const file = path.join(dir, 'setpriv');
+    try {
+      accessSync(file, fsConstants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
 
 export async function agentIdentity(): Promise<AgentIdentity> {
   const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
@@ -82,6 +100,7 @@ export function checkJobIsolation(
   self: AgentIdentity,
   allowRoot: boolean,
   logger: Logger,
+  setpriv: string | undefined,
 ): void {
   const rootly = users.filter((u) => u.uid === 0 || u.gid === 0);
   const asRoot = (users.length === 0 && self.uid === 0) || rootly.length > 0;
@@ -106,6 +125,11 @@ export function checkJobIsolation(
         `JR_JOB_USER(S) needs root or ${missing.join(', ')} (e.g. systemd AmbientCapabilities=) to run steps as ${others[0]?.name}`,
       );
   }
+  if (self.uid !== 0 && others.length > 0 && setpriv === undefined)
+    throw new AgentStopError(
+      'job_user_unusable',
+      'JR_JOB_USER(S) under a non-root agent needs setpriv(1) (util-linux) in PATH to start steps without its capabilities',
+    );
   if (users.length === 0 && self.uid !== 0)
     logger.warn(
       { uid: self.uid },

@@ -6,7 +6,7 @@ import type { AttemptEventLog, StepOutcome } from './attempt-events';
 import { markStep } from './attempt-trace';
 import { stepRetries, timeoutOrNone } from './limits';
 import { OutputChunker } from './output-chunker';
-import { runStepProcess, type StepCommand, type StepProcessResult } from './step-process';
+import { runStepProcess, type StepCommand, type StepProcessResult, type StepUser } from './step-process';
 
 /** How an attempt ended, as Complete carries it. */
 export interface AttemptEnd {
@@ -23,7 +23,7 @@ export interface StepSequenceOptions {
   /** Where running steps' process groups are recorded (step-registry.ts). */
   registryDir?: string;
   /** The job user steps run as (undefined: the agent's own). */
-  user?: { uid: number; gid: number };
+  user?: StepUser;
   /** Aborted with a StopRequest when the attempt is cancelled or times out. */
   signal: AbortSignal;
   events: AttemptEventLog;
