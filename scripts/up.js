@@ -13,6 +13,17 @@ const { upNames } = require('./up-names');
 
 const root = path.resolve(__dirname, '..');
 const varDir = path.resolve(process.env.JR_UP_VAR_DIR || path.join(root, 'var'));
+
+/**
+ * As root the agent runs steps as `nobody` (libs/testing jobUserEnv), who must reach its workspaces: a
+ * checkout under /root is closed to it, so they go under the temp directory, one per var directory.
+ */
+function jobWorkDir() {
+  if (process.env.JR_WORK_DIR) return { JR_WORK_DIR: process.env.JR_WORK_DIR };
+  if (process.getuid?.() !== 0) return {};
+  const id = crypto.createHash('sha256').update(varDir).digest('hex').slice(0, 12);
+  return { JR_WORK_DIR: path.join(require('node:os').tmpdir(), `jr-up-work-${id}`) };
+}
 /** A path as the user typed it best: relative when under the current directory, else absolute. */
 const shown = (p) => {
   const rel = path.relative(process.cwd(), p);
@@ -202,6 +213,7 @@ async function run({ httpPort, grpcPort, names, services, procs }) {
       enrollToken,
       name: AGENT_NAME,
       slots: Number(process.env.JR_SLOTS || 4),
+      extraEnv: jobWorkDir(),
     },
     path.join(logDir, 'agent.log'),
   );

@@ -21,6 +21,8 @@ import { ArtifactCache } from './runner/artifact-cache';
 import { AttemptRun, stepRegistryDir } from './runner/attempt-runner';
 import { reapOrphanedSteps } from './runner/step-registry';
 import { AttemptSlots } from './runner/attempt-slots';
+import { prepareIsolation } from './runner/isolation';
+import type { JobUserPool } from './runner/job-users';
 import { CredentialSession } from './state/credential-session';
 import { CredentialStore } from './state/credential-store';
 
@@ -99,6 +101,7 @@ class Agent {
   private readonly observability: AgentObservability;
   private readonly slots: AttemptSlots;
   private readonly artifacts: ArtifactCache;
+  private jobUsers: JobUserPool | undefined;
   private session: CredentialSession | undefined;
   private heartbeatIntervalMs: number;
   private loops: Array<Promise<void>> = [];
@@ -120,7 +123,12 @@ class Agent {
     this.api = new AgentApiClient(config.apiAddress, {}, this.observability.metrics);
     this.heartbeatIntervalMs = config.heartbeatIntervalMs;
     this.slots = new AttemptSlots(config.slots);
-    this.artifacts = new ArtifactCache({ cacheDir: path.join(config.dataDir, 'cache') });
+    this.artifacts = new ArtifactCache({
+      cacheDir: path.join(config.dataDir, 'cache'),
+      urlPolicy: { allowHttp: config.artifactAllowHttp, allowCidrs: config.artifactAllowCidrs },
+      onEvict: (sha256, actual) =>
+        this.logger.warn({ sha256, actual }, 'a cached artifact no longer matched its sha256; evicted, fetching again'),
+    });
     // refusals show as 0 from the start, so an alert on their increase works before the first one
     if (config.verifyKeys)
       this.observability.metrics.jobsRefused.inc({ reason: 'signature_invalid', cause: 'missing' }, 0);
@@ -135,6 +143,8 @@ class Agent {
   }
 
   async start(): Promise<void> {
+    // Nothing is opened or enrolled before it is clear jobs will not run as root.
+    this.jobUsers = await prepareIsolation(this.config, this.logger);
     // The control socket first: it also refuses to start next to a live agent on this data directory,
     // before anything (the outbox journal) is opened that two agents must not share.
     this.control = await ControlServer.start(
@@ -402,6 +412,8 @@ class Agent {
         reporter: (this.reporting as Reporting).reporter,
         artifacts: this.artifacts,
         dataDir: this.config.dataDir,
+        workRoot: this.config.workDir,
+        jobUsers: this.jobUsers as JobUserPool,
         killGraceMs: this.config.killGraceMs,
         childEnv: this.config.childEnv,
         logger: this.logger,

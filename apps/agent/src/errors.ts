@@ -46,7 +46,9 @@ export type StopReason =
   | 'no_enroll_token'
   | 'state_unreadable'
   | 'data_dir_in_use'
-  | 'metrics_unavailable';
+  | 'metrics_unavailable'
+  | 'root_jobs_refused'
+  | 'job_user_unusable';
 
 /** Conditions that end the agent: an operator must act, retrying would only hammer the API. */
 export class AgentStopError extends Error {

@@ -118,9 +118,19 @@ export interface AgentProcessOptions {
   extraEnv?: Record<string, string>;
 }
 
+/**
+ * Tests run as root here: agents run their job steps as `nobody` (the real, isolated path) unless a test
+ * chooses its own job user or JR_ALLOW_ROOT_JOBS=1. As another user, steps run as that user (allowed).
+ */
+export function jobUserEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const chosen = ['JR_JOB_USER', 'JR_JOB_USERS', 'JR_ALLOW_ROOT_JOBS'].some((k) => extra[k] !== undefined);
+  return process.getuid?.() === 0 && !chosen ? { JR_JOB_USER: 'nobody' } : {};
+}
+
 export function startAgentProcess(o: AgentProcessOptions, logFile: string): ManagedProcess {
   const env = {
     ...baseEnv(),
+    ...jobUserEnv(o.extraEnv),
     JR_API_GRPC: o.grpcTarget,
     JR_DATA_DIR: o.dataDir,
     JR_ENROLL_TOKEN: o.enrollToken,

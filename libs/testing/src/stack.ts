@@ -40,7 +40,8 @@ export class Stack {
   readonly prefix = uniquePrefix('e2e');
   private httpPort = 0;
   private grpcPort = 0;
-  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jr-e2e-'));
+  /** 0711: agents' job users must reach their workspaces (`agent-NAME-work/`) under it, not list it. */
+  readonly dir = secretDir(fs.mkdtempSync(path.join(os.tmpdir(), 'jr-e2e-')));
 
   constructor(
     readonly heartbeatInterval = '1s',
@@ -188,4 +189,9 @@ export function writeFile(stack: Stack, name: string, text: string): string {
 /** True while any process of the group `pgid` is alive (a zombie nobody has reaped yet is not). */
 export function groupAlive(pgid: number): boolean {
   return groupHasLiveMembersSync(pgid);
+}
+
+function secretDir(dir: string): string {
+  fs.chmodSync(dir, 0o711);
+  return dir;
 }

@@ -113,6 +113,9 @@ export class SoakWorld {
         JR_BREAKER_THRESHOLD: '2',
         JR_REPORT_TIMEOUT: '1s',
         JR_SHUTDOWN_GRACE: '2s',
+        // The soak's artifact server is plain http on loopback: allowed explicitly.
+        JR_ARTIFACT_ALLOW_HTTP: '1',
+        JR_ARTIFACT_ALLOW_CIDRS: '127.0.0.1/32',
       },
     };
   }

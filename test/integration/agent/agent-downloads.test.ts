@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { waitFor } from '@jr/testing';
-import { shell, spec, useAgentFixture } from './agent-harness';
+import { LOOPBACK_ARTIFACTS, shell, spec, useAgentFixture } from './agent-harness';
 
 jest.setTimeout(60_000);
 
@@ -54,7 +54,7 @@ describe('jobs with `uses` artifacts (local HTTP server)', () => {
   const tool = Buffer.from(Array.from({ length: 400_000 }, (_v, i) => (i * 7) % 256));
 
   beforeEach(async () => {
-    await f.start();
+    await f.start(LOOPBACK_ARTIFACTS);
   });
   afterEach(async () => {
     await srv?.close();

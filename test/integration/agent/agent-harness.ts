@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
@@ -10,6 +10,7 @@ import {
   FaultProxy,
   REPO_ROOT,
   baseEnv,
+  jobUserEnv,
   startAgentProcess,
   type AgentProcessOptions,
   type ManagedProcess,
@@ -37,9 +38,23 @@ export function captureLogger(options: pino.LoggerOptions = { level: 'debug' }):
   return { logger: pino(options, sink), lines };
 }
 
-export async function tempDataDir(): Promise<{ dir: string; remove(): Promise<void> }> {
+/** Artifact servers in tests listen on loopback over http: what the agent refuses unless told (explicitly). */
+export const LOOPBACK_ARTIFACTS: Record<string, string> = {
+  JR_ARTIFACT_ALLOW_HTTP: '1',
+  JR_ARTIFACT_ALLOW_CIDRS: '127.0.0.1/32',
+};
+
+export async function tempDataDir(): Promise<{ dir: string; dropDir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'jr-agent-it-'));
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+  // Where a job (running as another user, shut out of the data directory) leaves files for the test.
+  const dropDir = `${dir}-drop`;
+  await mkdir(dropDir);
+  await chmod(dropDir, 0o1777);
+  // The agent's workspaces go beside it (JR_WORK_DIR's default): removed with it.
+  const remove = async (): Promise<void> => {
+    for (const d of [dir, `${dir}-work`, dropDir]) await rm(d, { recursive: true, force: true });
+  };
+  return { dir, dropDir, remove };
 }
 
 /** The agent's config as the daemon would parse it from env, with quick intervals for tests. */
@@ -54,6 +69,7 @@ export function agentConfig(address: string, dataDir: string, env: Record<string
     JR_HEARTBEAT_INTERVAL: '200ms',
     JR_KILL_GRACE: '300ms',
     JR_SHUTDOWN_GRACE: '5s',
+    ...jobUserEnv(env),
     ...env,
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
@@ -123,6 +139,8 @@ export interface AgentFixture {
   readonly proxy: FaultProxy;
   /** This test's JR_DATA_DIR (removed after it). */
   readonly dataDir: string;
+  /** A directory (1777) where jobs, which cannot enter the data directory, leave files for the test. */
+  readonly dropDir: string;
   /** What agents dial: the proxy when there is one, else the fake API. */
   readonly address: string;
   /** agentConfig() for this test's address and data directory. */
@@ -183,6 +201,9 @@ export function useAgentFixture(options: FixtureOptions = {}): AgentFixture {
     },
     get dataDir() {
       return need(data, 'the data directory').dir;
+    },
+    get dropDir() {
+      return need(data, 'the data directory').dropDir;
     },
     get address() {
       return proxy?.address ?? need(api, 'the fake API').address;

@@ -55,7 +55,7 @@ describe('jr-agent against a loopback AgentService: running jobs', () => {
 
   it('kills the job on a cancel directive and completes it CANCELLED', async () => {
     await f.start();
-    const pidFile = path.join(f.dataDir, 'job.pid');
+    const pidFile = path.join(f.dropDir, 'job.pid');
     const jobId = f.api.enqueue(spec([shell('echo $$ > "$PIDFILE"; exec sleep 1000')], { env: { PIDFILE: pidFile } }));
     const pid = await waitFor(async () => Number(await readFile(pidFile, 'utf8').catch(() => '')) || undefined);
     f.api.cancel(jobId, 'cancelled');
@@ -67,7 +67,7 @@ describe('jr-agent against a loopback AgentService: running jobs', () => {
 
   it('on lease_lost just kills the job; the refused Complete is expected and ends the attempt', async () => {
     await f.start();
-    const pidFile = path.join(f.dataDir, 'job.pid');
+    const pidFile = path.join(f.dropDir, 'job.pid');
     const jobId = f.api.enqueue(spec([shell('echo $$ > "$PIDFILE"; exec sleep 1000')], { env: { PIDFILE: pidFile } }));
     const pid = await waitFor(async () => Number(await readFile(pidFile, 'utf8').catch(() => '')) || undefined);
     f.api.cancel(jobId, 'lease_lost');

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { waitFor } from '@jr/testing';
+import { jobUserEnv, waitFor } from '@jr/testing';
 import { runAgentCli } from '../../../apps/agent/src/agent-cli';
 import { shell, spec, useAgentFixture } from './agent-harness';
 
@@ -89,7 +89,7 @@ describe('jr-agent against a loopback AgentService: identity and lifecycle', () 
     const { agent } = await f.start();
     f.api.revokeAll();
     await waitFor(() => f.api.enrolls.length === 2, { what: 'one re-enroll' });
-    const pidFile = path.join(f.dataDir, 'job.pid');
+    const pidFile = path.join(f.dropDir, 'job.pid');
     f.api.enqueue(spec([shell('echo $$ > "$PIDFILE"; exec sleep 1000')], { env: { PIDFILE: pidFile } }));
     const pid = await waitFor(async () => Number(await readFile(pidFile, 'utf8').catch(() => '')) || undefined);
     f.api.revokeAll();
@@ -130,6 +130,7 @@ describe('jr-agent process lifecycle (runAgentCli, signals)', () => {
         JR_LOG_LEVEL: 'silent',
         JR_HEARTBEAT_INTERVAL: '200ms',
         JR_KILL_GRACE: '300ms',
+        ...jobUserEnv(env),
         ...env,
       },
       { stderr: { write: (l: string) => stderr.push(l) }, signals },

@@ -66,9 +66,28 @@ describe('infra/systemd/jr-agent.service', () => {
     expect(one('ProtectSystem')).toBe('strict');
     expect(one('ProtectHome')).toBe('yes');
     expect(one('PrivateTmp')).toBe('yes');
-    expect(one('CapabilityBoundingSet')).toBe('');
     expect(one('StateDirectoryMode')).toBe('0700');
     expect(readFileSync(path.join(dir, 'jr-agent.sysusers.conf'), 'utf8')).toMatch(/^u jr-agent - /m);
+  });
+
+  it('holds only the capabilities that running steps as job users takes; filters syscalls, the network and memory', () => {
+    const caps = 'CAP_SETUID CAP_SETGID CAP_KILL CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_SYS_PTRACE';
+    expect(one('AmbientCapabilities')).toBe(caps);
+    expect(one('CapabilityBoundingSet')).toBe(caps);
+    expect(one('SystemCallFilter')).toBe('@system-service');
+    expect(one('IPAddressDeny')).toBe('any');
+    expect(one('IPAddressAllow')).toBe('localhost');
+    expect(one('MemoryMax')).toMatch(/^\d+[KMGT]$/);
+    expect(one('ProtectProc')).toBe('invisible');
+    expect(one('StateDirectory')).toBe('jr-agent jr-agent-work');
+    expect(one('LoadCredential')).toBe('enroll-token:/etc/jobrunner/enroll-token');
+    expect(service.get('Environment')).toEqual([
+      'JR_DATA_DIR=/var/lib/jr-agent',
+      'JR_WORK_DIR=/var/lib/jr-agent-work',
+      'JR_ENROLL_TOKEN_FILE=%d/enroll-token',
+    ]);
+    const sysusers = readFileSync(path.join(dir, 'jr-agent.sysusers.conf'), 'utf8');
+    for (const n of [1, 2, 3, 4]) expect(sysusers).toMatch(new RegExp(`^u jr-job${n} - .* /usr/sbin/nologin$`, 'm'));
   });
 
   it('stops gracefully and leaves no job behind; restarts crashes but not exits that need an operator', () => {
@@ -101,8 +120,15 @@ describe('infra/systemd/jr-agent.service', () => {
       ]),
     );
     expect(env.JR_ENROLL_TOKEN).toBe('');
-    const parsed = parseAgentConfig({ ...env, JR_DATA_DIR: '/var/lib/jr-agent' });
+    // As the unit starts it: its Environment= lines beside the file.
+    const parsed = parseAgentConfig({
+      ...env,
+      JR_DATA_DIR: '/var/lib/jr-agent',
+      JR_WORK_DIR: '/var/lib/jr-agent-work',
+      JR_ENROLL_TOKEN_FILE: '/run/credentials/jr-agent.service/enroll-token',
+    });
     expect(parsed.ok ? [] : parsed.issues).toEqual([]);
+    expect(parsed.ok && parsed.config.jobUsers).toHaveLength(Number(env.JR_SLOTS));
   });
 
   // Without the tool this fails with the reason, unless opted out: then its name in the report says it did not run.
@@ -125,6 +151,11 @@ describe('infra/systemd/jr-agent.service', () => {
         status: r.status,
         complaints: r.stderr.split('\n').filter((l) => l.includes('jr-agent.service')),
       }).toEqual({ status: 0, complaints: [] });
+      // The exposure the README records (systemd 252); hardening may lower it, nothing may raise it.
+      const security = spawnSync('systemd-analyze', ['security', '--offline=yes', file], { encoding: 'utf8' });
+      const exposure = Number(/Overall exposure level for jr-agent\.service: ([\d.]+)/.exec(security.stdout)?.[1]);
+      expect(exposure).toBeLessThanOrEqual(2.4);
+      expect(readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8')).toContain(`exposure ${exposure.toFixed(1)}`);
       const broken = path.join(tmp, 'broken.service');
       writeFileSync(broken, unit.replace('NoNewPrivileges=yes', 'NoNewPrivilegs=yes'));
       expect(spawnSync('systemd-analyze', ['verify', '--man=no', broken], { encoding: 'utf8' }).stderr).toContain(

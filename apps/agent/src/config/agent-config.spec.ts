@@ -30,6 +30,12 @@ describe('parseAgentConfig', () => {
         childEnv: {},
         metricsPort: undefined,
         metricsHost: '127.0.0.1',
+        enrollTokenFile: undefined,
+        jobUsers: [],
+        allowRootJobs: false,
+        workDir: '/srv/var/agent-work',
+        artifactAllowHttp: false,
+        artifactAllowCidrs: [],
       },
     });
   });
@@ -73,16 +79,88 @@ describe('parseAgentConfig', () => {
     });
   });
 
-  it("passes the environment on to steps without the agent's secrets", () => {
-    const r = parseAgentConfig({
+  it('passes steps only an allow-list of its environment, never JR_* (JR_JOB_ENV_ALLOW extends it)', () => {
+    const env = {
       PATH: '/bin',
+      LANG: 'C.UTF-8',
+      LC_ALL: 'C',
+      TZ: 'UTC',
+      HOME: '/root',
       JR_ENROLL_TOKEN: 'secret',
-      JR_ADMIN_TOKEN: 'x',
-      JR_API_KEY: 'k',
       JR_POOL: 'p',
       GITHUB_TOKEN: 'g',
+      AWS_SECRET_ACCESS_KEY: 'a',
+      HTTPS_PROXY: 'http://proxy:3128',
+      PIP_INDEX_URL: 'https://mirror',
+    };
+    const base = parseAgentConfig(env);
+    expect(base.ok && base.config.childEnv).toEqual({ PATH: '/bin', LANG: 'C.UTF-8', LC_ALL: 'C', TZ: 'UTC' });
+    const more = parseAgentConfig({ ...env, JR_JOB_ENV_ALLOW: 'HTTPS_PROXY, PIP_*' });
+    expect(more.ok && more.config.childEnv).toEqual({
+      PATH: '/bin',
+      LANG: 'C.UTF-8',
+      LC_ALL: 'C',
+      TZ: 'UTC',
+      HTTPS_PROXY: 'http://proxy:3128',
+      PIP_INDEX_URL: 'https://mirror',
     });
-    expect(r.ok && r.config.childEnv).toEqual({ PATH: '/bin', JR_POOL: 'p', GITHUB_TOKEN: 'g' });
+    for (const bad of ['JR_ENROLL_TOKEN', 'JR_*', 'J*', '*', 'A=B'])
+      expect(parseAgentConfig({ JR_JOB_ENV_ALLOW: bad })).toMatchObject({
+        ok: false,
+        issues: [{ variable: 'JR_JOB_ENV_ALLOW' }],
+      });
+  });
+
+  it('reads job users, root permission, the work directory and the artifact options', () => {
+    const r = parseAgentConfig({
+      JR_DATA_DIR: '/var/lib/jr-agent',
+      JR_JOB_USERS: 'jr-job1, 2001:2001 ,jr-job3,4004',
+      JR_SLOTS: '4',
+      JR_ALLOW_ROOT_JOBS: '1',
+      JR_WORK_DIR: '/srv/jobs',
+      JR_ARTIFACT_ALLOW_HTTP: '1',
+      JR_ARTIFACT_ALLOW_CIDRS: '10.1.2.0/24, fd00::1, [::1]/128',
+      JR_ENROLL_TOKEN_FILE: '/run/credentials/jr-agent.service/enroll-token',
+    });
+    expect(r.ok && r.config).toMatchObject({
+      jobUsers: [
+        { kind: 'name', name: 'jr-job1' },
+        { kind: 'id', uid: 2001, gid: 2001 },
+        { kind: 'name', name: 'jr-job3' },
+        { kind: 'id', uid: 4004, gid: undefined },
+      ],
+      allowRootJobs: true,
+      workDir: '/srv/jobs',
+      artifactAllowHttp: true,
+      artifactAllowCidrs: [
+        { address: '10.1.2.0', prefix: 24, family: 'ipv4' },
+        { address: 'fd00::1', prefix: 128, family: 'ipv6' },
+        { address: '::1', prefix: 128, family: 'ipv6' },
+      ],
+      enrollTokenFile: '/run/credentials/jr-agent.service/enroll-token',
+    });
+    expect(parseAgentConfig({ JR_JOB_USER: 'nobody' })).toMatchObject({
+      ok: true,
+      config: { jobUsers: [{ kind: 'name', name: 'nobody' }] },
+    });
+  });
+
+  it.each([
+    [{ JR_JOB_USERS: 'a,b', JR_SLOTS: '4' }, 'JR_JOB_USERS', /lists 2 user\(s\) for JR_SLOTS=4/],
+    [{ JR_JOB_USERS: 'a,a', JR_SLOTS: '2' }, 'JR_JOB_USERS', /twice/],
+    [{ JR_JOB_USER: 'a', JR_JOB_USERS: 'b' }, 'JR_JOB_USERS', /not both/],
+    [{ JR_JOB_USER: 'a,b' }, 'JR_JOB_USER', /one per slot in JR_JOB_USERS/],
+    [{ JR_JOB_USER: 'bad user' }, 'JR_JOB_USER', /user name or uid/],
+    [{ JR_JOB_USER: '4294967295' }, 'JR_JOB_USER', /at most/],
+    [{ JR_ALLOW_ROOT_JOBS: 'yes' }, 'JR_ALLOW_ROOT_JOBS', /1 or 0/],
+    [{ JR_ARTIFACT_ALLOW_CIDRS: '10.0.0.0/33' }, 'JR_ARTIFACT_ALLOW_CIDRS', /prefix length/],
+    [{ JR_ARTIFACT_ALLOW_CIDRS: 'intranet' }, 'JR_ARTIFACT_ALLOW_CIDRS', /CIDR ranges/],
+    [{ JR_DATA_DIR: '/d', JR_WORK_DIR: '/d/work' }, 'JR_WORK_DIR', /outside JR_DATA_DIR/],
+    [{ JR_ENROLL_TOKEN: 't', JR_ENROLL_TOKEN_FILE: '/f' }, 'JR_ENROLL_TOKEN_FILE', /not both/],
+  ])('refuses %j', (env, variable, message) => {
+    const r = parseAgentConfig(env);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues).toEqual([{ variable, message: expect.stringMatching(message) as unknown }]);
   });
 
   it('treats empty variables as unset', () => {

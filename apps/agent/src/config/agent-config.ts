@@ -3,7 +3,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { POOL_RE, parseDurationMs, type VerifyKeys } from '@jr/contracts';
-import { childEnvFrom } from './child-env';
+import { childEnvFrom, parseEnvAllow } from './child-env';
+import {
+  cidrsSchema,
+  flagSchema,
+  jobUsersSchema,
+  pathSchema,
+  type AllowedCidr,
+  type JobUserSpec,
+} from './isolation-config';
 import { parseLabels } from './labels';
 import { loadVerifyKeys } from './verify-keys';
 
@@ -12,6 +20,8 @@ export interface AgentConfig {
   apiAddress: string;
   dataDir: string;
   enrollToken: string | undefined;
+  /** JR_ENROLL_TOKEN_FILE (e.g. systemd's $CREDENTIALS_DIRECTORY/enroll-token): read only when enrolling. */
+  enrollTokenFile: string | undefined;
   pool: string;
   labels: Record<string, string>;
   name: string;
@@ -34,13 +44,23 @@ export interface AgentConfig {
   metricsHost: string;
   /** How long the API may hold a Lease long poll (not an env variable). */
   leaseWaitMs: number;
-  /** The environment job steps start from: the agent's own minus its secrets (see child-env.ts). */
+  /** The environment job steps start from: an allow-list of the agent's own (see child-env.ts). */
   childEnv: Record<string, string>;
   /**
    * JR_JOB_VERIFY_KEYS: the Ed25519 public keys a job must be signed by (job-signature.ts); undefined:
    * verification is off and unsigned jobs run.
    */
   verifyKeys: VerifyKeys | undefined;
+  /** JR_JOB_USER / JR_JOB_USERS: who steps run as (empty: the agent's own user). */
+  jobUsers: JobUserSpec[];
+  /** JR_ALLOW_ROOT_JOBS=1: steps may run as root (refused at start-up otherwise). */
+  allowRootJobs: boolean;
+  /** JR_WORK_DIR: the attempts' workspaces (outside the data directory, which jobs cannot enter). */
+  workDir: string;
+  /** JR_ARTIFACT_ALLOW_HTTP=1: `uses` URLs may be plain http. */
+  artifactAllowHttp: boolean;
+  /** JR_ARTIFACT_ALLOW_CIDRS: internal addresses artifact downloads may reach all the same. */
+  artifactAllowCidrs: AllowedCidr[];
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -101,6 +121,21 @@ const envSchema = z.object({
       .max(4096)
       .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
   ),
+  JR_ENROLL_TOKEN_FILE: pathSchema,
+  JR_JOB_USER: jobUsersSchema,
+  JR_JOB_USERS: jobUsersSchema,
+  JR_ALLOW_ROOT_JOBS: flagSchema,
+  JR_JOB_ENV_ALLOW: optional(z.string().max(8192)).transform((raw, ctx) => {
+    const parsed = parseEnvAllow(raw);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    }
+    return parsed.allow;
+  }),
+  JR_WORK_DIR: pathSchema,
+  JR_ARTIFACT_ALLOW_HTTP: flagSchema,
+  JR_ARTIFACT_ALLOW_CIDRS: cidrsSchema,
   JR_POOL: optional(z.string().regex(POOL_RE, 'must be lowercase letters, digits, _ . -, at most 63')),
   JR_LABELS: optional(z.string().max(8192)).transform((raw, ctx) => {
     const parsed = parseLabels(raw ?? '');
@@ -158,12 +193,22 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.c
   const verifyKeys = e.JR_JOB_VERIFY_KEYS === undefined ? undefined : loadVerifyKeys(e.JR_JOB_VERIFY_KEYS, cwd);
   if (verifyKeys && !verifyKeys.ok)
     return { ok: false, issues: [{ variable: 'JR_JOB_VERIFY_KEYS', message: verifyKeys.message }] };
+  const issues = crossIssues(e);
+  if (issues.length > 0) return { ok: false, issues };
+  const dataDir = path.resolve(cwd, e.JR_DATA_DIR ?? './var/agent');
+  const workDir = path.resolve(cwd, e.JR_WORK_DIR ?? `${dataDir}-work`);
+  if (isWithin(workDir, dataDir))
+    return {
+      ok: false,
+      issues: [{ variable: 'JR_WORK_DIR', message: `must be outside JR_DATA_DIR (${dataDir}): jobs cannot enter it` }],
+    };
   return {
     ok: true,
     config: {
       apiAddress: e.JR_API_GRPC ?? '127.0.0.1:50051',
-      dataDir: path.resolve(cwd, e.JR_DATA_DIR ?? './var/agent'),
+      dataDir,
       enrollToken: e.JR_ENROLL_TOKEN,
+      enrollTokenFile: e.JR_ENROLL_TOKEN_FILE === undefined ? undefined : path.resolve(cwd, e.JR_ENROLL_TOKEN_FILE),
       pool: e.JR_POOL ?? 'default',
       labels: e.JR_LABELS,
       name: e.JR_NAME ?? os.hostname(),
@@ -179,10 +224,37 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.c
       metricsPort: e.JR_METRICS_PORT,
       metricsHost: e.JR_METRICS_HOST,
       leaseWaitMs: 25_000,
-      childEnv: childEnvFrom(env),
+      childEnv: childEnvFrom(env, e.JR_JOB_ENV_ALLOW),
       verifyKeys: verifyKeys?.keys,
+      jobUsers: e.JR_JOB_USERS.length > 0 ? e.JR_JOB_USERS : e.JR_JOB_USER,
+      allowRootJobs: e.JR_ALLOW_ROOT_JOBS,
+      workDir,
+      artifactAllowHttp: e.JR_ARTIFACT_ALLOW_HTTP,
+      artifactAllowCidrs: e.JR_ARTIFACT_ALLOW_CIDRS,
     },
   };
+}
+
+function isWithin(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** Rules between variables. */
+function crossIssues(e: z.output<typeof envSchema>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (e.JR_ENROLL_TOKEN !== undefined && e.JR_ENROLL_TOKEN_FILE !== undefined)
+    issues.push({ variable: 'JR_ENROLL_TOKEN_FILE', message: 'set JR_ENROLL_TOKEN or JR_ENROLL_TOKEN_FILE, not both' });
+  if (e.JR_JOB_USER.length > 1)
+    issues.push({ variable: 'JR_JOB_USER', message: 'names one user; list one per slot in JR_JOB_USERS' });
+  if (e.JR_JOB_USER.length > 0 && e.JR_JOB_USERS.length > 0)
+    issues.push({ variable: 'JR_JOB_USERS', message: 'set JR_JOB_USER or JR_JOB_USERS, not both' });
+  if (e.JR_JOB_USERS.length > 1 && e.JR_JOB_USERS.length < e.JR_SLOTS)
+    issues.push({
+      variable: 'JR_JOB_USERS',
+      message: `lists ${e.JR_JOB_USERS.length} user(s) for JR_SLOTS=${e.JR_SLOTS}: give one per slot, or one shared user in JR_JOB_USER`,
+    });
+  return issues;
 }
 
 /** One line for stderr naming every bad variable. */

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { Backoff } from '@jr/resilience';
 import { ArtifactCache, contentRangeStart, DownloadError, fileNameFor } from './artifact-cache';
-import { tempDir } from './runner.test-helper';
+import { LOOPBACK_HTTP, tempDir } from './runner.test-helper';
 
 const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -49,6 +49,7 @@ describe('ArtifactCache (local HTTP server)', () => {
     new ArtifactCache({
       cacheDir: path.join(tmp.dir, 'cache'),
       backoff: new Backoff({ initialMs: 10, maxMs: 20 }),
+      urlPolicy: LOOPBACK_HTTP,
       ...o,
     });
 
@@ -97,6 +98,22 @@ describe('ArtifactCache (local HTTP server)', () => {
     await cache().materialize([a], path.join(tmp.dir, 'two'), signal);
     expect(srv.hits('/p.bin')).toBe(1);
     expect(await readFile(path.join(tmp.dir, 'two', 'p.bin'), 'utf8')).toBe('payload');
+  });
+
+  it('re-hashes every cache hit: a tampered entry is evicted and downloaded again, the copy is the verified file', async () => {
+    srv = await serve((_req, res) => res.end('payload'));
+    const evicted: string[] = [];
+    const c = cache({ onEvict: (_sha, actual) => evicted.push(actual) });
+    const a = { url: srv.url('/p.bin'), sha256: sha('payload') };
+    await c.materialize([a], path.join(tmp.dir, 'one'), signal);
+    const entry = path.join(tmp.dir, 'cache', a.sha256);
+    expect((await stat(entry)).mode & 0o777).toBe(0o444);
+    await chmod(entry, 0o644);
+    await writeFile(entry, 'tampered');
+    await c.materialize([a], path.join(tmp.dir, 'two'), signal);
+    expect(await readFile(path.join(tmp.dir, 'two', 'p.bin'), 'utf8')).toBe('payload');
+    expect(await readFile(entry, 'utf8')).toBe('payload');
+    expect({ evicted, hits: srv.hits('/p.bin') }).toEqual({ evicted: [sha('tampered')], hits: 2 });
   });
 
   it('downloads the same artifact once when two attempts want it at the same time', async () => {
@@ -196,7 +213,11 @@ describe('ArtifactCache resuming (Range)', () => {
     await tmp.remove();
   });
   const cache = (): ArtifactCache =>
-    new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache'), backoff: new Backoff({ initialMs: 10, maxMs: 20 }) });
+    new ArtifactCache({
+      cacheDir: path.join(tmp.dir, 'cache'),
+      backoff: new Backoff({ initialMs: 10, maxMs: 20 }),
+      urlPolicy: LOOPBACK_HTTP,
+    });
   const recording =
     (h: Handler): Handler =>
     (req, res, n) => {

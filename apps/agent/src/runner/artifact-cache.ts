@@ -1,8 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
-import { constants as fsConstants, createReadStream } from 'node:fs';
-import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { chmod, chown, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Backoff, sleep } from '@jr/resilience';
+import { STRICT_URL_POLICY, UrlRefusedError, type ArtifactUrlPolicy } from './artifact-url-policy';
+import { guardedFetch } from './guarded-fetch';
 
 export interface Artifact {
   url: string;
@@ -27,6 +29,16 @@ export interface ArtifactCacheOptions {
   idleTimeoutMs?: number;
   maxBytes?: number;
   backoff?: Backoff;
+  /** Which URLs and addresses downloads may reach (default: https to public addresses only). */
+  urlPolicy?: ArtifactUrlPolicy;
+  /** A cache entry failed its re-hash: it was removed and is downloaded again. */
+  onEvict?(sha256: string, actual: string): void;
+}
+
+/** Who an attempt's copies belong to (the job user); undefined: the agent's own user. */
+export interface CopyOwner {
+  uid: number;
+  gid: number;
 }
 
 const SHA256_RE = /^[a-f0-9]{64}$/;
@@ -35,7 +47,9 @@ const SHA256_RE = /^[a-f0-9]{64}$/;
  * Downloads `uses` artifacts once into `<cacheDir>/<sha256>` (verified, written to
  * `<sha256>.partial` and renamed into place, so a cache entry is always complete and correct) and
  * copies them into each attempt's artifacts directory under the URL's basename. Copies, not
- * symlinks: a job must not be able to change the cache through its own files.
+ * symlinks: a job must not be able to change the cache through its own files. The cache sits in the
+ * data directory (jobs cannot enter it), its files are 0444, and every hit is hashed again while it
+ * is copied: a copy that does not match evicts the entry, which is downloaded again.
  *
  * A try that fails part-way leaves its bytes in the partial file; the next try (or the next agent
  * start) resumes with `Range` (and `If-Range` when the server gave an ETag or Last-Modified), or
@@ -58,19 +72,34 @@ export class ArtifactCache {
     this.backoff = () => o.backoff ?? new Backoff({ initialMs: 500, maxMs: 5_000 });
   }
 
-  /** Provides every artifact in `dir`; rejects with DownloadError (or the signal's reason). */
-  async materialize(uses: Artifact[], dir: string, signal: AbortSignal): Promise<void> {
-    await mkdir(dir, { recursive: true });
+  /** Provides every artifact in `dir` (owned by `owner`); rejects with DownloadError (or the signal's reason). */
+  async materialize(uses: Artifact[], dir: string, signal: AbortSignal, owner?: CopyOwner): Promise<void> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const taken = new Map<string, string>();
     for (const a of uses) {
-      const cached = await this.get(a, signal);
       const name = fileNameFor(a, taken);
       if (name === undefined) continue;
-      await copyFile(cached, path.join(dir, name), fsConstants.COPYFILE_FICLONE);
+      await this.copyVerified(a, path.join(dir, name), signal, owner);
     }
   }
 
-  /** The verified cache path of one artifact, downloading it at most once at a time. */
+  /** Copies the cache entry to `dest`, hashing what it copies; a mismatch evicts the entry and fetches it again once. */
+  private async copyVerified(a: Artifact, dest: string, signal: AbortSignal, owner?: CopyOwner): Promise<void> {
+    for (let round = 1; ; round++) {
+      const cached = await this.get(a, signal);
+      const actual = await copyHashing(cached, dest);
+      if (actual === a.sha256) break;
+      await rm(dest, { force: true });
+      await rm(cached, { force: true });
+      this.o.onEvict?.(a.sha256, actual);
+      if (round >= 2)
+        throw new DownloadError('checksum_mismatch', `the cached ${a.url} changed again after downloading it afresh`);
+    }
+    if (owner) await chown(dest, owner.uid, owner.gid);
+    await chmod(dest, 0o444);
+  }
+
+  /** The cache path of one artifact (verified when downloaded), downloading it at most once at a time. */
   async get(a: Artifact, signal: AbortSignal): Promise<string> {
     if (!SHA256_RE.test(a.sha256)) throw new DownloadError('download_failed', `invalid sha256 for ${a.url}`);
     const target = path.join(this.o.cacheDir, a.sha256);
@@ -84,7 +113,7 @@ export class ArtifactCache {
   }
 
   private async download(a: Artifact, target: string, signal: AbortSignal): Promise<string> {
-    await mkdir(this.o.cacheDir, { recursive: true });
+    await mkdir(this.o.cacheDir, { recursive: true, mode: 0o700 });
     const backoff = this.backoff();
     const partial = `${target}.partial`;
     // Tries without progress count; one that added bytes to the partial file starts the count over.
@@ -114,11 +143,12 @@ export class ArtifactCache {
       const validator = this.validators.get(a.sha256);
       if (have > 0) headers.range = `bytes=${have}-`;
       if (have > 0 && validator) headers['if-range'] = validator;
-      const res = await fetch(a.url, {
-        signal: AbortSignal.any([signal, idle.signal]),
-        redirect: 'follow',
-        headers,
-      }).catch((err: unknown) => {
+      const res = await guardedFetch(
+        a.url,
+        { signal: AbortSignal.any([signal, idle.signal]), headers },
+        this.o.urlPolicy ?? STRICT_URL_POLICY,
+      ).catch((err: unknown) => {
+        if (err instanceof UrlRefusedError) throw new DownloadError('download_failed', err.message);
         throw new RetryableDownload(idle.signal.aborted ? 'no answer in time' : describe(err));
       });
       const from = await this.resumeOffset(res, have, partial);
@@ -136,6 +166,7 @@ export class ArtifactCache {
           `checksum mismatch for ${a.url}: expected sha256 ${a.sha256}, got ${digest}`,
         );
       }
+      await chmod(partial, 0o444);
       await rename(partial, target);
     } finally {
       idle.stop();
@@ -227,6 +258,23 @@ async function sizeOf(p: string): Promise<number> {
     (s) => (s.isFile() ? s.size : 0),
     () => 0,
   );
+}
+
+/** Copies `src` to `dest` (0600 until the caller sets its mode) and returns the sha256 of what was copied. */
+async function copyHashing(src: string, dest: string): Promise<string> {
+  const hash = createHash('sha256');
+  const out = await open(dest, 'w', 0o600);
+  try {
+    for await (const chunk of createReadStream(src)) {
+      const buf = chunk as Buffer;
+      hash.update(buf);
+      await out.write(buf);
+    }
+    await out.sync();
+  } finally {
+    await out.close();
+  }
+  return hash.digest('hex');
 }
 
 async function hashFile(p: string, hash: Hash): Promise<void> {

@@ -6,8 +6,17 @@ import * as path from 'node:path';
 import { Backoff } from '@jr/resilience';
 import { parseAgentConfig } from '../config/agent-config';
 import { ArtifactCache } from './artifact-cache';
+import { JobUserPool } from './job-users';
 import { AttemptRun, type AttemptDeps } from './attempt-runner';
-import { RecordingReporter, argvStep, assignment, shellStep, silentLogger, tempDir } from './runner.test-helper';
+import {
+  LOOPBACK_HTTP,
+  RecordingReporter,
+  argvStep,
+  assignment,
+  shellStep,
+  silentLogger,
+  tempDir,
+} from './runner.test-helper';
 
 describe('AttemptRun (real child processes)', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -26,11 +35,14 @@ describe('AttemptRun (real child processes)', () => {
     deps = {
       reporter,
       dataDir: tmp.dir,
+      workRoot: path.join(tmp.dir, 'work'),
+      jobUsers: new JobUserPool([]),
       killGraceMs: 200,
       childEnv: parsed.config.childEnv,
       logger: silentLogger,
       artifacts: new ArtifactCache({
         cacheDir: path.join(tmp.dir, 'cache'),
+        urlPolicy: LOOPBACK_HTTP,
         backoff: new Backoff({ initialMs: 5, maxMs: 10 }),
       }),
     };
@@ -195,10 +207,12 @@ describe('AttemptRun with hostile numbers in the assignment', () => {
     const deps: AttemptDeps = {
       reporter,
       dataDir: tmp.dir,
+      workRoot: path.join(tmp.dir, 'work'),
+      jobUsers: new JobUserPool([]),
       killGraceMs: 100,
       childEnv: { PATH: process.env.PATH ?? '/bin' },
       logger: silentLogger,
-      artifacts: new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache') }),
+      artifacts: new ArtifactCache({ cacheDir: path.join(tmp.dir, 'cache'), urlPolicy: LOOPBACK_HTTP }),
     };
     try {
       await new AttemptRun(

@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { verifyJobSignature, type pb, type VerifyKeys } from '@jr/contracts';
 import { injectToCarrier, SPANS, SpanKind, withSpan, type AgentMetrics, type Context, type Span } from '@jr/telemetry';
@@ -12,6 +12,8 @@ import { runStepSequence, stopEnd, type AttemptEnd } from './step-sequence';
 import { buildMaskPatterns } from './mask-patterns';
 import { PatternIndex } from './pattern-index';
 import { buildStepEnv } from './step-env';
+import type { JobUser, JobUserPool } from './job-users';
+import { Workspace } from './workspace';
 
 /** `$JR_DATA_DIR/steps`: the process groups of running steps (step-registry.ts). */
 export const stepRegistryDir = (dataDir: string): string => path.join(dataDir, 'steps');
@@ -20,6 +22,10 @@ export interface AttemptDeps {
   reporter: Reporter;
   artifacts: ArtifactCache;
   dataDir: string;
+  /** JR_WORK_DIR: where each attempt's workspace is made (workspace.ts). */
+  workRoot: string;
+  /** Who steps run as (job-users.ts). */
+  jobUsers: JobUserPool;
   killGraceMs: number;
   childEnv: Record<string, string>;
   logger: Logger;
@@ -45,6 +51,7 @@ export class AttemptRun {
   readonly ref: AttemptRef;
   private readonly stopper = new AbortController();
   private readonly log: Logger;
+  private workspace: Workspace | undefined;
 
   constructor(
     private readonly assignment: pb.Assignment__Output,
@@ -117,24 +124,44 @@ export class AttemptRun {
       return { outcome: 'OUTCOME_FAILED', exitCode: -1, reason: 'invalid_assignment' };
     }
     if (!spec || spec.steps.length === 0) return { outcome: 'OUTCOME_FAILED', exitCode: -1, reason: 'invalid_spec' };
-    await rm(this.workDir, { recursive: true, force: true });
-    await mkdir(this.workDir, { recursive: true, mode: 0o700 });
-    const artifactsDir = spec.uses.length > 0 ? this.artifactsDir : undefined;
+    const lease = this.deps.jobUsers.acquire();
+    try {
+      return await this.executeAs(lease.user, spec, events, report);
+    } finally {
+      lease.release();
+    }
+  }
+
+  private async executeAs(
+    user: JobUser | undefined,
+    spec: pb.JobSpec__Output,
+    events: AttemptEventLog,
+    report: AttemptReporter,
+  ): Promise<AttemptEnd> {
+    const ws = await Workspace.create(this.deps.workRoot, `${this.ref.jobId}-${this.ref.attempt}`, user);
+    this.workspace = ws;
+    const artifactsDir = spec.uses.length > 0 ? ws.artifacts : undefined;
     if (artifactsDir !== undefined) {
-      const failed = await this.fetchArtifacts(spec.uses, artifactsDir, events);
+      const failed = await this.fetchArtifacts(spec.uses, artifactsDir, events, user);
       if (failed) return failed;
     }
     const secrets = this.assignment.secrets ?? {};
     return runStepSequence({
       steps: spec.steps,
-      cwd: this.workDir,
+      cwd: ws.work,
       env: buildStepEnv(
         this.deps.childEnv,
         spec.env,
-        { jobId: this.ref.jobId, attempt: this.ref.attempt, artifactsDir },
+        {
+          jobId: this.ref.jobId,
+          attempt: this.ref.attempt,
+          artifactsDir,
+          identity: { userName: user?.name ?? os.userInfo().username, home: ws.work, tmpDir: ws.tmp },
+        },
         secrets,
       ),
       masks: new PatternIndex(buildMaskPatterns(secrets)),
+      user,
       killGraceMs: this.deps.killGraceMs,
       registryDir: stepRegistryDir(this.deps.dataDir),
       signal: this.stopper.signal,
@@ -171,9 +198,10 @@ export class AttemptRun {
     uses: pb.Artifact__Output[],
     dir: string,
     events: AttemptEventLog,
+    user: JobUser | undefined,
   ): Promise<AttemptEnd | undefined> {
     try {
-      await this.deps.artifacts.materialize(uses, dir, this.stopper.signal);
+      await this.deps.artifacts.materialize(uses, dir, this.stopper.signal, user);
       return undefined;
     } catch (err) {
       if (this.stopper.signal.aborted) return stopEnd(this.stopper.signal);
@@ -185,20 +213,9 @@ export class AttemptRun {
     }
   }
 
-  private get workDir(): string {
-    return path.join(this.deps.dataDir, 'work', `${this.ref.jobId}-${this.ref.attempt}`);
-  }
-
-  private get artifactsDir(): string {
-    return path.join(this.deps.dataDir, 'artifacts', `${this.ref.jobId}-${this.ref.attempt}`);
-  }
-
   private async cleanup(): Promise<void> {
-    if (!SAFE_ID_RE.test(this.ref.jobId)) return;
-    for (const dir of [this.workDir, this.artifactsDir]) {
-      await rm(dir, { recursive: true, force: true, maxRetries: 2 }).catch((err: unknown) =>
-        this.log.warn({ err, dir }, 'cannot remove a work directory'),
-      );
-    }
+    const ws = this.workspace;
+    if (!ws) return;
+    await ws.remove().catch((err: unknown) => this.log.warn({ err, dir: ws.dir }, 'cannot remove a workspace'));
   }
 }

@@ -7,7 +7,8 @@ import { Backoff } from '@jr/resilience';
 import { metricValue, testMetrics } from '../telemetry.test-helper';
 import { ArtifactCache } from './artifact-cache';
 import { AttemptRun, type AttemptDeps } from './attempt-runner';
-import { RecordingReporter, assignment, shellStep, silentLogger, tempDir } from './runner.test-helper';
+import { JobUserPool } from './job-users';
+import { LOOPBACK_HTTP, RecordingReporter, assignment, shellStep, silentLogger, tempDir } from './runner.test-helper';
 
 const pair = generateSigningKeyPair();
 const signer = parseSigningKey(pair.privatePem);
@@ -45,11 +46,14 @@ describe('AttemptRun with JR_JOB_VERIFY_KEYS (real child processes)', () => {
     deps = {
       reporter,
       dataDir: tmp.dir,
+      workRoot: path.join(tmp.dir, 'work'),
+      jobUsers: new JobUserPool([]),
       killGraceMs: 200,
       childEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
       logger: silentLogger,
       artifacts: new ArtifactCache({
         cacheDir: path.join(tmp.dir, 'cache'),
+        urlPolicy: LOOPBACK_HTTP,
         backoff: new Backoff({ initialMs: 5, maxMs: 10 }),
       }),
       metrics,

@@ -12,9 +12,10 @@ import {
 import { parseAgentConfig } from '../config/agent-config';
 import { metricValue, STATUS_ERROR, testMetrics, testTracing, traceparent } from '../telemetry.test-helper';
 import { ArtifactCache } from './artifact-cache';
+import { JobUserPool } from './job-users';
 import { AttemptRun, type AttemptDeps } from './attempt-runner';
 import { outcomeLabel } from './attempt-trace';
-import { RecordingReporter, assignment, shellStep, silentLogger, tempDir } from './runner.test-helper';
+import { LOOPBACK_HTTP, RecordingReporter, assignment, shellStep, silentLogger, tempDir } from './runner.test-helper';
 
 const LEASE_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const LEASE_SPAN = '00f067aa0ba902b7';
@@ -36,6 +37,8 @@ describe('AttemptRun tracing and metrics (real child processes, in-memory span e
     deps = {
       reporter,
       dataDir: tmp.dir,
+      workRoot: path.join(tmp.dir, 'work'),
+      jobUsers: new JobUserPool([]),
       killGraceMs: 200,
       childEnv: parsed.config.childEnv,
       logger: silentLogger,
@@ -43,6 +46,7 @@ describe('AttemptRun tracing and metrics (real child processes, in-memory span e
       agentId: 'a_test',
       artifacts: new ArtifactCache({
         cacheDir: path.join(tmp.dir, 'cache'),
+        urlPolicy: LOOPBACK_HTTP,
         backoff: new Backoff({ initialMs: 5, maxMs: 10 }),
       }),
     };

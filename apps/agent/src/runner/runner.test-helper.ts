@@ -1,3 +1,4 @@
+import type { ArtifactUrlPolicy } from './artifact-url-policy';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +16,15 @@ import type {
 } from '../reporting/reporter';
 
 export const silentLogger = pino({ level: 'silent' });
+
+/** Test servers listen on loopback over plain http: what the default policy refuses, allowed explicitly. */
+export const LOOPBACK_HTTP: ArtifactUrlPolicy = {
+  allowHttp: true,
+  allowCidrs: [
+    { address: '127.0.0.1', prefix: 32, family: 'ipv4' },
+    { address: '::1', prefix: 128, family: 'ipv6' },
+  ],
+};
 
 /** Records what the runner reports; every completion is accepted at once. */
 export class RecordingReporter implements Reporter {

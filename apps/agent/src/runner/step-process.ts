@@ -27,6 +27,28 @@ export interface StepProcessOptions {
   flow?: OutputFlow;
   /** Where the step's process group is recorded while it runs (see step-registry.ts). */
   registryDir?: string;
+  /** Run as this uid/gid (supplementary groups cleared); undefined: as the agent's own user. */
+  user?: StepUser;
+}
+
+export interface StepUser {
+  uid: number;
+  gid: number;
+  /**
+   * setpriv(1), when the agent is not root but holds capabilities (systemd AmbientCapabilities=): a uid
+   * change between non-root users keeps every capability, so setpriv changes the ids and clears the
+   * inheritable and ambient sets before the step's program starts with none. Undefined (the agent is root):
+   * spawn sets the ids itself, and leaving uid 0 clears all capabilities.
+   */
+  setpriv?: string;
+}
+
+/** The program and arguments that start `file args` as `user`. */
+export function launch(file: string, args: string[], user: StepUser | undefined): [string, string[], object] {
+  if (!user) return [file, args, {}];
+  if (user.setpriv === undefined) return [file, args, { uid: user.uid, gid: user.gid }];
+  const ids = ['--reuid', String(user.uid), '--regid', String(user.gid), '--clear-groups'];
+  return [user.setpriv, [...ids, '--inh-caps=-all', '--ambient-caps=-all', '--', file, ...args], {}];
 }
 
 export interface StepProcessResult {
@@ -50,7 +72,9 @@ export async function runStepProcess(o: StepProcessOptions): Promise<StepProcess
       : [o.command.args[0] ?? '', o.command.args.slice(1)];
   let child: ChildProcess;
   try {
-    child = spawn(file, args, { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // With uid/gid, libuv calls setgroups(0, NULL) before setgid/setuid: no supplementary group survives.
+    const [program, argv, ids] = launch(file, args, o.user);
+    child = spawn(program, argv, { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...ids });
   } catch (err) {
     return spawnFailed(file, err, o);
   }

@@ -8,7 +8,7 @@ import { stepRetries, timeoutOrNone } from './limits';
 import { OutputChunker } from './output-chunker';
 import { PatternIndex } from './pattern-index';
 import { SecretMasker } from './secret-masker';
-import { runStepProcess, type StepCommand, type StepProcessResult } from './step-process';
+import { runStepProcess, type StepCommand, type StepProcessResult, type StepUser } from './step-process';
 
 /** How an attempt ended, as Complete carries it. */
 export interface AttemptEnd {
@@ -26,6 +26,8 @@ export interface StepSequenceOptions {
   killGraceMs: number;
   /** Where running steps' process groups are recorded (step-registry.ts). */
   registryDir?: string;
+  /** The job user steps run as (undefined: the agent's own). */
+  user?: StepUser;
   /** Aborted with a StopRequest when the attempt is cancelled or times out. */
   signal: AbortSignal;
   events: AttemptEventLog;
@@ -130,6 +132,7 @@ async function runWithOutput(
       timeoutMs: timeoutOrNone(step.timeoutMs),
       killGraceMs: o.killGraceMs,
       registryDir: o.registryDir,
+      user: o.user,
       signal: o.signal,
       onOutput: (stream, data) => maskers[stream].write(data),
       flow: {

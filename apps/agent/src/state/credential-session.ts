@@ -2,6 +2,7 @@ import { Backoff, sleep } from '@jr/resilience';
 import type { Logger } from 'pino';
 import { DEADLINES_MS, type AgentApiClient, type CredentialSource } from '../api-client/agent-api.client';
 import type { AgentConfig } from '../config/agent-config';
+import { hasEnrollToken, readEnrollToken } from '../config/enroll-token';
 import { AgentStopError, isApiCallError, retryDelayMs } from '../errors';
 import { AGENT_VERSION } from '../version';
 import type { CredentialStore, EnrolledIdentity, StoredCredential } from './credential-store';
@@ -37,12 +38,12 @@ export class CredentialSession implements CredentialSource {
     if (loaded.state === 'ok') {
       const stored = loaded.credential;
       if (!sameIdentity(stored.identity, identityOf(deps.config))) {
-        if (deps.config.enrollToken) {
+        if (hasEnrollToken(deps.config)) {
           deps.logger.info(
             { agentId: stored.agentId },
             'name, pool, labels or slots changed since enrolling; enrolling again under the same id',
           );
-          return new CredentialSession(await enroll(deps, deps.config.enrollToken, stored.agentId), deps);
+          return new CredentialSession(await enroll(deps, await readEnrollToken(deps.config), stored.agentId), deps);
         }
         deps.logger.warn(
           { agentId: stored.agentId },
@@ -57,7 +58,7 @@ export class CredentialSession implements CredentialSource {
         { file: deps.store.file, detail: loaded.detail },
         'stored credential unreadable; enrolling again',
       );
-    if (!deps.config.enrollToken) {
+    if (!hasEnrollToken(deps.config)) {
       const why =
         loaded.state === 'absent' ? 'no stored credential' : `the stored credential is unreadable (${loaded.detail})`;
       throw new AgentStopError(
@@ -65,7 +66,7 @@ export class CredentialSession implements CredentialSource {
         `${why} in ${deps.store.file} and JR_ENROLL_TOKEN is not set: cannot enroll`,
       );
     }
-    return new CredentialSession(await enroll(deps, deps.config.enrollToken, ''), deps);
+    return new CredentialSession(await enroll(deps, await readEnrollToken(deps.config), ''), deps);
   }
 
   get agentId(): string {
@@ -80,26 +81,31 @@ export class CredentialSession implements CredentialSource {
   async recover(refused: string): Promise<boolean> {
     if (refused !== this.stored.credential) return true;
     if (this.inflight) return this.inflight;
-    const token = this.deps.config.enrollToken;
-    if (this.reEnrolled || !token) return false;
+    if (this.reEnrolled || !hasEnrollToken(this.deps.config)) return false;
     this.reEnrolled = true;
     this.deps.logger.warn({ agentId: this.stored.agentId }, 'credential refused; enrolling again once');
-    this.inflight = enroll(this.deps, token, this.stored.agentId).then(
-      (fresh) => {
-        this.stored = fresh;
-        return true;
-      },
-      (err: unknown) => {
-        if (err instanceof AgentStopError) this.deps.onFatal(err);
-        return false;
-      },
-    );
+    this.inflight = readEnrollToken(this.deps.config)
+      .then((token) => enroll(this.deps, token, this.stored.agentId))
+      .then(
+        (fresh) => {
+          this.stored = fresh;
+          return true;
+        },
+        (err: unknown) => {
+          if (err instanceof AgentStopError) this.deps.onFatal(err);
+          return false;
+        },
+      );
     return this.inflight.finally(() => (this.inflight = undefined));
   }
 }
 
 /** Enrolls and stores the credential; retries only what the status table calls transient. */
-async function enroll(deps: SessionDeps, token: string, previousAgentId: string): Promise<StoredCredential> {
+async function enroll(
+  deps: SessionDeps,
+  token: string | undefined,
+  previousAgentId: string,
+): Promise<StoredCredential> {
   const { config, api, logger, signal } = deps;
   const backoff = deps.newBackoff?.() ?? new Backoff({ initialMs: 500, maxMs: 15_000 });
   const req = {
@@ -110,6 +116,7 @@ async function enroll(deps: SessionDeps, token: string, previousAgentId: string)
     version: AGENT_VERSION,
     previousAgentId,
   };
+  if (token === undefined) throw new AgentStopError('no_enroll_token', 'no enroll token to enroll with');
   for (;;) {
     try {
       const res = await api.enroll(req, token, { deadlineMs: DEADLINES_MS.enroll, signal });
