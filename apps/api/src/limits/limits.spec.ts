@@ -3,7 +3,7 @@ import { parseRate } from '../config/limits.schema';
 import { rateLimitHeaders, retryAfterMs } from './rate-limit-headers';
 import { lockoutDurationMs, rateLimited, secretKey, type Verdict } from './rate-limits.service';
 
-const base = { JR_ADMIN_TOKEN: 'admin-secret', JR_ENROLL_TOKEN: 'enroll-secret' };
+const base = { JR_ADMIN_TOKEN: 'a'.repeat(32), JR_ENROLL_TOKEN: 'enroll-secret' };
 
 describe('limits configuration', () => {
   it('has generous defaults, every limit on', () => {
