@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Socket } from 'node:net';
-import { startPrivateRedis, waitFor, type PrivateService } from '@jr/testing';
+import { startPrivateRedis, TEST_ADMIN_TOKEN, waitFor, type PrivateService } from '@jr/testing';
 import { http, rawConnection, startTestApi, type TestApi } from './harness';
 
 const job = { steps: [{ run: 'true' }] };
@@ -142,7 +142,7 @@ describe('authentication before the body', () => {
     try {
       const w = watch(await rawConnection(quick));
       w.socket.write(
-        'POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer admin-token-for-tests\r\n' +
+        `POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TEST_ADMIN_TOKEN}\r\n` +
           'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"steps":',
       );
       await waitFor(() => w.closed, { what: 'the stalled upload to be cut' });
