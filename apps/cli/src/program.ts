@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerAgents } from './commands/agents.command';
 import { registerCancel } from './commands/cancel.command';
 import { registerCompletion } from './commands/completion.command';
+import { addEnrollTokenCommands } from './commands/enroll-tokens.command';
 import { parseContextName, registerConfig } from './commands/config.command';
 import { registerList } from './commands/list.command';
 import { registerLogs } from './commands/logs.command';
@@ -47,6 +48,8 @@ export function buildProgram(ctx: Context, setExit: SetExit): Command {
   registerWait(program, ctx, setExit);
   registerCancel(program, ctx, setExit);
   registerAgents(program, ctx, setExit);
+  // the tokens helper's `jr tokens` (create, list, revoke) replaces this parent at the merge
+  addEnrollTokenCommands(program.command('tokens').description('API and enroll tokens'), ctx, setExit);
   registerConfig(program, ctx, setExit);
   registerCompletion(program, ctx, setExit);
   addConnectionOptions(program, ctx);

@@ -42,7 +42,7 @@ export class CredentialSession implements CredentialSource {
             { agentId: stored.agentId },
             'name, pool, labels or slots changed since enrolling; enrolling again under the same id',
           );
-          return new CredentialSession(await enroll(deps, deps.config.enrollToken, stored.agentId), deps);
+          return new CredentialSession(await enroll(deps, deps.config.enrollToken, stored), deps);
         }
         deps.logger.warn(
           { agentId: stored.agentId },
@@ -65,7 +65,7 @@ export class CredentialSession implements CredentialSource {
         `${why} in ${deps.store.file} and JR_ENROLL_TOKEN is not set: cannot enroll`,
       );
     }
-    return new CredentialSession(await enroll(deps, deps.config.enrollToken, ''), deps);
+    return new CredentialSession(await enroll(deps, deps.config.enrollToken, undefined), deps);
   }
 
   get agentId(): string {
@@ -84,7 +84,7 @@ export class CredentialSession implements CredentialSource {
     if (this.reEnrolled || !token) return false;
     this.reEnrolled = true;
     this.deps.logger.warn({ agentId: this.stored.agentId }, 'credential refused; enrolling again once');
-    this.inflight = enroll(this.deps, token, this.stored.agentId).then(
+    this.inflight = enroll(this.deps, token, this.stored).then(
       (fresh) => {
         this.stored = fresh;
         return true;
@@ -98,8 +98,16 @@ export class CredentialSession implements CredentialSource {
   }
 }
 
-/** Enrolls and stores the credential; retries only what the status table calls transient. */
-async function enroll(deps: SessionDeps, token: string, previousAgentId: string): Promise<StoredCredential> {
+/**
+ * Enrolls and stores the credential; retries only what the status table calls transient. Re-enrolling
+ * (`previous`) proves possession of the agent's credential: the API refuses to re-enroll an existing
+ * agent, by id or by name, for anyone holding only the enroll token.
+ */
+async function enroll(
+  deps: SessionDeps,
+  token: string,
+  previous: StoredCredential | undefined,
+): Promise<StoredCredential> {
   const { config, api, logger, signal } = deps;
   const backoff = deps.newBackoff?.() ?? new Backoff({ initialMs: 500, maxMs: 15_000 });
   const req = {
@@ -108,7 +116,8 @@ async function enroll(deps: SessionDeps, token: string, previousAgentId: string)
     labels: config.labels,
     slots: config.slots,
     version: AGENT_VERSION,
-    previousAgentId,
+    previousAgentId: previous?.agentId ?? '',
+    previousCredential: previous?.credential ?? '',
   };
   for (;;) {
     try {

@@ -35,6 +35,14 @@ export class AgentsController {
     return this.agents.undrain(id);
   }
 
+  // scope: agents:admin
+  // audit: agents.revoke
+  @Post(':id/revoke')
+  @HttpCode(200)
+  revoke(@Param('id') id: string): Promise<{ id: string; revokedAt: string; attemptsEnded: number }> {
+    return this.agents.revoke(id);
+  }
+
   @Delete(':id')
   remove(@Param('id') id: string, @Query('force') force: unknown): Promise<AgentRemoval> {
     return this.agents.remove(id, parseForce(force));

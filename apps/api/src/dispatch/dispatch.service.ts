@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { toProtoSpec, type pb } from '@jr/contracts';
+import { DomainError, toProtoSpec, type pb } from '@jr/contracts';
 import { ATTR, extractFromCarrier, injectToCarrier, SpanKind, SPANS, withSpan, type TraceCarrier } from '@jr/telemetry';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { AgentLiveness } from '../common/agent-liveness';
@@ -41,6 +41,8 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   private readonly stopping = new AbortController();
   private readonly parked = new Map<string, Set<AbortController>>();
   private readonly unsubscribe: Array<() => void> = [];
+  /** Lease calls in flight per agent, on this replica. */
+  private readonly leaseCalls = new Map<string, number>();
 
   constructor(
     private readonly queues: PoolQueueRepository,
@@ -62,8 +64,9 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
         c.kind === 'state' && c.state !== 'queued' ? this.unpark(c.jobId, c.dequeue) : undefined,
       ),
       this.events.onAgentDrained((id) => this.matcher.dropAgent(id)),
+      this.events.onAgentRevoked((id) => this.matcher.dropAgent(id)),
     );
-    for (const pool of await this.agents.knownPools()) this.ensureWorker(pool);
+    for (const pool of (await this.agents.knownPools()).slice(0, this.config.maxPools)) await this.ensureWorker(pool);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -78,10 +81,37 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     this.matcher.releaseAll();
   }
 
-  /** Long poll for one assignment; null on timeout, when draining/lost, or when the call goes away. */
+  /**
+   * Long poll for one assignment; null on timeout, when draining/lost, or when the call goes away. An
+   * agent may hold at most its slots in Lease calls at once (here; the grant counts its live attempts
+   * against its slots too): the calls beyond are refused RESOURCE_EXHAUSTED, the honest agent never
+   * makes them (it leases one call per free slot).
+   */
   async lease(agent: AgentRow, waitMs: number, deadlineMs: number, callGone: AbortSignal): Promise<LeaseAnswer | null> {
     if (agent.state !== 'active' || agent.drain_requested || this.stopping.signal.aborted) return null;
-    this.ensureWorker(agent.pool);
+    const inFlight = this.leaseCalls.get(agent.id) ?? 0;
+    if (inFlight >= agent.slots)
+      throw new DomainError(
+        'RATE_LIMITED',
+        `agent ${agent.id} already has ${inFlight} Lease call(s) in flight, one per slot of its ${agent.slots}`,
+      );
+    this.leaseCalls.set(agent.id, inFlight + 1);
+    try {
+      await this.ensureWorker(agent.pool);
+      return await this.waitForGrant(agent, waitMs, deadlineMs, callGone);
+    } finally {
+      const left = (this.leaseCalls.get(agent.id) ?? 1) - 1;
+      if (left > 0) this.leaseCalls.set(agent.id, left);
+      else this.leaseCalls.delete(agent.id);
+    }
+  }
+
+  private async waitForGrant(
+    agent: AgentRow,
+    waitMs: number,
+    deadlineMs: number,
+    callGone: AbortSignal,
+  ): Promise<LeaseAnswer | null> {
     const budget = Math.max(0, Math.min(waitMs, this.config.leaseWaitMaxMs, deadlineMs - Date.now() - 1_000));
     const waiter = this.matcher.addWaiter(agent.pool, agent.id, agent.labels);
     const withdraw = (): void => void this.matcher.withdraw(agent.pool, waiter);
@@ -106,8 +136,26 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     return Date.now() - lastHeard > 2 * this.config.heartbeatIntervalMs;
   }
 
-  private ensureWorker(pool: string): void {
+  /**
+   * One BullMQ worker (and its Redis connections) per pool agents serve, at most JR_MAX_POOLS of them:
+   * at the cap, workers of pools no agent serves any more (all lost, revoked or removed) are closed first;
+   * if every one is still served, the Lease call is refused (enrolment caps pools too, so only agents that
+   * came back from lost meet this).
+   */
+  private async ensureWorker(pool: string): Promise<void> {
     if (this.stopping.signal.aborted || this.queues.hasWorker(pool)) return;
+    if (this.queues.workerPools().length >= this.config.maxPools) {
+      const served = new Set(await this.agents.knownPools());
+      const idle = this.queues.workerPools().filter((p) => !served.has(p) && this.matcher.waitingCount(p) === 0);
+      await Promise.all(idle.map((p) => this.queues.stopWorker(p, 5_000)));
+      if (idle.length > 0) this.log.info({ pools: idle }, 'dispatch workers of pools no agent serves stopped');
+      if (this.queues.hasWorker(pool)) return;
+      if (this.queues.workerPools().length >= this.config.maxPools)
+        throw new DomainError(
+          'QUOTA_EXCEEDED',
+          `pool ${pool}: ${this.config.maxPools} pools are served already, the most JR_MAX_POOLS allows`,
+        );
+    }
     this.queues.startWorker(
       pool,
       (job, token) => this.process(job, token),
@@ -165,12 +213,17 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
       this.matcher.putBack(pool, waiter);
       return false;
     }
-    let grant: TracedGrant | null;
+    let grant: TracedGrant | null | 'agent_unavailable';
     try {
       grant = await this.grantTraced(data, waiter.agentId);
     } catch (err) {
       this.matcher.putBack(pool, waiter);
       throw err;
+    }
+    if (grant === 'agent_unavailable') {
+      // revoked, removed, or every slot taken: this call gets nothing, the job waits for the next agent
+      waiter.settle(null);
+      return false;
     }
     if (!grant) {
       this.matcher.putBack(pool, waiter);
@@ -192,7 +245,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   /** The lease span (under the enqueue span whose context the BullMQ job carries) around the grant in Postgres. */
-  private grantTraced(data: DispatchJobData, agentId: string): Promise<TracedGrant | null> {
+  private grantTraced(data: DispatchJobData, agentId: string): Promise<TracedGrant | null | 'agent_unavailable'> {
     const attrs = { [ATTR.jobId]: data.jobId, [ATTR.pool]: data.pool, [ATTR.agentId]: agentId };
     return withSpan(
       SPANS.lease,
@@ -206,7 +259,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
           new Date(now),
           leaseExpiresAt(now, this.config.heartbeatIntervalMs),
         );
-        if (!grant) return null;
+        if (!grant || grant === 'agent_unavailable') return grant;
         span.setAttribute(ATTR.attempt, grant.attempt);
         if (data.queuedAtMs) this.metrics.dispatchLatency.observe({ pool: data.pool }, (now - data.queuedAtMs) / 1000);
         return { ...grant, trace: injectToCarrier() };

@@ -72,6 +72,7 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
       call.once('cancelled', () => gone.abort());
       if (call.cancelled) gone.abort();
       const answer = await d.dispatch.lease(a, waitMs, deadlineMs(call), gone.signal);
+      if (!answer) d.agents.assertNotRevokedHere(a.id); // revoked while it waited: refused, not an empty answer
       // Lease answers at most one assignment: the lease span's context goes out as response metadata
       if (answer) call.sendMetadata(metadataFromContext(new Metadata(), extractFromCarrier(answer.trace)));
       return { assignments: answer ? [answer.assignment] : [] };

@@ -33,9 +33,25 @@ export interface Grant {
 export class JobLedgerRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  /** Leases a queued job to an agent; null when the job is no longer queued (cancelled, handled). */
-  async grant(jobId: string, agentId: string, leaseToken: string, now: Date, expiresAt: Date): Promise<Grant | null> {
+  /**
+   * Leases a queued job to an agent; null when the job is no longer queued (cancelled, handled);
+   * 'agent_unavailable' when the agent is revoked or gone, or already holds as many live attempts as
+   * its slots (counted under its row lock, so parallel Lease calls on any replica cannot exceed them).
+   */
+  async grant(
+    jobId: string,
+    agentId: string,
+    leaseToken: string,
+    now: Date,
+    expiresAt: Date,
+  ): Promise<Grant | null | 'agent_unavailable'> {
     return withTransaction(this.pool, async (tx) => {
+      const room = await tx.query<{ free: number }>(
+        `SELECT a.slots - (SELECT count(*)::int FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('leased','running')) AS free
+         FROM agents a WHERE a.id = $1 AND a.revoked_at IS NULL FOR UPDATE`,
+        [agentId],
+      );
+      if ((room.rows[0]?.free ?? 0) <= 0) return 'agent_unavailable';
       const job = await tx.query<{
         spec: NormalizedJob;
         retries: number;

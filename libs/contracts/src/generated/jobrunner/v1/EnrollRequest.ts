@@ -14,6 +14,12 @@ export interface EnrollRequest {
    * Set when the agent re-enrolls: the API keeps the same agent id if the name matches.
    */
   'previousAgentId'?: (string);
+  /**
+   * Proof of possession when re-enrolling an existing agent (by previous_agent_id or by name): that
+   * agent's current credential "<agent_id>.<secret>". Without it the enroll token alone cannot take
+   * over an enrolled agent (PERMISSION_DENIED).
+   */
+  'previousCredential'?: (string);
 }
 
 export interface EnrollRequest__Output {
@@ -29,4 +35,10 @@ export interface EnrollRequest__Output {
    * Set when the agent re-enrolls: the API keeps the same agent id if the name matches.
    */
   'previousAgentId': (string);
+  /**
+   * Proof of possession when re-enrolling an existing agent (by previous_agent_id or by name): that
+   * agent's current credential "<agent_id>.<secret>". Without it the enroll token alone cannot take
+   * over an enrolled agent (PERMISSION_DENIED).
+   */
+  'previousCredential': (string);
 }
