@@ -199,10 +199,10 @@ export class AgentsRepository {
   async revoke(id: string, now: Date): Promise<{ agent: AgentRow; endedAttempts: AttemptRef[] } | undefined> {
     return withTransaction(this.pool, async (tx) => {
       const agent = (
-        await tx.query<AgentRow>(
-          'UPDATE agents SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING *',
-          [id, now],
-        )
+        await tx.query<AgentRow>('UPDATE agents SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING *', [
+          id,
+          now,
+        ])
       ).rows[0];
       if (!agent) return undefined;
       const ended = await tx.query<{ job_id: string; n: number }>(

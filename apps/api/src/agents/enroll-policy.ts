@@ -5,8 +5,7 @@ import { secretMatches, type AgentCredential } from '../auth/tokens';
  * and labels (within the pool cap); an operator token fixes the pool and the labels it may carry.
  */
 export type EnrollGrant =
-  | { kind: 'bootstrap' }
-  | { kind: 'operator'; tokenId: string; pool: string; labels: Record<string, string> };
+  { kind: 'bootstrap' } | { kind: 'operator'; tokenId: string; pool: string; labels: Record<string, string> };
 
 /** The refusal for a declaration the grant does not allow, or undefined when it is allowed. */
 export function declarationRefusal(

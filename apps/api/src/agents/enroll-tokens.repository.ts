@@ -32,9 +32,7 @@ export class EnrollTokensRepository {
   }
 
   async findByHash(tokenHash: string): Promise<EnrollTokenRow | undefined> {
-    const res = await this.pool.query<EnrollTokenRow>('SELECT * FROM enroll_tokens WHERE token_hash = $1', [
-      tokenHash,
-    ]);
+    const res = await this.pool.query<EnrollTokenRow>('SELECT * FROM enroll_tokens WHERE token_hash = $1', [tokenHash]);
     return res.rows[0];
   }
 

@@ -95,7 +95,11 @@ export class EnrollTokensService {
   /** Ends the token for future enrolments; agents already enrolled with it keep their credentials. */
   async revoke(id: string): Promise<EnrollTokenView> {
     const row = ENROLL_TOKEN_ID_RE.test(id) ? await this.tokens.revoke(id, new Date(this.clock.now())) : undefined;
-    if (!row) throw new DomainError('NOT_FOUND', `no enroll token ${ENROLL_TOKEN_ID_RE.test(id) ? id : JSON.stringify(id.slice(0, 64))}`);
+    if (!row)
+      throw new DomainError(
+        'NOT_FOUND',
+        `no enroll token ${ENROLL_TOKEN_ID_RE.test(id) ? id : JSON.stringify(id.slice(0, 64))}`,
+      );
     return toView(row, this.clock.now());
   }
 
@@ -105,13 +109,15 @@ export class EnrollTokensService {
    */
   async grantFor(authorization: string | undefined): Promise<EnrollGrant> {
     const token = bearerToken(authorization);
-    if (token === undefined) throw new DomainError('UNAUTHENTICATED', 'Enroll needs authorization: Bearer <enroll token>');
+    if (token === undefined)
+      throw new DomainError('UNAUTHENTICATED', 'Enroll needs authorization: Bearer <enroll token>');
     if (this.bootstrap.matches(token)) return { kind: 'bootstrap' };
     const row = token.startsWith(ENROLL_TOKEN_PREFIX) ? await this.tokens.findByHash(hashSecret(token)) : undefined;
     if (!row) throw new DomainError('UNAUTHENTICATED', 'unknown enroll token');
     const now = this.clock.now();
     const state = tokenState(row, now);
-    if (state === 'revoked') throw new DomainError('UNAUTHENTICATED', `enroll token ${row.id} was revoked by an operator`);
+    if (state === 'revoked')
+      throw new DomainError('UNAUTHENTICATED', `enroll token ${row.id} was revoked by an operator`);
     if (state === 'expired')
       throw new DomainError('UNAUTHENTICATED', `enroll token ${row.id} expired at ${row.expires_at.toISOString()}`);
     return { kind: 'operator', tokenId: row.id, pool: row.pool, labels: row.labels };

@@ -80,7 +80,17 @@ export class EnrollmentRepository {
       await tx.query(
         `INSERT INTO agents (id, name, pool, labels, slots, version, credential_hash, state, last_heartbeat_at, enrolled_at, enroll_token_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $8, $9)`,
-        [w.newId, e.name, e.pool, JSON.stringify(e.labels), e.slots, e.version, w.newCredentialHash, w.now, w.tokenId ?? null],
+        [
+          w.newId,
+          e.name,
+          e.pool,
+          JSON.stringify(e.labels),
+          e.slots,
+          e.version,
+          w.newCredentialHash,
+          w.now,
+          w.tokenId ?? null,
+        ],
       );
       return { kind: 'enrolled', id: w.newId, existing: false };
     });

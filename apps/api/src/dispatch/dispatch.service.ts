@@ -106,6 +106,11 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     }
   }
 
+  /** Lease calls of this agent this replica is holding now. */
+  leaseCallsInFlight(agentId: string): number {
+    return this.leaseCalls.get(agentId) ?? 0;
+  }
+
   private async waitForGrant(
     agent: AgentRow,
     waitMs: number,

@@ -46,12 +46,17 @@ export class JobLedgerRepository {
     expiresAt: Date,
   ): Promise<Grant | null | 'agent_unavailable'> {
     return withTransaction(this.pool, async (tx) => {
-      const room = await tx.query<{ free: number }>(
-        `SELECT a.slots - (SELECT count(*)::int FROM attempts t WHERE t.agent_id = a.id AND t.state IN ('leased','running')) AS free
-         FROM agents a WHERE a.id = $1 AND a.revoked_at IS NULL FOR UPDATE`,
+      // the lock first, the count in a statement of its own: its snapshot then sees the grant that held the lock
+      const agent = await tx.query<{ slots: number }>(
+        'SELECT slots FROM agents WHERE id = $1 AND revoked_at IS NULL FOR UPDATE',
         [agentId],
       );
-      if ((room.rows[0]?.free ?? 0) <= 0) return 'agent_unavailable';
+      const slots = agent.rows[0]?.slots ?? 0;
+      const live = await tx.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM attempts WHERE agent_id = $1 AND state IN ('leased','running')`,
+        [agentId],
+      );
+      if ((live.rows[0]?.n ?? 0) >= slots) return 'agent_unavailable';
       const job = await tx.query<{
         spec: NormalizedJob;
         retries: number;

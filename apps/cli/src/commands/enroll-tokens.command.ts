@@ -26,11 +26,13 @@ export function addEnrollTokenCommands(tokens: Command, ctx: Context, setExit: S
   const api = (): EnrollTokensApi => new EnrollTokensApi(ctx.api().http);
   tokens
     .command('create-enroll')
-    .description(
-      'make an enroll token (printed once) for agents of one pool: they get its pool and at most its labels',
-    )
+    .description('make an enroll token (printed once) for agents of one pool: they get its pool and at most its labels')
     .requiredOption('--pool <pool>', 'the pool every agent enrolling with it serves', parsePool)
-    .option('--label <k=v>', 'a label its agents may carry (repeatable); they may declare fewer, never others', collect(parseLabel))
+    .option(
+      '--label <k=v>',
+      'a label its agents may carry (repeatable); they may declare fewer, never others',
+      collect(parseLabel),
+    )
     .requiredOption('--uses <n>', 'how many agents it admits (1-10000)', parseUses)
     .requiredOption('--ttl <duration>', 'how long it is valid, e.g. 30m, 1h, 7d (1m to 366d)', parseTtl)
     .option('--name <name>', 'a name to recognise it by in jr tokens list-enroll')
@@ -73,7 +75,10 @@ export function addEnrollTokenCommands(tokens: Command, ctx: Context, setExit: S
     .argument('<id>', 'enroll token id (et_…)', parseId)
     .action(async (id: string) => {
       await api().revoke(id);
-      say(ctx.io, `revoked enroll token ${clean(id)} (agents enrolled with it keep running; jr agents revoke ends those)`);
+      say(
+        ctx.io,
+        `revoked enroll token ${clean(id)} (agents enrolled with it keep running; jr agents revoke ends those)`,
+      );
       setExit(EXIT.OK);
     });
 }
