@@ -30,6 +30,17 @@ const EXAMPLES: Record<string, string[]> = {
   'jr agents drain': ['jr agents drain a_01hz…'],
   'jr agents undrain': ['jr agents undrain a_01hz…'],
   'jr agents rm': ['jr agents rm a_01hz…'],
+  'jr agents revoke': ['jr agents revoke a_01hz…     # then, to let the machine enroll again: jr agents rm a_01hz…'],
+  'jr tokens': ['jr tokens create-enroll --pool web --label os=linux --uses 10 --ttl 1h'],
+  'jr tokens create-enroll': [
+    'jr tokens create-enroll --pool web --label os=linux --uses 10 --ttl 1h --name "web fleet"',
+    'jr tokens create-enroll --pool gpu --uses 1 --ttl 30m --json | jq -r .token',
+  ],
+  'jr tokens list-enroll': [
+    'jr tokens list-enroll',
+    'jr tokens list-enroll --json | jq ".items[] | select(.state == \\"active\\")"',
+  ],
+  'jr tokens revoke-enroll': ['jr tokens revoke-enroll et_01hz…'],
   'jr config': [
     'jr config set-context prod --api-url https://jr.example.com:8080 --token-file ~/.config/jr/prod.token',
     'jr config use-context prod',

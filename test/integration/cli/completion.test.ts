@@ -99,6 +99,7 @@ describe('jr completion bash (sourced in a real bash)', () => {
       'wait',
       'cancel',
       'agents',
+      'tokens',
       'config',
       'completion',
     ]);
