@@ -1,3 +1,4 @@
+import { status as Status } from '@grpc/grpc-js';
 import { Backoff, sleep } from '@jr/resilience';
 import type { Logger } from 'pino';
 import { DEADLINES_MS, type AgentApiClient, type CredentialSource } from '../api-client/agent-api.client';
@@ -137,9 +138,11 @@ async function enroll(
     } catch (err) {
       if (signal.aborted || !isApiCallError(err)) throw err;
       if (err.action !== 'retry') {
+        // UNAUTHENTICATED: the token itself; PERMISSION_DENIED: what it was asked for (pool, labels, an existing agent)
+        const hint = err.code === Status.UNAUTHENTICATED ? '; check JR_ENROLL_TOKEN' : '';
         throw new AgentStopError(
           'auth_refused',
-          `the API refused to enroll this agent (${err.message}); check JR_ENROLL_TOKEN`,
+          `the API refused to enroll this agent (${Status[err.code] ?? err.code}: ${err.details || err.message})${hint}`,
         );
       }
       logger.warn({ code: err.code, details: err.details }, 'enroll failed; retrying');
