@@ -66,11 +66,28 @@ describe('enrolling and revoking real agents', () => {
     });
     expect((await widen.exited()).code).toBe(77);
     expect(stopLines(widen)).toEqual([expect.stringContaining('gpu=yes')]);
-    await stack.startAgent('narrow', { pool: 'p2', extraEnv: { JR_ENROLL_TOKEN: token, JR_LABELS: 'os=linux' } });
+    const narrow = await stack.startAgent('narrow', {
+      pool: 'p2',
+      extraEnv: { JR_ENROLL_TOKEN: token, JR_LABELS: 'os=linux' },
+    });
     expect(await view('narrow')).toMatchObject({ pool: 'p2', labels: { os: 'linux' }, state: 'active' });
     expect(await view('rogue')).toBeUndefined();
     const list = await stack.cli(['tokens', 'list-enroll', '--json']);
     expect(JSON.parse(list.stdout)).toMatchObject({ items: [{ pool: 'p2', used: 1, uses: 3, state: 'active' }] });
+    // revoked, the token admits nobody more; the agent it admitted keeps running
+    const { id: tokenId } = JSON.parse(made.stdout) as { id: string };
+    expect((await stack.cli(['tokens', 'revoke-enroll', tokenId])).code).toBe(0);
+    expect((await stack.cli(['tokens', 'revoke-enroll', 'et_00000000000000000000'])).code).toBe(4);
+    const late = await stack.startAgent('late', {
+      pool: 'p2',
+      waitActive: false,
+      extraEnv: { JR_ENROLL_TOKEN: token, JR_LABELS: 'os=linux' },
+    });
+    expect((await late.exited()).code).toBe(77);
+    expect(stopLines(late)).toEqual([
+      expect.stringMatching(/enroll token et_\w+ was revoked by an operator\); check JR_ENROLL_TOKEN/),
+    ]);
+    expect(narrow.running).toBe(true);
   });
 
   it('the enroll token with the real agent’s name or id is refused (77); the real agent keeps running jobs', async () => {
@@ -117,6 +134,7 @@ describe('enrolling and revoking real agents', () => {
     await stack.startAgent('heir', { pool: 'rv', slots: 1 });
     const heirId = (await view('heir'))!.id;
 
+    expect((await stack.cli(['agents', 'revoke', 'a_00000000000000000000'])).code).toBe(4);
     const revoked = await stack.cli(['agents', 'revoke', victimId]);
     expect(revoked.code).toBe(0);
     expect((await victim.exited()).code).toBe(77);

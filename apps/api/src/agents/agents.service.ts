@@ -70,9 +70,15 @@ export class AgentsService implements OnApplicationBootstrap {
     if (this.revoked.has(agentId)) throw revokedError(agentId);
   }
 
-  private refuseRevoked(agentId: string): DomainError {
+  /**
+   * Marks the agent revoked on this replica. Learning it here first (it was revoked through another
+   * replica) also answers the agent's Lease calls this replica holds.
+   */
+  private refuseRevoked(agentId: string, announce = true): DomainError {
+    const known = this.revoked.has(agentId);
     this.revoked.add(agentId);
     if (this.revoked.size > MAX_REMEMBERED) this.revoked.delete(this.revoked.values().next().value as string);
+    if (!known && announce) this.events.agentRevoked(agentId, []);
     return revokedError(agentId);
   }
 
@@ -151,7 +157,7 @@ export class AgentsService implements OnApplicationBootstrap {
     const result = isAgentId(id) ? await this.agents.revoke(id, new Date(this.clock.now())) : undefined;
     if (!result) throw noSuchAgent(id);
     this.remember(id, result.agent);
-    this.refuseRevoked(id);
+    this.refuseRevoked(id, false);
     this.liveness.forget(id);
     this.events.agentRevoked(id, result.endedAttempts);
     return {

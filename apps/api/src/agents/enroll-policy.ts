@@ -16,7 +16,7 @@ export function declarationRefusal(
   if (grant.kind === 'bootstrap') return undefined;
   if (pool !== grant.pool)
     return `enroll token ${grant.tokenId} is for pool ${JSON.stringify(grant.pool)}, not ${JSON.stringify(pool)}`;
-  const widened = Object.entries(labels).filter(([k, v]) => grant.labels[k] !== v);
+  const widened = Object.entries(labels).filter(([k, v]) => !Object.hasOwn(grant.labels, k) || grant.labels[k] !== v);
   if (widened.length === 0) return undefined;
   const shown = widened.map(([k, v]) => `${k}=${v}`).join(', ');
   return `enroll token ${grant.tokenId} allows only the labels ${formatLabels(grant.labels)} (or fewer); refused: ${shown}`;
