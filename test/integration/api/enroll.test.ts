@@ -62,6 +62,13 @@ const ref = (a: AttemptKey): AttemptKey => ({ jobId: a.jobId, attempt: a.attempt
 const complete = (c: AgentClient, a: AttemptKey) =>
   c.call<{ jobState: string }>('Complete', { ...ref(a), outcome: 'OUTCOME_SUCCEEDED', exitCode: 0, lastSeq: 0 });
 
+/** jr_agents_refused_total{reason} as /metrics shows it now. */
+async function refusals(reason: string, api: TestApi = t): Promise<number> {
+  const text = (await http(api, 'GET', '/metrics')).text;
+  const m = new RegExp(`^jr_agents_refused_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
+  return Number(m?.[1] ?? 0);
+}
+
 beforeAll(async () => {
   // leases last 3 intervals: long enough that only revocation (never silence) ends them in these tests
   t = await startTestApi({ JR_HEARTBEAT_INTERVAL: '10s' });
@@ -135,6 +142,7 @@ describe('operator enroll tokens', () => {
         details: expect.stringContaining(p2.id),
       });
     expect(await agentsIn('p1')).toEqual([]);
+    expect([await refusals('pool_not_allowed'), await refusals('labels_not_allowed')]).toEqual([2, 2]);
     expect((await pg.query('SELECT used FROM enroll_tokens WHERE id = $1', [p2.id])).rows[0]).toEqual({ used: 0 });
 
     const narrow = agent();
@@ -250,10 +258,13 @@ describe('lease caps', () => {
       }
       return { got, exhausted };
     };
+    const before = await refusals('lease_in_flight');
     const first = await round();
     expect(first.got).toBe(2);
     expect(first.exhausted).toBeGreaterThan(0);
-    expect((await round()).got).toBe(0); // its 2 attempts still run: no slot is free
+    const second = await round();
+    expect(second.got).toBe(0); // its 2 attempts still run: no slot is free
+    expect((await refusals('lease_in_flight')) - before).toBe(first.exhausted + second.exhausted);
     const honest = agent();
     await honest.enroll({ pool: 'grab', slots: 2 });
     let done = 0;
@@ -309,6 +320,7 @@ describe('revocation', () => {
     expect((await http(t, 'POST', `/v1/agents/${id}/revoke`)).status).toBe(200);
     const listed = (await http(t, 'GET', '/v1/agents')).json.items.find((a: { id: string }) => a.id === id);
     expect(listed.revokedAt).toEqual(expect.any(String));
+    expect(await refusals('revoked')).toBe(5); // the Lease in flight, then each call above
   });
 
   it('a revoked agent cannot enroll again by id or name until an operator removes it', async () => {
@@ -366,6 +378,7 @@ describe('pool cap', () => {
         code: status.RESOURCE_EXHAUSTED,
         details: expect.stringContaining('JR_MAX_POOLS'),
       });
+    expect(await refusals('pool_cap', capped)).toBe(20);
     await make().enroll({ pool: 'c2' }); // a pool in use takes more agents
     expect(workers.workerPools().sort()).toEqual(['c1', 'c2', 'c3']);
     const first = agents[0]!;

@@ -240,15 +240,16 @@ export class AgentsRepository {
     return res.rows;
   }
 
-  /** Every agent of these pools (lost ones too) as job placement weighs them (jobs/placement.service.ts). */
+  /** Every agent of these pools (lost ones too, revoked ones not) as job placement weighs them (jobs/placement.service.ts). */
   async placementOf(
     pools: string[],
   ): Promise<Array<Pick<AgentRow, 'pool' | 'labels' | 'state' | 'drain_requested' | 'last_heartbeat_at'>>> {
     const res = await this.pool.query<
       Pick<AgentRow, 'pool' | 'labels' | 'state' | 'drain_requested' | 'last_heartbeat_at'>
-    >('SELECT pool, labels, state, drain_requested, last_heartbeat_at FROM agents WHERE pool = ANY($1::text[])', [
-      pools,
-    ]);
+    >(
+      'SELECT pool, labels, state, drain_requested, last_heartbeat_at FROM agents WHERE pool = ANY($1::text[]) AND revoked_at IS NULL',
+      [pools],
+    );
     return res.rows;
   }
 

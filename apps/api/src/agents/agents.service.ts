@@ -254,6 +254,7 @@ function revokedError(agentId: string): DomainError {
   return new DomainError(
     'FORBIDDEN',
     `agent ${agentId} was revoked by an operator; to enroll this machine again, an operator first removes it (jr agents rm ${agentId})`,
+    { refusal: 'revoked' },
   );
 }
 

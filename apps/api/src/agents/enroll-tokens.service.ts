@@ -109,23 +109,27 @@ export class EnrollTokensService {
    */
   async grantFor(authorization: string | undefined): Promise<EnrollGrant> {
     const token = bearerToken(authorization);
-    if (token === undefined)
-      throw new DomainError('UNAUTHENTICATED', 'Enroll needs authorization: Bearer <enroll token>');
+    if (token === undefined) throw refused('Enroll needs authorization: Bearer <enroll token>');
     if (this.bootstrap.matches(token)) return { kind: 'bootstrap' };
     const row = token.startsWith(ENROLL_TOKEN_PREFIX) ? await this.tokens.findByHash(hashSecret(token)) : undefined;
-    if (!row) throw new DomainError('UNAUTHENTICATED', 'unknown enroll token');
+    if (!row) throw refused('unknown enroll token');
     const now = this.clock.now();
     const state = tokenState(row, now);
-    if (state === 'revoked')
-      throw new DomainError('UNAUTHENTICATED', `enroll token ${row.id} was revoked by an operator`);
-    if (state === 'expired')
-      throw new DomainError('UNAUTHENTICATED', `enroll token ${row.id} expired at ${row.expires_at.toISOString()}`);
+    if (state === 'revoked') throw refused(`enroll token ${row.id} was revoked by an operator`);
+    if (state === 'expired') throw refused(`enroll token ${row.id} expired at ${row.expires_at.toISOString()}`);
     return { kind: 'operator', tokenId: row.id, pool: row.pool, labels: row.labels };
   }
 }
 
 export function usedUp(tokenId: string): DomainError {
-  return new DomainError('FORBIDDEN', `enroll token ${tokenId} is used up: it admits no more agents`);
+  return new DomainError('FORBIDDEN', `enroll token ${tokenId} is used up: it admits no more agents`, {
+    refusal: 'token_used_up',
+  });
+}
+
+/** An enroll token that is not (or no longer) one. */
+function refused(message: string): DomainError {
+  return new DomainError('UNAUTHENTICATED', message, { refusal: 'token_refused' });
 }
 
 function parseCreate(body: unknown): z.output<typeof createSchema> {

@@ -26,7 +26,10 @@ export class EnrollmentService {
     const grant = await this.tokens.grantFor(authorization);
     const e = validateEnroll(req);
     const refusal = declarationRefusal(grant, e.pool, e.labels);
-    if (refusal) throw new DomainError('FORBIDDEN', refusal);
+    if (refusal)
+      throw new DomainError('FORBIDDEN', refusal, {
+        refusal: grant.kind === 'operator' && e.pool !== grant.pool ? 'pool_not_allowed' : 'labels_not_allowed',
+      });
     const proof = proofOf(e);
     const secret = newAgentSecret();
     const tokenId = grant.kind === 'operator' ? grant.tokenId : undefined;
@@ -51,17 +54,20 @@ export class EnrollmentService {
     const target = seen.previous ?? seen.sameName[0];
     if (target) {
       const refusal = takeoverRefusal(target, proof);
-      if (refusal) throw new DomainError('FORBIDDEN', refusal);
+      if (refusal) throw new DomainError('FORBIDDEN', refusal, { refusal: target.revoked_at ? 'revoked' : 'takeover' });
       // renaming into a name another agent holds (agents of older versions may share one: they keep it)
       const holder = seen.sameName.find((a) => a.id !== target.id);
       if (holder && target.name !== e.name)
-        throw new DomainError('FORBIDDEN', `the name ${JSON.stringify(e.name)} belongs to agent ${holder.id}`);
+        throw new DomainError('FORBIDDEN', `the name ${JSON.stringify(e.name)} belongs to agent ${holder.id}`, {
+          refusal: 'takeover',
+        });
     }
     if (!seen.poolsInUse.includes(e.pool) && seen.poolsInUse.length >= this.config.maxPools)
       throw new DomainError(
         'QUOTA_EXCEEDED',
         `pool ${e.pool}: ${seen.poolsInUse.length} pools are served already, the most JR_MAX_POOLS allows; ` +
           'enroll into one of them, or remove the agents of a pool no longer used',
+        { refusal: 'pool_cap' },
       );
     const tokenId = grant.kind === 'operator' ? grant.tokenId : undefined;
     return {

@@ -94,6 +94,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
       throw new DomainError(
         'RATE_LIMITED',
         `agent ${agent.id} already has ${inFlight} Lease call(s) in flight, one per slot of its ${agent.slots}`,
+        { refusal: 'lease_in_flight' },
       );
     this.leaseCalls.set(agent.id, inFlight + 1);
     try {
@@ -159,6 +160,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
         throw new DomainError(
           'QUOTA_EXCEEDED',
           `pool ${pool}: ${this.config.maxPools} pools are served already, the most JR_MAX_POOLS allows`,
+          { refusal: 'pool_cap' },
         );
     }
     this.queues.startWorker(

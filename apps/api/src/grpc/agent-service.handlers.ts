@@ -1,5 +1,5 @@
 import { Metadata, status, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
-import type { AgentServiceHandlers } from '@jr/contracts';
+import { isDomainError, type AgentServiceHandlers } from '@jr/contracts';
 import {
   ATTR,
   contextFromMetadata,
@@ -40,6 +40,8 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
           callback(null, res);
         },
         (err: unknown) => {
+          const refusal = isDomainError(err) ? err.details?.refusal : undefined;
+          if (typeof refusal === 'string') d.metrics.agentRefusals.inc({ reason: refusal });
           const e = toGrpcError(err);
           if (e.details === 'internal error') d.log.error({ rpc: name, err }, 'rpc failed');
           end({ method: name, code: status[e.code ?? status.UNKNOWN] });
