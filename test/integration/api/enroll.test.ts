@@ -284,6 +284,26 @@ describe('lease caps', () => {
   });
 });
 
+describe('lease caps and the honest agent', () => {
+  it('a Lease that arrives before the Complete of the slot it reuses waits for it, then gets the job', async () => {
+    const c = agent();
+    await c.enroll({ pool: 'quick', slots: 1 });
+    await submit('quick');
+    const first = (await lease(c)).assignments[0]!;
+    const next = lease(c, 20_000); // the agent's slot is free locally; the API still counts the attempt
+    const dispatch = t.api.app.get(DispatchService);
+    await waitFor(async () => dispatch.leaseCallsInFlight(c.credential.split('.')[0]!) === 1, {
+      what: 'the second Lease to be held',
+    });
+    const second = await submit('quick');
+    await waitFor(async () => dispatch.leaseCallsWaitingForSlot(c.credential.split('.')[0]!) === 1, {
+      what: 'the job to find the agent full',
+    });
+    expect(await complete(c, first)).toEqual({ jobState: 'succeeded' });
+    expect((await next).assignments).toMatchObject([{ jobId: second, attempt: 1 }]);
+  });
+});
+
 describe('revocation', () => {
   it('ends the credential at the next call (a Lease in flight too); the running attempt fails over at once', async () => {
     const victim = agent();

@@ -12,6 +12,7 @@ import { JobLedgerRepository, type Grant } from '../jobs/job-ledger.repository';
 import { JobsRepository } from '../jobs/jobs.repository';
 import type { DispatchJob, DispatchJobData } from '../queue/queue-factory';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
+import { FullAgents } from './full-agents';
 import { LeaseMatcher, type Waiter } from './lease-matcher';
 import { leaseExpiresAt } from './lease-expiry';
 import { PoolQueueRepository } from './pool-queue.repository';
@@ -43,6 +44,8 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   private readonly unsubscribe: Array<() => void> = [];
   /** Lease calls in flight per agent, on this replica. */
   private readonly leaseCalls = new Map<string, number>();
+  /** Lease calls of agents whose slots were all taken at their grant: they wait for a slot to free. */
+  private readonly full = new FullAgents<TracedGrant>((pool, w) => this.matcher.putBack(pool, w));
 
   constructor(
     private readonly queues: PoolQueueRepository,
@@ -63,8 +66,9 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
       this.events.onJob('*', (c) =>
         c.kind === 'state' && c.state !== 'queued' ? this.unpark(c.jobId, c.dequeue) : undefined,
       ),
-      this.events.onAgentDrained((id) => this.matcher.dropAgent(id)),
-      this.events.onAgentRevoked((id) => this.matcher.dropAgent(id)),
+      this.events.onAgentDrained((id) => this.dropAgent(id)),
+      this.events.onAgentRevoked((id) => this.dropAgent(id)),
+      this.registry.onEndJournaled((id) => this.full.wake(id)),
     );
     for (const pool of (await this.agents.knownPools()).slice(0, this.config.maxPools)) await this.ensureWorker(pool);
   }
@@ -79,6 +83,13 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   stopLeasing(): void {
     this.stopping.abort();
     this.matcher.releaseAll();
+    this.full.releaseAll();
+  }
+
+  /** Drained, revoked or removed: its Lease calls answer now (queued or held for a slot). */
+  private dropAgent(agentId: string): void {
+    this.matcher.dropAgent(agentId);
+    this.full.release(agentId);
   }
 
   /**
@@ -110,6 +121,11 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   /** Lease calls of this agent this replica is holding now. */
   leaseCallsInFlight(agentId: string): number {
     return this.leaseCalls.get(agentId) ?? 0;
+  }
+
+  /** Of those, the ones waiting for a slot of the agent to free (a job was there, its slots were not). */
+  leaseCallsWaitingForSlot(agentId: string): number {
+    return this.full.count(agentId);
   }
 
   private async waitForGrant(
@@ -228,8 +244,8 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
       throw err;
     }
     if (grant === 'agent_unavailable') {
-      // revoked, removed, or every slot taken: this call gets nothing, the job waits for the next agent
-      waiter.settle(null);
+      // revoked, removed, or every slot taken: the job goes to the next waiter, this call waits for a slot
+      this.full.hold(pool, waiter);
       return false;
     }
     if (!grant) {
@@ -263,8 +279,8 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
           data.jobId,
           agentId,
           newLeaseToken(),
-          new Date(now),
-          leaseExpiresAt(now, this.config.heartbeatIntervalMs),
+          { now: new Date(now), expiresAt: leaseExpiresAt(now, this.config.heartbeatIntervalMs) },
+          (jobId, attempt) => this.registry.endJournaled(jobId, attempt),
         );
         if (!grant || grant === 'agent_unavailable') return grant;
         span.setAttribute(ATTR.attempt, grant.attempt);

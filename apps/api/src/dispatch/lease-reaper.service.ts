@@ -101,7 +101,10 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
     const now = this.clock.now();
     for (const { jobId, attempt } of attempts)
       await this.expire(jobId, attempt, now, 'agent revoked: attempt lost').catch((err: unknown) =>
-        this.log.warn({ agentId, jobId, err: String(err) }, 'ending a revoked agent\'s attempt failed; the reaper retries'),
+        this.log.warn(
+          { agentId, jobId, err: String(err) },
+          "ending a revoked agent's attempt failed; the reaper retries",
+        ),
       );
   }
 
