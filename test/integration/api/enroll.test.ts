@@ -230,6 +230,26 @@ describe('takeover', () => {
     expect(await complete(real, a)).toEqual({ jobState: 'succeeded' });
   });
 
+  it('a retried Enroll whose answer was lost gets the same agent (the secret it chose), using no second token use', async () => {
+    const tok = await createToken({ pool: 'retry', uses: 1, ttl: '1h' });
+    const c = agent();
+    const secret = 'r'.repeat(43);
+    const req = { name: 'retry-host', pool: 'retry', slots: 1, labels: {}, credentialSecret: secret };
+    const first = await c.call<{ agentId: string; credential: string }>('Enroll', req, { token: tok.token });
+    expect(first.credential).toBe(`${first.agentId}.${secret}`);
+    const again = await c.call<{ agentId: string; credential: string }>('Enroll', req, { token: tok.token });
+    expect(again).toMatchObject({ agentId: first.agentId, credential: first.credential });
+    await expect(
+      c.call('Enroll', { ...req, credentialSecret: 's'.repeat(43) }, { token: tok.token }),
+    ).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+    for (const bad of ['short', 'x'.repeat(129), `${'a'.repeat(42)}!`])
+      await expect(c.call('Enroll', { ...req, credentialSecret: bad }, { token: tok.token })).rejects.toMatchObject({
+        code: status.INVALID_ARGUMENT,
+      });
+    await expect(c.call('Heartbeat', {}, { token: first.credential })).resolves.toMatchObject({ directives: [] });
+    expect(await agentsIn('retry')).toHaveLength(1);
+  });
+
   it('a heartbeat cannot raise the slots an agent enrolled with', async () => {
     const c = agent();
     const id = await c.enroll({ pool: 'hb-slots', slots: 1 });

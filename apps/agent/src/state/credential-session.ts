@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
 import { Backoff, sleep } from '@jr/resilience';
 import type { Logger } from 'pino';
@@ -119,6 +120,8 @@ async function enroll(
     version: AGENT_VERSION,
     previousAgentId: previous?.agentId ?? '',
     previousCredential: previous?.credential ?? '',
+    // one secret for every retry of this enrolment: a retry whose first answer was lost gets the same agent
+    credentialSecret: randomBytes(32).toString('base64url'),
   };
   for (;;) {
     try {

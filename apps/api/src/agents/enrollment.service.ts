@@ -31,7 +31,7 @@ export class EnrollmentService {
         refusal: grant.kind === 'operator' && e.pool !== grant.pool ? 'pool_not_allowed' : 'labels_not_allowed',
       });
     const proof = proofOf(e);
-    const secret = newAgentSecret();
+    const secret = e.credentialSecret || newAgentSecret();
     const tokenId = grant.kind === 'operator' ? grant.tokenId : undefined;
     const applied = await this.enrollments.enroll(
       {
@@ -45,7 +45,8 @@ export class EnrollmentService {
       (seen) => this.decide(seen, e, proof, grant),
     );
     if (applied.kind === 'token_spent') throw usedUp(tokenId ?? '');
-    // a proven re-enrolment keeps the credential it proved: a lost answer cannot lock the agent out
+    // a proven re-enrolment keeps the credential it proved (a retry of the first one: the secret it chose),
+    // so a lost answer cannot lock the agent out
     const credential = applied.existing && proof ? `${applied.id}.${proof.secret}` : `${applied.id}.${secret}`;
     return { agentId: applied.id, credential, heartbeatIntervalMs: this.config.heartbeatIntervalMs };
   }
@@ -53,7 +54,7 @@ export class EnrollmentService {
   private decide(seen: EnrollSeen, e: Request, proof: AgentCredential | undefined, grant: EnrollGrant): EnrollDecision {
     const target = seen.previous ?? seen.sameName[0];
     if (target) {
-      const refusal = takeoverRefusal(target, proof);
+      const refusal = takeoverRefusal(target, proof ?? retryProof(target, e));
       if (refusal) throw new DomainError('FORBIDDEN', refusal, { refusal: target.revoked_at ? 'revoked' : 'takeover' });
       // renaming into a name another agent holds (agents of older versions may share one: they keep it)
       const holder = seen.sameName.find((a) => a.id !== target.id);
@@ -75,6 +76,11 @@ export class EnrollmentService {
       consumeToken: tokenId !== undefined && target?.enroll_token_id !== tokenId,
     };
   }
+}
+
+/** A retried enrolment whose first answer was lost: the agent holds the secret the agent row was made with. */
+function retryProof(target: { id: string }, e: Request): AgentCredential | undefined {
+  return e.credentialSecret ? { agentId: target.id, secret: e.credentialSecret } : undefined;
 }
 
 /** `previous_credential`, which must be the credential of `previous_agent_id` when both are given. */

@@ -22,6 +22,9 @@ const enroll = z.object({
   version: z.string().max(200, 'version: at most 200 characters'),
   previousAgentId: z.string().regex(AGENT_ID_OR_EMPTY, 'previous_agent_id: an agent id or empty'),
   previousCredential: z.string().max(4096, 'previous_credential: at most 4096 characters'),
+  credentialSecret: z
+    .string()
+    .regex(/^([A-Za-z0-9_-]{43,128})?$/, 'credential_secret: 43-128 base64url characters or empty'),
 });
 
 const attemptRef = {

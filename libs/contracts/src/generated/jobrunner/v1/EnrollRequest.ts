@@ -20,6 +20,12 @@ export interface EnrollRequest {
    * over an enrolled agent (PERMISSION_DENIED).
    */
   'previousCredential'?: (string);
+  /**
+   * The secret half of the credential the agent asks for ("<agent_id>.<secret>"): 43 to 128 base64url
+   * characters it drew itself, the same on every retry of one enrolment, so that a retry whose first
+   * answer was lost gets the same agent instead of being refused as a takeover. Empty: the API draws one.
+   */
+  'credentialSecret'?: (string);
 }
 
 export interface EnrollRequest__Output {
@@ -41,4 +47,10 @@ export interface EnrollRequest__Output {
    * over an enrolled agent (PERMISSION_DENIED).
    */
   'previousCredential': (string);
+  /**
+   * The secret half of the credential the agent asks for ("<agent_id>.<secret>"): 43 to 128 base64url
+   * characters it drew itself, the same on every retry of one enrolment, so that a retry whose first
+   * answer was lost gets the same agent instead of being refused as a takeover. Empty: the API draws one.
+   */
+  'credentialSecret': (string);
 }
