@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { loadAgentProto, type AgentServiceClient, type pb } from '@jr/contracts';
 import { delay, epochMs, jitter } from './stats';
@@ -53,6 +54,7 @@ export class SimAgent {
   private readonly held = new Map<string, pb.RunningAttempt>();
   private credential = '';
   private agentId = '';
+  private readonly secret = randomBytes(32).toString('base64url');
   private intervalMs = 10_000;
 
   constructor(
@@ -79,6 +81,8 @@ export class SimAgent {
           slots: 1,
           version: 'bench-sim',
           previousAgentId: this.agentId,
+          previousCredential: this.credential,
+          credentialSecret: this.secret, // the same on every retry: a lost answer does not make the name taken
         };
         const res = await this.call<pb.EnrollResponse__Output>(
           'Enroll',

@@ -109,6 +109,7 @@ export const agentViewSchema = z.looseObject({
   breakerState: z.string().optional(),
   spoolDepth: z.number().optional(),
   spoolOldestAgeMs: z.number().optional(),
+  revokedAt: nullableString,
 });
 
 export const agentListSchema = z.looseObject({ items: z.array(agentViewSchema) });

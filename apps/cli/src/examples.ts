@@ -35,6 +35,7 @@ const EXAMPLES: Record<string, string[]> = {
     'jr tokens create --scope jobs:submit,jobs:read --pool web --ttl 30d --name ci-web',
     'jr tokens list',
     'jr tokens revoke t_01hz…',
+    'jr tokens create-enroll --pool web --label os=linux --uses 10 --ttl 1h',
   ],
   'jr tokens create': [
     'jr tokens create --scope jobs:submit,jobs:read --pool web --ttl 30d --name ci-web',
@@ -43,6 +44,16 @@ const EXAMPLES: Record<string, string[]> = {
   'jr tokens list': ['jr tokens list', 'jr tokens list --json | jq ".items[] | select(.state == \\"active\\")"'],
   'jr tokens revoke': ['jr tokens revoke t_01hz…'],
   'jr audit': ['jr audit', 'jr audit --action jobs.cancel --since 1d', 'jr audit --actor t_01hz… --limit 200 --json'],
+  'jr agents revoke': ['jr agents revoke a_01hz…     # then, to let the machine enroll again: jr agents rm a_01hz…'],
+  'jr tokens create-enroll': [
+    'jr tokens create-enroll --pool web --label os=linux --uses 10 --ttl 1h --name "web fleet"',
+    'jr tokens create-enroll --pool gpu --uses 1 --ttl 30m --json | jq -r .token',
+  ],
+  'jr tokens list-enroll': [
+    'jr tokens list-enroll',
+    'jr tokens list-enroll --json | jq ".items[] | select(.state == \\"active\\")"',
+  ],
+  'jr tokens revoke-enroll': ['jr tokens revoke-enroll et_01hz…'],
   'jr config': [
     'jr config set-context prod --api-url https://jr.example.com:8080 --token-file ~/.config/jr/prod.token',
     'jr config use-context prod',

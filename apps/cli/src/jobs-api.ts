@@ -109,6 +109,15 @@ export class JobsApi {
     return value;
   }
 
+  /** Revokes the agent: its credentials end at its next call, its live attempts end lost. */
+  async revokeAgent(agentId: string): Promise<{ attemptsEnded: number }> {
+    const { value } = await this.http.json(`v1/agents/${seg(agentId)}/revoke`, removeAnswerSchema, {
+      method: 'POST',
+      notFound: `unknown agent ${agentId}`,
+    });
+    return value;
+  }
+
   /** Forgets the agent (its credential ends); 409 while it heartbeats or runs attempts, unless `force`. */
   async removeAgent(agentId: string, force: boolean): Promise<{ attemptsEnded: number }> {
     const { value } = await this.http.json(`v1/agents/${seg(agentId)}`, removeAnswerSchema, {

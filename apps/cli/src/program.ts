@@ -5,6 +5,7 @@ import { registerAgents } from './commands/agents.command';
 import { registerAudit } from './commands/audit.command';
 import { registerCancel } from './commands/cancel.command';
 import { registerCompletion } from './commands/completion.command';
+import { addEnrollTokenCommands } from './commands/enroll-tokens.command';
 import { parseContextName, registerConfig } from './commands/config.command';
 import { registerKeys } from './commands/keys.command';
 import { registerList } from './commands/list.command';
@@ -51,7 +52,7 @@ export function buildProgram(ctx: Context, setExit: SetExit): Command {
   registerWait(program, ctx, setExit);
   registerCancel(program, ctx, setExit);
   registerAgents(program, ctx, setExit);
-  registerTokens(program, ctx, setExit);
+  addEnrollTokenCommands(registerTokens(program, ctx, setExit), ctx, setExit);
   registerAudit(program, ctx, setExit);
   registerConfig(program, ctx, setExit);
   registerKeys(program, ctx, setExit);

@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   SUPERSEDED: { http: 409, retryable: false, title: 'Lease superseded' },
   PAYLOAD_TOO_LARGE: { http: 413, retryable: false, title: 'Payload too large' },
   RATE_LIMITED: { http: 429, retryable: true, title: 'Rate limited' },
+  /** A cap an operator set (pools, agents per enroll token) is reached: retrying changes nothing until they act. */
+  QUOTA_EXCEEDED: { http: 409, retryable: false, title: 'Quota exceeded' },
   NOT_ACCEPTING: { http: 503, retryable: true, title: 'Not accepting requests' },
   DEPENDENCY_DOWN: { http: 503, retryable: true, title: 'Dependency unavailable' },
   INTERNAL: { http: 500, retryable: true, title: 'Internal error' },

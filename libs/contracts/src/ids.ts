@@ -18,6 +18,12 @@ export function newTokenId(): string {
   return `t_${randomChars(20)}`;
 }
 
+/** Operator enroll tokens (`jr tokens create-enroll`): the id names the token; the secret is shown once. */
+export function newEnrollTokenId(): string {
+  return `et_${randomChars(20)}`;
+}
+
+export const ENROLL_TOKEN_ID_RE = /^et_[0-9a-z]{20}$/;
 export const JOB_ID_RE = /^j_[0-9a-z]{26}$/;
 export const AGENT_ID_RE = /^a_[0-9a-z]{20}$/;
 

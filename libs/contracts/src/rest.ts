@@ -84,6 +84,8 @@ export interface AgentView {
   spoolDepth: number;
   spoolOldestAgeMs: number;
   enrolledAt: string;
+  /** When an operator revoked it (`jr agents revoke`); null otherwise. */
+  revokedAt: string | null;
 }
 
 export interface AgentList {

@@ -33,6 +33,17 @@ export const INTAKE_REJECT_REASONS = [
 export const RECONCILE_TRIGGERS = ['startup', 'redis_lost'] as const;
 /** The API's rate limits and lockouts (apps/api/src/limits): which one refused a call. */
 export const RATE_LIMITS = ['address', 'token', 'auth_lockout', 'agent', 'enroll'] as const;
+/** Why the API refused an agent for trust reasons (Enroll, or a call of a revoked agent, or a Lease past its slots). */
+export const AGENT_REFUSAL_REASONS = [
+  'token_refused',
+  'pool_not_allowed',
+  'labels_not_allowed',
+  'token_used_up',
+  'takeover',
+  'revoked',
+  'pool_cap',
+  'lease_in_flight',
+] as const;
 /** The API's two journals: submissions and agents' results. */
 export const JOURNALS = ['intake', 'results'] as const;
 
@@ -170,6 +181,12 @@ export const API_METRICS = {
     knownValues: { state: AGENT_STATES },
   }),
   agentsLost: counter('jr_agents_lost_total', 'Agents declared lost (silent for 3 heartbeat intervals).', POOL),
+  agentRefusals: counter(
+    'jr_agents_refused_total',
+    'Agent calls refused for trust reasons: enroll tokens, pools and labels they do not allow, takeovers without proof, revoked agents, the pool cap, Lease calls past the slots.',
+    ['reason'],
+    { knownValues: { reason: AGENT_REFUSAL_REASONS } },
+  ),
   fleetAgentInfo: gauge(
     'jr_fleet_agent_info',
     'Always 1 for each agent not lost; joins agent id to its name and version.',

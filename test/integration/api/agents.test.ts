@@ -91,21 +91,20 @@ describe('gRPC authentication', () => {
     }
   });
 
-  it('issues a new credential on each enrolment and re-uses the id for the same name', async () => {
+  it('re-enrolling with its credential keeps the id and the credential; the enroll token alone is refused', async () => {
     const c = agent();
     const id = await c.enroll({ name: 'reuse-host' });
     const old = c.credential;
+    await expect(
+      c.call('Enroll', { name: 'reuse-host', pool: 'default', slots: 1, previousAgentId: id }, { token: ENROLL }),
+    ).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
     const again = await c.call<{ agentId: string; credential: string }>(
       'Enroll',
-      { name: 'reuse-host', pool: 'default', slots: 1, previousAgentId: id },
-      { token: 'enroll-token-for-tests' },
+      { name: 'reuse-host', pool: 'default', slots: 1, previousAgentId: id, previousCredential: old },
+      { token: ENROLL },
     );
-    expect(again.agentId).toBe(id);
-    expect(again.credential).not.toBe(old);
-    await expect(c.call('Heartbeat', {}, { token: old })).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
-    await expect(c.call('Heartbeat', {}, { token: again.credential })).resolves.toMatchObject({
-      heartbeatIntervalMs: 1_000,
-    });
+    expect(again).toMatchObject({ agentId: id, credential: old });
+    await expect(c.call('Heartbeat', {}, { token: old })).resolves.toMatchObject({ heartbeatIntervalMs: 1_000 });
   });
 });
 
@@ -409,7 +408,7 @@ describe('agent controls', () => {
     expect((await http(t, 'POST', `/v1/agents/${id}/drain`)).status).toBe(202);
     const again = await c.call<{ agentId: string; credential: string }>(
       'Enroll',
-      { name: 'sticky-host', pool: 'sticky', slots: 2, previousAgentId: id },
+      { name: 'sticky-host', pool: 'sticky', slots: 2, previousAgentId: id, previousCredential: c.credential },
       { token: ENROLL },
     );
     expect(again.agentId).toBe(id);

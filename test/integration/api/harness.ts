@@ -205,10 +205,13 @@ export function rawConnection(t: TestApi): Promise<net.Socket> {
   });
 }
 
+let clients = 0;
+
 /** A real grpc-js client of jobrunner.v1.AgentService with promise helpers. */
 export class AgentClient {
   readonly client: AgentServiceClient;
   credential = '';
+  readonly name = `host-${++clients}`;
 
   constructor(address: string) {
     const Ctor = loadAgentProto().jobrunner.v1.AgentService;
@@ -238,13 +241,15 @@ export class AgentClient {
     });
   }
 
+  /** Enrolls with the bootstrap token (or `token`); each client gets its own default name (a name is one agent's). */
   async enroll(
     req: { name?: string; pool?: string; labels?: Record<string, string>; slots?: number } = {},
+    token: string = ENROLL,
   ): Promise<string> {
     const res = await this.call<{ agentId: string; credential: string }>(
       'Enroll',
-      { name: 'host-1', pool: 'default', slots: 2, labels: {}, ...req },
-      { token: ENROLL },
+      { name: this.name, pool: 'default', slots: 2, labels: {}, ...req },
+      { token },
     );
     this.credential = res.credential;
     return res.agentId;

@@ -30,7 +30,7 @@ afterAll(async () => {
 async function agent(pool: string, labels: Record<string, string>, name: string): Promise<AgentClient> {
   const c = new AgentClient(t.grpcAddress);
   clients.push(c);
-  await c.enroll({ pool, labels, name });
+  await c.enroll({ pool, labels, name, slots: 64 }); // leaseAll holds every job it gets at once
   return c;
 }
 

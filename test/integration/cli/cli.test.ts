@@ -477,6 +477,7 @@ describe('jr agents', () => {
       spoolDepth: 3,
       spoolOldestAgeMs: 45_000,
       enrolledAt: new Date().toISOString(),
+      revokedAt: null,
     });
   });
 

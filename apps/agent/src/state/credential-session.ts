@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { status as Status } from '@grpc/grpc-js';
 import { Backoff, sleep } from '@jr/resilience';
 import type { Logger } from 'pino';
 import { DEADLINES_MS, type AgentApiClient, type CredentialSource } from '../api-client/agent-api.client';
@@ -43,7 +45,7 @@ export class CredentialSession implements CredentialSource {
             { agentId: stored.agentId },
             'name, pool, labels or slots changed since enrolling; enrolling again under the same id',
           );
-          return new CredentialSession(await enroll(deps, await readEnrollToken(deps.config), stored.agentId), deps);
+          return new CredentialSession(await enroll(deps, await readEnrollToken(deps.config), stored), deps);
         }
         deps.logger.warn(
           { agentId: stored.agentId },
@@ -66,7 +68,7 @@ export class CredentialSession implements CredentialSource {
         `${why} in ${deps.store.file} and JR_ENROLL_TOKEN is not set: cannot enroll`,
       );
     }
-    return new CredentialSession(await enroll(deps, await readEnrollToken(deps.config), ''), deps);
+    return new CredentialSession(await enroll(deps, await readEnrollToken(deps.config), undefined), deps);
   }
 
   get agentId(): string {
@@ -85,7 +87,7 @@ export class CredentialSession implements CredentialSource {
     this.reEnrolled = true;
     this.deps.logger.warn({ agentId: this.stored.agentId }, 'credential refused; enrolling again once');
     this.inflight = readEnrollToken(this.deps.config)
-      .then((token) => enroll(this.deps, token, this.stored.agentId))
+      .then((token) => enroll(this.deps, token, this.stored))
       .then(
         (fresh) => {
           this.stored = fresh;
@@ -100,11 +102,15 @@ export class CredentialSession implements CredentialSource {
   }
 }
 
-/** Enrolls and stores the credential; retries only what the status table calls transient. */
+/**
+ * Enrolls and stores the credential; retries only what the status table calls transient. Re-enrolling
+ * (`previous`) proves possession of the agent's credential: the API refuses to re-enroll an existing
+ * agent, by id or by name, for anyone holding only the enroll token.
+ */
 async function enroll(
   deps: SessionDeps,
   token: string | undefined,
-  previousAgentId: string,
+  previous: StoredCredential | undefined,
 ): Promise<StoredCredential> {
   const { config, api, logger, signal } = deps;
   const backoff = deps.newBackoff?.() ?? new Backoff({ initialMs: 500, maxMs: 15_000 });
@@ -114,7 +120,10 @@ async function enroll(
     labels: config.labels,
     slots: config.slots,
     version: AGENT_VERSION,
-    previousAgentId,
+    previousAgentId: previous?.agentId ?? '',
+    previousCredential: previous?.credential ?? '',
+    // one secret for every retry of this enrolment: a retry whose first answer was lost gets the same agent
+    credentialSecret: randomBytes(32).toString('base64url'),
   };
   if (token === undefined) throw new AgentStopError('no_enroll_token', 'no enroll token to enroll with');
   for (;;) {
@@ -135,9 +144,11 @@ async function enroll(
     } catch (err) {
       if (signal.aborted || !isApiCallError(err)) throw err;
       if (err.action !== 'retry') {
+        // UNAUTHENTICATED: the token itself; PERMISSION_DENIED: what it was asked for (pool, labels, an existing agent)
+        const hint = err.code === Status.UNAUTHENTICATED ? '; check JR_ENROLL_TOKEN' : '';
         throw new AgentStopError(
           'auth_refused',
-          `the API refused to enroll this agent (${err.message}); check JR_ENROLL_TOKEN`,
+          `the API refused to enroll this agent (${Status[err.code] ?? err.code}: ${err.details || err.message})${hint}`,
         );
       }
       logger.warn({ code: err.code, details: err.details, pushbackMs: err.pushbackMs }, 'enroll failed; retrying');

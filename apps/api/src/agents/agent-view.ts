@@ -20,5 +20,6 @@ export function toAgentView(a: AgentRow, nowMs: number, heartbeatIntervalMs: num
     spoolDepth: Number(a.outbox_depth),
     spoolOldestAgeMs: Number(a.outbox_oldest_age_ms),
     enrolledAt: a.enrolled_at.toISOString(),
+    revokedAt: a.revoked_at?.toISOString() ?? null,
   };
 }

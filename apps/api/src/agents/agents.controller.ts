@@ -46,6 +46,14 @@ export class AgentsController {
     return this.agents.undrain(id);
   }
 
+  @Post(':id/revoke')
+  @HttpCode(200)
+  @RequireScope('agents:admin')
+  @Audited({ action: 'agents.revoke', target: 'id' })
+  revoke(@Param('id') id: string): Promise<{ id: string; revokedAt: string; attemptsEnded: number }> {
+    return this.agents.revoke(id);
+  }
+
   @Delete(':id')
   @RequireScope('agents:admin')
   @Audited({ action: 'agents.remove', target: 'id' })

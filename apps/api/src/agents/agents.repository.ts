@@ -19,6 +19,10 @@ export interface AgentRow {
   outbox_oldest_age_ms: string;
   last_heartbeat_at: Date | null;
   enrolled_at: Date;
+  /** `jr agents revoke`: every credential of the agent is refused from then on, until it is removed. */
+  revoked_at: Date | null;
+  /** The operator enroll token it enrolled with; null: the bootstrap JR_ENROLL_TOKEN. */
+  enroll_token_id: string | null;
 }
 
 export interface Enrollment {
@@ -29,8 +33,8 @@ export interface Enrollment {
   version: string;
 }
 
+/** What a heartbeat reports. Its slots are the ones it enrolled with: a heartbeat cannot raise them. */
 export interface AgentReport {
-  slots: number;
   running: number;
   breakerState: string;
   outboxDepth: number;
@@ -68,34 +72,6 @@ export interface LiveAttemptRef {
 export class AgentsRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  /**
-   * Re-uses `previousId` when that agent exists under the same name; else inserts `newId`. Returns the id used.
-   * An operator's drain outlives re-enrolment: only an undrain lifts it, never the agent itself.
-   */
-  async enroll(
-    e: Enrollment,
-    previousId: string | undefined,
-    newId: string,
-    credentialHash: string,
-    now: Date,
-  ): Promise<string> {
-    if (previousId) {
-      const res = await this.pool.query<{ id: string }>(
-        `UPDATE agents SET pool = $3, labels = $4, slots = $5, version = $6, credential_hash = $7,
-           state = CASE WHEN drain_requested THEN 'draining' ELSE 'active' END, last_heartbeat_at = $8
-         WHERE id = $1 AND name = $2 RETURNING id`,
-        [previousId, e.name, e.pool, JSON.stringify(e.labels), e.slots, e.version, credentialHash, now],
-      );
-      if (res.rows[0]) return res.rows[0].id;
-    }
-    await this.pool.query(
-      `INSERT INTO agents (id, name, pool, labels, slots, version, credential_hash, state, last_heartbeat_at, enrolled_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $8)`,
-      [newId, e.name, e.pool, JSON.stringify(e.labels), e.slots, e.version, credentialHash, now],
-    );
-    return newId;
-  }
-
   async find(id: string): Promise<AgentRow | undefined> {
     const res = await this.pool.query<AgentRow>('SELECT * FROM agents WHERE id = $1', [id]);
     return res.rows[0];
@@ -125,16 +101,17 @@ export class AgentsRepository {
       }
     >(
       `WITH prev AS (
-         SELECT id, reporting_enable_requested AS reporting FROM agents WHERE id = $1 AND credential_hash = $2 FOR UPDATE
+         SELECT id, reporting_enable_requested AS reporting FROM agents
+         WHERE id = $1 AND credential_hash = $2 AND revoked_at IS NULL FOR UPDATE
        ), hb AS (
-         UPDATE agents a SET last_heartbeat_at = $3, slots = CASE WHEN $4 > 0 THEN $4 ELSE a.slots END, running = $5, breaker_state = $6,
-           outbox_depth = $7, outbox_oldest_age_ms = $8, state = CASE WHEN a.drain_requested THEN 'draining' ELSE 'active' END,
+         UPDATE agents a SET last_heartbeat_at = $3, running = $4, breaker_state = $5,
+           outbox_depth = $6, outbox_oldest_age_ms = $7, state = CASE WHEN a.drain_requested THEN 'draining' ELSE 'active' END,
            reporting_enable_requested = false
          FROM prev WHERE a.id = prev.id
          RETURNING a.*, prev.reporting
        ), ext AS (
-         UPDATE attempts t SET lease_expires_at = GREATEST(t.lease_expires_at, $9)
-         FROM unnest($10::text[], $11::int[], $12::text[]) AS r(job_id, n, token)
+         UPDATE attempts t SET lease_expires_at = GREATEST(t.lease_expires_at, $8)
+         FROM unnest($9::text[], $10::int[], $11::text[]) AS r(job_id, n, token)
          WHERE t.job_id = r.job_id AND t.n = r.n AND t.lease_token = r.token AND t.agent_id = $1 AND t.state IN ('leased','running')
            AND EXISTS (SELECT 1 FROM prev)
          RETURNING t.job_id, t.n
@@ -149,7 +126,6 @@ export class AgentsRepository {
         id,
         credentialHash,
         now,
-        r.slots,
         r.running,
         r.breakerState,
         r.outboxDepth,
@@ -216,6 +192,28 @@ export class AgentsRepository {
     });
   }
 
+  /**
+   * Revokes the agent (idempotent: the first revocation time stays) and ends the leases of its live
+   * attempts now: the caller ends them `lost` at once. Undefined: unknown agent.
+   */
+  async revoke(id: string, now: Date): Promise<{ agent: AgentRow; endedAttempts: AttemptRef[] } | undefined> {
+    return withTransaction(this.pool, async (tx) => {
+      const agent = (
+        await tx.query<AgentRow>('UPDATE agents SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING *', [
+          id,
+          now,
+        ])
+      ).rows[0];
+      if (!agent) return undefined;
+      const ended = await tx.query<{ job_id: string; n: number }>(
+        `UPDATE attempts SET lease_expires_at = LEAST(lease_expires_at, $2::timestamptz - interval '1 millisecond')
+         WHERE agent_id = $1 AND state IN ('leased','running') RETURNING job_id, n`,
+        [id, now],
+      );
+      return { agent, endedAttempts: ended.rows.map((r) => ({ jobId: r.job_id, attempt: r.n })) };
+    });
+  }
+
   /** For one agent, or every agent when `id` is undefined; returns how many were flagged. */
   async requestReportingEnable(id: string | undefined): Promise<number> {
     const res =
@@ -242,20 +240,23 @@ export class AgentsRepository {
     return res.rows;
   }
 
-  /** Every agent of these pools (lost ones too) as job placement weighs them (jobs/placement.service.ts). */
+  /** Every agent of these pools (lost ones too, revoked ones not) as job placement weighs them (jobs/placement.service.ts). */
   async placementOf(
     pools: string[],
   ): Promise<Array<Pick<AgentRow, 'pool' | 'labels' | 'state' | 'drain_requested' | 'last_heartbeat_at'>>> {
     const res = await this.pool.query<
       Pick<AgentRow, 'pool' | 'labels' | 'state' | 'drain_requested' | 'last_heartbeat_at'>
-    >('SELECT pool, labels, state, drain_requested, last_heartbeat_at FROM agents WHERE pool = ANY($1::text[])', [
-      pools,
-    ]);
+    >(
+      'SELECT pool, labels, state, drain_requested, last_heartbeat_at FROM agents WHERE pool = ANY($1::text[]) AND revoked_at IS NULL',
+      [pools],
+    );
     return res.rows;
   }
 
   async knownPools(): Promise<string[]> {
-    const res = await this.pool.query<{ pool: string }>(`SELECT DISTINCT pool FROM agents WHERE state <> 'lost'`);
+    const res = await this.pool.query<{ pool: string }>(
+      `SELECT DISTINCT pool FROM agents WHERE state <> 'lost' AND revoked_at IS NULL`,
+    );
     return res.rows.map((r) => r.pool);
   }
 

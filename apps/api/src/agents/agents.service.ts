@@ -3,7 +3,6 @@ import {
   AGENT_ID_RE,
   DomainError,
   formatDurationMs,
-  newAgentId,
   type AgentList,
   type AgentViewState,
   type pb,
@@ -11,20 +10,13 @@ import {
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { AgentLiveness } from '../common/agent-liveness';
 import { DomainEvents } from '../common/events';
-import {
-  bearerToken,
-  hashSecret,
-  newAgentSecret,
-  parseAgentCredential,
-  secretMatches,
-  tokensEqual,
-  type AgentCredential,
-} from '../auth/tokens';
+import { bearerToken, hashSecret, parseAgentCredential, secretMatches, type AgentCredential } from '../auth/tokens';
 import { LEASE_HEARTBEATS, leaseExpiresAt } from '../dispatch/lease-expiry';
-import { validateEnroll, validateHeartbeat } from '../grpc/request-validation';
+import { validateHeartbeat } from '../grpc/request-validation';
 import { isDependencyDown } from '../database/db-errors';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { toAgentView } from './agent-view';
+import { EnrollmentService } from './enrollment.service';
 import { AgentsRepository, type AgentRow } from './agents.repository';
 
 /** `DELETE /v1/agents/:id` */
@@ -43,9 +35,11 @@ const MAX_REMEMBERED = 10_000;
 export class AgentsService implements OnApplicationBootstrap {
   /** The last row Postgres gave for each agent that authenticated: Report/Complete keep working while it is down. */
   private readonly remembered = new Map<string, AgentRow>();
+  private readonly revoked = new Set<string>();
 
   constructor(
     private readonly agents: AgentsRepository,
+    private readonly enrollment: EnrollmentService,
     private readonly events: DomainEvents,
     private readonly liveness: AgentLiveness,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -58,21 +52,8 @@ export class AgentsService implements OnApplicationBootstrap {
     for (const row of await this.agents.listActive(MAX_REMEMBERED)) this.remembered.set(row.id, row);
   }
 
-  async enroll(authorization: string | undefined, req: pb.EnrollRequest__Output): Promise<pb.EnrollResponse> {
-    const token = bearerToken(authorization);
-    if (token === undefined || !tokensEqual(token, this.config.enrollToken))
-      throw new DomainError('UNAUTHENTICATED', 'Enroll needs authorization: Bearer <JR_ENROLL_TOKEN>');
-    const e = validateEnroll(req);
-    const secret = newAgentSecret();
-    const enrollment = { name: e.name, pool: e.pool, labels: e.labels, slots: e.slots, version: e.version };
-    const id = await this.agents.enroll(
-      enrollment,
-      e.previousAgentId || undefined,
-      newAgentId(),
-      hashSecret(secret),
-      new Date(this.clock.now()),
-    );
-    return { agentId: id, credential: `${id}.${secret}`, heartbeatIntervalMs: this.config.heartbeatIntervalMs };
+  enroll(authorization: string | undefined, req: pb.EnrollRequest__Output): Promise<pb.EnrollResponse> {
+    return this.enrollment.enroll(authorization, req);
   }
 
   /** Every call but Enroll (Heartbeat checks in its own statement): `authorization: Bearer <agentId>.<secret>`. Draining and lost agents still authenticate. */
@@ -80,7 +61,25 @@ export class AgentsService implements OnApplicationBootstrap {
     const cred = credentialOf(authorization);
     const agent = await this.find(cred.agentId);
     if (!agent || !secretMatches(cred.secret, agent.credential_hash)) throw unknownAgent();
+    if (agent.revoked_at) throw this.refuseRevoked(agent.id);
     return agent;
+  }
+
+  /** Throws for an agent revoked on this replica (its Lease calls in flight end refused, not empty). */
+  assertNotRevokedHere(agentId: string): void {
+    if (this.revoked.has(agentId)) throw revokedError(agentId);
+  }
+
+  /**
+   * Marks the agent revoked on this replica. Learning it here first (it was revoked through another
+   * replica) also answers the agent's Lease calls this replica holds.
+   */
+  private refuseRevoked(agentId: string, announce = true): DomainError {
+    const known = this.revoked.has(agentId);
+    this.revoked.add(agentId);
+    if (this.revoked.size > MAX_REMEMBERED) this.revoked.delete(this.revoked.values().next().value as string);
+    if (!known && announce) this.events.agentRevoked(agentId, []);
+    return revokedError(agentId);
   }
 
   /** Postgres first; while it is unreachable, the row it last gave (the credential hash included). */
@@ -113,7 +112,6 @@ export class AgentsService implements OnApplicationBootstrap {
     const now = this.clock.now();
     const s = hb.state;
     const report = {
-      slots: s?.slots ?? 0,
       running: s?.running ?? hb.running.length,
       breakerState: s?.breakerState || 'closed',
       outboxDepth: s?.outboxDepth ?? 0,
@@ -127,7 +125,7 @@ export class AgentsService implements OnApplicationBootstrap {
       new Date(now),
       leaseExpiresAt(now, this.config.heartbeatIntervalMs),
     );
-    if (!result) throw unknownAgent();
+    if (!result) throw await this.heartbeatRefusal(cred);
     this.liveness.heartbeat(cred.agentId, Date.now());
     this.remember(cred.agentId, result.agent);
     if (req.sentAtMs > 0)
@@ -141,6 +139,32 @@ export class AgentsService implements OnApplicationBootstrap {
     if (result.agent.drain_requested) directives.push({ drain: {} });
     if (result.reportingRequested) directives.push({ enableReporting: {} });
     return { directives, heartbeatIntervalMs: this.config.heartbeatIntervalMs, serverTimeMs: now };
+  }
+
+  /** Why a heartbeat matched no agent: revoked (its own credential, so it learns why), or unknown. */
+  private async heartbeatRefusal(cred: AgentCredential): Promise<DomainError> {
+    const agent = await this.find(cred.agentId);
+    if (agent?.revoked_at && secretMatches(cred.secret, agent.credential_hash)) return this.refuseRevoked(agent.id);
+    return unknownAgent();
+  }
+
+  /**
+   * Ends every credential of the agent at its next call (heartbeat, Lease, Report, Complete; its Lease
+   * calls in flight here end at once), ends its live attempts `lost` now so their jobs run elsewhere,
+   * and keeps it from enrolling again (by id or name) until an operator removes it. Idempotent.
+   */
+  async revoke(id: string): Promise<{ id: string; revokedAt: string; attemptsEnded: number }> {
+    const result = isAgentId(id) ? await this.agents.revoke(id, new Date(this.clock.now())) : undefined;
+    if (!result) throw noSuchAgent(id);
+    this.remember(id, result.agent);
+    this.refuseRevoked(id, false);
+    this.liveness.forget(id);
+    this.events.agentRevoked(id, result.endedAttempts);
+    return {
+      id,
+      revokedAt: (result.agent.revoked_at ?? new Date(this.clock.now())).toISOString(),
+      attemptsEnded: result.endedAttempts.length,
+    };
   }
 
   async list(): Promise<AgentList> {
@@ -177,12 +201,14 @@ export class AgentsService implements OnApplicationBootstrap {
     if (result.kind === 'unknown') throw noSuchAgent(id);
     if (result.kind === 'refused') throw new DomainError('CONFLICT', result.reason);
     this.remember(id, undefined);
+    this.revoked.delete(id);
     this.liveness.forget(id);
     this.events.agentDrained(id); // answers its parked Lease calls
     return { id, removed: true, attemptsEnded: result.endedAttempts.length };
   }
 
   private removalRefusal(agent: AgentRow, liveAttempts: number, now: number): string | undefined {
+    if (agent.revoked_at) return undefined; // it can make no call any more, and revoking ended its attempts
     const { state, heartbeatAgeMs } = toAgentView(agent, now, this.config.heartbeatIntervalMs);
     const heard =
       heartbeatAgeMs === null ? 'never heard from' : `last heartbeat ${formatDurationMs(heartbeatAgeMs)} ago`;
@@ -222,6 +248,14 @@ function isAgentId(id: string): boolean {
 
 function noSuchAgent(id: string): DomainError {
   return new DomainError('NOT_FOUND', `no agent ${isAgentId(id) ? id : JSON.stringify(id.slice(0, 64))}`);
+}
+
+function revokedError(agentId: string): DomainError {
+  return new DomainError(
+    'FORBIDDEN',
+    `agent ${agentId} was revoked by an operator; to enroll this machine again, an operator first removes it (jr agents rm ${agentId})`,
+    { refusal: 'revoked' },
+  );
 }
 
 function unknownAgent(): DomainError {

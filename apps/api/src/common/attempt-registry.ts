@@ -39,6 +39,7 @@ const keyOf = (jobId: string, attempt: number): string => `${jobId}/${attempt}`;
 export class AttemptRegistry {
   private readonly snapshots = new Map<string, AttemptSnapshot>();
   private readonly pending = new Map<string, PendingOverlay>();
+  private readonly endedListeners = new Set<(agentId: string) => void>();
 
   remember(s: AttemptSnapshot): void {
     const key = keyOf(s.jobId, s.attempt);
@@ -71,6 +72,8 @@ export class AttemptRegistry {
     if (change.end !== undefined && o.end === undefined) {
       o.end = change.end;
       o.jobState = change.jobState;
+      const agentId = this.snapshots.get(key)?.agentId;
+      if (agentId !== undefined) for (const listener of this.endedListeners) listener(agentId);
     }
     o.maxSeq = Math.max(o.maxSeq, change.maxSeq ?? 0);
     this.pending.set(key, o);
@@ -91,5 +94,16 @@ export class AttemptRegistry {
 
   hasPending(jobId: string, attempt: number): boolean {
     return this.pending.has(keyOf(jobId, attempt));
+  }
+
+  /** A completion of this attempt is journaled here: it no longer holds a slot of its agent, whatever Postgres says yet. */
+  endJournaled(jobId: string, attempt: number): boolean {
+    return this.pending.get(keyOf(jobId, attempt))?.end !== undefined;
+  }
+
+  /** Called with the agent's id when a completion of one of its attempts is journaled here; returns the unsubscribe. */
+  onEndJournaled(listener: (agentId: string) => void): () => void {
+    this.endedListeners.add(listener);
+    return () => this.endedListeners.delete(listener);
   }
 }

@@ -37,4 +37,14 @@ export class DomainEvents {
     this.emitter.on('agent-drained', listener);
     return () => this.emitter.off('agent-drained', listener);
   }
+
+  /** `attempts`: its live attempts, whose leases the revocation ended (the reaper ends them lost at once). */
+  agentRevoked(agentId: string, attempts: Array<{ jobId: string; attempt: number }>): void {
+    this.emitter.emit('agent-revoked', agentId, attempts);
+  }
+
+  onAgentRevoked(listener: (agentId: string, attempts: Array<{ jobId: string; attempt: number }>) => void): () => void {
+    this.emitter.on('agent-revoked', listener);
+    return () => this.emitter.off('agent-revoked', listener);
+  }
 }

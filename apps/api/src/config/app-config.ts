@@ -16,6 +16,8 @@ export interface AppConfig {
   queuePrefix: string;
   maxLostAttempts: number;
   leaseWaitMaxMs: number;
+  /** Distinct pools agents may serve at once (each pool is one BullMQ worker and its Redis connections). */
+  maxPools: number;
   journalMaxBytes: number;
   /** Stored output per job, over all its attempts; past it output is dropped behind one marker line. */
   maxLogBytes: number;

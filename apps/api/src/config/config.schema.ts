@@ -118,6 +118,11 @@ const envSchema = z.object({
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 100, 'must be an integer 1-100')
     .transform(Number),
   JR_LEASE_WAIT_MAX: duration('30s', 1, 600_000),
+  JR_MAX_POOLS: z
+    .string()
+    .default('100')
+    .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 10_000, 'must be an integer 1-10000')
+    .transform(Number),
   JR_JOURNAL_MAX_BYTES: bytes('1GiB', 8 * 1024 * 1024, '8MiB'),
   JR_MAX_LOG_BYTES: bytes('64MiB', 64 * 1024, '64KiB'),
   JR_METRICS_REFRESH_INTERVAL: duration('5s', 100, 600_000),
@@ -171,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       queuePrefix: e.JR_QUEUE_PREFIX,
       maxLostAttempts: e.JR_MAX_LOST_ATTEMPTS,
       leaseWaitMaxMs: e.JR_LEASE_WAIT_MAX,
+      maxPools: e.JR_MAX_POOLS,
       journalMaxBytes: e.JR_JOURNAL_MAX_BYTES,
       maxLogBytes: e.JR_MAX_LOG_BYTES,
       metricsRefreshMs: e.JR_METRICS_REFRESH_INTERVAL,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { toProtoSpec, type pb } from '@jr/contracts';
+import { DomainError, toProtoSpec, type pb } from '@jr/contracts';
 import { ATTR, extractFromCarrier, injectToCarrier, SpanKind, SPANS, withSpan, type TraceCarrier } from '@jr/telemetry';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { AgentLiveness } from '../common/agent-liveness';
@@ -12,6 +12,7 @@ import { JobLedgerRepository, type Grant } from '../jobs/job-ledger.repository';
 import { JobsRepository } from '../jobs/jobs.repository';
 import type { DispatchJob, DispatchJobData } from '../queue/queue-factory';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
+import { FullAgents } from './full-agents';
 import { LeaseMatcher, type Waiter } from './lease-matcher';
 import { leaseExpiresAt } from './lease-expiry';
 import { PoolQueueRepository } from './pool-queue.repository';
@@ -44,6 +45,10 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   private readonly stopping = new AbortController();
   private readonly parked = new Map<string, Set<AbortController>>();
   private readonly unsubscribe: Array<() => void> = [];
+  /** Lease calls in flight per agent, on this replica. */
+  private readonly leaseCalls = new Map<string, number>();
+  /** Lease calls of agents whose slots were all taken at their grant: they wait for a slot to free. */
+  private readonly full = new FullAgents<TracedGrant>((pool, w) => this.matcher.putBack(pool, w));
 
   constructor(
     private readonly queues: PoolQueueRepository,
@@ -65,9 +70,11 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
       this.events.onJob('*', (c) =>
         c.kind === 'state' && c.state !== 'queued' ? this.unpark(c.jobId, c.dequeue) : undefined,
       ),
-      this.events.onAgentDrained((id) => this.matcher.dropAgent(id)),
+      this.events.onAgentDrained((id) => this.dropAgent(id)),
+      this.events.onAgentRevoked((id) => this.dropAgent(id)),
+      this.registry.onEndJournaled((id) => this.full.wake(id)),
     );
-    for (const pool of await this.agents.knownPools()) this.ensureWorker(pool);
+    for (const pool of (await this.agents.knownPools()).slice(0, this.config.maxPools)) await this.ensureWorker(pool);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -80,12 +87,57 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   stopLeasing(): void {
     this.stopping.abort();
     this.matcher.releaseAll();
+    this.full.releaseAll();
   }
 
-  /** Long poll for one assignment; null on timeout, when draining/lost, or when the call goes away. */
+  /** Drained, revoked or removed: its Lease calls answer now (queued or held for a slot). */
+  private dropAgent(agentId: string): void {
+    this.matcher.dropAgent(agentId);
+    this.full.release(agentId);
+  }
+
+  /**
+   * Long poll for one assignment; null on timeout, when draining/lost, or when the call goes away. An
+   * agent may hold at most its slots in Lease calls at once (here; the grant counts its live attempts
+   * against its slots too): the calls beyond are refused RESOURCE_EXHAUSTED, the honest agent never
+   * makes them (it leases one call per free slot).
+   */
   async lease(agent: AgentRow, waitMs: number, deadlineMs: number, callGone: AbortSignal): Promise<LeaseAnswer | null> {
     if (agent.state !== 'active' || agent.drain_requested || this.stopping.signal.aborted) return null;
-    this.ensureWorker(agent.pool);
+    const inFlight = this.leaseCalls.get(agent.id) ?? 0;
+    if (inFlight >= agent.slots)
+      throw new DomainError(
+        'RATE_LIMITED',
+        `agent ${agent.id} already has ${inFlight} Lease call(s) in flight, one per slot of its ${agent.slots}`,
+        { refusal: 'lease_in_flight' },
+      );
+    this.leaseCalls.set(agent.id, inFlight + 1);
+    try {
+      await this.ensureWorker(agent.pool);
+      return await this.waitForGrant(agent, waitMs, deadlineMs, callGone);
+    } finally {
+      const left = (this.leaseCalls.get(agent.id) ?? 1) - 1;
+      if (left > 0) this.leaseCalls.set(agent.id, left);
+      else this.leaseCalls.delete(agent.id);
+    }
+  }
+
+  /** Lease calls of this agent this replica is holding now. */
+  leaseCallsInFlight(agentId: string): number {
+    return this.leaseCalls.get(agentId) ?? 0;
+  }
+
+  /** Of those, the ones waiting for a slot of the agent to free (a job was there, its slots were not). */
+  leaseCallsWaitingForSlot(agentId: string): number {
+    return this.full.count(agentId);
+  }
+
+  private async waitForGrant(
+    agent: AgentRow,
+    waitMs: number,
+    deadlineMs: number,
+    callGone: AbortSignal,
+  ): Promise<LeaseAnswer | null> {
     const budget = Math.max(0, Math.min(waitMs, this.config.leaseWaitMaxMs, deadlineMs - Date.now() - 1_000));
     const waiter = this.matcher.addWaiter(agent.pool, agent.id, agent.labels);
     const withdraw = (): void => void this.matcher.withdraw(agent.pool, waiter);
@@ -110,8 +162,27 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     return Date.now() - lastHeard > 2 * this.config.heartbeatIntervalMs;
   }
 
-  private ensureWorker(pool: string): void {
+  /**
+   * One BullMQ worker (and its Redis connections) per pool agents serve, at most JR_MAX_POOLS of them:
+   * at the cap, workers of pools no agent serves any more (all lost, revoked or removed) are closed first;
+   * if every one is still served, the Lease call is refused (enrolment caps pools too, so only agents that
+   * came back from lost meet this).
+   */
+  private async ensureWorker(pool: string): Promise<void> {
     if (this.stopping.signal.aborted || this.queues.hasWorker(pool)) return;
+    if (this.queues.workerPools().length >= this.config.maxPools) {
+      const served = new Set(await this.agents.knownPools());
+      const idle = this.queues.workerPools().filter((p) => !served.has(p) && this.matcher.waitingCount(p) === 0);
+      await Promise.all(idle.map((p) => this.queues.stopWorker(p, 5_000)));
+      if (idle.length > 0) this.log.info({ pools: idle }, 'dispatch workers of pools no agent serves stopped');
+      if (this.queues.hasWorker(pool)) return;
+      if (this.queues.workerPools().length >= this.config.maxPools)
+        throw new DomainError(
+          'QUOTA_EXCEEDED',
+          `pool ${pool}: ${this.config.maxPools} pools are served already, the most JR_MAX_POOLS allows`,
+          { refusal: 'pool_cap' },
+        );
+    }
     this.queues.startWorker(
       pool,
       (job, token) => this.process(job, token),
@@ -169,12 +240,17 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
       this.matcher.putBack(pool, waiter);
       return false;
     }
-    let grant: TracedGrant | null;
+    let grant: TracedGrant | null | 'agent_unavailable';
     try {
       grant = await this.grantTraced(data, waiter.agentId);
     } catch (err) {
       this.matcher.putBack(pool, waiter);
       throw err;
+    }
+    if (grant === 'agent_unavailable') {
+      // revoked, removed, or every slot taken: the job goes to the next waiter, this call waits for a slot
+      this.full.hold(pool, waiter);
+      return false;
     }
     if (!grant) {
       this.matcher.putBack(pool, waiter);
@@ -196,7 +272,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   /** The lease span (under the enqueue span whose context the BullMQ job carries) around the grant in Postgres. */
-  private grantTraced(data: DispatchJobData, agentId: string): Promise<TracedGrant | null> {
+  private grantTraced(data: DispatchJobData, agentId: string): Promise<TracedGrant | null | 'agent_unavailable'> {
     const attrs = { [ATTR.jobId]: data.jobId, [ATTR.pool]: data.pool, [ATTR.agentId]: agentId };
     return withSpan(
       SPANS.lease,
@@ -207,10 +283,10 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
           data.jobId,
           agentId,
           newLeaseToken(),
-          new Date(now),
-          leaseExpiresAt(now, this.config.heartbeatIntervalMs),
+          { now: new Date(now), expiresAt: leaseExpiresAt(now, this.config.heartbeatIntervalMs) },
+          (jobId, attempt) => this.registry.endJournaled(jobId, attempt),
         );
-        if (!grant) return null;
+        if (!grant || grant === 'agent_unavailable') return grant;
         span.setAttribute(ATTR.attempt, grant.attempt);
         const secrets = await this.openSecrets(grant, data.pool);
         if (!secrets) return null;

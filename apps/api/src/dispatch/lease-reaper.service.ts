@@ -1,6 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { AttemptRegistry } from '../common/attempt-registry';
+import { DomainEvents } from '../common/events';
 import { LOGGER, type Logger } from '../common/logger';
 import { AgentsRepository } from '../agents/agents.repository';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
@@ -35,12 +36,14 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
   /** Amnesty covers leases granted before this instant: the process start, then the start of a failed pass. */
   private amnestyBeforeMs: number;
   private graceUntilMs = 0;
+  private offRevoked: (() => void) | undefined;
 
   constructor(
     private readonly ledger: JobLedgerRepository,
     private readonly agents: AgentsRepository,
     private readonly enqueue: EnqueueService,
     private readonly registry: AttemptRegistry,
+    private readonly events: DomainEvents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
@@ -50,10 +53,12 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
   }
 
   onApplicationBootstrap(): void {
+    this.offRevoked = this.events.onAgentRevoked((id, attempts) => void this.failOver(id, attempts));
     this.schedule();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.offRevoked?.();
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
@@ -64,16 +69,8 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
     const now = this.clock.now();
     if (this.amnestyDue) await this.grantAmnesty(now);
     let ended = 0;
-    for (const { jobId, attempt } of await this.ledger.expiredLeases(new Date(now), BATCH)) {
-      if (this.registry.hasPending(jobId, attempt)) continue; // its result is in hand: the results relay ends it
-      const t = await this.ledger.expire(jobId, attempt, new Date(now), this.config.maxLostAttempts);
-      if (!t) continue;
-      ended++;
-      this.metrics.leasesExpired.inc({ pool: t.pool });
-      this.registry.setState(jobId, attempt, 'lost', t.state);
-      this.log.warn({ jobId, attempt, jobState: t.state }, 'lease expired: attempt lost');
-      await this.enqueue.afterTransition(t);
-    }
+    for (const { jobId, attempt } of await this.ledger.expiredLeases(new Date(now), BATCH))
+      if (await this.expire(jobId, attempt, now, 'lease expired: attempt lost')) ended++;
     if (now >= this.graceUntilMs) {
       const lost = await this.agents.markLost(agentSilenceCutoff(now, this.config.heartbeatIntervalMs));
       for (const a of lost) this.metrics.agentsLost.inc({ pool: a.pool });
@@ -85,6 +82,30 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
       .sweep(new Date(now))
       .catch((err: unknown) => this.log.warn({ err: String(err) }, 'enqueue sweep failed'));
     return ended;
+  }
+
+  /** Ends one expired attempt `lost` and sends its job through the retry decision; false when it was not due. */
+  private async expire(jobId: string, attempt: number, now: number, why: string): Promise<boolean> {
+    if (this.registry.hasPending(jobId, attempt)) return false; // its result is in hand: the results relay ends it
+    const t = await this.ledger.expire(jobId, attempt, new Date(now), this.config.maxLostAttempts);
+    if (!t) return false;
+    this.metrics.leasesExpired.inc({ pool: t.pool });
+    this.registry.setState(jobId, attempt, 'lost', t.state);
+    this.log.warn({ jobId, attempt, jobState: t.state }, why);
+    await this.enqueue.afterTransition(t);
+    return true;
+  }
+
+  /** A revoked agent's attempts (their leases already ended) end lost now, not at the next pass. */
+  private async failOver(agentId: string, attempts: Array<{ jobId: string; attempt: number }>): Promise<void> {
+    const now = this.clock.now();
+    for (const { jobId, attempt } of attempts)
+      await this.expire(jobId, attempt, now, 'agent revoked: attempt lost').catch((err: unknown) =>
+        this.log.warn(
+          { agentId, jobId, err: String(err) },
+          "ending a revoked agent's attempt failed; the reaper retries",
+        ),
+      );
   }
 
   private async grantAmnesty(now: number): Promise<void> {

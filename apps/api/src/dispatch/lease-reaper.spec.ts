@@ -10,6 +10,7 @@ jest.mock('@nestjs/common', () => ({
 }));
 import type { AppConfig } from '../config/app-config';
 import type { AgentsRepository } from '../agents/agents.repository';
+import { DomainEvents } from '../common/events';
 import { AttemptRegistry } from '../common/attempt-registry';
 import type { JobLedgerRepository } from '../jobs/job-ledger.repository';
 import type { JobTransition } from '../jobs/job-rows';
@@ -50,6 +51,7 @@ function setup() {
     agents as unknown as AgentsRepository,
     enqueue as unknown as EnqueueService,
     registry,
+    new DomainEvents(),
     config,
     { now: () => now },
     newApiMetrics(),

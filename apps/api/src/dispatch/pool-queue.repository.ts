@@ -64,6 +64,14 @@ export class PoolQueueRepository {
     return this.factory.hasWorker(pool);
   }
 
+  workerPools(): string[] {
+    return this.factory.workerPools();
+  }
+
+  async stopWorker(pool: string, timeoutMs: number): Promise<void> {
+    await this.factory.stopWorker(pool, timeoutMs);
+  }
+
   startWorker(
     pool: string,
     processor: DispatchProcessor,

@@ -1,5 +1,5 @@
 import { Metadata, status, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
-import type { AgentServiceHandlers } from '@jr/contracts';
+import { isDomainError, type AgentServiceHandlers } from '@jr/contracts';
 import {
   ATTR,
   contextFromMetadata,
@@ -46,6 +46,8 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
             callback(null, res);
           },
           (err: unknown) => {
+            const refusal = isDomainError(err) ? err.details?.refusal : undefined;
+            if (typeof refusal === 'string') d.metrics.agentRefusals.inc({ reason: refusal });
             const e = toGrpcError(err);
             noteRefusal(d.limits, call, e.code);
             if (e.details === 'internal error') d.log.error({ rpc: name, err }, 'rpc failed');
@@ -79,6 +81,7 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
       call.once('cancelled', () => gone.abort());
       if (call.cancelled) gone.abort();
       const answer = await d.dispatch.lease(a, waitMs, deadlineMs(call), gone.signal);
+      if (!answer) d.agents.assertNotRevokedHere(a.id); // revoked while it waited: refused, not an empty answer
       // Lease answers at most one assignment: the lease span's context goes out as response metadata
       if (answer) call.sendMetadata(metadataFromContext(new Metadata(), extractFromCarrier(answer.trace)));
       return { assignments: answer ? [answer.assignment] : [] };

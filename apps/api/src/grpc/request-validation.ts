@@ -6,7 +6,8 @@ const LABEL_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/;
 const LABEL_VALUE_RE = /^[A-Za-z0-9_./:-]{0,63}$/;
 const AGENT_ID_OR_EMPTY = /^(a_[0-9a-z]{20})?$/;
 
-const labels = z
+/** Agent labels (Enroll, and the labels an operator enroll token fixes). */
+export const labelsSchema = z
   .record(
     z.string().regex(LABEL_KEY_RE, 'label keys: letters, digits, _ . / -, at most 63'),
     z.string().regex(LABEL_VALUE_RE, 'label values: letters, digits, _ . / : -, at most 63'),
@@ -16,10 +17,14 @@ const labels = z
 const enroll = z.object({
   name: z.string().regex(NAME_RE, 'name: 1-200 letters, digits, spaces, _ . -'),
   pool: z.string().regex(POOL_RE, 'pool: lowercase letters, digits, _ . -, at most 63'),
-  labels,
+  labels: labelsSchema,
   slots: z.number().int().min(1, 'slots must be 1..256').max(256, 'slots must be 1..256'),
   version: z.string().max(200, 'version: at most 200 characters'),
   previousAgentId: z.string().regex(AGENT_ID_OR_EMPTY, 'previous_agent_id: an agent id or empty'),
+  previousCredential: z.string().max(4096, 'previous_credential: at most 4096 characters'),
+  credentialSecret: z
+    .string()
+    .regex(/^([A-Za-z0-9_-]{43,128})?$/, 'credential_secret: 43-128 base64url characters or empty'),
 });
 
 const attemptRef = {

@@ -35,9 +35,32 @@ export interface Grant {
 export class JobLedgerRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  /** Leases a queued job to an agent; null when the job is no longer queued (cancelled, handled). */
-  async grant(jobId: string, agentId: string, leaseToken: string, now: Date, expiresAt: Date): Promise<Grant | null> {
+  /**
+   * Leases a queued job to an agent; null when the job is no longer queued (cancelled, handled);
+   * 'agent_unavailable' when the agent is revoked or gone, or already holds as many live attempts as
+   * its slots (counted under its row lock, so parallel Lease calls on any replica cannot exceed them;
+   * `ended`: attempts whose completion is in hand but not in Postgres yet, which hold no slot).
+   */
+  async grant(
+    jobId: string,
+    agentId: string,
+    leaseToken: string,
+    times: { now: Date; expiresAt: Date },
+    ended: (jobId: string, attempt: number) => boolean,
+  ): Promise<Grant | null | 'agent_unavailable'> {
+    const { now, expiresAt } = times;
     return withTransaction(this.pool, async (tx) => {
+      // the lock first, the count in a statement of its own: its snapshot then sees the grant that held the lock
+      const agent = await tx.query<{ slots: number }>(
+        'SELECT slots FROM agents WHERE id = $1 AND revoked_at IS NULL FOR UPDATE',
+        [agentId],
+      );
+      const slots = agent.rows[0]?.slots ?? 0;
+      const live = await tx.query<{ job_id: string; n: number }>(
+        `SELECT job_id, n FROM attempts WHERE agent_id = $1 AND state IN ('leased','running')`,
+        [agentId],
+      );
+      if (live.rows.filter((r) => !ended(r.job_id, r.n)).length >= slots) return 'agent_unavailable';
       const job = await tx.query<{
         spec: NormalizedJob;
         secrets: Record<string, unknown> | null;

@@ -120,16 +120,21 @@ export class QueueFactory {
     return performance.now() - started;
   }
 
+  workerPools(): string[] {
+    return [...this.workers.keys()];
+  }
+
+  /** Closes one pool's worker and its connection (its queue, on the shared producer connection, stays). */
+  async stopWorker(pool: string, timeoutMs: number): Promise<void> {
+    const entry = this.workers.get(pool);
+    if (!entry) return;
+    this.workers.delete(pool);
+    await closeWorker(entry, timeoutMs);
+  }
+
   /** Workers first (bounded wait for active processors), then queues and connections. */
   async closeWorkers(timeoutMs: number): Promise<void> {
-    const closing = [...this.workers.values()].map(async ({ worker, connection }) => {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-      await Promise.race([worker.close().catch(() => undefined), timeout]);
-      clearTimeout(timer);
-      await worker.close(true).catch(() => undefined);
-      connection.disconnect();
-    });
+    const closing = [...this.workers.values()].map((entry) => closeWorker(entry, timeoutMs));
     this.workers.clear();
     await Promise.all(closing);
   }
@@ -140,4 +145,16 @@ export class QueueFactory {
     this.queues.clear();
     this.producer.disconnect();
   }
+}
+
+async function closeWorker(
+  { worker, connection }: { worker: Worker<DispatchJobData, void>; connection: Redis },
+  timeoutMs: number,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+  await Promise.race([worker.close().catch(() => undefined), timeout]);
+  clearTimeout(timer);
+  await worker.close(true).catch(() => undefined);
+  connection.disconnect();
 }

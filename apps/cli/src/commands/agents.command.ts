@@ -59,6 +59,20 @@ export function registerAgents(program: Command, ctx: Context, setExit: SetExit)
     });
 
   agents
+    .command('revoke')
+    .description(
+      'end every credential of an agent at its next call: it exits 77, its running jobs go to other agents, and it cannot enroll again until removed (jr agents rm)',
+    )
+    .argument('<id>', 'agent id', parseId)
+    .action(async (id: string) => {
+      const { attemptsEnded } = await ctx.api().revokeAgent(id);
+      const ended =
+        attemptsEnded > 0 ? `; ${attemptsEnded} running attempt(s) ended lost, their jobs queued again` : '';
+      say(ctx.io, `revoked agent ${clean(id)}${ended} (to let the machine enroll again: jr agents rm ${clean(id)})`);
+      setExit(EXIT.OK);
+    });
+
+  agents
     .command('rm')
     .description(
       "remove an agent's record (its credential ends); refused while it heartbeats or runs attempts, unless --force",
@@ -89,8 +103,9 @@ export function renderAgents(items: readonly AgentAnswer[], now: number): string
   return formatTable(['ID', 'NAME', 'POOL', 'LABELS', 'STATE', 'HEARTBEAT', 'RUNNING', 'BREAKER', 'SPOOL'], rows);
 }
 
-/** `draining`, or the state with `,draining` when a drained agent is also stale or lost. */
+/** `revoked`; `draining`, or the state with `,draining` when a drained agent is also stale or lost. */
 function agentState(a: AgentAnswer): string {
+  if (a.revokedAt) return 'revoked';
   return a.draining && a.state !== 'draining' ? `${a.state},draining` : a.state;
 }
 

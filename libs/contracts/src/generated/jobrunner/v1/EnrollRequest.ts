@@ -14,6 +14,18 @@ export interface EnrollRequest {
    * Set when the agent re-enrolls: the API keeps the same agent id if the name matches.
    */
   'previousAgentId'?: (string);
+  /**
+   * Proof of possession when re-enrolling an existing agent (by previous_agent_id or by name): that
+   * agent's current credential "<agent_id>.<secret>". Without it the enroll token alone cannot take
+   * over an enrolled agent (PERMISSION_DENIED).
+   */
+  'previousCredential'?: (string);
+  /**
+   * The secret half of the credential the agent asks for ("<agent_id>.<secret>"): 43 to 128 base64url
+   * characters it drew itself, the same on every retry of one enrolment, so that a retry whose first
+   * answer was lost gets the same agent instead of being refused as a takeover. Empty: the API draws one.
+   */
+  'credentialSecret'?: (string);
 }
 
 export interface EnrollRequest__Output {
@@ -29,4 +41,16 @@ export interface EnrollRequest__Output {
    * Set when the agent re-enrolls: the API keeps the same agent id if the name matches.
    */
   'previousAgentId': (string);
+  /**
+   * Proof of possession when re-enrolling an existing agent (by previous_agent_id or by name): that
+   * agent's current credential "<agent_id>.<secret>". Without it the enroll token alone cannot take
+   * over an enrolled agent (PERMISSION_DENIED).
+   */
+  'previousCredential': (string);
+  /**
+   * The secret half of the credential the agent asks for ("<agent_id>.<secret>"): 43 to 128 base64url
+   * characters it drew itself, the same on every retry of one enrolment, so that a retry whose first
+   * answer was lost gets the same agent instead of being refused as a takeover. Empty: the API draws one.
+   */
+  'credentialSecret': (string);
 }
