@@ -21,11 +21,14 @@ export interface StackOptions {
 
 /**
  * Set explicitly for every test API (this harness and test/integration/api/harness.ts): tests refuse
- * wrong tokens on purpose, many times, all from loopback, and the default lockout (10 failures in 5 min)
- * would turn the rest of a file's requests into 429s. Lockouts have tests of their own
+ * wrong tokens on purpose and enroll many agents, all from loopback: the default lockout (10 failures in 5 min)
+ * and enroll limit (30/min) would turn the rest of a file's requests into 429s. Limits have tests of their own
  * (test/integration/api/rate-limits.test.ts), which set their own limits.
  */
-export const TEST_API_LIMITS: Readonly<Record<string, string>> = { JR_AUTH_FAILURE_LIMIT: '100000/1m' };
+export const TEST_API_LIMITS: Readonly<Record<string, string>> = {
+  JR_AUTH_FAILURE_LIMIT: '100000/1m',
+  JR_RATE_LIMIT_ENROLL: '100000/1m',
+};
 
 /**
  * A whole jobrunner on loopback for one test file: a real jr-api process on its own database and

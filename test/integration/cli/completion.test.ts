@@ -102,10 +102,18 @@ describe('jr completion bash (sourced in a real bash)', () => {
       'tokens',
       'audit',
       'config',
+      'keys',
       'completion',
     ]);
     expect(bashComplete(['jr', 'ag'])).toEqual(['agents']);
-    expect(bashComplete(['jr', 'tokens', ''])).toEqual(['create', 'list', 'revoke']);
+    expect(bashComplete(['jr', 'tokens', ''])).toEqual([
+      'create',
+      'list',
+      'revoke',
+      'create-enroll',
+      'list-enroll',
+      'revoke-enroll',
+    ]);
     expect(bashComplete(['jr', 'tokens', 'create', '--sc'])).toEqual(['--scope']);
     expect(bashComplete(['jr', 'agents', 'd'])).toEqual(['drain']);
     expect(bashComplete(['jr', 'config', 'u'])).toEqual(['use-context']);
