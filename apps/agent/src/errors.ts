@@ -28,7 +28,9 @@ export type StopReason =
   | 'no_enroll_token'
   | 'state_unreadable'
   | 'data_dir_in_use'
-  | 'metrics_unavailable';
+  | 'metrics_unavailable'
+  /** The API's certificate cannot be verified (or does not match the pin): exit 76. */
+  | 'tls_untrusted';
 
 /** Conditions that end the agent: an operator must act, retrying would only hammer the API. */
 export class AgentStopError extends Error {
@@ -40,8 +42,9 @@ export class AgentStopError extends Error {
     super(message);
   }
 
-  /** EX_NOPERM (77) for refused credentials, like the CLI; EX_CONFIG (78) for the rest. */
+  /** EX_NOPERM (77) for refused credentials, like the CLI; 76 (EX_PROTOCOL) for an API it cannot trust; EX_CONFIG (78) for the rest. */
   get exitCode(): number {
+    if (this.reason === 'tls_untrusted') return 76;
     return this.reason === 'auth_refused' || this.reason === 'permission_denied' ? 77 : 78;
   }
 }

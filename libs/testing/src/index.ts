@@ -11,3 +11,5 @@ export * from './prometheus';
 export * from './disk';
 export * from './zombie';
 export * from './gate';
+export * from './tls';
+export * from './https';

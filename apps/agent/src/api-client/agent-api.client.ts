@@ -65,10 +65,11 @@ export class AgentApiClient {
     address: string,
     options: grpc.ClientOptions = {},
     private readonly metrics?: Pick<AgentMetrics, 'rpcDuration'>,
+    /** From resolveApiTrust (TLS with the trusted CA); plain text only when given so. */
+    channelCredentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   ) {
     const Service = loadAgentProto().jobrunner.v1.AgentService;
-    // Plain text: TLS and pinning the API's certificate are not built yet.
-    this.client = new Service(address, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, ...options });
+    this.client = new Service(address, channelCredentials, { ...CHANNEL_OPTIONS, ...options });
   }
 
   useCredentials(source: CredentialSource): void {
