@@ -42,13 +42,10 @@ export async function withStack<T>(o: BenchStackOptions, body: (stack: Stack) =>
 /** Waits until the API's relay has applied every journaled submission to Postgres and BullMQ. */
 export async function relayDrained(stack: Stack, timeoutMs = 600_000): Promise<number> {
   const started = performance.now();
-  await waitFor(
-    async () => /"0 submissions not yet applied"/.test(await (await fetch(`${stack.baseUrl}/readyz`)).text()),
-    {
-      timeoutMs,
-      intervalMs: 100,
-      what: 'the relay to apply the backlog',
-    },
-  );
+  await waitFor(async () => /"0 submissions not yet applied"/.test(await (await stack.fetch('/readyz')).text()), {
+    timeoutMs,
+    intervalMs: 100,
+    what: 'the relay to apply the backlog',
+  });
   return (performance.now() - started) / 1_000;
 }

@@ -55,7 +55,7 @@ async function post(
   body: unknown,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; json: { id: string } }> {
-  const res = await fetch(`${stack.baseUrl}${route}`, {
+  const res = await stack.fetch(`${route}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
@@ -107,13 +107,13 @@ beforeAll(async () => {
   prometheus = await PrometheusServer.start({
     ruleFiles,
     targets: [
-      { job: 'jr-api', targets: [stack.baseUrl.replace('http://', '')] },
+      { job: 'jr-api', targets: [new URL(stack.baseUrl).host], caFile: stack.caFile },
       { job: 'jr-agent', targets: [`127.0.0.1:${agentMetricsPort}`], labels: { pool: 'default' } },
     ],
   });
   await runWorkload();
   await prometheus.waitForScrapes(3);
-  apiMetrics = await scrape(`${stack.baseUrl}/metrics`);
+  apiMetrics = await scrape(`${stack.baseUrl}/metrics`, stack.caPem);
 }, 120_000);
 
 afterAll(async () => {

@@ -65,6 +65,8 @@ export interface ScrapeTarget {
   targets: string[];
   metricsPath?: string;
   labels?: Record<string, string>;
+  /** Scrape over https trusting this CA file (the API's listeners speak TLS by default). */
+  caFile?: string;
 }
 
 export interface PrometheusOptions {
@@ -217,6 +219,7 @@ export function prometheusConfig(options: PrometheusOptions): string {
     scrape_configs: options.targets.map((t) => ({
       job_name: t.job,
       metrics_path: t.metricsPath ?? '/metrics',
+      ...(t.caFile !== undefined ? { scheme: 'https', tls_config: { ca_file: t.caFile } } : {}),
       static_configs: [{ targets: t.targets, labels: t.labels ?? {} }],
     })),
   });

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { ensurePrometheusTools } from '@jr/testing';
+import { ensurePrometheusTools, fetchTrusting } from '@jr/testing';
 
-/** GET the agent's /metrics; throws unless it answers 200 with the Prometheus text format. */
-export async function scrape(url: string): Promise<string> {
-  const res = await fetch(url);
+/** GET a /metrics (trusting `ca` for https); throws unless it answers 200 with the Prometheus text format. */
+export async function scrape(url: string, ca?: string): Promise<string> {
+  const res = await fetchTrusting(url, ca !== undefined ? { ca } : {});
   if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
   const type = res.headers.get('content-type') ?? '';
   if (!type.startsWith('text/plain; version=0.0.4')) throw new Error(`${url} answered content-type ${type}`);
