@@ -124,6 +124,7 @@ export async function dispatchSection(ctx: BenchContext): Promise<SectionResult>
     const background = startBackgroundLoad({
       baseUrl: stack.baseUrl,
       adminToken: stack.adminToken,
+      ...(stack.caPem !== undefined ? { caPem: stack.caPem } : {}),
       rate: o.loadRate,
       pool: UNSERVED_POOL,
     });
