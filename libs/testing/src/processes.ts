@@ -77,6 +77,8 @@ export interface ApiProcessOptions {
   queuePrefix: string;
   heartbeatInterval?: string;
   extraEnv?: Record<string, string>;
+  /** With an operator certificate in `extraEnv.JR_TLS_CERT`: the CA that signed it. */
+  caFile?: string;
 }
 
 /** True when the API of these options listens in plain text (JR_INSECURE=1). */
@@ -85,8 +87,8 @@ export function apiIsInsecure(extraEnv: Record<string, string> | undefined): boo
 }
 
 /** The CA file an API process's clients trust: its own (made in its data dir) unless the test gave JR_TLS_CERT. */
-export function apiCaFile(o: Pick<ApiProcessOptions, 'dataDir' | 'extraEnv'>, operatorCaFile?: string): string {
-  return o.extraEnv?.JR_TLS_CERT ? (operatorCaFile ?? o.extraEnv.JR_TLS_CERT) : path.join(o.dataDir, 'tls', 'ca.pem');
+export function apiCaFile(o: Pick<ApiProcessOptions, 'dataDir' | 'extraEnv' | 'caFile'>): string {
+  return o.extraEnv?.JR_TLS_CERT ? (o.caFile ?? o.extraEnv.JR_TLS_CERT) : path.join(o.dataDir, 'tls', 'ca.pem');
 }
 
 /** Reads a CA file, undefined while it does not exist yet (an API making its own CA at start-up). */

@@ -73,7 +73,11 @@ export class Stack {
 
   /** The CA the stack's clients trust: the API's own (made in its data dir at first start) or the operator's. */
   get caFile(): string {
-    return apiCaFile({ dataDir: path.join(this.dir, 'api'), extraEnv: this.options.apiEnv }, this.options.caFile);
+    return apiCaFile({
+      dataDir: path.join(this.dir, 'api'),
+      extraEnv: this.options.apiEnv,
+      caFile: this.options.caFile,
+    });
   }
 
   /** The API's CA as PEM (undefined for a plain-text stack or before the API first started). */
@@ -117,6 +121,7 @@ export class Stack {
         queuePrefix: this.prefix,
         heartbeatInterval: this.heartbeatInterval,
         extraEnv: this.options.apiEnv,
+        ...(this.options.caFile !== undefined ? { caFile: this.options.caFile } : {}),
       },
       path.join(this.dir, 'api.log'),
     );
