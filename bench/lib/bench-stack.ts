@@ -7,6 +7,8 @@ export interface BenchStackOptions {
   /** Agents to start (enrolled and active before the section runs). */
   agents?: number;
   slots?: number;
+  /** JR_INSECURE=1 on the whole stack (plain-text REST and gRPC): the reference of the TLS cost. */
+  insecure?: boolean;
 }
 
 /** Quiet logs; `JR_BENCH_API_NODE_OPTIONS` reaches jr-api as NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
@@ -20,7 +22,8 @@ function apiEnv(): Record<string, string> {
  * removed afterwards even when `body` or the start-up throws.
  */
 export async function withStack<T>(o: BenchStackOptions, body: (stack: Stack) => Promise<T>): Promise<T> {
-  const stack = new Stack(o.heartbeatInterval ?? '10s', { apiEnv: apiEnv() });
+  const env = { ...apiEnv(), ...(o.insecure ? { JR_INSECURE: '1' } : {}) };
+  const stack = new Stack(o.heartbeatInterval ?? '10s', { apiEnv: env });
   const release = onInterrupt(() => stack.close());
   try {
     await stack.start();
