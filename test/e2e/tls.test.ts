@@ -131,6 +131,17 @@ describe("TLS with the API's own CA (the default)", () => {
     expect(fs.readFileSync(stack.caFile, 'utf8')).toBe(before);
     expect((await stack.cli(['list'])).code).toBe(0);
   });
+
+  it('an agent that learnt the CA refuses the API back with another CA: exit 76 at its next call, no retry loop', async () => {
+    const pin = fingerprintOf(fs.readFileSync(stack.caFile));
+    const loyal = await stack.startAgent('loyal', { extraEnv: { JR_API_CA_SHA256: pin } });
+    await stack.api.stop();
+    fs.rmSync(path.dirname(stack.caFile), { recursive: true }); // the API makes a new CA at its next start
+    await stack.startApi();
+    expect(fingerprintOf(fs.readFileSync(stack.caFile))).not.toBe(pin);
+    expect((await loyal.exited()).code).toBe(76);
+    expect(loyal.log()).toContain("the API's TLS certificate failed verification");
+  });
 });
 
 interface OpensslCa {

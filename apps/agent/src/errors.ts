@@ -62,6 +62,12 @@ export function stopErrorFor(err: ApiCallError): AgentStopError {
       `the API refused the agent's credential on ${err.method} (UNAUTHENTICATED${detail}); set a valid JR_ENROLL_TOKEN to enroll again`,
     );
   }
+  if (err.code === Status.UNAVAILABLE) {
+    return new AgentStopError(
+      'tls_untrusted',
+      `the API's TLS certificate failed verification on ${err.method}${detail}; set JR_CA_FILE to its CA or JR_API_CA_SHA256 to its fingerprint`,
+    );
+  }
   if (err.code === Status.PERMISSION_DENIED) {
     return new AgentStopError('permission_denied', `the API denied ${err.method} (PERMISSION_DENIED${detail})`);
   }

@@ -145,7 +145,7 @@ export class AgentApiClient {
         // holds jobs already assigned to us, dropping it would leave them to expire as lost.
         if (!err) return resolve(value as Res);
         if (signal?.aborted) return reject(abortReason(signal));
-        reject(new ApiCallError(method, err.code, err.details, actionFor(err.code, method)));
+        reject(new ApiCallError(method, err.code, err.details, actionFor(err.code, method, err.details)));
       });
       if (onMetadata) call.on('metadata', onMetadata);
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -2,7 +2,8 @@ import { Backoff, sleep } from '@jr/resilience';
 import type { Logger } from 'pino';
 import { DEADLINES_MS, type AgentApiClient, type CredentialSource } from '../api-client/agent-api.client';
 import type { AgentConfig } from '../config/agent-config';
-import { AgentStopError, isApiCallError } from '../errors';
+import { status as Status } from '@grpc/grpc-js';
+import { AgentStopError, isApiCallError, stopErrorFor } from '../errors';
 import { AGENT_VERSION } from '../version';
 import type { CredentialStore, EnrolledIdentity, StoredCredential } from './credential-store';
 
@@ -127,6 +128,7 @@ async function enroll(deps: SessionDeps, token: string, previousAgentId: string)
       return stored;
     } catch (err) {
       if (signal.aborted || !isApiCallError(err)) throw err;
+      if (err.action === 'stop' && err.code === Status.UNAVAILABLE) throw stopErrorFor(err); // TLS trust
       if (err.action !== 'retry') {
         throw new AgentStopError(
           'auth_refused',
