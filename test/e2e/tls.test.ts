@@ -122,6 +122,12 @@ describe("TLS with the API's own CA (the default)", () => {
     expect(wrongPin.stderr).toContain('presented no certificate with fingerprint');
     const plain = await stack.cli(['list'], { JR_API_URL: stack.baseUrl.replace('https:', 'http:') });
     expect(plain.code).toBe(69);
+    // a context's caFile is applied too
+    const ctx = { JR_CONFIG: path.join(stack.dir, 'jr-config.yaml'), JR_API_URL: '', JR_TOKEN: '', JR_CA_FILE: '' };
+    const set = ['config', 'set-context', 'tls', '--api-url', stack.baseUrl, '--token', stack.adminToken];
+    expect((await stack.cli([...set, '--ca-file', stack.caFile], ctx)).code).toBe(0);
+    expect((await stack.cli(['config', 'use-context', 'tls'], ctx)).code).toBe(0);
+    expect((await stack.cli(['list'], ctx)).code).toBe(0);
   });
 
   it('keeps its CA across a restart (agents that pinned it still trust it)', async () => {
