@@ -88,7 +88,8 @@ export function apiIsInsecure(extraEnv: Record<string, string> | undefined): boo
 
 /** The CA file an API process's clients trust: its own (made in its data dir) unless the test gave JR_TLS_CERT. */
 export function apiCaFile(o: Pick<ApiProcessOptions, 'dataDir' | 'extraEnv' | 'caFile'>): string {
-  return o.extraEnv?.JR_TLS_CERT ? (o.caFile ?? o.extraEnv.JR_TLS_CERT) : path.join(o.dataDir, 'tls', 'ca.pem');
+  if (o.extraEnv?.JR_TLS_CERT) return o.caFile ?? o.extraEnv.JR_TLS_CERT;
+  return path.join(o.extraEnv?.JR_DATA_DIR ?? o.dataDir, 'tls', 'ca.pem'); // extraEnv may move the data dir
 }
 
 /** Reads a CA file, undefined while it does not exist yet (an API making its own CA at start-up). */
