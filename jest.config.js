@@ -3,7 +3,7 @@
 const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
-  moduleNameMapper: { '^@jr/(contracts|journal|resilience|testing|telemetry)$': '<rootDir>/libs/$1/src' },
+  moduleNameMapper: { '^@jr/(contracts|journal|pki|resilience|testing|telemetry)$': '<rootDir>/libs/$1/src' },
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
 };
 

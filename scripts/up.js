@@ -7,6 +7,7 @@
 // Postgres never mix them with anyone else's. JR_UP_VAR_DIR moves its var directory (default ./var).
 'use strict';
 const crypto = require('node:crypto');
+const { X509Certificate } = crypto;
 const fs = require('node:fs');
 const path = require('node:path');
 const { upNames } = require('./up-names');
@@ -127,11 +128,12 @@ async function demoJob(cliEnv) {
   return id;
 }
 
-function banner(httpPort, jobId, drainedId) {
+function banner(httpPort, tls, jobId, drainedId) {
   process.stdout.write(
     [
-      'jobrunner is up. In another terminal:',
-      `  export JR_API_URL=http://127.0.0.1:${httpPort} JR_TOKEN=$(cat ${shown(path.join(varDir, 'up', 'admin-token'))})`,
+      "jobrunner is up (REST over HTTPS, gRPC over TLS, with the API's own CA). In another terminal:",
+      `  export JR_API_URL=https://127.0.0.1:${httpPort} JR_CA_FILE=${shown(tls.caFile)} JR_TOKEN=$(cat ${shown(path.join(varDir, 'up', 'admin-token'))})`,
+      `  # or, instead of the CA file, pin the CA by its fingerprint: export JR_API_CA_SHA256=${tls.caSha256}`,
       ...(drainedId
         ? [`  npx jr agents undrain ${drainedId}       # the local agent is drained: let it take jobs again`]
         : []),
@@ -139,11 +141,18 @@ function banner(httpPort, jobId, drainedId) {
       '  npx jr list                                # recent jobs',
       ...(jobId ? [`  npx jr status ${jobId}`] : []),
       '  npx jr agents                              # the fleet',
-      `  curl -s http://127.0.0.1:${httpPort}/readyz     # dependencies`,
+      `  curl -s --cacert ${shown(tls.caFile)} https://127.0.0.1:${httpPort}/readyz     # dependencies`,
       'Ctrl-C stops everything this started.',
       '',
     ].join('\n'),
   );
+}
+
+/** The CA jr-api made in its data directory on first start, and its fingerprint (what agents may pin). */
+function apiTls(apiDataDir) {
+  const caFile = path.join(apiDataDir, 'tls', 'ca.pem');
+  const cert = new X509Certificate(fs.readFileSync(caFile));
+  return { caFile, caSha256: `sha256:${cert.fingerprint256.replace(/:/g, '').toLowerCase()}` };
 }
 
 async function main() {
@@ -204,7 +213,11 @@ async function run({ httpPort, grpcPort, names, services, procs }) {
       path.join(logDir, 'api.log'),
     ),
   );
-  say(`jr-api ready on http://127.0.0.1:${httpPort} (gRPC ${grpcPort}); log: ${shown(path.join(logDir, 'api.log'))}`);
+  const tls = apiTls(path.join(varDir, 'api'));
+  say(
+    `jr-api ready on https://127.0.0.1:${httpPort} (gRPC over TLS ${grpcPort}); log: ${shown(path.join(logDir, 'api.log'))}`,
+  );
+  say(`its CA: ${shown(tls.caFile)}, fingerprint ${tls.caSha256}`);
   const since = Date.now() - 1_000;
   const agent = t.startAgentProcess(
     {
@@ -213,12 +226,13 @@ async function run({ httpPort, grpcPort, names, services, procs }) {
       enrollToken,
       name: AGENT_NAME,
       slots: Number(process.env.JR_SLOTS || 4),
-      extraEnv: jobWorkDir(),
+      // the enrollment pattern of a new machine: the CA's fingerprint only; the agent fetches the CA and keeps it
+      extraEnv: { ...jobWorkDir(), JR_API_CA_SHA256: tls.caSha256 },
     },
     path.join(logDir, 'agent.log'),
   );
   procs.push(agent);
-  const cliEnv = { JR_API_URL: `http://127.0.0.1:${httpPort}`, JR_TOKEN: adminToken };
+  const cliEnv = { JR_API_URL: `https://127.0.0.1:${httpPort}`, JR_CA_FILE: tls.caFile, JR_TOKEN: adminToken };
   const view = await waitForAgent(agent, cliEnv, since);
   say(`jr-agent ${view.id} enrolled; log: ${shown(path.join(logDir, 'agent.log'))}`);
   if (view.draining) {
@@ -226,9 +240,9 @@ async function run({ httpPort, grpcPort, names, services, procs }) {
       `the local agent ${view.id} is drained (jr agents drain; a drain outlives restarts): it takes no jobs until you run \`npx jr agents undrain ${view.id}\``,
     );
     say('no demo job while it is drained');
-    return banner(httpPort, undefined, view.id);
+    return banner(httpPort, tls, undefined, view.id);
   }
-  banner(httpPort, await demoJob(cliEnv), undefined);
+  banner(httpPort, tls, await demoJob(cliEnv), undefined);
 }
 
 main().catch((err) => {

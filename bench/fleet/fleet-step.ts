@@ -19,6 +19,8 @@ export interface StepTarget {
   apiPid: number;
   baseUrl: string;
   databaseUrl: string;
+  /** The API's CA (PEM) for https; undefined: plain text. */
+  caPem?: string;
   adminToken: string;
   pool: string;
 }
@@ -60,10 +62,10 @@ export async function runStep(t: StepTarget, plan: StepPlan, log: (line: string)
     `${grown.agents} agents enrolled (${grown.failed} failed) in ${round(grown.wallMs / 1_000)} s; holding ${plan.holdMs / 1_000} s`,
   );
   const enrolling = await t.fleet.collect(); // the enrollment phase: only its errors count
-  const trickle = new Trickle(t.baseUrl, t.adminToken, t.pool, plan.jobRate);
+  const trickle = new Trickle(t.baseUrl, t.adminToken, t.pool, plan.jobRate, t.caPem);
   const cpu0 = cpuSeconds(t.apiPid);
   const gen0 = t.fleet.pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
-  const probes = new Probes(t.baseUrl, t.databaseUrl);
+  const probes = new Probes(t.baseUrl, t.databaseUrl, t.caPem);
   await probes.start();
   const started = performance.now();
   trickle.start();
@@ -119,10 +121,10 @@ export interface IdleBaseline {
 
 /** The same probes with no agent at all: the references of the per-step figures. */
 export async function measureIdle(
-  t: Pick<StepTarget, 'apiPid' | 'baseUrl' | 'databaseUrl'>,
+  t: Pick<StepTarget, 'apiPid' | 'baseUrl' | 'databaseUrl' | 'caPem'>,
   ms: number,
 ): Promise<IdleBaseline> {
-  const probes = new Probes(t.baseUrl, t.databaseUrl);
+  const probes = new Probes(t.baseUrl, t.databaseUrl, t.caPem);
   await probes.start();
   await delay(ms);
   return { probes: await probes.stop(), apiRssMiB: rssMiB(t.apiPid) };

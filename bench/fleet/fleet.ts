@@ -69,6 +69,7 @@ export class Fleet {
         enrollToken: o.enrollToken,
         pool: o.pool,
         leaseWaitMs: o.leaseWaitMs,
+        ...(o.caPem !== undefined ? { caPem: o.caPem } : {}),
         namePrefix: `sim-${o.pool}-g${i}`,
       };
       const child = fork(main, [JSON.stringify(config)], {

@@ -1,3 +1,4 @@
+import { fetchTrusting } from '@jr/testing';
 import * as fs from 'node:fs';
 import { Client } from 'pg';
 import { delay, summarize, type Summary } from './stats';
@@ -39,6 +40,7 @@ export class Probes {
   constructor(
     private readonly baseUrl: string,
     private readonly databaseUrl: string,
+    private readonly ca?: string,
   ) {}
 
   async start(): Promise<void> {
@@ -74,7 +76,10 @@ export class Probes {
   private async run(db: Client): Promise<void> {
     while (!this.stopped) {
       let t = performance.now();
-      const ok = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(5_000) }).then(
+      const ok = await fetchTrusting(`${this.baseUrl}/healthz`, {
+        signal: AbortSignal.timeout(5_000),
+        ...(this.ca !== undefined ? { ca: this.ca } : {}),
+      }).then(
         (r) => r.ok,
         () => false,
       );

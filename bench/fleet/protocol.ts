@@ -5,6 +5,8 @@ export interface SimProcessConfig {
   enrollToken: string;
   pool: string;
   leaseWaitMs: number;
+  /** The API's CA (PEM): sim agents speak TLS like jr-agent; undefined: plain text (JR_INSECURE=1 stack). */
+  caPem?: string;
   /** Agent names are `${namePrefix}-${index}`; unique per process. */
   namePrefix: string;
 }

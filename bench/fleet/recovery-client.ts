@@ -5,7 +5,7 @@ import type { Stack } from '@jr/testing';
 /** The few REST calls the recovery measurements make, with the stack's admin token. */
 
 export async function submitJob(stack: Stack, spec: JobSpecInput): Promise<string> {
-  const res = await fetch(`${stack.baseUrl}/v1/jobs`, {
+  const res = await stack.fetch('/v1/jobs', {
     method: 'POST',
     headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
     body: JSON.stringify(spec),
@@ -36,10 +36,12 @@ export async function submitMany(
 }
 
 export async function cancelJob(stack: Stack, id: string): Promise<void> {
-  await fetch(`${stack.baseUrl}/v1/jobs/${id}/cancel`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${stack.adminToken}` },
-  }).catch(() => undefined);
+  await stack
+    .fetch(`/v1/jobs/${id}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.adminToken}` },
+    })
+    .catch(() => undefined);
 }
 
 /**

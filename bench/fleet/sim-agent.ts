@@ -23,6 +23,8 @@ export interface SimConfig {
   pool: string;
   /** What the agent asks the API to hold a Lease for (a real agent: 25 s). */
   leaseWaitMs: number;
+  /** The API's CA (PEM); undefined: plain text. */
+  caPem?: string;
 }
 
 /** Where a simulated agent reports what it measured. */
@@ -63,7 +65,9 @@ export class SimAgent {
     private readonly sink: SimSink,
   ) {
     const Service = loadAgentProto().jobrunner.v1.AgentService;
-    this.client = new Service(cfg.target, grpc.credentials.createInsecure(), SIM_CHANNEL_OPTIONS);
+    const credentials =
+      cfg.caPem === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(Buffer.from(cfg.caPem));
+    this.client = new Service(cfg.target, credentials, SIM_CHANNEL_OPTIONS);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { fetchTrusting } from '@jr/testing';
 import { epochMs } from './stats';
 
 /**
@@ -17,6 +18,7 @@ export class Trickle {
     private readonly token: string,
     private readonly pool: string,
     private readonly ratePerS: number,
+    private readonly ca?: string,
   ) {}
 
   start(): void {
@@ -29,7 +31,8 @@ export class Trickle {
   }
 
   private submitOne(): void {
-    const p = fetch(`${this.baseUrl}/v1/jobs`, {
+    const p = fetchTrusting(`${this.baseUrl}/v1/jobs`, {
+      ...(this.ca !== undefined ? { ca: this.ca } : {}),
       method: 'POST',
       headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: `fleet-${this.seq++}`, pool: this.pool, steps: [{ run: ['true'] }] }),

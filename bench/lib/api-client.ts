@@ -1,5 +1,6 @@
 /** The few jr-api calls the benches make, over a keep-alive agent of their own (no fetch pool limits). */
 import * as http from 'node:http';
+import * as https from 'node:https';
 
 export interface JobBody {
   name: string;
@@ -11,17 +12,24 @@ export interface JobBody {
 export interface ApiTarget {
   baseUrl: string;
   adminToken: string;
+  /** The API's CA (PEM) when it speaks https (a `Stack`'s `caPem`). */
+  caPem?: string;
 }
 
 export class BenchClient {
   private readonly agent: http.Agent;
   private readonly port: number;
+  private readonly send: typeof http.request;
 
   constructor(
     private readonly target: ApiTarget,
     maxSockets: number,
   ) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets });
+    const tls = target.baseUrl.startsWith('https:');
+    this.agent = tls
+      ? new https.Agent({ keepAlive: true, maxSockets, ...(target.caPem !== undefined ? { ca: target.caPem } : {}) })
+      : new http.Agent({ keepAlive: true, maxSockets });
+    this.send = tls ? https.request : http.request;
     this.port = Number(new URL(target.baseUrl).port);
   }
 
@@ -31,7 +39,7 @@ export class BenchClient {
     if (body !== undefined)
       Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     return new Promise((resolve, reject) => {
-      const req = http.request(
+      const req = this.send(
         { host: '127.0.0.1', port: this.port, method, path: route, agent: this.agent, headers },
         (res) => {
           let text = '';

@@ -7,6 +7,8 @@ export interface BenchStackOptions {
   /** Agents to start (enrolled and active before the section runs). */
   agents?: number;
   slots?: number;
+  /** JR_INSECURE=1 on the whole stack (plain-text REST and gRPC): the reference of the TLS cost. */
+  insecure?: boolean;
 }
 
 /**
@@ -32,7 +34,8 @@ function apiEnv(): Record<string, string> {
  * removed afterwards even when `body` or the start-up throws.
  */
 export async function withStack<T>(o: BenchStackOptions, body: (stack: Stack) => Promise<T>): Promise<T> {
-  const stack = new Stack(o.heartbeatInterval ?? '10s', { apiEnv: apiEnv() });
+  const env = { ...apiEnv(), ...(o.insecure ? { JR_INSECURE: '1' } : {}) };
+  const stack = new Stack(o.heartbeatInterval ?? '10s', { apiEnv: env });
   const release = onInterrupt(() => stack.close());
   try {
     await stack.start();
@@ -54,13 +57,10 @@ export async function withStack<T>(o: BenchStackOptions, body: (stack: Stack) =>
 /** Waits until the API's relay has applied every journaled submission to Postgres and BullMQ. */
 export async function relayDrained(stack: Stack, timeoutMs = 600_000): Promise<number> {
   const started = performance.now();
-  await waitFor(
-    async () => /"0 submissions not yet applied"/.test(await (await fetch(`${stack.baseUrl}/readyz`)).text()),
-    {
-      timeoutMs,
-      intervalMs: 100,
-      what: 'the relay to apply the backlog',
-    },
-  );
+  await waitFor(async () => /"0 submissions not yet applied"/.test(await (await stack.fetch('/readyz')).text()), {
+    timeoutMs,
+    intervalMs: 100,
+    what: 'the relay to apply the backlog',
+  });
   return (performance.now() - started) / 1_000;
 }

@@ -20,7 +20,7 @@ import { forEachConcurrent, nowMs, OpenLoop, round, sleep, summarize, type Laten
 import { parseDateNs, rawDispatch } from '../lib/raw-bullmq';
 import { figure, type BenchContext, type Figure, type SectionResult } from '../lib/report';
 
-interface Sizes {
+export interface Sizes {
   jobs: number;
   rate: number;
   agents: number;
@@ -42,7 +42,7 @@ const REFERENCE_CHOICE =
 const UNSERVED_POOL = 'bench-unserved';
 
 /** Submits `o.jobs` at `o.rate`, waits for all to succeed, returns 202 → process-ran per job (ms). */
-async function measureJr(stack: Stack, o: Sizes, tag: string): Promise<number[]> {
+export async function measureJr(stack: Stack, o: Sizes, tag: string): Promise<number[]> {
   const client = new BenchClient(stack, 64);
   try {
     const before = await client.succeeded();
@@ -124,6 +124,7 @@ export async function dispatchSection(ctx: BenchContext): Promise<SectionResult>
     const background = startBackgroundLoad({
       baseUrl: stack.baseUrl,
       adminToken: stack.adminToken,
+      ...(stack.caPem !== undefined ? { caPem: stack.caPem } : {}),
       rate: o.loadRate,
       pool: UNSERVED_POOL,
     });

@@ -66,6 +66,7 @@ export const fleetScale: BenchSection = async (ctx) => {
       enrollToken: stack.enrollToken,
       pool: POOL,
       leaseWaitMs: 25_000,
+      ...(stack.caPem !== undefined ? { caPem: stack.caPem } : {}),
     });
     fleet.pids.forEach(
       (pid, i) => (limits[`generator${i}`] = ensureOpenFiles(pid, Math.ceil(maxAgents / p.processes) + 1_024)),
@@ -80,6 +81,7 @@ export const fleetScale: BenchSection = async (ctx) => {
       apiPid: stack.api.pid,
       baseUrl: stack.baseUrl,
       databaseUrl: stack.databaseUrl,
+      ...(stack.caPem !== undefined ? { caPem: stack.caPem } : {}),
       adminToken: stack.adminToken,
       pool: POOL,
     };

@@ -9,10 +9,12 @@ import { footprintSection } from './footprint';
 import { intakeSection } from './intake';
 import { recovery } from './recovery';
 import { throughputSection } from './throughput';
+import { tlsCostSection } from './tls-cost';
 
 export const SECTIONS: ReadonlyArray<{ id: string; run: BenchSection }> = [
   { id: 'intake', run: intakeSection },
   { id: 'dispatch', run: dispatchSection },
+  { id: 'tls', run: tlsCostSection },
   { id: 'throughput', run: throughputSection },
   { id: 'fleet', run: fleetScale },
   { id: 'recovery', run: recovery },

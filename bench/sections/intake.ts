@@ -40,14 +40,15 @@ interface Step {
   rawElapsedS: number;
 }
 
-async function durableStep(
+export async function durableStep(
   stack: Stack,
   concurrency: number,
   seconds: number,
+  pool?: string,
 ): Promise<Omit<Step, 'rawAdds' | 'rawElapsedS'>> {
   const client = new BenchClient(stack, concurrency);
   try {
-    const body = jobBody('bench-intake', ['true']);
+    const body = jobBody('bench-intake', ['true'], pool);
     const fsyncsBefore = await client.metric(...FSYNCS);
     let refused = 0;
     const run = await closedLoop(concurrency, seconds, async () => {

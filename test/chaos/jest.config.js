@@ -8,7 +8,7 @@ module.exports = {
   rootDir: root,
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }] },
-  moduleNameMapper: { '^@jr/(contracts|journal|resilience|testing)$': '<rootDir>/libs/$1/src' },
+  moduleNameMapper: { '^@jr/(contracts|journal|pki|resilience|testing)$': '<rootDir>/libs/$1/src' },
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
   testMatch: ['<rootDir>/test/chaos/**/*.test.ts'],
   setupFilesAfterEnv: ['<rootDir>/test/chaos/setup.ts'],

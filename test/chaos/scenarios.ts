@@ -52,16 +52,18 @@ export async function submitAll(
 
 async function submitOne(stack: Stack, key: string, body: object): Promise<Submission> {
   for (let tries = 1; ; tries++) {
-    const res = await fetch(`${stack.baseUrl}/v1/jobs`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${stack.adminToken}`,
-        'content-type': 'application/json',
-        'idempotency-key': key,
-      },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    }).catch(() => undefined);
+    const res = await stack
+      .fetch('/v1/jobs', {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${stack.adminToken}`,
+          'content-type': 'application/json',
+          'idempotency-key': key,
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      })
+      .catch(() => undefined);
     if (res && (res.status === 202 || res.status === 200))
       return { key, id: ((await res.json()) as { id: string }).id, tries };
     if (res && res.status !== 503) throw new Error(`submission ${key} answered ${res.status}: ${await res.text()}`);
@@ -121,10 +123,12 @@ export async function waitAllTerminal(
  * has its reporting breaker open (by contract it stays open until told); this re-enables it.
  */
 export async function enableReporting(stack: Stack): Promise<void> {
-  await fetch(`${stack.baseUrl}/v1/agents/reporting/enable`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${stack.adminToken}` },
-  }).catch(() => undefined);
+  await stack
+    .fetch('/v1/agents/reporting/enable', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.adminToken}` },
+    })
+    .catch(() => undefined);
 }
 
 /** SIGKILL of the API, then a restart on the same ports and data dir (readiness waited for), then the operator's signal. */

@@ -22,7 +22,7 @@ it('a jr-api SIGKILLed and restarted at once on the same JR_DATA_DIR starts, tho
     const pid = await new Promise<number>((resolve) =>
       parent.stdout.setEncoding('utf8').once('data', (d: string) => resolve(Number(d.trim()))),
     );
-    await waitFor(async () => (await fetch(`${stack.baseUrl}/readyz`).catch(() => undefined))?.status === 200, {
+    await waitFor(async () => (await stack.fetch('/readyz').catch(() => undefined))?.status === 200, {
       timeoutMs: 30_000,
       what: 'the first jr-api',
     });
@@ -39,7 +39,7 @@ it('a jr-api SIGKILLed and restarted at once on the same JR_DATA_DIR starts, tho
     expect(() => process.kill(pid, 0)).not.toThrow(); // what the lock used to take for a live owner
 
     stack.api = new ManagedProcess('api', API_MAIN, env, path.join(stack.dir, 'api.log'));
-    await waitForHttp(`${stack.baseUrl}/readyz`, stack.api);
+    await waitForHttp(`${stack.baseUrl}/readyz`, stack.api, 30_000, () => stack.caPem);
     expect(readProcStat(pid)?.state).toBe('Z'); // the killed one was still unreaped while the new one started
     expect(stack.api.log()).not.toContain('is in use by jr-api');
     expect((await stack.job(id)).id).toBe(id);

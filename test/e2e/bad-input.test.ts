@@ -8,7 +8,7 @@ describe('bad input at the edges', () => {
   afterAll(() => stack.close());
 
   const post = (body: string, headers: Record<string, string> = {}): Promise<Response> =>
-    fetch(`${stack.baseUrl}/v1/jobs`, {
+    stack.fetch('/v1/jobs', {
       method: 'POST',
       headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json', ...headers },
       body,
@@ -48,14 +48,14 @@ describe('bad input at the edges', () => {
   });
 
   it('refuses a missing or wrong token with 401', async () => {
-    const none = await fetch(`${stack.baseUrl}/v1/jobs`);
+    const none = await stack.fetch('/v1/jobs');
     await expectProblem(none, 401);
-    const wrong = await fetch(`${stack.baseUrl}/v1/jobs`, { headers: { authorization: 'Bearer nope' } });
+    const wrong = await stack.fetch('/v1/jobs', { headers: { authorization: 'Bearer nope' } });
     await expectProblem(wrong, 401);
   });
 
   it('keeps serving after all of that', async () => {
-    expect((await fetch(`${stack.baseUrl}/healthz`)).status).toBe(200);
+    expect((await stack.fetch('/healthz')).status).toBe(200);
     const ok = await post(JSON.stringify({ steps: [{ run: 'true' }] }));
     expect(ok.status).toBe(202);
     expect(stack.api.running).toBe(true);

@@ -114,7 +114,7 @@ describe('hostile input at intake loses nothing acknowledged', () => {
       'content-type': 'application/json',
     };
     if (key !== undefined) headers['idempotency-key'] = key;
-    const res = await fetch(`${stack.baseUrl}/v1/jobs`, { method: 'POST', headers, body: raw });
+    const res = await stack.fetch('/v1/jobs', { method: 'POST', headers, body: raw });
     const answer = (await res.json()) as { id?: string };
     return { status: res.status, ...(res.ok && answer.id ? { id: answer.id } : {}) };
   }
@@ -149,7 +149,7 @@ describe('hostile input at intake loses nothing acknowledged', () => {
         lost.length = 0;
         const views: JobView[] = [];
         for (const id of accepted) {
-          const res = await fetch(`${stack.baseUrl}/v1/jobs/${id}`, {
+          const res = await stack.fetch(`/v1/jobs/${id}`, {
             headers: { authorization: `Bearer ${stack.adminToken}` },
           });
           if (res.status === 404) lost.push(id);

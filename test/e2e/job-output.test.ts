@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { Stack, waitFor, writeFile } from '@jr/testing';
 
 // Job output through real jr, jr-api and jr-agent processes: a 200,000-line job comes back once and in
@@ -107,10 +107,10 @@ function rssBytes(pid: number): number {
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 /** A client that sends the request and then never reads a byte of the answer. */
-async function stalledReader(stack: Stack, route: string): Promise<net.Socket> {
+async function stalledReader(stack: Stack, route: string): Promise<tls.TLSSocket> {
   const { port } = new URL(stack.baseUrl);
-  const socket = net.connect({ host: '127.0.0.1', port: Number(port) });
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const socket = tls.connect({ host: '127.0.0.1', port: Number(port), ca: stack.caPem });
+  await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
   socket.pause();
   socket.write(`GET ${route} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${stack.adminToken}\r\n\r\n`);
   await waitFor(() => socket.readableLength > 0 || socket.bytesRead > 0, {

@@ -19,7 +19,7 @@ describe('job view with a real agent', () => {
   });
 
   async function submit(body: object): Promise<string> {
-    const res = await fetch(`${stack.baseUrl}/v1/jobs`, {
+    const res = await stack.fetch('/v1/jobs', {
       method: 'POST',
       headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),

@@ -58,7 +58,7 @@ async function post(
   body: unknown,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; json: { id: string } }> {
-  const res = await fetch(`${stack.baseUrl}${route}`, {
+  const res = await stack.fetch(`${route}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
@@ -113,7 +113,7 @@ beforeAll(async () => {
   prometheus = await PrometheusServer.start({
     ruleFiles,
     targets: [
-      { job: 'jr-api', targets: [stack.baseUrl.replace('http://', '')], bearerToken: scrapeToken },
+      { job: 'jr-api', targets: [new URL(stack.baseUrl).host], bearerToken: scrapeToken, caFile: stack.caFile },
       { job: 'jr-agent', targets: [`127.0.0.1:${agentMetricsPort}`], labels: { pool: 'default' } },
     ],
   });
@@ -121,7 +121,7 @@ beforeAll(async () => {
   await prometheus.waitForScrapes(3);
   apiMetrics = await waitFor(
     async () => {
-      const text = await scrape(`${stack.baseUrl}/metrics`, scrapeToken);
+      const text = await scrape(`${stack.baseUrl}/metrics`, { token: scrapeToken, ca: stack.caPem });
       return sample(text, 'jr_queue_depth', { pool: 'spare' }) === 1 ? text : undefined;
     },
     { timeoutMs: 10_000, what: 'the background refresh to show the requeued job' },

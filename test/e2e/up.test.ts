@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
+import { fingerprintOf } from '@jr/pki';
 import {
   baseEnv,
   deleteRedisPrefix,
@@ -133,10 +134,18 @@ describe('npm run up', () => {
       `[up] database ${names.database} on 127.0.0.1:5432, queue prefix ${names.queuePrefix} (this checkout's own`,
     );
     expect(first.stdout).toContain('--- demo job');
+    // the banner's commands: https with the API's own CA, or its fingerprint to pin
+    const caFile = path.join(varDir, 'api', 'tls', 'ca.pem');
+    const caSha256 = fingerprintOf(await readFile(caFile));
+    expect(first.stdout).toContain(`export JR_API_URL=https://127.0.0.1:${env.JR_HTTP_PORT} JR_CA_FILE=`);
+    expect(first.stdout).toContain(`export JR_API_CA_SHA256=${caSha256}`);
     const cliEnv = {
-      JR_API_URL: `http://127.0.0.1:${env.JR_HTTP_PORT}`,
+      JR_API_URL: `https://127.0.0.1:${env.JR_HTTP_PORT}`,
+      JR_CA_FILE: caFile,
       JR_TOKEN: (await readFile(path.join(varDir, 'up', 'admin-token'), 'utf8')).trim(),
     };
+    const pinned = { ...cliEnv, JR_CA_FILE: '', JR_API_CA_SHA256: caSha256 };
+    expect((await runCli(['agents', '--json'], pinned)).code).toBe(0);
     const agents = JSON.parse((await runCli(['agents', '--json'], cliEnv)).stdout) as {
       items: Array<{ id: string; name: string }>;
     };

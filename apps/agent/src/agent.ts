@@ -3,7 +3,9 @@ import type { pb } from '@jr/contracts';
 import { Backoff, sleep } from '@jr/resilience';
 import type { Context } from '@jr/telemetry';
 import type { Logger } from 'pino';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { AgentApiClient } from './api-client/agent-api.client';
+import { resolveApiTrust } from './api-client/api-trust';
 import type { AgentConfig } from './config/agent-config';
 import { describeAgent, HeartbeatStats, type AgentCounters } from './agent-counters';
 import { applyDirectives, type DirectiveTarget } from './agent-directives';
@@ -62,7 +64,9 @@ const QUICK_FLUSH_WAIT_MS = 2_000;
 
 /** Starts the agent in this process; resolves once it is enrolled and its first heartbeat was answered. */
 export async function startAgent(config: AgentConfig, options: StartOptions = {}): Promise<AgentHandle> {
-  const agent = new Agent(config, options.logger ?? createLogger(config.logLevel));
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const trust = await resolveApiTrust(config, logger, options.signal);
+  const agent = new Agent(config, logger, trust.credentials);
   const onAbort = (): void => agent.abortStart();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -118,9 +122,10 @@ class Agent {
   constructor(
     private readonly config: AgentConfig,
     private readonly logger: Logger,
+    channelCredentials: ChannelCredentials,
   ) {
     this.observability = new AgentObservability(config);
-    this.api = new AgentApiClient(config.apiAddress, {}, this.observability.metrics);
+    this.api = new AgentApiClient(config.apiAddress, {}, this.observability.metrics, channelCredentials);
     this.heartbeatIntervalMs = config.heartbeatIntervalMs;
     this.slots = new AttemptSlots(config.slots);
     this.artifacts = new ArtifactCache({

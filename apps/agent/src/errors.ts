@@ -48,7 +48,9 @@ export type StopReason =
   | 'data_dir_in_use'
   | 'metrics_unavailable'
   | 'root_jobs_refused'
-  | 'job_user_unusable';
+  | 'job_user_unusable'
+  /** The API's certificate cannot be verified (or does not match the pin): exit 76. */
+  | 'tls_untrusted';
 
 /** Conditions that end the agent: an operator must act, retrying would only hammer the API. */
 export class AgentStopError extends Error {
@@ -60,8 +62,9 @@ export class AgentStopError extends Error {
     super(message);
   }
 
-  /** EX_NOPERM (77) for refused credentials, like the CLI; EX_CONFIG (78) for the rest. */
+  /** EX_NOPERM (77) for refused credentials, like the CLI; 76 (EX_PROTOCOL) for an API it cannot trust; EX_CONFIG (78) for the rest. */
   get exitCode(): number {
+    if (this.reason === 'tls_untrusted') return 76;
     return this.reason === 'auth_refused' || this.reason === 'permission_denied' ? 77 : 78;
   }
 }
@@ -77,6 +80,12 @@ export function stopErrorFor(err: ApiCallError): AgentStopError {
     return new AgentStopError(
       'auth_refused',
       `the API refused the agent's credential on ${err.method} (UNAUTHENTICATED${detail}); set a valid JR_ENROLL_TOKEN to enroll again`,
+    );
+  }
+  if (err.code === Status.UNAVAILABLE) {
+    return new AgentStopError(
+      'tls_untrusted',
+      `the API's TLS certificate failed verification on ${err.method}${detail}; set JR_CA_FILE to its CA or JR_API_CA_SHA256 to its fingerprint`,
     );
   }
   if (err.code === Status.PERMISSION_DENIED) {

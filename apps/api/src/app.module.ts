@@ -25,20 +25,22 @@ import { SecretsModule } from './secrets/secrets.module';
 import { type ApiMetrics } from './telemetry/api-metrics';
 import { MetricsModule } from './telemetry/metrics.module';
 import { TokensModule } from './tokens/tokens.module';
+import { SERVER_TLS, type ServerTls } from './tls/server-tls';
 
 /** Configuration, clock and logger for every module: built once, before anything else. */
 @Global()
 @Module({})
 export class ConfigModule {
-  static forRoot(config: AppConfig, clock: Clock, log: Logger): DynamicModule {
+  static forRoot(config: AppConfig, clock: Clock, log: Logger, tls: ServerTls | null = null): DynamicModule {
     return {
       module: ConfigModule,
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: CLOCK, useValue: clock },
         { provide: LOGGER, useValue: log },
+        { provide: SERVER_TLS, useValue: tls },
       ],
-      exports: [APP_CONFIG, CLOCK, LOGGER],
+      exports: [APP_CONFIG, CLOCK, LOGGER, SERVER_TLS],
     };
   }
 }
@@ -51,11 +53,12 @@ export class AppModule implements NestModule {
     log: Logger,
     journals: ApiJournals,
     metrics: ApiMetrics,
+    tls: ServerTls | null = null,
   ): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config, clock, log),
+        ConfigModule.forRoot(config, clock, log, tls),
         CommonModule,
         SecretsModule,
         MetricsModule.forRoot(metrics),

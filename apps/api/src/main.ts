@@ -4,6 +4,8 @@ import { createLogger } from './common/logger';
 import { startApi } from './api';
 import { newApiMetrics } from './telemetry/api-metrics';
 import { API_VERSION } from './version';
+import { loadServerTls } from './tls/server-tls';
+import { isTlsConfigError } from './tls/tls-config.error';
 
 /** `node apps/api/dist/main.js`: env-only configuration; exit 2 on bad config, clean stop on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -18,8 +20,14 @@ async function main(): Promise<void> {
   for (const w of loaded.warnings) log.warn(w);
   let api: Awaited<ReturnType<typeof startApi>>;
   try {
-    api = await startApi(loaded.config, { logger: log, metrics: newApiMetrics(true) });
+    const tls = (await loadServerTls(loaded.config, log)) ?? null;
+    api = await startApi(loaded.config, { logger: log, metrics: newApiMetrics(true), tls });
   } catch (err) {
+    if (isTlsConfigError(err)) {
+      process.stderr.write(`${formatConfigErrors([err.message])}\n`);
+      await telemetry.shutdown().catch(() => undefined);
+      process.exit(2);
+    }
     log.fatal({ err }, 'jr-api failed to start');
     process.stderr.write(`jr-api: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
     await telemetry.shutdown().catch(() => undefined);

@@ -1,4 +1,6 @@
 import type { z } from 'zod';
+import { fetch as undiciFetch, type Dispatcher } from 'undici';
+import { dispatcherFor, tlsFailureHint } from './api-trust';
 import type { CliConfig } from './config';
 import { ApiError, CliError, UnreachableError } from './cli-error';
 import { EXIT, exitCodeForStatus, isTransientStatus } from './exit-codes';
@@ -35,10 +37,12 @@ const RETRY_AFTER_CAP_MS = 10_000;
 const DEFAULT_RETRIES = 2;
 
 /**
- * The REST client: global fetch, a deadline on every request, `Authorization: Bearer`, and one
+ * The REST client: undici's fetch (trusting the configured CA), a deadline on every request, `Authorization: Bearer`, and one
  * translation of failures into CliErrors (unreachable 69, auth 77, problem documents as one line).
  */
 export class HttpClient {
+  private dispatcher: Promise<Dispatcher | undefined> | undefined;
+
   constructor(
     private readonly config: CliConfig,
     private readonly clock: Clock = realClock,
@@ -113,17 +117,20 @@ export class HttpClient {
     const done = (): void => clearTimeout(timer);
     try {
       const signal = options.signal ? AbortSignal.any([controller.signal, options.signal]) : controller.signal;
-      const response = await fetch(url, {
+      const dispatcher = await (this.dispatcher ??= dispatcherFor(this.config));
+      // undici's own fetch: Node's global one takes no dispatcher of another undici version
+      const response = (await undiciFetch(url, {
         method: options.method ?? 'GET',
         headers: this.headers(options),
         body: options.body,
         signal,
         redirect: 'error',
-      });
+        ...(dispatcher ? { dispatcher } : {}),
+      })) as unknown as Response;
       return { response, done };
     } catch (err) {
       done();
-      throw unreachable(err, this.baseUrl);
+      throw unreachable(err, this.baseUrl, 'cannot reach the API', this.config);
     }
   }
 
@@ -230,9 +237,16 @@ function messageFor(status: number, said: string | undefined, options: RequestOp
 }
 
 /** A fetch failure as exit 69, with the OS reason (ECONNREFUSED, ENOTFOUND, …) when there is one. */
-export function unreachable(err: unknown, where: string, what = 'cannot reach the API'): CliError {
+export function unreachable(
+  err: unknown,
+  where: string,
+  what = 'cannot reach the API',
+  trust?: Pick<CliConfig, 'caFile' | 'caPin'>,
+): CliError {
   if (err instanceof CliError) return err;
   const reason = networkReason(err);
+  const hint = trust ? tlsFailureHint(reason, trust) : undefined;
+  if (hint) return new UnreachableError(`cannot trust the API at ${where} (${reason}): ${hint}`);
   return new UnreachableError(`${what} at ${where}${reason ? ` (${reason})` : ''}`);
 }
 

@@ -11,5 +11,5 @@ export const tokenSchema = z.preprocess(
 
 export const apiUrlSchema = z.url({
   protocol: /^https?$/,
-  error: 'must be an http(s) URL, e.g. http://127.0.0.1:8080',
+  error: 'must be an http(s) URL, e.g. https://127.0.0.1:8080',
 });

@@ -4,9 +4,21 @@ import { UsageError } from './cli-error';
 describe('parseConfig', () => {
   it('defaults to the local API and no token', () => {
     const c = parseConfig({});
-    expect(c.apiUrl.href).toBe('http://127.0.0.1:8080/');
+    expect(c.apiUrl.href).toBe('https://127.0.0.1:8080/');
     expect(c.token).toBeUndefined();
     expect(c.requestTimeoutMs).toBe(30_000);
+    expect(c.insecure).toBe(false);
+  });
+
+  it('JR_INSECURE=1 makes plain http the default; JR_CA_FILE and JR_API_CA_SHA256 are read', () => {
+    expect(parseConfig({ JR_INSECURE: '1' }).apiUrl.href).toBe('http://127.0.0.1:8080/');
+    const hex = 'Cd'.repeat(32);
+    const c = parseConfig({ JR_CA_FILE: '/etc/jr/ca.pem', JR_API_CA_SHA256: hex });
+    expect(c).toMatchObject({ caFile: '/etc/jr/ca.pem', caPin: `sha256:${hex.toLowerCase()}` });
+    expect(() => parseConfig({ JR_API_CA_SHA256: 'sha256:00' })).toThrow(/JR_API_CA_SHA256/);
+    const ctx = { name: 'c', explicit: false, caFile: '/ctx/ca.pem' };
+    expect(parseConfig({ JR_CA_FILE: '/env/ca.pem' }, {}, ctx).caFile).toBe('/env/ca.pem');
+    expect(parseConfig({}, {}, ctx).caFile).toBe('/ctx/ca.pem');
   });
 
   it('takes JR_TOKEN, falls back to JR_ADMIN_TOKEN, treats blank as unset', () => {

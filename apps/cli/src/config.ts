@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import { z } from 'zod';
+import { parseFingerprint } from '@jr/pki';
 import { parseDurationMs } from '@jr/contracts';
 import { UsageError } from './cli-error';
 import { apiUrlSchema, blankToUndefined, tokenSchema } from './config-schemas';
@@ -10,8 +12,12 @@ export interface CliConfig {
   token: string | undefined;
   /** Deadline for one request (for a log stream: until its headers arrive). */
   requestTimeoutMs: number;
-  /** PEM bundle of CAs to trust for the API (from the context's caFile). */
+  /** PEM bundle of CAs to trust for the API (JR_CA_FILE or the context's caFile; absolute). */
   caFile?: string;
+  /** JR_API_CA_SHA256 (`sha256:<hex>`): trust the CA with this fingerprint that the API presents. */
+  caPin?: string;
+  /** JR_INSECURE=1: plain-text http is the default URL (with a warning). */
+  insecure: boolean;
 }
 
 /** The global flags `--api-url`, `--token` and `--context`. */
@@ -31,13 +37,39 @@ export interface ContextSettings {
   caFile?: string;
 }
 
-const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+const DEFAULT_API_URL = 'https://127.0.0.1:8080';
+const INSECURE_API_URL = 'http://127.0.0.1:8080';
 
 const envSchema = z.object({
   JR_API_URL: z.preprocess(blankToUndefined, apiUrlSchema.optional()),
   JR_TOKEN: tokenSchema,
   // The contract lists JR_ADMIN_TOKEN as used by the CLI too: it is the fallback when JR_TOKEN is unset.
   JR_ADMIN_TOKEN: tokenSchema,
+  JR_CA_FILE: z.preprocess(blankToUndefined, z.string().max(4096).optional()),
+  JR_API_CA_SHA256: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .max(256)
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined) return undefined;
+        const pin = parseFingerprint(v);
+        if (!pin)
+          ctx.addIssue({
+            code: 'custom',
+            message: 'must be a SHA-256 fingerprint: sha256:<64 hex digits> (or AB:CD:… as openssl prints it)',
+          });
+        return pin;
+      }),
+  ),
+  JR_INSECURE: z.preprocess(
+    blankToUndefined,
+    z
+      .enum(['0', '1', 'true', 'false'], { error: 'must be 1 or 0' })
+      .optional()
+      .transform((v) => v === '1' || v === 'true'),
+  ),
   JR_REQUEST_TIMEOUT: z.preprocess(
     blankToUndefined,
     z
@@ -90,17 +122,22 @@ export function parseConfig(
     throw new UsageError(`bad configuration: ${bad.join('; ')}`);
   const e = parsedEnv.data;
   const f = parsedFlags.data;
-  const fromEnv = { apiUrl: e.JR_API_URL, token: e.JR_TOKEN ?? e.JR_ADMIN_TOKEN };
+  const caFromEnv = e.JR_CA_FILE !== undefined ? path.resolve(e.JR_CA_FILE) : undefined;
+  const fromEnv = { apiUrl: e.JR_API_URL, token: e.JR_TOKEN ?? e.JR_ADMIN_TOKEN, caFile: caFromEnv };
   const [first, second] = context?.explicit ? [context, fromEnv] : [fromEnv, context];
-  const apiUrl = new URL(f['--api-url'] ?? first?.apiUrl ?? second?.apiUrl ?? DEFAULT_API_URL);
+  const fallbackUrl = e.JR_INSECURE ? INSECURE_API_URL : DEFAULT_API_URL;
+  const apiUrl = new URL(f['--api-url'] ?? first?.apiUrl ?? second?.apiUrl ?? fallbackUrl);
   if (!apiUrl.pathname.endsWith('/')) apiUrl.pathname += '/';
   apiUrl.search = '';
   apiUrl.hash = '';
   const token = f['--token'] ?? first?.token ?? second?.token;
+  const caFile = first?.caFile ?? second?.caFile;
   return {
     apiUrl,
     token,
     requestTimeoutMs: e.JR_REQUEST_TIMEOUT,
-    ...(context?.caFile ? { caFile: context.caFile } : {}),
+    insecure: e.JR_INSECURE,
+    ...(caFile ? { caFile } : {}),
+    ...(e.JR_API_CA_SHA256 ? { caPin: e.JR_API_CA_SHA256 } : {}),
   };
 }

@@ -13,27 +13,38 @@ export function resolveConnection(env: Env, flags: ConnectionFlags, warn: (line:
   for (const w of file.warnings) warn(w);
   const context = pickContext(file, flags.context, env);
   const config = parseConfig(env, flags, context);
-  if (context && config.caFile !== undefined) checkCaFile(file, context.name, config, warn);
+  if (config.caFile !== undefined)
+    checkCaFile(
+      config.caFile,
+      context?.caFile === config.caFile ? `${file.path}: context ${context.name}: caFile` : 'JR_CA_FILE',
+    );
+  const plain = plainTextWarning(config);
+  if (plain) warn(plain);
   return config;
 }
 
-/**
- * A context's caFile must be a readable PEM bundle. Node 20's fetch cannot be given a CA of its own
- * (that needs undici or Node >= 22.19), so for an https URL we say plainly that it is not applied yet.
- */
-function checkCaFile(file: ConfigFile, name: string, config: CliConfig, warn: (line: string) => void): void {
-  const where = `${file.path}: context ${name}: caFile ${config.caFile ?? ''}`;
+/** The CA bundle must be a readable PEM file (it is read again, in full, when the first request is made). */
+function checkCaFile(caFile: string, what: string): void {
   let text: string;
   try {
-    text = readFileSync(config.caFile ?? '', 'utf8');
+    text = readFileSync(caFile, 'utf8');
   } catch (err) {
-    throw new UsageError(`${where}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new UsageError(`${what} ${caFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`${where}: holds no PEM certificate`);
-  if (config.apiUrl.protocol === 'https:')
-    warn(
-      `warning: context ${name}: caFile is not applied by this jr yet; the system's CAs decide whether ${config.apiUrl.host} is trusted`,
-    );
+  if (!text.includes('-----BEGIN CERTIFICATE-----'))
+    throw new UsageError(`${what} ${caFile}: holds no PEM certificate`);
+}
+
+/** Plain http is said out loud, except to a loopback API (a local development API): tokens cross it readable. */
+function plainTextWarning(config: CliConfig): string | undefined {
+  if (config.apiUrl.protocol !== 'http:') return undefined;
+  if (config.insecure) return `warning: JR_INSECURE=1: talking to ${config.apiUrl.host} in plain text`;
+  if (isLoopback(config.apiUrl.hostname)) return undefined;
+  return `warning: ${config.apiUrl.origin} is plain text: the token crosses the network readable (use https)`;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 function pickContext(file: ConfigFile, flagged: string | undefined, env: Env): ContextSettings | undefined {

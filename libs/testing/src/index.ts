@@ -12,3 +12,5 @@ export * from './disk';
 export * from './zombie';
 export * from './gate';
 export * from './auth';
+export * from './tls';
+export * from './https';

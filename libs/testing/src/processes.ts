@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fetchTrusting } from './https';
 import { waitFor } from './wait';
 
 /** The repository root (libs/testing/{src,dist}/ -> ../../..). */
@@ -76,6 +77,28 @@ export interface ApiProcessOptions {
   queuePrefix: string;
   heartbeatInterval?: string;
   extraEnv?: Record<string, string>;
+  /** With an operator certificate in `extraEnv.JR_TLS_CERT`: the CA that signed it. */
+  caFile?: string;
+}
+
+/** True when the API of these options listens in plain text (JR_INSECURE=1). */
+export function apiIsInsecure(extraEnv: Record<string, string> | undefined): boolean {
+  return extraEnv?.JR_INSECURE === '1' || extraEnv?.JR_INSECURE === 'true';
+}
+
+/** The CA file an API process's clients trust: its own (made in its data dir) unless the test gave JR_TLS_CERT. */
+export function apiCaFile(o: Pick<ApiProcessOptions, 'dataDir' | 'extraEnv' | 'caFile'>): string {
+  if (o.extraEnv?.JR_TLS_CERT) return o.caFile ?? o.extraEnv.JR_TLS_CERT;
+  return path.join(o.extraEnv?.JR_DATA_DIR ?? o.dataDir, 'tls', 'ca.pem'); // extraEnv may move the data dir
+}
+
+/** Reads a CA file, undefined while it does not exist yet (an API making its own CA at start-up). */
+export function readCaIfExists(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 export function baseEnv(): NodeJS.ProcessEnv {
@@ -103,7 +126,11 @@ export async function startApiProcess(o: ApiProcessOptions, logFile: string): Pr
     ...o.extraEnv,
   };
   const proc = new ManagedProcess('api', API_MAIN, env, logFile);
-  await waitForHttp(`http://127.0.0.1:${o.httpPort}/readyz`, proc);
+  const insecure = apiIsInsecure(o.extraEnv);
+  const caFile = apiCaFile(o);
+  await waitForHttp(`${insecure ? 'http' : 'https'}://127.0.0.1:${o.httpPort}/readyz`, proc, 30_000, () =>
+    insecure ? undefined : readCaIfExists(caFile),
+  );
   return proc;
 }
 
@@ -145,12 +172,18 @@ export function startAgentProcess(o: AgentProcessOptions, logFile: string): Mana
   return new ManagedProcess(`agent-${o.name}`, AGENT_MAIN, env, logFile);
 }
 
-/** Waits until `url` answers 200, failing early (with the log) if the process exits. */
-export async function waitForHttp(url: string, proc: ManagedProcess, timeoutMs = 30_000): Promise<void> {
+/** Waits until `url` answers 200 (trusting the CA `ca()` returns), failing early (with the log) if the process exits. */
+export async function waitForHttp(
+  url: string,
+  proc: ManagedProcess,
+  timeoutMs = 30_000,
+  ca: () => string | undefined = () => undefined,
+): Promise<void> {
   await waitFor(
     async () => {
       if (!proc.running) throw new Error(`${proc.name} exited before it was ready:\n${proc.log().slice(-4_000)}`);
-      const res = await fetch(url).catch(() => undefined);
+      const trusted = ca();
+      const res = await fetchTrusting(url, trusted !== undefined ? { ca: trusted } : {}).catch(() => undefined);
       return res?.status === 200;
     },
     { timeoutMs, intervalMs: 100, what: `${url} to answer 200` },

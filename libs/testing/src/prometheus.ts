@@ -67,6 +67,8 @@ export interface ScrapeTarget {
   labels?: Record<string, string>;
   /** Sent as `Authorization: Bearer` on every scrape (jr-api's /metrics needs a metrics:read token). */
   bearerToken?: string;
+  /** Scrape over https trusting this CA file (the API's listeners speak TLS by default). */
+  caFile?: string;
 }
 
 export interface PrometheusOptions {
@@ -219,6 +221,7 @@ export function prometheusConfig(options: PrometheusOptions): string {
     scrape_configs: options.targets.map((t) => ({
       job_name: t.job,
       metrics_path: t.metricsPath ?? '/metrics',
+      ...(t.caFile !== undefined ? { scheme: 'https', tls_config: { ca_file: t.caFile } } : {}),
       static_configs: [{ targets: t.targets, labels: t.labels ?? {} }],
       ...(t.bearerToken ? { authorization: { type: 'Bearer', credentials: t.bearerToken } } : {}),
     })),

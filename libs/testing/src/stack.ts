@@ -6,7 +6,17 @@ import { groupHasLiveMembersSync } from '@jr/journal';
 import { createTestDatabase, testRedisUrl, uniquePrefix, type TestDatabase } from './database';
 import { deleteRedisPrefix } from './redis';
 import { freePort } from './net';
-import { runCli, startAgentProcess, startApiProcess, type CliResult, type ManagedProcess } from './processes';
+import { fetchTrusting } from './https';
+import {
+  apiCaFile,
+  apiIsInsecure,
+  readCaIfExists,
+  runCli,
+  startAgentProcess,
+  startApiProcess,
+  type CliResult,
+  type ManagedProcess,
+} from './processes';
 import { waitFor } from './wait';
 import { TEST_ADMIN_TOKEN } from './auth';
 
@@ -15,8 +25,10 @@ export interface StackOptions {
   redisUrl?: string;
   /** Another PostgreSQL server (server-level URL) than the tests' shared one. */
   postgresServerUrl?: string;
-  /** Extra environment for the API process. */
+  /** Extra environment for the API process (`JR_INSECURE: '1'` makes the whole stack plain text). */
   apiEnv?: Record<string, string>;
+  /** With an operator certificate in `apiEnv.JR_TLS_CERT`: the CA file its clients trust. */
+  caFile?: string;
 }
 
 /**
@@ -63,12 +75,42 @@ export class Stack {
     return this.db.url;
   }
 
+  /** Plain text only when the test asked for it (JR_INSECURE=1): TLS is the product's default. */
+  get insecure(): boolean {
+    return apiIsInsecure(this.options.apiEnv);
+  }
+
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.httpPort}`;
+    return `${this.insecure ? 'http' : 'https'}://127.0.0.1:${this.httpPort}`;
+  }
+
+  /** The CA the stack's clients trust: the API's own (made in its data dir at first start) or the operator's. */
+  get caFile(): string {
+    return apiCaFile({
+      dataDir: path.join(this.dir, 'api'),
+      extraEnv: this.options.apiEnv,
+      caFile: this.options.caFile,
+    });
+  }
+
+  /** The API's CA as PEM (undefined for a plain-text stack or before the API first started). */
+  get caPem(): string | undefined {
+    return this.insecure ? undefined : readCaIfExists(this.caFile);
+  }
+
+  /** How agents and the CLI of this stack trust the API (the environment variables). */
+  get trustEnv(): Record<string, string> {
+    return this.insecure ? { JR_INSECURE: '1' } : { JR_CA_FILE: this.caFile };
   }
 
   get cliEnv(): Record<string, string> {
-    return { JR_API_URL: this.baseUrl, JR_TOKEN: this.adminToken };
+    return { JR_API_URL: this.baseUrl, JR_TOKEN: this.adminToken, ...this.trustEnv };
+  }
+
+  /** fetch against this stack's API, trusting its CA: tests use this, never the global fetch. */
+  fetch(route: string, init: RequestInit = {}): Promise<Response> {
+    const ca = this.caPem;
+    return fetchTrusting(`${this.baseUrl}${route}`, { ...init, ...(ca !== undefined ? { ca } : {}) });
   }
 
   async start(): Promise<this> {
@@ -92,6 +134,7 @@ export class Stack {
         queuePrefix: this.prefix,
         heartbeatInterval: this.heartbeatInterval,
         extraEnv: { ...TEST_API_LIMITS, ...this.options.apiEnv },
+        ...(this.options.caFile !== undefined ? { caFile: this.options.caFile } : {}),
       },
       path.join(this.dir, 'api.log'),
     );
@@ -122,6 +165,7 @@ export class Stack {
         name,
         heartbeatInterval: this.heartbeatInterval,
         ...agentOpts,
+        extraEnv: { ...(hasOwnTrust(agentOpts.extraEnv) ? {} : this.trustEnv), ...agentOpts.extraEnv },
       },
       logFile,
     );
@@ -149,7 +193,7 @@ export class Stack {
   }
 
   async get<T>(route: string): Promise<T> {
-    const res = await fetch(`${this.baseUrl}${route}`, { headers: { authorization: `Bearer ${this.adminToken}` } });
+    const res = await this.fetch(route, { headers: { authorization: `Bearer ${this.adminToken}` } });
     if (!res.ok) throw new Error(`GET ${route}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   }
@@ -159,9 +203,7 @@ export class Stack {
   }
 
   async logs(id: string): Promise<string> {
-    const res = await fetch(`${this.baseUrl}/v1/jobs/${id}/logs`, {
-      headers: { authorization: `Bearer ${this.adminToken}` },
-    });
+    const res = await this.fetch(`/v1/jobs/${id}/logs`, { headers: { authorization: `Bearer ${this.adminToken}` } });
     return res.text();
   }
 
@@ -180,6 +222,11 @@ export class Stack {
     if (process.env.JR_KEEP_E2E_DIRS) return;
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The test chose how this agent trusts the API itself (a CA, a pin, or plain text). */
+function hasOwnTrust(env: Record<string, string> | undefined): boolean {
+  return env !== undefined && ['JR_CA_FILE', 'JR_API_CA_SHA256', 'JR_INSECURE'].some((k) => k in env);
 }
 
 /** Writes a file in the stack's folder and returns its path. */

@@ -52,16 +52,18 @@ export async function submitWithRetry(
   refused: string[],
 ): Promise<{ id: string; tries: number } | undefined> {
   for (let tries = 1; ; tries++) {
-    const res = await fetch(`${world.stack.baseUrl}/v1/jobs`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${world.stack.adminToken}`,
-        'content-type': 'application/json',
-        'idempotency-key': key,
-      },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    }).catch(() => undefined);
+    const res = await world.stack
+      .fetch('/v1/jobs', {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${world.stack.adminToken}`,
+          'content-type': 'application/json',
+          'idempotency-key': key,
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      })
+      .catch(() => undefined);
     if (res && (res.status === 202 || res.status === 200))
       return { id: ((await res.json()) as { id: string }).id, tries };
     if (res && res.status !== 503 && res.status !== 429) {

@@ -12,6 +12,7 @@ import {
   baseEnv,
   jobUserEnv,
   startAgentProcess,
+  testTlsIfMade,
   type AgentProcessOptions,
   type ManagedProcess,
 } from '@jr/testing';
@@ -70,10 +71,18 @@ export function agentConfig(address: string, dataDir: string, env: Record<string
     JR_KILL_GRACE: '300ms',
     JR_SHUTDOWN_GRACE: '5s',
     ...jobUserEnv(env),
+    ...trustEnv(env),
     ...env,
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   return { ...parsed.config, leaseWaitMs: 1_000 };
+}
+
+/** The fake API speaks TLS with the test CA: trust it, unless the test chose its own trust. */
+function trustEnv(env: Record<string, string>): Record<string, string> {
+  if (['JR_CA_FILE', 'JR_API_CA_SHA256', 'JR_INSECURE'].some((k) => k in env)) return {};
+  const t = testTlsIfMade();
+  return t ? { JR_CA_FILE: t.caFile } : {};
 }
 
 export async function runAgent(
@@ -222,6 +231,7 @@ export function useAgentFixture(options: FixtureOptions = {}): AgentFixture {
           enrollToken: 'enroll-secret',
           heartbeatInterval: '200ms',
           ...o,
+          extraEnv: { ...trustEnv(o.extraEnv ?? {}), ...o.extraEnv },
         },
         path.join(fixture.dataDir, 'agent.log'),
       );

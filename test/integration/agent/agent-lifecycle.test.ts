@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { jobUserEnv, waitFor } from '@jr/testing';
+import { jobUserEnv, testTlsIfMade, waitFor, type TestTls } from '@jr/testing';
 import { runAgentCli } from '../../../apps/agent/src/agent-cli';
 import { shell, spec, useAgentFixture } from './agent-harness';
 
@@ -131,6 +131,7 @@ describe('jr-agent process lifecycle (runAgentCli, signals)', () => {
         JR_HEARTBEAT_INTERVAL: '200ms',
         JR_KILL_GRACE: '300ms',
         ...jobUserEnv(env),
+        JR_CA_FILE: (testTlsIfMade() as TestTls).caFile,
         ...env,
       },
       { stderr: { write: (l: string) => stderr.push(l) }, signals },

@@ -7,6 +7,8 @@ import {
   REPO_ROOT,
   baseEnv,
   startAgentProcess,
+  testTlsIfMade,
+  type TestTls,
   waitFor,
   type ManagedProcess,
 } from '@jr/testing';
@@ -80,7 +82,12 @@ describe('jr-agent process: outbox and breaker across restarts and signals', () 
         enrollToken: 'enroll-secret',
         name: 'outbox-agent',
         heartbeatInterval: '200ms',
-        extraEnv: { JR_BREAKER_THRESHOLD: '2', JR_REPORT_TIMEOUT: '300ms', ...extraEnv },
+        extraEnv: {
+          JR_CA_FILE: (testTlsIfMade() as TestTls).caFile,
+          JR_BREAKER_THRESHOLD: '2',
+          JR_REPORT_TIMEOUT: '300ms',
+          ...extraEnv,
+        },
       },
       path.join(data.dir, 'agent.log'),
     );

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { freePort, jobUserEnv, waitFor, type ManagedProcess } from '@jr/testing';
+import { freePort, jobUserEnv, testTlsIfMade, waitFor, type ManagedProcess, type TestTls } from '@jr/testing';
 import { logLines, runAgentMain as runAgentCommand, shell, spec, useAgentFixture } from './agent-harness';
 import { promtoolCheck, sample, scrape } from './metrics-text';
 
@@ -139,6 +139,7 @@ describe('jr-agent process: JR_METRICS_PORT, trace ids in its logs, jr-agent sta
         JR_ENROLL_TOKEN: 'enroll-secret',
         JR_METRICS_PORT: String(port),
         ...jobUserEnv(),
+        JR_CA_FILE: (testTlsIfMade() as TestTls).caFile,
       };
       const r = await runAgentCommand([], env);
       expect(r.code).toBe(78);

@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { loadAgentProto, type AgentServiceHandlers, type pb } from '@jr/contracts';
+import { testTls } from '@jr/testing';
+
+async function testServerCredentials(): Promise<grpc.ServerCredentials> {
+  const t = await testTls();
+  const [cert, key] = await Promise.all([readFile(t.certFile), readFile(t.keyFile)]);
+  return grpc.ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false);
+}
 
 type Failure = { code: grpc.status; details: string; times: number };
 
@@ -46,14 +54,15 @@ export class FakeAgentApi {
   private wakeLeases: Array<() => void> = [];
   private server: grpc.Server | undefined;
   port = 0;
+  /** TLS with the shared test CA's certificate, as jr-api speaks by default; false: plain text. */
+  tls = true;
 
   async start(port = this.port): Promise<number> {
     const server = new grpc.Server();
     server.addService(loadAgentProto().jobrunner.v1.AgentService.service, this.handlers());
+    const credentials = this.tls ? await testServerCredentials() : grpc.ServerCredentials.createInsecure();
     this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      ),
+      server.bindAsync(`127.0.0.1:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
     );
     this.server = server;
     return this.port;

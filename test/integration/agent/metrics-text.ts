@@ -1,12 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { ensurePrometheusTools } from '@jr/testing';
+import { ensurePrometheusTools, fetchTrusting } from '@jr/testing';
 
 /**
- * GET a /metrics (the agent's, or jr-api's with a metrics:read `token`); throws unless it answers 200
- * with the Prometheus text format.
+ * GET a /metrics (the agent's, or jr-api's with a metrics:read `token`, trusting `ca` for https); throws unless
+ * it answers 200 with the Prometheus text format.
  */
-export async function scrape(url: string, token?: string): Promise<string> {
-  const res = await fetch(url, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+export async function scrape(url: string, auth: { token?: string; ca?: string } = {}): Promise<string> {
+  const res = await fetchTrusting(url, {
+    ...(auth.ca !== undefined ? { ca: auth.ca } : {}),
+    ...(auth.token !== undefined ? { headers: { authorization: `Bearer ${auth.token}` } } : {}),
+  });
   if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
   const type = res.headers.get('content-type') ?? '';
   if (!type.startsWith('text/plain; version=0.0.4')) throw new Error(`${url} answered content-type ${type}`);

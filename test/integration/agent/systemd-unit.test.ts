@@ -98,7 +98,7 @@ describe('infra/systemd/jr-agent.service', () => {
     const stopSec = Number(/^(\d+)/.exec(one('TimeoutStopSec') ?? '')?.[1]);
     expect(stopSec).toBeGreaterThan(30 + 10 + 10);
     expect(one('Restart')).toBe('on-failure');
-    expect(one('RestartPreventExitStatus')?.split(' ').sort()).toEqual(['2', '77', '78']);
+    expect(one('RestartPreventExitStatus')?.split(' ').sort()).toEqual(['2', '76', '77', '78']);
     expect(one('Environment')).toBe('JR_DATA_DIR=/var/lib/jr-agent');
   });
 

@@ -2,7 +2,7 @@
 import { status } from '@grpc/grpc-js';
 import { Client } from 'pg';
 import { waitFor } from '@jr/testing';
-import { ADMIN, AgentClient, ENROLL, grpcCode, http, startTestApi, type TestApi } from './harness';
+import { ADMIN, AgentClient, apiFetch, ENROLL, grpcCode, http, startTestApi, type TestApi } from './harness';
 
 let t: TestApi;
 let pg: Client;
@@ -294,7 +294,7 @@ describe('dispatch and results', () => {
     const id = await submit({ pool: 'sse', steps: [{ run: 'echo' }] });
     const a = (await lease(c)).assignments[0]!;
     const key = { jobId: id, attempt: 1, leaseToken: a.leaseToken };
-    const res = await fetch(`${t.baseUrl}/v1/jobs/${id}/logs?follow=1`, {
+    const res = await apiFetch(t, `/v1/jobs/${id}/logs?follow=1`, {
       headers: { authorization: `Bearer ${ADMIN}` },
     });
     expect(res.headers.get('content-type')).toContain('text/event-stream');

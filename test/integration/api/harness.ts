@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as nodeHttp from 'node:http';
 import * as nodeHttps from 'node:https';
@@ -12,13 +13,17 @@ import { loadAgentProto, type AgentServiceClient } from '@jr/contracts';
 import {
   createTestDatabase,
   deleteRedisPrefix,
+  fetchTrusting,
   freePort,
+  testTls,
+  testTlsIfMade,
   testRedisUrl,
   testServerUrl,
   TEST_API_LIMITS,
   uniquePrefix,
   TEST_ADMIN_TOKEN,
   type TestDatabase,
+  type TestTls,
 } from '@jr/testing';
 import { startApi, type RunningApi } from '../../../apps/api/src/api';
 import { loadConfig } from '../../../apps/api/src/config/config.schema';
@@ -47,8 +52,11 @@ export interface TestApi {
   prefix: string;
   dataDir: string;
   clock: ShiftedClock;
+  /** https://127.0.0.1:port (http:// only when the test set JR_INSECURE=1). */
   baseUrl: string;
   grpcAddress: string;
+  /** The CA (PEM) clients trust for this API; undefined when it is plain text. */
+  ca: string | undefined;
   /** Stops the API (if still running), drops the database, deletes the queue keys and the data dir. */
   cleanup(): Promise<void>;
   restart(): Promise<void>;
@@ -80,6 +88,11 @@ export async function startTestApi(
   const db = await createTestDatabase(serverUrl);
   const prefix = uniquePrefix('api');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'jr-api-'));
+  // TLS by default, as in production: the shared test CA's certificate unless the test chose
+  // (its own JR_TLS_CERT, JR_TLS_CERT: '' for the API's self-made CA, or JR_INSECURE=1).
+  const testCa = await testTls();
+  const tlsEnv =
+    'JR_TLS_CERT' in env || env.JR_INSECURE ? {} : { JR_TLS_CERT: testCa.certFile, JR_TLS_KEY: testCa.keyFile };
   const loaded = loadConfig({
     JR_HTTP_PORT: String(await freePort()),
     JR_GRPC_PORT: String(await freePort()),
@@ -93,21 +106,28 @@ export async function startTestApi(
     JR_HEARTBEAT_INTERVAL: '1s',
     JR_LOG_LEVEL: 'silent',
     ...TEST_API_LIMITS,
+    ...tlsEnv,
     ...env,
   });
   if (!loaded.ok) throw new Error(loaded.errors.join('; '));
   const clock = new ShiftedClock();
   const logger = pino({ level: process.env.JR_TEST_LOG ?? 'silent' });
+  const api = await startApi(loaded.config, { clock, logger });
+  const ca = trustedCa(api, testCa);
+  const grpcAddress = `127.0.0.1:${loaded.config.grpcPort}`;
+  if (ca !== undefined) grpcTrust.set(grpcAddress, ca);
+  else grpcTrust.delete(grpcAddress);
   const t: TestApi = {
-    api: await startApi(loaded.config, { clock, logger }),
+    api,
     config: loaded.config,
     db,
     serverUrl,
     prefix,
     dataDir,
     clock,
-    baseUrl: `http://127.0.0.1:${loaded.config.httpPort}`,
-    grpcAddress: `127.0.0.1:${loaded.config.grpcPort}`,
+    baseUrl: `${ca === undefined ? 'http' : 'https'}://127.0.0.1:${loaded.config.httpPort}`,
+    grpcAddress,
+    ca,
     restart: async () => {
       await t.api.stop();
       t.api = await startApi(loaded.config, { clock, logger });
@@ -120,6 +140,21 @@ export async function startTestApi(
     },
   };
   return t;
+}
+
+/** The PEM the API's clients trust: the test CA for its certificate, the API's own CA, or none. */
+function trustedCa(api: RunningApi, testCa: TestTls): string | undefined {
+  if (!api.tls) return undefined;
+  if (api.tls.caFile !== undefined) return readFileSync(api.tls.caFile, 'utf8');
+  return api.tls.caSha256 === testCa.caSha256 ? testCa.caPem : api.tls.certPem;
+}
+
+/** grpc address -> CA of the test APIs started in this process (AgentClient trusts the right one). */
+const grpcTrust = new Map<string, string>();
+
+/** fetch against a test API, trusting its CA (tests never use the global fetch on the API). */
+export function apiFetch(t: Pick<TestApi, 'baseUrl' | 'ca'>, url: string, init: RequestInit = {}): Promise<Response> {
+  return fetchTrusting(`${t.baseUrl}${url}`, { ...init, ...(t.ca !== undefined ? { ca: t.ca } : {}) });
 }
 
 export interface HttpResult {
@@ -143,7 +178,7 @@ export async function http(
     body = JSON.stringify(opts.body);
     headers['content-type'] ??= 'application/json';
   }
-  const res = await fetch(`${t.baseUrl}${url}`, { method, headers, body });
+  const res = await apiFetch(t, url, { method, headers, body });
   const text = await res.text();
   let json: unknown;
   try {
@@ -213,9 +248,15 @@ export class AgentClient {
   credential = '';
   readonly name = `host-${++clients}`;
 
-  constructor(address: string) {
+  /**
+   * Trusts the CA of the test API at `address` (or, for another address such as a proxy in front of
+   * one, the shared test CA); `opts.ca: null` speaks plain text, a PEM string trusts that CA.
+   */
+  constructor(address: string, opts: { ca?: string | null; options?: grpc.ChannelOptions } = {}) {
     const Ctor = loadAgentProto().jobrunner.v1.AgentService;
-    this.client = new Ctor(address, grpc.credentials.createInsecure());
+    const ca = opts.ca === undefined ? (grpcTrust.get(address) ?? testTlsIfMade()?.caPem ?? null) : opts.ca;
+    const credentials = ca === null ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(Buffer.from(ca));
+    this.client = new Ctor(address, credentials, opts.options ?? {});
   }
 
   call<Res>(

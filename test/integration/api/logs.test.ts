@@ -2,7 +2,7 @@
 import { Client } from 'pg';
 import { waitFor } from '@jr/testing';
 import { SseParser } from '../../../apps/cli/src/sse-parser';
-import { ADMIN, AgentClient, http, startTestApi, type TestApi } from './harness';
+import { ADMIN, AgentClient, apiFetch, http, startTestApi, type TestApi } from './harness';
 
 // GET /v1/jobs/:id/logs (plain and ?follow=1) on thousands of chunks over two attempts: every byte once,
 // in (attempt, seq) order, page after page; step markers only when asked; a follower that joins in the
@@ -94,7 +94,7 @@ async function follow(
 ): Promise<{ text: string; ids: Array<{ id: string; at: number }>; ended: boolean }> {
   const headers: Record<string, string> = { authorization: `Bearer ${ADMIN}` };
   if (opts.lastEventId) headers['last-event-id'] = opts.lastEventId;
-  const res = await fetch(`${t.baseUrl}/v1/jobs/${id}/logs?follow=1${opts.markers ? '&markers=1' : ''}`, { headers });
+  const res = await apiFetch(t, `/v1/jobs/${id}/logs?follow=1${opts.markers ? '&markers=1' : ''}`, { headers });
   expect(res.status).toBe(200);
   const parser = new SseParser();
   const decoder = new TextDecoder();
@@ -201,7 +201,7 @@ describe('a job with thousands of chunks over two attempts', () => {
   });
 
   it('refuses a Last-Event-ID it did not write, and bad flags, with 400', async () => {
-    const bad = await fetch(`${t.baseUrl}/v1/jobs/${id}/logs?follow=1`, {
+    const bad = await apiFetch(t, `/v1/jobs/${id}/logs?follow=1`, {
       headers: { authorization: `Bearer ${ADMIN}`, 'last-event-id': '1.2.0.ff' },
     });
     expect(bad.status).toBe(400);

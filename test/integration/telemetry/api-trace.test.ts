@@ -14,7 +14,7 @@ import {
 } from '@jr/telemetry';
 import { waitFor } from '@jr/testing';
 import { encodeRecord, requestHash } from '../../../apps/api/src/intake/intake-record';
-import { ADMIN, AgentClient, http, startTestApi, type TestApi } from '../api/harness';
+import { ADMIN, AgentClient, apiFetch, http, startTestApi, type TestApi } from '../api/harness';
 
 // The API in this process with an in-memory span exporter: a submission is one trace through journal
 // append, relay and enqueue, its context stored in the job row (jobs.trace) and the BullMQ job data.
@@ -90,7 +90,7 @@ it('POST /v1/jobs → journal append → relay → enqueue is one trace, carried
 
 it('continues a trace the caller started (W3C traceparent header)', async () => {
   const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-  const res = await fetch(`${t.baseUrl}/v1/jobs`, {
+  const res = await apiFetch(t, '/v1/jobs', {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', traceparent: parent },
     body: JSON.stringify({ steps: [{ run: 'true' }] }),

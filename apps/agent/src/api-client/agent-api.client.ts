@@ -65,10 +65,11 @@ export class AgentApiClient {
     address: string,
     options: grpc.ClientOptions = {},
     private readonly metrics?: Pick<AgentMetrics, 'rpcDuration'>,
+    /** From resolveApiTrust (TLS with the trusted CA); plain text only when given so. */
+    channelCredentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   ) {
     const Service = loadAgentProto().jobrunner.v1.AgentService;
-    // Plain text: TLS and pinning the API's certificate are not built yet.
-    this.client = new Service(address, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, ...options });
+    this.client = new Service(address, channelCredentials, { ...CHANNEL_OPTIONS, ...options });
   }
 
   useCredentials(source: CredentialSource): void {
@@ -145,7 +146,7 @@ export class AgentApiClient {
         if (!err) return resolve(value as Res);
         if (signal?.aborted) return reject(abortReason(signal));
         const pushbackMs = pushbackFrom(err.metadata?.get('grpc-retry-pushback-ms') ?? []);
-        reject(new ApiCallError(method, err.code, err.details, actionFor(err.code, method), pushbackMs));
+        reject(new ApiCallError(method, err.code, err.details, actionFor(err.code, method, err.details), pushbackMs));
       });
       if (onMetadata) call.on('metadata', onMetadata);
       signal?.addEventListener('abort', onAbort, { once: true });

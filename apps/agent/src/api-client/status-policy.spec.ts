@@ -54,3 +54,18 @@ describe('grpc-retry-pushback-ms', () => {
     expect(actionFor(Status.RESOURCE_EXHAUSTED, 'Report')).toBe('retry');
   });
 });
+
+describe('a TLS verification failure', () => {
+  it('stops the agent instead of retrying; other UNAVAILABLE answers are retried', () => {
+    const tlsFailure =
+      'No connection established. Last error: Error: self-signed certificate in certificate chain. Resolution note: ';
+    expect(actionFor(Status.UNAVAILABLE, 'Heartbeat', tlsFailure)).toBe('stop');
+    expect(actionFor(Status.UNAVAILABLE, 'Lease', "Error: Hostname/IP does not match certificate's altnames")).toBe(
+      'stop',
+    );
+    expect(
+      actionFor(Status.UNAVAILABLE, 'Heartbeat', 'No connection established. Last error: connect ECONNREFUSED'),
+    ).toBe('retry');
+    expect(actionFor(Status.UNAVAILABLE, 'Report')).toBe('retry');
+  });
+});

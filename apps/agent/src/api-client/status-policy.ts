@@ -77,7 +77,16 @@ export const STATUS_POLICY: Readonly<Record<Status, { action: StatusAction; why:
 /** Report and Complete are fenced by the lease token: FAILED_PRECONDITION there means "superseded". */
 const SUPERSEDED_METHODS: ReadonlySet<AgentMethod> = new Set(['Report', 'Complete']);
 
-export function actionFor(code: Status, method: AgentMethod): StatusAction {
+/**
+ * UNAVAILABLE because the TLS handshake failed verification (grpc-js puts the reason in the details):
+ * the API's certificate is not one we trust, or it does not speak TLS. Retrying cannot fix it; an
+ * operator must (JR_CA_FILE, JR_API_CA_SHA256), so the agent stops with exit 76 instead of looping.
+ */
+const TLS_VERIFY_RE =
+  /certificate|self[- ]signed|unable to verify|UNABLE_TO_|CERT_|altnames|does not match certificate|wrong version number/i;
+
+export function actionFor(code: Status, method: AgentMethod, details = ''): StatusAction {
+  if (code === Status.UNAVAILABLE && TLS_VERIFY_RE.test(details)) return 'stop';
   if (code === Status.FAILED_PRECONDITION && SUPERSEDED_METHODS.has(method)) return 'superseded';
   return STATUS_POLICY[code]?.action ?? 'retry';
 }

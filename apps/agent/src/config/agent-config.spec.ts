@@ -6,6 +6,22 @@ import { formatConfigIssues, parseAgentConfig } from './agent-config';
 import { parseLabels } from './labels';
 
 describe('parseAgentConfig', () => {
+  it('TLS by default; JR_CA_FILE (absolute), JR_API_CA_SHA256 (any openssl spelling), JR_INSECURE', () => {
+    const hex = 'ab'.repeat(32);
+    const tls = (env: NodeJS.ProcessEnv) => {
+      const r = parseAgentConfig(env, '/srv');
+      return r.ok ? r.config.tls : r.issues.map((i) => i.variable);
+    };
+    expect(tls({ JR_CA_FILE: 'ca.pem' })).toEqual({ mode: 'tls', caFile: '/srv/ca.pem' });
+    const openssl = `sha256 Fingerprint=${hex.toUpperCase().match(/../g)?.join(':')}`;
+    expect(tls({ JR_API_CA_SHA256: openssl })).toEqual({ mode: 'tls', pin: `sha256:${hex}` });
+    expect(tls({ JR_API_CA_SHA256: `sha256:${hex}` })).toEqual({ mode: 'tls', pin: `sha256:${hex}` });
+    expect(tls({ JR_INSECURE: '1' })).toEqual({ mode: 'insecure' });
+    expect(tls({ JR_API_CA_SHA256: 'sha256:abc' })).toEqual(['JR_API_CA_SHA256']);
+    expect(tls({ JR_INSECURE: 'yes' })).toEqual(['JR_INSECURE']);
+    expect(tls({ JR_INSECURE: '1', JR_CA_FILE: '/ca.pem' })).toEqual(['JR_INSECURE']);
+  });
+
   it('applies the contract defaults to an empty environment', () => {
     const r = parseAgentConfig({}, '/srv');
     expect(r).toEqual({
@@ -36,6 +52,7 @@ describe('parseAgentConfig', () => {
         workDir: '/srv/var/agent-work',
         artifactAllowHttp: false,
         artifactAllowCidrs: [],
+        tls: { mode: 'tls' },
       },
     });
   });

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { POOL_RE, parseDurationMs, type VerifyKeys } from '@jr/contracts';
+import { parseFingerprint } from '@jr/pki';
 import { childEnvFrom, parseEnvAllow } from './child-env';
 import {
   cidrsSchema,
@@ -44,6 +45,8 @@ export interface AgentConfig {
   metricsHost: string;
   /** How long the API may hold a Lease long poll (not an env variable). */
   leaseWaitMs: number;
+  /** How the agent trusts the API: plain text (JR_INSECURE=1), or TLS with a CA file, a pinned CA, or the system's CAs. */
+  tls: AgentTls;
   /** The environment job steps start from: an allow-list of the agent's own (see child-env.ts). */
   childEnv: Record<string, string>;
   /**
@@ -62,6 +65,11 @@ export interface AgentConfig {
   /** JR_ARTIFACT_ALLOW_CIDRS: internal addresses artifact downloads may reach all the same. */
   artifactAllowCidrs: AllowedCidr[];
 }
+
+export type AgentTls =
+  | { mode: 'insecure' }
+  /** `caFile`: JR_CA_FILE; `pin`: JR_API_CA_SHA256 as `sha256:<hex>`; neither: the CA saved at enrollment, else the system's. */
+  | { mode: 'tls'; caFile?: string; pin?: string };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -154,6 +162,20 @@ const envSchema = z.object({
   JR_REPORT_TIMEOUT: duration('15s', 100, 300_000),
   JR_OUTBOX_MAX_BYTES: integer(64 * 1024 * 1024, 256 * 1024, 64 * 1024 ** 3),
   JR_LOG_LEVEL: optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })),
+  JR_CA_FILE: optional(z.string().min(1).max(4096)),
+  JR_API_CA_SHA256: optional(z.string().max(256)).transform((raw, ctx) => {
+    if (raw === undefined) return undefined;
+    const pin = parseFingerprint(raw);
+    if (!pin)
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a SHA-256 fingerprint: sha256:<64 hex digits> or openssl's AB:CD:… form (got ${JSON.stringify(raw.slice(0, 100))})`,
+      });
+    return pin;
+  }),
+  JR_INSECURE: optional(z.enum(['0', '1', 'true', 'false'], { error: 'must be 1 or 0' })).transform(
+    (v) => v === '1' || v === 'true',
+  ),
   JR_METRICS_PORT: optional(z.string()).transform((raw, ctx) => {
     if (raw === undefined) return undefined;
     const n = /^\d{1,5}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
@@ -202,6 +224,16 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.c
       ok: false,
       issues: [{ variable: 'JR_WORK_DIR', message: `must be outside JR_DATA_DIR (${dataDir}): jobs cannot enter it` }],
     };
+  if (e.JR_INSECURE && (e.JR_CA_FILE !== undefined || e.JR_API_CA_SHA256 !== undefined))
+    return {
+      ok: false,
+      issues: [
+        {
+          variable: 'JR_INSECURE',
+          message: 'is set together with JR_CA_FILE or JR_API_CA_SHA256; choose TLS or plain text',
+        },
+      ],
+    };
   return {
     ok: true,
     config: {
@@ -231,6 +263,13 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.c
       workDir,
       artifactAllowHttp: e.JR_ARTIFACT_ALLOW_HTTP,
       artifactAllowCidrs: e.JR_ARTIFACT_ALLOW_CIDRS,
+      tls: e.JR_INSECURE
+        ? { mode: 'insecure' }
+        : {
+            mode: 'tls',
+            ...(e.JR_CA_FILE !== undefined ? { caFile: path.resolve(cwd, e.JR_CA_FILE) } : {}),
+            ...(e.JR_API_CA_SHA256 !== undefined ? { pin: e.JR_API_CA_SHA256 } : {}),
+          },
     },
   };
 }

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { DEADLINES_MS, type AgentApiClient, type CredentialSource } from '../api-client/agent-api.client';
 import type { AgentConfig } from '../config/agent-config';
 import { hasEnrollToken, readEnrollToken } from '../config/enroll-token';
-import { AgentStopError, isApiCallError, retryDelayMs } from '../errors';
+import { AgentStopError, isApiCallError, retryDelayMs, stopErrorFor } from '../errors';
 import { AGENT_VERSION } from '../version';
 import type { CredentialStore, EnrolledIdentity, StoredCredential } from './credential-store';
 
@@ -143,6 +143,7 @@ async function enroll(
       return stored;
     } catch (err) {
       if (signal.aborted || !isApiCallError(err)) throw err;
+      if (err.action === 'stop' && err.code === Status.UNAVAILABLE) throw stopErrorFor(err); // TLS trust
       if (err.action !== 'retry') {
         // UNAUTHENTICATED: the token itself; PERMISSION_DENIED: what it was asked for (pool, labels, an existing agent)
         const hint = err.code === Status.UNAUTHENTICATED ? '; check JR_ENROLL_TOKEN' : '';

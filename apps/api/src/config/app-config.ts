@@ -28,7 +28,15 @@ export interface AppConfig {
   limits: LimitsConfig;
   /** `JR_SECRETS_KEY`: the first seals job secrets, all open them; absent: secrets refused (JR_DEV: a key file). */
   secretsKeys?: SecretKey[];
+  /** How both listeners speak: TLS from the operator's files, TLS from the API's own CA, or plain text. */
+  tls: TlsSettings;
 }
+
+export type TlsSettings =
+  | { mode: 'operator'; certFile: string; keyFile: string }
+  /** Own CA and server certificate in `<dataDir>/tls`; `extraSans` from JR_TLS_SANS. */
+  | { mode: 'self'; extraSans: string[] }
+  | { mode: 'insecure' };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

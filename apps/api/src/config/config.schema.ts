@@ -1,7 +1,8 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ADMIN_TOKEN_MIN_LENGTH, parseDurationMs } from '@jr/contracts';
 import { parseSecretKeys } from '../secrets/secret-box';
-import { LOG_LEVELS, type AppConfig } from './app-config';
+import { LOG_LEVELS, type AppConfig, type TlsSettings } from './app-config';
 import { limitsEnv, limitsErrors, toLimitsConfig } from './limits.schema';
 
 /** JR_DEV=1 without JR_ADMIN_TOKEN: well known, so only ever for a development machine (but as long as a real one must be). */
@@ -94,7 +95,7 @@ const flag = z
 const envSchema = z.object({
   JR_HTTP_PORT: port(8080),
   JR_GRPC_PORT: port(50051),
-  JR_BIND_HOST: z.string().min(1).max(255).default('0.0.0.0'),
+  JR_BIND_HOST: z.string().min(1).max(255).default('127.0.0.1'),
   JR_DATA_DIR: z.string().min(1).default('./var/api'),
   REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
   DATABASE_URL: url('postgres://127.0.0.1:5432/jobrunner', ['postgres:', 'postgresql:']),
@@ -126,6 +127,26 @@ const envSchema = z.object({
   JR_JOURNAL_MAX_BYTES: bytes('1GiB', 8 * 1024 * 1024, '8MiB'),
   JR_MAX_LOG_BYTES: bytes('64MiB', 64 * 1024, '64KiB'),
   JR_METRICS_REFRESH_INTERVAL: duration('5s', 100, 600_000),
+  JR_TLS_CERT: z.string().max(4096).optional(),
+  JR_TLS_KEY: z.string().max(4096).optional(),
+  JR_TLS_SANS: z
+    .string()
+    .max(8192)
+    .default('')
+    .transform((v, ctx) => {
+      const names = v
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== '');
+      const bad = names.filter((n) => !isTlsName(n));
+      if (bad.length > 0)
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a comma-separated list of host names and IP addresses (bad: ${bad.map((b) => JSON.stringify(b.slice(0, 64))).join(', ')})`,
+        });
+      return names;
+    }),
+  JR_INSECURE: flag,
   JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   ...limitsEnv.shape,
   // the message never repeats the value: it is key material
@@ -152,9 +173,19 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
   if (!dev && present.JR_ADMIN_TOKEN === undefined) errors.push('JR_ADMIN_TOKEN: required unless JR_DEV=1');
   if (!dev && present.JR_ENROLL_TOKEN === undefined) errors.push('JR_ENROLL_TOKEN: required unless JR_DEV=1');
   if (parsed.success) errors.push(...limitsErrors(parsed.data));
+  if (present.JR_TLS_CERT !== undefined && present.JR_TLS_KEY === undefined)
+    errors.push('JR_TLS_KEY: required with JR_TLS_CERT (the private key of its first certificate)');
+  if (present.JR_TLS_KEY !== undefined && present.JR_TLS_CERT === undefined)
+    errors.push('JR_TLS_CERT: required with JR_TLS_KEY (the PEM certificate chain)');
+  if (parsed.success && parsed.data.JR_INSECURE && present.JR_TLS_CERT !== undefined)
+    errors.push('JR_INSECURE: set together with JR_TLS_CERT; choose TLS or plain text');
   if (!parsed.success || errors.length > 0) return { ok: false, errors };
   const e = parsed.data;
   const warnings: string[] = [];
+  if (e.JR_INSECURE)
+    warnings.push(
+      'JR_INSECURE=1: REST and gRPC are plain text; tokens, credentials and job output cross the network readable',
+    );
   if (e.JR_ADMIN_TOKEN === undefined)
     warnings.push(`JR_DEV=1 and no JR_ADMIN_TOKEN: accepting the development admin token '${DEV_ADMIN_TOKEN}'`);
   if (e.JR_ENROLL_TOKEN === undefined)
@@ -183,8 +214,23 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       logLevel: e.JR_LOG_LEVEL,
       limits: toLimitsConfig(e),
       ...(e.JR_SECRETS_KEY ? { secretsKeys: e.JR_SECRETS_KEY } : {}),
+      tls: tlsSettings(e),
     },
   };
+}
+
+function tlsSettings(e: z.output<typeof envSchema>): TlsSettings {
+  if (e.JR_INSECURE) return { mode: 'insecure' };
+  if (e.JR_TLS_CERT !== undefined && e.JR_TLS_KEY !== undefined)
+    return { mode: 'operator', certFile: e.JR_TLS_CERT, keyFile: e.JR_TLS_KEY };
+  return { mode: 'self', extraSans: e.JR_TLS_SANS };
+}
+
+const HOST_NAME_RE =
+  /^(?=.{1,253}$)(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function isTlsName(name: string): boolean {
+  return isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 0 || HOST_NAME_RE.test(name);
 }
 
 /** The one line main.ts prints on stderr before exiting 2. */

@@ -9,7 +9,7 @@ describe('loadConfig', () => {
     expect(r.config).toMatchObject({
       httpPort: 8080,
       grpcPort: 50051,
-      bindHost: '0.0.0.0',
+      bindHost: '127.0.0.1',
       dataDir: './var/api',
       redisUrl: 'redis://127.0.0.1:6379',
       databaseUrl: 'postgres://127.0.0.1:5432/jobrunner',

@@ -9,10 +9,25 @@ import { ResultsService } from '../results/results.service';
 import { RateLimitsService } from '../limits/rate-limits.service';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { agentServiceHandlers } from './agent-service.handlers';
+import { SERVER_TLS, type ServerTls } from '../tls/server-tls';
 
 const SHUTDOWN_GRACE_MS = 5_000;
 
-/** The agents' gRPC listener (plain grpc-js), started at bootstrap and drained at shutdown. */
+/**
+ * TLS with the same chain and key as REST. Client certificates are not requested yet: `rootCerts` and
+ * `checkClientCertificate` are where agent mTLS plugs in (the handlers would then read
+ * `call.getAuthContext().sslPeerCertificate`).
+ */
+export function serverCredentials(tls: ServerTls | null, clientCa: Buffer | null = null): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(
+    clientCa,
+    [{ cert_chain: Buffer.from(tls.certPem), private_key: Buffer.from(tls.keyPem) }],
+    clientCa !== null,
+  );
+}
+
+/** The agents' gRPC listener (grpc-js, over TLS unless JR_INSECURE=1), started at bootstrap and drained at shutdown. */
 @Injectable()
 export class GrpcServerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private server: Server | undefined;
@@ -26,6 +41,7 @@ export class GrpcServerService implements OnApplicationBootstrap, BeforeApplicat
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(LOGGER) private readonly log: Logger,
+    @Inject(SERVER_TLS) private readonly tls: ServerTls | null,
   ) {}
 
   get port(): number {
@@ -53,7 +69,7 @@ export class GrpcServerService implements OnApplicationBootstrap, BeforeApplicat
     );
     const host = this.config.bindHost.includes(':') ? `[${this.config.bindHost}]` : this.config.bindHost;
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${host}:${this.config.grpcPort}`, ServerCredentials.createInsecure(), (err, port) =>
+      server.bindAsync(`${host}:${this.config.grpcPort}`, serverCredentials(this.tls), (err, port) =>
         err ? reject(err) : resolve(port),
       ),
     );

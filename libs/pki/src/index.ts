@@ -1,0 +1,4 @@
+export * from './certificates';
+export * from './fingerprint';
+export * from './pem';
+export * from './discover';
