@@ -175,7 +175,7 @@ export function randomPoints(count: number, lo: number, hi: number): number[] {
 
 /** One file per scenario run for the markers. */
 export function markerFile(stack: Stack, name: string): string {
-  return path.join(stack.dir, `${name}.ran`);
+  return path.join(stack.dropDir, `${name}.ran`);
 }
 
 /** The checks every scenario ends with: one job per submission, all succeeded, each ran exactly once. */

@@ -56,8 +56,8 @@ it('an agent SIGKILLed mid-step: its restart kills the step left running, and on
   await stack.start();
   try {
     await stack.startAgent('victim', { slots: 1 });
-    const pidFile = path.join(stack.dir, 'step.pid');
-    const marker = path.join(stack.dir, 'finished');
+    const pidFile = path.join(stack.dropDir, 'step.pid');
+    const marker = path.join(stack.dropDir, 'finished');
     const script = `if [ "$JR_ATTEMPT" = 1 ]; then echo $$ > ${pidFile}; sleep 20; fi; echo "attempt $JR_ATTEMPT" >> ${marker}`;
     const submit = await stack.cli(['submit', '--json', '--', 'sh', '-c', script]);
     const { id } = JSON.parse(submit.stdout) as { id: string };

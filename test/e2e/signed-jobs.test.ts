@@ -29,9 +29,6 @@ describe('signed jobs', () => {
 
   beforeAll(async () => {
     await stack.start();
-    // the steps run as an unprivileged job user: their marker files go where every user may write
-    fs.mkdirSync(path.join(stack.dir, 'drop'));
-    fs.chmodSync(path.join(stack.dir, 'drop'), 0o1777);
     const made = await stack.cli(['keys', 'generate', '--out', path.join(stack.dir, 'keys'), '--json']);
     expect(made.code).toBe(0);
     keys = JSON.parse(made.stdout) as typeof keys;
@@ -50,7 +47,7 @@ describe('signed jobs', () => {
   });
 
   const signedEnv = (keyFile = keys.privateKeyFile): Record<string, string> => ({ JR_JOB_SIGNING_KEY: keyFile });
-  const marker = (name: string): string => path.join(stack.dir, 'drop', `ran-${name}`);
+  const marker = (name: string): string => path.join(stack.dropDir, `ran-${name}`);
 
   async function submit(args: string[], env: Record<string, string> = {}): Promise<string> {
     const r = await stack.cli(['submit', '--json', ...args], env);

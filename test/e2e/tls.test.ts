@@ -214,7 +214,7 @@ describe("TLS with the operator's certificate (made with openssl)", () => {
           JR_DATA_DIR: path.join(dir, 'bad-api'),
           REDIS_URL: testRedisUrl(),
           DATABASE_URL: db.url,
-          JR_ADMIN_TOKEN: 'admin-token-for-the-tls-test',
+          JR_ADMIN_TOKEN: 'admin-token-for-the-tls-test-0123456789',
           JR_ENROLL_TOKEN: 'enroll-token-for-the-tls-test',
           ...tls,
         };

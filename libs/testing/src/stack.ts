@@ -58,6 +58,19 @@ export class Stack {
   /** 0711: agents' job users must reach their workspaces (`agent-NAME-work/`) under it, not list it. */
   readonly dir = secretDir(fs.mkdtempSync(path.join(os.tmpdir(), 'jr-e2e-')));
 
+  /**
+   * A directory inside `dir` every user may write (mode 1777): the agents run steps as an unprivileged job user,
+   * so files a test's jobs leave behind (markers) go here.
+   */
+  get dropDir(): string {
+    const drop = path.join(this.dir, 'drop');
+    if (!fs.existsSync(drop)) {
+      fs.mkdirSync(drop);
+      fs.chmodSync(drop, 0o1777);
+    }
+    return drop;
+  }
+
   constructor(
     readonly heartbeatInterval = '1s',
     private readonly options: StackOptions = {},

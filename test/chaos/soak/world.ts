@@ -80,7 +80,7 @@ export class SoakWorld {
         diskMode,
         apiDataDir,
         artifacts,
-        path.join(base, 'runs.log'),
+        path.join(stack.dropDir, 'runs.log'), // the steps run as an unprivileged job user
       );
       try {
         for (let k = 0; k < agents; k++) await world.addAgent(k, slots);

@@ -79,7 +79,7 @@ export function agentConfig(address: string, dataDir: string, env: Record<string
 }
 
 /** The fake API speaks TLS with the test CA: trust it, unless the test chose its own trust. */
-function trustEnv(env: Record<string, string>): Record<string, string> {
+export function trustEnv(env: Record<string, string>): Record<string, string> {
   if (['JR_CA_FILE', 'JR_API_CA_SHA256', 'JR_INSECURE'].some((k) => k in env)) return {};
   const t = testTlsIfMade();
   return t ? { JR_CA_FILE: t.caFile } : {};

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { AGENT_MAIN, baseEnv, newGate, waitFor, type ManagedProcess } from '@jr/testing';
-import { LOOPBACK_ARTIFACTS, logLines, runAgentMain, shell, spec, useAgentFixture } from './agent-harness';
+import { LOOPBACK_ARTIFACTS, logLines, runAgentMain, shell, spec, trustEnv, useAgentFixture } from './agent-harness';
 
 jest.setTimeout(90_000);
 
@@ -249,6 +249,7 @@ describe('a non-root agent with capabilities (systemd User=jr-agent + AmbientCap
           JR_ENROLL_TOKEN: 'enroll-secret',
           JR_HEARTBEAT_INTERVAL: '200ms',
           JR_JOB_USER: 'nobody',
+          ...trustEnv({}),
         },
         stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')],
       },
@@ -297,6 +298,7 @@ describe('refusing root jobs at start-up (exit 78, one line)', () => {
     JR_API_GRPC: f.api.address,
     JR_DATA_DIR: f.dataDir,
     JR_ENROLL_TOKEN: 'enroll-secret',
+    ...trustEnv({}),
   });
 
   it.each([

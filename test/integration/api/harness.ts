@@ -206,7 +206,8 @@ export function httpFrom(
   if (body !== undefined) headers['content-type'] = 'application/json';
   const mod = t.baseUrl.startsWith('https:') ? nodeHttps : nodeHttp;
   return new Promise((resolve, reject) => {
-    const req = mod.request(`${t.baseUrl}${url}`, { method, headers, localAddress, agent: false }, (res) => {
+    const trust = t.ca !== undefined ? { ca: t.ca } : {};
+    const req = mod.request(`${t.baseUrl}${url}`, { method, headers, localAddress, agent: false, ...trust }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
@@ -234,7 +235,10 @@ export function rawConnection(t: TestApi): Promise<net.Socket> {
   const port = t.api.httpPort;
   return new Promise((resolve, reject) => {
     const socket = t.baseUrl.startsWith('https:')
-      ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(socket))
+      ? tls.connect(
+          { host: '127.0.0.1', port, ...(t.ca !== undefined ? { ca: t.ca } : { rejectUnauthorized: false }) },
+          () => resolve(socket),
+        )
       : net.connect({ host: '127.0.0.1', port }, () => resolve(socket));
     socket.once('error', reject);
   });

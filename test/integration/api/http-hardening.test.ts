@@ -68,11 +68,17 @@ describe('slowloris', () => {
     const held: Watched[] = [];
     try {
       for (let i = 0; i < 16; i++) held.push(watch(await rawConnection(capped)));
-      const extra = watch(await rawConnection(capped));
-      held.push(extra);
-      extra.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
-      await waitFor(() => extra.closed, { what: 'the connection over the cap to be dropped' });
-      expect(extra.received).toBe('');
+      // over TLS the dropped connection fails its handshake; in plain text it is closed before any answer
+      const extra = await rawConnection(capped).then(
+        (socket) => watch(socket),
+        () => undefined,
+      );
+      if (extra) {
+        held.push(extra);
+        extra.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+        await waitFor(() => extra.closed, { what: 'the connection over the cap to be dropped' });
+        expect(extra.received).toBe('');
+      }
       expect(held.slice(0, 16).every((w) => !w.closed)).toBe(true);
       for (const w of held) w.socket.destroy();
       await waitFor(async () => (await http(capped, 'GET', '/healthz').catch(() => undefined))?.status === 200, {

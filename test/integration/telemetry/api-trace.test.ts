@@ -145,7 +145,9 @@ it("a retried attempt continues the job's trace: its enqueue and lease hang unde
     const enqueues = exporter
       .getFinishedSpans()
       .filter((s) => s.name === SPANS.enqueue && s.attributes['jr.job.id'] === id);
-    expect(enqueues).toHaveLength(2); // round 1 by the relay, round 2 after the failed attempt (from jobs.trace)
+    // round 1 by the relay, round 2 after the failed attempt (from jobs.trace); on a loaded machine the sweep
+    // may add a round again (BullMQ keeps the first add): every one of them still belongs to the job's trace
+    expect(enqueues.length).toBeGreaterThanOrEqual(2);
     for (const s of [...enqueues, ...leaseSpans]) expect(s.spanContext().traceId).toBe(traceId);
   } finally {
     agent.close();
