@@ -104,9 +104,17 @@ describe("TLS with the API's own CA (the default)", () => {
     expect(fingerprintOf(fs.readFileSync(path.join(dataDir, 'api-ca.pem')))).toBe(caSha256);
     await first.stop();
     // no CA file, no pin: the saved CA alone
+    const restartedAt = Date.now();
     const again = await stack.startAgent('pinned', { extraEnv: { JR_INSECURE: '0' } });
-    const submit = await stack.cli(['submit', '--wait', '--json', '--', 'echo', 'over tls']);
-    expect(submit.code).toBe(0);
+    // its heartbeats reach the API over TLS, trusting the saved CA (a heartbeat after the restart, not the first's)
+    await waitFor(
+      async () => {
+        const view = (await stack.get<AgentList>('/v1/agents')).items.find((a) => a.name === 'pinned');
+        return view?.lastHeartbeatAt != null && Date.parse(view.lastHeartbeatAt) > restartedAt;
+      },
+      { timeoutMs: 15_000, what: 'a heartbeat of the restarted agent' },
+    );
+    expect(again.log()).not.toContain('TLS verification');
     await again.stop();
   });
 
