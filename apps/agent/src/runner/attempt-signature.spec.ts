@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -114,6 +115,24 @@ describe('AttemptRun with JR_JOB_VERIFY_KEYS (real child processes)', () => {
     expect(reporter.output(0)).toBe('prod\n');
     expect(existsSync(path.join(tmp.dir, 'ran'))).toBe(true);
     expect((await metricValue(metrics, 'jr_agent_jobs_refused_total', { cause: 'missing' })) ?? 0).toBe(0);
+  });
+
+  it("covers the job's secrets by their digests: the lease's values must be the signed ones", async () => {
+    const job = (value: string): pb.Assignment__Output =>
+      assignment([shellStep(`touch ${path.join(tmp.dir, 'ran')}; echo ok`)], {}, undefined, { DEPLOY_TOKEN: value });
+    const spec = job('the-signed-value').spec as pb.JobSpec__Output;
+    const signature = signJob(
+      { ...spec, signature: null, secrets: { DEPLOY_TOKEN: 'the-signed-value' } },
+      signer,
+      inAnHour(),
+    );
+    await new AttemptRun({ ...job('the-signed-value'), spec: { ...spec, signature } }, deps).run();
+    expect(reporter.completions[0]).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 });
+    // a compromised API hands out another value under the same signature
+    reporter.completions.length = 0;
+    reporter.events.length = 0;
+    await rm(path.join(tmp.dir, 'ran'));
+    await refused({ ...job('swapped-by-the-api'), spec: { ...spec, signature } }, 'bad_signature');
   });
 
   it('without verify keys runs unsigned jobs as before', async () => {
