@@ -198,6 +198,8 @@ export class AgentsRepository {
    */
   async revoke(id: string, now: Date): Promise<{ agent: AgentRow; endedAttempts: AttemptRef[] } | undefined> {
     return withTransaction(this.pool, async (tx) => {
+      // FOR UPDATE waits for grants in flight (they hold KEY SHARE), so the attempts below include theirs
+      await tx.query('SELECT 1 FROM agents WHERE id = $1 FOR UPDATE', [id]);
       const agent = (
         await tx.query<AgentRow>('UPDATE agents SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING *', [
           id,

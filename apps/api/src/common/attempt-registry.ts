@@ -96,9 +96,12 @@ export class AttemptRegistry {
     return this.pending.has(keyOf(jobId, attempt));
   }
 
-  /** A completion of this attempt is journaled here: it no longer holds a slot of its agent, whatever Postgres says yet. */
-  endJournaled(jobId: string, attempt: number): boolean {
-    return this.pending.get(keyOf(jobId, attempt))?.end !== undefined;
+  /** Keys (`jobId/n`) of the agent's attempts whose completion is journaled here: they hold no slot of it any more. */
+  endedAttemptsOf(agentId: string): string[] {
+    const keys: string[] = [];
+    for (const [key, o] of this.pending)
+      if (o.end !== undefined && this.snapshots.get(key)?.agentId === agentId) keys.push(key);
+    return keys;
   }
 
   /** Called with the agent's id when a completion of one of its attempts is journaled here; returns the unsubscribe. */

@@ -13,6 +13,7 @@ import { JobsRepository } from '../jobs/jobs.repository';
 import type { DispatchJob, DispatchJobData } from '../queue/queue-factory';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { FullAgents } from './full-agents';
+import { KeyedSerial } from './keyed-serial';
 import { LeaseMatcher, type Waiter } from './lease-matcher';
 import { leaseExpiresAt } from './lease-expiry';
 import { PoolQueueRepository } from './pool-queue.repository';
@@ -49,6 +50,8 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   private readonly leaseCalls = new Map<string, number>();
   /** Lease calls of agents whose slots were all taken at their grant: they wait for a slot to free. */
   private readonly full = new FullAgents<TracedGrant>((pool, w) => this.matcher.putBack(pool, w));
+  /** Grants to one agent, one at a time on this replica (Postgres serializes them across replicas). */
+  private readonly grants = new KeyedSerial();
 
   constructor(
     private readonly queues: PoolQueueRepository,
@@ -278,14 +281,12 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
       SPANS.lease,
       attrs,
       async (span) => {
-        const now = this.clock.now();
-        const grant = await this.ledger.grant(
-          data.jobId,
-          agentId,
-          newLeaseToken(),
-          { now: new Date(now), expiresAt: leaseExpiresAt(now, this.config.heartbeatIntervalMs) },
-          (jobId, attempt) => this.registry.endJournaled(jobId, attempt),
-        );
+        let now = this.clock.now();
+        const grant = await this.grants.run(agentId, () => {
+          now = this.clock.now();
+          const times = { now: new Date(now), expiresAt: leaseExpiresAt(now, this.config.heartbeatIntervalMs) };
+          return this.ledger.grant(data.jobId, agentId, newLeaseToken(), times, this.registry.endedAttemptsOf(agentId));
+        });
         if (!grant || grant === 'agent_unavailable') return grant;
         span.setAttribute(ATTR.attempt, grant.attempt);
         const secrets = await this.openSecrets(grant, data.pool);

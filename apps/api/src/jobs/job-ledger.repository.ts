@@ -8,6 +8,39 @@ import type { JobTransition } from './job-rows';
 
 export type { AttemptKey, AttemptOutcome, ReportEvent } from './attempt-writes';
 
+/** pg_advisory_xact_lock's first key for grants (the second: hashtext of the agent id). */
+const GRANT_LOCK_SPACE = 0x6a72_0001;
+
+interface GrantRow {
+  live: number;
+  spec: NormalizedJob | null;
+  secrets: Record<string, unknown> | null;
+  retries: number;
+  failed_attempts: number;
+  lost_attempts: number;
+  cancel_requested: boolean;
+  n: number;
+}
+
+/**
+ * Counts the agent's live attempts (less those in `$6`) and, while below its slots (`$7`), moves the job
+ * from queued to leased and inserts the attempt; one row always (live, and the job's columns or nulls).
+ */
+const GRANT_SQL = `
+WITH live AS (
+  SELECT count(*)::int AS c FROM attempts
+  WHERE agent_id = $3 AND state IN ('leased','running') AND NOT ((job_id || '/' || n) = ANY($6::text[]))
+), job AS (
+  UPDATE jobs SET state = 'leased', updated_at = $2
+  WHERE id = $1 AND state = 'queued' AND NOT cancel_requested AND (SELECT c FROM live) < $7
+  RETURNING spec, secrets, retries, failed_attempts, lost_attempts, cancel_requested,
+    (SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE job_id = $1) AS n
+), attempt AS (
+  INSERT INTO attempts (job_id, n, agent_id, lease_token, state, leased_at, lease_expires_at)
+  SELECT $1, job.n, $3, $4, 'leased', $2, $5 FROM job
+)
+SELECT (SELECT c FROM live) AS live, job.* FROM (SELECT 1) one LEFT JOIN job ON true`;
+
 /** What a job's retry decision needs, as the grant saw it. */
 export interface JobCountersRow {
   retries: number;
@@ -38,59 +71,40 @@ export class JobLedgerRepository {
   /**
    * Leases a queued job to an agent; null when the job is no longer queued (cancelled, handled);
    * 'agent_unavailable' when the agent is revoked or gone, or already holds as many live attempts as
-   * its slots (counted under its row lock, so parallel Lease calls on any replica cannot exceed them;
-   * `ended`: attempts whose completion is in hand but not in Postgres yet, which hold no slot).
+   * its slots. Grants to one agent are serialized by a transaction-level advisory lock (on every
+   * replica), so parallel Lease calls cannot exceed its slots; the agent's row is only KEY SHARE locked,
+   * which its heartbeats' UPDATEs do not wait for but a revocation (FOR UPDATE) does. `ended`: keys
+   * (`jobId/n`) of the agent's attempts whose completion is in hand but not in Postgres yet, which hold no
+   * slot. Four round trips: BEGIN, the locks, count-and-grant in one statement, COMMIT.
    */
   async grant(
     jobId: string,
     agentId: string,
     leaseToken: string,
     times: { now: Date; expiresAt: Date },
-    ended: (jobId: string, attempt: number) => boolean,
+    ended: readonly string[],
   ): Promise<Grant | null | 'agent_unavailable'> {
     const { now, expiresAt } = times;
     return withTransaction(this.pool, async (tx) => {
-      // the lock first, the count in a statement of its own: its snapshot then sees the grant that held the lock
       const agent = await tx.query<{ slots: number }>(
-        'SELECT slots FROM agents WHERE id = $1 AND revoked_at IS NULL FOR UPDATE',
+        `SELECT a.slots FROM agents a, pg_advisory_xact_lock(${GRANT_LOCK_SPACE}, hashtext(a.id)) l
+         WHERE a.id = $1 AND a.revoked_at IS NULL FOR KEY SHARE OF a`,
         [agentId],
       );
-      const slots = agent.rows[0]?.slots ?? 0;
-      const live = await tx.query<{ job_id: string; n: number }>(
-        `SELECT job_id, n FROM attempts WHERE agent_id = $1 AND state IN ('leased','running')`,
-        [agentId],
-      );
-      if (live.rows.filter((r) => !ended(r.job_id, r.n)).length >= slots) return 'agent_unavailable';
-      const job = await tx.query<{
-        spec: NormalizedJob;
-        secrets: Record<string, unknown> | null;
-        retries: number;
-        failed_attempts: number;
-        lost_attempts: number;
-        cancel_requested: boolean;
-      }>(
-        `UPDATE jobs SET state = 'leased', updated_at = $2 WHERE id = $1 AND state = 'queued' AND NOT cancel_requested
-         RETURNING spec, secrets, retries, failed_attempts, lost_attempts, cancel_requested`,
-        [jobId, now],
-      );
-      const row = job.rows[0];
-      if (!row) return null;
-      const n = await tx.query<{ n: number }>('SELECT coalesce(max(n), 0) + 1 AS n FROM attempts WHERE job_id = $1', [
-        jobId,
-      ]);
-      const attempt = n.rows[0]?.n ?? 1;
-      await tx.query(
-        `INSERT INTO attempts (job_id, n, agent_id, lease_token, state, leased_at, lease_expires_at) VALUES ($1, $2, $3, $4, 'leased', $5, $6)`,
-        [jobId, attempt, agentId, leaseToken, now, expiresAt],
-      );
+      const slots = agent.rows[0]?.slots;
+      if (slots === undefined) return 'agent_unavailable';
+      // a statement of its own after the lock: its snapshot sees the grant that held the lock before
+      const res = await tx.query<GrantRow>(GRANT_SQL, [jobId, now, agentId, leaseToken, expiresAt, ended, slots]);
+      const row = res.rows[0];
+      if (!row?.spec) return row && row.live >= slots ? 'agent_unavailable' : null;
       const counters = {
         retries: row.retries,
         failedAttempts: row.failed_attempts,
         lostAttempts: row.lost_attempts,
         cancelRequested: row.cancel_requested,
       };
-      const sealedSecrets = row.secrets;
-      return { jobId, attempt, leaseToken, leaseExpiresAt: expiresAt, spec: row.spec, sealedSecrets, counters };
+      const grant = { jobId, attempt: row.n, leaseToken, leaseExpiresAt: expiresAt, spec: row.spec };
+      return { ...grant, sealedSecrets: row.secrets, counters };
     });
   }
 
