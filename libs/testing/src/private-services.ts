@@ -236,6 +236,34 @@ export async function startPrivatePostgres(baseDir: string, port?: number): Prom
   return service;
 }
 
+/**
+ * A hot standby of `primary` (pg_basebackup -R: streaming replication from it), started on a port of its
+ * own in `baseDir`. `promotePrivatePostgres` makes it the primary.
+ */
+export async function startPrivateStandby(
+  baseDir: string,
+  primary: PrivateService,
+  port?: number,
+): Promise<PrivateService> {
+  const p = port ?? (await freePort());
+  const dataDir = path.join(baseDir, `pg-${p}`);
+  const ids = isRoot() ? postgresUser() : undefined;
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (ids) execFileSync('chown', ['-R', 'postgres:postgres', dataDir]);
+  const args = ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', dataDir, '-R', '-X', 'stream'];
+  execFileSync(path.join(postgresBinDir(), 'pg_basebackup'), [...args, '--no-sync'], { stdio: 'ignore', ...ids });
+  return startPrivatePostgres(baseDir, p);
+}
+
+/** Promotes a standby to a writable primary (pg_ctl promote, waiting until it is done). */
+export function promotePrivatePostgres(standby: PrivateService): void {
+  const ids = isRoot() ? postgresUser() : undefined;
+  execFileSync(path.join(postgresBinDir(), 'pg_ctl'), ['promote', '-w', '-D', standby.dataDir], {
+    stdio: 'ignore',
+    ...ids,
+  });
+}
+
 /** Accepting connections (not merely listening while it recovers). */
 function pgIsReady(binDir: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -84,6 +84,7 @@ export async function setDatabaseConnections(t: TestApi, allow: boolean): Promis
 export async function startTestApi(
   env: Record<string, string> = {},
   serverUrl: string = testServerUrl(),
+  opts: { databaseUrl?: (testDbUrl: string) => string } = {},
 ): Promise<TestApi> {
   const db = await createTestDatabase(serverUrl);
   const prefix = uniquePrefix('api');
@@ -99,7 +100,7 @@ export async function startTestApi(
     JR_BIND_HOST: '127.0.0.1',
     JR_DATA_DIR: dataDir,
     REDIS_URL: testRedisUrl(),
-    DATABASE_URL: db.url,
+    DATABASE_URL: opts.databaseUrl?.(db.url) ?? db.url,
     JR_ADMIN_TOKEN: ADMIN,
     JR_ENROLL_TOKEN: ENROLL,
     JR_QUEUE_PREFIX: prefix,

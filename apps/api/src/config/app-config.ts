@@ -1,3 +1,4 @@
+import type { PgEndpoint } from '../database/pg-hosts';
 import type { SecretKey } from '../secrets/secret-box';
 import type { LimitsConfig } from './limits.schema';
 
@@ -9,6 +10,8 @@ export interface AppConfig {
   dataDir: string;
   redisUrl: string;
   databaseUrl: string;
+  /** DATABASE_URL's hosts in order (libpq's `host1:port1,host2:port2` list): the first writable primary is used. */
+  databaseEndpoints: PgEndpoint[];
   dev: boolean;
   adminToken: string;
   enrollToken: string;

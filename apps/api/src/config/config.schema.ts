@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ADMIN_TOKEN_MIN_LENGTH, parseDurationMs } from '@jr/contracts';
+import { parseDatabaseUrl } from '../database/pg-hosts';
 import { parseSecretKeys } from '../secrets/secret-box';
 import { LOG_LEVELS, type AppConfig, type TlsSettings } from './app-config';
 import { limitsEnv, limitsErrors, toLimitsConfig } from './limits.schema';
@@ -98,7 +99,16 @@ const envSchema = z.object({
   JR_BIND_HOST: z.string().min(1).max(255).default('127.0.0.1'),
   JR_DATA_DIR: z.string().min(1).default('./var/api'),
   REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
-  DATABASE_URL: url('postgres://127.0.0.1:5432/jobrunner', ['postgres:', 'postgresql:']),
+  DATABASE_URL: z
+    .string()
+    .default('postgres://127.0.0.1:5432/jobrunner')
+    .superRefine((v, ctx) => {
+      try {
+        parseDatabaseUrl(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
   JR_DEV: flag,
   JR_ADMIN_TOKEN: z
     .string()
@@ -200,6 +210,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       dataDir: e.JR_DATA_DIR,
       redisUrl: e.REDIS_URL,
       databaseUrl: e.DATABASE_URL,
+      databaseEndpoints: parseDatabaseUrl(e.DATABASE_URL),
       dev: e.JR_DEV,
       adminToken: e.JR_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
       enrollToken: e.JR_ENROLL_TOKEN ?? DEV_ENROLL_TOKEN,

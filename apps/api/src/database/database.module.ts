@@ -3,23 +3,28 @@ import { Client, Pool } from 'pg';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
 import { migrate, readMigrations } from './migrator';
+import { PrimaryLocator, primaryClient } from './primary-client';
 
 export const PG_POOL = Symbol('PgPool');
+export const PG_LOCATOR = Symbol('PgPrimaryLocator');
 
 /** Applies the migrations at start-up and closes the pool last at shutdown. */
 @Injectable()
 export class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(PG_LOCATOR) private readonly locator: PrimaryLocator,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
   async onModuleInit(): Promise<void> {
+    // several hosts: migrations (and the first connections) go to the writable one
+    if (this.locator.multiHost && !(await this.locator.locate()))
+      this.log.warn('postgres: none of the DATABASE_URL hosts takes writes yet; start-up waits on the first');
     const migrations = await readMigrations();
     const ran = await migrate(this.pool, migrations).catch(async (err: unknown) => {
       if ((err as { code?: unknown }).code !== '3D000') throw err;
-      await createDatabase(this.config.databaseUrl);
+      await createDatabase(this.locator.current.url);
       this.log.info('database created');
       return migrate(this.pool, migrations);
     });
@@ -53,11 +58,17 @@ async function createDatabase(databaseUrl: string): Promise<void> {
 @Module({
   providers: [
     {
-      provide: PG_POOL,
+      provide: PG_LOCATOR,
       inject: [APP_CONFIG, LOGGER],
-      useFactory: (config: AppConfig, log: Logger): Pool => {
+      useFactory: (config: AppConfig, log: Logger): PrimaryLocator => new PrimaryLocator(config.databaseEndpoints, log),
+    },
+    {
+      provide: PG_POOL,
+      inject: [PG_LOCATOR, LOGGER],
+      useFactory: (locator: PrimaryLocator, log: Logger): Pool => {
         const pool = new Pool({
-          connectionString: config.databaseUrl,
+          connectionString: locator.current.url,
+          Client: primaryClient(locator),
           max: 16,
           connectionTimeoutMillis: 5_000,
           idleTimeoutMillis: 30_000,
