@@ -30,7 +30,7 @@ export const INTAKE_REJECT_REASONS = [
   'shutting_down',
 ] as const;
 /** What caused a full re-enqueue of the queued jobs from Postgres into BullMQ. */
-export const RECONCILE_TRIGGERS = ['startup', 'redis_lost'] as const;
+export const RECONCILE_TRIGGERS = ['startup', 'redis_lost', 'redis_failover', 'periodic'] as const;
 /** The API's rate limits and lockouts (apps/api/src/limits): which one refused a call. */
 export const RATE_LIMITS = ['address', 'token', 'auth_lockout', 'agent', 'enroll'] as const;
 /** Why the API refused an agent for trust reasons (Enroll, or a call of a revoked agent, or a Lease past its slots). */

@@ -20,6 +20,8 @@ export interface PrivateService {
   stop(): Promise<void>;
   /** Start again on the same port (after kill/stop). */
   start(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the process hangs (its sockets stay open) and goes on. */
+  freeze(frozen: boolean): void;
 }
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -100,6 +102,10 @@ class ProcessService implements PrivateService {
     private readonly ready: () => Promise<boolean> = () => canConnect('127.0.0.1', port, 200),
   ) {}
 
+  freeze(frozen: boolean): void {
+    this.child?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   async start(): Promise<void> {
     const { cmd, args, uid, gid } = this.command();
     const out = fs.openSync(this.logFile, 'a');
@@ -166,6 +172,66 @@ export async function startPrivateRedis(baseDir: string, port?: number): Promise
         '--dir',
         dataDir,
       ],
+    }),
+    path.join(dataDir, 'redis.log'),
+  );
+  await service.start();
+  return service;
+}
+
+/** A replica of `master` (`--replicaof`), no persistence, on a port of its own. */
+export async function startPrivateRedisReplica(baseDir: string, master: PrivateService): Promise<PrivateService> {
+  return startRedisProcess(baseDir, await freePort(), ['--replicaof', '127.0.0.1', String(master.port)]);
+}
+
+/**
+ * A Redis Sentinel (quorum 1, down after 1 s) watching `master` under `name`: with a replica started,
+ * killing the master makes it promote the replica within a few seconds.
+ */
+export async function startPrivateSentinel(
+  baseDir: string,
+  master: PrivateService,
+  name: string,
+): Promise<PrivateService> {
+  const p = await freePort();
+  const dataDir = path.join(baseDir, `sentinel-${p}`);
+  fs.mkdirSync(dataDir, { recursive: true });
+  const conf = path.join(dataDir, 'sentinel.conf');
+  fs.writeFileSync(
+    conf,
+    [
+      `port ${p}`,
+      'bind 127.0.0.1',
+      `dir ${dataDir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 5000`,
+      `sentinel parallel-syncs ${name} 1`,
+      '',
+    ].join('\n'),
+  );
+  const service = new ProcessService(
+    `redis://127.0.0.1:${p}`,
+    p,
+    dataDir,
+    () => ({ cmd: redisServerBinary(), args: [conf, '--sentinel'] }),
+    path.join(dataDir, 'sentinel.log'),
+  );
+  await service.start();
+  return service;
+}
+
+async function startRedisProcess(baseDir: string, p: number, extra: string[]): Promise<PrivateService> {
+  const dataDir = path.join(baseDir, `redis-${p}`);
+  fs.mkdirSync(dataDir, { recursive: true });
+  const args = ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const service = new ProcessService(
+    `redis://127.0.0.1:${p}`,
+    p,
+    dataDir,
+    () => ({
+      cmd: redisServerBinary(),
+      args: [...args, '--maxmemory-policy', 'noeviction', '--dir', dataDir, ...extra],
     }),
     path.join(dataDir, 'redis.log'),
   );

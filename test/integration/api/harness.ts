@@ -136,7 +136,9 @@ export async function startTestApi(
     cleanup: async () => {
       await t.api.stop();
       await db.drop();
-      await deleteRedisPrefix(loaded.config.redisUrl, prefix).catch(() => undefined);
+      // a test's own (private, Sentinel-managed) Redis is the test's to remove
+      if (loaded.config.redis.kind === 'url')
+        await deleteRedisPrefix(loaded.config.redisUrl, prefix).catch(() => undefined);
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,3 +1,4 @@
+import type { RedisTarget } from '../queue/redis-target';
 import type { PgEndpoint } from '../database/pg-hosts';
 import type { SecretKey } from '../secrets/secret-box';
 import type { LimitsConfig } from './limits.schema';
@@ -9,6 +10,8 @@ export interface AppConfig {
   bindHost: string;
   dataDir: string;
   redisUrl: string;
+  /** REDIS_URL parsed: one server, or a Sentinel-managed primary. */
+  redis: RedisTarget;
   databaseUrl: string;
   /** DATABASE_URL's hosts in order (libpq's `host1:port1,host2:port2` list): the first writable primary is used. */
   databaseEndpoints: PgEndpoint[];
@@ -19,6 +22,8 @@ export interface AppConfig {
   queuePrefix: string;
   maxLostAttempts: number;
   leaseWaitMaxMs: number;
+  /** Every queued job is re-added to BullMQ this often, whatever the loss checks saw (a lost write they cannot see). */
+  reconcileIntervalMs: number;
   /** Distinct pools agents may serve at once (each pool is one BullMQ worker and its Redis connections). */
   maxPools: number;
   journalMaxBytes: number;

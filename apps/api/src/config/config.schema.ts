@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ADMIN_TOKEN_MIN_LENGTH, parseDurationMs } from '@jr/contracts';
 import { parseDatabaseUrl } from '../database/pg-hosts';
+import { parseRedisUrl } from '../queue/redis-target';
 import { parseSecretKeys } from '../secrets/secret-box';
 import { LOG_LEVELS, type AppConfig, type TlsSettings } from './app-config';
 import { limitsEnv, limitsErrors, toLimitsConfig } from './limits.schema';
@@ -49,21 +50,6 @@ const duration = (fallback: string, minMs: number, maxMs: number) =>
       return ms;
     });
 
-const url = (fallback: string, schemes: string[]) =>
-  z
-    .string()
-    .default(fallback)
-    .refine(
-      (v) => {
-        try {
-          return schemes.includes(new URL(v).protocol);
-        } catch {
-          return false;
-        }
-      },
-      `must be a URL with scheme ${schemes.map((s) => s.replace(':', '://')).join(' or ')}`,
-    );
-
 const bytes = (fallback: string, min: number, minText: string) =>
   z
     .string()
@@ -98,7 +84,16 @@ const envSchema = z.object({
   JR_GRPC_PORT: port(50051),
   JR_BIND_HOST: z.string().min(1).max(255).default('127.0.0.1'),
   JR_DATA_DIR: z.string().min(1).default('./var/api'),
-  REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:6379')
+    .superRefine((v, ctx) => {
+      try {
+        parseRedisUrl(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
   DATABASE_URL: z
     .string()
     .default('postgres://127.0.0.1:5432/jobrunner')
@@ -121,7 +116,10 @@ const envSchema = z.object({
   JR_HEARTBEAT_INTERVAL: duration('10s', 100, 3_600_000),
   JR_QUEUE_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . -')
+    .regex(
+      /^(?:[A-Za-z0-9_.-]{1,64}|\{[A-Za-z0-9_.-]{1,62}\})$/,
+      'must be 1-64 letters, digits, _ . - (or such a name in braces, {jr}: a Redis Cluster hash tag)',
+    )
     .default('jr'),
   JR_MAX_LOST_ATTEMPTS: z
     .string()
@@ -129,6 +127,7 @@ const envSchema = z.object({
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 100, 'must be an integer 1-100')
     .transform(Number),
   JR_LEASE_WAIT_MAX: duration('30s', 1, 600_000),
+  JR_RECONCILE_INTERVAL: duration('5m', 1_000, 86_400_000),
   JR_MAX_POOLS: z
     .string()
     .default('100')
@@ -209,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       bindHost: e.JR_BIND_HOST,
       dataDir: e.JR_DATA_DIR,
       redisUrl: e.REDIS_URL,
+      redis: parseRedisUrl(e.REDIS_URL),
       databaseUrl: e.DATABASE_URL,
       databaseEndpoints: parseDatabaseUrl(e.DATABASE_URL),
       dev: e.JR_DEV,
@@ -218,6 +218,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       queuePrefix: e.JR_QUEUE_PREFIX,
       maxLostAttempts: e.JR_MAX_LOST_ATTEMPTS,
       leaseWaitMaxMs: e.JR_LEASE_WAIT_MAX,
+      reconcileIntervalMs: e.JR_RECONCILE_INTERVAL,
       maxPools: e.JR_MAX_POOLS,
       journalMaxBytes: e.JR_JOURNAL_MAX_BYTES,
       maxLogBytes: e.JR_MAX_LOG_BYTES,

@@ -60,6 +60,10 @@ export class PoolQueueRepository {
     return this.factory.plantSentinel(value);
   }
 
+  serverRunId(): Promise<string> {
+    return this.factory.serverRunId();
+  }
+
   hasWorker(pool: string): boolean {
     return this.factory.hasWorker(pool);
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { jittered, sleep } from '@jr/resilience';
-import { CLOCK, type Clock } from '../config/app-config';
+import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
 import type { RECONCILE_TRIGGERS } from '@jr/telemetry';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
@@ -19,7 +19,9 @@ export type ReconcileTrigger = (typeof RECONCILE_TRIGGERS)[number];
  * waiting job is gone and nothing in BullMQ replays it. Postgres is the system of record, so this loop
  * notices the loss (a sentinel key written at start-up disappears; checked every ~2 s) and re-adds
  * every `queued` job as `${id}-r${round}`: jobs still present deduplicate on that id, leased and
- * running jobs are untouched (their leases live in Postgres). It also runs once at start-up.
+ * running jobs are untouched (their leases live in Postgres). It also runs once at start-up, when the
+ * server answering is another one (a Sentinel failover keeps the sentinel key, being replicated, but can
+ * lose the last writes before it) and every JR_RECONCILE_INTERVAL whatever it sees.
  */
 @Injectable()
 export class QueueReconcilerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -28,11 +30,14 @@ export class QueueReconcilerService implements OnApplicationBootstrap, BeforeApp
   /** Set when a reconciliation is owed (start-up, data loss seen) until one completes. */
   private due: ReconcileTrigger | null = 'startup';
   private readonly epoch = `${Date.now()}-${randomBytes(4).toString('hex')}`;
+  private runId: string | undefined;
+  private lastReconciledAt = 0;
 
   constructor(
     private readonly queues: PoolQueueRepository,
     private readonly enqueue: EnqueueService,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
@@ -49,14 +54,23 @@ export class QueueReconcilerService implements OnApplicationBootstrap, BeforeApp
   /** One check: plant the sentinel, reconcile if it was missing or a reconciliation is still owed. */
   async check(): Promise<number | null> {
     let state: 'present' | 'planted';
+    let runId: string;
     try {
       state = await this.queues.plantSentinel(this.epoch);
+      runId = await this.queues.serverRunId();
     } catch {
       return null; // Redis unreachable: nothing to compare; the next check after it returns tells
     }
+    const moved = this.runId !== undefined && runId !== this.runId;
+    this.runId = runId;
     if (state === 'planted' && this.due === null) {
       this.due = 'redis_lost';
       this.log.warn('Redis lost its data (sentinel key missing): re-enqueueing every queued job from Postgres');
+    } else if (moved && this.due === null) {
+      this.due = 'redis_failover';
+      this.log.warn('another Redis server answers (failover or restart): re-enqueueing every queued job from Postgres');
+    } else if (this.due === null && this.clock.now() - this.lastReconciledAt >= this.config.reconcileIntervalMs) {
+      this.due = 'periodic';
     }
     if (this.due === null) return null;
     return this.reconcile(this.due);
@@ -66,10 +80,12 @@ export class QueueReconcilerService implements OnApplicationBootstrap, BeforeApp
     try {
       const jobs = await this.enqueue.sweep(new Date(this.clock.now()), true);
       this.due = null;
+      this.lastReconciledAt = this.clock.now();
       this.metrics.reconciliations.inc({ trigger });
       // after a loss every queued job was missing from Redis (at start-up most are still there)
-      if (trigger === 'redis_lost') this.metrics.reconciledJobs.inc({ kind: 'requeued' }, jobs);
-      this.log.info({ trigger, jobs }, 'queued jobs reconciled into BullMQ');
+      if (trigger === 'redis_lost' || trigger === 'redis_failover')
+        this.metrics.reconciledJobs.inc({ kind: 'requeued' }, jobs);
+      this.log[trigger === 'periodic' ? 'debug' : 'info']({ trigger, jobs }, 'queued jobs reconciled into BullMQ');
       return jobs;
     } catch (err) {
       this.log.warn({ trigger, err: String(err) }, 'reconciling queued jobs failed; retrying');

@@ -1,6 +1,7 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Rate } from '../config/limits.schema';
+import { redisConnection, type RedisTarget } from '../queue/redis-target';
 
 /** What a counter answered: allowed or not, how much is left in the window and when it resets. */
 export interface Count {
@@ -77,11 +78,11 @@ export class RateLimitRepository {
   private readonly client: Redis;
 
   constructor(
-    redisUrl: string,
+    redis: RedisTarget,
     private readonly prefix: string,
     private readonly onStoreError: (err: unknown) => void,
   ) {
-    this.client = new Redis(redisUrl, {
+    this.client = redisConnection(redis, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: 1_000,

@@ -51,7 +51,7 @@ export class RateLimitsService implements OnApplicationShutdown {
     @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(LOGGER) private readonly log: Logger,
   ) {
-    this.repo = new RateLimitRepository(config.redisUrl, config.queuePrefix, (err) => this.storeError(err));
+    this.repo = new RateLimitRepository(config.redis, config.queuePrefix, (err) => this.storeError(err));
     const l = config.limits;
     const rates: Array<[LimitName, Rate | undefined]> = [
       ['address', l.perAddress],

@@ -1,5 +1,6 @@
 import { Queue, Worker, type Job, type Processor } from 'bullmq';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
+import { redisConnection, type RedisTarget } from './redis-target';
 
 /** What a pool's BullMQ job carries: enough to match it to a waiting agent without a database read. */
 export interface DispatchJobData {
@@ -18,8 +19,8 @@ export type DispatchProcessor = Processor<DispatchJobData, void>;
 export const queueName = (pool: string): string => `pool-${pool}`;
 
 /** Producer side fails fast while Redis is down; workers block and retry forever (BullMQ wants maxRetriesPerRequest: null there). */
-export function producerConnection(url: string): Redis {
-  return new Redis(url, {
+export function producerConnection(target: RedisTarget): Redis {
+  return redisConnection(target, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 5_000,
@@ -27,8 +28,8 @@ export function producerConnection(url: string): Redis {
   });
 }
 
-export function workerConnection(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableOfflineQueue: true, connectTimeout: 5_000 });
+export function workerConnection(target: RedisTarget): Redis {
+  return redisConnection(target, { maxRetriesPerRequest: null, enableOfflineQueue: true, connectTimeout: 5_000 });
 }
 
 /**
@@ -41,10 +42,10 @@ export class QueueFactory {
   private readonly workers = new Map<string, { worker: Worker<DispatchJobData, void>; connection: Redis }>();
 
   constructor(
-    private readonly redisUrl: string,
+    private readonly redis: RedisTarget,
     private readonly prefix: string,
   ) {
-    this.producer = producerConnection(redisUrl);
+    this.producer = producerConnection(redis);
     this.producer.on('error', () => undefined);
   }
 
@@ -79,7 +80,7 @@ export class QueueFactory {
     onFailed: (data: DispatchJobData) => void,
   ): void {
     if (this.workers.has(pool)) return;
-    const connection = workerConnection(this.redisUrl);
+    const connection = workerConnection(this.redis);
     connection.on('error', () => undefined);
     const worker = new Worker<DispatchJobData, void>(queueName(pool), processor, {
       connection,
@@ -111,6 +112,12 @@ export class QueueFactory {
   async plantSentinel(value: string): Promise<'present' | 'planted'> {
     const res = await this.producer.set(`${this.prefix}:sentinel`, value, 'NX');
     return res === 'OK' ? 'planted' : 'present';
+  }
+
+  /** The Redis server's run_id: another one (a failover, a restart) means it may lack our last writes. */
+  async serverRunId(): Promise<string> {
+    const info = await this.producer.info('server');
+    return /^run_id:(\w+)/m.exec(info)?.[1] ?? '';
   }
 
   /** Round-trip time of a PING on the producer connection. */

@@ -19,7 +19,7 @@ export class QueueLifecycle implements OnApplicationShutdown {
     {
       provide: QUEUE_FACTORY,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new QueueFactory(config.redisUrl, config.queuePrefix),
+      useFactory: (config: AppConfig) => new QueueFactory(config.redis, config.queuePrefix),
     },
     QueueLifecycle,
   ],
