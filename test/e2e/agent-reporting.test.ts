@@ -23,7 +23,7 @@ describe('agent reporting: breaker, outbox, enable-reporting, superseded late re
       slots: 1,
       pool,
       grpcTarget: proxy.address,
-      extraEnv: { JR_BREAKER_THRESHOLD: '1', JR_REPORT_TIMEOUT: '500ms' },
+      extraEnv: { JR_BREAKER_THRESHOLD: '1', JR_BREAKER_MIN_OUTAGE: '0s', JR_REPORT_TIMEOUT: '500ms' },
     });
     const view = async (): Promise<AgentView> => {
       const found = (await stack.get<AgentList>('/v1/agents')).items.find((a) => a.name === name);

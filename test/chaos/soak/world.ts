@@ -111,6 +111,7 @@ export class SoakWorld {
       extraEnv: {
         JR_LABELS: `agent=a${k}`,
         JR_BREAKER_THRESHOLD: '2',
+        JR_BREAKER_MIN_OUTAGE: '0s',
         JR_REPORT_TIMEOUT: '1s',
         JR_SHUTDOWN_GRACE: '2s',
         // The soak's artifact server is plain http on loopback: allowed explicitly.

@@ -33,8 +33,30 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
   const flagFile = (): string => path.join(f.dataDir, 'reporting-suspended.json');
   /** An agent on the proxy that opens its breaker after 2 failed reports of 300 ms tries. */
   const start = async (env: Record<string, string> = {}): Promise<AgentHandle> =>
-    (await f.start({ JR_BREAKER_THRESHOLD: '2', JR_REPORT_TIMEOUT: '300ms', ...env })).agent;
+    (await f.start({ JR_BREAKER_THRESHOLD: '2', JR_BREAKER_MIN_OUTAGE: '0s', JR_REPORT_TIMEOUT: '300ms', ...env }))
+      .agent;
   const breakerState = (a: AgentHandle) => a.metrics().reporting?.breaker.state;
+
+  it('an API restart (connections reset for seconds) does not open it with the default minimum outage; nothing is lost', async () => {
+    const gate = newGate();
+    const a = (await f.start({ JR_BREAKER_THRESHOLD: '2', JR_REPORT_TIMEOUT: '300ms' })).agent;
+    const jobId = f.api.enqueue(
+      spec([shell(`echo one; ${gate.wait}; for i in 2 3 4; do echo "line $i"; sleep 0.3; done`)]),
+    );
+    await waitFor(() => f.api.output(jobId).includes('one'), { timeoutMs: 10_000, what: 'the first line' });
+    f.proxy.setMode({ kind: 'reset' });
+    gate.open();
+    const failuresBefore = a.metrics().reporting?.delivery.failures ?? 0;
+    await waitFor(() => (a.metrics().reporting?.delivery.failures ?? 0) >= failuresBefore + 4, {
+      timeoutMs: 20_000,
+      what: 'reports failing past the threshold',
+    });
+    expect(breakerState(a)).toBe('closed');
+    f.proxy.setMode({ kind: 'pass' });
+    await waitFor(() => f.api.completion(jobId) !== undefined, { timeoutMs: 30_000, what: 'the completion' });
+    expect(a.metrics().reporting?.breaker.opened).toBe(0);
+    expect(expectDeliveredInOrder(f.api, jobId)).toBeGreaterThan(3);
+  });
 
   it('opens after the threshold (API unreachable: deadlines), stays open while the path is healthy again, and a directive drains it in order', async () => {
     const gate = newGate();
@@ -134,7 +156,7 @@ describe('the reporting breaker and the outbox, over a fault-injecting proxy', (
   });
 
   it('never opens on answers that are refusals or "busy", only on a broken path', async () => {
-    const agent = await start({ JR_BREAKER_THRESHOLD: '1' });
+    const agent = await start({ JR_BREAKER_THRESHOLD: '1', JR_BREAKER_MIN_OUTAGE: '0s' });
     f.api.failNext('Report', Status.RESOURCE_EXHAUSTED, 7);
     const busy = f.api.enqueue(spec([shell('echo busy')]));
     await waitFor(() => f.api.completion(busy), { timeoutMs: 20_000 });

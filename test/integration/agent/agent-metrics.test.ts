@@ -15,7 +15,14 @@ describe("jr-agent's metrics endpoint and jr-agent status, over a fault-injectin
   const f = useAgentFixture({ proxy: true });
 
   const start = async (): Promise<AgentHandle> =>
-    (await f.start({ JR_BREAKER_THRESHOLD: '2', JR_REPORT_TIMEOUT: '300ms', JR_METRICS_PORT: '0' })).agent;
+    (
+      await f.start({
+        JR_BREAKER_THRESHOLD: '2',
+        JR_BREAKER_MIN_OUTAGE: '0s',
+        JR_REPORT_TIMEOUT: '300ms',
+        JR_METRICS_PORT: '0',
+      })
+    ).agent;
   const lint = (text: string): void => expect(promtoolCheck(text)).toEqual({ code: 0, out: '' });
   /** Scrapes until `probe` holds for the exposition; returns that exposition. */
   const scrapeUntil = (url: string, probe: (text: string) => boolean, what: string): Promise<string> =>

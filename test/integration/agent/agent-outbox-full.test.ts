@@ -17,7 +17,12 @@ describe('a large outbox', () => {
     env: Record<string, string>,
     script: string,
   ): Promise<{ a: AgentHandle; jobId: string }> {
-    const { agent: a } = await f.start({ JR_BREAKER_THRESHOLD: '1', JR_REPORT_TIMEOUT: '300ms', ...env });
+    const { agent: a } = await f.start({
+      JR_BREAKER_THRESHOLD: '1',
+      JR_BREAKER_MIN_OUTAGE: '0s',
+      JR_REPORT_TIMEOUT: '300ms',
+      ...env,
+    });
     const gate = newGate();
     const jobId = f.api.enqueue(
       spec([

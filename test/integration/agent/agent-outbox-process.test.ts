@@ -85,6 +85,7 @@ describe('jr-agent process: outbox and breaker across restarts and signals', () 
         extraEnv: {
           JR_CA_FILE: (testTlsIfMade() as TestTls).caFile,
           JR_BREAKER_THRESHOLD: '2',
+          JR_BREAKER_MIN_OUTAGE: '0s',
           JR_REPORT_TIMEOUT: '300ms',
           ...extraEnv,
         },

@@ -38,6 +38,7 @@ describe('parseAgentConfig', () => {
         killGraceMs: 10_000,
         shutdownGraceMs: 30_000,
         breakerThreshold: 5,
+        breakerMinOutageMs: 30_000,
         reportTimeoutMs: 15_000,
         reportRetries: 2,
         outboxMaxBytes: 64 * 1024 * 1024,

@@ -32,6 +32,8 @@ export interface AgentConfig {
   shutdownGraceMs: number;
   /** Consecutive failed reports (after their retries) that open the reporting breaker. */
   breakerThreshold: number;
+  /** The breaker opens only when its failures also lasted this long (an API restart never opens it). */
+  breakerMinOutageMs: number;
   /** Per try of a Report/Complete call (JR_REPORT_TIMEOUT). */
   reportTimeoutMs: number;
   /** Tries of one report after the first (jittered, bounded) before it counts as failed. */
@@ -159,6 +161,7 @@ const envSchema = z.object({
   JR_KILL_GRACE: duration('10s', 0, 3_600_000),
   JR_SHUTDOWN_GRACE: duration('30s', 0, 24 * 3_600_000),
   JR_BREAKER_THRESHOLD: integer(5, 1, 1_000_000),
+  JR_BREAKER_MIN_OUTAGE: duration('30s', 0, 24 * 3_600_000),
   JR_REPORT_TIMEOUT: duration('15s', 100, 300_000),
   JR_OUTBOX_MAX_BYTES: integer(64 * 1024 * 1024, 256 * 1024, 64 * 1024 ** 3),
   JR_LOG_LEVEL: optional(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })),
@@ -249,6 +252,7 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.c
       killGraceMs: e.JR_KILL_GRACE,
       shutdownGraceMs: e.JR_SHUTDOWN_GRACE,
       breakerThreshold: e.JR_BREAKER_THRESHOLD,
+      breakerMinOutageMs: e.JR_BREAKER_MIN_OUTAGE,
       reportTimeoutMs: e.JR_REPORT_TIMEOUT,
       reportRetries: 2,
       outboxMaxBytes: e.JR_OUTBOX_MAX_BYTES,

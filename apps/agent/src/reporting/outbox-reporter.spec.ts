@@ -119,6 +119,7 @@ describe('OutboxReporter', () => {
     const outbox = await Outbox.open({ dir: path.join(dir, 'outbox'), maxBytes: 64 * 1024 * 1024, logger });
     const breaker = await ReportingBreaker.create({
       threshold,
+      minOutageMs: 0,
       timeoutMs: 2_000,
       retries: 1,
       retryInitialMs: 1,

@@ -33,6 +33,7 @@ describe('ReportingBreaker (fake timers)', () => {
   const make = (o: Partial<ReportingBreakerOptions> = {}): Promise<ReportingBreaker> =>
     ReportingBreaker.create({
       threshold: 3,
+      minOutageMs: 0,
       timeoutMs: 1_000,
       retries: 2,
       retryInitialMs: 100,
@@ -85,6 +86,25 @@ describe('ReportingBreaker (fake timers)', () => {
     expect(f.calls.n).toBe(9);
     await breaker.flushed();
     expect(flag.value?.reason).toContain('UNAVAILABLE');
+  });
+
+  it('with a minimum outage, THRESHOLD failures do not open it until they also lasted that long (an API restart)', async () => {
+    breaker = await make({ minOutageMs: 120_000 });
+    const f = failing(Status.UNAVAILABLE);
+    for (let i = 0; i < 3; i++) expect((await report(f.fn)).ok).toBe(false); // ~100 s of refusals
+    expect(breaker.state).toBe('closed');
+    expect((await report(f.fn)).ok).toBe(false);
+    expect((await report(f.fn)).ok).toBe(false);
+    expect(breaker.state).toBe('open');
+  });
+
+  it('a success within the minimum outage starts the clock again', async () => {
+    breaker = await make({ minOutageMs: 120_000 });
+    const f = failing(Status.UNAVAILABLE);
+    for (let i = 0; i < 2; i++) await report(f.fn);
+    expect((await report(async () => 'ok')).ok).toBe(true);
+    for (let i = 0; i < 3; i++) await report(f.fn);
+    expect(breaker.state).toBe('closed');
   });
 
   it('stays open for longer than any timer would wait: calls are refused without reaching the API', async () => {

@@ -1,7 +1,6 @@
 import { status as Status } from '@grpc/grpc-js';
 import {
   circuitBreaker,
-  ConsecutiveBreaker,
   ExponentialBackoff,
   handleWhen,
   isBrokenCircuitError,
@@ -17,6 +16,7 @@ import type { AgentMetrics } from '@jr/telemetry';
 import type { Logger } from 'pino';
 import { isApiCallError } from '../errors';
 import type { SuspendedFlagStore, Suspension } from './suspended-flag';
+import { SustainedOutageBreaker } from './sustained-outage-breaker';
 
 export type BreakerState = 'closed' | 'open';
 /** Who lifted a suspension: the operator through the API, the local control socket, or SIGUSR2. */
@@ -25,6 +25,8 @@ export type EnableSource = 'directive' | 'control' | 'signal';
 export interface ReportingBreakerOptions {
   /** Consecutive failed reports (after their retries) that open the breaker: JR_BREAKER_THRESHOLD. */
   threshold: number;
+  /** ...and for at least this long (first failure to latest): JR_BREAKER_MIN_OUTAGE. */
+  minOutageMs: number;
   /** Per try. */
   timeoutMs: number;
   /** Tries after the first, jittered and bounded. */
@@ -97,13 +99,14 @@ export function isBreakerOpenError(err: unknown): boolean {
 
 /**
  * Status, log and completion reports go through this: retry (jittered, bounded) inside a per-try
- * timeout, inside a consecutive-failure breaker. When the breaker opens it is isolated at once (no
+ * timeout, inside a breaker that opens on a sustained outage (a count of consecutive failures that
+ * also lasted a minimum time, SustainedOutageBreaker). When the breaker opens it is isolated at once (no
  * timer ever closes it) and a "reporting suspended" flag is written to disk; only `enable()` — the
  * API's directive, the local control socket or SIGUSR2 — closes it. Heartbeats do not go through it.
  */
 export class ReportingBreaker {
   private readonly breaker: CircuitBreakerPolicy;
-  private readonly counter: ConsecutiveBreaker;
+  private readonly counter: SustainedOutageBreaker;
   private readonly policy: IPolicy;
   private isolation: IDisposable | undefined;
   private suspension: Suspension | undefined;
@@ -115,7 +118,7 @@ export class ReportingBreaker {
   private constructor(private readonly o: ReportingBreakerOptions) {
     const counts = handleWhen((err) => !o.lifetime.aborted && isTransportFailure(err));
     // halfOpenAfter is irrelevant (we isolate on break) but set huge so no timer could ever matter.
-    this.counter = new ConsecutiveBreaker(o.threshold);
+    this.counter = new SustainedOutageBreaker(o.threshold, o.minOutageMs, o.now);
     this.breaker = circuitBreaker(counts, { halfOpenAfter: 2 ** 31 - 1, breaker: this.counter });
     const backoff = new ExponentialBackoff({ initialDelay: o.retryInitialMs ?? 200, maxDelay: o.retryMaxMs ?? 5_000 });
     const retries = retry(

@@ -46,6 +46,7 @@ export class Reporting {
     try {
       const breaker = await ReportingBreaker.create({
         threshold: config.breakerThreshold,
+        minOutageMs: config.breakerMinOutageMs,
         timeoutMs: config.reportTimeoutMs,
         retries: config.reportRetries,
         flag: new FileSuspendedFlag(config.dataDir),
