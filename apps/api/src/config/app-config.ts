@@ -30,6 +30,8 @@ export interface AppConfig {
   secretsKeys?: SecretKey[];
   /** How both listeners speak: TLS from the operator's files, TLS from the API's own CA, or plain text. */
   tls: TlsSettings;
+  /** Lifetime of the agents' client certificates (JR_AGENT_CERT_TTL; none are issued in plain text). */
+  agentCertTtlMs: number;
 }
 
 export type TlsSettings =

@@ -147,6 +147,8 @@ const envSchema = z.object({
       return names;
     }),
   JR_INSECURE: flag,
+  // an agent's client certificate; renewed on the heartbeat from two thirds of it on
+  JR_AGENT_CERT_TTL: duration('24h', 10_000, 30 * 86_400_000),
   JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   ...limitsEnv.shape,
   // the message never repeats the value: it is key material
@@ -215,6 +217,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       limits: toLimitsConfig(e),
       ...(e.JR_SECRETS_KEY ? { secretsKeys: e.JR_SECRETS_KEY } : {}),
       tls: tlsSettings(e),
+      agentCertTtlMs: e.JR_AGENT_CERT_TTL,
     },
   };
 }
