@@ -93,7 +93,14 @@ export async function startTestApi(
   // (its own JR_TLS_CERT, JR_TLS_CERT: '' for the API's self-made CA, or JR_INSECURE=1).
   const testCa = await testTls();
   const tlsEnv =
-    'JR_TLS_CERT' in env || env.JR_INSECURE ? {} : { JR_TLS_CERT: testCa.certFile, JR_TLS_KEY: testCa.keyFile };
+    'JR_TLS_CERT' in env || env.JR_INSECURE
+      ? {}
+      : {
+          JR_TLS_CERT: testCa.certFile,
+          JR_TLS_KEY: testCa.keyFile,
+          JR_AGENT_CA_CERT: testCa.agentCaFile,
+          JR_AGENT_CA_KEY: testCa.agentCaKeyFile,
+        };
   const loaded = loadConfig({
     JR_HTTP_PORT: String(await freePort()),
     JR_GRPC_PORT: String(await freePort()),

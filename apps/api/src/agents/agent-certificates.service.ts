@@ -2,7 +2,7 @@ import type { PeerCertificate } from 'node:tls';
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '@jr/contracts';
 import { agentIdOfSan, CertificateError, issueClientCert, normalizeSerial, verifyCsr } from '@jr/pki';
-import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
 import { SERVER_TLS, type ServerTls } from '../tls/server-tls';
 import { AgentCertificatesRepository } from './agent-certificates.repository';
@@ -19,6 +19,8 @@ export interface PeerIdentity {
 const MAX_CACHED = 10_000;
 
 /**
+ * Certificate times are the real clock's, never the injected CLOCK: OpenSSL checks validity on real time.
+ *
  * The agents' client certificates over TLS: issuing them from a CSR, and checking the one a call
  * presents. With JR_INSECURE=1 (no SERVER_TLS) there are none: the bearer credential alone counts.
  */
@@ -31,7 +33,6 @@ export class AgentCertificatesService {
     private readonly certs: AgentCertificatesRepository,
     @Inject(SERVER_TLS) private readonly tls: ServerTls | null,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 
@@ -57,7 +58,7 @@ export class AgentCertificatesService {
     const issued = await issueClientCert(this.tls.agentCa, csrPem, {
       agentId,
       ttlMs: this.config.agentCertTtlMs,
-      now: new Date(this.clock.now()),
+      now: new Date(Date.now()),
     });
     await this.certs.record({ serial: issued.serial, agentId, issuedAt: issued.notBefore, notAfter: issued.notAfter });
     this.remember(issued.serial, agentId, issued.notAfter.getTime());
@@ -77,8 +78,7 @@ export class AgentCertificatesService {
     const serial = normalizeSerial(peer.serialNumber);
     const notAfterMs = Date.parse(peer.valid_to);
     if (!agentId) throw refused('the client certificate names no agent');
-    if (!(notAfterMs > this.clock.now()))
-      throw refused(`the client certificate expired at ${peer.valid_to}; enroll again`);
+    if (!(notAfterMs > Date.now())) throw refused(`the client certificate expired at ${peer.valid_to}; enroll again`);
     if (agentId !== credentialAgentId)
       throw refused(`the credential is agent ${credentialAgentId}'s, the client certificate agent ${agentId}'s`);
     if (this.revoked.has(serial)) throw revokedCert();
@@ -101,7 +101,7 @@ export class AgentCertificatesService {
    */
   async renew(peer: PeerIdentity | undefined, pinnedKey: string | null, csrPem: string): Promise<string> {
     if (!peer || !csrPem) return '';
-    if (this.clock.now() < peer.notBeforeMs + (peer.notAfterMs - peer.notBeforeMs) / 2) return '';
+    if (Date.now() < peer.notBeforeMs + (peer.notAfterMs - peer.notBeforeMs) / 2) return '';
     try {
       const key = await this.keyOf(csrPem);
       if (pinnedKey !== null && key !== pinnedKey)
@@ -115,7 +115,7 @@ export class AgentCertificatesService {
 
   /** Revokes the agent's certificates: refused on this replica from its next call on. */
   async revokeAgent(agentId: string): Promise<void> {
-    this.markRevoked(await this.certs.revokeAgent(agentId, new Date(this.clock.now())));
+    this.markRevoked(await this.certs.revokeAgent(agentId, new Date(Date.now())));
   }
 
   private markRevoked(serials: string[]): void {

@@ -32,6 +32,8 @@ export interface AppConfig {
   tls: TlsSettings;
   /** Lifetime of the agents' client certificates (JR_AGENT_CERT_TTL; none are issued in plain text). */
   agentCertTtlMs: number;
+  /** JR_AGENT_CA_CERT / JR_AGENT_CA_KEY: the agent CA from files; absent: the API's own (JR_DATA_DIR/tls). */
+  agentCaFiles?: { certFile: string; keyFile: string };
 }
 
 export type TlsSettings =

@@ -149,6 +149,9 @@ const envSchema = z.object({
   JR_INSECURE: flag,
   // an agent's client certificate; renewed on the heartbeat from two thirds of it on
   JR_AGENT_CERT_TTL: duration('24h', 10_000, 30 * 86_400_000),
+  // the agent CA from files (replicas must share one); default: the API's own in JR_DATA_DIR/tls
+  JR_AGENT_CA_CERT: z.string().max(4096).optional(),
+  JR_AGENT_CA_KEY: z.string().max(4096).optional(),
   JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   ...limitsEnv.shape,
   // the message never repeats the value: it is key material
@@ -181,6 +184,8 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
     errors.push('JR_TLS_CERT: required with JR_TLS_KEY (the PEM certificate chain)');
   if (parsed.success && parsed.data.JR_INSECURE && present.JR_TLS_CERT !== undefined)
     errors.push('JR_INSECURE: set together with JR_TLS_CERT; choose TLS or plain text');
+  if ((present.JR_AGENT_CA_CERT === undefined) !== (present.JR_AGENT_CA_KEY === undefined))
+    errors.push('JR_AGENT_CA_CERT, JR_AGENT_CA_KEY: set both (the agent CA certificate and its key) or neither');
   if (!parsed.success || errors.length > 0) return { ok: false, errors };
   const e = parsed.data;
   const warnings: string[] = [];
@@ -218,6 +223,9 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       ...(e.JR_SECRETS_KEY ? { secretsKeys: e.JR_SECRETS_KEY } : {}),
       tls: tlsSettings(e),
       agentCertTtlMs: e.JR_AGENT_CERT_TTL,
+      ...(e.JR_AGENT_CA_CERT !== undefined && e.JR_AGENT_CA_KEY !== undefined
+        ? { agentCaFiles: { certFile: e.JR_AGENT_CA_CERT, keyFile: e.JR_AGENT_CA_KEY } }
+        : {}),
     },
   };
 }

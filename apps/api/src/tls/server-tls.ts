@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { CertificateError, checkServerChain, fingerprintOf, type CertAndKey } from '@jr/pki';
+import { CertificateError, checkServerChain, fingerprintOf, splitPemCertificates, type CertAndKey } from '@jr/pki';
 import type { AppConfig } from '../config/app-config';
 import type { Logger } from '../common/logger';
 import { agentCaFiles, ensureAgentCa, ensureSelfCertificates } from './self-ca.store';
@@ -60,6 +60,15 @@ export async function loadServerTls(config: AppConfig, log: Logger): Promise<Ser
 }
 
 async function loadAgentCa(config: AppConfig, log: Logger): Promise<CertAndKey> {
+  const files = config.agentCaFiles;
+  if (files) {
+    const certPem = await readPem('JR_AGENT_CA_CERT', files.certFile);
+    const keyPem = await readPem('JR_AGENT_CA_KEY', files.keyFile);
+    const { leaf } = check(certPem, keyPem, `JR_AGENT_CA_CERT ${files.certFile} / JR_AGENT_CA_KEY ${files.keyFile}`);
+    if (!leaf.ca) throw new TlsConfigError(`JR_AGENT_CA_CERT ${files.certFile}: not a CA certificate`);
+    log.info({ agentCaFile: files.certFile, agentCertTtlMs: config.agentCertTtlMs }, "jr-api agent CA: the operator's");
+    return { certPem: splitPemCertificates(certPem)[0] ?? certPem, keyPem };
+  }
   const ca = await ensureAgentCa(config.dataDir, new Date());
   check(ca.certPem, ca.keyPem, `${agentCaFiles(config.dataDir).cert} (made by jr-api)`);
   log.info(
