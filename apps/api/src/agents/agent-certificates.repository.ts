@@ -29,6 +29,15 @@ export class AgentCertificatesRepository {
     return r.rows[0];
   }
 
+  /** Certificates not expired at `now` (revoked ones too), newest first: the serial caches at start-up. */
+  async listUnexpired(now: Date, limit: number): Promise<AgentCertificateRow[]> {
+    const r = await this.pool.query<AgentCertificateRow>(
+      'SELECT * FROM agent_certificates WHERE not_after > $1 ORDER BY issued_at DESC LIMIT $2',
+      [now, limit],
+    );
+    return r.rows;
+  }
+
   /** Revokes every certificate of the agent not revoked yet; the serials revoked now. */
   async revokeAgent(agentId: string, now: Date): Promise<string[]> {
     const r = await this.pool.query<{ serial: string }>(

@@ -1,5 +1,5 @@
 import type { PeerCertificate } from 'node:tls';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { DomainError } from '@jr/contracts';
 import { agentIdOfSan, CertificateError, issueClientCert, normalizeSerial, verifyCsr } from '@jr/pki';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -25,7 +25,7 @@ const MAX_CACHED = 10_000;
  * presents. With JR_INSECURE=1 (no SERVER_TLS) there are none: the bearer credential alone counts.
  */
 @Injectable()
-export class AgentCertificatesService {
+export class AgentCertificatesService implements OnApplicationBootstrap {
   private readonly known = new Map<string, { agentId: string; notAfterMs: number }>();
   private readonly revoked = new Set<string>();
 
@@ -35,6 +35,15 @@ export class AgentCertificatesService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
+
+  /** The certificates in use up front, so that a Postgres outage right after a restart does not lock agents out. */
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.tls) return;
+    const rows = await this.certs.listUnexpired(new Date(), MAX_CACHED);
+    for (const row of rows.reverse())
+      if (row.revoked_at) this.markRevoked([row.serial]);
+      else this.remember(row.serial, row.agent_id, row.not_after.getTime());
+  }
 
   /** Certificates are issued and required (the listeners speak TLS). */
   get enabled(): boolean {
