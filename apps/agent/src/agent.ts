@@ -180,7 +180,7 @@ class Agent {
       this.logger,
     );
     const store = new CredentialStore(this.config.dataDir);
-    const certificates = await ClientCertificates.open(this.config.dataDir, this.trust, this.api, this.logger);
+    const certificates = await ClientCertificates.open(this.config, this.trust, this.api, this.logger);
     this.certificates = certificates;
     this.session = await CredentialSession.establish({
       identity: certificates.identity,

@@ -14,16 +14,18 @@ export class ClientCertificates {
     private readonly trust: ApiTrust,
     private readonly api: AgentApiClient,
     private readonly logger: Logger,
+    /** How long a replaced channel stays open: a Lease long poll begun on it ends first. */
+    private readonly retireAfterMs: number,
   ) {}
 
   static async open(
-    dataDir: string,
+    config: { dataDir: string; leaseWaitMs: number },
     trust: ApiTrust,
     api: AgentApiClient,
     logger: Logger,
   ): Promise<ClientCertificates> {
-    const identity = trust.source === 'insecure' ? undefined : await AgentIdentity.open(dataDir);
-    const certs = new ClientCertificates(identity, trust, api, logger);
+    const identity = trust.source === 'insecure' ? undefined : await AgentIdentity.open(config.dataDir);
+    const certs = new ClientCertificates(identity, trust, api, logger, config.leaseWaitMs + 60_000);
     if (identity?.certificate) certs.present(identity.certificate);
     return certs;
   }
@@ -31,7 +33,7 @@ export class ClientCertificates {
   /** The channel presents `cert` from now on (calls in flight finish on the old one). */
   present(cert: ClientCertificate): void {
     if (!this.identity) return;
-    this.api.switchChannel(this.trust.withClientCertificate(this.identity.keyPem, cert.chainPem));
+    this.api.switchChannel(this.trust.withClientCertificate(this.identity.keyPem, cert.chainPem), this.retireAfterMs);
     this.logger.info({ notAfter: new Date(cert.notAfterMs).toISOString() }, 'presenting the client certificate');
   }
 
