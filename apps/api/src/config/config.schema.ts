@@ -191,7 +191,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
   const warnings: string[] = [];
   if (e.JR_INSECURE)
     warnings.push(
-      'JR_INSECURE=1: REST and gRPC are plain text; tokens, credentials and job output cross the network readable',
+      'JR_INSECURE=1: REST and gRPC are plain text; tokens, credentials and job output cross the network readable, and agents have no client certificates (the bearer credential alone identifies them)',
     );
   if (e.JR_ADMIN_TOKEN === undefined)
     warnings.push(`JR_DEV=1 and no JR_ADMIN_TOKEN: accepting the development admin token '${DEV_ADMIN_TOKEN}'`);
