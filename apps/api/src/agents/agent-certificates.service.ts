@@ -19,10 +19,9 @@ export interface PeerIdentity {
 const MAX_CACHED = 10_000;
 
 /**
- * Certificate times are the real clock's, never the injected CLOCK: OpenSSL checks validity on real time.
- *
  * The agents' client certificates over TLS: issuing them from a CSR, and checking the one a call
  * presents. With JR_INSECURE=1 (no SERVER_TLS) there are none: the bearer credential alone counts.
+ * Certificate times are the real clock's, never the injected CLOCK: OpenSSL checks validity on real time.
  */
 @Injectable()
 export class AgentCertificatesService implements OnApplicationBootstrap {
