@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { loadAgentProto, type AgentServiceClient, type pb } from '@jr/contracts';
+import { createCsr, createKeyPem } from '@jr/pki';
 import { delay, epochMs, jitter } from './stats';
 
 /**
@@ -37,6 +38,16 @@ export interface SimSink {
 }
 
 type Method = 'Enroll' | 'Heartbeat' | 'Lease' | 'Complete';
+
+/**
+ * One key pair for every simulated agent of this process (their CSRs are the same; the API signs each
+ * into that agent's own certificate): thousands of P-256 key pairs would measure the generator.
+ */
+let simKey: Promise<{ keyPem: string; csrPem: string }> | undefined;
+function sharedSimKey(): Promise<{ keyPem: string; csrPem: string }> {
+  simKey ??= createKeyPem().then(async (keyPem) => ({ keyPem, csrPem: await createCsr(keyPem) }));
+  return simKey;
+}
 type UnaryFn = (
   req: unknown,
   md: grpc.Metadata,
@@ -50,7 +61,7 @@ type UnaryFn = (
  * that Completes every assignment at once. No process runs: this measures the API, not the agent.
  */
 export class SimAgent {
-  private readonly client: AgentServiceClient;
+  private client: AgentServiceClient;
   private readonly stopping = new AbortController();
   private readonly calls = new Set<grpc.ClientUnaryCall>();
   private readonly held = new Map<string, pb.RunningAttempt>();
@@ -64,10 +75,22 @@ export class SimAgent {
     private readonly cfg: SimConfig,
     private readonly sink: SimSink,
   ) {
+    this.client = this.connect();
+  }
+
+  /** Its channel; over TLS, presenting `identity` (the client certificate Enroll gave) when there is one. */
+  private connect(identity?: { keyPem: string; chainPem: string }): AgentServiceClient {
     const Service = loadAgentProto().jobrunner.v1.AgentService;
+    const ca = this.cfg.caPem;
     const credentials =
-      cfg.caPem === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(Buffer.from(cfg.caPem));
-    this.client = new Service(cfg.target, credentials, SIM_CHANNEL_OPTIONS);
+      ca === undefined
+        ? grpc.credentials.createInsecure()
+        : grpc.credentials.createSsl(
+            Buffer.from(ca),
+            identity ? Buffer.from(identity.keyPem) : null,
+            identity ? Buffer.from(identity.chainPem) : null,
+          );
+    return new Service(this.cfg.target, credentials, SIM_CHANNEL_OPTIONS);
   }
 
   /**
@@ -75,6 +98,7 @@ export class SimAgent {
    * duration of the call that succeeded.
    */
   async enroll(giveUpAtMs: number): Promise<number> {
+    const key = this.cfg.caPem === undefined ? undefined : await sharedSimKey();
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
@@ -87,6 +111,7 @@ export class SimAgent {
           previousAgentId: this.agentId,
           previousCredential: this.credential,
           credentialSecret: this.secret, // the same on every retry: a lost answer does not make the name taken
+          csrPem: key?.csrPem ?? '',
         };
         const res = await this.call<pb.EnrollResponse__Output>(
           'Enroll',
@@ -97,7 +122,12 @@ export class SimAgent {
         this.credential = res.credential;
         this.agentId = res.agentId;
         this.intervalMs = Number(res.heartbeatIntervalMs) || this.intervalMs;
-        return performance.now() - started;
+        const took = performance.now() - started;
+        if (key && res.certificateChainPem) {
+          this.client.close();
+          this.client = this.connect({ keyPem: key.keyPem, chainPem: res.certificateChainPem });
+        }
+        return took;
       } catch (err) {
         this.sink.error(`Enroll ${describe(err)}`);
         const pause = jitter(500 * 2 ** attempt, 0.2);

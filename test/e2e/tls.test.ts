@@ -59,8 +59,16 @@ describe("TLS with the API's own CA (the default)", () => {
 
   it('made its CA in JR_DATA_DIR/tls (keys 0600) and serves it on both ports', () => {
     const dir = path.dirname(stack.caFile);
-    expect(fs.readdirSync(dir).sort()).toEqual(['ca-key.pem', 'ca.pem', 'server-key.pem', 'server.pem']);
-    for (const key of ['ca-key.pem', 'server-key.pem'])
+    // the agent CA (client certificates) is separate from the server CA
+    expect(fs.readdirSync(dir).sort()).toEqual([
+      'agent-ca-key.pem',
+      'agent-ca.pem',
+      'ca-key.pem',
+      'ca.pem',
+      'server-key.pem',
+      'server.pem',
+    ]);
+    for (const key of ['ca-key.pem', 'server-key.pem', 'agent-ca-key.pem'])
       expect(fs.statSync(path.join(dir, key)).mode & 0o777).toBe(0o600);
     expect(stack.api.log()).toContain(fingerprintOf(fs.readFileSync(stack.caFile)));
   });
@@ -208,7 +216,8 @@ describe("TLS with the operator's certificate (made with openssl)", () => {
     await stack.startAgent('op-agent');
     const r = await stack.cli(['submit', '--wait', '--', 'echo', 'operator tls']);
     expect(r.code).toBe(0);
-    expect(fs.existsSync(path.join(stack.dir, 'api', 'tls'))).toBe(false); // no CA of its own
+    // no server CA of its own; only the agent CA, which signs the agents' client certificates
+    expect(fs.readdirSync(path.join(stack.dir, 'api', 'tls')).sort()).toEqual(['agent-ca-key.pem', 'agent-ca.pem']);
   });
 
   it('a bad certificate or key is one configuration line and exit 2', async () => {

@@ -3,9 +3,9 @@ import type { pb } from '@jr/contracts';
 import { Backoff, sleep } from '@jr/resilience';
 import type { Context } from '@jr/telemetry';
 import type { Logger } from 'pino';
-import type { ChannelCredentials } from '@grpc/grpc-js';
 import { AgentApiClient } from './api-client/agent-api.client';
-import { resolveApiTrust } from './api-client/api-trust';
+import { resolveApiTrust, type ApiTrust } from './api-client/api-trust';
+import { ClientCertificates } from './api-client/client-certificates';
 import type { AgentConfig } from './config/agent-config';
 import { describeAgent, HeartbeatStats, type AgentCounters } from './agent-counters';
 import { applyDirectives, type DirectiveTarget } from './agent-directives';
@@ -66,7 +66,7 @@ const QUICK_FLUSH_WAIT_MS = 2_000;
 export async function startAgent(config: AgentConfig, options: StartOptions = {}): Promise<AgentHandle> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const trust = await resolveApiTrust(config, logger, options.signal);
-  const agent = new Agent(config, logger, trust.credentials);
+  const agent = new Agent(config, logger, trust);
   const onAbort = (): void => agent.abortStart();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -107,6 +107,7 @@ class Agent {
   private readonly artifacts: ArtifactCache;
   private jobUsers: JobUserPool | undefined;
   private session: CredentialSession | undefined;
+  private certificates: ClientCertificates | undefined;
   private heartbeatIntervalMs: number;
   private loops: Array<Promise<void>> = [];
   private stopping: Promise<void> | undefined;
@@ -122,10 +123,10 @@ class Agent {
   constructor(
     private readonly config: AgentConfig,
     private readonly logger: Logger,
-    channelCredentials: ChannelCredentials,
+    private readonly trust: ApiTrust,
   ) {
     this.observability = new AgentObservability(config);
-    this.api = new AgentApiClient(config.apiAddress, {}, this.observability.metrics, channelCredentials);
+    this.api = new AgentApiClient(config.apiAddress, {}, this.observability.metrics, trust.credentials);
     this.heartbeatIntervalMs = config.heartbeatIntervalMs;
     this.slots = new AttemptSlots(config.slots);
     this.artifacts = new ArtifactCache({
@@ -179,7 +180,11 @@ class Agent {
       this.logger,
     );
     const store = new CredentialStore(this.config.dataDir);
+    const certificates = await ClientCertificates.open(this.config, this.trust, this.api, this.logger);
+    this.certificates = certificates;
     this.session = await CredentialSession.establish({
+      identity: certificates.identity,
+      onCertificate: (cert) => certificates.present(cert),
       api: this.api,
       store,
       config: this.config,
@@ -359,6 +364,7 @@ class Agent {
       onDirectives: (ds) => applyDirectives(ds, this.directiveTarget()),
       onFatal: (err) => this.fatal(err),
       logger: this.logger,
+      renewal: this.certificates?.renewal(),
     };
   }
 

@@ -9,7 +9,11 @@ export interface CertAndKey {
   keyPem: string;
 }
 
-const EC: webcrypto.EcKeyGenParams & webcrypto.EcdsaParams = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+export const EC_P256: webcrypto.EcKeyGenParams & webcrypto.EcdsaParams = {
+  name: 'ECDSA',
+  namedCurve: 'P-256',
+  hash: 'SHA-256',
+};
 const DAY_MS = 86_400_000;
 /** Clocks of peers may lag: certificates start a little in the past. */
 const BACKDATE_MS = 5 * 60_000;
@@ -29,7 +33,7 @@ export async function createCa(options: CaOptions): Promise<CertAndKey> {
     name: [{ CN: [options.commonName] }],
     notBefore,
     notAfter: new Date(notBefore.getTime() + options.validityDays * DAY_MS),
-    signingAlgorithm: EC,
+    signingAlgorithm: EC_P256,
     keys,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
@@ -64,7 +68,7 @@ export async function issueServerCert(ca: CertAndKey, options: ServerCertOptions
     notAfter: new Date(Math.min(notAfterWanted, caCert.notAfter.getTime())),
     publicKey: keys.publicKey,
     signingKey: caKey,
-    signingAlgorithm: EC,
+    signingAlgorithm: EC_P256,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
@@ -82,27 +86,30 @@ function generalName(name: string): { type: 'ip' | 'dns'; value: string } {
   return isIP(bare) ? { type: 'ip', value: bare } : { type: 'dns', value: name };
 }
 
-function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']);
+/** A fresh extractable ECDSA P-256 key pair. */
+export function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
+  return webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify']);
 }
 
-async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
+/** PKCS#8 PEM of a private key. */
+export async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
   return KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
-function importKeyPem(pem: string): Promise<webcrypto.CryptoKey> {
+/** A PEM private key (PKCS#8, SEC1) as a WebCrypto ECDSA P-256 signing key. */
+export function importKeyPem(pem: string): Promise<webcrypto.CryptoKey> {
   const der = createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' });
-  return webcrypto.subtle.importKey('pkcs8', der, EC, false, ['sign']);
+  return webcrypto.subtle.importKey('pkcs8', der, EC_P256, false, ['sign']);
 }
 
 /** 16 random bytes, the top bit cleared so the DER integer stays positive. */
-function randomSerial(): string {
+export function randomSerial(): string {
   const bytes = webcrypto.getRandomValues(new Uint8Array(16));
   bytes[0] = (bytes[0] ?? 0) & 0x7f || 0x01;
   return Buffer.from(bytes).toString('hex');
 }
 
 /** PEM ending in a newline, so bundles can be concatenated. */
-function pemText(cert: x509.X509Certificate): string {
+export function pemText(cert: x509.X509Certificate): string {
   return `${cert.toString('pem').trimEnd()}\n`;
 }

@@ -12,6 +12,9 @@ export interface TestTls {
   /** Server chain (certificate + CA) and key for localhost, 127.0.0.1 and ::1: JR_TLS_CERT / JR_TLS_KEY. */
   certFile: string;
   keyFile: string;
+  /** A shared agent CA (JR_AGENT_CA_CERT / JR_AGENT_CA_KEY): replicas of one test trust each other's agents. */
+  agentCaFile: string;
+  agentCaKeyFile: string;
 }
 
 let made: Promise<TestTls> | undefined;
@@ -39,7 +42,12 @@ async function makeTestTls(): Promise<TestTls> {
     caSha256: fingerprintOf(ca.certPem),
     certFile: path.join(dir, 'server.pem'),
     keyFile: path.join(dir, 'server-key.pem'),
+    agentCaFile: path.join(dir, 'agent-ca.pem'),
+    agentCaKeyFile: path.join(dir, 'agent-ca-key.pem'),
   };
+  const agentCa = await createCa({ commonName: 'jr test agent CA', validityDays: 30 });
+  fs.writeFileSync(t.agentCaFile, agentCa.certPem);
+  fs.writeFileSync(t.agentCaKeyFile, agentCa.keyPem, { mode: 0o600 });
   fs.writeFileSync(t.caFile, ca.certPem);
   fs.writeFileSync(t.certFile, `${server.certPem}${ca.certPem}`);
   fs.writeFileSync(t.keyFile, server.keyPem, { mode: 0o600 });

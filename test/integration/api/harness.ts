@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { Client } from 'pg';
 import { loadAgentProto, type AgentServiceClient } from '@jr/contracts';
+import { createCsr, createKeyPem } from '@jr/pki';
 import {
   createTestDatabase,
   deleteRedisPrefix,
@@ -93,7 +94,14 @@ export async function startTestApi(
   // (its own JR_TLS_CERT, JR_TLS_CERT: '' for the API's self-made CA, or JR_INSECURE=1).
   const testCa = await testTls();
   const tlsEnv =
-    'JR_TLS_CERT' in env || env.JR_INSECURE ? {} : { JR_TLS_CERT: testCa.certFile, JR_TLS_KEY: testCa.keyFile };
+    'JR_TLS_CERT' in env || env.JR_INSECURE
+      ? {}
+      : {
+          JR_TLS_CERT: testCa.certFile,
+          JR_TLS_KEY: testCa.keyFile,
+          JR_AGENT_CA_CERT: testCa.agentCaFile,
+          JR_AGENT_CA_KEY: testCa.agentCaKeyFile,
+        };
   const loaded = loadConfig({
     JR_HTTP_PORT: String(await freePort()),
     JR_GRPC_PORT: String(await freePort()),
@@ -249,27 +257,98 @@ export function rawConnection(t: TestApi): Promise<net.Socket> {
 
 let clients = 0;
 
+/** One key pair for every test agent of this process (a CSR per enrolment, as a machine would send). */
+let sharedKey: Promise<{ keyPem: string; csrPem: string }> | undefined;
+export function testAgentKey(): Promise<{ keyPem: string; csrPem: string }> {
+  sharedKey ??= createKeyPem().then(async (keyPem) => ({ keyPem, csrPem: await createCsr(keyPem) }));
+  return sharedKey;
+}
+
 /** A real grpc-js client of jobrunner.v1.AgentService with promise helpers. */
 export class AgentClient {
-  readonly client: AgentServiceClient;
+  private grpcClient: AgentServiceClient;
+  private readonly ca: string | null;
+  private readonly address: string;
+  private readonly options: grpc.ChannelOptions;
   credential = '';
+  /** The client certificate chain Enroll gave (over TLS); later calls present it. */
+  certificatePem = '';
   readonly name = `host-${++clients}`;
 
   /**
    * Trusts the CA of the test API at `address` (or, for another address such as a proxy in front of
    * one, the shared test CA); `opts.ca: null` speaks plain text, a PEM string trusts that CA.
+   * `opts.identity`: a client certificate to present from the start; `opts.key`: the key its CSRs are
+   * for (default: the process's shared test key).
    */
-  constructor(address: string, opts: { ca?: string | null; options?: grpc.ChannelOptions } = {}) {
-    const Ctor = loadAgentProto().jobrunner.v1.AgentService;
-    const ca = opts.ca === undefined ? (grpcTrust.get(address) ?? testTlsIfMade()?.caPem ?? null) : opts.ca;
-    const credentials = ca === null ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(Buffer.from(ca));
-    this.client = new Ctor(address, credentials, opts.options ?? {});
+  constructor(
+    address: string,
+    opts: {
+      ca?: string | null;
+      options?: grpc.ChannelOptions;
+      identity?: { keyPem: string; certPem: string };
+      key?: { keyPem: string; csrPem: string };
+    } = {},
+  ) {
+    this.address = address;
+    this.options = opts.options ?? {};
+    this.ca = opts.ca === undefined ? (grpcTrust.get(address) ?? testTlsIfMade()?.caPem ?? null) : opts.ca;
+    this.key = opts.key;
+    this.grpcClient = this.connect(opts.identity);
   }
 
-  call<Res>(
+  private key: { keyPem: string; csrPem: string } | undefined;
+
+  get client(): AgentServiceClient {
+    return this.grpcClient;
+  }
+
+  /** The key pair this client's CSRs are for. */
+  async agentKey(): Promise<{ keyPem: string; csrPem: string }> {
+    this.key ??= await testAgentKey();
+    return this.key;
+  }
+
+  /** Presents `identity` from now on (a new channel: grpc-js fixes credentials per channel). */
+  useIdentity(identity: { keyPem: string; certPem: string } | undefined): void {
+    this.grpcClient.close();
+    this.grpcClient = this.connect(identity);
+  }
+
+  private connect(identity?: { keyPem: string; certPem: string }): AgentServiceClient {
+    const Ctor = loadAgentProto().jobrunner.v1.AgentService;
+    const credentials =
+      this.ca === null
+        ? grpc.credentials.createInsecure()
+        : grpc.credentials.createSsl(
+            Buffer.from(this.ca),
+            identity ? Buffer.from(identity.keyPem) : null,
+            identity ? Buffer.from(identity.certPem) : null,
+          );
+    return new Ctor(this.address, credentials, this.options);
+  }
+
+  /** Enroll carries a CSR for this client's key unless the request has one; the certificate it gives is adopted. */
+  async call<Res>(
     method: 'Enroll' | 'Heartbeat' | 'Lease' | 'Report' | 'Complete',
     req: object,
     opts: { token?: string | null; deadlineMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Res> {
+    const key = method === 'Enroll' && this.ca !== null ? await this.agentKey() : undefined;
+    const body = key && !('csrPem' in req) ? { ...req, csrPem: key.csrPem } : req;
+    const res = await this.unary<Res>(method, body, opts);
+    const chain = (res as { certificateChainPem?: string } | undefined)?.certificateChainPem;
+    if (key && chain) {
+      this.certificatePem = chain;
+      this.useIdentity({ keyPem: key.keyPem, certPem: chain });
+    }
+    return res;
+  }
+
+  private unary<Res>(
+    method: string,
+    req: object,
+    opts: { token?: string | null; deadlineMs?: number; signal?: AbortSignal },
   ): Promise<Res> {
     const md = new grpc.Metadata();
     const token = opts.token === undefined ? this.credential : opts.token;
@@ -281,9 +360,13 @@ export class AgentClient {
       cb: (err: grpc.ServiceError | null, res: Res) => void,
     ) => grpc.ClientUnaryCall;
     return new Promise((resolve, reject) => {
-      const fn = (this.client as unknown as Record<string, UnaryFn>)[method] as UnaryFn;
-      const call = fn.call(this.client, req, md, { deadline: Date.now() + (opts.deadlineMs ?? 10_000) }, (err, res) =>
-        err ? reject(err) : resolve(res),
+      const fn = (this.grpcClient as unknown as Record<string, UnaryFn>)[method] as UnaryFn;
+      const call = fn.call(
+        this.grpcClient,
+        req,
+        md,
+        { deadline: Date.now() + (opts.deadlineMs ?? 10_000) },
+        (err, res) => (err ? reject(err) : resolve(res)),
       );
       opts.signal?.addEventListener('abort', () => call.cancel());
     });
@@ -304,7 +387,7 @@ export class AgentClient {
   }
 
   close(): void {
-    this.client.close();
+    this.grpcClient.close();
   }
 }
 

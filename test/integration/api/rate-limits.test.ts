@@ -144,7 +144,10 @@ describe('gRPC limits', () => {
     const beat = (c: AgentClient, cred = c.credential): Promise<unknown> => c.call('Heartbeat', {}, { token: cred });
     await beat(one);
     await beat(one);
-    const onB = new AgentClient(b.grpcAddress);
+    // the same agent (its certificate and credential) on the other replica
+    const onB = new AgentClient(b.grpcAddress, {
+      identity: { keyPem: (await one.agentKey()).keyPem, certPem: one.certificatePem },
+    });
     clients.push(onB);
     await beat(onB, one.credential);
     for (const c of [one, onB]) {

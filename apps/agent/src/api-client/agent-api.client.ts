@@ -58,12 +58,14 @@ type UnaryFn<Req, Res> = (
  * jr_agent_rpc_duration_seconds{method,code}.
  */
 export class AgentApiClient {
-  private readonly client: AgentServiceClient;
+  private client: AgentServiceClient;
+  /** Channels replaced by a new client certificate: closed once the calls begun on them could have ended. */
+  private readonly retired = new Set<AgentServiceClient>();
   private credentials: CredentialSource | undefined;
 
   constructor(
-    address: string,
-    options: grpc.ClientOptions = {},
+    private readonly address: string,
+    private readonly options: grpc.ClientOptions = {},
     private readonly metrics?: Pick<AgentMetrics, 'rpcDuration'>,
     /** From resolveApiTrust (TLS with the trusted CA); plain text only when given so. */
     channelCredentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
@@ -74,6 +76,22 @@ export class AgentApiClient {
 
   useCredentials(source: CredentialSource): void {
     this.credentials = source;
+  }
+
+  /**
+   * Calls from now on go over a new channel with `channelCredentials` (a new client certificate: grpc-js
+   * fixes credentials per channel). Calls in flight (a long Lease poll) finish on the old channel, which
+   * is closed after `retireAfterMs`.
+   */
+  switchChannel(channelCredentials: grpc.ChannelCredentials, retireAfterMs = 120_000): void {
+    const old = this.client;
+    const Service = loadAgentProto().jobrunner.v1.AgentService;
+    this.client = new Service(this.address, channelCredentials, { ...CHANNEL_OPTIONS, ...this.options });
+    this.retired.add(old);
+    setTimeout(() => {
+      this.retired.delete(old);
+      old.close();
+    }, retireAfterMs).unref();
   }
 
   enroll(req: pb.EnrollRequest, enrollToken: string, opts: CallOpts): Promise<pb.EnrollResponse__Output> {
@@ -105,6 +123,8 @@ export class AgentApiClient {
 
   close(): void {
     this.client.close();
+    for (const old of this.retired) old.close();
+    this.retired.clear();
   }
 
   private async authed<Req, Res>(

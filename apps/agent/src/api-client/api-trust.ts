@@ -18,6 +18,8 @@ export interface ApiTrust {
   credentials: grpc.ChannelCredentials;
   /** What the credentials trust, for the log: a file, the pinned CA, the system store, or nothing (plain text). */
   source: 'JR_CA_FILE' | 'pinned' | 'system' | 'insecure';
+  /** The same trust, presenting the agent's client certificate (mutual TLS); plain text ignores it. */
+  withClientCertificate(keyPem: string, chainPem: string): grpc.ChannelCredentials;
 }
 
 /**
@@ -31,7 +33,8 @@ export async function resolveApiTrust(config: AgentConfig, log: Logger, signal?:
     log.warn(
       'JR_INSECURE=1: talking to the API in plain text; the credential, leases and job output cross the network readable',
     );
-    return { credentials: grpc.credentials.createInsecure(), source: 'insecure' };
+    const insecure = grpc.credentials.createInsecure();
+    return { credentials: insecure, source: 'insecure', withClientCertificate: () => insecure };
   }
   const target = hostPort(config.apiAddress);
   let ca: string | undefined;
@@ -57,7 +60,13 @@ export async function resolveApiTrust(config: AgentConfig, log: Logger, signal?:
     }
   }
   if (target) await checkHandshake(target, ca, source);
-  return { credentials: grpc.credentials.createSsl(ca === undefined ? null : Buffer.from(ca)), source };
+  const root = ca === undefined ? null : Buffer.from(ca);
+  return {
+    credentials: grpc.credentials.createSsl(root),
+    source,
+    withClientCertificate: (keyPem, chainPem) =>
+      grpc.credentials.createSsl(root, Buffer.from(keyPem), Buffer.from(chainPem)),
+  };
 }
 
 async function readCaFile(file: string): Promise<string> {

@@ -33,7 +33,12 @@ describe('runHeartbeatLoop (fake timers)', () => {
     api: {
       heartbeat: async (req) => {
         sent.push({ at: Date.now(), req });
-        const next = answers.shift() ?? { directives: [], heartbeatIntervalMs: 0, serverTimeMs: 0 };
+        const next = answers.shift() ?? {
+          directives: [],
+          heartbeatIntervalMs: 0,
+          serverTimeMs: 0,
+          certificateChainPem: '',
+        };
         if (next instanceof Error) throw next;
         return next;
       },
@@ -66,7 +71,10 @@ describe('runHeartbeatLoop (fake timers)', () => {
   it('tells the observer about each beat: answered or not, and how late its timer fired', async () => {
     const beats: Array<{ ok: boolean; lagMs: number }> = [];
     let stalled = 0;
-    answers.push({ directives: [], heartbeatIntervalMs: 0, serverTimeMs: 0 }, failure(Status.UNAVAILABLE));
+    answers.push(
+      { directives: [], heartbeatIntervalMs: 0, serverTimeMs: 0, certificateChainPem: '' },
+      failure(Status.UNAVAILABLE),
+    );
     void runHeartbeatLoop(
       { ...deps(() => 0.5), observe: (b) => beats.push(b), now: () => Date.now() + stalled },
       ac.signal,
@@ -82,7 +90,12 @@ describe('runHeartbeatLoop (fake timers)', () => {
   });
 
   it('takes the interval the API answers with, and applies directives', async () => {
-    answers.push({ directives: [{ kind: 'drain', drain: {} }], heartbeatIntervalMs: 2_000, serverTimeMs: 0 });
+    answers.push({
+      directives: [{ kind: 'drain', drain: {} }],
+      heartbeatIntervalMs: 2_000,
+      serverTimeMs: 0,
+      certificateChainPem: '',
+    });
     void runHeartbeatLoop(deps(), ac.signal);
     await jest.advanceTimersByTimeAsync(10_000);
     expect(directives).toEqual([{ kind: 'drain', drain: {} }]);
@@ -92,7 +105,7 @@ describe('runHeartbeatLoop (fake timers)', () => {
   });
 
   it('clamps a hostile interval from the API', async () => {
-    answers.push({ directives: [], heartbeatIntervalMs: 1, serverTimeMs: 0 });
+    answers.push({ directives: [], heartbeatIntervalMs: 1, serverTimeMs: 0, certificateChainPem: '' });
     void runHeartbeatLoop(deps(), ac.signal);
     await jest.advanceTimersByTimeAsync(10_000);
     expect(intervalMs).toBe(100);

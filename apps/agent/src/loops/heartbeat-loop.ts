@@ -19,6 +19,11 @@ export interface HeartbeatDeps {
   observe?(beat: { ok: boolean; lagMs: number }): void;
   /** The clock lag is measured with (injected by tests). */
   now?: () => number;
+  /** Client certificate renewal (mutual TLS): a CSR to send when due, and the answer's new chain. */
+  renewal?: {
+    csr(): string;
+    accept(chainPem: string): Promise<void>;
+  };
 }
 
 /** The API may tune the interval, within sane bounds. */
@@ -48,13 +53,14 @@ export function heartbeatLeases(running: pb.RunningAttempt[], undelivered: pb.Ru
 export async function heartbeatOnce(deps: HeartbeatDeps, signal: AbortSignal): Promise<void> {
   const intervalMs = deps.interval.get();
   const res = await deps.api.heartbeat(
-    { running: deps.leases(), state: deps.state(), sentAtMs: Date.now() },
+    { running: deps.leases(), state: deps.state(), sentAtMs: Date.now(), csrPem: deps.renewal?.csr() ?? '' },
     // Never longer than an interval: a late beat is worth less than the next one.
     { deadlineMs: Math.max(1_000, Math.min(intervalMs, 10_000)), signal },
   );
   if (res.heartbeatIntervalMs > 0)
     deps.interval.set(Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, res.heartbeatIntervalMs)));
   deps.onDirectives(res.directives);
+  if (res.certificateChainPem) await deps.renewal?.accept(res.certificateChainPem);
 }
 
 /**

@@ -8,6 +8,7 @@ import { hasEnrollToken, readEnrollToken } from '../config/enroll-token';
 import { AgentStopError, isApiCallError, retryDelayMs, stopErrorFor } from '../errors';
 import { AGENT_VERSION } from '../version';
 import type { CredentialStore, EnrolledIdentity, StoredCredential } from './credential-store';
+import type { AgentIdentity, ClientCertificate } from './agent-identity';
 
 export interface SessionDeps {
   api: AgentApiClient;
@@ -19,6 +20,10 @@ export interface SessionDeps {
   /** Called with the precise reason when re-enrolling fails for good. */
   onFatal(err: AgentStopError): void;
   newBackoff?: () => Backoff;
+  /** The machine key and client certificate (mutual TLS); absent in plain text. */
+  identity?: AgentIdentity;
+  /** A new client certificate was stored (enrolment, renewal): the channel must present it from now on. */
+  onCertificate?(cert: ClientCertificate): void;
 }
 
 /**
@@ -79,13 +84,25 @@ export class CredentialSession implements CredentialSource {
     return this.stored.credential;
   }
 
-  /** Re-enrolls once per process; concurrent callers share the one attempt. */
+  /**
+   * Re-enrolls once per process; concurrent callers share the one attempt. A lapsed client certificate
+   * (the API accepts only Enroll then) re-enrolls whenever it is refused, with the enroll token, proving
+   * the agent's key by the CSR and its credential by previous_credential.
+   */
   async recover(refused: string): Promise<boolean> {
     if (refused !== this.stored.credential) return true;
     if (this.inflight) return this.inflight;
-    if (this.reEnrolled || !hasEnrollToken(this.deps.config)) return false;
+    const lapsed = this.deps.identity?.lapsed() ?? false;
+    if (lapsed && !hasEnrollToken(this.deps.config)) {
+      this.deps.onFatal(lapsedWithoutToken(this.deps.identity?.certificate?.notAfterMs ?? 0));
+      return false;
+    }
+    if ((this.reEnrolled && !lapsed) || !hasEnrollToken(this.deps.config)) return false;
     this.reEnrolled = true;
-    this.deps.logger.warn({ agentId: this.stored.agentId }, 'credential refused; enrolling again once');
+    this.deps.logger.warn(
+      { agentId: this.stored.agentId, lapsed },
+      lapsed ? 'client certificate expired; enrolling again' : 'credential refused; enrolling again once',
+    );
     this.inflight = readEnrollToken(this.deps.config)
       .then((token) => enroll(this.deps, token, this.stored))
       .then(
@@ -100,6 +117,13 @@ export class CredentialSession implements CredentialSource {
       );
     return this.inflight.finally(() => (this.inflight = undefined));
   }
+}
+
+function lapsedWithoutToken(notAfterMs: number): AgentStopError {
+  return new AgentStopError(
+    'auth_refused',
+    `the agent's client certificate expired at ${new Date(notAfterMs).toISOString()} (it was not renewed in time) and only enrolling again can replace it: set JR_ENROLL_TOKEN`,
+  );
 }
 
 /**
@@ -124,6 +148,8 @@ async function enroll(
     previousCredential: previous?.credential ?? '',
     // one secret for every retry of this enrolment: a retry whose first answer was lost gets the same agent
     credentialSecret: randomBytes(32).toString('base64url'),
+    // over TLS the API signs it into our client certificate; re-enrolling, it proves we hold the agent's key
+    csrPem: deps.identity?.csrPem ?? '',
   };
   if (token === undefined) throw new AgentStopError('no_enroll_token', 'no enroll token to enroll with');
   for (;;) {
@@ -139,7 +165,14 @@ async function enroll(
       if (!stored.agentId || !/^[\x21-\x7e]{1,4096}$/.test(stored.credential))
         throw new AgentStopError('auth_refused', 'the API answered Enroll without a usable credential');
       await deps.store.save(stored);
-      logger.info({ agentId: stored.agentId, file: deps.store.file }, 'enrolled');
+      if (res.certificateChainPem && deps.identity) {
+        const cert = await deps.identity.adopt(res.certificateChainPem);
+        deps.onCertificate?.(cert);
+      }
+      logger.info(
+        { agentId: stored.agentId, file: deps.store.file, clientCertificate: Boolean(res.certificateChainPem) },
+        'enrolled',
+      );
       return stored;
     } catch (err) {
       if (signal.aborted || !isApiCallError(err)) throw err;

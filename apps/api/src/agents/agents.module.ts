@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { AgentCertificatesRepository } from './agent-certificates.repository';
+import { AgentCertificatesService } from './agent-certificates.service';
 import { AgentsController } from './agents.controller';
 import { AgentsRepository } from './agents.repository';
 import { AgentsService } from './agents.service';
@@ -11,6 +13,8 @@ import { EnrollmentService } from './enrollment.service';
 @Module({
   controllers: [AgentsController, EnrollTokensController],
   providers: [
+    AgentCertificatesRepository,
+    AgentCertificatesService,
     AgentsRepository,
     AgentsService,
     EnrollTokensRepository,

@@ -23,6 +23,8 @@ export interface AgentRow {
   revoked_at: Date | null;
   /** The operator enroll token it enrolled with; null: the bootstrap JR_ENROLL_TOKEN. */
   enroll_token_id: string | null;
+  /** sha256 of the SPKI of the key its client certificates are for (pinned at its first one); null: none yet. */
+  cert_key_sha256: string | null;
 }
 
 export interface Enrollment {

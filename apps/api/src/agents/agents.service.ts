@@ -1,3 +1,4 @@
+import type { PeerCertificate } from 'node:tls';
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import {
   AGENT_ID_RE,
@@ -17,6 +18,7 @@ import { isDependencyDown } from '../database/db-errors';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { toAgentView } from './agent-view';
 import { EnrollmentService } from './enrollment.service';
+import { AgentCertificatesService, isCertRevoked } from './agent-certificates.service';
 import { AgentsRepository, type AgentRow } from './agents.repository';
 
 /** `DELETE /v1/agents/:id` */
@@ -40,6 +42,7 @@ export class AgentsService implements OnApplicationBootstrap {
   constructor(
     private readonly agents: AgentsRepository,
     private readonly enrollment: EnrollmentService,
+    private readonly certs: AgentCertificatesService,
     private readonly events: DomainEvents,
     private readonly liveness: AgentLiveness,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -56,12 +59,17 @@ export class AgentsService implements OnApplicationBootstrap {
     return this.enrollment.enroll(authorization, req);
   }
 
-  /** Every call but Enroll (Heartbeat checks in its own statement): `authorization: Bearer <agentId>.<secret>`. Draining and lost agents still authenticate. */
-  async authenticate(authorization: string | undefined): Promise<AgentRow> {
+  /**
+   * Every call but Enroll (Heartbeat checks in its own statement): `authorization: Bearer <agentId>.<secret>`
+   * and, over TLS, the agent's client certificate (`peer`) naming the same agent. Draining and lost agents
+   * still authenticate.
+   */
+  async authenticate(authorization: string | undefined, peer: PeerCertificate | undefined): Promise<AgentRow> {
     const cred = credentialOf(authorization);
     const agent = await this.find(cred.agentId);
     if (!agent || !secretMatches(cred.secret, agent.credential_hash)) throw unknownAgent();
     if (agent.revoked_at) throw this.refuseRevoked(agent.id);
+    await this.certs.verifyPeer(peer, cred.agentId);
     return agent;
   }
 
@@ -106,9 +114,17 @@ export class AgentsService implements OnApplicationBootstrap {
    * statement. The credential is checked there, against the hash as it is now: a credential replaced by a
    * re-enrolment (on any replica) is refused at once.
    */
-  async heartbeat(authorization: string | undefined, req: pb.HeartbeatRequest__Output): Promise<pb.HeartbeatResponse> {
+  async heartbeat(
+    authorization: string | undefined,
+    req: pb.HeartbeatRequest__Output,
+    peer?: PeerCertificate,
+  ): Promise<pb.HeartbeatResponse> {
     const cred = credentialOf(authorization);
     const hb = validateHeartbeat(req);
+    // a revoked certificate is a revoked (or removed) agent: its own credential learns which, as without TLS
+    const identity = await this.certs.verifyPeer(peer, cred.agentId).catch(async (err: unknown) => {
+      throw isCertRevoked(err) ? await this.heartbeatRefusal(cred) : err;
+    });
     const now = this.clock.now();
     const s = hb.state;
     const report = {
@@ -138,7 +154,8 @@ export class AgentsService implements OnApplicationBootstrap {
       directives.push({ cancel: { jobId: c.jobId, attempt: c.attempt, reason: 'cancelled' } });
     if (result.agent.drain_requested) directives.push({ drain: {} });
     if (result.reportingRequested) directives.push({ enableReporting: {} });
-    return { directives, heartbeatIntervalMs: this.config.heartbeatIntervalMs, serverTimeMs: now };
+    const certificateChainPem = await this.certs.renew(identity, result.agent.cert_key_sha256, hb.csrPem);
+    return { directives, heartbeatIntervalMs: this.config.heartbeatIntervalMs, serverTimeMs: now, certificateChainPem };
   }
 
   /** Why a heartbeat matched no agent: revoked (its own credential, so it learns why), or unknown. */
@@ -158,6 +175,7 @@ export class AgentsService implements OnApplicationBootstrap {
     if (!result) throw noSuchAgent(id);
     this.remember(id, result.agent);
     this.refuseRevoked(id, false);
+    await this.certs.revokeAgent(id);
     this.liveness.forget(id);
     this.events.agentRevoked(id, result.endedAttempts);
     return {
@@ -202,6 +220,7 @@ export class AgentsService implements OnApplicationBootstrap {
     if (result.kind === 'refused') throw new DomainError('CONFLICT', result.reason);
     this.remember(id, undefined);
     this.revoked.delete(id);
+    await this.certs.revokeAgent(id);
     this.liveness.forget(id);
     this.events.agentDrained(id); // answers its parked Lease calls
     return { id, removed: true, attemptsEnded: result.endedAttempts.length };

@@ -1,5 +1,5 @@
 import { hashSecret } from '../auth/tokens';
-import { declarationRefusal, takeoverRefusal, type EnrollGrant } from './enroll-policy';
+import { declarationRefusal, keyRefusal, takeoverRefusal, type EnrollGrant } from './enroll-policy';
 
 describe('declarationRefusal', () => {
   const token: EnrollGrant = { kind: 'operator', tokenId: 'et_x', pool: 'web', labels: { os: 'linux', zone: 'a' } };
@@ -40,5 +40,20 @@ describe('takeoverRefusal', () => {
   it('refuses a revoked agent even with its credential', () => {
     const revoked = { ...agent, revoked_at: new Date() };
     expect(takeoverRefusal(revoked, { agentId: 'a_1', secret: 's'.repeat(43) })).toContain('revoked by an operator');
+  });
+});
+
+describe('keyRefusal', () => {
+  const agent = { id: 'a_1', cert_key_sha256: 'sha256:aa' };
+
+  it('lets an agent without a pinned key, or a CSR for its key, through', () => {
+    expect(keyRefusal({ ...agent, cert_key_sha256: null }, undefined)).toBeUndefined();
+    expect(keyRefusal({ ...agent, cert_key_sha256: null }, 'sha256:bb')).toBeUndefined();
+    expect(keyRefusal(agent, 'sha256:aa')).toBeUndefined();
+  });
+
+  it('refuses another key, or none, for an agent whose key is pinned', () => {
+    expect(keyRefusal(agent, 'sha256:bb')).toContain('another key');
+    expect(keyRefusal(agent, undefined)).toContain('jr agents rm a_1');
   });
 });

@@ -44,6 +44,22 @@ export function takeoverRefusal(agent: ClaimedAgent, proof: AgentCredential | un
   );
 }
 
+/**
+ * Over TLS, an agent whose certificates are for a key (pinned at its first one) re-enrolls only with a
+ * CSR for that key: its signature proves the caller holds the agent's private key, which never leaves
+ * its machine. `key`: the key of the CSR sent (undefined: none sent).
+ */
+export function keyRefusal(
+  agent: { id: string; cert_key_sha256: string | null },
+  key: string | undefined,
+): string | undefined {
+  if (agent.cert_key_sha256 === null || key === agent.cert_key_sha256) return undefined;
+  return (
+    `agent ${agent.id} has certificates for another key: re-enrolling it needs a CSR signed by its own key ` +
+    `(csr_pem); to move it to a new key, an operator removes it first (jr agents rm ${agent.id})`
+  );
+}
+
 function formatLabels(labels: Record<string, string>): string {
   const entries = Object.entries(labels);
   return entries.length === 0 ? '(none)' : entries.map(([k, v]) => `${k}=${v}`).join(', ');

@@ -29,6 +29,8 @@ export interface EnrollWrite {
   previousId: string | undefined;
   newId: string;
   newCredentialHash: string;
+  /** sha256 of the key of the enrolment's CSR (over TLS): pinned on the agent when it has none yet. */
+  keySha256: string | undefined;
   /** The operator token enrolled with; undefined: the bootstrap JR_ENROLL_TOKEN. */
   tokenId: string | undefined;
   now: Date;
@@ -71,15 +73,26 @@ export class EnrollmentRepository {
         // An operator's drain outlives re-enrolment: only an undrain lifts it, never the agent itself.
         await tx.query(
           `UPDATE agents SET name = $2, pool = $3, labels = $4, slots = $5, version = $6, enroll_token_id = $7,
-             state = CASE WHEN drain_requested THEN 'draining' ELSE 'active' END, last_heartbeat_at = $8
+             state = CASE WHEN drain_requested THEN 'draining' ELSE 'active' END, last_heartbeat_at = $8,
+             cert_key_sha256 = COALESCE(cert_key_sha256, $9)
            WHERE id = $1`,
-          [decision.existingId, e.name, e.pool, JSON.stringify(e.labels), e.slots, e.version, w.tokenId ?? null, w.now],
+          [
+            decision.existingId,
+            e.name,
+            e.pool,
+            JSON.stringify(e.labels),
+            e.slots,
+            e.version,
+            w.tokenId ?? null,
+            w.now,
+            w.keySha256 ?? null,
+          ],
         );
         return { kind: 'enrolled', id: decision.existingId, existing: true };
       }
       await tx.query(
-        `INSERT INTO agents (id, name, pool, labels, slots, version, credential_hash, state, last_heartbeat_at, enrolled_at, enroll_token_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $8, $9)`,
+        `INSERT INTO agents (id, name, pool, labels, slots, version, credential_hash, state, last_heartbeat_at, enrolled_at, enroll_token_id, cert_key_sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $8, $9, $10)`,
         [
           w.newId,
           e.name,
@@ -90,6 +103,7 @@ export class EnrollmentRepository {
           w.newCredentialHash,
           w.now,
           w.tokenId ?? null,
+          w.keySha256 ?? null,
         ],
       );
       return { kind: 'enrolled', id: w.newId, existing: false };

@@ -3,7 +3,8 @@ import { DomainError, newAgentId, type pb } from '@jr/contracts';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { hashSecret, newAgentSecret, parseAgentCredential, type AgentCredential } from '../auth/tokens';
 import { validateEnroll } from '../grpc/request-validation';
-import { declarationRefusal, takeoverRefusal, type EnrollGrant } from './enroll-policy';
+import { declarationRefusal, keyRefusal, takeoverRefusal, type EnrollGrant } from './enroll-policy';
+import { AgentCertificatesService } from './agent-certificates.service';
 import { EnrollTokensService, usedUp } from './enroll-tokens.service';
 import { EnrollmentRepository, type EnrollDecision, type EnrollSeen } from './enrollment.repository';
 
@@ -18,6 +19,7 @@ export class EnrollmentService {
   constructor(
     private readonly tokens: EnrollTokensService,
     private readonly enrollments: EnrollmentRepository,
+    private readonly certs: AgentCertificatesService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -33,28 +35,44 @@ export class EnrollmentService {
     const proof = proofOf(e);
     const secret = e.credentialSecret || newAgentSecret();
     const tokenId = grant.kind === 'operator' ? grant.tokenId : undefined;
+    const key = this.certs.enabled && e.csrPem ? await this.certs.keyOf(e.csrPem) : undefined;
     const applied = await this.enrollments.enroll(
       {
         enrollment: { name: e.name, pool: e.pool, labels: e.labels, slots: e.slots, version: e.version },
         previousId: e.previousAgentId || proof?.agentId || undefined,
         newId: newAgentId(),
         newCredentialHash: hashSecret(secret),
+        keySha256: key,
         tokenId,
         now: new Date(this.clock.now()),
       },
-      (seen) => this.decide(seen, e, proof, grant),
+      (seen) => this.decide(seen, e, proof, grant, key),
     );
     if (applied.kind === 'token_spent') throw usedUp(tokenId ?? '');
     // a proven re-enrolment keeps the credential it proved (a retry of the first one: the secret it chose),
     // so a lost answer cannot lock the agent out
     const credential = applied.existing && proof ? `${applied.id}.${proof.secret}` : `${applied.id}.${secret}`;
-    return { agentId: applied.id, credential, heartbeatIntervalMs: this.config.heartbeatIntervalMs };
+    const certificateChainPem = await this.certs.issue(applied.id, e.csrPem);
+    return {
+      agentId: applied.id,
+      credential,
+      heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+      certificateChainPem,
+    };
   }
 
-  private decide(seen: EnrollSeen, e: Request, proof: AgentCredential | undefined, grant: EnrollGrant): EnrollDecision {
+  private decide(
+    seen: EnrollSeen,
+    e: Request,
+    proof: AgentCredential | undefined,
+    grant: EnrollGrant,
+    key: string | undefined,
+  ): EnrollDecision {
     const target = seen.previous ?? seen.sameName[0];
     if (target) {
-      const refusal = takeoverRefusal(target, proof ?? retryProof(target, e));
+      const refusal =
+        takeoverRefusal(target, proof ?? retryProof(target, e)) ??
+        (this.certs.enabled ? keyRefusal(target, key) : undefined);
       if (refusal) throw new DomainError('FORBIDDEN', refusal, { refusal: target.revoked_at ? 'revoked' : 'takeover' });
       // renaming into a name another agent holds (agents of older versions may share one: they keep it)
       const holder = seen.sameName.find((a) => a.id !== target.id);

@@ -38,6 +38,10 @@ export interface AppConfig {
   secretsKeys?: SecretKey[];
   /** How both listeners speak: TLS from the operator's files, TLS from the API's own CA, or plain text. */
   tls: TlsSettings;
+  /** Lifetime of the agents' client certificates (JR_AGENT_CERT_TTL; none are issued in plain text). */
+  agentCertTtlMs: number;
+  /** JR_AGENT_CA_CERT / JR_AGENT_CA_KEY: the agent CA from files; absent: the API's own (JR_DATA_DIR/tls). */
+  agentCaFiles?: { certFile: string; keyFile: string };
 }
 
 export type TlsSettings =

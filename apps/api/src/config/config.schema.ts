@@ -156,6 +156,11 @@ const envSchema = z.object({
       return names;
     }),
   JR_INSECURE: flag,
+  // an agent's client certificate; renewed on the heartbeat from two thirds of it on
+  JR_AGENT_CERT_TTL: duration('24h', 10_000, 30 * 86_400_000),
+  // the agent CA from files (replicas must share one); default: the API's own in JR_DATA_DIR/tls
+  JR_AGENT_CA_CERT: z.string().max(4096).optional(),
+  JR_AGENT_CA_KEY: z.string().max(4096).optional(),
   JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   ...limitsEnv.shape,
   // the message never repeats the value: it is key material
@@ -188,12 +193,14 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
     errors.push('JR_TLS_CERT: required with JR_TLS_KEY (the PEM certificate chain)');
   if (parsed.success && parsed.data.JR_INSECURE && present.JR_TLS_CERT !== undefined)
     errors.push('JR_INSECURE: set together with JR_TLS_CERT; choose TLS or plain text');
+  if ((present.JR_AGENT_CA_CERT === undefined) !== (present.JR_AGENT_CA_KEY === undefined))
+    errors.push('JR_AGENT_CA_CERT, JR_AGENT_CA_KEY: set both (the agent CA certificate and its key) or neither');
   if (!parsed.success || errors.length > 0) return { ok: false, errors };
   const e = parsed.data;
   const warnings: string[] = [];
   if (e.JR_INSECURE)
     warnings.push(
-      'JR_INSECURE=1: REST and gRPC are plain text; tokens, credentials and job output cross the network readable',
+      'JR_INSECURE=1: REST and gRPC are plain text; tokens, credentials and job output cross the network readable, and agents have no client certificates (the bearer credential alone identifies them)',
     );
   if (e.JR_ADMIN_TOKEN === undefined)
     warnings.push(`JR_DEV=1 and no JR_ADMIN_TOKEN: accepting the development admin token '${DEV_ADMIN_TOKEN}'`);
@@ -227,6 +234,10 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       limits: toLimitsConfig(e),
       ...(e.JR_SECRETS_KEY ? { secretsKeys: e.JR_SECRETS_KEY } : {}),
       tls: tlsSettings(e),
+      agentCertTtlMs: e.JR_AGENT_CERT_TTL,
+      ...(e.JR_AGENT_CA_CERT !== undefined && e.JR_AGENT_CA_KEY !== undefined
+        ? { agentCaFiles: { certFile: e.JR_AGENT_CA_CERT, keyFile: e.JR_AGENT_CA_KEY } }
+        : {}),
     },
   };
 }

@@ -141,3 +141,18 @@ describe('loadConfig', () => {
     expect(r.ok && r.config.httpPort).toBe(8080);
   });
 });
+
+describe('agent certificates', () => {
+  it('JR_AGENT_CERT_TTL: 24h by default, at least 10s; the agent CA files come as a pair', () => {
+    const r = loadConfig(base);
+    expect(r.ok && r.config.agentCertTtlMs).toBe(86_400_000);
+    const short = loadConfig({ ...base, JR_AGENT_CERT_TTL: '15s' });
+    expect(short.ok && short.config.agentCertTtlMs).toBe(15_000);
+    const tooShort = loadConfig({ ...base, JR_AGENT_CERT_TTL: '5s' });
+    expect(!tooShort.ok && tooShort.errors.join()).toContain('JR_AGENT_CERT_TTL');
+    const half = loadConfig({ ...base, JR_AGENT_CA_CERT: '/etc/jr/agent-ca.pem' });
+    expect(!half.ok && half.errors.join()).toContain('JR_AGENT_CA_KEY');
+    const pair = loadConfig({ ...base, JR_AGENT_CA_CERT: '/a.pem', JR_AGENT_CA_KEY: '/a-key.pem' });
+    expect(pair.ok && pair.config.agentCaFiles).toEqual({ certFile: '/a.pem', keyFile: '/a-key.pem' });
+  });
+});

@@ -1,3 +1,4 @@
+import type { PeerCertificate } from 'node:tls';
 import { Metadata, status, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { isDomainError, type AgentServiceHandlers } from '@jr/contracts';
 import {
@@ -56,7 +57,7 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
           },
         );
     };
-  const agent = (call: ServerUnaryCall<unknown, unknown>) => d.agents.authenticate(authorization(call));
+  const agent = (call: ServerUnaryCall<unknown, unknown>) => d.agents.authenticate(authorization(call), peerOf(call));
   /** Report/Complete: a server span under the agent's client span (its context in the request metadata). */
   const attemptSpan = <T>(name: string, call: AttemptCall, fn: () => Promise<T>): Promise<T> =>
     withSpan(
@@ -73,7 +74,7 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
     );
   return {
     Enroll: unary('Enroll', (call) => d.agents.enroll(authorization(call), call.request)),
-    Heartbeat: unary('Heartbeat', async (call) => d.agents.heartbeat(authorization(call), call.request)),
+    Heartbeat: unary('Heartbeat', async (call) => d.agents.heartbeat(authorization(call), call.request, peerOf(call))),
     Lease: unary('Lease', async (call) => {
       const a = await agent(call);
       const { waitMs } = validateLease(call.request);
@@ -98,6 +99,11 @@ export function agentServiceHandlers(d: HandlerDeps): AgentServiceHandlers {
 function authorization(call: ServerUnaryCall<unknown, unknown>): string | undefined {
   const value = call.metadata.get('authorization')[0];
   return typeof value === 'string' ? value : undefined;
+}
+
+/** The client certificate TLS verified against the agent CA; undefined without one (or in plain text). */
+function peerOf(call: ServerUnaryCall<unknown, unknown>): PeerCertificate | undefined {
+  return call.getAuthContext().sslPeerCertificate;
 }
 
 function deadlineMs(call: ServerUnaryCall<unknown, unknown>): number {

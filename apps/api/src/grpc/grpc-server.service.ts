@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { experimental, Server, ServerCredentials } from '@grpc/grpc-js';
 import { loadAgentProto } from '@jr/contracts';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
@@ -14,17 +14,33 @@ import { SERVER_TLS, type ServerTls } from '../tls/server-tls';
 const SHUTDOWN_GRACE_MS = 5_000;
 
 /**
- * TLS with the same chain and key as REST. Client certificates are not requested yet: `rootCerts` and
- * `checkClientCertificate` are where agent mTLS plugs in (the handlers would then read
- * `call.getAuthContext().sslPeerCertificate`).
+ * TLS with the same chain and key as REST, asking every client for a certificate verified against the
+ * agent CA but not requiring one at the handshake: Enroll must work without (it is how an agent gets
+ * its first), and the handlers refuse every other call without one (`getAuthContext()` carries the
+ * peer certificate only when it verified). `ServerCredentials.createSsl(ca, pairs, true)` cannot do
+ * this: it leaves Node's `rejectUnauthorized` at true, so a client without a certificate fails its
+ * handshake; grpc-js's certificate-provider credentials set `rejectUnauthorized` from
+ * `requireClientCertificate` (false here).
  */
-export function serverCredentials(tls: ServerTls | null, clientCa: Buffer | null = null): ServerCredentials {
+export function serverCredentials(tls: ServerTls | null): ServerCredentials {
   if (!tls) return ServerCredentials.createInsecure();
-  return ServerCredentials.createSsl(
-    clientCa,
-    [{ cert_chain: Buffer.from(tls.certPem), private_key: Buffer.from(tls.keyPem) }],
-    clientCa !== null,
-  );
+  const provider = staticProvider(Buffer.from(tls.agentCa.certPem), Buffer.from(tls.certPem), Buffer.from(tls.keyPem));
+  // one provider for both roles: grpc-js (1.14) swaps the two parameters between this function and its class
+  return experimental.createCertificateProviderServerCredentials(provider, provider, false);
+}
+
+/**
+ * Fixed material (a restart picks up new files). It answers a listener on the next turn, not inside
+ * `addListener`: grpc-js registers its listener on the credentials before its own watcher of the
+ * server, so an answer given at once would reach no server (its connections would be dropped).
+ */
+function staticProvider(ca: Buffer, certificate: Buffer, privateKey: Buffer): experimental.CertificateProvider {
+  return {
+    addCaCertificateListener: (listener) => setImmediate(() => listener({ caCertificate: ca })),
+    removeCaCertificateListener: () => undefined,
+    addIdentityCertificateListener: (listener) => setImmediate(() => listener({ certificate, privateKey })),
+    removeIdentityCertificateListener: () => undefined,
+  };
 }
 
 /** The agents' gRPC listener (grpc-js, over TLS unless JR_INSECURE=1), started at bootstrap and drained at shutdown. */

@@ -25,7 +25,12 @@ const enroll = z.object({
   credentialSecret: z
     .string()
     .regex(/^([A-Za-z0-9_-]{43,128})?$/, 'credential_secret: 43-128 base64url characters or empty'),
+  csrPem: csrPem(),
 });
+
+function csrPem() {
+  return z.string().max(16 * 1024, 'csr_pem: at most 16 KiB');
+}
 
 const attemptRef = {
   jobId: z.string().regex(JOB_ID_RE, 'job_id: not a job id'),
@@ -44,6 +49,7 @@ const heartbeat = z.object({
       outboxOldestAgeMs: z.number().int().min(0),
     })
     .nullable(),
+  csrPem: csrPem(),
 });
 
 const lease = z.object({

@@ -65,6 +65,28 @@ export async function ensureSelfCertificates(
   return { ...server, caFile: files.ca, caSha256: fingerprintOf(ca.certPem), sans, issued };
 }
 
+/** The agent CA's files in `<dataDir>/tls/`. */
+export function agentCaFiles(dataDir: string): { cert: string; key: string } {
+  const dir = path.join(dataDir, 'tls');
+  return { cert: path.join(dir, 'agent-ca.pem'), key: path.join(dir, 'agent-ca-key.pem') };
+}
+
+/**
+ * `<dataDir>/tls/agent-ca.pem` and `agent-ca-key.pem` (0600): the CA that signs the agents' client
+ * certificates, separate from the server CA (trusting a server is not admitting an agent). Made once
+ * and kept, like the server CA; whatever serves the listeners (own CA or the operator's chain).
+ */
+export async function ensureAgentCa(dataDir: string, now: Date): Promise<CertAndKey & { made: boolean }> {
+  const files = agentCaFiles(dataDir);
+  await mkdir(path.dirname(files.cert), { recursive: true, mode: 0o700 });
+  const existing = await readPair(files.cert, files.key);
+  if (existing) return { ...existing, made: false };
+  const ca = await createCa({ commonName: `jr-api agent CA ${hostname()}`.slice(0, 64), validityDays: CA_DAYS, now });
+  await writeAtomic(files.key, ca.keyPem, 0o600);
+  await writeAtomic(files.cert, ca.certPem, 0o644);
+  return { ...ca, made: true };
+}
+
 /** Both files, or neither; one without the other is damage an operator must look at. */
 async function readPair(certFile: string, keyFile: string): Promise<CertAndKey | undefined> {
   const [certPem, keyPem] = await Promise.all([readIfExists(certFile), readIfExists(keyFile)]);

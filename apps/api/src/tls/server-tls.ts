@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { CertificateError, checkServerChain, fingerprintOf } from '@jr/pki';
+import { CertificateError, checkServerChain, fingerprintOf, splitPemCertificates, type CertAndKey } from '@jr/pki';
 import type { AppConfig } from '../config/app-config';
 import type { Logger } from '../common/logger';
-import { ensureSelfCertificates } from './self-ca.store';
+import { agentCaFiles, ensureAgentCa, ensureSelfCertificates } from './self-ca.store';
 import { TlsConfigError } from './tls-config.error';
 
 /** What both listeners serve: the PEM chain (server certificate first) and its key. */
@@ -13,6 +13,8 @@ export interface ServerTls {
   caFile?: string;
   /** `sha256:<hex>` of the chain's last certificate (the CA, when the chain includes it). */
   caSha256: string;
+  /** Signs the agents' client certificates; gRPC requires one of its certificates on every call but Enroll. */
+  agentCa: CertAndKey;
 }
 
 /** Injection token of the listeners' material (null with JR_INSECURE=1). */
@@ -40,7 +42,7 @@ export async function loadServerTls(config: AppConfig, log: Logger): Promise<Ser
       { certFile: tls.certFile, subject: chain.leaf.subject, validTo: chain.leaf.validTo, caSha256 },
       "jr-api TLS: the operator's certificate",
     );
-    return { certPem, keyPem, caSha256 };
+    return { certPem, keyPem, caSha256, agentCa: await loadAgentCa(config, log) };
   }
   const own = await ensureSelfCertificates(config.dataDir, tls.extraSans, new Date());
   check(own.certPem, own.keyPem, `${own.caFile} (made by jr-api)`);
@@ -48,7 +50,32 @@ export async function loadServerTls(config: AppConfig, log: Logger): Promise<Ser
     { caFile: own.caFile, caSha256: own.caSha256, sans: own.sans, issued: own.issued },
     `jr-api TLS: own CA ${own.caSha256} in ${own.caFile} (clients: JR_CA_FILE=${own.caFile} or JR_API_CA_SHA256=${own.caSha256})`,
   );
-  return { certPem: own.certPem, keyPem: own.keyPem, caFile: own.caFile, caSha256: own.caSha256 };
+  return {
+    certPem: own.certPem,
+    keyPem: own.keyPem,
+    caFile: own.caFile,
+    caSha256: own.caSha256,
+    agentCa: await loadAgentCa(config, log),
+  };
+}
+
+async function loadAgentCa(config: AppConfig, log: Logger): Promise<CertAndKey> {
+  const files = config.agentCaFiles;
+  if (files) {
+    const certPem = await readPem('JR_AGENT_CA_CERT', files.certFile);
+    const keyPem = await readPem('JR_AGENT_CA_KEY', files.keyFile);
+    const { leaf } = check(certPem, keyPem, `JR_AGENT_CA_CERT ${files.certFile} / JR_AGENT_CA_KEY ${files.keyFile}`);
+    if (!leaf.ca) throw new TlsConfigError(`JR_AGENT_CA_CERT ${files.certFile}: not a CA certificate`);
+    log.info({ agentCaFile: files.certFile, agentCertTtlMs: config.agentCertTtlMs }, "jr-api agent CA: the operator's");
+    return { certPem: splitPemCertificates(certPem)[0] ?? certPem, keyPem };
+  }
+  const ca = await ensureAgentCa(config.dataDir, new Date());
+  check(ca.certPem, ca.keyPem, `${agentCaFiles(config.dataDir).cert} (made by jr-api)`);
+  log.info(
+    { agentCaFile: agentCaFiles(config.dataDir).cert, made: ca.made, agentCertTtlMs: config.agentCertTtlMs },
+    'jr-api agent CA: agents get client certificates from it at enrolment; gRPC calls but Enroll need one',
+  );
+  return { certPem: ca.certPem, keyPem: ca.keyPem };
 }
 
 async function readPem(variable: string, file: string): Promise<string> {

@@ -26,6 +26,13 @@ export interface EnrollRequest {
    * answer was lost gets the same agent instead of being refused as a takeover. Empty: the API draws one.
    */
   'credentialSecret'?: (string);
+  /**
+   * PKCS#10 certificate request (PEM) for the agent's own ECDSA P-256 key, self-signed with it. Over TLS
+   * the API signs it into the agent's client certificate (EnrollResponse.certificate_chain_pem), which
+   * every other call must present (mutual TLS). Re-enrolling an agent needs a CSR for the key of its
+   * earlier certificates: the CSR's signature proves possession of that key. Ignored in plain text.
+   */
+  'csrPem'?: (string);
 }
 
 export interface EnrollRequest__Output {
@@ -53,4 +60,11 @@ export interface EnrollRequest__Output {
    * answer was lost gets the same agent instead of being refused as a takeover. Empty: the API draws one.
    */
   'credentialSecret': (string);
+  /**
+   * PKCS#10 certificate request (PEM) for the agent's own ECDSA P-256 key, self-signed with it. Over TLS
+   * the API signs it into the agent's client certificate (EnrollResponse.certificate_chain_pem), which
+   * every other call must present (mutual TLS). Re-enrolling an agent needs a CSR for the key of its
+   * earlier certificates: the CSR's signature proves possession of that key. Ignored in plain text.
+   */
+  'csrPem': (string);
 }

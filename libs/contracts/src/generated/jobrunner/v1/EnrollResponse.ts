@@ -9,6 +9,11 @@ export interface EnrollResponse {
    */
   'credential'?: (string);
   'heartbeatIntervalMs'?: (number | string | Long);
+  /**
+   * The agent's client certificate (PEM, leaf first, then the agent CA), lifetime JR_AGENT_CERT_TTL;
+   * empty in plain text or without csr_pem.
+   */
+  'certificateChainPem'?: (string);
 }
 
 export interface EnrollResponse__Output {
@@ -18,4 +23,9 @@ export interface EnrollResponse__Output {
    */
   'credential': (string);
   'heartbeatIntervalMs': (number);
+  /**
+   * The agent's client certificate (PEM, leaf first, then the agent CA), lifetime JR_AGENT_CERT_TTL;
+   * empty in plain text or without csr_pem.
+   */
+  'certificateChainPem': (string);
 }

@@ -7,10 +7,20 @@ export interface HeartbeatResponse {
   'directives'?: (_jobrunner_v1_Directive)[];
   'heartbeatIntervalMs'?: (number | string | Long);
   'serverTimeMs'?: (number | string | Long);
+  /**
+   * Set when the heartbeat asked for renewal (csr_pem) and the presented certificate is past half its
+   * lifetime: the new client certificate chain (PEM). Empty otherwise.
+   */
+  'certificateChainPem'?: (string);
 }
 
 export interface HeartbeatResponse__Output {
   'directives': (_jobrunner_v1_Directive__Output)[];
   'heartbeatIntervalMs': (number);
   'serverTimeMs': (number);
+  /**
+   * Set when the heartbeat asked for renewal (csr_pem) and the presented certificate is past half its
+   * lifetime: the new client certificate chain (PEM). Empty otherwise.
+   */
+  'certificateChainPem': (string);
 }
