@@ -34,12 +34,12 @@ describe('npm run bench -- --quick', () => {
   let file: RunFile;
 
   beforeAll(async () => {
-    result = await runBench(['--quick', '--out', out], 150_000);
+    result = await runBench(['--quick', '--out', out], 210_000);
     const latest = path.join(out, 'latest.json');
     if (result.code !== 0 || !fs.existsSync(latest))
       throw new Error(`bench exited ${result.code}:\n${result.stderr.slice(-6_000)}\n${result.stdout}`);
     file = JSON.parse(fs.readFileSync(latest, 'utf8')) as RunFile;
-  }, 160_000);
+  }, 220_000);
 
   afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
