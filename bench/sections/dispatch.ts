@@ -31,7 +31,7 @@ export interface Sizes {
 
 const sizes = (quick: boolean): Sizes =>
   quick
-    ? { jobs: 50, rate: 25, agents: 2, slots: 8, loadRate: 500, warmUpMs: 500 }
+    ? { jobs: 20, rate: 25, agents: 2, slots: 8, loadRate: 500, warmUpMs: 500 }
     : { jobs: 1_000, rate: 50, agents: 2, slots: 8, loadRate: 500, warmUpMs: 1_000 };
 
 const REFERENCE_CHOICE =

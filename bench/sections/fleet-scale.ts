@@ -31,7 +31,7 @@ function plan(quick: boolean): Plan {
   // --quick: a 1 s interval so that a 3 s hold still sees every agent beat a few times
   if (quick)
     return {
-      steps: [100, 200],
+      steps: [50, 100],
       heartbeatInterval: '1s',
       heartbeatIntervalMs: 1_000,
       holdMs: 3_000,

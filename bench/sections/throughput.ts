@@ -21,7 +21,7 @@ interface Sizes {
 
 const sizes = (quick: boolean): Sizes =>
   quick
-    ? { jobs: 100, agents: 4, slots: 8, submitConcurrency: 32 }
+    ? { jobs: 50, agents: 4, slots: 8, submitConcurrency: 32 }
     : { jobs: 2_000, agents: 4, slots: 8, submitConcurrency: 32 };
 
 async function jrThroughput(stack: Stack, o: Sizes): Promise<{ elapsedS: number; submitS: number }> {

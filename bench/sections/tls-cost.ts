@@ -28,7 +28,7 @@ interface ModeResult {
 const sizes = (quick: boolean): { intakeSeconds: number; dispatch: Sizes } => ({
   intakeSeconds: quick ? 1 : 10,
   dispatch: quick
-    ? { jobs: 50, rate: 25, agents: 2, slots: 8, loadRate: 0, warmUpMs: 0 }
+    ? { jobs: 20, rate: 25, agents: 2, slots: 8, loadRate: 0, warmUpMs: 0 }
     : { jobs: 500, rate: 50, agents: 2, slots: 8, loadRate: 0, warmUpMs: 0 },
 });
 
