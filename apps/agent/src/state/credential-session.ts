@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { removeDurable, writeFileAtomic } from './durable-file';
 import { status as Status } from '@grpc/grpc-js';
 import { Backoff, sleep } from '@jr/resilience';
 import type { Logger } from 'pino';
@@ -131,6 +134,21 @@ function lapsedWithoutToken(notAfterMs: number): AgentStopError {
  * (`previous`) proves possession of the agent's credential: the API refuses to re-enroll an existing
  * agent, by id or by name, for anyone holding only the enroll token.
  */
+const enrollSecretFile = (deps: SessionDeps): string => path.join(path.dirname(deps.store.file), 'enroll-secret');
+
+/**
+ * The credential secret of the enrolment in progress: the one an interrupted earlier attempt saved (its
+ * Enroll may have reached the API, whose agent row now holds it), else a new one, saved before it is sent.
+ */
+async function pendingEnrollSecret(deps: SessionDeps): Promise<string> {
+  const file = enrollSecretFile(deps);
+  const saved = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (/^[A-Za-z0-9_-]{43}$/.test(saved)) return saved;
+  const secret = randomBytes(32).toString('base64url');
+  await writeFileAtomic(file, secret);
+  return secret;
+}
+
 async function enroll(
   deps: SessionDeps,
   token: string | undefined,
@@ -146,8 +164,9 @@ async function enroll(
     version: AGENT_VERSION,
     previousAgentId: previous?.agentId ?? '',
     previousCredential: previous?.credential ?? '',
-    // one secret for every retry of this enrolment: a retry whose first answer was lost gets the same agent
-    credentialSecret: randomBytes(32).toString('base64url'),
+    // one secret for every retry of this enrolment, kept on disk until the credential is: a retry whose
+    // first answer was lost, even from a process restarted in between, gets the same agent
+    credentialSecret: await pendingEnrollSecret(deps),
     // over TLS the API signs it into our client certificate; re-enrolling, it proves we hold the agent's key
     csrPem: deps.identity?.csrPem ?? '',
   };
@@ -165,6 +184,7 @@ async function enroll(
       if (!stored.agentId || !/^[\x21-\x7e]{1,4096}$/.test(stored.credential))
         throw new AgentStopError('auth_refused', 'the API answered Enroll without a usable credential');
       await deps.store.save(stored);
+      await removeDurable(enrollSecretFile(deps)).catch(() => undefined);
       if (res.certificateChainPem && deps.identity) {
         const cert = await deps.identity.adopt(res.certificateChainPem);
         deps.onCertificate?.(cert);
