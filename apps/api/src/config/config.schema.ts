@@ -79,31 +79,27 @@ const flag = z
   .refine((v) => ['', '0', '1', 'true', 'false'].includes(v), 'must be 1 or 0')
   .transform((v) => v === '1' || v === 'true');
 
+/** A string checked by `parse` (its error message is the issue's); the config keeps the string and the parsed value. */
+const parsedBy = <T>(fallback: string, parse: (v: string) => T) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((raw, ctx) => {
+      try {
+        return { raw, parsed: parse(raw) };
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
+
 const envSchema = z.object({
   JR_HTTP_PORT: port(8080),
   JR_GRPC_PORT: port(50051),
   JR_BIND_HOST: z.string().min(1).max(255).default('127.0.0.1'),
   JR_DATA_DIR: z.string().min(1).default('./var/api'),
-  REDIS_URL: z
-    .string()
-    .default('redis://127.0.0.1:6379')
-    .superRefine((v, ctx) => {
-      try {
-        parseRedisUrl(v);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      }
-    }),
-  DATABASE_URL: z
-    .string()
-    .default('postgres://127.0.0.1:5432/jobrunner')
-    .superRefine((v, ctx) => {
-      try {
-        parseDatabaseUrl(v);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      }
-    }),
+  REDIS_URL: parsedBy('redis://127.0.0.1:6379', parseRedisUrl),
+  DATABASE_URL: parsedBy('postgres://127.0.0.1:5432/jobrunner', parseDatabaseUrl),
   JR_DEV: flag,
   JR_ADMIN_TOKEN: z
     .string()
@@ -214,10 +210,10 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       grpcPort: e.JR_GRPC_PORT,
       bindHost: e.JR_BIND_HOST,
       dataDir: e.JR_DATA_DIR,
-      redisUrl: e.REDIS_URL,
-      redis: parseRedisUrl(e.REDIS_URL),
-      databaseUrl: e.DATABASE_URL,
-      databaseEndpoints: parseDatabaseUrl(e.DATABASE_URL),
+      redisUrl: e.REDIS_URL.raw,
+      redis: e.REDIS_URL.parsed,
+      databaseUrl: e.DATABASE_URL.raw,
+      databaseEndpoints: e.DATABASE_URL.parsed,
       dev: e.JR_DEV,
       adminToken: e.JR_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
       enrollToken: e.JR_ENROLL_TOKEN ?? DEV_ENROLL_TOKEN,
