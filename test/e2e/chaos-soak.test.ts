@@ -11,25 +11,37 @@ import { runSoak } from '../chaos/soak/soak';
 jest.setTimeout(420_000);
 
 it('60 s seeded soak (seed 6060): every fault kind once, every invariant holds', async () => {
-  const r = await runSoak({
-    seed: 6060,
-    durationMs: 60_000,
-    rounds: 1,
-    rate: 2,
-    settleTimeoutMs: 180_000,
-    log: (line) => process.env.JR_CHAOS_LOG && process.stderr.write(`[soak] ${line}\n`),
-  });
-  process.stdout.write(`\n${r.report}\n`);
-  expect(r.faults.map((f) => f.plan.kind).sort()).toEqual([
-    'agent-kill',
-    'api-kill',
-    'disk-full',
-    'partition',
-    'postgres-restart',
-    'redis-empty',
-    'slow-network',
-  ]);
-  expect(r.failures).toEqual([]);
+  // the soak's own log is printed when it fails or runs out of time (JR_CHAOS_LOG=1: as it goes)
+  const lines: string[] = [];
+  const dump = (): boolean => process.stderr.write(`[soak log]\n${lines.join('\n')}\n`);
+  const watchdog = setTimeout(dump, 400_000);
+  try {
+    const r = await runSoak({
+      seed: 6060,
+      durationMs: 60_000,
+      rounds: 1,
+      rate: 2,
+      settleTimeoutMs: 150_000,
+      log: (line) => {
+        lines.push(`${new Date().toISOString()} ${line}`);
+        if (process.env.JR_CHAOS_LOG) process.stderr.write(`[soak] ${line}\n`);
+      },
+    });
+    process.stdout.write(`\n${r.report}\n`);
+    if (r.failures.length > 0) dump();
+    expect(r.faults.map((f) => f.plan.kind).sort()).toEqual([
+      'agent-kill',
+      'api-kill',
+      'disk-full',
+      'partition',
+      'postgres-restart',
+      'redis-empty',
+      'slow-network',
+    ]);
+    expect(r.failures).toEqual([]);
+  } finally {
+    clearTimeout(watchdog);
+  }
 });
 
 /** Members of process group `pgid` that are more than zombies (a PID 1 here may never reap). */

@@ -205,8 +205,12 @@ export class Stack {
     return runCli(args, { ...this.cliEnv, ...extraEnv });
   }
 
+  /** GET a JSON document as the admin; 60 s at most, so a hung API fails the test instead of stalling it. */
   async get<T>(route: string): Promise<T> {
-    const res = await this.fetch(route, { headers: { authorization: `Bearer ${this.adminToken}` } });
+    const res = await this.fetch(route, {
+      headers: { authorization: `Bearer ${this.adminToken}` },
+      signal: AbortSignal.timeout(60_000),
+    });
     if (!res.ok) throw new Error(`GET ${route}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   }

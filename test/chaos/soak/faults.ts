@@ -144,7 +144,7 @@ async function readinessRefuses(world: SoakWorld, holdMs: number): Promise<boole
   const until = Date.now() + holdMs;
   let seen = false;
   while (Date.now() < until || !seen) {
-    const res = await world.stack.fetch('/readyz').catch(() => undefined);
+    const res = await world.stack.fetch('/readyz', { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
     if (res?.status === 503) seen = true;
     await res?.text();
     if (Date.now() > until + 5_000) break;
@@ -217,7 +217,7 @@ async function measureRecovery(
 async function waitReady(world: SoakWorld, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const res = await world.stack.fetch('/readyz').catch(() => undefined);
+    const res = await world.stack.fetch('/readyz', { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
     const view = res ? ((await res.json().catch(() => undefined)) as ReadinessView | undefined) : undefined;
     if (res?.status === 200 && view && Object.values(view.dependencies).every((d) => d.up)) return;
     await sleep(100);
@@ -263,5 +263,6 @@ function http(world: SoakWorld, method: string, route: string, body?: object): P
     method,
     headers: { authorization: `Bearer ${world.stack.adminToken}`, 'content-type': 'application/json' },
     body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(30_000),
   });
 }

@@ -88,7 +88,36 @@ export async function startTestApi(
   opts: { databaseUrl?: (testDbUrl: string) => string } = {},
 ): Promise<TestApi> {
   const db = await createTestDatabase(serverUrl);
-  const prefix = uniquePrefix('api');
+  const t = await startOn(db, serverUrl, uniquePrefix('api'), env, opts);
+  const stopAndClean = t.cleanup;
+  t.cleanup = async () => {
+    await stopAndClean();
+    await db.drop();
+    // a test's own (private, Sentinel-managed) Redis is the test's to remove
+    if (t.config.redis.kind === 'url') await deleteRedisPrefix(t.config.redisUrl, t.prefix).catch(() => undefined);
+  };
+  return t;
+}
+
+/**
+ * Another replica of `first`: the same database and queue prefix, its own ports, data directory and
+ * process state. Its cleanup stops it and removes its data directory; the database stays `first`'s.
+ */
+export async function startTestReplica(
+  first: Pick<TestApi, 'db' | 'serverUrl' | 'prefix'>,
+  env: Record<string, string> = {},
+  opts: { databaseUrl?: (testDbUrl: string) => string } = {},
+): Promise<TestApi> {
+  return startOn(first.db, first.serverUrl, first.prefix, env, opts);
+}
+
+async function startOn(
+  db: TestDatabase,
+  serverUrl: string,
+  prefix: string,
+  env: Record<string, string>,
+  opts: { databaseUrl?: (testDbUrl: string) => string },
+): Promise<TestApi> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'jr-api-'));
   // TLS by default, as in production: the shared test CA's certificate unless the test chose
   // (its own JR_TLS_CERT, JR_TLS_CERT: '' for the API's self-made CA, or JR_INSECURE=1).
@@ -143,10 +172,6 @@ export async function startTestApi(
     },
     cleanup: async () => {
       await t.api.stop();
-      await db.drop();
-      // a test's own (private, Sentinel-managed) Redis is the test's to remove
-      if (loaded.config.redis.kind === 'url')
-        await deleteRedisPrefix(loaded.config.redisUrl, prefix).catch(() => undefined);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
