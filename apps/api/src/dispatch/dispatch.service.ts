@@ -20,10 +20,13 @@ import { PoolQueueRepository } from './pool-queue.repository';
 import { SecretOpenError } from '../secrets/secret-box';
 import { SecretsService } from '../secrets/secrets.service';
 
-/** Jobs a pool's worker holds at once, each waiting for a matching Lease call. */
+/** The most jobs a pool's worker holds at once (it holds about as many as there are Lease calls here). */
 const WORKER_CONCURRENCY = 32;
-/** A parked job no waiting agent suits goes back to the queue after this, so others get their turn. */
-const PARK_ROTATE_MS = 5_000;
+/**
+ * A parked job none of the Lease calls here suits goes back to the queue after this (at once when
+ * there are none), so that a matching agent on this or another replica gets it.
+ */
+const PARK_ROTATE_MS = 1_000;
 const RETRY_AFTER_ERROR_MS = 1_000;
 
 /** A lease as the Lease call answers it: the assignment, and the lease span's context for the agent. */
@@ -42,7 +45,15 @@ type TracedGrant = Grant & { trace: TraceCarrier; secrets: Record<string, string
 @Injectable()
 export class DispatchService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   /** A queued Lease call is handed a job only while its agent is heard from (AgentLiveness). */
-  private readonly matcher = new LeaseMatcher<TracedGrant>((w) => this.silent(w.agentId, w.arrivedAtMs));
+  private readonly matcher = new LeaseMatcher<TracedGrant>(
+    (w) => this.silent(w.agentId, w.arrivedAtMs),
+    Date.now,
+    (pool) => this.demandChanged(pool),
+  );
+  /** Jobs the pool's worker holds now (parked, or being granted). */
+  private readonly held = new Map<string, number>();
+  /** Aborted when the pool has no queued Lease call here any more: its parked jobs go back at once. */
+  private readonly noDemand = new Map<string, AbortController>();
   private readonly stopping = new AbortController();
   private readonly parked = new Map<string, Set<AbortController>>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -198,6 +209,19 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
 
   /** The BullMQ processor. Idempotent: a job no longer queued (cancelled, already leased) is a no-op. */
   private async process(job: DispatchJob, token: string | undefined): Promise<void> {
+    const { pool } = job.data;
+    this.held.set(pool, (this.held.get(pool) ?? 0) + 1);
+    try {
+      return await this.dispatch(job, token);
+    } finally {
+      const left = (this.held.get(pool) ?? 1) - 1;
+      if (left > 0) this.held.set(pool, left);
+      else this.held.delete(pool);
+      this.demandChanged(pool);
+    }
+  }
+
+  private async dispatch(job: DispatchJob, token: string | undefined): Promise<void> {
     const { jobId, pool, labels } = job.data;
     const data = job.data;
     try {
@@ -221,19 +245,46 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     pool: string,
     labels: Record<string, string>,
   ): Promise<Waiter<TracedGrant> | 'stop' | 'rotate' | 'changed'> {
-    for (;;) {
-      const changed = new AbortController();
-      const set = this.parked.get(jobId) ?? new Set();
-      this.parked.set(jobId, set.add(changed));
-      const signal = AbortSignal.any([changed.signal, this.stopping.signal, AbortSignal.timeout(PARK_ROTATE_MS)]);
-      const waiter = await this.matcher.park(pool, labels, signal);
-      set.delete(changed);
-      if (set.size === 0) this.parked.delete(jobId);
-      if (waiter) return waiter;
-      if (this.stopping.signal.aborted) return 'stop';
-      if (changed.signal.aborted) return 'changed';
-      if (this.matcher.waitingCount(pool) > 0) return 'rotate';
+    const changed = new AbortController();
+    const set = this.parked.get(jobId) ?? new Set();
+    this.parked.set(jobId, set.add(changed));
+    const signal = AbortSignal.any([
+      changed.signal,
+      this.stopping.signal,
+      this.demandSignal(pool),
+      AbortSignal.timeout(PARK_ROTATE_MS),
+    ]);
+    const waiter = await this.matcher.park(pool, labels, signal);
+    set.delete(changed);
+    if (set.size === 0) this.parked.delete(jobId);
+    if (waiter) return waiter;
+    if (this.stopping.signal.aborted) return 'stop';
+    if (changed.signal.aborted) return 'changed';
+    return 'rotate';
+  }
+
+  /** Aborts as soon as (or already when) the pool has no queued Lease call on this replica. */
+  private demandSignal(pool: string): AbortSignal {
+    if (this.matcher.waitingCount(pool) === 0) return AbortSignal.abort();
+    let c = this.noDemand.get(pool);
+    if (!c || c.signal.aborted) this.noDemand.set(pool, (c = new AbortController()));
+    return c.signal;
+  }
+
+  /**
+   * The worker holds the jobs being granted, plus one per queued Lease call, plus as many parked jobs as
+   * there are Lease calls (a little look-ahead past jobs with other labels): with no Lease call here it
+   * fetches nothing, and what it parked goes back to the queue for the replicas that have agents waiting.
+   */
+  private demandChanged(pool: string): void {
+    const waiting = this.matcher.waitingCount(pool);
+    const parked = this.matcher.parkedCount(pool);
+    const granting = Math.max(0, (this.held.get(pool) ?? 0) - parked);
+    if (waiting === 0) {
+      this.noDemand.get(pool)?.abort();
+      this.noDemand.delete(pool);
     }
+    this.queues.setFetchLimit(pool, waiting === 0 ? 0 : granting + waiting + Math.min(parked, waiting));
   }
 
   /** True when the job is handed over (or gone); false to park again. */

@@ -37,9 +37,14 @@ export class LeaseMatcher<T> {
    * @param unreachable a queued waiter whose agent has gone silent (see AgentLiveness): it is answered
    *   empty and dropped instead of being handed a job (a live agent simply calls again).
    */
+  /**
+   * @param changed called (synchronously) after the pool's queued waiters or parked jobs changed: the
+   *   dispatch worker fetches jobs only while there are waiters here to take them (no hoarding).
+   */
   constructor(
     private readonly unreachable: (waiter: Waiter<T>) => boolean = () => false,
     private readonly now: () => number = Date.now,
+    private readonly changed: (pool: string) => void = () => undefined,
   ) {}
 
   /** Queues a waiter for `pool`, or hands it at once to the oldest parked job its labels satisfy. */
@@ -61,6 +66,7 @@ export class LeaseMatcher<T> {
     const state = this.pools.get(pool);
     state?.waiters.delete(waiter);
     waiter.settle(null);
+    this.changed(pool);
     return true;
   }
 
@@ -84,6 +90,7 @@ export class LeaseMatcher<T> {
     const waiter = this.takeReachable(pool, state, jobLabels);
     if (waiter) {
       waiter.status = 'matched';
+      this.changed(pool);
       return Promise.resolve(waiter);
     }
     if (signal.aborted) return Promise.resolve(undefined);
@@ -97,10 +104,12 @@ export class LeaseMatcher<T> {
       };
       const onAbort = (): void => {
         state.parked.delete(parked);
+        this.changed(pool);
         resolve(undefined);
       };
       signal.addEventListener('abort', onAbort, { once: true });
       state.parked.pushBack(parked);
+      this.changed(pool);
     });
   }
 
@@ -144,10 +153,9 @@ export class LeaseMatcher<T> {
     if (parked) {
       waiter.status = 'matched';
       parked.take(waiter);
-      return;
-    }
-    if (end === 'front') state.waiters.pushFront(waiter);
+    } else if (end === 'front') state.waiters.pushFront(waiter);
     else state.waiters.pushBack(waiter);
+    this.changed(pool);
   }
 
   private state(pool: string): PoolState<T> {

@@ -64,6 +64,11 @@ export class PoolQueueRepository {
     return this.factory.serverRunId();
   }
 
+  /** How many jobs the pool's worker may hold now; 0 pauses its fetching (QueueFactory.setFetchLimit). */
+  setFetchLimit(pool: string, limit: number): void {
+    this.factory.setFetchLimit(pool, limit);
+  }
+
   hasWorker(pool: string): boolean {
     return this.factory.hasWorker(pool);
   }

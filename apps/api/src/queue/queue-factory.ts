@@ -39,7 +39,8 @@ export function workerConnection(target: RedisTarget): Redis {
 export class QueueFactory {
   private readonly producer: Redis;
   private readonly queues = new Map<string, Queue<DispatchJobData>>();
-  private readonly workers = new Map<string, { worker: Worker<DispatchJobData, void>; connection: Redis }>();
+  private readonly workers = new Map<string, WorkerEntry>();
+  private readonly watchdog: NodeJS.Timeout;
 
   constructor(
     private readonly redis: RedisTarget,
@@ -47,6 +48,7 @@ export class QueueFactory {
   ) {
     this.producer = producerConnection(redis);
     this.producer.on('error', () => undefined);
+    this.watchdog = setInterval(() => this.keepFetching(), 1_000).unref();
   }
 
   queue(pool: string): Queue<DispatchJobData> {
@@ -86,6 +88,8 @@ export class QueueFactory {
       connection,
       prefix: this.prefix,
       concurrency,
+      // it fetches only while this replica has Lease calls to hand jobs to: see setFetchLimit
+      autorun: false,
       // A BullMQ job here is only a dispatch token: the grant in Postgres is idempotent (`state = 'queued'`),
       // so processing one twice is harmless, while a job held by an API process that was SIGKILLed stays
       // active until its lock expires and a stalled check runs. Short locks and frequent checks bring such
@@ -101,7 +105,36 @@ export class QueueFactory {
     });
     worker.on('error', onError);
     worker.on('failed', (job) => (job ? onFailed(job.data) : undefined));
-    this.workers.set(pool, { worker, connection });
+    this.workers.set(pool, { worker, connection, max: concurrency, limit: 0 });
+  }
+
+  /**
+   * How many jobs the pool's worker may hold now (0: it fetches none). A replica takes jobs from the
+   * shared queue only for Lease calls it holds, so a job never waits on one replica while agents wait
+   * on another: at 0 the worker pauses (jobs it still holds finish), above it resumes (or starts).
+   */
+  setFetchLimit(pool: string, limit: number): void {
+    const entry = this.workers.get(pool);
+    if (!entry) return;
+    const before = entry.limit;
+    entry.limit = Math.min(Math.max(0, Math.floor(limit)), entry.max);
+    const { worker } = entry;
+    if (entry.limit === 0) {
+      if (!worker.isPaused()) void worker.pause(true);
+      return;
+    }
+    worker.concurrency = entry.limit;
+    // a fetch loop that was full waits for one of its jobs to finish before it looks at the limit again;
+    // pause-then-resume (both synchronous here) is BullMQ's public way to wake it now
+    if (entry.limit > before && worker.isRunning() && !worker.isPaused()) void worker.pause(true);
+    if (worker.isPaused()) void worker.resume();
+    // a loop that ended just as it was resumed (or never started) is started here
+    if (!worker.isRunning() && !worker.isPaused()) worker.run().catch(() => undefined);
+  }
+
+  /** Starts again a worker whose fetch loop ended while it had work to fetch (see setFetchLimit). */
+  private keepFetching(): void {
+    for (const [pool, entry] of this.workers) if (entry.limit > 0) this.setFetchLimit(pool, entry.limit);
   }
 
   /**
@@ -147,6 +180,7 @@ export class QueueFactory {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.watchdog);
     await this.closeWorkers(5_000);
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
     this.queues.clear();
@@ -154,10 +188,15 @@ export class QueueFactory {
   }
 }
 
-async function closeWorker(
-  { worker, connection }: { worker: Worker<DispatchJobData, void>; connection: Redis },
-  timeoutMs: number,
-): Promise<void> {
+interface WorkerEntry {
+  worker: Worker<DispatchJobData, void>;
+  connection: Redis;
+  /** The most jobs it ever holds, and how many it may hold now. */
+  max: number;
+  limit: number;
+}
+
+async function closeWorker({ worker, connection }: WorkerEntry, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
   await Promise.race([worker.close().catch(() => undefined), timeout]);
