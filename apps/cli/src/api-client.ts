@@ -6,6 +6,7 @@ import { ApiError, CliError, UnreachableError } from './cli-error';
 import { EXIT, exitCodeForStatus, isTransientStatus } from './exit-codes';
 import { problemSchema } from './api-schemas';
 import { clean } from './output';
+import { EndpointSelector, mayFailOver, notSentCode } from './endpoints';
 import { Backoff, realClock, retryAfterMs, type Clock } from './timing';
 
 export interface RequestOptions {
@@ -36,20 +37,36 @@ const MAX_ERROR_BYTES = 64 * 1024;
 const RETRY_AFTER_CAP_MS = 10_000;
 const DEFAULT_RETRIES = 2;
 
+/** One try at one endpoint that got no answer: why, and whether the request can have been sent. */
+interface NoAnswer {
+  error: CliError;
+  /** The connection was never made (refused, no such host): nothing reached that endpoint. */
+  notSent: boolean;
+  /** TLS did not verify: a configuration to fix, never an outage to route around. */
+  untrusted: boolean;
+}
+
 /**
  * The REST client: undici's fetch (trusting the configured CA), a deadline on every request, `Authorization: Bearer`, and one
  * translation of failures into CliErrors (unreachable 69, auth 77, problem documents as one line).
+ * With several endpoints (JR_API_URL=primary,other,…) a request that gets no answer (connection
+ * refused or dropped, its deadline passed) or a 503 (or a 502/504 for a read) goes to the next one at
+ * once, when that is safe (see mayFailOver); the endpoint that answered last is where later requests start.
  */
 export class HttpClient {
-  private dispatcher: Promise<Dispatcher | undefined> | undefined;
+  private readonly dispatchers = new Map<number, Promise<Dispatcher | undefined>>();
+  private readonly endpoints: EndpointSelector;
 
   constructor(
     private readonly config: CliConfig,
     private readonly clock: Clock = realClock,
-  ) {}
+  ) {
+    this.endpoints = new EndpointSelector(config.apiUrls);
+  }
 
+  /** The endpoint requests start at now (the primary until another one answered in its place). */
   get baseUrl(): string {
-    return this.config.apiUrl.href;
+    return this.endpoints.url(this.endpoints.round()[0] ?? 0).href;
   }
 
   /** A JSON request whose answer is checked against `schema`. */
@@ -84,40 +101,79 @@ export class HttpClient {
     return response;
   }
 
+  /**
+   * Rounds over the endpoints (current one first): an answer ends it, unless it is one another
+   * endpoint may do better with (503; 502/504 for a read), a request without answer goes on to the
+   * next endpoint when mayFailOver. After a round: 429/503 (and transient read errors) are tried
+   * again after Retry-After or a back-off, up to `retries` rounds; no answer anywhere is exit 69.
+   */
   private async send(path: string, options: RequestOptions): Promise<{ response: Response; done: () => void }> {
+    const method = options.method ?? 'GET';
     const retries = options.retries ?? DEFAULT_RETRIES;
+    const idempotent = method === 'GET' || options.headers?.['idempotency-key'] !== undefined;
     const backoff = new Backoff(500, 4_000);
     for (let attempt = 0; ; attempt++) {
-      const { response, done } = await this.once(path, options);
-      if (response.ok) return { response, done };
-      const again = attempt < retries && shouldRetry(response.status, options.method ?? 'GET');
-      if (!again) {
+      const noAnswers: NoAnswer[] = [];
+      let refused: { error: ApiError; waitMs: number | undefined; status: number } | undefined;
+      for (const index of this.endpoints.round()) {
+        const tried = await this.once(index, path, options);
+        if ('error' in tried) {
+          if (tried.untrusted || !mayFailOver(tried, { idempotent })) throw tried.error;
+          noAnswers.push(tried);
+          continue;
+        }
+        const { response, done } = tried;
+        if (response.ok) {
+          this.endpoints.answered(index);
+          return tried;
+        }
+        const waitMs = retryAfterMs(response.headers.get('retry-after'), RETRY_AFTER_CAP_MS, this.clock.now());
         try {
-          throw await errorFor(response, options);
+          refused = { error: await errorFor(response, options), waitMs, status: response.status };
         } finally {
           done();
         }
+        if (!shouldRetry(response.status, method)) {
+          this.endpoints.answered(index);
+          throw refused.error;
+        }
+        // rate limits are counted over all replicas: another endpoint would refuse it as well
+        if (response.status === 429 || !elsewhere(response.status, method)) {
+          this.endpoints.answered(index);
+          break;
+        }
       }
-      const wait =
-        retryAfterMs(response.headers.get('retry-after'), RETRY_AFTER_CAP_MS, this.clock.now()) ?? backoff.next();
-      done();
-      await response.body?.cancel().catch(() => undefined);
-      await this.clock.sleep(wait);
+      if (!refused) throw unanswered(noAnswers);
+      if (attempt >= retries) throw refused.error;
+      await this.clock.sleep(refused.waitMs ?? backoff.next());
     }
   }
 
-  private async once(path: string, options: RequestOptions): Promise<{ response: Response; done: () => void }> {
-    const url = this.url(path, options.query);
+  private async once(
+    index: number,
+    path: string,
+    options: RequestOptions,
+  ): Promise<{ response: Response; done: () => void } | NoAnswer> {
+    const base = this.endpoints.url(index);
+    const url = this.urlAt(base, path, options.query);
     const controller = new AbortController();
     const timeoutMs = Math.min(this.config.requestTimeoutMs, options.timeoutMs ?? Infinity);
     const timer = setTimeout(
-      () => controller.abort(new UnreachableError(`no answer from the API at ${this.baseUrl} within ${timeoutMs} ms`)),
+      () => controller.abort(new UnreachableError(`no answer from the API at ${base.href} within ${timeoutMs} ms`)),
       timeoutMs,
     );
     const done = (): void => clearTimeout(timer);
+    let dispatcher: Dispatcher | undefined;
+    try {
+      dispatcher = await this.dispatcherAt(index);
+    } catch (err) {
+      done();
+      // the pinned CA could not be learnt there: no request was sent
+      const error = unreachable(err, base.href, 'cannot reach the API', this.config);
+      return { error, notSent: true, untrusted: isTrustFailure(error) };
+    }
     try {
       const signal = options.signal ? AbortSignal.any([controller.signal, options.signal]) : controller.signal;
-      const dispatcher = await (this.dispatcher ??= dispatcherFor(this.config));
       // undici's own fetch: Node's global one takes no dispatcher of another undici version
       const response = (await undiciFetch(url, {
         method: options.method ?? 'GET',
@@ -130,8 +186,22 @@ export class HttpClient {
       return { response, done };
     } catch (err) {
       done();
-      throw unreachable(err, this.baseUrl, 'cannot reach the API', this.config);
+      // the caller stopped (it follows no more): no other endpoint is asked
+      if (options.signal?.aborted) throw unreachable(err, base.href, 'cannot reach the API', this.config);
+      const error = unreachable(err, base.href, 'cannot reach the API', this.config);
+      return { error, notSent: notSentCode(networkReason(err)), untrusted: isTrustFailure(error) };
     }
+  }
+
+  private dispatcherAt(index: number): Promise<Dispatcher | undefined> {
+    let d = this.dispatchers.get(index);
+    if (!d) {
+      d = dispatcherFor(this.config, this.endpoints.url(index));
+      // a failed discovery is tried again by the next request
+      d.catch(() => this.dispatchers.delete(index));
+      this.dispatchers.set(index, d);
+    }
+    return d;
   }
 
   private headers(options: RequestOptions): Record<string, string> {
@@ -141,11 +211,33 @@ export class HttpClient {
     return headers;
   }
 
+  /** `path` under the endpoint requests start at now. */
   url(path: string, query: RequestOptions['query'] = {}): URL {
-    const url = new URL(path.replace(/^\/+/, ''), this.config.apiUrl);
+    return this.urlAt(new URL(this.baseUrl), path, query);
+  }
+
+  private urlAt(base: URL, path: string, query: RequestOptions['query'] = {}): URL {
+    const url = new URL(path.replace(/^\/+/, ''), base);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     return url;
   }
+}
+
+/** An answer another endpoint may do better with: "not accepting" (503), or a proxy's 502/504 for a read. */
+function elsewhere(status: number, method: NonNullable<RequestOptions['method']>): boolean {
+  return status === 503 || (method === 'GET' && (status === 502 || status === 504));
+}
+
+/** No endpoint answered: the one failure, or each endpoint's in one line. */
+function unanswered(noAnswers: NoAnswer[]): CliError {
+  const [first, ...rest] = noAnswers;
+  if (!first) return new UnreachableError('cannot reach the API');
+  if (rest.length === 0) return first.error;
+  return new UnreachableError(`no endpoint of the API answered: ${noAnswers.map((n) => n.error.message).join('; ')}`);
+}
+
+function isTrustFailure(error: CliError): boolean {
+  return error.message.startsWith('cannot trust ');
 }
 
 function shouldRetry(status: number, method: NonNullable<RequestOptions['method']>): boolean {
@@ -251,7 +343,7 @@ export function unreachable(
 }
 
 /** The most precise reason in an error's cause chain: an OS code, else the innermost message. */
-function networkReason(err: unknown): string | undefined {
+export function networkReason(err: unknown): string | undefined {
   let current: unknown = err;
   let message: string | undefined;
   for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth++) {

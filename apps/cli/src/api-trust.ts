@@ -7,13 +7,14 @@ import { UnreachableError } from './cli-error';
 /**
  * The connection pool for this run: for https, one that trusts JR_CA_FILE / the context's caFile, or
  * the CA the API presents whose fingerprint is JR_API_CA_SHA256 (learnt with one handshake that trusts
- * nothing, then verified like any CA); else the system's CAs.
+ * nothing, then verified like any CA); else the system's CAs. One per endpoint `url` (a pin is learnt
+ * from the endpoint the request goes to).
  */
-export async function dispatcherFor(config: CliConfig): Promise<Dispatcher | undefined> {
-  if (config.apiUrl.protocol !== 'https:') return undefined;
+export async function dispatcherFor(config: CliConfig, url: URL = config.apiUrl): Promise<Dispatcher | undefined> {
+  if (url.protocol !== 'https:') return undefined;
   let ca: string | undefined;
   if (config.caFile !== undefined) ca = readFileSync(config.caFile, 'utf8');
-  else if (config.caPin !== undefined) ca = await pinnedCa(config.apiUrl, config.caPin);
+  else if (config.caPin !== undefined) ca = await pinnedCa(url, config.caPin);
   if (ca === undefined) return undefined;
   return new Agent({ connect: { ca } });
 }

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { Document, isMap, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from './cli-error';
-import { apiUrlSchema, tokenSchema } from './config-schemas';
+import { tokenSchema } from './config-schemas';
+import { apiUrlListSchema } from './endpoints';
 
 /**
  * The CLI's config file: named contexts (kubectl-style), each an API URL, a token or token file and
@@ -42,7 +43,7 @@ const pathSchema = z
   .refine((v) => !v.includes('\0'), 'must not contain NUL');
 const contextSchema = z
   .strictObject({
-    apiUrl: apiUrlSchema.optional(),
+    apiUrl: apiUrlListSchema.optional(),
     token: tokenSchema.optional(),
     tokenFile: pathSchema.optional(),
     caFile: pathSchema.optional(),

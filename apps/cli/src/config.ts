@@ -3,11 +3,14 @@ import { z } from 'zod';
 import { parseFingerprint } from '@jr/pki';
 import { parseDurationMs } from '@jr/contracts';
 import { UsageError } from './cli-error';
-import { apiUrlSchema, blankToUndefined, tokenSchema } from './config-schemas';
+import { blankToUndefined, tokenSchema } from './config-schemas';
+import { apiUrlListSchema, baseUrl, parseApiUrls } from './endpoints';
 
 export interface CliConfig {
-  /** Base URL of the API, always ending in '/'. */
+  /** Base URL of the API (the primary: the first of `apiUrls`), always ending in '/'. */
   apiUrl: URL;
+  /** Every endpoint of the API, primary first (JR_API_URL etc. may be a comma-separated list). */
+  apiUrls: URL[];
   /** Bearer token; undefined sends no Authorization header (the API then answers 401). */
   token: string | undefined;
   /** Deadline for one request (for a log stream: until its headers arrive). */
@@ -41,7 +44,7 @@ const DEFAULT_API_URL = 'https://127.0.0.1:8080';
 const INSECURE_API_URL = 'http://127.0.0.1:8080';
 
 const envSchema = z.object({
-  JR_API_URL: z.preprocess(blankToUndefined, apiUrlSchema.optional()),
+  JR_API_URL: z.preprocess(blankToUndefined, apiUrlListSchema.optional()),
   JR_TOKEN: tokenSchema,
   // The contract lists JR_ADMIN_TOKEN as used by the CLI too: it is the fallback when JR_TOKEN is unset.
   JR_ADMIN_TOKEN: tokenSchema,
@@ -99,7 +102,7 @@ export const signingEnvSchema = z.object({
 });
 
 const flagSchema = z.object({
-  '--api-url': z.preprocess(blankToUndefined, apiUrlSchema.optional()),
+  '--api-url': z.preprocess(blankToUndefined, apiUrlListSchema.optional()),
   '--token': tokenSchema,
 });
 
@@ -126,14 +129,15 @@ export function parseConfig(
   const fromEnv = { apiUrl: e.JR_API_URL, token: e.JR_TOKEN ?? e.JR_ADMIN_TOKEN, caFile: caFromEnv };
   const [first, second] = context?.explicit ? [context, fromEnv] : [fromEnv, context];
   const fallbackUrl = e.JR_INSECURE ? INSECURE_API_URL : DEFAULT_API_URL;
-  const apiUrl = new URL(f['--api-url'] ?? first?.apiUrl ?? second?.apiUrl ?? fallbackUrl);
-  if (!apiUrl.pathname.endsWith('/')) apiUrl.pathname += '/';
-  apiUrl.search = '';
-  apiUrl.hash = '';
+  const listed = parseApiUrls(f['--api-url'] ?? first?.apiUrl ?? second?.apiUrl ?? fallbackUrl);
+  // every source was checked by its schema; a context's list by the config file's
+  const apiUrls = listed.ok ? listed.urls : [baseUrl(fallbackUrl)];
+  const apiUrl = apiUrls[0] as URL;
   const token = f['--token'] ?? first?.token ?? second?.token;
   const caFile = first?.caFile ?? second?.caFile;
   return {
     apiUrl,
+    apiUrls,
     token,
     requestTimeoutMs: e.JR_REQUEST_TIMEOUT,
     insecure: e.JR_INSECURE,

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { isJobState, LIMITS, parseDurationMs, POOL_RE, type JobState } from '@jr/contracts';
-import { apiUrlSchema, tokenSchema } from './config-schemas';
+import { tokenSchema } from './config-schemas';
+import { parseApiUrls } from './endpoints';
 
 export type Pair = readonly [key: string, value: string];
 
@@ -103,10 +104,11 @@ export function parseCursor(value: string): string {
   return value;
 }
 
-/** --api-url: an http(s) URL. */
+/** --api-url: an http(s) URL, or a comma-separated list of them (primary first). */
 export function parseApiUrl(value: string): string {
-  if (!apiUrlSchema.safeParse(value).success)
-    throw new InvalidArgumentError('expected an http(s) URL, e.g. http://127.0.0.1:8080.');
+  const parsed = parseApiUrls(value);
+  if (!parsed.ok)
+    throw new InvalidArgumentError(`expected an http(s) URL or a comma-separated list of them: ${parsed.message}.`);
   return value;
 }
 

@@ -44,6 +44,15 @@ export const AGENT_REFUSAL_REASONS = [
   'pool_cap',
   'lease_in_flight',
 ] as const;
+/** What one keyed submission's Idempotency-Key reservation in Redis came to (apps/api/src/intake/idempotency-reservations.ts). */
+export const IDEMPOTENCY_RESERVATION_OUTCOMES = [
+  'reserved',
+  'taken_over',
+  'duplicate',
+  'busy',
+  'lost',
+  'unavailable',
+] as const;
 /** The API's two journals: submissions and agents' results. */
 export const JOURNALS = ['intake', 'results'] as const;
 
@@ -111,6 +120,12 @@ export const API_METRICS = {
     'jr_jobs_deduplicated_total',
     'Submissions answered with an existing job because the Idempotency-Key was seen before.',
     POOL,
+  ),
+  idempotencyReservations: counter(
+    'jr_idempotency_reservations_total',
+    'Idempotency-Key reservations in Redis (shared by the replicas), by outcome: reserved, taken_over (a stale pending one of a dead replica), duplicate (a committed one answered), busy (still pending after the wait: 503), lost (taken over before this replica journaled: two ids, aliased by the relay), unavailable (Redis unreachable: checked on this replica and in Postgres only).',
+    ['outcome'],
+    { knownValues: { outcome: IDEMPOTENCY_RESERVATION_OUTCOMES } },
   ),
   jobsFinished: counter(
     'jr_jobs_finished_total',

@@ -24,6 +24,8 @@ export interface AppConfig {
   leaseWaitMaxMs: number;
   /** Every queued job is re-added to BullMQ this often, whatever the loss checks saw (a lost write they cannot see). */
   reconcileIntervalMs: number;
+  /** How long Redis keeps a committed Idempotency-Key reservation (JR_IDEMPOTENCY_REDIS_TTL; Postgres keeps keys for good). */
+  idempotencyRedisTtlMs: number;
   /** Distinct pools agents may serve at once (each pool is one BullMQ worker and its Redis connections). */
   maxPools: number;
   journalMaxBytes: number;

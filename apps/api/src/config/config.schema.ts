@@ -124,6 +124,8 @@ const envSchema = z.object({
     .transform(Number),
   JR_LEASE_WAIT_MAX: duration('30s', 1, 600_000),
   JR_RECONCILE_INTERVAL: duration('5m', 1_000, 86_400_000),
+  // how long Redis holds a committed Idempotency-Key reservation (Postgres keeps the key for good once the relay applied it)
+  JR_IDEMPOTENCY_REDIS_TTL: duration('24h', 60_000, 30 * 86_400_000),
   JR_MAX_POOLS: z
     .string()
     .default('100')
@@ -222,6 +224,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       maxLostAttempts: e.JR_MAX_LOST_ATTEMPTS,
       leaseWaitMaxMs: e.JR_LEASE_WAIT_MAX,
       reconcileIntervalMs: e.JR_RECONCILE_INTERVAL,
+      idempotencyRedisTtlMs: e.JR_IDEMPOTENCY_REDIS_TTL,
       maxPools: e.JR_MAX_POOLS,
       journalMaxBytes: e.JR_JOURNAL_MAX_BYTES,
       maxLogBytes: e.JR_MAX_LOG_BYTES,

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DispatchModule } from '../dispatch/dispatch.module';
 import { JobsModule } from '../jobs/jobs.module';
+import { IdempotencyReservations } from './idempotency-reservations';
 import { IntakeController } from './intake.controller';
 import { IntakeRelayService } from './intake-relay.service';
 import { IntakeRepository } from './intake.repository';
@@ -9,6 +10,6 @@ import { IntakeService } from './intake.service';
 @Module({
   imports: [JobsModule, DispatchModule],
   controllers: [IntakeController],
-  providers: [IntakeService, IntakeRelayService, IntakeRepository],
+  providers: [IntakeService, IntakeRelayService, IntakeRepository, IdempotencyReservations],
 })
 export class IntakeModule {}

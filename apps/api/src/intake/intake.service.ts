@@ -27,6 +27,7 @@ import {
   type RecordActor,
   type SubmittedRecord,
 } from './intake-record';
+import { IdempotencyReservations } from './idempotency-reservations';
 import { IntakeHealth, type IntakeRejectReason } from './intake-health';
 import { IntakeRelayService } from './intake-relay.service';
 import { PendingSubmissions } from './pending-submissions';
@@ -59,8 +60,9 @@ const RETRY_AFTER_S: Record<Exclude<IntakeRejectReason, 'invalid_input'>, number
 /**
  * POST /v1/jobs: validate, journal durably (fdatasync, group commit), answer 202. Applying the record
  * to Postgres and BullMQ is the relay's job, off the request path. A repeated Idempotency-Key is
- * answered from the journal's index of not-yet-applied records, else from Postgres; concurrent
- * requests with one key wait for the first and share its id.
+ * answered from the journal's index of not-yet-applied records, else from its reservation in Redis
+ * (shared by the replicas, see IdempotencyReservations), else from Postgres; concurrent requests with
+ * one key wait for the first (on this replica in memory, across replicas through Redis) and share its id.
  */
 @Injectable()
 export class IntakeService implements BeforeApplicationShutdown {
@@ -79,6 +81,7 @@ export class IntakeService implements BeforeApplicationShutdown {
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
     private readonly secrets: SecretsService,
+    private readonly reservations: IdempotencyReservations,
   ) {}
 
   beforeApplicationShutdown(): void {
@@ -134,7 +137,7 @@ export class IntakeService implements BeforeApplicationShutdown {
     return this.acceptOnce(key.key, job, hash, actor);
   }
 
-  /** First request with this key right now: look it up, else journal it; others with the key await this one. */
+  /** First request with this key right now on this replica; others with the key here await this one. */
   private async acceptOnce(
     key: string,
     job: Submission,
@@ -146,19 +149,76 @@ export class IntakeService implements BeforeApplicationShutdown {
     reservation.catch(() => undefined);
     this.reserved.set(key, reservation);
     try {
-      const prior = await this.findPrior(key);
-      if (prior) {
-        settle.resolve(prior);
-        return this.duplicate(prior, hash, job.job.pool);
-      }
-      const answer = await this.accept(job, key, hash, actor);
-      settle.resolve({ id: answer.result.id, requestHash: hash });
-      return answer;
+      const { prior, answer } = await this.firstWithKey(key, job, hash, actor);
+      settle.resolve(prior);
+      return answer ?? this.duplicate(prior, hash, job.job.pool);
     } catch (err) {
       settle.reject(err);
       throw err;
     } finally {
       this.reserved.delete(key);
+    }
+  }
+
+  /**
+   * This replica's unapplied journal first; then the key's reservation in Redis (shared by the
+   * replicas: a committed one is the answer, a pending one is waited for); then Postgres; else this
+   * request journals and its reservation is committed (released if the journal refuses it).
+   * `answer` is set when this request was accepted, else `prior` is what it repeats.
+   */
+  private async firstWithKey(
+    key: string,
+    job: Submission,
+    hash: string,
+    actor: RecordActor | undefined,
+  ): Promise<{ prior: Prior; answer?: SubmitAnswer }> {
+    const unapplied = this.pending.withKey(key);
+    if (unapplied) return { prior: { id: unapplied.id, requestHash: unapplied.requestHash, state: 'queued' } };
+    const id = newJobId(this.clock.now());
+    const claim = await this.reservations.claim(key, id, hash);
+    switch (claim.kind) {
+      case 'duplicate':
+        // Postgres, when it has the row, knows the state (and the job the relay kept, were there two ids)
+        return { prior: (await this.findPrior(key)) ?? { ...claim.prior, state: 'queued' } };
+      case 'busy':
+        throw new DomainError(
+          'NOT_ACCEPTING',
+          'another request with this Idempotency-Key is being accepted by another replica; retry with the same key',
+          { retryAfterSeconds: claim.retryAfterMs / 1_000, reason: 'idempotency_key_pending' },
+        );
+      case 'unavailable': {
+        // a reservation whose fate is unknown is settled in the background: Redis is not answering now
+        const prior = await this.findPrior(key);
+        if (prior) {
+          void claim.ticket?.commit(prior);
+          return { prior };
+        }
+        let answer: SubmitAnswer;
+        try {
+          answer = await this.accept(job, key, hash, actor, id);
+        } catch (err) {
+          void claim.ticket?.release();
+          throw err;
+        }
+        void claim.ticket?.commit({ id, requestHash: hash });
+        return { prior: { id, requestHash: hash }, answer };
+      }
+      case 'mine': {
+        const prior = await this.findPrior(key);
+        if (prior) {
+          await claim.ticket.commit(prior);
+          return { prior };
+        }
+        let answer: SubmitAnswer;
+        try {
+          answer = await this.accept(job, key, hash, actor, id);
+        } catch (err) {
+          await claim.ticket.release();
+          throw err;
+        }
+        await claim.ticket.commit({ id, requestHash: hash });
+        return { prior: { id, requestHash: hash }, answer };
+      }
     }
   }
 
@@ -168,16 +228,16 @@ export class IntakeService implements BeforeApplicationShutdown {
     return answer;
   }
 
-  /** Seal the secrets (bound to the new id), journal (durable), hand to the relay, answer. */
+  /** Seal the secrets (bound to the id), journal (durable), hand to the relay, answer. */
   private async accept(
     submission: Submission,
     key: string | null,
     hash: string,
     actor: RecordActor | undefined,
+    id: string = newJobId(this.clock.now()),
   ): Promise<SubmitAnswer> {
     const { job } = submission;
     const now = this.clock.now();
-    const id = newJobId(now);
     const sealed = this.secrets.seal(id, submission.secrets);
     annotateActiveSpan({ [ATTR.jobId]: id });
     // detached (not made active: nothing under it starts spans); the relay continues the trace from it, even after a restart

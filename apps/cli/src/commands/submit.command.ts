@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDurationMs } from '@jr/contracts';
 import { ApiError, UsageError } from '../cli-error';
@@ -113,12 +114,15 @@ export function registerSubmit(program: Command, ctx: Context, setExit: SetExit)
 async function submit(ctx: Context, command: string[], opts: SubmitOptions): Promise<number> {
   const body = validateDocument(sign(ctx, await buildDocument(ctx, command, opts), opts));
   const api = ctx.api();
-  const answer = await api.submit(body, opts.idempotencyKey).catch((err: unknown) => {
+  // without --idempotency-key the run makes one: its retries (another endpoint, a lost answer) are the same job
+  const key = opts.idempotencyKey ?? `jr-cli-${randomUUID()}`;
+  const answer = await api.submit(body, key).catch((err: unknown) => {
     if (err instanceof ApiError && err.status === 409) throw new ApiError(EXIT.USAGE, err.message, 409, err.problem);
     throw err;
   });
   const { id, state } = answer.value;
-  const again = answer.status === 200 ? ' (already submitted with this idempotency key)' : '';
+  const again =
+    answer.status === 200 && opts.idempotencyKey !== undefined ? ' (already submitted with this idempotency key)' : '';
   const quiet = (opts.quiet ?? false) && opts.wait === true;
   if (!quiet) say(ctx.io, `submitted ${clean(id)} (${clean(state)})${again}`);
   await warnIfUnplaceable(ctx, answer.value);
