@@ -139,6 +139,7 @@ class Agent {
       trust.credentials,
     );
     this.observability.metrics.apiOnPrimary.set(1);
+    for (const kind of ['failover', 'failback']) this.observability.metrics.apiEndpointSwitches.inc({ kind }, 0);
     this.heartbeatIntervalMs = config.heartbeatIntervalMs;
     this.slots = new AttemptSlots(config.slots);
     this.artifacts = new ArtifactCache({

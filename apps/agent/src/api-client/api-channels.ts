@@ -15,6 +15,15 @@ export const CHANNEL_OPTIONS: grpc.ClientOptions = {
   'grpc.max_receive_message_length': 64 * 1024 * 1024,
 };
 
+/**
+ * The primary's probe channel retries its connection at most 1 s apart (the main channel's 5 s cap would
+ * add up to 5 s to every fail-back); it is one connection, idle but for keepalive pings.
+ */
+const PROBE_CHANNEL_OPTIONS: grpc.ClientOptions = {
+  'grpc.initial_reconnect_backoff_ms': 200,
+  'grpc.max_reconnect_backoff_ms': 1_000,
+};
+
 export interface ApiChannelsOptions {
   /** Extra grpc-js channel options (tests). */
   channelOptions?: grpc.ClientOptions;
@@ -91,7 +100,7 @@ export class ApiChannels {
    */
   async probePrimary(timeoutMs: number): Promise<boolean> {
     if (!this.failover.awayFromPrimary) return false;
-    const probe = (this.probeClient ??= this.open(this.failover.primary));
+    const probe = (this.probeClient ??= this.open(this.failover.primary, PROBE_CHANNEL_OPTIONS));
     const healthy = await new Promise<boolean>((resolve) =>
       probe.waitForReady(Date.now() + timeoutMs, (err) => resolve(err === undefined || err === null)),
     );
@@ -115,9 +124,11 @@ export class ApiChannels {
     } else {
       this.retire(old, this.retireAfterMs);
     }
-    // Back on the primary, the probe channel is the obvious one to keep: it is connected already.
-    this.client = sw.toPrimary && this.probeClient ? this.probeClient : this.open(sw.to);
-    if (this.client === this.probeClient) this.probeClient = undefined;
+    this.client = this.open(sw.to);
+    if (sw.toPrimary) {
+      this.probeClient?.close();
+      this.probeClient = undefined;
+    }
     this.o.onSwitch?.(sw);
   }
 
@@ -129,8 +140,8 @@ export class ApiChannels {
     }, afterMs).unref();
   }
 
-  private open(endpoint: string): AgentServiceClient {
+  private open(endpoint: string, extra: grpc.ClientOptions = {}): AgentServiceClient {
     const Service = loadAgentProto().jobrunner.v1.AgentService;
-    return new Service(endpoint, this.credentials, { ...CHANNEL_OPTIONS, ...this.o.channelOptions });
+    return new Service(endpoint, this.credentials, { ...CHANNEL_OPTIONS, ...extra, ...this.o.channelOptions });
   }
 }
