@@ -17,6 +17,8 @@ import { isApiCallError, retryDelayMs, stopErrorFor, type AgentStopError } from 
 import { createLogger } from './logger';
 import { heartbeatLeases, heartbeatOnce, runHeartbeatLoop, type HeartbeatDeps } from './loops/heartbeat-loop';
 import { MAX_PARALLEL_LEASES, runLeaseLoop } from './loops/lease-loop';
+import { describeEndpoint, failbackDeps, logEndpointSwitch } from './api-client/endpoint-events';
+import { runFailbackLoop } from './loops/failback-loop';
 import type { EnableSource } from './reporting/reporting-breaker';
 import { Reporting } from './reporting/reporting';
 import { ArtifactCache } from './runner/artifact-cache';
@@ -126,7 +128,18 @@ class Agent {
     private readonly trust: ApiTrust,
   ) {
     this.observability = new AgentObservability(config);
-    this.api = new AgentApiClient(config.apiAddress, {}, this.observability.metrics, trust.credentials);
+    this.api = new AgentApiClient(
+      config.apiEndpoints,
+      {
+        failbackAfterMs: config.apiFailbackAfterMs,
+        retireAfterMs: config.leaseWaitMs + 60_000,
+        onSwitch: (sw) => logEndpointSwitch(sw, this.logger, this.observability.metrics),
+      },
+      this.observability.metrics,
+      trust.credentials,
+    );
+    this.observability.metrics.apiOnPrimary.set(1);
+    for (const kind of ['failover', 'failback']) this.observability.metrics.apiEndpointSwitches.inc({ kind }, 0);
     this.heartbeatIntervalMs = config.heartbeatIntervalMs;
     this.slots = new AttemptSlots(config.slots);
     this.artifacts = new ArtifactCache({
@@ -206,6 +219,8 @@ class Agent {
       'jr-agent ready',
     );
     this.loops = [runHeartbeatLoop(this.heartbeatDeps(), this.lifecycle.signal)];
+    if (this.config.apiEndpoints.length > 1)
+      this.loops.push(runFailbackLoop(failbackDeps(this.api, this.config), this.lifecycle.signal));
     this.startLeaseLoops(); // they end at once if the first heartbeat said drain
     this.reporting.start();
   }
@@ -250,7 +265,7 @@ class Agent {
 
   status(): AgentStatusView {
     return describeAgent({
-      config: this.config,
+      config: { ...this.config, apiAddress: describeEndpoint(this.api.endpoints) },
       agentId: this.agentId,
       counters: this.metrics(),
       beats: this.beats,

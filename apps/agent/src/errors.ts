@@ -19,6 +19,21 @@ export class ApiCallError extends Error {
   }
 }
 
+/**
+ * A call the agent cancelled itself because it failed over to another endpoint (a Lease long poll parked
+ * on the failing one): not a failure of the API; the loop calls again at once, on the new endpoint.
+ */
+export class EndpointSwitchedError extends Error {
+  override readonly name = 'EndpointSwitchedError';
+  constructor(readonly method: AgentMethod) {
+    super(`${method} abandoned: the agent failed over to another API endpoint`);
+  }
+}
+
+export function isEndpointSwitched(err: unknown): err is EndpointSwitchedError {
+  return err instanceof Error && err.name === 'EndpointSwitchedError';
+}
+
 /** Longest push-back honoured: a broken or hostile answer must not park the agent for days. */
 export const MAX_PUSHBACK_MS = 3_600_000;
 

@@ -346,6 +346,13 @@ export const AGENT_METRICS = {
     '1 while the status-reporting breaker is open (results spool to disk), else 0.',
   ),
   breakerOpened: counter('jr_agent_breaker_opened_total', 'Times the status-reporting breaker opened.'),
+  apiEndpointSwitches: counter(
+    'jr_agent_api_endpoint_switches_total',
+    'Times this agent moved to another of its JR_API_GRPC endpoints, by kind (failover: the current one failed; failback: back to the primary).',
+    ['kind'],
+    { knownValues: { kind: ['failover', 'failback'] } },
+  ),
+  apiOnPrimary: gauge('jr_agent_api_on_primary', '1 while this agent talks to its primary API endpoint, else 0.'),
   outboxDepth: gauge('jr_agent_outbox_depth', 'Events waiting in the on-disk outbox.'),
   outboxOldestAge: gauge('jr_agent_outbox_oldest_age_seconds', 'Age of the oldest event in the outbox; 0 when empty.'),
   outboxReplayed: counter(

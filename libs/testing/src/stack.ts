@@ -14,11 +14,40 @@ import {
   runCli,
   startAgentProcess,
   startApiProcess,
+  type ApiProcessOptions,
   type CliResult,
   type ManagedProcess,
 } from './processes';
 import { waitFor } from './wait';
 import { TEST_ADMIN_TOKEN } from './auth';
+import { testTls } from './tls';
+
+/**
+ * Options for a stack whose API replicas (startReplica) agents may use interchangeably: every replica
+ * serves the test CA's certificate and signs agents' client certificates with one shared agent CA, as
+ * replicas of one deployment must (each API's self-made CAs would differ).
+ */
+export async function replicatedStackOptions(): Promise<StackOptions> {
+  const t = await testTls();
+  return {
+    apiEnv: {
+      JR_TLS_CERT: t.certFile,
+      JR_TLS_KEY: t.keyFile,
+      JR_AGENT_CA_CERT: t.agentCaFile,
+      JR_AGENT_CA_KEY: t.agentCaKeyFile,
+    },
+    caFile: t.caFile,
+  };
+}
+
+/** One more jr-api process of a stack (see Stack.startReplica), restartable on the same ports. */
+export interface ApiReplica {
+  readonly name: string;
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  readonly grpcAddress: string;
+  proc: ManagedProcess;
+}
 
 export interface StackOptions {
   /** Another Redis than the tests' shared one (a private instance a chaos test may kill). */
@@ -55,6 +84,9 @@ export class Stack {
   readonly prefix = uniquePrefix('e2e');
   private httpPort = 0;
   private grpcPort = 0;
+  /** Where REST calls (get, fetch, cli) go: the first API unless useRestOf chose a replica. */
+  private restPort = 0;
+  readonly replicas = new Map<string, ApiReplica>();
   /** 0711: agents' job users must reach their workspaces (`agent-NAME-work/`) under it, not list it. */
   readonly dir = secretDir(fs.mkdtempSync(path.join(os.tmpdir(), 'jr-e2e-')));
 
@@ -94,7 +126,12 @@ export class Stack {
   }
 
   get baseUrl(): string {
-    return `${this.insecure ? 'http' : 'https'}://127.0.0.1:${this.httpPort}`;
+    return `${this.insecure ? 'http' : 'https'}://127.0.0.1:${this.restPort || this.httpPort}`;
+  }
+
+  /** REST calls of the test go to this replica from now on (undefined: the first API again). */
+  useRestOf(replica: ApiReplica | undefined): void {
+    this.restPort = replica?.httpPort ?? 0;
   }
 
   /** The CA the stack's clients trust: the API's own (made in its data dir at first start) or the operator's. */
@@ -136,22 +173,45 @@ export class Stack {
 
   async startApi(): Promise<ManagedProcess> {
     this.api = await startApiProcess(
-      {
-        httpPort: this.httpPort,
-        grpcPort: this.grpcPort,
-        dataDir: path.join(this.dir, 'api'),
-        redisUrl: this.redisUrl,
-        databaseUrl: this.db.url,
-        adminToken: this.adminToken,
-        enrollToken: this.enrollToken,
-        queuePrefix: this.prefix,
-        heartbeatInterval: this.heartbeatInterval,
-        extraEnv: { ...TEST_API_LIMITS, ...this.options.apiEnv },
-        ...(this.options.caFile !== undefined ? { caFile: this.options.caFile } : {}),
-      },
+      this.apiOptions(this.httpPort, this.grpcPort, path.join(this.dir, 'api')),
       path.join(this.dir, 'api.log'),
     );
     return this.api;
+  }
+
+  private apiOptions(httpPort: number, grpcPort: number, dataDir: string): ApiProcessOptions {
+    return {
+      httpPort,
+      grpcPort,
+      dataDir,
+      redisUrl: this.redisUrl,
+      databaseUrl: this.db.url,
+      adminToken: this.adminToken,
+      enrollToken: this.enrollToken,
+      queuePrefix: this.prefix,
+      heartbeatInterval: this.heartbeatInterval,
+      extraEnv: { ...TEST_API_LIMITS, ...this.options.apiEnv },
+      ...(this.options.caFile !== undefined ? { caFile: this.options.caFile } : {}),
+    };
+  }
+
+  /**
+   * Starts (or, for a name started before, restarts on the same ports) another jr-api process on this
+   * stack's database and queue prefix: a replica. Agents may use any replica only when they share the
+   * server and agent CAs: build the stack with replicatedStackOptions().
+   */
+  async startReplica(name: string): Promise<ApiReplica> {
+    const known = this.replicas.get(name);
+    const httpPort = known?.httpPort ?? (await freePort());
+    const grpcPort = known?.grpcPort ?? (await freePort());
+    const proc = await startApiProcess(
+      this.apiOptions(httpPort, grpcPort, path.join(this.dir, `api-${name}`)),
+      path.join(this.dir, `api-${name}.log`),
+    );
+    const replica = known ?? { name, httpPort, grpcPort, grpcAddress: `127.0.0.1:${grpcPort}`, proc };
+    replica.proc = proc;
+    this.replicas.set(name, replica);
+    return replica;
   }
 
   /** Starts an agent and waits until the API lists it as active. */
@@ -227,6 +287,7 @@ export class Stack {
   /** Post-mortem text for a failed assertion. */
   diagnostics(): string {
     const parts = [`--- api ---\n${this.api?.log().slice(-3_000) ?? ''}`];
+    for (const [name, r] of this.replicas) parts.push(`--- api ${name} ---\n${r.proc.log().slice(-3_000)}`);
     for (const [name, a] of this.agents) parts.push(`--- agent ${name} ---\n${a.log().slice(-3_000)}`);
     return parts.join('\n');
   }
@@ -234,6 +295,7 @@ export class Stack {
   async close(): Promise<void> {
     for (const a of this.agents.values()) await a.stop(10_000).catch(() => undefined);
     await this.api?.stop(10_000).catch(() => undefined);
+    for (const r of this.replicas.values()) await r.proc.stop(10_000).catch(() => undefined);
     await this.db?.drop().catch(() => undefined);
     await deleteRedisPrefix(this.redisUrl, this.prefix).catch(() => undefined);
     if (process.env.JR_KEEP_E2E_DIRS) return;

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadAgentProto, type AgentServiceClient, type pb } from '@jr/contracts';
+import type { pb } from '@jr/contracts';
 import {
   activeTraceIds,
   contextFromMetadata,
@@ -7,21 +7,12 @@ import {
   type AgentMetrics,
   type Context,
 } from '@jr/telemetry';
-import { ApiCallError, isApiCallError, pushbackFrom } from '../errors';
+import { ApiCallError, EndpointSwitchedError, isApiCallError, pushbackFrom } from '../errors';
+import { ApiChannels, type ApiChannelsOptions } from './api-channels';
+import type { EndpointFailover } from './endpoint-failover';
 import { actionFor, type AgentMethod } from './status-policy';
 
-/** Channel options: keepalive (grpc-js sends no pings on idle channels unless told to), prompt reconnects, room for big lease answers. */
-export const CHANNEL_OPTIONS: grpc.ClientOptions = {
-  // Pings on idle channels too, so a dead connection is noticed before the next call needs it.
-  'grpc.keepalive_time_ms': 30_000,
-  'grpc.keepalive_timeout_ms': 10_000,
-  'grpc.keepalive_permit_without_calls': 1,
-  // grpc-js defaults to 1 s .. 120 s: after a long outage the agent would idle up to two minutes.
-  // Cap at 5 s so recovery is prompt; grpc-js adds its own 20 % jitter.
-  'grpc.initial_reconnect_backoff_ms': 500,
-  'grpc.max_reconnect_backoff_ms': 5_000,
-  'grpc.max_receive_message_length': 64 * 1024 * 1024,
-};
+export { CHANNEL_OPTIONS } from './api-channels';
 
 /** Deadlines of the calls that have no natural one (Lease's follows its wait). */
 export const DEADLINES_MS = { enroll: 10_000, report: 15_000, complete: 15_000 } as const;
@@ -58,24 +49,36 @@ type UnaryFn<Req, Res> = (
  * jr_agent_rpc_duration_seconds{method,code}.
  */
 export class AgentApiClient {
-  private client: AgentServiceClient;
-  /** Channels replaced by a new client certificate: closed once the calls begun on them could have ended. */
-  private readonly retired = new Set<AgentServiceClient>();
+  private readonly channels: ApiChannels;
   private credentials: CredentialSource | undefined;
 
   constructor(
-    private readonly address: string,
-    private readonly options: grpc.ClientOptions = {},
+    /** The endpoints, primary first (one string: a single endpoint). */
+    endpoints: string | readonly string[],
+    options: ApiChannelsOptions = {},
     private readonly metrics?: Pick<AgentMetrics, 'rpcDuration'>,
     /** From resolveApiTrust (TLS with the trusted CA); plain text only when given so. */
     channelCredentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   ) {
-    const Service = loadAgentProto().jobrunner.v1.AgentService;
-    this.client = new Service(address, channelCredentials, { ...CHANNEL_OPTIONS, ...options });
+    this.channels = new ApiChannels(
+      typeof endpoints === 'string' ? [endpoints] : endpoints,
+      channelCredentials,
+      options,
+    );
   }
 
   useCredentials(source: CredentialSource): void {
     this.credentials = source;
+  }
+
+  /** Which endpoint the calls go to, and the fail-back state (read-only). */
+  get endpoints(): EndpointFailover {
+    return this.channels.failover;
+  }
+
+  /** One probe of the primary for the fail-back loop (false at once while on the primary). */
+  probePrimary(timeoutMs: number): Promise<boolean> {
+    return this.channels.probePrimary(timeoutMs);
   }
 
   /**
@@ -84,14 +87,7 @@ export class AgentApiClient {
    * is closed after `retireAfterMs`.
    */
   switchChannel(channelCredentials: grpc.ChannelCredentials, retireAfterMs = 120_000): void {
-    const old = this.client;
-    const Service = loadAgentProto().jobrunner.v1.AgentService;
-    this.client = new Service(this.address, channelCredentials, { ...CHANNEL_OPTIONS, ...this.options });
-    this.retired.add(old);
-    setTimeout(() => {
-      this.retired.delete(old);
-      old.close();
-    }, retireAfterMs).unref();
+    this.channels.useCredentials(channelCredentials, retireAfterMs);
   }
 
   enroll(req: pb.EnrollRequest, enrollToken: string, opts: CallOpts): Promise<pb.EnrollResponse__Output> {
@@ -122,9 +118,7 @@ export class AgentApiClient {
   }
 
   close(): void {
-    this.client.close();
-    for (const old of this.retired) old.close();
-    this.retired.clear();
+    this.channels.close();
   }
 
   private async authed<Req, Res>(
@@ -155,19 +149,25 @@ export class AgentApiClient {
     return new Promise<Res>((resolve, reject) => {
       const { signal } = opts;
       if (signal?.aborted) return reject(abortReason(signal));
-      const fn = this.client[method].bind(this.client) as unknown as UnaryFn<Req, Res>;
+      const { client, generation } = this.channels.current();
+      const fn = client[method].bind(client) as unknown as UnaryFn<Req, Res>;
       const onAbort = (): void => call.cancel();
       const timed = this.metrics?.rpcDuration.startTimer();
       const call = fn(req, metadataFromContext(metadata), { deadline: Date.now() + opts.deadlineMs }, (err, value) => {
         signal?.removeEventListener('abort', onAbort);
+        untrack?.();
         timed?.({ method, code: err ? (grpc.status[err.code] ?? String(err.code)) : 'OK' });
         // An answer that arrived is kept even if we were told to stop meanwhile: a Lease answer
         // holds jobs already assigned to us, dropping it would leave them to expire as lost.
+        if (!signal?.aborted) this.channels.finished(generation, err?.code);
         if (!err) return resolve(value as Res);
         if (signal?.aborted) return reject(abortReason(signal));
+        if (generation !== this.channels.current().generation && err.code === grpc.status.CANCELLED)
+          return reject(new EndpointSwitchedError(method));
         const pushbackMs = pushbackFrom(err.metadata?.get('grpc-retry-pushback-ms') ?? []);
         reject(new ApiCallError(method, err.code, err.details, actionFor(err.code, method, err.details), pushbackMs));
       });
+      const untrack = method === 'Lease' ? this.channels.trackLease(call, generation) : undefined;
       if (onMetadata) call.on('metadata', onMetadata);
       signal?.addEventListener('abort', onAbort, { once: true });
     });

@@ -25,8 +25,9 @@ export interface ApiTrust {
 /**
  * The channel credentials for the API, decided once at start-up: JR_CA_FILE; else the CA saved from an
  * earlier pin (learnt anew when JR_API_CA_SHA256 names another); else a pin's discovery; else the
- * system's CAs. Then one handshake checks the API verifies with them, so an untrusted API stops the
- * agent (exit 76) at once instead of failing every call as UNAVAILABLE.
+ * system's CAs. Then one handshake per endpoint (JR_API_GRPC may list several) checks each verifies
+ * with them, so an untrusted API stops the agent (exit 76) at once instead of failing every call as
+ * UNAVAILABLE. An endpoint that is down is not checked (its calls are, later: the same rule stops the agent).
  */
 export async function resolveApiTrust(config: AgentConfig, log: Logger, signal?: AbortSignal): Promise<ApiTrust> {
   if (config.tls.mode === 'insecure') {
@@ -36,7 +37,8 @@ export async function resolveApiTrust(config: AgentConfig, log: Logger, signal?:
     const insecure = grpc.credentials.createInsecure();
     return { credentials: insecure, source: 'insecure', withClientCertificate: () => insecure };
   }
-  const target = hostPort(config.apiAddress);
+  // Every endpoint must verify with the same trust: replicas of one deployment share the server CA.
+  const targets = config.apiEndpoints.map(hostPort).filter((t): t is HostPort => t !== undefined);
   let ca: string | undefined;
   let source: ApiTrust['source'] = 'system';
   if (config.tls.caFile !== undefined) {
@@ -49,8 +51,8 @@ export async function resolveApiTrust(config: AgentConfig, log: Logger, signal?:
     if (saved !== undefined && (pin === undefined || fingerprintOf(saved) === pin)) {
       ca = saved;
       source = 'pinned';
-    } else if (pin !== undefined && target) {
-      ca = await discover(target, pin, log, signal);
+    } else if (pin !== undefined && targets.length > 0) {
+      ca = await discover(targets, pin, log, signal);
       await writeFileAtomic(file, ca, 0o644);
       log.info(
         { caFile: file, caSha256: pin },
@@ -59,7 +61,7 @@ export async function resolveApiTrust(config: AgentConfig, log: Logger, signal?:
       source = 'pinned';
     }
   }
-  if (target) await checkHandshake(target, ca, source);
+  for (const target of targets) await checkHandshake(target, ca, source);
   const root = ca === undefined ? null : Buffer.from(ca);
   return {
     credentials: grpc.credentials.createSsl(root),
@@ -84,17 +86,24 @@ async function readCaFile(file: string): Promise<string> {
   return text;
 }
 
-/** The pin's discovery waits for an API that is down (as enrolling does); a wrong certificate stops at once. */
-async function discover(target: HostPort, pin: string, log: Logger, signal?: AbortSignal): Promise<string> {
+/**
+ * The pin's discovery waits for an API that is down (as enrolling does), asking the endpoints in turn
+ * (primary first); a wrong certificate stops at once.
+ */
+async function discover(targets: HostPort[], pin: string, log: Logger, signal?: AbortSignal): Promise<string> {
   const backoff = new Backoff({ initialMs: 500, maxMs: 15_000 });
-  for (;;) {
+  for (let i = 0; ; i = (i + 1) % targets.length) {
+    const target = targets[i] as HostPort;
     try {
       return await discoverPinnedCa({ ...target, pin });
     } catch (err) {
-      if (isTrustError(err)) throw untrusted(err.message);
+      if (isTrustError(err)) throw untrusted(`${target.host}:${target.port}: ${err.message}`);
       if (signal?.aborted) throw err;
-      log.warn({ err: (err as Error).message }, 'cannot reach the API to learn its CA; retrying');
-      await sleep(backoff.next(), signal);
+      log.warn(
+        { endpoint: `${target.host}:${target.port}`, err: (err as Error).message },
+        'cannot reach the API to learn its CA; retrying',
+      );
+      if (i === targets.length - 1) await sleep(backoff.next(), signal);
     }
   }
 }

@@ -28,6 +28,8 @@ describe('parseAgentConfig', () => {
       ok: true,
       config: {
         apiAddress: '127.0.0.1:50051',
+        apiEndpoints: ['127.0.0.1:50051'],
+        apiFailbackAfterMs: 30_000,
         dataDir: '/srv/var/agent',
         enrollToken: undefined,
         pool: 'default',
@@ -232,6 +234,21 @@ describe('parseAgentConfig', () => {
   it.each([['257'], ['-1'], ['4x'], ['1e2'], [' '.repeat(3)]])('refuses JR_SLOTS=%j', (slots) => {
     const r = parseAgentConfig({ JR_SLOTS: slots });
     expect(!r.ok && r.issues.map((i) => i.variable)).toEqual(['JR_SLOTS']);
+  });
+
+  it('takes a list of endpoints, primary first, and JR_API_FAILBACK_AFTER', () => {
+    const r = parseAgentConfig({
+      JR_API_GRPC: 'api-a:7000, [fd00::2]:7000,10.0.0.3:7000',
+      JR_API_FAILBACK_AFTER: '5s',
+    });
+    expect(r.ok && [r.config.apiEndpoints, r.config.apiAddress, r.config.apiFailbackAfterMs]).toEqual([
+      ['api-a:7000', '[fd00::2]:7000', '10.0.0.3:7000'],
+      'api-a:7000,[fd00::2]:7000,10.0.0.3:7000',
+      5_000,
+    ]);
+    const bad = parseAgentConfig({ JR_API_GRPC: 'api-a:7000,api-b', JR_API_FAILBACK_AFTER: 'later' });
+    expect(!bad.ok && formatConfigIssues(bad.issues)).toContain('JR_API_GRPC entry 2 "api-b": must be host:port');
+    expect(!bad.ok && bad.issues.map((i) => i.variable).sort()).toEqual(['JR_API_FAILBACK_AFTER', 'JR_API_GRPC']);
   });
 
   it.each([['[::1]:50051'], ['dns:///api:50051'], ['unix:/run/jr.sock'], ['localhost:1']])(

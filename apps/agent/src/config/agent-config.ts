@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { POOL_RE, parseDurationMs, type VerifyKeys } from '@jr/contracts';
 import { parseFingerprint } from '@jr/pki';
 import { childEnvFrom, parseEnvAllow } from './child-env';
+import { parseEndpointList } from './endpoint-list';
 import {
   cidrsSchema,
   flagSchema,
@@ -18,7 +19,12 @@ import { loadVerifyKeys } from './verify-keys';
 
 /** The agent's configuration, parsed once from the environment at start-up. */
 export interface AgentConfig {
+  /** JR_API_GRPC as given (the endpoints joined by commas): shown in status, kept with the credential. */
   apiAddress: string;
+  /** JR_API_GRPC: the API endpoints, primary first (one at a time; see api-client/endpoint-failover.ts). */
+  apiEndpoints: string[];
+  /** JR_API_FAILBACK_AFTER: how long the primary must stay reachable before the agent goes back to it. */
+  apiFailbackAfterMs: number;
   dataDir: string;
   enrollToken: string | undefined;
   /** JR_ENROLL_TOKEN_FILE (e.g. systemd's $CREDENTIALS_DIRECTORY/enroll-token): read only when enrolling. */
@@ -83,7 +89,6 @@ export interface ConfigIssue {
 
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; issues: ConfigIssue[] };
 
-const GRPC_TARGET_RE = /^(?:(?:dns|unix|ipv4|ipv6|unix-abstract):\S+|(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/;
 const HOSTNAME_RE =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const NAME_RE = /^[^\p{Cc}]{1,200}$/u;
@@ -121,9 +126,15 @@ function integer(fallback: number, min: number, max: number) {
 }
 
 const envSchema = z.object({
-  JR_API_GRPC: optional(
-    z.string().regex(GRPC_TARGET_RE, 'must be host:port (or a gRPC target such as dns:///host:port)'),
-  ),
+  JR_API_GRPC: optional(z.string().max(16_384)).transform((raw, ctx) => {
+    const parsed = parseEndpointList(raw);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    }
+    return parsed.endpoints;
+  }),
+  JR_API_FAILBACK_AFTER: duration('30s', 0, 24 * 3_600_000),
   JR_DATA_DIR: optional(z.string().max(4096)),
   JR_ENROLL_TOKEN: optional(
     z
@@ -240,7 +251,9 @@ export function parseAgentConfig(env: NodeJS.ProcessEnv, cwd: string = process.c
   return {
     ok: true,
     config: {
-      apiAddress: e.JR_API_GRPC ?? '127.0.0.1:50051',
+      apiAddress: e.JR_API_GRPC.join(','),
+      apiEndpoints: e.JR_API_GRPC,
+      apiFailbackAfterMs: e.JR_API_FAILBACK_AFTER,
       dataDir,
       enrollToken: e.JR_ENROLL_TOKEN,
       enrollTokenFile: e.JR_ENROLL_TOKEN_FILE === undefined ? undefined : path.resolve(cwd, e.JR_ENROLL_TOKEN_FILE),

@@ -3,7 +3,7 @@ import { Backoff, jittered, sleep } from '@jr/resilience';
 import type { Context } from '@jr/telemetry';
 import type { Logger } from 'pino';
 import type { AgentApiClient } from '../api-client/agent-api.client';
-import { isApiCallError, retryDelayMs, stopErrorFor, type AgentStopError } from '../errors';
+import { isApiCallError, isEndpointSwitched, retryDelayMs, stopErrorFor, type AgentStopError } from '../errors';
 
 export interface LeaseDeps {
   api: Pick<AgentApiClient, 'lease'>;
@@ -54,6 +54,7 @@ export async function runLeaseLoop(deps: LeaseDeps, signal: AbortSignal): Promis
     } catch (err) {
       release();
       if (signal.aborted) return;
+      if (isEndpointSwitched(err)) continue; // parked on an endpoint given up on: lease again on the new one
       if (isApiCallError(err) && err.action === 'stop') return deps.onFatal(stopErrorFor(err));
       deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'lease failed; backing off');
       await pause(retryDelayMs(err, backoff.next()), signal);

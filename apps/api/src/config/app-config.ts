@@ -22,6 +22,8 @@ export interface AppConfig {
   queuePrefix: string;
   maxLostAttempts: number;
   leaseWaitMaxMs: number;
+  /** JR_GRPC_MAX_CONNECTION_AGE: agents' gRPC connections are closed (GOAWAY) after about this long, 0: never. */
+  grpcMaxConnectionAgeMs: number;
   /** Every queued job is re-added to BullMQ this often, whatever the loss checks saw (a lost write they cannot see). */
   reconcileIntervalMs: number;
   /** How long Redis keeps a committed Idempotency-Key reservation (JR_IDEMPOTENCY_REDIS_TTL; Postgres keeps keys for good). */

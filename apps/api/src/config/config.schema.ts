@@ -123,6 +123,7 @@ const envSchema = z.object({
     .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 100, 'must be an integer 1-100')
     .transform(Number),
   JR_LEASE_WAIT_MAX: duration('30s', 1, 600_000),
+  JR_GRPC_MAX_CONNECTION_AGE: duration('5m', 0, 7 * 86_400_000),
   JR_RECONCILE_INTERVAL: duration('5m', 1_000, 86_400_000),
   // how long Redis holds a committed Idempotency-Key reservation (Postgres keeps the key for good once the relay applied it)
   JR_IDEMPOTENCY_REDIS_TTL: duration('24h', 60_000, 30 * 86_400_000),
@@ -223,6 +224,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       queuePrefix: e.JR_QUEUE_PREFIX,
       maxLostAttempts: e.JR_MAX_LOST_ATTEMPTS,
       leaseWaitMaxMs: e.JR_LEASE_WAIT_MAX,
+      grpcMaxConnectionAgeMs: e.JR_GRPC_MAX_CONNECTION_AGE,
       reconcileIntervalMs: e.JR_RECONCILE_INTERVAL,
       idempotencyRedisTtlMs: e.JR_IDEMPOTENCY_REDIS_TTL,
       maxPools: e.JR_MAX_POOLS,

@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       queuePrefix: 'jr',
       maxLostAttempts: 3,
       leaseWaitMaxMs: 30_000,
+      grpcMaxConnectionAgeMs: 300_000,
       journalMaxBytes: 1024 ** 3,
       logLevel: 'info',
       dev: false,
@@ -29,6 +30,7 @@ describe('loadConfig', () => {
       ...base,
       JR_HEARTBEAT_INTERVAL: '250ms',
       JR_LEASE_WAIT_MAX: '5m',
+      JR_GRPC_MAX_CONNECTION_AGE: '0',
       JR_JOURNAL_MAX_BYTES: '512MiB',
       JR_HTTP_PORT: '0',
       JR_GRPC_PORT: '9000',
@@ -37,6 +39,7 @@ describe('loadConfig', () => {
     expect(r.config).toMatchObject({
       heartbeatIntervalMs: 250,
       leaseWaitMaxMs: 300_000,
+      grpcMaxConnectionAgeMs: 0,
       journalMaxBytes: 512 * 1024 ** 2,
       httpPort: 0,
       grpcPort: 9000,

@@ -9,6 +9,7 @@ import { ResultsService } from '../results/results.service';
 import { RateLimitsService } from '../limits/rate-limits.service';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { agentServiceHandlers } from './agent-service.handlers';
+import { grpcServerOptions } from './grpc-server-options';
 import { SERVER_TLS, type ServerTls } from '../tls/server-tls';
 
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -65,13 +66,7 @@ export class GrpcServerService implements OnApplicationBootstrap, BeforeApplicat
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const server = new Server({
-      'grpc.max_receive_message_length': 4 * 1024 * 1024,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.http2.min_ping_interval_without_data_ms': 10_000,
-      'grpc.keepalive_time_ms': 60_000,
-      'grpc.keepalive_timeout_ms': 20_000,
-    });
+    const server = new Server(grpcServerOptions(this.config));
     server.addService(
       loadAgentProto().jobrunner.v1.AgentService.service,
       agentServiceHandlers({
