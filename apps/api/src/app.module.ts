@@ -4,6 +4,7 @@ import { AgentsModule } from './agents/agents.module';
 import { AuditInterceptor } from './audit/audit.interceptor';
 import { AuditModule } from './audit/audit.module';
 import { AdminAuthGuard } from './auth/admin-auth.guard';
+import { BusModule } from './bus/bus.module';
 import { CommonModule } from './common/common.module';
 import { JsonBodyInterceptor } from './common/json-body.interceptor';
 import { LOGGER, type Logger } from './common/logger';
@@ -67,6 +68,7 @@ export class AppModule implements NestModule {
         AuditModule,
         TokensModule,
         QueueModule,
+        BusModule,
         JournalModule.forRoot(journals),
         IntakeStateModule,
         JobsModule,

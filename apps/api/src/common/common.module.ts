@@ -6,8 +6,9 @@ import { DomainEvents } from './events';
 @Global()
 @Module({
   providers: [
-    { provide: DomainEvents, useValue: new DomainEvents() },
-    // per application instance: an API restarted inside one process must not inherit another's overlay
+    // per application instance: an API restarted inside one process (or a second replica in a test)
+    // must not inherit another's overlay or hear its events but through the replica bus
+    { provide: DomainEvents, useFactory: () => new DomainEvents() },
     { provide: AttemptRegistry, useFactory: () => new AttemptRegistry() },
     { provide: AgentLiveness, useFactory: () => new AgentLiveness() },
   ],
