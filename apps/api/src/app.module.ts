@@ -17,6 +17,7 @@ import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
 import { IntakeStateModule } from './intake/intake-state.module';
 import { JobsModule } from './jobs/jobs.module';
+import { LeadershipModule } from './leadership/leadership.module';
 import { LimitsModule } from './limits/limits.module';
 import { RestLimitsMiddleware } from './limits/rest-limits.middleware';
 import { JournalModule, type ApiJournals } from './journal/journal.module';
@@ -65,6 +66,7 @@ export class AppModule implements NestModule {
         MetricsModule.forRoot(metrics),
         LimitsModule,
         DatabaseModule,
+        LeadershipModule,
         AuditModule,
         TokensModule,
         QueueModule,

@@ -296,6 +296,16 @@ export const API_METRICS = {
     'jr_rate_limit_store_errors_total',
     'Rate limit decisions taken without Redis (unreachable or failing): this process fell back to its own in-memory limits (fail open).',
   ),
+  // Replicas (apps/api/src/leadership): one leader runs the singleton duties
+  leader: gauge(
+    'jr_leader',
+    '1 while this replica is the elected leader (it runs the lease reaper, the queue reconciler and exports the fleet-wide gauges), else 0.',
+    ['replica'],
+  ),
+  leaderChanges: counter(
+    'jr_leader_changes_total',
+    "Leadership epochs this replica has seen begin (its own elections and the other replicas'), since it started.",
+  ),
   // Dependencies (readiness probes)
   dependencyUp: gauge(
     'jr_dependency_up',

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { PG_POOL } from '../database/database.module';
 import { withTransaction } from '../database/transaction';
+import { fenceCondition, type Fence } from '../leadership/fence-sql';
 
 export interface AgentRow {
   id: string;
@@ -25,6 +26,8 @@ export interface AgentRow {
   enroll_token_id: string | null;
   /** sha256 of the SPKI of the key its client certificates are for (pinned at its first one); null: none yet. */
   cert_key_sha256: string | null;
+  /** The API replica (JR_REPLICA_ID) that stored its last heartbeat; null: none yet. */
+  last_replica: string | null;
 }
 
 export interface Enrollment {
@@ -94,6 +97,7 @@ export class AgentsRepository {
     running: LiveAttemptRef[],
     now: Date,
     leaseExpiresAt: Date,
+    replica: string | null = null,
   ): Promise<HeartbeatResult | undefined> {
     const res = await this.pool.query<
       AgentRow & {
@@ -108,7 +112,7 @@ export class AgentsRepository {
        ), hb AS (
          UPDATE agents a SET last_heartbeat_at = $3, running = $4, breaker_state = $5,
            outbox_depth = $6, outbox_oldest_age_ms = $7, state = CASE WHEN a.drain_requested THEN 'draining' ELSE 'active' END,
-           reporting_enable_requested = false
+           reporting_enable_requested = false, last_replica = coalesce($12, a.last_replica)
          FROM prev WHERE a.id = prev.id
          RETURNING a.*, prev.reporting
        ), ext AS (
@@ -136,6 +140,7 @@ export class AgentsRepository {
         running.map((x) => x.jobId),
         running.map((x) => x.attempt),
         running.map((x) => x.leaseToken),
+        replica,
       ],
     );
     const row = res.rows[0];
@@ -227,10 +232,22 @@ export class AgentsRepository {
     return res.rowCount ?? 0;
   }
 
-  async markLost(cutoff: Date): Promise<Array<{ id: string; pool: string }>> {
+  /**
+   * Marks lost the agents silent since `cutoff`, but those a live replica heard (`spare.agents`) and those
+   * whose last replica (agents.last_replica; '' for none) is in its amnesty (`spare.replicas`). Fenced: a
+   * deposed leader's pass changes nothing.
+   */
+  async markLost(
+    cutoff: Date,
+    fence: Fence,
+    spare: { agents: readonly string[]; replicas: readonly string[] } = { agents: [], replicas: [] },
+  ): Promise<Array<{ id: string; pool: string }>> {
     const res = await this.pool.query<{ id: string; pool: string }>(
-      `UPDATE agents SET state = 'lost' WHERE state <> 'lost' AND last_heartbeat_at < $1 RETURNING id, pool`,
-      [cutoff],
+      `UPDATE agents SET state = 'lost' WHERE state <> 'lost' AND last_heartbeat_at < $1
+         AND NOT (id = ANY($2::text[])) AND NOT (coalesce(last_replica, '') = ANY($3::text[]))
+         AND ${fenceCondition(4, 5)}
+       RETURNING id, pool`,
+      [cutoff, spare.agents, spare.replicas, fence.duty, fence.epoch],
     );
     return res.rows;
   }

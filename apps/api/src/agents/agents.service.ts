@@ -10,6 +10,7 @@ import {
 } from '@jr/contracts';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { AgentLiveness } from '../common/agent-liveness';
+import { HeardAgents } from '../leadership/heard-agents';
 import { DomainEvents } from '../common/events';
 import { bearerToken, hashSecret, parseAgentCredential, secretMatches, type AgentCredential } from '../auth/tokens';
 import { LEASE_HEARTBEATS, leaseExpiresAt } from '../dispatch/lease-expiry';
@@ -45,6 +46,7 @@ export class AgentsService implements OnApplicationBootstrap {
     private readonly certs: AgentCertificatesService,
     private readonly events: DomainEvents,
     private readonly liveness: AgentLiveness,
+    private readonly heard: HeardAgents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
@@ -133,6 +135,7 @@ export class AgentsService implements OnApplicationBootstrap {
       outboxDepth: s?.outboxDepth ?? 0,
       outboxOldestAgeMs: s?.outboxOldestAgeMs ?? 0,
     };
+    const heardAt = this.noteHeard(cred, hb.running);
     const result = await this.agents.heartbeat(
       cred.agentId,
       hashSecret(cred.secret),
@@ -140,8 +143,10 @@ export class AgentsService implements OnApplicationBootstrap {
       hb.running,
       new Date(now),
       leaseExpiresAt(now, this.config.heartbeatIntervalMs),
+      this.config.replicaId,
     );
     if (!result) throw await this.heartbeatRefusal(cred);
+    this.heard.stored(cred.agentId, heardAt);
     this.liveness.heartbeat(cred.agentId, Date.now());
     this.remember(cred.agentId, result.agent);
     if (req.sentAtMs > 0)
@@ -156,6 +161,23 @@ export class AgentsService implements OnApplicationBootstrap {
     if (result.reportingRequested) directives.push({ enableReporting: {} });
     const certificateChainPem = await this.certs.renew(identity, result.agent.cert_key_sha256, hb.csrPem);
     return { directives, heartbeatIntervalMs: this.config.heartbeatIntervalMs, serverTimeMs: now, certificateChainPem };
+  }
+
+  /**
+   * A heartbeat from an agent known here by its credential, before Postgres stores it: if it cannot be
+   * stored (Postgres unreachable from this replica), the replica record still tells the leader that the
+   * agent and the attempts it runs are alive (leadership/heard-agents.ts).
+   */
+  private noteHeard(cred: AgentCredential, running: Array<{ jobId: string; attempt: number }>): number {
+    const at = Date.now();
+    const known = this.remembered.get(cred.agentId);
+    if (known && !known.revoked_at && secretMatches(cred.secret, known.credential_hash))
+      this.heard.heard(
+        cred.agentId,
+        running.map((r) => `${r.jobId}/${r.attempt}`),
+        at,
+      );
+    return at;
   }
 
   /** Why a heartbeat matched no agent: revoked (its own credential, so it learns why), or unknown. */
@@ -177,6 +199,7 @@ export class AgentsService implements OnApplicationBootstrap {
     this.refuseRevoked(id, false);
     await this.certs.revokeAgent(id);
     this.liveness.forget(id);
+    this.heard.forget(id);
     this.events.agentRevoked(id, result.endedAttempts);
     return {
       id,
@@ -222,6 +245,7 @@ export class AgentsService implements OnApplicationBootstrap {
     this.revoked.delete(id);
     await this.certs.revokeAgent(id);
     this.liveness.forget(id);
+    this.heard.forget(id);
     this.events.agentDrained(id); // answers its parked Lease calls
     return { id, removed: true, attemptsEnded: result.endedAttempts.length };
   }

@@ -96,6 +96,11 @@ export class AttemptRegistry {
     return this.pending.has(keyOf(jobId, attempt));
   }
 
+  /** Keys (`jobId/n`) of every attempt with results journaled here and not yet applied (the replica record). */
+  pendingKeys(): string[] {
+    return [...this.pending.keys()];
+  }
+
   /** Keys (`jobId/n`) of the agent's attempts whose completion is journaled here: they hold no slot of it any more. */
   endedAttemptsOf(agentId: string): string[] {
     const keys: string[] = [];

@@ -9,6 +9,8 @@ export interface AppConfig {
   grpcPort: number;
   bindHost: string;
   dataDir: string;
+  /** JR_REPLICA_ID: this replica's name among those sharing the database (default: host name + data dir hash). */
+  replicaId: string;
   redisUrl: string;
   /** REDIS_URL parsed: one server, or a Sentinel-managed primary. */
   redis: RedisTarget;

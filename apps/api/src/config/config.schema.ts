@@ -1,9 +1,11 @@
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ADMIN_TOKEN_MIN_LENGTH, parseDurationMs } from '@jr/contracts';
 import { parseDatabaseUrl } from '../database/pg-hosts';
 import { parseRedisUrl } from '../queue/redis-target';
 import { parseSecretKeys } from '../secrets/secret-box';
+import { defaultReplicaId, REPLICA_ID_RE } from '../leadership/replica-id';
 import { LOG_LEVELS, type AppConfig, type TlsSettings } from './app-config';
 import { limitsEnv, limitsErrors, toLimitsConfig } from './limits.schema';
 
@@ -160,6 +162,11 @@ const envSchema = z.object({
   // the agent CA from files (replicas must share one); default: the API's own in JR_DATA_DIR/tls
   JR_AGENT_CA_CERT: z.string().max(4096).optional(),
   JR_AGENT_CA_KEY: z.string().max(4096).optional(),
+  // names this replica among several on one database (Redis record, agents.last_replica, jr_leader{replica})
+  JR_REPLICA_ID: z
+    .string()
+    .regex(REPLICA_ID_RE, 'must be 1-64 letters, digits, _ . : - (starting with a letter or digit)')
+    .optional(),
   JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   ...limitsEnv.shape,
   // the message never repeats the value: it is key material
@@ -213,6 +220,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       grpcPort: e.JR_GRPC_PORT,
       bindHost: e.JR_BIND_HOST,
       dataDir: e.JR_DATA_DIR,
+      replicaId: e.JR_REPLICA_ID ?? defaultReplicaId(hostname(), e.JR_DATA_DIR),
       redisUrl: e.REDIS_URL.raw,
       redis: e.REDIS_URL.parsed,
       databaseUrl: e.DATABASE_URL.raw,

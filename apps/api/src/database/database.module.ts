@@ -85,6 +85,6 @@ async function createDatabase(databaseUrl: string): Promise<void> {
     },
     DatabaseLifecycle,
   ],
-  exports: [PG_POOL],
+  exports: [PG_POOL, PG_LOCATOR],
 })
 export class DatabaseModule {}

@@ -6,6 +6,10 @@ import { LOGGER, type Logger } from '../common/logger';
 import { AgentsRepository } from '../agents/agents.repository';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { JobLedgerRepository } from '../jobs/job-ledger.repository';
+import type { Fence } from '../leadership/leader-lease';
+import { LeadershipService } from '../leadership/leadership.service';
+import type { HeldElsewhere } from '../leadership/replica-record';
+import { ReplicaRecordService } from '../leadership/replica-record.service';
 import { EnqueueService } from './enqueue.service';
 import { agentSilenceCutoff, leaseExpiresAt, reaperDelayMs } from './lease-expiry';
 
@@ -19,12 +23,18 @@ export const AMNESTY_RECONNECT_MS = 10_000;
 /**
  * Ends attempts whose lease ran out (`lost`), sends their jobs through the retry decision, marks
  * silent agents lost, and re-adds queued jobs whose BullMQ job never made it. One loop, jittered.
+ * Those three are singleton duties: only the elected leader (LeadershipService) runs them, and its
+ * expiry and mark-lost writes carry its epoch, so a deposed leader's late writes change nothing. The
+ * leader leaves alone what another live replica holds (its record in Redis): attempts whose results it
+ * journaled and has not applied, attempts its agents said they run in heartbeats it could not store,
+ * and those agents themselves. Redis unreachable: by Postgres alone, as with a single replica.
  *
- * Amnesty: after this process starts, and after a pass that failed (Postgres unreachable), every live
- * lease granted before that moment (before this process started, or before the failed pass) first gets a full lease
- * period (plus time to reconnect) from now, and no agent is marked lost during it. Agents could not heartbeat while the
- * API or Postgres was down; that silence is ours, not evidence of a dead agent. Leases this process granted since are
- * left alone: their agents could heartbeat all along.
+ * Amnesty (every replica, for its own agents): after this process starts, and after a pass that failed
+ * (Postgres unreachable), every live lease granted before that moment to an agent whose heartbeats came
+ * to this replica (agents.last_replica) first gets a full lease period (plus time to reconnect) from now,
+ * and those agents are not marked lost during it. They could not heartbeat while this replica or its
+ * Postgres was down; that silence is ours, not evidence of a dead agent. Other replicas' agents could
+ * heartbeat all along, and so could the agents of leases this process granted since.
  * An attempt whose result is already journaled here (not yet applied) is never expired.
  */
 @Injectable()
@@ -44,6 +54,8 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
     private readonly enqueue: EnqueueService,
     private readonly registry: AttemptRegistry,
     private readonly events: DomainEvents,
+    private readonly leadership: LeadershipService,
+    private readonly records: ReplicaRecordService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
@@ -67,16 +79,16 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
   /** One pass; returns how many attempts it ended. */
   async tick(): Promise<number> {
     const now = this.clock.now();
-    if (this.amnestyDue) await this.grantAmnesty(now);
-    let ended = 0;
-    for (const { jobId, attempt } of await this.ledger.expiredLeases(new Date(now), BATCH))
-      if (await this.expire(jobId, attempt, now, 'lease expired: attempt lost')) ended++;
-    if (now >= this.graceUntilMs) {
-      const lost = await this.agents.markLost(agentSilenceCutoff(now, this.config.heartbeatIntervalMs));
-      for (const a of lost) this.metrics.agentsLost.inc({ pool: a.pool });
-      if (lost.length > 0)
-        this.log.warn({ agents: lost.map((a) => a.id) }, 'agents lost (silent for 3 heartbeat intervals)');
+    const amnesty = this.amnestyDue;
+    if (amnesty) await this.grantAmnesty(now);
+    const fence = this.leadership.fence();
+    if (!fence) {
+      if (!amnesty) await this.ledger.ping(); // a failed pass is how an outage is noticed (and amnesty owed)
+      return 0;
     }
+    const held = await this.records.heldElsewhere();
+    const ended = await this.expireDue(now, fence, held);
+    await this.markLost(now, fence, held);
     // Redis down only delays the sweep; it is no reason for amnesty (Postgres answered above)
     await this.enqueue
       .sweep(new Date(now))
@@ -84,10 +96,42 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
     return ended;
   }
 
+  private async expireDue(now: number, fence: Fence, held: HeldElsewhere | undefined): Promise<number> {
+    let ended = 0;
+    const skip = held ? [...held.attempts] : [];
+    for (const { jobId, attempt } of await this.ledger.expiredLeases(new Date(now), BATCH, skip)) {
+      const r = await this.expire(jobId, attempt, now, 'lease expired: attempt lost', fence);
+      if (r === 'fenced') break;
+      if (r) ended++;
+    }
+    return ended;
+  }
+
+  /** Silent agents are lost, but those a live replica heard and those of a replica in its amnesty. */
+  private async markLost(now: number, fence: Fence, held: HeldElsewhere | undefined): Promise<void> {
+    const replicas = [...(held?.graceReplicas ?? [])];
+    if (now < this.graceUntilMs) replicas.push(this.leadership.replicaId, '');
+    const spare = { agents: held ? [...held.agents] : [], replicas };
+    const lost = await this.agents.markLost(agentSilenceCutoff(now, this.config.heartbeatIntervalMs), fence, spare);
+    for (const a of lost) this.metrics.agentsLost.inc({ pool: a.pool });
+    if (lost.length > 0)
+      this.log.warn({ agents: lost.map((a) => a.id) }, 'agents lost (silent for 3 heartbeat intervals)');
+  }
+
   /** Ends one expired attempt `lost` and sends its job through the retry decision; false when it was not due. */
-  private async expire(jobId: string, attempt: number, now: number, why: string): Promise<boolean> {
+  private async expire(
+    jobId: string,
+    attempt: number,
+    now: number,
+    why: string,
+    fence?: Fence,
+  ): Promise<boolean | 'fenced'> {
     if (this.registry.hasPending(jobId, attempt)) return false; // its result is in hand: the results relay ends it
-    const t = await this.ledger.expire(jobId, attempt, new Date(now), this.config.maxLostAttempts);
+    const t = await this.ledger.expire(jobId, attempt, new Date(now), this.config.maxLostAttempts, fence);
+    if (t === 'fenced') {
+      this.log.warn({ epoch: fence?.epoch }, 'reaper pass fenced off: another replica leads now');
+      return 'fenced';
+    }
     if (!t) return false;
     this.metrics.leasesExpired.inc({ pool: t.pool });
     this.registry.setState(jobId, attempt, 'lost', t.state);
@@ -96,7 +140,7 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
     return true;
   }
 
-  /** A revoked agent's attempts (their leases already ended) end lost now, not at the next pass. */
+  /** A revoked agent's attempts (their leases already ended) end lost now, on the replica that revoked it. */
   private async failOver(agentId: string, attempts: Array<{ jobId: string; attempt: number }>): Promise<void> {
     const now = this.clock.now();
     for (const { jobId, attempt } of attempts)
@@ -110,13 +154,15 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
 
   private async grantAmnesty(now: number): Promise<void> {
     const until = new Date(leaseExpiresAt(now, this.config.heartbeatIntervalMs).getTime() + AMNESTY_RECONNECT_MS);
-    const extended = await this.ledger.extendLiveLeases(until, new Date(this.amnestyBeforeMs));
+    const replica = this.leadership.replicaId;
+    const extended = await this.ledger.extendLiveLeases(until, new Date(this.amnestyBeforeMs), replica);
     this.amnestyDue = false;
     this.graceUntilMs = until.getTime();
+    this.records.setGraceUntil(this.graceUntilMs);
     if (extended > 0)
       this.log.info(
-        { leases: extended, untilMs: this.graceUntilMs },
-        'live leases extended: agents could not heartbeat while the API or Postgres was unavailable',
+        { leases: extended, untilMs: this.graceUntilMs, replica },
+        "live leases of this replica's agents extended: they could not heartbeat while it or its Postgres was unavailable",
       );
   }
 

@@ -15,6 +15,10 @@ import { AttemptRegistry } from '../common/attempt-registry';
 import type { JobLedgerRepository } from '../jobs/job-ledger.repository';
 import type { JobTransition } from '../jobs/job-rows';
 import type { EnqueueService } from './enqueue.service';
+import type { Fence } from '../leadership/leader-lease';
+import type { LeadershipService } from '../leadership/leadership.service';
+import type { HeldElsewhere } from '../leadership/replica-record';
+import type { ReplicaRecordService } from '../leadership/replica-record.service';
 import { AMNESTY_RECONNECT_MS, LeaseReaperService } from './lease-reaper.service';
 
 /** Repositories replaced by in-memory fakes: the reaper's own logic under fake timers and a fake clock. */
@@ -23,11 +27,14 @@ function setup() {
   const leases = [{ jobId: 'j1', attempt: 1, leasedAt: now - 1, expiresAt: now + 30_000 }];
   const ended: string[] = [];
   const ledger = {
-    expiredLeases: jest.fn(async (at: Date) =>
+    expiredLeases: jest.fn(async (at: Date, _limit: number, held: readonly string[] = []) =>
       leases
-        .filter((l) => l.expiresAt < at.getTime() && !ended.includes(l.jobId))
+        .filter(
+          (l) => l.expiresAt < at.getTime() && !ended.includes(l.jobId) && !held.includes(`${l.jobId}/${l.attempt}`),
+        )
         .map(({ jobId, attempt }) => ({ jobId, attempt })),
     ),
+    ping: jest.fn(async () => undefined),
     expire: jest.fn(async (jobId: string): Promise<JobTransition> => {
       ended.push(jobId);
       return { jobId, pool: 'default', labels: {}, state: 'queued', requeueRound: 2 };
@@ -46,12 +53,22 @@ function setup() {
   const enqueue = { afterTransition: jest.fn(async () => undefined), sweep: jest.fn(async () => 0) };
   const config = { heartbeatIntervalMs: 10_000, maxLostAttempts: 3 } as AppConfig;
   const registry = new AttemptRegistry();
+  const leadership = {
+    fence: jest.fn((): Fence | undefined => ({ duty: 'singleton', epoch: 7 })),
+    replicaId: 'r-self',
+  };
+  const records = {
+    heldElsewhere: jest.fn(async (): Promise<HeldElsewhere | undefined> => undefined),
+    setGraceUntil: jest.fn(),
+  };
   const reaper = new LeaseReaperService(
     ledger as unknown as JobLedgerRepository,
     agents as unknown as AgentsRepository,
     enqueue as unknown as EnqueueService,
     registry,
     new DomainEvents(),
+    leadership as unknown as LeadershipService,
+    records as unknown as ReplicaRecordService,
     config,
     { now: () => now },
     newApiMetrics(),
@@ -64,6 +81,8 @@ function setup() {
     agents,
     registry,
     leases,
+    leadership,
+    records,
     advanceClock: (ms: number) => (now += ms),
     now: () => now,
   };
@@ -78,7 +97,7 @@ describe('LeaseReaperService', () => {
     expect(await reaper.tick()).toBe(0); // (the start-up amnesty)
     advanceClock(30_001 + AMNESTY_RECONNECT_MS);
     expect(await reaper.tick()).toBe(1);
-    expect(ledger.expire).toHaveBeenCalledWith('j1', 1, expect.any(Date), 3);
+    expect(ledger.expire).toHaveBeenCalledWith('j1', 1, expect.any(Date), 3, { duty: 'singleton', epoch: 7 });
     expect(enqueue.afterTransition).toHaveBeenCalledWith(
       expect.objectContaining({ jobId: 'j1', state: 'queued', requeueRound: 2 }),
     );
@@ -91,13 +110,75 @@ describe('LeaseReaperService', () => {
     expect(await reaper.tick()).toBe(0);
     expect(ledger.extendLiveLeases).toHaveBeenCalledTimes(1);
     expect(leases[0]?.expiresAt).toBe(now() + 30_000 + AMNESTY_RECONNECT_MS);
-    expect(agents.markLost).not.toHaveBeenCalled(); // nor is any agent called lost during the grace period
+    // nor is any of this replica's agents called lost during the grace period
+    expect(agents.markLost).toHaveBeenLastCalledWith(expect.any(Date), expect.anything(), {
+      agents: [],
+      replicas: ['r-self', ''],
+    });
     advanceClock(29_000 + AMNESTY_RECONNECT_MS);
     expect(await reaper.tick()).toBe(0);
     expect(ledger.extendLiveLeases).toHaveBeenCalledTimes(1); // once, not on every pass
     advanceClock(1_001);
     expect(await reaper.tick()).toBe(1);
-    expect(agents.markLost).toHaveBeenCalledTimes(1);
+    expect(agents.markLost).toHaveBeenLastCalledWith(expect.any(Date), expect.anything(), { agents: [], replicas: [] });
+  });
+
+  it("the amnesty covers this replica's agents only, and spares them from being marked lost meanwhile", async () => {
+    const { reaper, ledger, agents, records, advanceClock, now } = setup();
+    expect(await reaper.tick()).toBe(0);
+    expect(ledger.extendLiveLeases).toHaveBeenCalledWith(expect.any(Date), expect.any(Date), 'r-self');
+    expect(records.setGraceUntil).toHaveBeenCalledWith(now() + 30_000 + AMNESTY_RECONNECT_MS);
+    expect(agents.markLost).toHaveBeenLastCalledWith(expect.any(Date), expect.anything(), {
+      agents: [],
+      replicas: ['r-self', ''],
+    });
+    advanceClock(30_001 + AMNESTY_RECONNECT_MS);
+    await reaper.tick();
+    expect(agents.markLost).toHaveBeenLastCalledWith(expect.any(Date), expect.anything(), { agents: [], replicas: [] });
+  });
+
+  it('off the leader: amnesty for its own agents, but no expiry, no mark-lost, no sweep', async () => {
+    const { reaper, ledger, agents, enqueue, leadership, advanceClock } = setup();
+    leadership.fence.mockReturnValue(undefined);
+    expect(await reaper.tick()).toBe(0);
+    expect(ledger.extendLiveLeases).toHaveBeenCalledTimes(1);
+    advanceClock(3_600_000);
+    expect(await reaper.tick()).toBe(0);
+    expect(ledger.ping).toHaveBeenCalledTimes(1); // the pass still learns whether Postgres answers
+    expect(ledger.expiredLeases).not.toHaveBeenCalled();
+    expect(ledger.expire).not.toHaveBeenCalled();
+    expect(agents.markLost).not.toHaveBeenCalled();
+    expect(enqueue.sweep).not.toHaveBeenCalled();
+  });
+
+  it('leaves alone what a live replica holds: its attempts, its heard agents, its agents in amnesty', async () => {
+    const { reaper, ledger, agents, records, advanceClock } = setup();
+    await reaper.tick();
+    records.heldElsewhere.mockResolvedValue({
+      attempts: new Set(['j1/1']),
+      agents: new Set(['a_heard']),
+      graceReplicas: ['r-other'],
+    });
+    advanceClock(60_000);
+    expect(await reaper.tick()).toBe(0);
+    expect(ledger.expire).not.toHaveBeenCalled();
+    expect(agents.markLost).toHaveBeenLastCalledWith(expect.any(Date), expect.anything(), {
+      agents: ['a_heard'],
+      replicas: ['r-other'],
+    });
+    records.heldElsewhere.mockResolvedValue(undefined); // Redis unreachable: by Postgres alone
+    expect(await reaper.tick()).toBe(1);
+  });
+
+  it('stops a pass at the first write refused for a stale epoch', async () => {
+    const { reaper, ledger, enqueue, leases, advanceClock, now } = setup();
+    await reaper.tick();
+    leases.push({ jobId: 'j2', attempt: 1, leasedAt: now(), expiresAt: now() + 1 });
+    ledger.expire.mockResolvedValueOnce('fenced' as unknown as JobTransition);
+    advanceClock(60_000);
+    expect(await reaper.tick()).toBe(0);
+    expect(ledger.expire).toHaveBeenCalledTimes(1);
+    expect(enqueue.afterTransition).not.toHaveBeenCalled();
   });
 
   it('the start-up amnesty leaves alone leases this process granted (their agents could heartbeat)', async () => {
@@ -109,7 +190,10 @@ describe('LeaseReaperService', () => {
     expect(leases[0]?.expiresAt).toBe(now() + 30_000 + AMNESTY_RECONNECT_MS);
     advanceClock(30_001);
     expect(await reaper.tick()).toBe(1); // j2 expires on time, j1 is still under amnesty
-    expect(agents.markLost).not.toHaveBeenCalled();
+    expect(agents.markLost).toHaveBeenLastCalledWith(expect.any(Date), expect.anything(), {
+      agents: [],
+      replicas: ['r-self', ''],
+    });
   });
 
   it('grants the amnesty again after a pass failed (Postgres unreachable)', async () => {

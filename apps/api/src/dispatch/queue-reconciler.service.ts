@@ -5,6 +5,7 @@ import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-con
 import { LOGGER, type Logger } from '../common/logger';
 import type { RECONCILE_TRIGGERS } from '@jr/telemetry';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
+import { LeadershipService } from '../leadership/leadership.service';
 import { EnqueueService } from './enqueue.service';
 import { PoolQueueRepository } from './pool-queue.repository';
 
@@ -22,6 +23,8 @@ export type ReconcileTrigger = (typeof RECONCILE_TRIGGERS)[number];
  * running jobs are untouched (their leases live in Postgres). It also runs once at start-up, when the
  * server answering is another one (a Sentinel failover keeps the sentinel key, being replicated, but can
  * lose the last writes before it) and every JR_RECONCILE_INTERVAL whatever it sees.
+ * A singleton duty: only the elected leader checks, and a replica reconciles once when it becomes leader
+ * (counted as `startup`: the start of its duty), since a leader that died mid-reconciliation leaves no trace.
  */
 @Injectable()
 export class QueueReconcilerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -32,10 +35,12 @@ export class QueueReconcilerService implements OnApplicationBootstrap, BeforeApp
   private readonly epoch = `${Date.now()}-${randomBytes(4).toString('hex')}`;
   private runId: string | undefined;
   private lastReconciledAt = 0;
+  private offElected: (() => void) | undefined;
 
   constructor(
     private readonly queues: PoolQueueRepository,
     private readonly enqueue: EnqueueService,
+    private readonly leadership: LeadershipService,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -43,10 +48,12 @@ export class QueueReconcilerService implements OnApplicationBootstrap, BeforeApp
   ) {}
 
   onApplicationBootstrap(): void {
+    this.offElected = this.leadership.onElected(() => (this.due ??= 'startup'));
     this.loop = this.run();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.offElected?.();
     this.stop.abort();
     await this.loop;
   }
@@ -95,7 +102,7 @@ export class QueueReconcilerService implements OnApplicationBootstrap, BeforeApp
 
   private async run(): Promise<void> {
     while (!this.stop.signal.aborted) {
-      await this.check();
+      if (this.leadership.isLeader()) await this.check();
       await sleep(jittered(SENTINEL_CHECK_MS, 0.2), this.stop.signal).catch(() => undefined);
     }
   }

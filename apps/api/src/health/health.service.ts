@@ -12,6 +12,7 @@ import type { QueueFactory } from '../queue/queue-factory';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { IntakeHealth } from '../intake/intake-health';
 import { PendingSubmissions } from '../intake/pending-submissions';
+import { LeadershipService, type LeadershipState } from '../leadership/leadership.service';
 
 const CHECK_TIMEOUT_MS = 2_000;
 /** Free space under the journal that ends a "disk full" refusal. */
@@ -24,6 +25,8 @@ type Check = ReadinessView['dependencies'][string];
 export interface Readiness extends ReadinessView {
   /** Dependencies that are down while intake still accepts (jobs wait in the journal until they return). */
   degraded: string[];
+  /** This replica and the elected leader of the singleton duties (leadership/), as this replica sees it. */
+  leadership: LeadershipState;
 }
 
 /**
@@ -45,6 +48,7 @@ export class HealthService implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly pending: PendingSubmissions,
     private readonly intakeHealth: IntakeHealth,
+    private readonly leadership: LeadershipService,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
   ) {}
 
@@ -75,7 +79,7 @@ export class HealthService implements OnApplicationBootstrap, BeforeApplicationS
     this.recordProbes({ journal, redis, postgres });
     if (this.shuttingDown) dependencies.api = { up: false, latencyMs: null, detail: 'shutting down' };
     const degraded = Object.entries({ redis, postgres, resultsJournal }).flatMap(([name, c]) => (c.up ? [] : [name]));
-    return { ready: !this.shuttingDown && journal.up, dependencies, degraded };
+    return { ready: !this.shuttingDown && journal.up, dependencies, degraded, leadership: this.leadership.state() };
   }
 
   /** GET /metrics: renders what the background probes and refreshes hold; no query to Postgres or Redis. */

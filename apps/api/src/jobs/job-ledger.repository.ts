@@ -5,6 +5,7 @@ import { PG_POOL } from '../database/database.module';
 import { withTransaction } from '../database/transaction';
 import { finishAttempt, lockJobAndAttempt, LIVE_ATTEMPT_STATES } from './attempt-writes';
 import type { JobTransition } from './job-rows';
+import { holdsFence, type Fence } from '../leadership/fence-sql';
 
 export type { AttemptKey, AttemptOutcome, ReportEvent } from './attempt-writes';
 
@@ -128,21 +129,37 @@ export class JobLedgerRepository {
     });
   }
 
-  /** Attempts whose lease ran out, oldest first. */
-  async expiredLeases(now: Date, limit: number): Promise<Array<{ jobId: string; attempt: number }>> {
+  /** Attempts whose lease ran out, oldest first, but those in `held` (`jobId/n`: held by a live replica). */
+  async expiredLeases(
+    now: Date,
+    limit: number,
+    held: readonly string[] = [],
+  ): Promise<Array<{ jobId: string; attempt: number }>> {
     const res = await this.pool.query<{ job_id: string; n: number }>(
-      `SELECT job_id, n FROM attempts WHERE state IN ('leased','running') AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2`,
-      [now, limit],
+      `SELECT job_id, n FROM attempts WHERE state IN ('leased','running') AND lease_expires_at < $1
+         AND NOT ((job_id || '/' || n) = ANY($3::text[]))
+       ORDER BY lease_expires_at LIMIT $2`,
+      [now, limit, held],
     );
     return res.rows.map((r) => ({ jobId: r.job_id, attempt: r.n }));
   }
 
   /**
    * Ends an expired attempt `lost` and decides its job. Skips (null) a job another transaction or replica
-   * holds (SKIP LOCKED) and an attempt that ended or was extended meanwhile.
+   * holds (SKIP LOCKED) and an attempt that ended or was extended meanwhile. With a fence (the reaper, on
+   * the leader), 'fenced' when the duty's epoch is no longer the fence's: a deposed leader changes nothing.
+   * The epoch row is share-locked for the transaction, so a new leader's epoch begins after this commits,
+   * never in between (and a session cut off mid-transaction ends by the timeout set here, lock and all).
    */
-  async expire(jobId: string, n: number, now: Date, maxLostAttempts: number): Promise<JobTransition | null> {
+  async expire(
+    jobId: string,
+    n: number,
+    now: Date,
+    maxLostAttempts: number,
+    fence?: Fence,
+  ): Promise<JobTransition | null | 'fenced'> {
     return withTransaction(this.pool, async (tx) => {
+      if (fence && !(await holdsFence(tx, fence))) return 'fenced';
       const { job, attempt } = await lockJobAndAttempt(tx, jobId, n, true);
       if (
         !job ||
@@ -163,14 +180,23 @@ export class JobLedgerRepository {
   }
 
   /**
-   * Every live lease runs at least until `until`. Used when this API could not have heard heartbeats
-   * (it was down, or Postgres was): silence it caused itself is not evidence that an agent is gone.
+   * Every live lease of the agents `replica` heard last (agents.last_replica; or nobody yet) runs at least
+   * until `until`. Used when this replica could not have heard their heartbeats (it was down, or Postgres
+   * was): silence it caused itself is not evidence that an agent is gone. Other replicas' agents could
+   * heartbeat all along.
    */
-  async extendLiveLeases(until: Date, leasedBefore: Date): Promise<number> {
+  async extendLiveLeases(until: Date, leasedBefore: Date, replica: string): Promise<number> {
     const res = await this.pool.query(
-      `UPDATE attempts SET lease_expires_at = $1 WHERE state IN ('leased','running') AND lease_expires_at < $1 AND leased_at < $2`,
-      [until, leasedBefore],
+      `UPDATE attempts t SET lease_expires_at = $1 FROM agents a
+       WHERE a.id = t.agent_id AND (a.last_replica = $3 OR a.last_replica IS NULL)
+         AND t.state IN ('leased','running') AND t.lease_expires_at < $1 AND t.leased_at < $2`,
+      [until, leasedBefore, replica],
     );
     return res.rowCount ?? 0;
+  }
+
+  /** One round trip: whether Postgres answers this replica (a pass that writes nothing still learns it). */
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
   }
 }

@@ -3,6 +3,7 @@ import type { Journal } from '@jr/journal';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
 import { INTAKE_JOURNAL, RESULTS_JOURNAL } from '../journal/journal.module';
+import { LeadershipService } from '../leadership/leadership.service';
 import { setFleetGauges, setQueueGauges } from './fleet-gauges';
 import { METRICS, type ApiMetrics } from './api-metrics';
 import { MetricsRepository, type FleetAgentRow, type PoolQueueRow } from './metrics.repository';
@@ -20,6 +21,11 @@ interface Snapshot {
  * scraping (any rate, any number of scrapers) puts no load on Postgres. A refresh that fails counts
  * in jr_metrics_collection_errors_total and the gauges keep their last values. The journals come
  * from their in-memory stats at scrape time.
+ *
+ * With several replicas these gauges describe the whole fleet, the same on every replica: only the
+ * elected leader exports them (the others export none of them, so `sum` across replicas counts each
+ * pool and agent once). Per-process metrics (journals, requests, counters of what this replica did) stay
+ * on every replica.
  */
 @Injectable()
 export class MetricsCollectors implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -27,12 +33,14 @@ export class MetricsCollectors implements OnApplicationBootstrap, BeforeApplicat
   private snapshot: Snapshot | undefined;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
+  private offElected: (() => void) | undefined;
 
   constructor(
     @Inject(METRICS) private readonly metrics: ApiMetrics,
     private readonly repo: MetricsRepository,
     @Inject(INTAKE_JOURNAL) private readonly intake: Journal,
     @Inject(RESULTS_JOURNAL) private readonly results: Journal,
+    private readonly leadership: LeadershipService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly log: Logger,
@@ -45,11 +53,13 @@ export class MetricsCollectors implements OnApplicationBootstrap, BeforeApplicat
       this.journal('results', this.results);
     });
     void this.refresh();
+    this.offElected = this.leadership.onElected(() => void this.refresh());
     this.timer = setInterval(() => void this.refresh(), this.config.metricsRefreshMs);
     this.timer.unref();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    this.offElected?.();
     clearInterval(this.timer);
     await this.refreshing;
   }
@@ -61,6 +71,10 @@ export class MetricsCollectors implements OnApplicationBootstrap, BeforeApplicat
   }
 
   private async readSnapshot(): Promise<void> {
+    if (!this.leadership.isLeader()) {
+      this.snapshot = undefined;
+      return;
+    }
     const readAt = this.clock.now();
     try {
       const [queues, fleet] = await Promise.all([this.repo.queues(new Date(readAt)), this.repo.fleet()]);
@@ -72,8 +86,12 @@ export class MetricsCollectors implements OnApplicationBootstrap, BeforeApplicat
   }
 
   private renderSnapshot(): void {
-    const s = this.snapshot;
-    if (!s) return;
+    const s = this.leadership.isLeader() ? this.snapshot : undefined;
+    if (!s) {
+      setQueueGauges(this.metrics, []);
+      setFleetGauges(this.metrics, []);
+      return;
+    }
     const since = Math.max(0, this.clock.now() - s.readAt) / 1000;
     setQueueGauges(
       this.metrics,
