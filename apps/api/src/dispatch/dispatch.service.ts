@@ -16,6 +16,7 @@ import { FullAgents } from './full-agents';
 import { KeyedSerial } from './keyed-serial';
 import { LeaseMatcher, type Waiter } from './lease-matcher';
 import { leaseExpiresAt } from './lease-expiry';
+import { PoolDemand } from './pool-demand';
 import { PoolQueueRepository } from './pool-queue.repository';
 import { SecretOpenError } from '../secrets/secret-box';
 import { SecretsService } from '../secrets/secrets.service';
@@ -48,12 +49,10 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
   private readonly matcher = new LeaseMatcher<TracedGrant>(
     (w) => this.silent(w.agentId, w.arrivedAtMs),
     Date.now,
-    (pool) => this.demandChanged(pool),
+    (pool) => this.demand.changed(pool),
   );
-  /** Jobs the pool's worker holds now (parked, or being granted). */
-  private readonly held = new Map<string, number>();
-  /** Aborted when the pool has no queued Lease call here any more: its parked jobs go back at once. */
-  private readonly noDemand = new Map<string, AbortController>();
+  /** The workers fetch only for the Lease calls this replica holds. */
+  private readonly demand = new PoolDemand(this.matcher, (pool, limit) => this.queues.setFetchLimit(pool, limit));
   private readonly stopping = new AbortController();
   private readonly parked = new Map<string, Set<AbortController>>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -209,16 +208,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
 
   /** The BullMQ processor. Idempotent: a job no longer queued (cancelled, already leased) is a no-op. */
   private async process(job: DispatchJob, token: string | undefined): Promise<void> {
-    const { pool } = job.data;
-    this.held.set(pool, (this.held.get(pool) ?? 0) + 1);
-    try {
-      return await this.dispatch(job, token);
-    } finally {
-      const left = (this.held.get(pool) ?? 1) - 1;
-      if (left > 0) this.held.set(pool, left);
-      else this.held.delete(pool);
-      this.demandChanged(pool);
-    }
+    return this.demand.holding(job.data.pool, () => this.dispatch(job, token));
   }
 
   private async dispatch(job: DispatchJob, token: string | undefined): Promise<void> {
@@ -251,7 +241,7 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     const signal = AbortSignal.any([
       changed.signal,
       this.stopping.signal,
-      this.demandSignal(pool),
+      this.demand.gone(pool),
       AbortSignal.timeout(PARK_ROTATE_MS),
     ]);
     const waiter = await this.matcher.park(pool, labels, signal);
@@ -261,30 +251,6 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     if (this.stopping.signal.aborted) return 'stop';
     if (changed.signal.aborted) return 'changed';
     return 'rotate';
-  }
-
-  /** Aborts as soon as (or already when) the pool has no queued Lease call on this replica. */
-  private demandSignal(pool: string): AbortSignal {
-    if (this.matcher.waitingCount(pool) === 0) return AbortSignal.abort();
-    let c = this.noDemand.get(pool);
-    if (!c || c.signal.aborted) this.noDemand.set(pool, (c = new AbortController()));
-    return c.signal;
-  }
-
-  /**
-   * The worker holds the jobs being granted, plus one per queued Lease call, plus as many parked jobs as
-   * there are Lease calls (a little look-ahead past jobs with other labels): with no Lease call here it
-   * fetches nothing, and what it parked goes back to the queue for the replicas that have agents waiting.
-   */
-  private demandChanged(pool: string): void {
-    const waiting = this.matcher.waitingCount(pool);
-    const parked = this.matcher.parkedCount(pool);
-    const granting = Math.max(0, (this.held.get(pool) ?? 0) - parked);
-    if (waiting === 0) {
-      this.noDemand.get(pool)?.abort();
-      this.noDemand.delete(pool);
-    }
-    this.queues.setFetchLimit(pool, waiting === 0 ? 0 : granting + waiting + Math.min(parked, waiting));
   }
 
   /** True when the job is handed over (or gone); false to park again. */
