@@ -85,8 +85,9 @@ describe('job output end to end', () => {
     );
     for (const s of stalled) s.destroy();
     // Bounded by pages in flight and the churn of filling 16 kernel socket buffers, not by the log: measured
-    // +2..38 MiB here; buffering the log per reader (as before) holds 8 x 32 MiB for the plain readers alone
-    expect(growth).toBeLessThan(2 * CAP);
+    // +2..38 MiB here, +81 MiB once in CI (garbage not yet collected); buffering the log per reader (as
+    // before) holds 8 x 32 MiB = 256 MiB for the plain readers alone
+    expect(growth).toBeLessThan(4 * CAP);
 
     const marker = `--- output truncated: the job's log reached JR_MAX_LOG_BYTES (${CAP} bytes) ---\n`;
     expect(text.split(marker).length).toBe(2);
