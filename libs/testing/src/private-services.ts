@@ -314,9 +314,24 @@ export async function startPrivateStandby(
   const p = port ?? (await freePort());
   const dataDir = path.join(baseDir, `pg-${p}`);
   const ids = isRoot() ? postgresUser() : undefined;
+  fs.mkdirSync(baseDir, { recursive: true });
+  if (ids) fs.chmodSync(baseDir, 0o755); // the postgres user must reach its data directory
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (ids) execFileSync('chown', ['-R', 'postgres:postgres', dataDir]);
-  const args = ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', dataDir, '-R', '-X', 'stream'];
+  const args = [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(primary.port),
+    '-U',
+    'postgres',
+    '-D',
+    dataDir,
+    '-R',
+    '-X',
+    'stream',
+    '--checkpoint=fast',
+  ];
   execFileSync(path.join(postgresBinDir(), 'pg_basebackup'), [...args, '--no-sync'], { stdio: 'ignore', ...ids });
   return startPrivatePostgres(baseDir, p);
 }

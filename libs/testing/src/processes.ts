@@ -109,7 +109,8 @@ export function baseEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export async function startApiProcess(o: ApiProcessOptions, logFile: string): Promise<ManagedProcess> {
+/** Starts a jr-api process without waiting for it (one that waits for a standby to be promoted, say). */
+export function spawnApiProcess(o: ApiProcessOptions, logFile: string): ManagedProcess {
   const env = {
     ...baseEnv(),
     JR_HTTP_PORT: String(o.httpPort),
@@ -125,12 +126,21 @@ export async function startApiProcess(o: ApiProcessOptions, logFile: string): Pr
     JR_LOG_LEVEL: 'info',
     ...o.extraEnv,
   };
-  const proc = new ManagedProcess('api', API_MAIN, env, logFile);
+  return new ManagedProcess('api', API_MAIN, env, logFile);
+}
+
+/** Waits until the API of these options answers 200 on /readyz (TLS or not, trusting its CA). */
+export function waitForApiReady(o: ApiProcessOptions, proc: ManagedProcess, timeoutMs = 30_000): Promise<void> {
   const insecure = apiIsInsecure(o.extraEnv);
   const caFile = apiCaFile(o);
-  await waitForHttp(`${insecure ? 'http' : 'https'}://127.0.0.1:${o.httpPort}/readyz`, proc, 30_000, () =>
+  return waitForHttp(`${insecure ? 'http' : 'https'}://127.0.0.1:${o.httpPort}/readyz`, proc, timeoutMs, () =>
     insecure ? undefined : readCaIfExists(caFile),
   );
+}
+
+export async function startApiProcess(o: ApiProcessOptions, logFile: string): Promise<ManagedProcess> {
+  const proc = spawnApiProcess(o, logFile);
+  await waitForApiReady(o, proc);
   return proc;
 }
 

@@ -187,3 +187,45 @@ it("after a replica's restart, the amnesty extends the leases of its own agents 
   );
   expect(after.get(jobB)).toBeLessThan(restartedAt + 5_000); // as its last heartbeat left it (3 s)
 }, 60_000);
+
+it('the amnesty also covers the agents of a replica that is gone (no live record), not those of a live one', async () => {
+  // Heartbeats every 5 s: leases live 15 s, so nobody reaps C's agent's lease while C's record expires
+  const slow = { JR_HEARTBEAT_INTERVAL: '5s' };
+  const b = await startTestApi(slow);
+  started.push(b);
+  const a = await startTestReplica(b, slow);
+  started.push(a);
+  const c = await startTestReplica(b, slow);
+  const [onC] = await agentOn(c, 'gone-c', 1);
+  const [onB] = await agentOn(b, 'gone-b', 1);
+  const jobC = await submit(c, 'gone-c');
+  const jobB = await submit(b, 'gone-b');
+  const [leaseC] = await leaseAll(onC, 1);
+  const [leaseB] = await leaseAll(onB, 1);
+  await onC.call('Heartbeat', { running: [leaseC] });
+  await onB.call('Heartbeat', { running: [leaseB] });
+  await c.cleanup(); // C is gone (a lost site, say): its record expires; its agent has not reconnected yet
+  await waitFor(async () => (await recordOf(c)) === undefined, { timeoutMs: 15_000, what: "C's record to expire" });
+
+  const restartedAt = Date.now();
+  await a.restart();
+  const leases = async () =>
+    new Map(
+      (
+        await dbRows<{ job_id: string; lease_expires_at: Date }>(
+          b,
+          'SELECT job_id, lease_expires_at FROM attempts WHERE job_id = ANY($1)',
+          [[jobC, jobB]],
+        )
+      ).map((r) => [r.job_id, r.lease_expires_at.getTime()]),
+    );
+  // the amnesty: a lease period (15 s) + 10 s to reconnect from A's first pass
+  await waitFor(async () => ((await leases()).get(jobC) ?? 0) >= restartedAt + 24_000, {
+    what: "the gone replica's agent's lease extended by A's amnesty",
+  });
+  const after = await leases();
+  console.log(
+    `after A's restart: the gone replica C's agent's lease runs ${(after.get(jobC) ?? 0) - restartedAt} ms past it, live B's agent's ${(after.get(jobB) ?? 0) - restartedAt} ms`,
+  );
+  expect(after.get(jobB)).toBeLessThan(restartedAt + 15_000); // as its last heartbeat left it
+}, 90_000);

@@ -2,11 +2,15 @@ import { Global, Inject, Injectable, Module, type OnApplicationShutdown, type On
 import { Client, Pool } from 'pg';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
-import { migrate, readMigrations } from './migrator';
+import { migrate, readMigrations, type Migration } from './migrator';
+import { isReadOnlyServer } from './db-errors';
 import { PrimaryLocator, primaryClient } from './primary-client';
 
 export const PG_POOL = Symbol('PgPool');
 export const PG_LOCATOR = Symbol('PgPrimaryLocator');
+
+/** How often a start-up beside a read-only server tries again (promotion is seen within this). */
+const READ_ONLY_RETRY_MS = 250;
 
 /** Applies the migrations at start-up and closes the pool last at shutdown. */
 @Injectable()
@@ -22,13 +26,44 @@ export class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
     if (this.locator.multiHost && !(await this.locator.locate()))
       this.log.warn('postgres: none of the DATABASE_URL hosts takes writes yet; start-up waits on the first');
     const migrations = await readMigrations();
-    const ran = await migrate(this.pool, migrations).catch(async (err: unknown) => {
+    const ran = await this.migrateOnceWritable(migrations);
+    if (ran.length > 0) this.log.info({ versions: ran }, 'database migrations applied');
+  }
+
+  /**
+   * A replica of a standby site starts beside a hot standby: it waits (not listening yet) until that server is
+   * promoted, instead of exiting and restarting in a loop. Only a read-only answer waits: an unreachable or
+   * misconfigured server still fails the start-up with its own message.
+   */
+  private async migrateOnceWritable(migrations: Migration[]): Promise<number[]> {
+    let waitingSince: number | undefined;
+    let noticeAt = 0;
+    for (;;) {
+      try {
+        const ran = await this.migrateOrCreate(migrations);
+        if (waitingSince !== undefined)
+          this.log.info({ waitedMs: Date.now() - waitingSince }, 'postgres takes writes now: start-up goes on');
+        return ran;
+      } catch (err) {
+        if (!isReadOnlyServer(err)) throw err;
+        waitingSince ??= Date.now();
+        if (Date.now() >= noticeAt) {
+          this.log.warn('postgres is read-only (a standby): start-up waits until it is promoted');
+          noticeAt = Date.now() + 30_000;
+        }
+        if (this.locator.multiHost) await this.locator.locate();
+        await new Promise((resolve) => setTimeout(resolve, READ_ONLY_RETRY_MS));
+      }
+    }
+  }
+
+  private migrateOrCreate(migrations: Migration[]): Promise<number[]> {
+    return migrate(this.pool, migrations).catch(async (err: unknown) => {
       if ((err as { code?: unknown }).code !== '3D000') throw err;
       await createDatabase(this.locator.current.url);
       this.log.info('database created');
       return migrate(this.pool, migrations);
     });
-    if (ran.length > 0) this.log.info({ versions: ran }, 'database migrations applied');
   }
 
   async onApplicationShutdown(): Promise<void> {

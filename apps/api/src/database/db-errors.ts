@@ -30,6 +30,11 @@ export function isDependencyDown(err: unknown): boolean {
   return typeof message === 'string' && MESSAGES.test(message);
 }
 
+/** A hot standby (or a database set read-only) refused a write: 25006, read_only_sql_transaction. */
+export function isReadOnlyServer(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '25006';
+}
+
 /**
  * Postgres refused the data itself (or the record was found malformed before it got there): the
  * same record will be refused again, so the relay quarantines it at once instead of retrying it.

@@ -33,8 +33,10 @@ export const AMNESTY_RECONNECT_MS = 10_000;
  * (Postgres unreachable), every live lease granted before that moment to an agent whose heartbeats came
  * to this replica (agents.last_replica) first gets a full lease period (plus time to reconnect) from now,
  * and those agents are not marked lost during it. They could not heartbeat while this replica or its
- * Postgres was down; that silence is ours, not evidence of a dead agent. Other replicas' agents could
- * heartbeat all along, and so could the agents of leases this process granted since.
+ * Postgres was down; that silence is ours, not evidence of a dead agent. Other live replicas' agents could
+ * heartbeat all along, and so could the agents of leases this process granted since. Agents whose last
+ * replica has no live record (it is gone: a site failover, a replica that never came back) are covered as
+ * well: they are reconnecting to whoever is left.
  * An attempt whose result is already journaled here (not yet applied) is never expired.
  */
 @Injectable()
@@ -46,6 +48,8 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
   /** Amnesty covers leases granted before this instant: the process start, then the start of a failed pass. */
   private amnestyBeforeMs: number;
   private graceUntilMs = 0;
+  /** Gone replicas whose agents the current amnesty covers (spared from mark-lost with ours). */
+  private graceOrphans: string[] = [];
   private offRevoked: (() => void) | undefined;
 
   constructor(
@@ -65,6 +69,9 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
   }
 
   onApplicationBootstrap(): void {
+    // From here on this process may grant leases; the ones before it could not be ours (a replica that
+    // waited for its standby to be promoted was constructed long before it served anything)
+    this.amnestyBeforeMs = this.clock.now();
     this.offRevoked = this.events.onAgentRevoked((id, attempts) => void this.failOver(id, attempts));
     this.schedule();
   }
@@ -110,7 +117,7 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
   /** Silent agents are lost, but those a live replica heard and those of a replica in its amnesty. */
   private async markLost(now: number, fence: Fence, held: HeldElsewhere | undefined): Promise<void> {
     const replicas = [...(held?.graceReplicas ?? [])];
-    if (now < this.graceUntilMs) replicas.push(this.leadership.replicaId, '');
+    if (now < this.graceUntilMs) replicas.push(this.leadership.replicaId, '', ...this.graceOrphans);
     const spare = { agents: held ? [...held.agents] : [], replicas };
     const lost = await this.agents.markLost(agentSilenceCutoff(now, this.config.heartbeatIntervalMs), fence, spare);
     for (const a of lost) this.metrics.agentsLost.inc({ pool: a.pool });
@@ -155,14 +162,22 @@ export class LeaseReaperService implements OnApplicationBootstrap, BeforeApplica
   private async grantAmnesty(now: number): Promise<void> {
     const until = new Date(leaseExpiresAt(now, this.config.heartbeatIntervalMs).getTime() + AMNESTY_RECONNECT_MS);
     const replica = this.leadership.replicaId;
-    const extended = await this.ledger.extendLiveLeases(until, new Date(this.amnestyBeforeMs), replica);
+    // Redis unreadable: which replicas live is unknown, so only our own agents are covered
+    const live = (await this.records.heldElsewhere())?.liveReplicas;
+    const { extended, orphans } = await this.ledger.extendLiveLeases(
+      until,
+      new Date(this.amnestyBeforeMs),
+      replica,
+      live,
+    );
     this.amnestyDue = false;
     this.graceUntilMs = until.getTime();
+    this.graceOrphans = orphans;
     this.records.setGraceUntil(this.graceUntilMs);
     if (extended > 0)
       this.log.info(
-        { leases: extended, untilMs: this.graceUntilMs, replica },
-        "live leases of this replica's agents extended: they could not heartbeat while it or its Postgres was unavailable",
+        { leases: extended, untilMs: this.graceUntilMs, replica, goneReplicas: orphans },
+        "live leases of this replica's agents (and of gone replicas' agents) extended: they could not heartbeat while their replica or its Postgres was unavailable",
       );
   }
 

@@ -39,14 +39,14 @@ function setup() {
       ended.push(jobId);
       return { jobId, pool: 'default', labels: {}, state: 'queued', requeueRound: 2 };
     }),
-    extendLiveLeases: jest.fn(async (until: Date, leasedBefore: Date) => {
+    extendLiveLeases: jest.fn(async (until: Date, leasedBefore: Date, _self: string, _live?: readonly string[]) => {
       let n = 0;
       for (const l of leases) {
         if (ended.includes(l.jobId) || l.expiresAt >= until.getTime() || l.leasedAt >= leasedBefore.getTime()) continue;
         l.expiresAt = until.getTime();
         n++;
       }
-      return n;
+      return { extended: n, orphans: [] as string[] };
     }),
   };
   const agents = { markLost: jest.fn(async () => []) };
@@ -126,11 +126,27 @@ describe('LeaseReaperService', () => {
   it("the amnesty covers this replica's agents only, and spares them from being marked lost meanwhile", async () => {
     const { reaper, ledger, agents, records, advanceClock, now } = setup();
     expect(await reaper.tick()).toBe(0);
-    expect(ledger.extendLiveLeases).toHaveBeenCalledWith(expect.any(Date), expect.any(Date), 'r-self');
+    expect(ledger.extendLiveLeases).toHaveBeenCalledWith(expect.any(Date), expect.any(Date), 'r-self', undefined);
     expect(records.setGraceUntil).toHaveBeenCalledWith(now() + 30_000 + AMNESTY_RECONNECT_MS);
     expect(agents.markLost).toHaveBeenLastCalledWith(expect.any(Date), expect.anything(), {
       agents: [],
       replicas: ['r-self', ''],
+    });
+    advanceClock(30_001 + AMNESTY_RECONNECT_MS);
+    await reaper.tick();
+    expect(agents.markLost).toHaveBeenLastCalledWith(expect.any(Date), expect.anything(), { agents: [], replicas: [] });
+  });
+
+  it('covers the agents of gone replicas too (no live record: a site failover), sparing them from mark-lost meanwhile', async () => {
+    const { reaper, ledger, agents, records, advanceClock } = setup();
+    const held = { attempts: new Set<string>(), agents: new Set<string>(), graceReplicas: [], liveReplicas: ['r-b'] };
+    records.heldElsewhere.mockResolvedValue(held);
+    ledger.extendLiveLeases.mockResolvedValueOnce({ extended: 3, orphans: ['r-gone'] });
+    await reaper.tick();
+    expect(ledger.extendLiveLeases).toHaveBeenCalledWith(expect.any(Date), expect.any(Date), 'r-self', ['r-b']);
+    expect(agents.markLost).toHaveBeenLastCalledWith(expect.any(Date), expect.anything(), {
+      agents: [],
+      replicas: ['r-self', '', 'r-gone'],
     });
     advanceClock(30_001 + AMNESTY_RECONNECT_MS);
     await reaper.tick();
@@ -158,6 +174,7 @@ describe('LeaseReaperService', () => {
       attempts: new Set(['j1/1']),
       agents: new Set(['a_heard']),
       graceReplicas: ['r-other'],
+      liveReplicas: ['r-other'],
     });
     advanceClock(60_000);
     expect(await reaper.tick()).toBe(0);

@@ -182,17 +182,31 @@ export class JobLedgerRepository {
   /**
    * Every live lease of the agents `replica` heard last (agents.last_replica; or nobody yet) runs at least
    * until `until`. Used when this replica could not have heard their heartbeats (it was down, or Postgres
-   * was): silence it caused itself is not evidence that an agent is gone. Other replicas' agents could
-   * heartbeat all along.
+   * was): silence it caused itself is not evidence that an agent is gone. Other live replicas' agents could
+   * heartbeat all along; with `live` (the other replicas that have a record now) the agents of a replica
+   * that is gone are covered too: they lost their replica, as after a site failover, and reconnect here.
+   * Returns the count and the gone replicas whose agents it covered.
    */
-  async extendLiveLeases(until: Date, leasedBefore: Date, replica: string): Promise<number> {
-    const res = await this.pool.query(
-      `UPDATE attempts t SET lease_expires_at = $1 FROM agents a
-       WHERE a.id = t.agent_id AND (a.last_replica = $3 OR a.last_replica IS NULL)
-         AND t.state IN ('leased','running') AND t.lease_expires_at < $1 AND t.leased_at < $2`,
-      [until, leasedBefore, replica],
+  async extendLiveLeases(
+    until: Date,
+    leasedBefore: Date,
+    replica: string,
+    live?: readonly string[],
+  ): Promise<{ extended: number; orphans: string[] }> {
+    const res = await this.pool.query<{ extended: number; orphans: string[] }>(
+      `WITH ext AS (
+         UPDATE attempts t SET lease_expires_at = $1 FROM agents a
+          WHERE a.id = t.agent_id
+            AND (a.last_replica = $3 OR a.last_replica IS NULL
+                 OR ($4::text[] IS NOT NULL AND NOT (a.last_replica = ANY($4::text[]))))
+            AND t.state IN ('leased','running') AND t.lease_expires_at < $1 AND t.leased_at < $2
+          RETURNING a.last_replica)
+       SELECT count(*)::int AS extended,
+              coalesce(array_agg(DISTINCT last_replica) FILTER (WHERE last_replica <> $3), '{}') AS orphans
+         FROM ext`,
+      [until, leasedBefore, replica, live ?? null],
     );
-    return res.rowCount ?? 0;
+    return res.rows[0] ?? { extended: 0, orphans: [] };
   }
 
   /** One round trip: whether Postgres answers this replica (a pass that writes nothing still learns it). */

@@ -23,6 +23,8 @@ export interface HeldElsewhere {
   agents: Set<string>;
   /** Replicas in their amnesty: their agents (agents.last_replica) are not marked lost yet. */
   graceReplicas: string[];
+  /** Every other replica with a live record. */
+  liveReplicas: string[];
 }
 
 export function buildRecord(
@@ -43,9 +45,10 @@ export function buildRecord(
 
 /** The records of the other live replicas (`self`'s own is known locally), merged. */
 export function heldElsewhere(records: ReplicaRecord[], self: string, silenceMs: number): HeldElsewhere {
-  const held: HeldElsewhere = { attempts: new Set(), agents: new Set(), graceReplicas: [] };
+  const held: HeldElsewhere = { attempts: new Set(), agents: new Set(), graceReplicas: [], liveReplicas: [] };
   for (const r of records) {
     if (r.replica === self) continue;
+    held.liveReplicas.push(r.replica);
     for (const key of r.attempts) held.attempts.add(key);
     for (const [agent, ageMs] of r.agents) if (ageMs <= silenceMs) held.agents.add(agent);
     if (r.graceMs > 0) held.graceReplicas.push(r.replica);
