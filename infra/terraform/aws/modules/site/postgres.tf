@@ -94,9 +94,9 @@ resource "aws_db_instance" "replica" {
   parameter_group_name    = aws_db_parameter_group.this.name
   backup_retention_period = var.db_backup_retention_days
 
-  deletion_protection        = true
-  skip_final_snapshot        = false
-  final_snapshot_identifier  = "${var.name}-postgres-final"
+  deletion_protection = true
+  # RDS takes no final snapshot of a read replica (its data is the primary's); promoted, it has backups
+  skip_final_snapshot        = true
   auto_minor_version_upgrade = true
   tags                       = local.tags
 
