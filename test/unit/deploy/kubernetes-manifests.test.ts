@@ -6,8 +6,10 @@
  * Operator's for the ServiceMonitor), and checked against jr-api itself: its variables, ports, routes, data
  * directory, stop time and Secrets. Broken copies show that both the schemas and the checks refuse what is wrong.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
+import { loadConfig } from '../../../apps/api/src/config/config.schema';
 import {
   KUBE_DIR,
   ROOT,
@@ -81,6 +83,41 @@ describe('infra/kubernetes/base', () => {
 
   test('matches jr-api: variables, ports, probes, data directory, stop, TLS, selectors, Secrets', () => {
     expect(checkManifests(base(), facts, secrets, readme)).toEqual([]);
+  });
+
+  test("jr-api's own configuration parser accepts the pod's environment", () => {
+    // what the kubelet would hand the container for jr-api-0, with Secret values of the right shape
+    const secretValues: Record<string, string> = {
+      'database-url': 'postgres://jr:pw@db-a.example.internal:5432,db-b.example.internal:5432/jobrunner',
+      'redis-url': 'rediss://:token-0123456789abcdef@redis.example.internal:6379',
+      'admin-token': randomBytes(32).toString('base64'),
+      'enroll-token': randomBytes(32).toString('base64'),
+      'secrets-key': `k1:${randomBytes(32).toString('base64')}`,
+    };
+    const env: Record<string, string> = {};
+    for (const e of container(base()).env) {
+      if (e.value !== undefined) env[e.name] = e.value;
+      else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = 'jr-api-0';
+      else env[e.name] = secretValues[e.valueFrom.secretKeyRef.key] as string;
+    }
+    const loaded = loadConfig(env);
+    if (!loaded.ok) throw new Error(loaded.errors.join('; '));
+    expect(loaded.warnings).toEqual([]);
+    expect(loaded.config).toMatchObject({
+      httpPort: 8080,
+      grpcPort: 50051,
+      bindHost: '0.0.0.0',
+      dataDir: '/var/lib/jobrunner',
+      replicaId: 'jr-api-0',
+      dev: false,
+      grpcMaxConnectionAgeMs: 300_000,
+      tls: { mode: 'operator', certFile: '/etc/jobrunner/tls/tls.crt', keyFile: '/etc/jobrunner/tls/tls.key' },
+      agentCaFiles: { certFile: '/etc/jobrunner/agent-ca/tls.crt', keyFile: '/etc/jobrunner/agent-ca/tls.key' },
+    });
+    expect(loaded.config.databaseEndpoints.map((e) => e.host)).toEqual([
+      'db-a.example.internal',
+      'db-b.example.internal',
+    ]);
   });
 
   test('the example Secrets are valid too, and only placeholders', () => {
@@ -208,9 +245,9 @@ describe('broken copies are refused', () => {
         'gRPC: appProtocol',
       ],
       [
-        'metrics job renamed',
-        (o) => (find(o, 'Service', 'jr-api-rest').metadata.labels['app.kubernetes.io/name'] = 'api'),
-        'selects no REST',
+        'metrics job named otherwise',
+        (o) => (find(o, 'ServiceMonitor', 'jr-api').spec.jobLabel = 'app.kubernetes.io/component'),
+        'ServiceMonitor: job rest, the alert rules expect jr-api',
       ],
       [
         'an undeclared Secret key',
