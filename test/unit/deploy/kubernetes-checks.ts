@@ -361,10 +361,13 @@ export function checkManifests(
   // ServiceMonitor: /metrics over HTTPS with a token, job named as the alert rules expect
   for (const sm of of('ServiceMonitor')) {
     const target = [...services.values()].find((s) => selects(sm.spec?.selector?.matchLabels, s.metadata.labels));
-    if (!target || target === headless) {
-      problems.push('ServiceMonitor: selects no REST Service');
+    if (!target) {
+      problems.push('ServiceMonitor: selects no Service');
       continue;
     }
+    // a replica that is not ready (journal full) must stay a target: JrJournalFull is about it
+    if (target.spec?.publishNotReadyAddresses !== true)
+      problems.push(`ServiceMonitor: Service ${target.metadata.name} hides not-ready replicas from the scrape`);
     const job = target.metadata.labels?.[sm.spec?.jobLabel] ?? target.metadata.name;
     if (job !== facts.prometheusJob)
       problems.push(`ServiceMonitor: job ${job}, the alert rules expect ${facts.prometheusJob}`);

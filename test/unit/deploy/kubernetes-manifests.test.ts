@@ -247,7 +247,12 @@ describe('broken copies are refused', () => {
       [
         'metrics job named otherwise',
         (o) => (find(o, 'ServiceMonitor', 'jr-api').spec.jobLabel = 'app.kubernetes.io/component'),
-        'ServiceMonitor: job rest, the alert rules expect jr-api',
+        'ServiceMonitor: job replicas, the alert rules expect jr-api',
+      ],
+      [
+        'ServiceMonitor on jr-api-rest',
+        (o) => (find(o, 'ServiceMonitor', 'jr-api').spec.selector.matchLabels['app.kubernetes.io/component'] = 'rest'),
+        'ServiceMonitor: Service jr-api-rest hides not-ready replicas',
       ],
       [
         'an undeclared Secret key',
