@@ -4,8 +4,8 @@ variable "name" {
   default     = "jobrunner"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,14}$", var.name))
-    error_message = "name must be 2-15 lower-case letters, digits and dashes, starting with a letter (site names add the region)."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,11}$", var.name))
+    error_message = "name must be 2-12 lower-case letters, digits and dashes, starting with a letter (site names add the region, and AWS allows 32 characters for <site>-rest)."
   }
 }
 

@@ -3,8 +3,8 @@ variable "name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.name))
-    error_message = "name must be 2-31 lower-case letters, digits and dashes, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,26}$", var.name))
+    error_message = "name must be 2-27 lower-case letters, digits and dashes, starting with a letter (load balancer and target group names, <name>-rest, have at most 32 characters)."
   }
 }
 
