@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-return -- HTTP answers' JSON bodies are untyped in these tests */
 import * as path from 'node:path';
 import { Queue } from 'bullmq';
+import { Client } from 'pg';
 import { newJobId, parseJobSpec } from '@jr/contracts';
 import { Journal } from '@jr/journal';
 import { deleteRedisPrefix, testRedisUrl, waitFor } from '@jr/testing';
@@ -181,4 +182,29 @@ it('a key repeated while Postgres was down: same body -> its new id becomes an a
   expect(
     await http(t, 'POST', '/v1/jobs', { body: { name: 'holder-b', steps: [{ run: 'echo b' }] }, headers: keyB }),
   ).toMatchObject({ status: 200, json: { id: holderB.json.id } });
+});
+
+it('a clean stop applies what the journal holds before it exits, once Postgres answers: nothing is left on this disk alone', async () => {
+  await setConnections(false);
+  const ids: string[] = [];
+  try {
+    for (let i = 0; i < 20; i++) {
+      const r = await http(t, 'POST', '/v1/jobs', { body: { name: `drain-${i}`, steps: [{ run: 'true' }] } });
+      expect(r.status).toBe(202);
+      ids.push(r.json.id as string);
+    }
+  } finally {
+    await setConnections(true);
+  }
+  // the relay is backing off (up to 2 s) after the outage: stop now, before its next pass
+  await t.api.stop();
+  const client = new Client({ connectionString: t.db.url });
+  await client.connect();
+  try {
+    const rows = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1)', [ids]);
+    expect(rows.rows[0]?.n).toBe(20);
+  } finally {
+    await client.end();
+  }
+  await t.restart();
 });

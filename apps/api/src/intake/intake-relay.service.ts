@@ -5,7 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { LOGGER, type Logger } from '../common/logger';
 import { EnqueueService } from '../dispatch/enqueue.service';
 import { INTAKE_JOURNAL } from '../journal/journal.module';
-import { applyBisecting, RelayLoop, type ApplyOutcome } from '../journal/relay-loop';
+import { applyBisecting, RelayLoop, STOP_DRAIN_MS, type ApplyOutcome } from '../journal/relay-loop';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { decodeRecord, encodeRecord, type SubmittedRecord } from './intake-record';
 import { IntakeRepository, type NewJob, type SubmissionOutcome } from './intake.repository';
@@ -57,7 +57,7 @@ export class IntakeRelayService implements OnApplicationBootstrap, BeforeApplica
   }
 
   beforeApplicationShutdown(): Promise<void> {
-    return this.relay.close();
+    return this.relay.close(STOP_DRAIN_MS);
   }
 
   /** A record is durable: index it and let the relay apply it. */

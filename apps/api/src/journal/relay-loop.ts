@@ -52,6 +52,8 @@ export interface RelaySpec<R> {
 /** A record failing for reasons that are neither bad data nor an outage is retried this often, then quarantined. */
 export const POISON_TRIES = 3;
 const IDLE_RECHECK_MS = 1_000;
+/** How long a clean stop lets each relay apply what is pending (main.ts forces the exit at 20 s). */
+export const STOP_DRAIN_MS = 8_000;
 
 /**
  * THE relay loop both journals share: read unapplied records in journal order, apply them in batches,
@@ -94,11 +96,31 @@ export class RelayLoop<R> {
     this.loop = this.run();
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops the loop. With `drainMs`, then applies what is still pending (records acknowledged until the
+   * intake stopped too), for at most that long and only while passes succeed: the first failed pass (a
+   * dependency down) ends it. A clean stop with Postgres answering so leaves nothing acknowledged on this
+   * disk alone, and another site or replica can take over without this volume.
+   */
+  async close(drainMs = 0): Promise<void> {
     this.stop.abort();
     this.wakeUp?.();
+    const started = this.loop !== undefined;
     await this.loop;
+    if (started) await this.drain(drainMs);
     await this.checkpoints.flush();
+  }
+
+  private async drain(drainMs: number): Promise<void> {
+    const deadline = Date.now() + drainMs;
+    let failed = false;
+    while (this.spec.backlog.size > 0 && Date.now() < deadline && !failed)
+      await this.pass().catch(() => (failed = true));
+    if (drainMs > 0 && this.spec.backlog.size > 0)
+      this.spec.log.warn(
+        { records: this.spec.backlog.size },
+        `${this.spec.name} relay: stopping with records not applied yet; the journal keeps them for the next start`,
+      );
   }
 
   /** A record is durable: queue it and wake the loop. */

@@ -10,6 +10,7 @@ import { RESULTS_JOURNAL } from '../journal/journal.module';
 import {
   APPLIED,
   RelayLoop,
+  STOP_DRAIN_MS,
   WAITING,
   type ApplyOutcome,
   type RelayBacklog,
@@ -69,7 +70,7 @@ export class ResultsRelayService implements OnApplicationBootstrap, BeforeApplic
   }
 
   beforeApplicationShutdown(): Promise<void> {
-    return this.relay.close();
+    return this.relay.close(STOP_DRAIN_MS);
   }
 
   /**
