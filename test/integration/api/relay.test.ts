@@ -208,3 +208,31 @@ it('a clean stop applies what the journal holds before it exits, once Postgres a
   }
   await t.restart();
 });
+
+it('submissions racing a clean stop: every one answered 202 is in Postgres when the stop returns (the rest 503)', async () => {
+  const statuses = new Map<number, number>();
+  const ids: string[] = [];
+  let stopping: Promise<void> | undefined;
+  const send = async (i: number): Promise<void> => {
+    const r = await http(t, 'POST', '/v1/jobs', { body: { name: `race-${i}`, steps: [{ run: 'true' }] } }).catch(
+      () => undefined,
+    );
+    if (!r) return; // the listener closed: never acknowledged
+    statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    if (r.status === 202) ids.push(r.json.id as string);
+    if (i === 20) stopping = t.api.stop();
+  };
+  await Promise.all(Array.from({ length: 200 }, (_, i) => send(i)));
+  await stopping;
+  console.log(`submissions racing a stop: ${JSON.stringify(Object.fromEntries(statuses))}`);
+  const client = new Client({ connectionString: t.db.url });
+  await client.connect();
+  try {
+    const rows = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1)', [ids]);
+    expect(rows.rows[0]?.n).toBe(ids.length);
+  } finally {
+    await client.end();
+  }
+  expect(ids.length).toBeGreaterThan(0);
+  await t.restart();
+});

@@ -13,6 +13,8 @@ import { PendingSubmissions, type PendingSubmission } from './pending-submission
 
 /** Records per Postgres round trip (one multi-row INSERT, one addBulk). */
 const BATCH = 500;
+/** A stop waits at most this long for submissions being journaled (an append takes milliseconds). */
+const ADMITTED_WAIT_MS = 3_000;
 
 /**
  * Moves intake journal records to Postgres (the system of record) and BullMQ, in journal order and in
@@ -27,6 +29,9 @@ const BATCH = 500;
 @Injectable()
 export class IntakeRelayService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly relay: RelayLoop<SubmittedRecord>;
+  private closing = false;
+  private admitted = 0;
+  private idle: (() => void) | undefined;
 
   constructor(
     @Inject(INTAKE_JOURNAL) journal: Journal,
@@ -56,7 +61,28 @@ export class IntakeRelayService implements OnApplicationBootstrap, BeforeApplica
     return this.relay.start();
   }
 
-  beforeApplicationShutdown(): Promise<void> {
+  /**
+   * Intake asks before it journals a submission: false once the stop began. A stop waits for the admitted
+   * ones to be journaled and handed over before its relay drains, so none is left behind unapplied.
+   */
+  admit(): boolean {
+    if (this.closing) return false;
+    this.admitted++;
+    return true;
+  }
+
+  /** An admitted submission is handed over (or was refused). */
+  release(): void {
+    if (--this.admitted === 0) this.idle?.();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    if (this.admitted > 0)
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+        setTimeout(resolve, ADMITTED_WAIT_MS).unref();
+      });
     return this.relay.close(STOP_DRAIN_MS);
   }
 

@@ -228,13 +228,29 @@ export class IntakeService implements BeforeApplicationShutdown {
     return answer;
   }
 
-  /** Seal the secrets (bound to the id), journal (durable), hand to the relay, answer. */
+  /** Seal the secrets (bound to the id), journal (durable), hand to the relay, answer; refused once stopping. */
   private async accept(
     submission: Submission,
     key: string | null,
     hash: string,
     actor: RecordActor | undefined,
     id: string = newJobId(this.clock.now()),
+  ): Promise<SubmitAnswer> {
+    if (!this.relay.admit())
+      throw this.refuse('shutting_down', 'the API is shutting down; retry against another replica or later');
+    try {
+      return await this.journalAndHandOver(submission, key, hash, actor, id);
+    } finally {
+      this.relay.release();
+    }
+  }
+
+  private async journalAndHandOver(
+    submission: Submission,
+    key: string | null,
+    hash: string,
+    actor: RecordActor | undefined,
+    id: string,
   ): Promise<SubmitAnswer> {
     const { job } = submission;
     const now = this.clock.now();
