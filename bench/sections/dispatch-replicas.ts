@@ -21,6 +21,8 @@ export interface ReplicaDispatch {
   order: Side[];
   same: LatencySummary;
   cross: LatencySummary;
+  /** Each round on its own, in run order: the spread between rounds of one side is the machine's noise. */
+  rounds: Array<{ side: Side } & LatencySummary>;
 }
 
 /** 25/s: the rate this 2-core machine keeps up with (at 50/s the single-API figure measures a backlog). */
@@ -30,10 +32,8 @@ const sizes = (quick: boolean): { round: Sizes; order: Side[] } => ({
 });
 
 function restTarget(stack: Stack, replica?: ApiReplica): ApiTarget {
-  const scheme = stack.insecure ? 'http' : 'https';
-  const port = replica?.httpPort ?? Number(new URL(stack.baseUrl).port);
   return {
-    baseUrl: `${scheme}://127.0.0.1:${port}`,
+    baseUrl: stack.baseUrlOf(replica),
     adminToken: stack.adminToken,
     ...(stack.caPem !== undefined ? { caPem: stack.caPem } : {}),
   };
@@ -48,18 +48,21 @@ export async function measureReplicas(ctx: BenchContext): Promise<ReplicaDispatc
     const a = restTarget(stack);
     const b = restTarget(stack, stack.replicas.get('b'));
     const samples: Record<Side, number[]> = { same: [], cross: [] };
+    const rounds: ReplicaDispatch['rounds'] = [];
     for (const [i, side] of o.order.entries()) {
       ctx.log(
         `replicas ${side} (${i + 1}/${o.order.length}): ${o.round.jobs} jobs at ${o.round.rate}/s to ${side === 'cross' ? 'A' : 'B'}, ${agents} agents × ${slots} slots on B`,
       );
-      samples[side].push(...(await measureJr(b, o.round, `${side}-${i}`, side === 'cross' ? a : b)));
+      const ms = await measureJr(b, o.round, `${side}-${i}`, side === 'cross' ? a : b);
+      samples[side].push(...ms);
+      rounds.push({ side, ...summarize(ms) });
     }
     const same = summarize(samples.same);
     const cross = summarize(samples.cross);
     ctx.log(
       `replicas: cross p50 ${round(cross.p50)} ms p99 ${round(cross.p99)} ms; same p50 ${round(same.p50)} ms p99 ${round(same.p99)} ms`,
     );
-    return { sizes: o.round, order: o.order, same, cross };
+    return { sizes: o.round, order: o.order, same, cross, rounds };
   });
 }
 
