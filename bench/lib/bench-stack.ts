@@ -1,5 +1,5 @@
 /** A real jr-api (own database and key prefix) with quiet logs, torn down whatever the section does. */
-import { Stack, waitFor } from '@jr/testing';
+import { replicatedStackOptions, Stack, waitFor, type StackOptions } from '@jr/testing';
 import { onInterrupt } from './cleanup';
 
 export interface BenchStackOptions {
@@ -9,6 +9,11 @@ export interface BenchStackOptions {
   slots?: number;
   /** JR_INSECURE=1 on the whole stack (plain-text REST and gRPC): the reference of the TLS cost. */
   insecure?: boolean;
+  /**
+   * Start a second jr-api replica of this name (the stack then shares one server CA and one agent CA
+   * between its replicas, replicatedStackOptions) and connect the agents to it only.
+   */
+  agentsOnReplica?: string;
 }
 
 /**
@@ -29,19 +34,27 @@ function apiEnv(): Record<string, string> {
   return { JR_LOG_LEVEL: 'warn', ...BENCH_LIMITS, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
 }
 
+async function stackOptions(o: BenchStackOptions): Promise<StackOptions> {
+  const env = { ...apiEnv(), ...(o.insecure ? { JR_INSECURE: '1' } : {}) };
+  if (o.agentsOnReplica === undefined) return { apiEnv: env };
+  const replicated = await replicatedStackOptions();
+  return { ...replicated, apiEnv: { ...replicated.apiEnv, ...env } };
+}
+
 /**
  * Runs `body` against a fresh stack; the stack (processes, database, key prefix, its directory) is
  * removed afterwards even when `body` or the start-up throws.
  */
 export async function withStack<T>(o: BenchStackOptions, body: (stack: Stack) => Promise<T>): Promise<T> {
-  const env = { ...apiEnv(), ...(o.insecure ? { JR_INSECURE: '1' } : {}) };
-  const stack = new Stack(o.heartbeatInterval ?? '10s', { apiEnv: env });
+  const stack = new Stack(o.heartbeatInterval ?? '10s', await stackOptions(o));
   const release = onInterrupt(() => stack.close());
   try {
     await stack.start();
+    const grpcTarget =
+      o.agentsOnReplica === undefined ? stack.grpcAddress : (await stack.startReplica(o.agentsOnReplica)).grpcAddress;
     await Promise.all(
       Array.from({ length: o.agents ?? 0 }, (_, i) =>
-        stack.startAgent(`bench-${i}`, { slots: o.slots ?? 8, extraEnv: { JR_LOG_LEVEL: 'warn' } }),
+        stack.startAgent(`bench-${i}`, { slots: o.slots ?? 8, grpcTarget, extraEnv: { JR_LOG_LEVEL: 'warn' } }),
       ),
     );
     return await body(stack);

@@ -10,24 +10,18 @@
  * interval is not on this path (a parked Lease long-poll is woken, no polling), so a ratio to it would
  * only say "far below"; raw BullMQ's own add→process is the floor of any BullMQ-based dispatch, and
  * the ratio is what the journal, Postgres and the gRPC hop cost.
+ *
+ * (c) Across replicas (dispatch-replicas.ts): two replicas, agents on B only, jobs submitted to A beside
+ * jobs submitted to B, same stack and rate; the reference is the same-replica figure.
  */
 import type { Stack } from '@jr/testing';
-import { waitFor } from '@jr/testing';
-import { BenchClient, jobBody } from '../lib/api-client';
 import { startBackgroundLoad, type BackgroundLoadResult } from '../lib/background-load';
 import { withStack } from '../lib/bench-stack';
-import { forEachConcurrent, nowMs, OpenLoop, round, sleep, summarize, type LatencySummary } from '../lib/load';
-import { parseDateNs, rawDispatch } from '../lib/raw-bullmq';
+import { measureJr, type Sizes } from '../lib/dispatch-latency';
+import { round, sleep, summarize, type LatencySummary } from '../lib/load';
+import { rawDispatch } from '../lib/raw-bullmq';
+import { measureReplicas, replicaFigures } from './dispatch-replicas';
 import { figure, type BenchContext, type Figure, type SectionResult } from '../lib/report';
-
-export interface Sizes {
-  jobs: number;
-  rate: number;
-  agents: number;
-  slots: number;
-  loadRate: number;
-  warmUpMs: number;
-}
 
 const sizes = (quick: boolean): Sizes =>
   quick
@@ -40,41 +34,6 @@ const REFERENCE_CHOICE =
   'BullMQ-based dispatch, and the ratio is what the journal, Postgres and the gRPC hop add';
 
 const UNSERVED_POOL = 'bench-unserved';
-
-/** Submits `o.jobs` at `o.rate`, waits for all to succeed, returns 202 → process-ran per job (ms). */
-export async function measureJr(stack: Stack, o: Sizes, tag: string): Promise<number[]> {
-  const client = new BenchClient(stack, 64);
-  try {
-    const before = await client.succeeded();
-    const answeredAt = new Map<string, number>();
-    const load = new OpenLoop({ rate: o.rate, count: o.jobs, maxInFlight: 64 }, async (i) => {
-      const id = await client.submit(jobBody(`dispatch-${tag}-${i}`, ['date', '+%s%N']));
-      if (id !== undefined) answeredAt.set(id, nowMs());
-      return id !== undefined;
-    });
-    await load.done;
-    if (answeredAt.size !== o.jobs)
-      throw new Error(`${o.jobs - answeredAt.size} of ${o.jobs} dispatch submissions were refused`);
-    await waitFor(async () => (await client.succeeded()) - before >= o.jobs, {
-      timeoutMs: 120_000,
-      intervalMs: 100,
-      what: `${o.jobs} dispatch jobs to succeed`,
-    });
-    const samples: number[] = [];
-    const ids = [...answeredAt.keys()];
-    await forEachConcurrent(ids.length, 8, async (i) => {
-      const id = ids[i]!;
-      const ranAt = await waitFor(async () => parseDateNs((await client.request('GET', `/v1/jobs/${id}/logs`)).text), {
-        timeoutMs: 10_000,
-        what: `job ${id}'s output`,
-      });
-      samples.push(ranAt - answeredAt.get(id)!);
-    });
-    return samples;
-  } finally {
-    client.close();
-  }
-}
 
 async function measurePair(
   ctx: BenchContext,
@@ -116,8 +75,8 @@ function latencyFigures(
   );
 }
 
-export async function dispatchSection(ctx: BenchContext): Promise<SectionResult> {
-  const o = sizes(ctx.quick);
+/** (a) idle and (b) loaded, on one jr-api with its agents, each beside raw BullMQ. */
+function singleApi(ctx: BenchContext, o: Sizes): Promise<{ figures: Figure[]; details: Record<string, unknown> }> {
   return withStack({ agents: o.agents, slots: o.slots }, async (stack) => {
     const idle = await measurePair(ctx, stack, o, 'idle');
     ctx.log(`background load: ${o.loadRate} submissions/s to pool ${UNSERVED_POOL} (no agent serves it)`);
@@ -150,18 +109,17 @@ export async function dispatchSection(ctx: BenchContext): Promise<SectionResult>
         reference: { label: 'offered', value: o.loadRate },
       }),
     ];
-    return {
-      id: 'dispatch',
-      title: 'Dispatch latency (202 → the job process ran)',
-      figures,
-      details: {
-        sizes: o,
-        idle,
-        loaded,
-        background: bg,
-        unservedPool: UNSERVED_POOL,
-        referenceChoice: REFERENCE_CHOICE,
-      },
-    };
+    return { figures, details: { sizes: o, idle, loaded, background: bg, unservedPool: UNSERVED_POOL } };
   });
+}
+
+export async function dispatchSection(ctx: BenchContext): Promise<SectionResult> {
+  const single = await singleApi(ctx, sizes(ctx.quick));
+  const replicas = await measureReplicas(ctx);
+  return {
+    id: 'dispatch',
+    title: 'Dispatch latency (202 → the job process ran)',
+    figures: [...single.figures, ...replicaFigures(replicas)],
+    details: { ...single.details, replicas, referenceChoice: REFERENCE_CHOICE },
+  };
 }

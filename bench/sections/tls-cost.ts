@@ -9,7 +9,7 @@
 import { withStack } from '../lib/bench-stack';
 import { round, summarize, type LatencySummary } from '../lib/load';
 import { figure, type BenchContext, type Figure, type SectionResult } from '../lib/report';
-import { measureJr, type Sizes } from './dispatch';
+import { measureJr, type Sizes } from '../lib/dispatch-latency';
 import { durableStep } from './intake';
 
 const UNSERVED_POOL = 'bench-tls-unserved';

@@ -1,15 +1,8 @@
 import type { AgentList } from '@jr/contracts';
-import { freePort, replicatedStackOptions, Stack, waitFor, type ApiReplica } from '@jr/testing';
+import { agentMetric, freePort, replicatedStackOptions, Stack, waitFor, type ApiReplica } from '@jr/testing';
 
 // Agents with a list of API endpoints (JR_API_GRPC=A,B): replicas share PostgreSQL, Redis, the server CA
 // and the agent CA, so any of them takes any agent's calls. Figures measured here are printed.
-
-/** The value of one sample of the agent's /metrics (undefined when absent). */
-async function agentMetric(port: number, name: string, labels = ''): Promise<number | undefined> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(labels ? `${name}{${labels}}` : `${name} `));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 async function submit(stack: Stack, pool: string, ...cmd: string[]): Promise<string> {
   const r = await stack.cli(['submit', '--json', '--pool', pool, '--', ...cmd]);

@@ -14,3 +14,4 @@ export * from './gate';
 export * from './auth';
 export * from './tls';
 export * from './https';
+export * from './agent-metrics';

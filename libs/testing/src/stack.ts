@@ -129,6 +129,11 @@ export class Stack {
     return `${this.insecure ? 'http' : 'https'}://127.0.0.1:${this.restPort || this.httpPort}`;
   }
 
+  /** The REST base URL of one replica (undefined: the first API), whichever useRestOf chose. */
+  baseUrlOf(replica: ApiReplica | undefined): string {
+    return `${this.insecure ? 'http' : 'https'}://127.0.0.1:${replica?.httpPort ?? this.httpPort}`;
+  }
+
   /** REST calls of the test go to this replica from now on (undefined: the first API again). */
   useRestOf(replica: ApiReplica | undefined): void {
     this.restPort = replica?.httpPort ?? 0;
