@@ -15,6 +15,11 @@ function program(): Command {
     .version(API_VERSION, '-V, --version')
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(`jr-api: ${s.replace(/^error: /, '')}`) })
+    .addHelpText(
+      'after',
+      '\nWithout a command: the server (every JR_* variable: docs/contract.md).\n' +
+        "  jr-api journal replay --data-dir DIR [--json]   apply a stopped replica's journals to PostgreSQL",
+    )
     .action(() => serve());
   const journal = root.command('journal').description("a data directory's journals");
   journal
