@@ -248,7 +248,7 @@ export const API_METRICS = {
   ),
   journalRelayLag: histogram(
     'jr_journal_relay_lag_seconds',
-    "From a record appended durably (fdatasync done, the caller answered) to its application in PostgreSQL committed, per record a relay applied (records replayed after a restart are not counted): how long an acknowledged record exists on this replica's disk only, the RPO for the loss of that volume.",
+    "From a record appended durably (fdatasync done, the caller answered) to the relay having applied it (committed in PostgreSQL; for intake, its BullMQ job added too), per record a relay applied (records replayed after a restart are not counted): how long an acknowledged record exists on this replica's disk only, the RPO for the loss of that volume.",
     JOURNAL,
     RELAY_LAG_BUCKETS,
   ),
