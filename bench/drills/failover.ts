@@ -82,7 +82,7 @@ export async function runFailoverDrill(o: FailoverDrillOptions): Promise<Failove
     heartbeatInterval: '1s',
     apiEnv: {
       ...TEST_API_LIMITS,
-      JR_LOG_LEVEL: 'warn',
+      JR_LOG_LEVEL: process.env.JR_DRILL_API_LOG_LEVEL ?? 'warn', // with JR_KEEP_DRILL_DIR=1: site-*/api.log
       JR_TLS_CERT: tls.certFile,
       JR_TLS_KEY: tls.keyFile,
       JR_AGENT_CA_CERT: tls.agentCaFile,

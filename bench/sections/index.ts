@@ -8,11 +8,13 @@ import { fleetScale } from './fleet-scale';
 import { footprintSection } from './footprint';
 import { intakeSection } from './intake';
 import { recovery } from './recovery';
+import { relayLagSection } from './relay-lag';
 import { throughputSection } from './throughput';
 import { tlsCostSection } from './tls-cost';
 
 export const SECTIONS: ReadonlyArray<{ id: string; run: BenchSection }> = [
   { id: 'intake', run: intakeSection },
+  { id: 'relay-lag', run: relayLagSection },
   { id: 'dispatch', run: dispatchSection },
   { id: 'tls', run: tlsCostSection },
   { id: 'throughput', run: throughputSection },

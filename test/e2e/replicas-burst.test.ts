@@ -186,7 +186,8 @@ describe('three replicas, agents spread unevenly, the busiest replica SIGKILLed 
     expect(running.filter((s) => o.views.get(s.id)?.attempts.length !== 1 || o.runs.get(s.id)?.length !== 1)).toEqual(
       [],
     );
-    expect(f.p99Outside).toBeLessThan(2_000);
+    // generous: the suite runs beside it on 2 cores (p99 205 ms alone); hoarding replicas gave 7.4 s
+    expect(f.p99Outside).toBeLessThan(5_000);
     expect(f.max).toBeLessThan(30_000);
     // a1 and a2 went to B/C and back once each, b1 never moved, no reporting breaker opened
     const agents = await Promise.all(AGENTS.map((a) => agentFacts(a.name, metricsPorts.get(a.name)!)));

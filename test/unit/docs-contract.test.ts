@@ -19,6 +19,7 @@ import {
   stepSchema,
 } from '@jr/contracts';
 import { EXIT } from '../../apps/cli/src/exit-codes';
+import { REPLAY_EXIT } from '../../apps/api/src/replay/replay-report';
 import { documentFromFile, validateDocument } from '../../apps/cli/src/job-document';
 import { readJobFile } from '../../apps/cli/src/job-file';
 import { buildProgram } from '../../apps/cli/src/program';
@@ -185,6 +186,18 @@ describe('docs/contract.md: states, reasons, exit codes', () => {
     const rows = tableRows(section('Exit codes'), ['code', '`jr`', '`jr-agent`', '`jr-api`']);
     const documented = new Set(rows.filter(([, jr]) => (jr ?? '') !== '').map(([n]) => n ?? ''));
     const actual = new Set(Object.values(EXIT).map(String));
+    expect({
+      undocumented: missing('exit', actual, documented),
+      notInCode: missing('exit', documented, actual),
+    }).toEqual({ undocumented: [], notInCode: [] });
+  });
+});
+
+describe('docs/contract.md: jr-api exit codes', () => {
+  it('lists every exit code of jr-api (the server and journal replay), and only those', () => {
+    const rows = tableRows(section('Exit codes'), ['code', '`jr`', '`jr-agent`', '`jr-api`']);
+    const documented = new Set(rows.filter(([, , , api]) => (api ?? '') !== '').map(([n]) => n ?? ''));
+    const actual = new Set(Object.values(REPLAY_EXIT).map(String));
     expect({
       undocumented: missing('exit', actual, documented),
       notInCode: missing('exit', documented, actual),

@@ -82,6 +82,10 @@ const DISPATCH_BUCKETS = [
 const JOB_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600] as const;
 const FSYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] as const;
 const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
+/** Relay lag: milliseconds normally, minutes while Postgres is down (the RPO for the loss of a volume). */
+const RELAY_LAG_BUCKETS = [
+  0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600,
+] as const;
 
 const POOL = ['pool'] as const;
 const AGENT = ['agent', 'pool'] as const;
@@ -241,6 +245,12 @@ export const API_METRICS = {
     'Duration of each batch fdatasync of a journal.',
     JOURNAL,
     FSYNC_BUCKETS,
+  ),
+  journalRelayLag: histogram(
+    'jr_journal_relay_lag_seconds',
+    "From a record appended durably (fdatasync done, the caller answered) to the relay having applied it (committed in PostgreSQL; for intake, its BullMQ job added too), per record a relay applied (records replayed after a restart are not counted): how long an acknowledged record exists on this replica's disk only, the RPO for the loss of that volume.",
+    JOURNAL,
+    RELAY_LAG_BUCKETS,
   ),
   journalFsyncs: counter(
     'jr_journal_fsyncs_total',

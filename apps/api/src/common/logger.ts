@@ -6,15 +6,19 @@ import type { LogLevel } from '../config/app-config';
 export type Logger = pino.Logger;
 export const LOGGER = Symbol('Logger');
 
-/** JSON lines on stdout; credentials, tokens and secrets redacted wherever they sit in a line (LOG_REDACT). */
-export function createLogger(level: LogLevel): Logger {
-  return pino({
+/**
+ * JSON lines on stdout (`fd` 2: on stderr, for a command whose stdout is its answer); credentials,
+ * tokens and secrets redacted wherever they sit in a line (LOG_REDACT).
+ */
+export function createLogger(level: LogLevel, fd: 1 | 2 = 1): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: 'jr-api' },
     timestamp: pino.stdTimeFunctions.isoTime,
     mixin: traceLogMixin,
     redact: { paths: [...LOG_REDACT.paths], censor: LOG_REDACT.censor },
-  });
+  };
+  return fd === 1 ? pino(options) : pino(options, pino.destination({ fd: 2, sync: true }));
 }
 
 /** Routes Nest's own messages into the same JSON log (its chatty bootstrap lines at debug). */

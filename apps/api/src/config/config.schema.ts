@@ -184,12 +184,19 @@ const envSchema = z.object({
 
 export type ConfigResult = { ok: true; config: AppConfig; warnings: string[] } | { ok: false; errors: string[] };
 
+/**
+ * What the configuration is for: the server (the default), or `jr-api journal replay`, which serves no
+ * one and so needs no admin or enroll token (it only talks to Postgres and Redis).
+ */
+export type ConfigRole = 'server' | 'replay';
+
 /** Parses the environment once; on failure lists every bad variable. Empty strings count as unset. */
-export function loadConfig(env: Record<string, string | undefined>): ConfigResult {
+export function loadConfig(env: Record<string, string | undefined>, role: ConfigRole = 'server'): ConfigResult {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(present);
   const errors = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
-  const dev = parsed.success ? parsed.data.JR_DEV : present.JR_DEV === '1' || present.JR_DEV === 'true';
+  const dev =
+    role === 'replay' || (parsed.success ? parsed.data.JR_DEV : present.JR_DEV === '1' || present.JR_DEV === 'true');
   if (!dev && present.JR_ADMIN_TOKEN === undefined) errors.push('JR_ADMIN_TOKEN: required unless JR_DEV=1');
   if (!dev && present.JR_ENROLL_TOKEN === undefined) errors.push('JR_ENROLL_TOKEN: required unless JR_DEV=1');
   if (parsed.success) errors.push(...limitsErrors(parsed.data));
@@ -204,13 +211,13 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
   if (!parsed.success || errors.length > 0) return { ok: false, errors };
   const e = parsed.data;
   const warnings: string[] = [];
-  if (e.JR_INSECURE)
+  if (e.JR_INSECURE && role === 'server')
     warnings.push(
       'JR_INSECURE=1: REST and gRPC are plain text; tokens, credentials and job output cross the network readable, and agents have no client certificates (the bearer credential alone identifies them)',
     );
-  if (e.JR_ADMIN_TOKEN === undefined)
+  if (e.JR_ADMIN_TOKEN === undefined && role === 'server')
     warnings.push(`JR_DEV=1 and no JR_ADMIN_TOKEN: accepting the development admin token '${DEV_ADMIN_TOKEN}'`);
-  if (e.JR_ENROLL_TOKEN === undefined)
+  if (e.JR_ENROLL_TOKEN === undefined && role === 'server')
     warnings.push(`JR_DEV=1 and no JR_ENROLL_TOKEN: accepting the development enroll token '${DEV_ENROLL_TOKEN}'`);
   return {
     ok: true,

@@ -11,15 +11,35 @@ export interface RelayEntry<R> {
   record: R;
 }
 
-/** How one record of a batch fared in the relay's apply step. */
+/**
+ * How one record of a batch fared in the relay's apply step. `applied` with `noop`: the record is done
+ * but changed nothing, `already` (Postgres had it: a replay) or `fenced` (its lease is not the
+ * attempt's any more, or its attempt ended otherwise: refused by the same check as the live path).
+ */
 export type ApplyOutcome =
-  | { kind: 'applied' }
+  | { kind: 'applied'; noop?: 'already' | 'fenced' }
   | { kind: 'failed'; err: unknown }
   /** Not tried in this pass (it waits for an earlier record it depends on). */
   | { kind: 'waiting' };
 
 export const APPLIED: ApplyOutcome = { kind: 'applied' };
+export const ALREADY_APPLIED: ApplyOutcome = { kind: 'applied', noop: 'already' };
+export const FENCED: ApplyOutcome = { kind: 'applied', noop: 'fenced' };
 export const WAITING: ApplyOutcome = { kind: 'waiting' };
+
+/** What a relay did with the records it found after the checkpoint (and those accepted since). */
+export interface RelayStats {
+  /** Records read from the journal after the checkpoint at start (undecodable ones included). */
+  found: number;
+  /** Applied and changed Postgres. */
+  applied: number;
+  /** Applied before (a job id or event already in Postgres): nothing written twice. */
+  alreadyApplied: number;
+  /** Results refused by the lease fence (nothing written). */
+  fenced: number;
+  /** Kept in `<dataDir>/quarantine/` instead (undecodable, or refused as bad data). */
+  quarantined: number;
+}
 
 /** Where a relay keeps its unapplied records, in journal order (intake also answers reads from it). */
 export interface RelayBacklog<R> {
@@ -47,6 +67,8 @@ export interface RelaySpec<R> {
   describe(record: R): Record<string, unknown>;
   /** Metrics hook: records found after the checkpoint at start-up (replayed). */
   onReplayed?(records: number): void;
+  /** Metrics hook: seconds from a record's durable append (in this process) to its application in Postgres. */
+  observeLag?(seconds: number): void;
 }
 
 /** A record failing for reasons that are neither bad data nor an outage is retried this often, then quarantined. */
@@ -63,8 +85,11 @@ export const STOP_DRAIN_MS = 8_000;
  */
 export class RelayLoop<R> {
   readonly checkpoints: CheckpointTracker;
+  readonly stats: RelayStats = { found: 0, applied: 0, alreadyApplied: 0, fenced: 0, quarantined: 0 };
   private readonly stop = new AbortController();
   private readonly tries = new Map<number, number>();
+  /** When each record accepted by this process became durable (Date.now()), for the lag histogram. */
+  private readonly durableAt = new Map<number, number>();
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
 
@@ -107,11 +132,11 @@ export class RelayLoop<R> {
     this.wakeUp?.();
     const started = this.loop !== undefined;
     await this.loop;
-    if (started) await this.drain(drainMs);
+    if (started) await this.drainOnStop(drainMs);
     await this.checkpoints.flush();
   }
 
-  private async drain(drainMs: number): Promise<void> {
+  private async drainOnStop(drainMs: number): Promise<void> {
     const deadline = Date.now() + drainMs;
     let failed = false;
     while (this.spec.backlog.size > 0 && Date.now() < deadline && !failed)
@@ -123,10 +148,43 @@ export class RelayLoop<R> {
       );
   }
 
+  /**
+   * The one-shot replay of `jr-api journal replay`: applies everything after the checkpoint, then
+   * returns. A failure streak (Postgres unreachable, say) longer than `giveUpAfterMs` throws its last
+   * error; every record not applied by then stays in the journal, after the durable checkpoint.
+   */
+  async drain(o: { giveUpAfterMs: number }): Promise<RelayStats> {
+    await this.load();
+    const backoff = new Backoff({ initialMs: 100, maxMs: 1_000 });
+    let failingSince: number | undefined;
+    try {
+      while (this.spec.backlog.size > 0) {
+        try {
+          await this.pass();
+          failingSince = undefined;
+          backoff.reset();
+        } catch (err) {
+          failingSince ??= Date.now();
+          if (Date.now() - failingSince >= o.giveUpAfterMs) throw err;
+          await sleep(backoff.next());
+        }
+      }
+    } finally {
+      await this.checkpoints.flush();
+    }
+    return { ...this.stats };
+  }
+
   /** A record is durable: queue it and wake the loop. */
   accepted(lsn: number, record: R): void {
+    this.durable(lsn);
     this.spec.backlog.add(lsn, record);
     this.wake();
+  }
+
+  /** A record appended by this process is durable now (the relay-lag clock starts). */
+  durable(lsn: number): void {
+    if (this.spec.observeLag) this.durableAt.set(lsn, Date.now());
   }
 
   /** Something was added to the backlog directly. */
@@ -138,10 +196,12 @@ export class RelayLoop<R> {
   private async load(): Promise<number> {
     let count = 0;
     for await (const rec of this.spec.journal.readFrom(this.spec.journal.checkpointLsn)) {
+      this.stats.found++;
       try {
         this.spec.backlog.add(rec.lsn, this.spec.decode(rec.data));
         count++;
       } catch (err) {
+        this.stats.quarantined++;
         const file = await quarantineRecord(this.spec.dataDir, this.spec.name, rec.lsn, rec.data);
         this.spec.log.error(
           { lsn: rec.lsn, err: String(err), file },
@@ -196,7 +256,10 @@ export class RelayLoop<R> {
     let progress = false;
     for (const [i, entry] of batch.entries()) {
       const o = outcomes[i] ?? WAITING;
-      if (o.kind === 'applied') applied.push(entry);
+      if (o.kind === 'applied') {
+        applied.push(entry);
+        this.count(o);
+      }
       if (o.kind !== 'failed') continue;
       if (await this.failed(entry, o.err)) progress = true;
       else
@@ -224,13 +287,28 @@ export class RelayLoop<R> {
       { lsn: entry.lsn, ...this.spec.describe(entry.record), err: String(err), tries, file },
       `${this.spec.name} record refused by Postgres; quarantined`,
     );
+    this.stats.quarantined++;
+    this.durableAt.delete(entry.lsn);
     this.settle([entry]);
     return true;
   }
 
+  private count(o: ApplyOutcome & { kind: 'applied' }): void {
+    if (o.noop === 'already') this.stats.alreadyApplied++;
+    else if (o.noop === 'fenced') this.stats.fenced++;
+    else this.stats.applied++;
+  }
+
   private settle(entries: Array<RelayEntry<R>>): void {
     if (entries.length === 0) return;
-    for (const e of entries) this.tries.delete(e.lsn);
+    const now = Date.now();
+    for (const e of entries) {
+      this.tries.delete(e.lsn);
+      const at = this.durableAt.get(e.lsn);
+      if (at === undefined) continue;
+      this.durableAt.delete(e.lsn);
+      this.spec.observeLag?.((now - at) / 1_000);
+    }
     this.spec.backlog.settle(entries);
     this.checkpoints.mark(entries.map((e) => e.lsn));
   }
@@ -242,12 +320,12 @@ export class RelayLoop<R> {
  */
 export async function applyBisecting<E>(
   batch: E[],
-  applyAll: (entries: E[]) => Promise<void>,
+  applyAll: (entries: E[]) => Promise<ApplyOutcome[] | void>,
 ): Promise<ApplyOutcome[]> {
   if (batch.length === 0) return [];
   try {
-    await applyAll(batch);
-    return batch.map(() => APPLIED);
+    const outcomes = await applyAll(batch);
+    return batch.map((_, i) => outcomes?.[i] ?? APPLIED);
   } catch (err) {
     if (batch.length === 1 || isDependencyDown(err)) return batch.map((): ApplyOutcome => ({ kind: 'failed', err }));
     const mid = Math.ceil(batch.length / 2);

@@ -24,6 +24,8 @@ export interface ApplyEffect {
   transition?: JobTransition;
   /** Why nothing was applied (a record that does not match the attempt any more). */
   ignored?: string;
+  /** Postgres had this record already (a replay): nothing changed. */
+  unchanged?: true;
 }
 
 interface SnapshotRow {
@@ -75,8 +77,11 @@ export class ResultsRepository {
       const locked = await lockMatching(tx, rec);
       if ('ignored' in locked) return locked;
       const { job, attempt } = locked;
-      await insertEvents(tx, rec, await cappedEvents(tx, rec, Number(attempt.last_seq), this.config.maxLogBytes));
       const maxSeq = rec.events.reduce((m, e) => Math.max(m, e.seq), 0);
+      // a replay: every event stored already (only looked up at or below last_seq, where a report can repeat)
+      if (maxSeq <= Number(attempt.last_seq) && attempt.state !== 'lost' && (await allStored(tx, rec)))
+        return { attemptState: attempt.state, unchanged: true };
+      await insertEvents(tx, rec, await cappedEvents(tx, rec, Number(attempt.last_seq), this.config.maxLogBytes));
       const superseded = attempt.state === 'lost';
       await tx.query(
         `UPDATE attempts SET last_seq = greatest(last_seq, $3), state = CASE WHEN state = 'lost' THEN 'superseded' ELSE state END WHERE job_id = $1 AND n = $2`,
@@ -122,7 +127,7 @@ export class ResultsRepository {
         );
         return { attemptState: 'superseded' };
       }
-      if (attempt.state === o.end) return { attemptState: attempt.state, jobState: job.state };
+      if (attempt.state === o.end) return { attemptState: attempt.state, jobState: job.state, unchanged: true };
       return { ignored: `attempt already ended ${attempt.state}, completion says ${o.end}` };
     });
   }
@@ -186,6 +191,14 @@ async function unstoredEvents(tx: Tx, rec: ReportRecord, lastSeq: number): Promi
   );
   const stored = new Set(res.rows.map((r) => Number(r.seq)));
   return rec.events.filter((e) => !stored.has(e.seq));
+}
+
+async function allStored(tx: Tx, rec: ReportRecord): Promise<boolean> {
+  const res = await tx.query<{ n: string }>(
+    'SELECT count(*) AS n FROM attempt_events WHERE job_id = $1 AND attempt = $2 AND seq = ANY($3::bigint[])',
+    [rec.jobId, rec.attempt, rec.events.map((e) => e.seq)],
+  );
+  return Number(res.rows[0]?.n ?? 0) === new Set(rec.events.map((e) => e.seq)).size;
 }
 
 /** Whether the job's stored output so far ends with a newline (or is empty). */
