@@ -127,7 +127,7 @@ export interface ApiFacts {
   publicHealthRoutes: Set<string>;
   /** Every GET route of the HealthController. */
   healthRoutes: Set<string>;
-  /** How long jr-api takes at most to stop after SIGTERM before it exits anyway (apps/api/src/main.ts). */
+  /** How long jr-api takes at most to stop after SIGTERM before it exits anyway (apps/api/src/serve.ts). */
   forcedStopMs: number;
   /** The Prometheus job name the alert rules expect. */
   prometheusJob: string;
@@ -145,9 +145,9 @@ export function readApiFacts(): ApiFacts {
   const publicHealthRoutes = new Set(
     [...controller.matchAll(/@Public\(\)\s*@Get\('([^']+)'\)/g)].map((m) => `/${m[1]}`),
   );
-  const main = readFileSync(path.join(ROOT, 'apps/api/src/main.ts'), 'utf8');
+  const main = readFileSync(path.join(ROOT, 'apps/api/src/serve.ts'), 'utf8');
   const forced = /setTimeout\(\(\) => process\.exit\(1\), ([\d_]+)\)/.exec(main);
-  if (!forced) throw new Error('apps/api/src/main.ts: the forced exit after SIGTERM was not found');
+  if (!forced) throw new Error('apps/api/src/serve.ts: the forced exit after SIGTERM was not found');
   const rules = readFileSync(path.join(ROOT, 'infra/prometheus/rules/jobrunner-alerts.yml'), 'utf8');
   const job = /up\{job="([^"]+)"\}/.exec(rules);
   if (!job) throw new Error('infra/prometheus/rules/jobrunner-alerts.yml: no up{job=…}');
