@@ -3,29 +3,17 @@
  * produces finite, positive figures, each beside its reference, and the JSON file carries the machine's
  * facts. Speeds are never asserted: the figures are printed by the bench, not judged here.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runNodeScript, type CliResult } from '@jr/testing';
 import type { RunFile } from '../../bench/run';
 import { SECTIONS } from '../../bench/sections';
 
 const RUN_JS = path.resolve(__dirname, '../../bench/dist/run.js');
 
-function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUN_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runBench(args: string[], timeoutMs: number): Promise<CliResult> {
+  return runNodeScript(RUN_JS, args, process.env, timeoutMs);
 }
 
 describe('npm run bench -- --quick', () => {

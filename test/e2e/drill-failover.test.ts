@@ -5,28 +5,16 @@
  * breaker may open, the CLI must reach B with A gone, and each switch must be answered by the right site.
  * RTO and RPO are printed, never asserted (timings are the drill's to report).
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runNodeScript, type CliResult } from '@jr/testing';
 import type { FailoverDrillResult } from '../../bench/drills/failover';
 
 const RUN_JS = path.resolve(__dirname, '../../bench/dist/drills/run.js');
 
-function runDrill(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUN_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runDrill(args: string[], timeoutMs: number): Promise<CliResult> {
+  return runNodeScript(RUN_JS, args, process.env, timeoutMs);
 }
 
 describe('npm run drill -- failover --quick', () => {

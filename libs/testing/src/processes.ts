@@ -212,19 +212,35 @@ export interface CliResult {
 
 /** Runs the real `jr` CLI as a process. */
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliResult> {
+  return runNodeScript(CLI_MAIN, args, { ...baseEnv(), ...env }, timeoutMs);
+}
+
+/**
+ * Runs a Node script of the repository (a built bench or drill, a bin) to its end, with its output; after
+ * `timeoutMs` it gets SIGTERM, 15 s later SIGKILL (the code then reads 128). `env` is the whole environment.
+ */
+export function runNodeScript(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 120_000,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], {
-      env: { ...baseEnv(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(process.execPath, [script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    // SIGTERM first (a bench or drill cleans up what it started), SIGKILL if it does not end
+    let hard: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      hard = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    }, timeoutMs);
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(hard);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
   });

@@ -67,6 +67,16 @@ async function leaseAll(c: AgentClient, n: number): Promise<Assignment[]> {
   return got;
 }
 
+/** lease_expires_at (epoch ms) of these jobs' attempts. */
+async function leaseExpiries(t: TestApi, jobIds: string[]): Promise<Map<string, number>> {
+  const rows = await dbRows<{ job_id: string; lease_expires_at: Date }>(
+    t,
+    'SELECT job_id, lease_expires_at FROM attempts WHERE job_id = ANY($1)',
+    [jobIds],
+  );
+  return new Map(rows.map((r) => [r.job_id, r.lease_expires_at.getTime()]));
+}
+
 const submit = async (t: TestApi, pool: string): Promise<string> =>
   (await http(t, 'POST', '/v1/jobs', { body: { pool, steps: [{ run: 'true' }] } })).json.id as string;
 
@@ -168,16 +178,7 @@ it("after a replica's restart, the amnesty extends the leases of its own agents 
   const restartedAt = Date.now();
   await a.restart();
   // A's first reaper pass (every 0.4-0.6 s) grants its amnesty: 3 s of lease + 10 s to reconnect
-  const leases = async () =>
-    new Map(
-      (
-        await dbRows<{ job_id: string; lease_expires_at: Date }>(
-          b,
-          'SELECT job_id, lease_expires_at FROM attempts WHERE job_id = ANY($1)',
-          [[jobA, jobB]],
-        )
-      ).map((r) => [r.job_id, r.lease_expires_at.getTime()]),
-    );
+  const leases = () => leaseExpiries(b, [jobA, jobB]);
   await waitFor(async () => ((await leases()).get(jobA) ?? 0) >= restartedAt + 12_000, {
     what: "A's agent's lease extended by A's amnesty",
   });
@@ -209,16 +210,7 @@ it('the amnesty also covers the agents of a replica that is gone (no live record
 
   const restartedAt = Date.now();
   await a.restart();
-  const leases = async () =>
-    new Map(
-      (
-        await dbRows<{ job_id: string; lease_expires_at: Date }>(
-          b,
-          'SELECT job_id, lease_expires_at FROM attempts WHERE job_id = ANY($1)',
-          [[jobC, jobB]],
-        )
-      ).map((r) => [r.job_id, r.lease_expires_at.getTime()]),
-    );
+  const leases = () => leaseExpiries(b, [jobC, jobB]);
   // the amnesty: a lease period (15 s) + 10 s to reconnect from A's first pass
   await waitFor(async () => ((await leases()).get(jobC) ?? 0) >= restartedAt + 24_000, {
     what: "the gone replica's agent's lease extended by A's amnesty",
