@@ -31,6 +31,10 @@ export function topologyRows(e: Evidence & TopologyEvidence, fail: (list: string
   const leaders = leadership(e);
   rows.push({ name: 'one leader, known to every replica', value: leaders.summary, ok: fail(leaders.bugs) });
   rows.push({
+    name: 'jr cancel: acknowledged job unknown to the other replica',
+    value: `${e.unknownAfterAck.length} (product gap: pending submissions are per replica; resent until known)`,
+  });
+  rows.push({
     name: 'agent endpoint switches (failover/fail-back)',
     value: e.switches.map((s) => `${s.agent}:${s.failovers}/${s.failbacks}`).join(' '),
   });

@@ -8,6 +8,8 @@ import type { Ack } from './stream';
 export interface Evidence {
   acks: Ack[];
   cancelNotes: Map<string, string>;
+  /** `jr cancel` of an acknowledged job answered "unknown job" by the replica that had not acknowledged it. */
+  unknownAfterAck: string[];
   refused: string[];
   faultJobs: FaultJobs;
   faults: FaultRecord[];

@@ -54,6 +54,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const verdict = verify({
       acks: stream.acks,
       cancelNotes: stream.cancelNotes,
+      unknownAfterAck: stream.cancels.unknown,
       refused: stream.refused,
       faultJobs,
       faults,
