@@ -184,6 +184,15 @@ export async function startPrivateRedisReplica(baseDir: string, master: PrivateS
   return startRedisProcess(baseDir, await freePort(), ['--replicaof', '127.0.0.1', String(master.port)]);
 }
 
+/** A replica of `master` on a given port: a replica rebuilt, empty, where one was before. */
+export function startPrivateRedisReplicaOn(
+  baseDir: string,
+  master: PrivateService,
+  port: number,
+): Promise<PrivateService> {
+  return startRedisProcess(baseDir, port, ['--replicaof', '127.0.0.1', String(master.port)]);
+}
+
 /**
  * A Redis Sentinel (quorum 1, down after 1 s) watching `master` under `name`: with a replica started,
  * killing the master makes it promote the replica within a few seconds.

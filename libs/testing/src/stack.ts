@@ -58,6 +58,8 @@ export interface StackOptions {
   apiEnv?: Record<string, string>;
   /** With an operator certificate in `apiEnv.JR_TLS_CERT`: the CA file its clients trust. */
   caFile?: string;
+  /** Rewrites the test database's URL the API processes get (e.g. a libpq multi-host list with a standby). */
+  databaseUrl?: (url: string) => string;
 }
 
 /**
@@ -184,18 +186,23 @@ export class Stack {
     return this.api;
   }
 
-  private apiOptions(httpPort: number, grpcPort: number, dataDir: string): ApiProcessOptions {
+  private apiOptions(
+    httpPort: number,
+    grpcPort: number,
+    dataDir: string,
+    env: Record<string, string> = {},
+  ): ApiProcessOptions {
     return {
       httpPort,
       grpcPort,
       dataDir,
       redisUrl: this.redisUrl,
-      databaseUrl: this.db.url,
+      databaseUrl: this.options.databaseUrl ? this.options.databaseUrl(this.db.url) : this.db.url,
       adminToken: this.adminToken,
       enrollToken: this.enrollToken,
       queuePrefix: this.prefix,
       heartbeatInterval: this.heartbeatInterval,
-      extraEnv: { ...TEST_API_LIMITS, ...this.options.apiEnv },
+      extraEnv: { ...TEST_API_LIMITS, ...this.options.apiEnv, ...env },
       ...(this.options.caFile !== undefined ? { caFile: this.options.caFile } : {}),
     };
   }
@@ -203,14 +210,15 @@ export class Stack {
   /**
    * Starts (or, for a name started before, restarts on the same ports) another jr-api process on this
    * stack's database and queue prefix: a replica. Agents may use any replica only when they share the
-   * server and agent CAs: build the stack with replicatedStackOptions().
+   * server and agent CAs: build the stack with replicatedStackOptions(). `env` is added to (and wins over)
+   * the stack's API environment for this replica, e.g. a JR_DATA_DIR of its own where apiEnv sets one.
    */
-  async startReplica(name: string): Promise<ApiReplica> {
+  async startReplica(name: string, env: Record<string, string> = {}): Promise<ApiReplica> {
     const known = this.replicas.get(name);
     const httpPort = known?.httpPort ?? (await freePort());
     const grpcPort = known?.grpcPort ?? (await freePort());
     const proc = await startApiProcess(
-      this.apiOptions(httpPort, grpcPort, path.join(this.dir, `api-${name}`)),
+      this.apiOptions(httpPort, grpcPort, path.join(this.dir, `api-${name}`), env),
       path.join(this.dir, `api-${name}.log`),
     );
     const replica = known ?? { name, httpPort, grpcPort, grpcAddress: `127.0.0.1:${grpcPort}`, proc };

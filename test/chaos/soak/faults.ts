@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AgentList, AgentView, ReadinessView } from '@jr/contracts';
 import { fillDisk } from '@jr/testing';
-import type { FaultPlan } from './plan';
-import { sleep, submitWithRetry } from './stream';
+import { apiKill, postgresPromotion, replicaKill, restoreRedundancy, sentinelFailover } from './faults-topology';
+import { sleep, waitReady, waitState } from './observe';
+import { AGENT_FAULTS, faultTarget, type FaultPlan } from './plan';
+import { submitWithRetry } from './stream';
 import type { SoakWorld } from './world';
 
 /** What happened to one planned fault, and how long the system took to recover from it. */
@@ -38,26 +39,32 @@ export async function runFault(
   const note = await inject(world, f, jobs);
   const healedAt = Date.now();
   const { readyMs, probeMs } = await measureRecovery(world, f, jobs, healedAt);
-  const rec = { plan: f, startedAt, healedAt, readyMs, probeMs, note };
+  const restored = await restoreRedundancy(world, f);
+  const rec = { plan: f, startedAt, healedAt, readyMs, probeMs, note: `${note}${restored}` };
+  const target = faultTarget(f);
   log(
-    `fault ${f.kind}${isAgentFault(f) ? ` a${f.agent}` : ''}: held ${healedAt - startedAt} ms (${note}); ready after ${readyMs} ms, probe ok after ${probeMs} ms`,
+    `fault ${f.kind}${target === '-' ? '' : ` ${target}`}: held ${healedAt - startedAt} ms (${rec.note}); ready after ${readyMs} ms, probe ok after ${probeMs} ms`,
   );
   return rec;
 }
 
-export const isAgentFault = (f: FaultPlan): boolean => ['agent-kill', 'partition', 'slow-network'].includes(f.kind);
+export const isAgentFault = (f: FaultPlan): boolean => AGENT_FAULTS.includes(f.kind);
 
 async function inject(world: SoakWorld, f: FaultPlan, jobs: FaultJobs): Promise<string> {
   switch (f.kind) {
     case 'api-kill':
-      await world.stack.api.kill();
-      await sleep(f.holdMs);
-      await world.stack.startApi();
-      return 'SIGKILL, restarted';
+      return apiKill(world, f);
+    case 'replica-kill':
+      return replicaKill(world, f);
+    case 'postgres-promotion':
+      return postgresPromotion(world, f);
+    case 'redis-sentinel-failover':
+      return sentinelFailover(world, f);
     case 'redis-empty':
-      return dependencyDown(world, 'redis', f.holdMs);
+      await world.redisSet.killAll(f.holdMs);
+      return 'master and replica SIGKILLed, back empty (no persistence)';
     case 'postgres-restart':
-      return dependencyDown(world, 'postgres', f.holdMs);
+      return postgresRestart(world, f.holdMs);
     case 'agent-kill':
       await world.agent(f.agent).kill();
       await sleep(f.holdMs);
@@ -67,8 +74,10 @@ async function inject(world: SoakWorld, f: FaultPlan, jobs: FaultJobs): Promise<
       return partition(world, f, jobs);
     case 'slow-network':
       return slowNetwork(world, f);
-    case 'disk-full':
-      return world.diskMode === 'tmpfs' ? diskFull(world, f.holdMs, jobs) : journalFull(world, f.holdMs, jobs);
+    case 'disk-full': {
+      const r = f.agent % world.replicas.count;
+      return world.diskMode === 'tmpfs' ? diskFull(world, r, f.holdMs, jobs) : journalFull(world, r, f.holdMs, jobs);
+    }
   }
 }
 
@@ -81,40 +90,47 @@ async function slowNetwork(world: SoakWorld, f: FaultPlan): Promise<string> {
   return `+${f.latencyMs} ms each way${f.overlapsNext ? ', overlapping the next fault' : ''}`;
 }
 
-async function dependencyDown(world: SoakWorld, dep: 'redis' | 'postgres', holdMs: number): Promise<string> {
-  const service = dep === 'redis' ? world.redis : world.postgres;
-  await service.kill();
-  if (dep === 'redis') world.redisDown = true;
-  else world.postgresDown = true;
+/** SIGKILL the primary, hold, start it again on its data dir (crash recovery); the standby stays a standby. */
+async function postgresRestart(world: SoakWorld, holdMs: number): Promise<string> {
+  const primary = world.postgres;
+  await primary.kill();
+  world.postgresDown = true;
   await sleep(holdMs);
-  await service.start();
-  if (dep === 'redis') world.redisDown = false;
-  else world.postgresDown = false;
-  return dep === 'redis' ? 'SIGKILL, back empty (no persistence)' : 'SIGKILL, restarted (crash recovery)';
+  await primary.start();
+  world.postgresDown = false;
+  return 'primary SIGKILLed, restarted (crash recovery)';
 }
 
 /**
- * Fills the tmpfs under the API's data dir to the last byte, submits until intake refuses (the
- * journal's last page may still take a few records), holds, frees the space.
+ * Fills the tmpfs under replica r's data dir to the last byte, submits to it until intake refuses (the
+ * journal's last page may still take a few records), holds, frees the space. The stream's submitters
+ * go to the other replica meanwhile.
  */
-async function diskFull(world: SoakWorld, holdMs: number, jobs: FaultJobs): Promise<string> {
-  const ballast = path.join(path.dirname(world.apiDataDir), 'ballast');
+async function diskFull(world: SoakWorld, r: number, holdMs: number, jobs: FaultJobs): Promise<string> {
+  const ballast = path.join(path.dirname(world.apiDataDirs[r] ?? ''), 'ballast');
   fillDisk(ballast);
   const accepted = await submitUntilRefused(
     world,
+    r,
     { name: 'soak-disk-filler', steps: [{ run: 'true' }] },
     'disk-full filler',
     jobs,
   );
-  const saw503 = await readinessRefuses(world, holdMs);
+  const saw503 = await readinessRefuses(world, r, holdMs);
   fs.rmSync(ballast, { force: true });
   return `tmpfs full, intake refused after ${accepted} more, /readyz 503 ${saw503 ? 'seen' : 'NOT seen'}`;
 }
 
-/** Submits `body` (each time a job of its own) until the API answers 503; returns how many it acknowledged first. */
-async function submitUntilRefused(world: SoakWorld, body: object, why: string, jobs: FaultJobs): Promise<number> {
+/** Submits `body` to replica r (each time a job of its own) until it answers 503; returns how many it acknowledged first. */
+async function submitUntilRefused(
+  world: SoakWorld,
+  r: number,
+  body: object,
+  why: string,
+  jobs: FaultJobs,
+): Promise<number> {
   for (let i = 0; i < 300; i++) {
-    const res = await http(world, 'POST', '/v1/jobs', body).catch(() => undefined);
+    const res = await post(world, r, body).catch(() => undefined);
     if (res?.status === 503) {
       await res.text();
       return i;
@@ -125,28 +141,27 @@ async function submitUntilRefused(world: SoakWorld, body: object, why: string, j
   return 300;
 }
 
-/** Without tmpfs: Postgres away (nothing drains the journal) and large jobs until intake refuses on JR_JOURNAL_MAX_BYTES. */
-async function journalFull(world: SoakWorld, holdMs: number, jobs: FaultJobs): Promise<string> {
-  await world.postgres.kill();
+/** Without tmpfs: Postgres away (nothing drains the journal) and large jobs to replica r until it refuses on JR_JOURNAL_MAX_BYTES. */
+async function journalFull(world: SoakWorld, r: number, holdMs: number, jobs: FaultJobs): Promise<string> {
+  const primary = world.postgres;
+  await primary.kill();
   world.postgresDown = true;
   const big = {
     name: 'soak-ballast',
     steps: [{ run: `true ${'x'.repeat(60_000)}` }, { run: `true ${'y'.repeat(60_000)}` }],
   };
-  const refusedAt = await submitUntilRefused(world, big, 'journal ballast', jobs);
-  const saw503 = await readinessRefuses(world, holdMs);
-  await world.postgres.start();
+  const refusedAt = await submitUntilRefused(world, r, big, 'journal ballast', jobs);
+  const saw503 = await readinessRefuses(world, r, holdMs);
+  await primary.start();
   world.postgresDown = false;
   return `journal size limit reached after ${refusedAt} large jobs, /readyz 503 ${saw503 ? 'seen' : 'NOT seen'}`;
 }
 
-async function readinessRefuses(world: SoakWorld, holdMs: number): Promise<boolean> {
+async function readinessRefuses(world: SoakWorld, r: number, holdMs: number): Promise<boolean> {
   const until = Date.now() + holdMs;
   let seen = false;
   while (Date.now() < until || !seen) {
-    const res = await world.stack.fetch('/readyz', { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
-    if (res?.status === 503) seen = true;
-    await res?.text();
+    if ((await world.replicas.readiness(r))?.status === 503) seen = true;
     if (Date.now() > until + 5_000) break;
     await sleep(100);
   }
@@ -214,55 +229,11 @@ async function measureRecovery(
   return { readyMs, probeMs: state === 'succeeded' ? Date.now() - healedAt : NaN };
 }
 
-async function waitReady(world: SoakWorld, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const res = await world.stack.fetch('/readyz', { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
-    const view = res ? ((await res.json().catch(() => undefined)) as ReadinessView | undefined) : undefined;
-    if (res?.status === 200 && view && Object.values(view.dependencies).every((d) => d.up)) return;
-    await sleep(100);
-  }
-}
-
-/** Polls a job until it is in one of `states`; with `operator`, re-enables reporting when an agent's breaker shows open. */
-export async function waitState(
-  world: SoakWorld,
-  id: string,
-  states: string[],
-  timeoutMs: number,
-  operator = false,
-): Promise<string | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  let state: string | undefined;
-  for (let k = 0; Date.now() < deadline; k++) {
-    state = await world.stack.job(id).then(
-      (j) => j.state,
-      () => undefined,
-    );
-    if (state !== undefined && states.includes(state)) return state;
-    if (operator && k % 10 === 9) await enableIfOpen(world);
-    await sleep(200);
-  }
-  return state;
-}
-
-/** The operator's reaction to an "agent reporting suspended" alert. */
-export async function enableIfOpen(world: SoakWorld): Promise<boolean> {
-  const agents = await agentViews(world).catch(() => [] as AgentView[]);
-  if (!agents.some((a) => a.breakerState === 'open')) return false;
-  await world.cli(['agents', 'enable-reporting', '--all']);
-  return true;
-}
-
-export async function agentViews(world: SoakWorld): Promise<AgentView[]> {
-  return (await world.stack.get<AgentList>('/v1/agents')).items;
-}
-
-function http(world: SoakWorld, method: string, route: string, body?: object): Promise<Response> {
-  return world.stack.fetch(`${route}`, {
-    method,
+function post(world: SoakWorld, r: number, body: object): Promise<Response> {
+  return world.replicas.on(r, '/v1/jobs', {
+    method: 'POST',
     headers: { authorization: `Bearer ${world.stack.adminToken}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
+    body: JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });
 }

@@ -1,12 +1,15 @@
 import type { AgentView, JobView } from '@jr/contracts';
 import type { FaultJobs, FaultRecord } from './faults';
-import type { JobKind } from './plan';
+import { topologyRows, type TopologyEvidence } from './invariants-topology';
+import { faultTarget, type JobKind } from './plan';
 import type { RunMark, RunsByJob } from './runs';
 import type { Ack } from './stream';
 
 export interface Evidence {
   acks: Ack[];
   cancelNotes: Map<string, string>;
+  /** `jr cancel` of an acknowledged job answered "unknown job" by the replica that had not acknowledged it. */
+  unknownAfterAck: string[];
   refused: string[];
   faultJobs: FaultJobs;
   faults: FaultRecord[];
@@ -41,7 +44,7 @@ const EXPECTED: Record<JobKind, string> = {
 };
 
 /** Checks every invariant of the soak over the evidence gathered after the settle phase. */
-export function verify(e: Evidence): Verdict {
+export function verify(e: Evidence & TopologyEvidence): Verdict {
   const failures: string[] = [];
   const rows: Row[] = [];
   const fail = (list: string[]): boolean => (failures.push(...list), list.length === 0);
@@ -102,6 +105,7 @@ export function verify(e: Evidence): Verdict {
     value: e.agents.map((a) => `${a.name}:${a.spoolDepth}/${a.breakerState}`).join(' '),
     ok: fail(undrained.map((a) => `agent ${a.name} spool ${a.spoolDepth} breaker ${a.breakerState}`)),
   });
+  rows.push(...topologyRows(e, fail));
   const retried = e.acks.filter((a) => a.tries > 1).length;
   rows.push({ name: 'submissions that needed a retry (same key)', value: String(retried) });
   return { rows, failures };
@@ -267,10 +271,10 @@ export function formatTable(rows: Row[]): string {
 }
 
 export function formatFaults(faults: FaultRecord[]): string {
-  const head = 'fault              agent  held ms  ready ms  probe ms  note';
+  const head = 'fault                    target  held ms  ready ms  probe ms  note';
   const lines = faults.map(
     (f) =>
-      `${f.plan.kind.padEnd(18)} ${(['agent-kill', 'partition', 'slow-network'].includes(f.plan.kind) ? `a${f.plan.agent}` : '-').padEnd(5)} ${String(f.healedAt - f.startedAt).padStart(8)} ${String(f.readyMs).padStart(9)} ${String(f.probeMs).padStart(9)}  ${f.note}`,
+      `${f.plan.kind.padEnd(24)} ${faultTarget(f.plan).padEnd(6)} ${String(f.healedAt - f.startedAt).padStart(8)} ${String(f.readyMs).padStart(9)} ${String(f.probeMs).padStart(9)}  ${f.note}`,
   );
   return [head, ...lines].join('\n');
 }

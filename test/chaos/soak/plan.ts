@@ -29,6 +29,9 @@ export interface JobPlan {
 
 export const FAULT_KINDS = [
   'api-kill',
+  'replica-kill',
+  'postgres-promotion',
+  'redis-sentinel-failover',
   'redis-empty',
   'postgres-restart',
   'agent-kill',
@@ -44,7 +47,7 @@ export interface FaultPlan {
   atMs: number;
   /** How long the fault is held (for a partition: after the agent's breaker opened). */
   holdMs: number;
-  /** The agent it hits (agent faults), 0-based. */
+  /** The agent it hits (agent faults), 0-based; replica faults hit replica `agent % 2` (A, B). */
   agent: number;
   /** Added latency each way (slow-network). */
   latencyMs: number;
@@ -115,10 +118,25 @@ export function planFaults(
   }));
 }
 
+export const AGENT_FAULTS: readonly FaultKind[] = ['agent-kill', 'partition', 'slow-network'];
+export const REPLICA_FAULTS: readonly FaultKind[] = ['replica-kill', 'disk-full'];
+
+/** What a fault hits, as the report names it: an agent (a0…), a replica (A, B) or the whole of one kind (-). */
+export function faultTarget(f: FaultPlan): string {
+  if (AGENT_FAULTS.includes(f.kind)) return `a${f.agent}`;
+  if (REPLICA_FAULTS.includes(f.kind)) return f.agent % 2 === 0 ? 'A' : 'B';
+  return '-';
+}
+
 function holdRange(kind: FaultKind, rng: Rng): number {
   switch (kind) {
     case 'api-kill':
+    case 'replica-kill':
       return rng.between(300, 2_000);
+    case 'postgres-promotion':
+      return rng.between(500, 3_000); // no writable host until the promotion (a health check's detection)
+    case 'redis-sentinel-failover':
+      return rng.between(0, 2_000); // after Sentinel promoted the replica: the set runs with no replica
     case 'redis-empty':
       return rng.between(500, 3_000);
     case 'postgres-restart':

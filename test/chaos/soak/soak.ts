@@ -1,10 +1,11 @@
-import type { JobView } from '@jr/contracts';
-import { agentViews, enableIfOpen, runFault, type FaultJobs, type FaultRecord } from './faults';
+import type { JobPage, JobView } from '@jr/contracts';
+import { runFault, type FaultJobs, type FaultRecord } from './faults';
 import { describe as describeJob, formatFaults, formatTable, verify, type Verdict } from './invariants';
+import type { TopologyEvidence } from './invariants-topology';
+import { agentViews, enableIfOpen, sleep } from './observe';
 import { FAULT_KINDS, planFaults, planJobs, type FaultKind } from './plan';
 import { readRuns } from './runs';
-import { jobsOf } from '../scenarios';
-import { runStream, sleep, type StreamStats } from './stream';
+import { runStream, type StreamStats } from './stream';
 import { SoakWorld } from './world';
 
 export interface SoakOptions {
@@ -53,16 +54,18 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const verdict = verify({
       acks: stream.acks,
       cancelNotes: stream.cancelNotes,
+      unknownAfterAck: stream.cancels.unknown,
       refused: stream.refused,
       faultJobs,
       faults,
       jobs,
       runs: readRuns(world.marker),
       agents: await agentViews(world),
+      ...(await topologyEvidence(world, idsOf(stream, faultJobs))),
     });
     const ok = verdict.failures.length === 0;
     const report = [
-      `chaos soak seed=${o.seed} duration=${o.durationMs / 1000}s agents=${agents} disk-full via ${world.diskMode} (wall ${Math.round((Date.now() - t0) / 1000)} s): ${ok ? 'PASS' : 'FAIL'}`,
+      `chaos soak seed=${o.seed} duration=${o.durationMs / 1000}s replicas=${world.replicas.count} agents=${agents} disk-full via ${world.diskMode} (wall ${Math.round((Date.now() - t0) / 1000)} s): ${ok ? 'PASS' : 'FAIL'}`,
       formatTable(verdict.rows),
       '',
       formatFaults(faults),
@@ -100,7 +103,7 @@ async function settle(
   timeoutMs: number,
   log: (line: string) => void,
 ): Promise<Map<string, JobView>> {
-  const ids = [...stream.acks.map((a) => a.id), ...faultJobs.ids.map((p) => p.id)];
+  const ids = idsOf(stream, faultJobs);
   const deadline = Date.now() + timeoutMs;
   let jobs = new Map<string, JobView>();
   for (let k = 0; Date.now() < deadline; k++) {
@@ -121,13 +124,60 @@ async function settle(
   return jobs;
 }
 
-/** The acknowledged jobs by paging GET /v1/jobs (one pool); an API hiccup leaves the previous view. */
+const idsOf = (stream: StreamStats, faultJobs: FaultJobs): string[] => [
+  ...stream.acks.map((a) => a.id),
+  ...faultJobs.ids.map((p) => p.id),
+];
+
+/** The acknowledged jobs by paging GET /v1/jobs (one pool) on replica `on` (or any); a hiccup leaves `previous`. */
 async function fetchJobs(
   world: SoakWorld,
   ids: string[],
   previous: Map<string, JobView>,
+  on?: number,
 ): Promise<Map<string, JobView>> {
   const wanted = new Set(ids);
-  const all = await jobsOf(world.stack, 'default').catch(() => undefined);
-  return all ? new Map(all.filter((j) => wanted.has(j.id)).map((j) => [j.id, j])) : previous;
+  const all: JobView[] = [];
+  let cursor: string | null = null;
+  try {
+    do {
+      const route = `/v1/jobs?pool=default&limit=500${cursor ? `&cursor=${cursor}` : ''}`;
+      const page: JobPage =
+        on === undefined ? await world.replicas.get<JobPage>(route) : await pageOn(world, on, route);
+      all.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+  } catch {
+    return previous;
+  }
+  return new Map(all.filter((j) => wanted.has(j.id)).map((j) => [j.id, j]));
+}
+
+async function pageOn(world: SoakWorld, i: number, route: string): Promise<JobPage> {
+  const res = await world.replicas.on(i, route, {
+    headers: { authorization: `Bearer ${world.stack.adminToken}` },
+    signal: AbortSignal.timeout(60_000),
+  });
+  if (!res.ok) throw new Error(`GET ${route} on replica ${i}: ${res.status}`);
+  return (await res.json()) as JobPage;
+}
+
+/** Each replica's own view of the jobs and of the leadership, and the agents' endpoint switches. */
+async function topologyEvidence(world: SoakWorld, jobIds: string[]): Promise<TopologyEvidence> {
+  const replicas = [...Array(world.replicas.count).keys()];
+  const empty = new Map<string, JobView>();
+  const listed = await Promise.all(replicas.map((i) => fetchJobs(world, jobIds, empty, i)));
+  const leadership = await Promise.all(
+    replicas.map(async (i) => (await world.replicas.readiness(i))?.view?.leadership),
+  );
+  const count = (log: string, what: string): number => log.split(what).length - 1;
+  return {
+    replicaJobs: listed.map((m) => (m === empty ? undefined : m)),
+    leadership,
+    switches: world.agentNames.map((name, k) => ({
+      agent: name,
+      failovers: count(world.agent(k).log(), 'API endpoint: failing over'),
+      failbacks: count(world.agent(k).log(), 'API endpoint: back on the primary'),
+    })),
+  };
 }

@@ -1,6 +1,9 @@
 import type { SoakWorld } from './world';
+import { jobOf, sleep } from './observe';
 import type { JobPlan } from './plan';
 import { readRuns } from './runs';
+
+export { sleep } from './observe';
 
 /** One logical submission: what was planned, and what the API acknowledged. */
 export interface Ack {
@@ -15,7 +18,8 @@ export interface StreamStats {
   acks: Ack[];
   /** Answers a careful client does not retry (anything but 200/202/503/429 and connection errors). */
   refused: string[];
-  cancels: { requested: number; alreadyEnded: number };
+  /** `unknown`: `jr cancel` of an acknowledged job answered "unknown job" (exit 4) first (see cancel()). */
+  cancels: { requested: number; alreadyEnded: number; unknown: string[] };
   /** Per cancelled job: when it was seen running (ms after ack, -1 never) and what `jr cancel` answered. */
   cancelNotes: Map<string, string>;
 }
@@ -42,28 +46,21 @@ export function jobBody(world: SoakWorld, p: JobPlan): object {
 }
 
 /**
- * Submits with one Idempotency-Key per logical job, retrying that key on 503/429 and on connection
- * errors (the API down, restarting, its disk full) until acknowledged, as a careful client does.
+ * Submits with one Idempotency-Key per logical job, as the CLI does with JR_API_URL=A,B: starting at
+ * replica `first`, a refused connection, a 503 or a timeout sends the same key to the next replica; a
+ * 429 is retried where it was answered; after a whole round without an answer it waits (Retry-After,
+ * capped) and goes on until acknowledged, as a careful client does.
  */
 export async function submitWithRetry(
   world: SoakWorld,
   key: string,
   body: object,
   refused: string[],
+  first = 0,
 ): Promise<{ id: string; tries: number } | undefined> {
+  let at = first;
   for (let tries = 1; ; tries++) {
-    const res = await world.stack
-      .fetch('/v1/jobs', {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${world.stack.adminToken}`,
-          'content-type': 'application/json',
-          'idempotency-key': key,
-        },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      })
-      .catch(() => undefined);
+    const res = await postKeyed(world, at, key, body).catch(() => undefined);
     if (res && (res.status === 202 || res.status === 200))
       return { id: ((await res.json()) as { id: string }).id, tries };
     if (res && res.status !== 503 && res.status !== 429) {
@@ -72,8 +69,23 @@ export async function submitWithRetry(
     }
     const retryAfterS = Number(res?.headers.get('retry-after') ?? 0);
     await res?.text().catch(() => undefined);
-    await sleep(Math.min(2_000, Math.max(100, retryAfterS * 1_000 * 0.5)) * (0.5 + Math.random()));
+    if (res?.status !== 429) at = (at + 1) % world.replicas.count;
+    if (at === first || res?.status === 429)
+      await sleep(Math.min(2_000, Math.max(100, retryAfterS * 1_000 * 0.5)) * (0.5 + Math.random()));
   }
+}
+
+function postKeyed(world: SoakWorld, at: number, key: string, body: object): Promise<Response> {
+  return world.replicas.on(at, '/v1/jobs', {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${world.stack.adminToken}`,
+      'content-type': 'application/json',
+      'idempotency-key': key,
+    },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
 }
 
 /** Runs the planned stream until every planned job was submitted (and its cancel, if any, sent). */
@@ -86,7 +98,7 @@ export async function runStream(
   const stats: StreamStats = {
     acks: [],
     refused: [],
-    cancels: { requested: 0, alreadyEnded: 0 },
+    cancels: { requested: 0, alreadyEnded: 0, unknown: [] },
     cancelNotes: new Map(),
   };
   const t0 = Date.now();
@@ -102,7 +114,7 @@ export async function runStream(
 
 async function submitPlanned(world: SoakWorld, seed: number, p: JobPlan, stats: StreamStats): Promise<void> {
   const key = `soak-${seed}-${p.i}`;
-  const r = await submitWithRetry(world, key, jobBody(world, p), stats.refused);
+  const r = await submitWithRetry(world, key, jobBody(world, p), stats.refused, p.i % world.replicas.count);
   if (!r) return;
   stats.acks.push({ plan: p, key, id: r.id, tries: r.tries, ackedAt: Date.now() });
   if (p.kind === 'cancel-queued') await cancel(world, r.id, stats, 'queued');
@@ -118,9 +130,20 @@ async function submitPlanned(world: SoakWorld, seed: number, p: JobPlan, stats: 
   }
 }
 
+/**
+ * `jr cancel` with JR_API_URL=A,B. A replica that did not acknowledge the job answers 404 until the
+ * other's relay has applied it to PostgreSQL (its pending submissions are its own: a product gap, see
+ * the README): exit 4 for an acknowledged job is counted and the cancel sent again, as an operator would.
+ */
 async function cancel(world: SoakWorld, id: string, stats: StreamStats, when: string): Promise<void> {
   stats.cancels.requested++;
-  const code = await world.cli(['cancel', id], [0, 5]);
+  let code = await world.cli(['cancel', id], [0, 4, 5]);
+  const [t0, unknownFirst] = [Date.now(), code === 4];
+  for (let k = 0; code === 4 && k < 120; k++) {
+    await sleep(500);
+    code = await world.cli(['cancel', id], [0, 4, 5]);
+  }
+  if (unknownFirst) stats.cancels.unknown.push(`${id}: "unknown job" for ${Date.now() - t0} ms, then exit ${code}`);
   if (code === 5) stats.cancels.alreadyEnded++;
   stats.cancelNotes.set(id, `${when}, jr cancel exited ${code} at ${new Date().toISOString()}`);
 }
@@ -129,14 +152,9 @@ async function cancel(world: SoakWorld, id: string, stats: StreamStats, when: st
 async function waitRunning(world: SoakWorld, id: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const state = await world.stack.job(id).then(
-      (j) => j.state,
-      () => undefined,
-    );
+    const state = (await jobOf(world, id))?.state;
     if (state === 'running' || readRuns(world.marker).has(id)) return true;
     await sleep(250);
   }
   return false;
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));

@@ -2,17 +2,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  FaultProxy,
+  replicatedStackOptions,
   Stack,
-  startPrivatePostgres,
   tryMountTmpfs,
   tryUnmount,
-  startPrivateRedis,
   waitFor,
   type ManagedProcess,
   type PrivateService,
 } from '@jr/testing';
 import { ArtifactServer } from './artifacts';
+import { AgentLink } from './links';
+import { Replicas, REPLICA_NAMES } from './replicas';
+import { PgPair, RedisSet } from './topology';
 
 /** How the API's journal is made to run out of space. */
 export type DiskMode = 'tmpfs' | 'journal-max-bytes';
@@ -24,64 +25,62 @@ export type DiskMode = 'tmpfs' | 'journal-max-bytes';
  */
 export const FALLBACK_JOURNAL_MAX_BYTES = '8MiB';
 
+/** Each replica's disk (a 64 MiB tmpfs of its own when permitted). */
+function mountDisks(base: string, log: (line: string) => void): { disks: string[]; mode: DiskMode } {
+  const disks = REPLICA_NAMES.map((n) => path.join(base, `disk-${n.toLowerCase()}`));
+  for (const d of disks) fs.mkdirSync(d);
+  const mounted = process.env.JR_TEST_NO_TMPFS !== '1' && disks.every((d) => tryMountTmpfs(d, '64m'));
+  if (!mounted) for (const d of disks) tryUnmount(d);
+  log(
+    mounted
+      ? `each replica's data dir on a 64 MiB tmpfs of its own (${disks.join(', ')})`
+      : 'tmpfs not permitted: disk full is emulated by JR_JOURNAL_MAX_BYTES with Postgres away',
+  );
+  return { disks, mode: mounted ? 'tmpfs' : 'journal-max-bytes' };
+}
+
 /**
- * Everything a soak runs on: a private Redis and PostgreSQL (so they may be killed), the API's data
- * directory on a small tmpfs of its own (so its disk may fill), a Stack (real jr-api), N agents each
- * behind its own FaultProxy, and the download server.
+ * Everything a soak runs on: PostgreSQL primary + synchronous standby and Redis master + replica +
+ * Sentinel of its own (so they may be killed and failed over), two jr-api replicas (A: the Stack's
+ * API, B: a replica), each with its data directory on a small tmpfs of its own (so its disk may fill),
+ * N agents each behind its own pair of FaultProxies (one per replica), and the download server.
  */
 export class SoakWorld {
-  readonly proxies: FaultProxy[] = [];
+  readonly proxies: AgentLink[] = [];
   readonly agentNames: string[] = [];
   /** Set by the faults while they hold a dependency down. */
   redisDown = false;
   postgresDown = false;
+  private slots = 4;
   private constructor(
     readonly base: string,
-    readonly redis: PrivateService,
-    readonly postgres: PrivateService,
+    readonly pg: PgPair,
+    readonly redisSet: RedisSet,
     readonly stack: Stack,
+    readonly replicas: Replicas,
     readonly diskMode: DiskMode,
-    readonly apiDataDir: string,
+    /** Each replica's data directory (A, B). */
+    readonly apiDataDirs: string[],
     readonly artifacts: ArtifactServer,
     readonly marker: string,
   ) {}
 
   static async create(agents: number, slots: number, log: (line: string) => void): Promise<SoakWorld> {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'jr-soak-'));
-    const disk = path.join(base, 'disk');
-    fs.mkdirSync(disk);
-    const diskMode: DiskMode =
-      process.env.JR_TEST_NO_TMPFS !== '1' && tryMountTmpfs(disk, '64m') ? 'tmpfs' : 'journal-max-bytes';
-    log(
-      diskMode === 'tmpfs'
-        ? `API data dir on a 64 MiB tmpfs (${disk})`
-        : 'tmpfs not permitted: disk full is emulated by JR_JOURNAL_MAX_BYTES with Postgres away',
-    );
+    fs.chmodSync(base, 0o755); // as root, PostgreSQL runs as the postgres user: it must reach pg/ below
+    const { disks, mode } = mountDisks(base, log);
     const started: Array<() => Promise<void>> = [];
     try {
-      const redis = await startPrivateRedis(base);
-      started.push(() => redis.stop());
-      const postgres = await startPrivatePostgres(base);
-      started.push(() => postgres.stop());
-      const apiDataDir = path.join(disk, 'api');
-      const apiEnv: Record<string, string> = {
-        JR_DATA_DIR: apiDataDir,
-        ...(diskMode === 'journal-max-bytes' ? { JR_JOURNAL_MAX_BYTES: FALLBACK_JOURNAL_MAX_BYTES } : {}),
-      };
-      const stack = new Stack('1s', { redisUrl: redis.url, postgresServerUrl: postgres.url, apiEnv });
+      const redisSet = await RedisSet.start(path.join(base, 'redis'));
+      started.push(() => redisSet.stop());
+      const pg = await PgPair.start(path.join(base, 'pg'));
+      started.push(() => pg.stop());
+      const dataDirs = disks.map((d) => path.join(d, 'api'));
+      const { stack, replicas } = await startReplicas(pg, redisSet, dataDirs, mode);
       started.unshift(() => stack.close());
-      await stack.start();
       const artifacts = await ArtifactServer.start();
-      const world = new SoakWorld(
-        base,
-        redis,
-        postgres,
-        stack,
-        diskMode,
-        apiDataDir,
-        artifacts,
-        path.join(stack.dropDir, 'runs.log'), // the steps run as an unprivileged job user
-      );
+      const marker = path.join(stack.dropDir, 'runs.log'); // the steps run as an unprivileged job user
+      const world = new SoakWorld(base, pg, redisSet, stack, replicas, mode, dataDirs, artifacts, marker);
       try {
         for (let k = 0; k < agents; k++) await world.addAgent(k, slots);
       } catch (err) {
@@ -92,28 +91,36 @@ export class SoakWorld {
     } catch (err) {
       // A failed start leaves nothing behind: no services, no mount (world.close() did it all if it got that far).
       for (const stop of started) await stop().catch(() => undefined);
-      if (diskMode === 'tmpfs') tryUnmount(disk);
+      if (mode === 'tmpfs') for (const d of disks) tryUnmount(d);
       fs.rmSync(base, { recursive: true, force: true });
       throw err;
     }
   }
 
-  get grpcPort(): number {
-    return Number(this.stack.grpcAddress.split(':')[1]);
+  /** The current PostgreSQL primary and Redis master (faults that kill "the" dependency hit these). */
+  get postgres(): PrivateService {
+    return this.pg.primary;
+  }
+
+  /** Agents with an even number list A first, the others B first. */
+  endpointOrder(k: number): number[] {
+    return k % 2 === 0 ? [0, 1] : [1, 0];
   }
 
   private agentOptions(k: number): Parameters<Stack['startAgent']>[1] {
-    const proxy = this.proxies[k];
-    if (!proxy) throw new Error(`no proxy for agent ${k}`);
+    const link = this.proxies[k];
+    if (!link) throw new Error(`no proxy for agent ${k}`);
     return {
       slots: this.slots,
-      grpcTarget: proxy.address,
+      grpcTarget: link.endpoints,
       extraEnv: {
         JR_LABELS: `agent=a${k}`,
         JR_BREAKER_THRESHOLD: '2',
         JR_BREAKER_MIN_OUTAGE: '0s',
         JR_REPORT_TIMEOUT: '1s',
         JR_SHUTDOWN_GRACE: '2s',
+        // back on its first replica 10 s after it is reachable again, so fail-backs happen within a soak
+        JR_API_FAILBACK_AFTER: '10s',
         // The soak's artifact server is plain http on loopback: allowed explicitly.
         JR_ARTIFACT_ALLOW_HTTP: '1',
         JR_ARTIFACT_ALLOW_CIDRS: '127.0.0.1/32',
@@ -121,11 +128,9 @@ export class SoakWorld {
     };
   }
 
-  private slots = 4;
-
   private async addAgent(k: number, slots: number): Promise<void> {
     this.slots = slots;
-    this.proxies[k] = await FaultProxy.start({ host: '127.0.0.1', port: this.grpcPort });
+    this.proxies[k] = await AgentLink.start(this.endpointOrder(k).map((i) => this.replicas.grpcAddress(i)));
     this.agentNames[k] = `a${k}`;
     await this.stack.startAgent(`a${k}`, this.agentOptions(k));
   }
@@ -153,10 +158,10 @@ export class SoakWorld {
     );
   }
 
-  /** Runs the real `jr` CLI; retried while the API is unreachable (69) or answers 5xx (70). */
+  /** Runs the real `jr` CLI with both replicas (JR_API_URL=A,B); retried while none answers (69) or 5xx (70). */
   async cli(args: string[], okCodes: number[] = [0]): Promise<number> {
     for (let tries = 0; ; tries++) {
-      const r = await this.stack.cli(args, { JR_REQUEST_TIMEOUT: '5s' });
+      const r = await this.stack.cli(args, { JR_REQUEST_TIMEOUT: '5s', JR_API_URL: this.replicas.urls.join(',') });
       if (okCodes.includes(r.code)) return r.code;
       if (![69, 70].includes(r.code) || tries > 60)
         throw new Error(`jr ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
@@ -167,15 +172,42 @@ export class SoakWorld {
   async close(): Promise<void> {
     for (const p of this.proxies) p.setMode({ kind: 'pass' });
     // both running, so the stack can drop its database and keys
-    if (this.redisDown) await this.redis.start().catch(() => undefined);
-    if (this.postgresDown) await this.postgres.start().catch(() => undefined);
-    fs.rmSync(path.join(this.base, 'disk', 'ballast'), { force: true });
+    if (this.postgresDown) await this.pg.primary.start().catch(() => undefined);
+    for (const d of this.apiDataDirs) fs.rmSync(path.join(path.dirname(d), 'ballast'), { force: true });
     await this.stack.close();
     for (const p of this.proxies) await p.close();
     await this.artifacts.close();
-    await this.redis.stop();
-    await this.postgres.stop();
-    if (this.diskMode === 'tmpfs') tryUnmount(path.join(this.base, 'disk'));
+    await this.redisSet.stop();
+    await this.pg.stop();
+    if (this.diskMode === 'tmpfs') for (const d of this.apiDataDirs) tryUnmount(path.dirname(d));
     if (!process.env.JR_KEEP_E2E_DIRS) fs.rmSync(this.base, { recursive: true, force: true });
   }
+}
+
+/** A (the stack's API) and B on the pair and the set, sharing the test CA and one agent CA. */
+async function startReplicas(
+  pg: PgPair,
+  redis: RedisSet,
+  dataDirs: string[],
+  mode: DiskMode,
+): Promise<{ stack: Stack; replicas: Replicas }> {
+  const tls = await replicatedStackOptions();
+  const limit: Record<string, string> =
+    mode === 'journal-max-bytes' ? { JR_JOURNAL_MAX_BYTES: FALLBACK_JOURNAL_MAX_BYTES } : {};
+  const stack = new Stack('1s', {
+    ...tls,
+    redisUrl: redis.url,
+    postgresServerUrl: pg.primary.url,
+    databaseUrl: (url) => pg.databaseUrl(url),
+    apiEnv: { ...tls.apiEnv, ...limit, JR_DATA_DIR: dataDirs[0] ?? '', JR_REPLICA_ID: 'a' },
+  });
+  const replicas = new Replicas(stack, { JR_DATA_DIR: dataDirs[1] ?? '', JR_REPLICA_ID: 'b' });
+  try {
+    await stack.start();
+    await replicas.startB();
+  } catch (err) {
+    await stack.close().catch(() => undefined);
+    throw err;
+  }
+  return { stack, replicas };
 }
