@@ -151,9 +151,11 @@ export class ReportingBreaker {
     return this.isolation ? 'open' : 'closed';
   }
 
-  /** Runs one report through retry, timeout and the breaker. `fn` must honour its signal. */
+  /** Runs one report through retry, timeout and the breaker (never once it or the agent stopped). `fn` must honour its signal. */
   execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
     return this.policy.execute(async ({ signal: trySignal }) => {
+      // a retry whose delay ended after the reporter or the agent stopped sends nothing
+      if (signal.aborted || this.o.lifetime.aborted) throw new ReportingStoppedError();
       try {
         return await fn(trySignal);
       } catch (err) {
@@ -242,4 +244,12 @@ export class ReportingBreaker {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A try that would have started after reporting stopped: nothing was sent (never counted, never retried). */
+export class ReportingStoppedError extends Error {
+  override readonly name = 'ReportingStoppedError';
+  constructor() {
+    super('reporting stopped');
+  }
 }
