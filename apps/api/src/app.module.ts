@@ -12,6 +12,7 @@ import { ProblemFilter } from './common/problem.filter';
 import { APP_CONFIG, CLOCK, type AppConfig, type Clock } from './config/app-config';
 import { DatabaseModule } from './database/database.module';
 import { DispatchModule } from './dispatch/dispatch.module';
+import { FleetModule } from './fleet/fleet.module';
 import { GrpcModule } from './grpc/grpc.module';
 import { HealthModule } from './health/health.module';
 import { IntakeModule } from './intake/intake.module';
@@ -23,6 +24,7 @@ import { RestLimitsMiddleware } from './limits/rest-limits.middleware';
 import { JournalModule, type ApiJournals } from './journal/journal.module';
 import { QueueModule } from './queue/queue.module';
 import { ResultsModule } from './results/results.module';
+import { SchedulesModule } from './schedules/schedules.module';
 import { SecretsModule } from './secrets/secrets.module';
 import { type ApiMetrics } from './telemetry/api-metrics';
 import { MetricsModule } from './telemetry/metrics.module';
@@ -78,6 +80,8 @@ export class AppModule implements NestModule {
         DispatchModule,
         IntakeModule,
         ResultsModule,
+        SchedulesModule,
+        FleetModule,
         HealthModule,
         GrpcModule,
       ],

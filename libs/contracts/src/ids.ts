@@ -23,6 +23,12 @@ export function newEnrollTokenId(): string {
   return `et_${randomChars(20)}`;
 }
 
+/** Schedules: `s_` + 20 random characters. */
+export function newScheduleId(): string {
+  return `s_${randomChars(20)}`;
+}
+
+export const SCHEDULE_ID_RE = /^s_[0-9a-z]{20}$/;
 export const ENROLL_TOKEN_ID_RE = /^et_[0-9a-z]{20}$/;
 export const JOB_ID_RE = /^j_[0-9a-z]{26}$/;
 export const AGENT_ID_RE = /^a_[0-9a-z]{20}$/;

@@ -3,6 +3,7 @@ export * from './errors';
 export * from './ids';
 export * from './job-signature';
 export * from './job-spec';
+export * from './fleet-spec';
 export * from './proto';
 export * from './rest';
 export * from './scopes';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDurationMs } from './duration';
+import { parseFleetFields, type FleetSpec } from './fleet-spec';
 import type { JobSpec } from './generated/jobrunner/v1/JobSpec';
 import { jobSignatureSchema, type JobSignature } from './job-signature';
 import { printable, unstorableStrings } from './storable-text';
@@ -133,6 +134,11 @@ export const jobSpecSchema = z
     steps: z.array(stepSchema).min(1, 'a job needs at least one step').max(LIMITS.maxSteps),
     /** The submitter's Ed25519 signature (job-signature.ts): stored with the job, passed on unchanged. */
     signature: jobSignatureSchema.optional(),
+    /** Never run twice: an attempt whose agent vanished ends the job `failed`, reason `lost`, instead of a rerun. */
+    atMostOnce: z.boolean({ error: 'atMostOnce is true or false' }).optional(),
+    /** A fleet job: run once on every target agent, with rollout control (fleet-spec.ts checks both). */
+    targets: z.unknown().optional(),
+    rollout: z.unknown().optional(),
   })
   .superRefine((spec, ctx) => {
     const { secrets: values = {}, ...rest } = spec;
@@ -167,6 +173,10 @@ export interface NormalizedJob {
   steps: Array<{ name: string; run: string | string[]; timeoutMs: number; retries: number }>;
   /** Absent on an unsigned job. */
   signature?: JobSignature;
+  /** Set (true) on an at-most-once job; absent otherwise, so other jobs' stored form is unchanged. */
+  atMostOnce?: true;
+  /** Set on a fleet job: its targets and rollout, normalized (absent on a job for one agent). */
+  fleet?: FleetSpec;
 }
 
 export interface SpecIssue {
@@ -205,7 +215,23 @@ export function parseJobSpec(input: unknown): ParseResult {
       ],
     };
   }
-  return { ok: true, job: normalize(parsed.data), secrets: { ...parsed.data.secrets } };
+  const fleet = fleetOf(parsed.data);
+  if (!fleet.ok) return { ok: false, issues: fleet.issues };
+  const job = normalize(parsed.data);
+  return { ok: true, job: fleet.fleet ? { ...job, fleet: fleet.fleet } : job, secrets: { ...parsed.data.secrets } };
+}
+
+/** The fleet fields, checked with the job they belong to: one pool, and targets that say which agents. */
+function fleetOf(spec: ParsedJobSpec): { ok: true; fleet: FleetSpec | null } | { ok: false; issues: SpecIssue[] } {
+  if (spec.targets === undefined && spec.rollout === undefined) return { ok: true, fleet: null };
+  const r = parseFleetFields({ targets: spec.targets, rollout: spec.rollout }, spec.pool ?? 'default');
+  if (!r.ok) return r;
+  const issues: SpecIssue[] = [];
+  if (r.fleet && spec.pool !== undefined && r.fleet.targets.pool !== spec.pool)
+    issues.push({ path: 'targets.pool', message: `the job names pool ${spec.pool}: give the pool once` });
+  if (r.fleet && spec.labels !== undefined && Object.keys(spec.labels).length > 0)
+    issues.push({ path: 'labels', message: 'a fleet job picks its agents with targets.labels, not labels' });
+  return issues.length > 0 ? { ok: false, issues } : r;
 }
 
 /** Keys that would reach an object's prototype: refused, not silently dropped (zod records drop them). */
@@ -231,7 +257,7 @@ function normalize(spec: ParsedJobSpec): NormalizedJob {
   const secretNames = Object.keys(spec.secrets ?? {}).sort();
   return {
     name: spec.name ?? defaultName(spec.steps[0]?.run),
-    pool: spec.pool ?? 'default',
+    pool: spec.pool ?? targetsPool(spec.targets) ?? 'default',
     labels: spec.labels ?? {},
     timeoutMs: spec.timeout ?? 0,
     retries: spec.retries ?? 0,
@@ -245,6 +271,7 @@ function normalize(spec: ParsedJobSpec): NormalizedJob {
       retries: s.retries ?? 0,
     })),
     ...(spec.signature ? { signature: spec.signature } : {}),
+    ...(spec.atMostOnce === true ? { atMostOnce: true as const } : {}),
   };
 }
 
@@ -279,4 +306,10 @@ export function toProtoSpec(job: NormalizedJob): JobSpec {
 /** True when an agent with `agentLabels` may run a job asking for `jobLabels`. */
 export function labelsSatisfy(agentLabels: Record<string, string>, jobLabels: Record<string, string>): boolean {
   return Object.entries(jobLabels).every(([k, v]) => agentLabels[k] === v);
+}
+
+/** A fleet job without its own pool runs in its targets' pool. */
+function targetsPool(targets: unknown): string | undefined {
+  const pool = (targets as { pool?: unknown } | undefined)?.pool;
+  return typeof pool === 'string' ? pool : undefined;
 }

@@ -10,6 +10,7 @@ export const SCOPES = [
   'agents:admin',
   'tokens:admin',
   'metrics:read',
+  'schedules:admin',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

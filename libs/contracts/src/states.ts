@@ -28,6 +28,14 @@ export const JOB_REASONS = [
   /** The job's sealed secrets could not be opened at lease time (key missing or ciphertext altered): nothing ran. */
   'secrets_unreadable',
   'signature_invalid',
+  /** An at-most-once job whose attempt's agent vanished: the command may or may not have run; it is not run again. */
+  'lost',
+  /** A fleet job whose failures crossed its rollout's maxFailures: the targets not started were skipped. */
+  'rollout_aborted',
+  /** A fleet job whose targets all ended with fewer succeeded than its success criteria ask (default: all). */
+  'success_criteria_unmet',
+  /** A fleet job whose targets named no agent at all. */
+  'no_targets',
 ] as const;
 export type JobReason = (typeof JOB_REASONS)[number];
 
@@ -82,6 +90,8 @@ export interface RetryBudget {
   maxLostAttempts: number;
   /** A cancel was asked for while the attempt ran. */
   cancelRequested: boolean;
+  /** The job is at-most-once: a lost attempt is never run again. */
+  atMostOnce?: boolean;
 }
 
 export interface NextJobState {
@@ -108,6 +118,7 @@ export function nextStateAfterAttempt(end: AttemptEnd, budget: RetryBudget, agen
       if (budget.failedAttempts <= budget.retries) return { state: 'queued' };
       return { state: 'failed', reason: budget.retries > 0 ? 'attempts_exhausted' : 'exit_code' };
     case 'lost':
+      if (budget.atMostOnce) return { state: 'failed', reason: 'lost' };
       if (budget.lostAttempts < budget.maxLostAttempts && budget.failedAttempts <= budget.retries) {
         return { state: 'queued' };
       }

@@ -316,6 +316,22 @@ export const API_METRICS = {
     'jr_leader_changes_total',
     "Leadership epochs this replica has seen begin (its own elections and the other replicas'), since it started.",
   ),
+  // Fleet jobs
+  fleetTargets: counter(
+    'jr_fleet_targets_total',
+    'Targets of fleet jobs that ended, by their state (succeeded, failed, timed_out, cancelled, undelivered, skipped).',
+    ['state'],
+  ),
+  fleetBatches: counter(
+    'jr_fleet_batches_total',
+    'Batches fleet rollouts began (in rolling mode, every batch-size targets made due count as one).',
+  ),
+  // Schedules
+  scheduleFires: counter(
+    'jr_schedule_fires_total',
+    'Fire times the leader decided, by outcome: job (a job was made) or missed (downtime beyond the catch-up policy, or an overlap). Manual triggers not included.',
+    ['outcome'],
+  ),
   // Dependencies (readiness probes)
   dependencyUp: gauge(
     'jr_dependency_up',

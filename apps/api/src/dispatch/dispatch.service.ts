@@ -18,6 +18,7 @@ import { LeaseMatcher, type Waiter } from './lease-matcher';
 import { leaseExpiresAt } from './lease-expiry';
 import { PoolDemand } from './pool-demand';
 import { PoolQueueRepository } from './pool-queue.repository';
+import { PIN_LABEL } from '../fleet/pin-label';
 import { SecretOpenError } from '../secrets/secret-box';
 import { SecretsService } from '../secrets/secrets.service';
 
@@ -152,7 +153,8 @@ export class DispatchService implements OnApplicationBootstrap, BeforeApplicatio
     callGone: AbortSignal,
   ): Promise<LeaseAnswer | null> {
     const budget = Math.max(0, Math.min(waitMs, this.config.leaseWaitMaxMs, deadlineMs - Date.now() - 1_000));
-    const waiter = this.matcher.addWaiter(agent.pool, agent.id, agent.labels);
+    // every agent also carries its own id as a label: a fleet target's run is pinned to it (PIN_LABEL)
+    const waiter = this.matcher.addWaiter(agent.pool, agent.id, { ...agent.labels, [PIN_LABEL]: agent.id });
     const withdraw = (): void => void this.matcher.withdraw(agent.pool, waiter);
     const timer = setTimeout(withdraw, budget);
     callGone.addEventListener('abort', withdraw, { once: true });

@@ -12,16 +12,18 @@ type AnyCall = ServerUnaryCall<unknown, unknown>;
  */
 export async function admitCall(limits: RateLimitsService, method: string, call: AnyCall): Promise<void> {
   const address = grpcPeerAddress(call.getPeer());
-  const lockedMs = await limits.lockedOutMs(address);
-  if (lockedMs !== undefined)
-    throw rateLimited('too many failed authentications from this address: locked out', lockedMs);
   const credential = bearerToken(authorization(call));
-  const verdict =
+  // both questions at once: one write to Redis, one round trip (a call a lockout refuses still counts)
+  const [lockedMs, verdict] = await Promise.all([
+    limits.lockedOutMs(address),
     method === 'Enroll'
-      ? await limits.consume('enroll', address)
+      ? limits.consume('enroll', address)
       : credential === undefined
         ? undefined
-        : await limits.consume('agent', secretKey(credential));
+        : limits.consume('agent', secretKey(credential)),
+  ]);
+  if (lockedMs !== undefined)
+    throw rateLimited('too many failed authentications from this address: locked out', lockedMs);
   if (verdict && !verdict.allowed) throw rateLimited(`rate limit exceeded (${verdict.name})`, verdict.resetMs);
 }
 

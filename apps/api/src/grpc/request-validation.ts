@@ -63,57 +63,60 @@ const lease = z.object({
  */
 export const TIMESTAMP_MIN_MS = 1e12;
 export const TIMESTAMP_MAX_SKEW_MS = 24 * 3_600_000;
-const timestamp = (what: string, nowMs: number) =>
+/**
+ * The API's clock for the parse under way. The schemas are built once (building a zod schema compiles
+ * it: per call that was a tenth of the API's CPU under load); parsing is synchronous, so the time set
+ * right before a parse is the one its refinements read.
+ */
+let parseNowMs = 0;
+const timestamp = (what: string) =>
   z
     .number()
     .int()
     .refine(
-      (ms) => ms === 0 || (ms >= TIMESTAMP_MIN_MS && ms <= nowMs + TIMESTAMP_MAX_SKEW_MS),
+      (ms) => ms === 0 || (ms >= TIMESTAMP_MIN_MS && ms <= parseNowMs + TIMESTAMP_MAX_SKEW_MS),
       `${what}: 0 or a time in ms since 1970 between 2001-09-09 and a day from now`,
     );
 
 const step = z.number().int().min(0, 'step index cannot be negative');
-const event = (nowMs: number) =>
-  z.object({
-    seq: z.number().int().min(1, 'events[].seq must be >= 1'),
-    atMs: timestamp('events[].at_ms', nowMs),
-    kind: z.enum(['stepStarted', 'stepFinished', 'log'], {
-      error: 'events[] needs step_started, step_finished or log',
-    }),
-    stepStarted: z.object({ step, try: z.number().int().min(0) }).nullish(),
-    stepFinished: z.object({ step }).nullish(),
-    log: z.object({ step, stream: z.enum(['stdout', 'stderr'], { error: 'log.stream: stdout or stderr' }) }).nullish(),
-  });
+const event = z.object({
+  seq: z.number().int().min(1, 'events[].seq must be >= 1'),
+  atMs: timestamp('events[].at_ms'),
+  kind: z.enum(['stepStarted', 'stepFinished', 'log'], {
+    error: 'events[] needs step_started, step_finished or log',
+  }),
+  stepStarted: z.object({ step, try: z.number().int().min(0) }).nullish(),
+  stepFinished: z.object({ step }).nullish(),
+  log: z.object({ step, stream: z.enum(['stdout', 'stderr'], { error: 'log.stream: stdout or stderr' }) }).nullish(),
+});
 
 /** Seqs of one report strictly increase: a duplicate or a step back inside one request is refused, not half-dropped. */
-const report = (nowMs: number) =>
-  z
-    .object({ ...attemptRef, events: z.array(event(nowMs)).max(10_000, 'at most 10000 events per report') })
-    .superRefine((r, ctx) => {
-      for (let i = 1; i < r.events.length; i++) {
-        const [prev, cur] = [r.events[i - 1]?.seq ?? 0, r.events[i]?.seq ?? 0];
-        if (cur > prev) continue;
-        ctx.addIssue({
-          code: 'custom',
-          path: ['events', i, 'seq'],
-          message: `seq ${cur} after ${prev}: seqs within one report must strictly increase`,
-        });
-        return;
-      }
-    });
-
-const complete = (nowMs: number) =>
-  z.object({
-    ...attemptRef,
-    outcome: z.enum(['OUTCOME_SUCCEEDED', 'OUTCOME_FAILED', 'OUTCOME_TIMED_OUT', 'OUTCOME_CANCELLED'], {
-      error: 'outcome must be set',
-    }),
-    exitCode: z.number().int(),
-    reason: z.string().max(200, 'reason: at most 200 characters'),
-    startedAtMs: timestamp('started_at_ms', nowMs),
-    endedAtMs: timestamp('ended_at_ms', nowMs),
-    lastSeq: z.number().int().min(0, 'last_seq cannot be negative'),
+const report = z
+  .object({ ...attemptRef, events: z.array(event).max(10_000, 'at most 10000 events per report') })
+  .superRefine((r, ctx) => {
+    for (let i = 1; i < r.events.length; i++) {
+      const [prev, cur] = [r.events[i - 1]?.seq ?? 0, r.events[i]?.seq ?? 0];
+      if (cur > prev) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['events', i, 'seq'],
+        message: `seq ${cur} after ${prev}: seqs within one report must strictly increase`,
+      });
+      return;
+    }
   });
+
+const complete = z.object({
+  ...attemptRef,
+  outcome: z.enum(['OUTCOME_SUCCEEDED', 'OUTCOME_FAILED', 'OUTCOME_TIMED_OUT', 'OUTCOME_CANCELLED'], {
+    error: 'outcome must be set',
+  }),
+  exitCode: z.number().int(),
+  reason: z.string().max(200, 'reason: at most 200 characters'),
+  startedAtMs: timestamp('started_at_ms'),
+  endedAtMs: timestamp('ended_at_ms'),
+  lastSeq: z.number().int().min(0, 'last_seq cannot be negative'),
+});
 
 /**
  * Every string of a request must be storable (no NUL, no unpaired surrogate: Postgres refuses both),
@@ -131,8 +134,13 @@ function check<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
 export const validateEnroll = (r: pb.EnrollRequest__Output) => check(enroll, r);
 export const validateHeartbeat = (r: pb.HeartbeatRequest__Output) => check(heartbeat, r);
 export const validateLease = (r: pb.LeaseRequest__Output) => check(lease, r);
-export const validateReport = (r: pb.ReportRequest__Output, nowMs: number) => check(report(nowMs), r);
-export const validateComplete = (r: pb.CompleteRequest__Output, nowMs: number) => check(complete(nowMs), r);
+export const validateReport = (r: pb.ReportRequest__Output, nowMs: number) => checkAt(nowMs, report, r);
+export const validateComplete = (r: pb.CompleteRequest__Output, nowMs: number) => checkAt(nowMs, complete, r);
+
+function checkAt<S extends z.ZodType>(nowMs: number, schema: S, value: unknown): z.output<S> {
+  parseNowMs = nowMs;
+  return check(schema, value);
+}
 
 /** The step index an event names (every kind names one). */
 const stepOf = (e: pb.AttemptEvent__Output): number => (e.kind ? (e[e.kind]?.step ?? 0) : 0);

@@ -52,7 +52,11 @@ export class IntakeApplier {
         trace: carrierOrNull(injectToCarrier(spans[i]?.context)),
       }));
       outcomes = await this.repo.apply(rows);
-      const created = outcomes.flatMap((o) => (o.kind === 'created' || o.kind === 'unkeyed' ? [o.job] : []));
+      // a fleet job is never queued itself: the fleet coordinator expands it and queues its targets' runs
+      const fleet = new Set(batch.filter(({ record: r }) => r.job.fleet !== undefined).map(({ record: r }) => r.id));
+      const created = outcomes.flatMap((o) =>
+        (o.kind === 'created' || o.kind === 'unkeyed') && !fleet.has(o.job.id) ? [o.job] : [],
+      );
       const contexts = new Map(batch.map(({ record: r }, i) => [r.id, spans[i]?.context]));
       await this.enqueue.enqueueMany(
         created.map((j) => ({

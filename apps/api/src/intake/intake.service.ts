@@ -31,6 +31,7 @@ import { IdempotencyReservations } from './idempotency-reservations';
 import { IntakeHealth, type IntakeRejectReason } from './intake-health';
 import { IntakeRelayService } from './intake-relay.service';
 import { PendingSubmissions } from './pending-submissions';
+import { UnappliedDirectory } from './unapplied-directory';
 
 export interface SubmitAnswer {
   status: 200 | 202;
@@ -75,6 +76,7 @@ export class IntakeService implements BeforeApplicationShutdown {
     @Inject(INTAKE_JOURNAL) private readonly journal: Journal,
     private readonly jobs: JobsRepository,
     private readonly pending: PendingSubmissions,
+    private readonly directory: UnappliedDirectory,
     private readonly health: IntakeHealth,
     private readonly relay: IntakeRelayService,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
@@ -279,6 +281,8 @@ export class IntakeService implements BeforeApplicationShutdown {
     endSpan(append.span);
     this.health.accepted();
     this.relay.accepted(lsn, record);
+    // after the index holds it (a resync's snapshot then has it) and before the answer
+    await this.directory.announce(record.id, job.pool);
     this.metrics.jobsSubmitted.inc({ pool: job.pool });
     return { status: 202, result: { id: record.id, state: 'queued' } };
   }

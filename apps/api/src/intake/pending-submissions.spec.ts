@@ -42,6 +42,18 @@ describe('PendingSubmissions', () => {
     expect(p.size).toBe(2);
   });
 
+  it('lists its jobs (id, pool) in journal order and tells settle listeners which ids were applied', () => {
+    const p = new PendingSubmissions();
+    const heard: string[][] = [];
+    p.onSettled((ids) => heard.push(ids));
+    ['j_b', 'j_a', 'j_c'].forEach((id, i) => p.add(i + 1, record(id, null, id === 'j_a' ? 'web' : 'default')));
+    expect(p.unapplied().map((j) => j.id)).toEqual(['j_b', 'j_a', 'j_c']);
+    expect(p.unapplied()[1]).toEqual({ id: 'j_a', pool: 'web' });
+    p.settle(p.oldest(2));
+    expect(heard).toEqual([['j_b', 'j_a']]);
+    expect(p.unapplied()).toEqual([{ id: 'j_c', pool: 'default' }]);
+  });
+
   it('lists newest first with the pool filter and cursor', () => {
     const p = new PendingSubmissions();
     ['j_1', 'j_3', 'j_2'].forEach((id, i) => p.add(i + 1, record(id, null, id === 'j_2' ? 'other' : 'default')));

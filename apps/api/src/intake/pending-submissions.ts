@@ -17,6 +17,7 @@ export class PendingSubmissions {
   private readonly byId = new Map<string, PendingSubmission>();
   private readonly byKey = new Map<string, PendingSubmission>();
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly settledListeners: Array<(ids: string[]) => void> = [];
 
   get size(): number {
     return this.byLsn.size;
@@ -40,7 +41,7 @@ export class PendingSubmissions {
     return out;
   }
 
-  /** The relay applied these: drop them and wake whoever waits for their rows. */
+  /** The relay applied these: drop them, wake whoever waits for their rows, tell the listeners. */
   settle(entries: PendingSubmission[]): void {
     for (const e of entries) {
       this.byLsn.delete(e.lsn);
@@ -51,6 +52,18 @@ export class PendingSubmissions {
       this.waiters.delete(e.record.id);
       wake?.forEach((w) => w());
     }
+    const ids = entries.map((e) => e.record.id);
+    for (const listener of this.settledListeners) listener(ids);
+  }
+
+  /** `listener` hears the ids of every batch the relay applied. */
+  onSettled(listener: (ids: string[]) => void): void {
+    this.settledListeners.push(listener);
+  }
+
+  /** Every unapplied job (id and pool), in journal order. */
+  unapplied(): Array<{ id: string; pool: string }> {
+    return [...this.byLsn.values()].map((e) => ({ id: e.record.id, pool: e.record.job.pool }));
   }
 
   get(id: string): SubmittedRecord | undefined {

@@ -105,6 +105,7 @@ export async function finishAttempt(
       failedAttempts: job.failed_attempts,
       lostAttempts: job.lost_attempts,
       cancelRequested: job.cancel_requested,
+      atMostOnce: job.spec.atMostOnce === true,
     },
     maxLostAttempts,
     o.reason,

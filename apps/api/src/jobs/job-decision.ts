@@ -5,6 +5,8 @@ export interface JobCounters {
   failedAttempts: number;
   lostAttempts: number;
   cancelRequested: boolean;
+  /** At-most-once job: a lost attempt ends it `failed`, reason `lost`. */
+  atMostOnce?: boolean;
 }
 
 export interface JobDecision extends NextJobState {
@@ -32,6 +34,7 @@ export function decideAfterAttempt(
       lostAttempts,
       maxLostAttempts,
       cancelRequested: job.cancelRequested,
+      atMostOnce: job.atMostOnce === true,
     },
     agentReason,
   );

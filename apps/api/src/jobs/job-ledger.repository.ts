@@ -34,6 +34,7 @@ WITH live AS (
 ), job AS (
   UPDATE jobs SET state = 'leased', updated_at = $2
   WHERE id = $1 AND state = 'queued' AND NOT cancel_requested AND (SELECT c FROM live) < $7
+    AND NOT fleet AND (target_agent IS NULL OR target_agent = $3)
   RETURNING spec, secrets, retries, failed_attempts, lost_attempts, cancel_requested,
     (SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE job_id = $1) AS n
 ), attempt AS (

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DomainError, JOB_ID_RE, isTerminal } from '@jr/contracts';
 import { DomainEvents } from '../common/events';
 import { PendingSubmissions } from '../intake/pending-submissions';
+import { UnappliedDirectory } from '../intake/unapplied-directory';
 import { JobLogsRepository, type LogJob } from './job-logs.repository';
 import { JobsRepository } from './jobs.repository';
 import {
@@ -20,6 +21,8 @@ const PAGE_ROWS = 500;
 const PAGE_BYTES = 128 * 1024;
 /** Fallback re-check when no wake-up arrives (another API replica handled the change). */
 const RECHECK_MS = 2_000;
+/** How long a read waits for a job another replica accepted to reach Postgres before answering 503. */
+const READ_WAIT_MS = 1_000;
 /** Idle re-checks (of RECHECK_MS at most) before a keep-alive comment goes to a follower. */
 const KEEPALIVE_ROUNDS = 7;
 
@@ -41,13 +44,22 @@ export class JobLogsService {
     private readonly jobs: JobsRepository,
     private readonly events: DomainEvents,
     private readonly pending: PendingSubmissions,
+    private readonly directory: UnappliedDirectory,
   ) {}
 
-  /** 404 for unknown ids, before any output is written. A job still on its way to Postgres exists. */
+  /**
+   * 404 for unknown ids, before any output is written. A job still on its way to Postgres exists: from
+   * this replica's journal, or from another replica's (waited for briefly, else 503).
+   */
   async assertExists(id: string): Promise<void> {
     if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
     if (this.pending.get(id) || (await this.logs.job(id))) return;
-    throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
+    const found = await this.directory.resolveMiss(
+      id,
+      READ_WAIT_MS,
+      async () => (await this.logs.job(id)) !== undefined,
+    );
+    if (found === 'absent') throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
   }
 
   /** The output stored so far, as bytes (a job not yet in Postgres has none). */

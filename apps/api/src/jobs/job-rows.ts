@@ -23,6 +23,13 @@ export interface JobRow {
   ended_at: Date | null;
   /** W3C context of the job's trace (migration 003), untrusted: read through extractFromCarrier. */
   trace?: unknown;
+  /** Set on jobs a schedule made (migration 014). */
+  schedule_id?: string | null;
+  fire_time?: Date | null;
+  /** Migration 015: a fleet job (spec has `fleet`), and a target's run (its fleet job, its agent). */
+  fleet?: boolean;
+  parent_id?: string | null;
+  target_agent?: string | null;
 }
 
 export interface AttemptRow {
@@ -81,6 +88,8 @@ export function toJobView(j: JobRow, parts: JobViewParts, nowMs: number): JobVie
     ...stepViews(j.spec, stepAttempt, shown ? parts.stepEvents : [], nowMs),
     waiting: null,
     ...runTime(j, attempts, nowMs),
+    ...(j.schedule_id ? { scheduleId: j.schedule_id, fireTime: j.fire_time?.toISOString() } : {}),
+    ...(j.parent_id ? { parentId: j.parent_id, targetAgent: j.target_agent ?? undefined } : {}),
   };
 }
 

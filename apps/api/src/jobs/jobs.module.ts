@@ -12,6 +12,6 @@ import { PlacementService } from './placement.service';
   imports: [AgentsModule],
   controllers: [JobsController],
   providers: [JobsRepository, JobLedgerRepository, JobsService, JobLogsRepository, JobLogsService, PlacementService],
-  exports: [JobsRepository, JobLedgerRepository],
+  exports: [JobsRepository, JobLedgerRepository, JobsService],
 })
 export class JobsModule {}

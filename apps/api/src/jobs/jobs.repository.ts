@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { isTerminal, type JobState, type JobView } from '@jr/contracts';
+import { isTerminal, TARGET_STATES, type FleetProgress, type JobState, type JobView } from '@jr/contracts';
 import { CLOCK, type Clock } from '../config/app-config';
 import { PG_POOL } from '../database/database.module';
 import { withTransaction } from '../database/transaction';
@@ -16,6 +16,8 @@ export type CancelOutcome =
 export interface ListQuery {
   state?: JobState;
   pool?: string;
+  /** Only the jobs this schedule made. */
+  scheduleId?: string;
   limit: number;
   beforeId?: string;
 }
@@ -46,11 +48,16 @@ const VIEW_SQL = `SELECT j.*, sa.n AS step_attempt,
   coalesce((SELECT json_agg(s) FROM (
     SELECT DISTINCT ON (e.step, e.kind) e.step, e.kind, e.seq, e.at, e.detail FROM attempt_events e
     WHERE e.job_id = j.id AND e.attempt = sa.n AND e.kind IN ('step_started', 'step_finished') AND e.step < jsonb_array_length(j.spec->'steps')
-    ORDER BY e.step, e.kind, e.seq DESC) s), '[]') AS step_events
+    ORDER BY e.step, e.kind, e.seq DESC) s), '[]') AS step_events,
+  CASE WHEN j.fleet THEN (SELECT json_build_object(
+    'byState', coalesce((SELECT json_object_agg(c.state, c.n) FROM (SELECT state, count(*)::int AS n FROM job_targets WHERE job_id = j.id GROUP BY state) c), '{}'),
+    'batch', (SELECT coalesce(max(batch), 0) FROM job_targets WHERE job_id = j.id),
+    'aborted', coalesce((SELECT aborted FROM fleet_rollouts WHERE job_id = j.id), false))) END AS fleet_progress
   FROM jobs j LEFT JOIN LATERAL (
     SELECT max(a.n) AS n FROM attempts a WHERE a.job_id = j.id AND (a.started_at IS NOT NULL OR a.state NOT IN ('leased', 'lost'))) sa ON true`;
 
 type ViewRow = JobRow & {
+  fleet_progress: FleetProgressRow | null;
   step_attempt: number | null;
   attempt_rows: Array<Record<string, unknown>>;
   step_events: StepEventRow[];
@@ -95,7 +102,9 @@ export class JobsRepository {
     const params: unknown[] = [];
     if (q.state) where.push(`j.state = $${params.push(q.state)}`);
     if (q.pool) where.push(`j.pool = $${params.push(q.pool)}`);
+    if (q.scheduleId) where.push(`j.schedule_id = $${params.push(q.scheduleId)}`);
     if (q.beforeId) where.push(`j.id < $${params.push(q.beforeId)}`);
+    where.push('j.parent_id IS NULL'); // a fleet job's runs are listed under it (GET /v1/jobs/:id/targets)
     const sql = `${VIEW_SQL} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY j.id DESC LIMIT $${params.push(q.limit)}`;
     const res = await this.pool.query<ViewRow>(sql, params);
     return res.rows.map((r) => this.toView(r));
@@ -109,7 +118,8 @@ export class JobsRepository {
       if (!job) return { kind: 'missing' };
       const jobId = job.id;
       if (isTerminal(job.state)) return { kind: 'terminal', state: job.state };
-      if (job.state === 'queued') {
+      // a fleet job ends through its coordinator: pending targets skipped, running ones cancelled
+      if (job.state === 'queued' && !job.fleet) {
         await tx.query(
           `UPDATE jobs SET state = 'cancelled', reason = 'cancelled', cancel_requested = true, enqueue_pending = false, ended_at = $2, updated_at = $2 WHERE id = $1`,
           [jobId, now],
@@ -142,7 +152,7 @@ export class JobsRepository {
   /** Queued jobs whose BullMQ job may be missing: not yet added, or added before Redis lost it. */
   async pendingEnqueues(olderThan: Date, limit: number, all: boolean, afterId: string): Promise<PendingEnqueue[]> {
     const res = await this.pool.query<PendingEnqueue>(
-      `SELECT id, pool, labels, rounds, trace, enqueue_pending FROM jobs WHERE state = 'queued' AND id > $4 AND ($3 OR (enqueue_pending AND updated_at < $1)) ORDER BY id LIMIT $2`,
+      `SELECT id, pool, labels, rounds, trace, enqueue_pending FROM jobs WHERE state = 'queued' AND NOT fleet AND id > $4 AND ($3 OR (enqueue_pending AND updated_at < $1)) ORDER BY id LIMIT $2`,
       [olderThan, limit, all, afterId],
     );
     return res.rows;
@@ -156,12 +166,13 @@ export class JobsRepository {
   }
 
   private toView(r: ViewRow): JobView {
-    const { step_attempt, attempt_rows, step_events, ...job } = r;
-    return toJobView(
+    const { step_attempt, attempt_rows, step_events, fleet_progress, ...job } = r;
+    const view = toJobView(
       job,
       { attempts: attempt_rows.map(attemptFromJson), stepAttempt: step_attempt, stepEvents: step_events },
       this.clock.now(),
     );
+    return fleet_progress ? { ...view, targets: fleetProgress(fleet_progress) } : view;
   }
 }
 
@@ -174,4 +185,15 @@ function attemptFromJson(a: Record<string, unknown>): AttemptRow {
     leased_at: date(a.leased_at) as Date,
     lease_expires_at: date(a.lease_expires_at) as Date,
   };
+}
+
+interface FleetProgressRow {
+  byState: Record<string, number>;
+  batch: number;
+  aborted: boolean;
+}
+
+function fleetProgress(r: FleetProgressRow): FleetProgress {
+  const byState = Object.fromEntries(TARGET_STATES.map((s) => [s, r.byState[s] ?? 0])) as FleetProgress['byState'];
+  return { total: Object.values(byState).reduce((a, b) => a + b, 0), byState, batch: r.batch, aborted: r.aborted };
 }

@@ -3,6 +3,7 @@ import {
   DomainError,
   JOB_ID_RE,
   POOL_RE,
+  SCHEDULE_ID_RE,
   isJobState,
   type JobPage,
   type JobView,
@@ -12,17 +13,21 @@ import { CLOCK, type Clock } from '../config/app-config';
 import { DomainEvents } from '../common/events';
 import { METRICS, type ApiMetrics } from '../telemetry/api-metrics';
 import { PendingSubmissions } from '../intake/pending-submissions';
+import { UnappliedDirectory } from '../intake/unapplied-directory';
 import { JobsRepository } from './jobs.repository';
 import { PlacementService } from './placement.service';
 
 /** How long cancel waits for a just-submitted job to reach Postgres before answering 503. */
 const APPLY_WAIT_MS = 10_000;
+/** How long a read waits for a job another replica accepted to reach Postgres before answering 503. */
+const READ_WAIT_MS = 1_000;
 
 export interface ListParams {
   state?: unknown;
   pool?: unknown;
   limit?: unknown;
   cursor?: unknown;
+  schedule?: unknown;
 }
 
 const one = (v: unknown): string | undefined =>
@@ -37,12 +42,14 @@ export class JobsService {
     private readonly pending: PendingSubmissions,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly placement: PlacementService,
+    private readonly directory: UnappliedDirectory,
   ) {}
 
   /**
    * From Postgres; a job acknowledged but not yet applied (relay lag, Postgres down) is shown from the
-   * journal's index. `onlyPool` (a pool-restricted token): a job of another pool is NOT_FOUND, as if
-   * it did not exist (no oracle for other pools' job ids).
+   * journal's index, or, when another replica acknowledged it, waited for (503 if it does not arrive).
+   * `onlyPool` (a pool-restricted token): a job of another pool is NOT_FOUND, as if it did not exist
+   * (no oracle for other pools' job ids).
    */
   async get(id: string, onlyPool: string | null = null): Promise<JobView> {
     if (!JOB_ID_RE.test(id)) throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
@@ -52,7 +59,8 @@ export class JobsService {
       postgresDown = true;
       return undefined;
     });
-    const found = view ?? this.pending.view(id);
+    let found = view ?? this.pending.view(id);
+    if (!found && !postgresDown) found = await this.elsewhere(id, READ_WAIT_MS, onlyPool);
     if (!found || (onlyPool !== null && found.pool !== onlyPool))
       throw new DomainError('NOT_FOUND', `no job ${id.slice(0, 64)}`);
     // Postgres unreachable: the agents cannot be read either, and asking would only delay the answer
@@ -68,7 +76,10 @@ export class JobsService {
     const pool = onlyPool ?? asked;
     const limitText = one(p.limit) ?? '50';
     const cursor = one(p.cursor);
+    const scheduleId = one(p.schedule);
     const errors: Array<{ path: string; message: string }> = [];
+    if (scheduleId !== undefined && !SCHEDULE_ID_RE.test(scheduleId))
+      errors.push({ path: 'schedule', message: 'not a schedule id (s_…, as jr schedule list shows)' });
     if (state !== undefined && !isJobState(state)) errors.push({ path: 'state', message: 'not a job state' });
     if (pool !== undefined && !POOL_RE.test(pool)) errors.push({ path: 'pool', message: 'not a pool name' });
     if (!/^\d{1,3}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 500)
@@ -80,8 +91,17 @@ export class JobsService {
     const limit = Number(limitText);
     // one more than a page: a next page exists only if something is left after this one
     const merged = mergeNewestFirst(
-      await this.jobs.list({ state: state as JobView['state'] | undefined, pool, limit: limit + 1, beforeId }),
-      state === undefined || state === 'queued' ? this.pending.list({ pool, beforeId, limit: limit + 1 }) : [],
+      await this.jobs.list({
+        state: state as JobView['state'] | undefined,
+        pool,
+        scheduleId,
+        limit: limit + 1,
+        beforeId,
+      }),
+      // acknowledged submissions not yet in Postgres: never a schedule's (its fires are written there directly)
+      (state === undefined || state === 'queued') && scheduleId === undefined
+        ? this.pending.list({ pool, beforeId, limit: limit + 1 })
+        : [],
       limit + 1,
     );
     const items = await this.placement.withWaiting(merged.slice(0, limit));
@@ -97,7 +117,9 @@ export class JobsService {
         retryAfterSeconds: 2,
       });
     }
-    const r = await this.jobs.cancel(id, new Date(this.clock.now()));
+    let r = await this.jobs.cancel(id, new Date(this.clock.now()));
+    if (r.kind === 'missing' && (await this.elsewhere(id, APPLY_WAIT_MS)))
+      r = await this.jobs.cancel(id, new Date(this.clock.now()));
     switch (r.kind) {
       case 'missing':
         throw new DomainError('NOT_FOUND', `no job ${id}`);
@@ -119,6 +141,17 @@ export class JobsService {
       case 'requested':
         return { id, state: r.state };
     }
+  }
+
+  /** A job neither Postgres nor this replica knows: another replica's, on its way (waited for), or none. */
+  private async elsewhere(id: string, waitMs: number, onlyPool: string | null = null): Promise<JobView | undefined> {
+    let view: JobView | undefined;
+    const recheck = async (): Promise<boolean> => {
+      view = await this.jobs.findView(id);
+      return view !== undefined;
+    };
+    const outcome = await this.directory.resolveMiss(id, waitMs, recheck, onlyPool);
+    return outcome === 'appeared' ? view : undefined;
   }
 }
 

@@ -29,13 +29,15 @@ export class PlacementService {
 
   /** The views with `waiting` set on the queued ones (one query for all their pools at most); unchanged when the agents cannot be read. */
   async withWaiting(views: JobView[]): Promise<JobView[]> {
-    const queued = views.filter((v) => v.state === 'queued');
+    // a fleet job is never placed itself: its targets' runs are (each pinned to its agent)
+    const placeable = (v: JobView) => v.state === 'queued' && v.spec.fleet === undefined;
+    const queued = views.filter(placeable);
     if (queued.length === 0) return views;
     const byPool = await this.agentsOf([...new Set(queued.map((v) => v.pool))]).catch(() => undefined);
     if (!byPool) return views;
     const nowMs = this.clock.now();
     return views.map((v) =>
-      v.state === 'queued' ? { ...v, waiting: this.waitingFor(v, byPool.get(v.pool) ?? [], nowMs) } : v,
+      placeable(v) ? { ...v, waiting: this.waitingFor(v, byPool.get(v.pool) ?? [], nowMs) } : v,
     );
   }
 

@@ -21,6 +21,12 @@ export interface Verdict {
 
 /** Lockouts of one address within this window count as repeats (each doubles the next). */
 const STRIKE_WINDOW_MS = 86_400_000;
+/**
+ * How long "no failed authentication from this address" is believed without asking Redis again. A
+ * lockout another replica starts reaches this one within that time; a failure here forgets it at once.
+ */
+const CLEAR_ADDRESS_MS = 1_000;
+const CLEAR_ADDRESSES_SWEEP_AT = 10_000;
 /** Store errors are logged at most this often (the counter counts each). */
 const STORE_ERROR_LOG_MS = 10_000;
 
@@ -45,6 +51,8 @@ export class RateLimitsService implements OnApplicationShutdown {
   private readonly failures: RateCounter | undefined;
   private readonly strikes: RateCounter | undefined;
   private lastStoreErrorLog = 0;
+  /** Addresses Redis said had no failures, until when that is believed (CLEAR_ADDRESS_MS). */
+  private readonly clearAddresses = new Map<string, number>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -59,7 +67,8 @@ export class RateLimitsService implements OnApplicationShutdown {
       ['agent', l.perAgent],
       ['enroll', l.enrollPerAddress],
     ];
-    for (const [name, rate] of rates) if (rate) this.counters.set(name, this.repo.counter(name, rate));
+    // request limits are counted in blocks; the failure and strike counts below stay exact
+    for (const [name, rate] of rates) if (rate) this.counters.set(name, this.repo.counter(name, rate, true));
     if (l.authFailures) {
       this.failures = this.repo.counter('authfail', l.authFailures);
       this.strikes = this.repo.counter('lockouts', { points: 1e9, windowMs: STRIKE_WINDOW_MS });
@@ -84,7 +93,10 @@ export class RateLimitsService implements OnApplicationShutdown {
   /** Milliseconds the address stays locked out, or undefined when it is not. */
   async lockedOutMs(address: string): Promise<number | undefined> {
     if (!this.failures) return undefined;
+    const now = Date.now();
+    if ((this.clearAddresses.get(address) ?? 0) > now) return undefined;
     const c = await this.failures.peek(address);
+    if (!c) this.believeClear(address, now);
     if (!c || c.consumed <= this.failures.rate.points) return undefined;
     this.metrics.rateLimited.inc({ limit: 'auth_lockout' });
     return Math.max(1, c.resetMs);
@@ -96,6 +108,7 @@ export class RateLimitsService implements OnApplicationShutdown {
    * holding one valid token must not earn fresh guesses at another.
    */
   async authFailed(address: string): Promise<void> {
+    this.clearAddresses.delete(address);
     const failures = this.failures;
     if (!failures || !this.strikes) return;
     const c = await failures.consume(address);
@@ -105,6 +118,12 @@ export class RateLimitsService implements OnApplicationShutdown {
     await failures.block(address, ms);
     this.metrics.authLockouts.inc();
     this.log.warn({ address, strike, lockoutMs: ms }, 'address locked out after repeated failed authentication');
+  }
+
+  private believeClear(address: string, now: number): void {
+    if (this.clearAddresses.size >= CLEAR_ADDRESSES_SWEEP_AT)
+      for (const [a, until] of this.clearAddresses) if (until <= now) this.clearAddresses.delete(a);
+    this.clearAddresses.set(address, now + CLEAR_ADDRESS_MS);
   }
 
   onApplicationShutdown(): void {

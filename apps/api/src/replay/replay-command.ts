@@ -22,6 +22,7 @@ import {
   type ReplaySummary,
 } from './replay-report';
 import { keepTornTail, readLastSegmentTail } from './torn-tail';
+import { forgetUnapplied } from './unapplied-cleanup';
 
 export interface ReplayIo {
   stdout: { write(s: string): unknown };
@@ -57,6 +58,7 @@ export async function journalReplay(o: ReplayOptions, env: NodeJS.ProcessEnv, io
       abortOnError: false,
     });
     const summary = await replayAll(app.get(JournalReplayService), loaded.config, log, check.journals);
+    await forgetUnapplied(loaded.config, log);
     io.stdout.write(o.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
     return REPLAY_EXIT.OK;
   } catch (err) {
