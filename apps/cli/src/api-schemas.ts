@@ -46,6 +46,17 @@ export const stepSchema = z.looseObject({
     .transform((v) => v ?? null),
 });
 
+/**
+ * `targets` of a fleet job's view: counts by state (a state a newer API adds is counted and shown as text),
+ * the highest batch begun, and whether the rollout was aborted.
+ */
+export const fleetProgressSchema = z.looseObject({
+  total: z.number().int().nonnegative(),
+  byState: z.record(z.string(), z.number().int().nonnegative()).default({}),
+  batch: z.number().int().nonnegative().default(0),
+  aborted: z.boolean().default(false),
+});
+
 export const jobViewSchema = z.looseObject({
   id: z.string().min(1),
   name: z.string().optional(),
@@ -59,6 +70,7 @@ export const jobViewSchema = z.looseObject({
     .looseObject({
       secrets: z.array(z.string()).optional().catch(undefined),
       signature: z.looseObject({ keyId: z.string(), notAfter: z.string() }).optional().catch(undefined),
+      atMostOnce: z.boolean().optional().catch(undefined),
     })
     .optional()
     .catch(undefined),
@@ -84,6 +96,74 @@ export const jobViewSchema = z.looseObject({
     .nullable()
     .optional()
     .transform((v) => v ?? null),
+  /** On a job a schedule made: the schedule's id and the fire time it stands for (absent on others). */
+  scheduleId: z.string().nullable().optional(),
+  fireTime: z.string().nullable().optional(),
+  /** On a fleet job (absent on others). */
+  targets: fleetProgressSchema.nullable().optional(),
+  /** On one target's run of a fleet job: the fleet job, and the agent the run is pinned to. */
+  parentId: z.string().nullable().optional(),
+  targetAgent: z.string().nullable().optional(),
+});
+
+/** One target of a fleet job (`GET /v1/jobs/:id/targets`); its state may be one a newer API added. */
+export const targetViewSchema = z.looseObject({
+  agentId: z.string().min(1),
+  name: z.string().default(''),
+  state: z.string(),
+  exitCode: nullableInt,
+  batch: nullableInt,
+  jobId: nullableString,
+  startedAt: nullableString,
+  endedAt: nullableString,
+});
+
+export const targetPageSchema = z.looseObject({
+  items: z.array(targetViewSchema),
+  nextCursor: nullableString,
+});
+
+/** A number of targets or a share of them, as the normalized rollout stores it. */
+const amountSchema = z.discriminatedUnion('kind', [
+  z.looseObject({ kind: z.literal('count'), n: z.number().int().nonnegative() }),
+  z.looseObject({ kind: z.literal('percent'), p: z.number().nonnegative() }),
+]);
+
+/**
+ * The normalized job of a fleet job's `spec` (NormalizedJob with `fleet`), as far as `jr retry` rebuilds a
+ * document from it: checked strictly enough to re-send, loose otherwise.
+ */
+export const fleetSpecSchema = z.looseObject({
+  name: z.string().default(''),
+  pool: z.string(),
+  labels: record.default({}),
+  timeoutMs: z.number().int().nonnegative().default(0),
+  retries: z.number().int().nonnegative().default(0),
+  env: record.default({}),
+  secrets: z.array(z.string()).default([]),
+  uses: z.array(z.looseObject({ url: z.string(), sha256: z.string() })).default([]),
+  steps: z.array(
+    z.looseObject({
+      name: z.string(),
+      run: z.union([z.string(), z.array(z.string())]),
+      timeoutMs: z.number().int().nonnegative().default(0),
+      retries: z.number().int().nonnegative().default(0),
+    }),
+  ),
+  atMostOnce: z.boolean().optional(),
+  fleet: z.looseObject({
+    targets: z.looseObject({ pool: z.string() }),
+    rollout: z.looseObject({
+      batch: amountSchema,
+      mode: z.string(),
+      maxFailures: amountSchema,
+      minSample: z.number().int().nonnegative(),
+      deliveryTimeoutMs: z.number().int().nonnegative(),
+      pauseMs: z.number().int().nonnegative(),
+      undeliveredCountsAsFailure: z.boolean(),
+      successCriteria: z.looseObject({ minSucceeded: amountSchema }).nullable(),
+    }),
+  }),
 });
 
 export const jobPageSchema = z.looseObject({
@@ -128,3 +208,8 @@ export type AttemptAnswer = z.output<typeof attemptSchema>;
 export type JobPageAnswer = z.output<typeof jobPageSchema>;
 export type AgentAnswer = z.output<typeof agentViewSchema>;
 export type AgentListAnswer = z.output<typeof agentListSchema>;
+export type FleetProgressAnswer = z.output<typeof fleetProgressSchema>;
+export type TargetAnswer = z.output<typeof targetViewSchema>;
+export type TargetPageAnswer = z.output<typeof targetPageSchema>;
+export type FleetSpecAnswer = z.output<typeof fleetSpecSchema>;
+export type AmountAnswer = z.output<typeof amountSchema>;

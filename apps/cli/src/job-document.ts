@@ -1,5 +1,6 @@
 import { LIMITS, parseJobSpec } from '@jr/contracts';
 import { UsageError } from './cli-error';
+import { applyFleetFlags, type FleetFlags } from './fleet-flags';
 import type { Pair } from './options';
 
 /** Submit flags that shape the job document. */
@@ -13,6 +14,8 @@ export interface JobFlags {
   /** Secret values by name (from --secret/--secret-file), merged over the file's `secrets`. */
   secrets?: readonly Pair[];
   shell?: string;
+  /** --target, --batch, …: a fleet job's targets and rollout (fleet-flags.ts). */
+  fleet?: FleetFlags;
 }
 
 export type JobDocument = Record<string, unknown>;
@@ -49,7 +52,7 @@ function applyFlags(doc: JobDocument, flags: JobFlags): JobDocument {
   if (flags.labels?.length) out.labels = mergePairs(out.labels, flags.labels);
   if (flags.env?.length) out.env = mergePairs(out.env, flags.env);
   if (flags.secrets?.length) out.secrets = mergePairs(out.secrets, flags.secrets);
-  return out;
+  return applyFleetFlags(out, flags.fleet);
 }
 
 /** Merges flag pairs over the file's record; a file value that is not a record is left for validation to refuse. */

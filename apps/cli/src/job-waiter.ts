@@ -2,6 +2,7 @@ import { formatDurationMs } from '@jr/contracts';
 import type { JobAnswer } from './api-schemas';
 import { ApiError, CliError, UnreachableError } from './cli-error';
 import { EXIT, exitCodeForJob, isTransientStatus, type ExitCode } from './exit-codes';
+import { stateCounts } from './fleet-render';
 import type { JobsApi } from './jobs-api';
 import { clean } from './output';
 import { describe, type Progress } from './progress';
@@ -15,7 +16,7 @@ export interface WaitOptions {
   /** The API has answered already (after a submit), so an outage from the first poll on is transient. */
   reachable?: boolean;
   /** Called once, when the job has been seen (the API knows it): the moment to start following its output. */
-  onVisible?: () => void;
+  onVisible?: (job: JobAnswer) => void;
   /** Awaited once the job is terminal, before the outcome line (the job's output is all printed first). */
   settle?: () => Promise<void>;
 }
@@ -27,6 +28,8 @@ export interface WaitResult {
 
 const FIRST_POLL_MS = 200;
 const MAX_POLL_MS = 2_000;
+/** A fleet job's progress moves target by target: polled at a steady pace. */
+export const FLEET_POLL_MS = 1_000;
 
 /**
  * Polls the job with a growing interval (200 ms -> 2 s) until it is terminal, riding out API
@@ -55,7 +58,7 @@ export async function waitForJob(
         reachable = true;
         down = false;
         outage.reset();
-        if (last === undefined) options.onVisible?.();
+        if (last === undefined) options.onVisible?.(job);
         last = job;
         const code = exitCodeForJob(job.state, job.reason);
         if (code !== undefined) {
@@ -64,7 +67,7 @@ export async function waitForJob(
           return { code, job };
         }
         progress.update(job);
-        delay = interval;
+        delay = job.targets ? FLEET_POLL_MS : interval;
         interval = Math.min(MAX_POLL_MS, Math.round(interval * 1.5));
       } catch (err) {
         if (!isTransient(err, reachable, clock.now() - startedAt, options.notFoundGraceMs ?? 0)) throw err;
@@ -93,12 +96,16 @@ function isTransient(err: unknown, reachable: boolean, elapsedMs: number, notFou
   return isTransientStatus(err.status);
 }
 
-/** The outcome line: state, reason, exit code and the job's own run time (not how long the CLI waited). */
+/**
+ * The outcome line: state, reason, exit code and the job's own run time (not how long the CLI waited); of a
+ * fleet job also its targets by state.
+ */
 export function summary(job: JobAnswer): string {
   const exit = job.exitCode === null ? '' : `, exit code ${job.exitCode}`;
   const ms = runTimeMs(job);
   const ran = ms === undefined ? ', never started' : ` after ${formatDurationMs(ms)}`;
-  return `${clean(job.id)} ${clean(job.state)}${job.reason && job.state !== 'succeeded' ? ` (${clean(job.reason)})` : ''}${exit}${ran}`;
+  const fleet = job.targets ? ` · targets: ${stateCounts(job.targets)}` : '';
+  return `${clean(job.id)} ${clean(job.state)}${job.reason && job.state !== 'succeeded' ? ` (${clean(job.reason)})` : ''}${exit}${ran}${fleet}`;
 }
 
 /** durationMs of the job view; else its startedAt..endedAt; else the first attempt's start to the last one's end. */

@@ -1,18 +1,27 @@
 import { z } from 'zod';
 import type { JobState } from '@jr/contracts';
 import type { HttpClient, JsonAnswer } from './api-client';
+import { CliError } from './cli-error';
+import { EXIT } from './exit-codes';
+import { clean } from './output';
 import {
   agentListSchema,
   jobPageSchema,
   jobViewSchema,
   submitResultSchema,
+  targetPageSchema,
   type AgentListAnswer,
   type JobAnswer,
   type JobPageAnswer,
   type SubmitAnswer,
+  type TargetAnswer,
+  type TargetPageAnswer,
 } from './api-schemas';
 
 const seg = encodeURIComponent;
+
+/** Page size when walking every target: the API's largest, so a big fleet takes few requests. */
+const TARGET_PAGE_SIZE = 500;
 
 /** The contract's REST routes, one method each. */
 export class JobsApi {
@@ -48,8 +57,43 @@ export class JobsApi {
     ).value;
   }
 
-  async listJobs(query: { state?: JobState; pool?: string; limit?: number; cursor?: string }): Promise<JobPageAnswer> {
+  /** `schedule`: only the jobs that schedule made. */
+  async listJobs(query: {
+    state?: JobState;
+    pool?: string;
+    schedule?: string;
+    limit?: number;
+    cursor?: string;
+  }): Promise<JobPageAnswer> {
     return (await this.http.json('v1/jobs', jobPageSchema, { query })).value;
+  }
+
+  /** One page of a fleet job's targets, in the rollout's order; `state` keeps one state. */
+  async targets(
+    id: string,
+    query: { state?: string; limit?: number; cursor?: string } = {},
+  ): Promise<TargetPageAnswer> {
+    return (
+      await this.http.json(`v1/jobs/${seg(id)}/targets`, targetPageSchema, { query, notFound: `unknown job ${id}` })
+    ).value;
+  }
+
+  /** Every target of a fleet job; a server whose cursors go round in circles is an unusable answer, not a hang. */
+  async allTargets(id: string, state?: string): Promise<TargetAnswer[]> {
+    const items: TargetAnswer[] = [];
+    const seen = new Set<string>();
+    for (let cursor: string | undefined; ;) {
+      const page = await this.targets(id, { state, limit: TARGET_PAGE_SIZE, cursor });
+      items.push(...page.items);
+      if (!page.nextCursor) return items;
+      if (seen.has(page.nextCursor) || page.items.length === 0)
+        throw new CliError(
+          EXIT.BAD_ANSWER,
+          `the API's pages of targets do not end (cursor ${clean(page.nextCursor, 100)} again)`,
+        );
+      seen.add(page.nextCursor);
+      cursor = page.nextCursor;
+    }
   }
 
   async cancel(id: string): Promise<{ state: string | undefined }> {

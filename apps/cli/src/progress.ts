@@ -1,5 +1,6 @@
 import { formatDurationMs } from '@jr/contracts';
 import type { JobAnswer } from './api-schemas';
+import { fleetProgressLine } from './fleet-render';
 import { clean, type OutStream } from './output';
 
 /** What a wait shows on stderr while it polls. */
@@ -29,7 +30,9 @@ export function createProgress(stderr: OutStream, id: string, now: () => number 
   return stderr.isTTY ? new SpinnerProgress(stderr, id, now) : new LineProgress(stderr, id);
 }
 
+/** The job's state as the wait shows it; of a fleet job its progress (`12/40 done, 2 failed, batch 3`). */
 export function describe(job: JobAnswer): string {
+  if (job.targets) return fleetProgressLine(job, job.targets);
   const attempt = job.attempts.length > 0 ? `, attempt ${job.attempts.length}` : '';
   // why it cannot be placed (no active agent of its pool has its labels, …), while that holds
   const waiting = job.waiting ? ` · waiting: ${clean(job.waiting.message, 160)}` : '';

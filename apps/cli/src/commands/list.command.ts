@@ -5,13 +5,14 @@ import { CliError, UsageError } from '../cli-error';
 import type { Context, SetExit } from '../context';
 import { EXIT } from '../exit-codes';
 import type { JobsApi } from '../jobs-api';
-import { parseCursor, parseLimit, parsePool, parseState } from '../options';
+import { parseCursor, parseId, parseLimit, parsePool, parseState } from '../options';
 import { age, clean, formatTable, printJson } from '../output';
 import { duration } from './status.command';
 
 interface ListOptions {
   state?: JobState;
   pool?: string;
+  schedule?: string;
   limit?: number;
   cursor?: string;
   all?: boolean;
@@ -27,6 +28,7 @@ export function registerList(program: Command, ctx: Context, setExit: SetExit): 
     .description('recent jobs, newest first, one page at a time (a full page ends with "more: --cursor X" on stderr)')
     .addOption(stateOption())
     .option('--pool <pool>', 'only jobs of this pool', parsePool)
+    .option('--schedule <id>', 'only jobs this schedule made (its id, as jr schedule list shows)', parseId)
     .option('--limit <n>', 'jobs per page (1-500, default 50)', parseLimit)
     .option('--cursor <cursor>', 'the page after the one that printed "more: --cursor <cursor>"', parseCursor)
     .option('--all', 'every page, in one table (or one JSON document); not with --limit')
@@ -34,7 +36,7 @@ export function registerList(program: Command, ctx: Context, setExit: SetExit): 
     .action(async (opts: ListOptions) => {
       if (opts.all && opts.limit !== undefined)
         throw new UsageError('--all walks every page; give --all or --limit, not both');
-      const filters = { state: opts.state, pool: opts.pool };
+      const filters = { state: opts.state, pool: opts.pool, schedule: opts.schedule };
       const api = ctx.api();
       const page = opts.all
         ? await allPages(api, filters, opts.cursor)
@@ -50,7 +52,7 @@ export function registerList(program: Command, ctx: Context, setExit: SetExit): 
 /** Every page from `cursor` on; a server whose cursors go round in circles is an unusable answer, not a hang. */
 async function allPages(
   api: JobsApi,
-  filters: { state?: JobState; pool?: string },
+  filters: { state?: JobState; pool?: string; schedule?: string },
   cursor: string | undefined,
 ): Promise<JobPageAnswer> {
   const items: JobAnswer[] = [];

@@ -1,35 +1,53 @@
 import type { Command } from 'commander';
 import { formatDurationMs, isTerminal } from '@jr/contracts';
-import type { AttemptAnswer, JobAnswer, StepAnswer } from '../api-schemas';
+import type { AttemptAnswer, JobAnswer, StepAnswer, TargetAnswer } from '../api-schemas';
 import type { Colors } from '../colors';
 import type { Context, SetExit } from '../context';
 import { EXIT } from '../exit-codes';
+import { fleetFields, renderTargets, runFields } from '../fleet-render';
 import { parseId } from '../options';
 import { age, between, clean, formatLabels, formatTable, printJson, timestamp } from '../output';
 
 export function registerStatus(program: Command, ctx: Context, setExit: SetExit): void {
   program
     .command('status')
-    .description("a job's state, steps, attempts, exit code and timings (exit 4 if the id is unknown)")
+    .description(
+      "a job's state, steps, attempts, exit code and timings; of a fleet job its targets by state and a table of them (exit 4 if the id is unknown)",
+    )
     .argument('<id>', 'job id', parseId)
-    .option('--json', 'print the job as one JSON document')
+    .option('--json', 'print the job as one JSON document (a fleet job with its targets as targetList)')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const job = await ctx.api().getJob(id);
-      if (opts.json) printJson(ctx.io, job);
-      else ctx.io.stdout.write(renderJob(job, ctx.clock.now(), ctx.colors));
+      const api = ctx.api();
+      const job = await api.getJob(id);
+      // every page of a fleet job's targets (the table shows the first MAX_TARGET_ROWS, --json all of them)
+      const targetList = job.targets ? (job.targets.total > 0 ? await api.allTargets(id) : []) : undefined;
+      if (opts.json) printJson(ctx.io, targetList ? { ...job, targetList } : job);
+      else ctx.io.stdout.write(renderJob(job, ctx.clock.now(), ctx.colors, targetList));
       setExit(EXIT.OK);
     });
 }
 
 const plain: Colors = { enabled: false, state: (text) => text };
 
-export function renderJob(job: JobAnswer, now: number, colors: Colors = plain): string {
+/** `targets`: a fleet job's targets (all pages), shown as a table in place of steps and attempts. */
+export function renderJob(
+  job: JobAnswer,
+  now: number,
+  colors: Colors = plain,
+  targets?: readonly TargetAnswer[],
+): string {
   const fields: Array<[string, string]> = [
     ['id', clean(job.id)],
     ['name', clean(job.name)],
+    ...runFields(job),
     ['state', colors.state(`${clean(job.state)}${job.reason ? ` (${clean(job.reason)})` : ''}`, job.state)],
   ];
   if (job.waiting) fields.push(['waiting', clean(job.waiting.message, 300)]);
+  if (job.reason === 'lost')
+    fields.push([
+      'note',
+      'its agent vanished mid-attempt: the command may or may not have run (at most once: not re-run)',
+    ]);
   if (job.failedStep) fields.push(['failed at', failedStepText(job)]);
   fields.push(
     ['exit code', job.exitCode === null ? '-' : String(job.exitCode)],
@@ -37,6 +55,7 @@ export function renderJob(job: JobAnswer, now: number, colors: Colors = plain): 
     ['labels', clean(formatLabels(job.labels), 200)],
     ...(job.spec?.secrets?.length ? [['secrets', clean(job.spec.secrets.join(', '), 300)] as [string, string]] : []),
     ...signedRow(job),
+    ...(job.spec?.atMostOnce ? [['runs', 'at most once (a lost attempt is not run again)'] as [string, string]] : []),
     ['created', `${timestamp(job.createdAt)} (${age(job.createdAt, now)})`],
     ['updated', `${timestamp(job.updatedAt)} (${age(job.updatedAt, now)})`],
   );
@@ -45,7 +64,10 @@ export function renderJob(job: JobAnswer, now: number, colors: Colors = plain): 
   if (job.durationMs !== null && job.durationMs >= 0) {
     fields.push(['run time', `${formatDurationMs(job.durationMs)}${isTerminal(job.state) ? '' : ' so far'}`]);
   }
+  if (job.targets) fields.push(...fleetFields(job.targets));
   const head = fields.map(([k, v]) => `${`${k}:`.padEnd(11)}${v}`).join('\n') + '\n';
+  // a fleet job runs nothing itself: its runs (one per target) have the steps and attempts
+  if (job.targets) return head + renderTargets(job.id, targets ?? [], colors);
   return head + renderSteps(job.steps, colors) + renderAttempts(job.attempts, colors);
 }
 

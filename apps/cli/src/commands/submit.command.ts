@@ -11,6 +11,7 @@ import {
   type JobDocument,
   type JobFlags,
 } from '../job-document';
+import { addFleetOptions, fleetFlagsOf, type FleetOptions } from '../fleet-flags';
 import { readJobFile } from '../job-file';
 import { DEFAULT_SIGN_TTL_MS, loadSigningKey, MAX_SIGN_TTL_MS, signDocument } from '../job-signing';
 import {
@@ -36,7 +37,7 @@ import {
 import { warnIfUnplaceable } from '../placement-warning';
 import { runWait } from './wait.command';
 
-interface SubmitOptions {
+interface SubmitOptions extends FleetOptions {
   file?: string;
   shell?: string;
   name?: string;
@@ -61,7 +62,7 @@ interface SubmitOptions {
 const NOT_FOUND_GRACE_MS = 30_000;
 
 export function registerSubmit(program: Command, ctx: Context, setExit: SetExit): void {
-  program
+  const cmd = program
     .command('submit')
     .summary('submit a job')
     .description(
@@ -69,7 +70,10 @@ export function registerSubmit(program: Command, ctx: Context, setExit: SetExit)
         'even when a single argument contains spaces; use --shell "string" for a shell command line.\n\n' +
         '`jr submit -f job.yaml` submits a job file (YAML; JSON if it ends in .json; - reads standard input); ' +
         'flags given with it override the file (labels and env are merged).\n\n' +
-        'Flags go before the command: everything from the first non-flag word on belongs to the command.',
+        'Flags go before the command: everything from the first non-flag word on belongs to the command.\n\n' +
+        'A fleet job runs once on every target agent of the pool: --target k=v (repeatable), --target-agent NAME|ID ' +
+        '(repeatable) or --all, with --batch, --rollout, --max-failures, --min-sample, --delivery-timeout and --pause ' +
+        '(or targets and rollout in the job file).',
     )
     .argument('[command...]', 'the program and its arguments')
     .option('-f, --file <path>', 'job file: YAML, JSON if it ends in .json, - for standard input')
@@ -93,7 +97,7 @@ export function registerSubmit(program: Command, ctx: Context, setExit: SetExit)
     .option('--idempotency-key <key>', 'submitting again with the same key answers the same job', parseIdempotencyKey)
     .option(
       '--wait',
-      'wait for the job to end, printing its output on stdout and its outcome on stderr; exit with the outcome',
+      'wait for the job to end, printing its output on stdout (a fleet job: its progress) and its outcome on stderr; exit with the outcome',
     )
     .option('--wait-timeout <duration>', 'with --wait: stop waiting after this long (exit 7)', parseDurationFlag)
     .option(
@@ -106,13 +110,15 @@ export function registerSubmit(program: Command, ctx: Context, setExit: SetExit)
       '--sign-ttl <duration>',
       'with JR_JOB_SIGNING_KEY: how long the signature is valid (default 24h, at most 30d)',
       parseSignTtl,
-    )
+    );
+  addFleetOptions(cmd)
     .passThroughOptions()
     .action(async (command: string[], opts: SubmitOptions) => setExit(await submit(ctx, command, opts)));
 }
 
 async function submit(ctx: Context, command: string[], opts: SubmitOptions): Promise<number> {
-  const body = validateDocument(sign(ctx, await buildDocument(ctx, command, opts), opts));
+  const doc = await buildDocument(ctx, command, opts);
+  const body = validateDocument(signDocumentIfKeyed(ctx, doc, opts));
   const api = ctx.api();
   // without --idempotency-key the run makes one: its retries (another endpoint, a lost answer) are the same job
   const key = opts.idempotencyKey ?? `jr-cli-${randomUUID()}`;
@@ -134,11 +140,15 @@ async function submit(ctx: Context, command: string[], opts: SubmitOptions): Pro
   // with --wait stdout carries the job's output (the id is on stderr above); --quiet: only the id
   if (quiet && !opts.json) ctx.io.stdout.write(`${id}\n`);
   const waitOptions = { timeoutMs: opts.waitTimeout, notFoundGraceMs: NOT_FOUND_GRACE_MS, reachable: true };
-  return runWait(ctx, id, waitOptions, { json: opts.json ?? false, quiet });
+  return runWait(ctx, id, waitOptions, { json: opts.json ?? false, quiet, fleet: doc.targets !== undefined });
 }
 
-/** With JR_JOB_SIGNING_KEY (and not --no-sign): the document signed, valid for --sign-ttl. */
-function sign(ctx: Context, doc: JobDocument, opts: SubmitOptions): JobDocument {
+/** With JR_JOB_SIGNING_KEY (and not --no-sign): the document signed, valid for --sign-ttl (also for jr retry). */
+export function signDocumentIfKeyed(
+  ctx: Context,
+  doc: JobDocument,
+  opts: { sign?: boolean; signTtl?: number; quiet?: boolean },
+): JobDocument {
   if (opts.sign === false) return doc;
   const key = loadSigningKey(ctx.io);
   if (!key) {
@@ -173,6 +183,7 @@ async function buildDocument(ctx: Context, command: string[], opts: SubmitOption
       ),
     ),
     shell: opts.shell,
+    fleet: fleetFlagsOf(opts),
   };
   if (opts.file === undefined) {
     const only = command.length === 1 ? command[0] : undefined;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { JobAnswer } from '../api-schemas';
 import { isCliError } from '../cli-error';
 import type { Context, SetExit } from '../context';
 import { EXIT } from '../exit-codes';
@@ -13,6 +14,8 @@ export interface WaitMode {
   json: boolean;
   /** Nothing but errors. */
   quiet: boolean;
+  /** Known to be a fleet job (submitted with targets): no output to follow, even before the API shows its targets. */
+  fleet?: boolean;
 }
 
 export function registerWait(program: Command, ctx: Context, setExit: SetExit): void {
@@ -20,6 +23,7 @@ export function registerWait(program: Command, ctx: Context, setExit: SetExit): 
     .command('wait')
     .description(
       'block until the job ends, printing its output (stdout) and then its outcome (stderr); exit with the outcome ' +
+        '(a fleet job: no output, its progress on a TTY: done/total, failures, batch) ' +
         '(0 succeeded, 1 failed, 2 cancelled, 3 timed out, 6 gave up after its attempts, 7 this wait timed out, 130 Ctrl-C: the job goes on)',
     )
     .argument('<id>', 'job id', parseId)
@@ -33,14 +37,18 @@ export function registerWait(program: Command, ctx: Context, setExit: SetExit): 
     });
 }
 
-/** Shared by `jr wait` and `jr submit --wait`: the job's output as it runs, then its outcome. */
+/**
+ * Shared by `jr wait`, `jr submit --wait` and `jr retry --wait`: the job's output as it runs, then its outcome.
+ * A fleet job has no output of its own (each target's run has its own: jr logs ID --target NAME): only progress.
+ */
 export async function runWait(ctx: Context, id: string, options: WaitOptions, mode: WaitMode): Promise<number> {
   const api = ctx.api();
   const progress = mode.quiet ? silentProgress : createProgress(ctx.io.stderr, id, () => ctx.clock.now());
   const stopOutput = new AbortController();
   let printing = Promise.resolve();
-  const onVisible = (): void => {
-    if (!mode.json && !mode.quiet) printing = printOutput(ctx, id, options, progress, stopOutput.signal);
+  const onVisible = (job: JobAnswer): void => {
+    if (!mode.json && !mode.quiet && !mode.fleet && !job.targets)
+      printing = printOutput(ctx, id, options, progress, stopOutput.signal);
   };
   let unsubscribe = (): void => undefined;
   const interrupted = new Promise<'interrupted'>((resolve) => {
