@@ -5,6 +5,7 @@
  * reported as failed and the run exits 1 after the others ran; a usage error exits 64.
  *
  *   JR_BENCH_API_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --only intake   # profile jr-api
+ *   JR_BENCH_AGENT_NODE_OPTIONS=… profiles the agents the same way
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

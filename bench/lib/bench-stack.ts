@@ -28,10 +28,18 @@ export const BENCH_LIMITS: Readonly<Record<string, string>> = {
   JR_RATE_LIMIT_ENROLL: '100000000/1m',
 };
 
-/** Quiet logs; `JR_BENCH_API_NODE_OPTIONS` reaches jr-api as NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). */
+/**
+ * Quiet logs; `JR_BENCH_API_NODE_OPTIONS` reaches jr-api as NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`),
+ * `JR_BENCH_AGENT_NODE_OPTIONS` the agents.
+ */
 function apiEnv(): Record<string, string> {
   const nodeOptions = process.env.JR_BENCH_API_NODE_OPTIONS;
   return { JR_LOG_LEVEL: 'warn', ...BENCH_LIMITS, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
+}
+
+function agentEnv(): Record<string, string> {
+  const nodeOptions = process.env.JR_BENCH_AGENT_NODE_OPTIONS;
+  return { JR_LOG_LEVEL: 'warn', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) };
 }
 
 async function stackOptions(o: BenchStackOptions): Promise<StackOptions> {
@@ -54,7 +62,7 @@ export async function withStack<T>(o: BenchStackOptions, body: (stack: Stack) =>
       o.agentsOnReplica === undefined ? stack.grpcAddress : (await stack.startReplica(o.agentsOnReplica)).grpcAddress;
     await Promise.all(
       Array.from({ length: o.agents ?? 0 }, (_, i) =>
-        stack.startAgent(`bench-${i}`, { slots: o.slots ?? 8, grpcTarget, extraEnv: { JR_LOG_LEVEL: 'warn' } }),
+        stack.startAgent(`bench-${i}`, { slots: o.slots ?? 8, grpcTarget, extraEnv: agentEnv() }),
       ),
     );
     return await body(stack);

@@ -66,8 +66,9 @@ describe('an agent with two API endpoints', () => {
     expect(await metric('jr_agent_api_on_primary')).toBe(0);
 
     // A back: after 3 s of A answering, the agent is on A again (kill B to prove it: nothing changes)
-    await stack.startApi();
+    // timed from the start of the restart: A's gRPC may answer before startApi sees its REST ready (under load, ~1.5 s)
     const restartedAt = Date.now();
+    await stack.startApi();
     await waitFor(async () => (await metric('jr_agent_api_endpoint_switches_total', 'kind="failback"')) === 1, {
       timeoutMs: 30_000,
       intervalMs: 50,

@@ -60,6 +60,7 @@ function run(args: string[], env: Record<string, string>): Promise<Run> {
 
 let stack: Stack;
 let pgProxy: FaultProxy;
+const cutReplicas: ManagedProcess[] = [];
 
 const replayEnv = (databaseUrl = stack.databaseUrl): Record<string, string> => ({
   DATABASE_URL: databaseUrl,
@@ -96,6 +97,7 @@ async function startCutReplica(
     },
     path.join(stack.dir, `api-${name}.log`),
   );
+  cutReplicas.push(proc); // stopped after the tests even when one fails before it kills the replica
   return { proc, dir, httpPort, grpcPort };
 }
 
@@ -114,6 +116,13 @@ async function onB(id: string): Promise<JobView | undefined> {
   const res = await stack.fetch(`/v1/jobs/${id}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
   if (res.status === 404) return undefined;
   return (await res.json()) as JobView;
+}
+
+/** B answers 503 for `id`, naming replica a as the one that holds it unapplied. */
+async function heldByA(id: string): Promise<boolean> {
+  const res = await stack.fetch(`/v1/jobs/${id}`, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+  const body = (await res.json()) as { code?: string; detail?: string };
+  return res.status === 503 && body.code === 'DEPENDENCY_DOWN' && (body.detail ?? '').includes('replica a ');
 }
 
 async function agentIdle(dataDir: string): Promise<boolean> {
@@ -151,6 +160,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  for (const proc of cutReplicas) await proc.stop(10_000).catch(() => undefined);
   await stack?.close();
   await pgProxy?.close();
 });
@@ -189,7 +199,8 @@ describe('jr-api journal replay', () => {
     });
     // intake: 20 submissions A acknowledges and cannot apply
     const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => submit(a.httpPort, `s${i}`, 'default', 'true')));
-    expect(await onB(ids[0] ?? '')).toBeUndefined();
+    // B knows them as acknowledged by A and not stored: 503 (retry), not 404 (unknown)
+    expect(await heldByA(ids[0] ?? '')).toBe(true);
 
     const before = snapshot(a.dir);
     const refused = await replay(a.dir);
@@ -200,7 +211,7 @@ describe('jr-api journal replay', () => {
       ),
     });
     expect(snapshot(a.dir)).toEqual(before);
-    expect(await onB(ids[0] ?? '')).toBeUndefined();
+    expect(await heldByA(ids[0] ?? '')).toBe(true);
 
     await a.proc.kill();
     await agent.kill();
@@ -261,6 +272,7 @@ describe('jr-api journal replay', () => {
     expect(r.summary?.journals.intake.tornBytes).toBeGreaterThan(0);
     expect(fs.readdirSync(path.join(a.dir, 'quarantine')).filter((f) => f.startsWith('intake-torn-'))).toHaveLength(1);
     for (const id of ids.slice(0, 4)) expect((await onB(id))?.state).toBe('queued');
+    // the torn record is lost, and the replay removed t's set: B says unknown, not "held by t"
     expect(await onB(ids[4] ?? '')).toBeUndefined();
   });
 

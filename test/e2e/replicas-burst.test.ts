@@ -1,4 +1,4 @@
-import type { AgentList } from '@jr/contracts';
+import type { AgentList, JobPage } from '@jr/contracts';
 import {
   agentMetric,
   fetchTrusting,
@@ -140,9 +140,25 @@ describe('three replicas, agents spread unevenly, the busiest replica SIGKILLed 
   /** Waits until a job runs on one of A's agents, SIGKILLs A, sees a1/a2 fail over, restarts A, sees them fail back. */
   async function killAndRestartA(): Promise<Kill & { times: string }> {
     stack.useRestOf(replicas.get('B'));
+    // a long job (1.5 s) that started on a1/a2 under a second ago: it is still running when A dies
+    // (waiting for any running job could catch a short one that ends before the kill; seen once in CI)
+    const onA = new Set(
+      (await stack.get<AgentList>('/v1/agents')).items.filter((a) => ON_A.includes(a.name)).map((a) => a.id),
+    );
     await waitFor(
-      async () => (await stack.get<AgentList>('/v1/agents')).items.some((a) => ON_A.includes(a.name) && a.running > 0),
-      { timeoutMs: 20_000, intervalMs: 20, what: 'a job running on an agent of A' },
+      async () =>
+        (await stack.get<JobPage>('/v1/jobs?state=running&limit=100')).items.some((j) => {
+          const a = j.attempts.at(-1);
+          const n = Number(j.name.replace('burst-', ''));
+          return (
+            n % LONG_EVERY === 0 &&
+            a !== undefined &&
+            onA.has(a.agentId) &&
+            a.startedAt !== null &&
+            Date.now() - Date.parse(a.startedAt) < 1_000
+          );
+        }),
+      { timeoutMs: 20_000, intervalMs: 20, what: 'a long job just started on an agent of A' },
     );
     await stack.api.kill();
     const killedAtMs = Date.now();

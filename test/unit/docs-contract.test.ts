@@ -29,6 +29,9 @@ import { realClock } from '../../apps/cli/src/timing';
 const ROOT = path.resolve(__dirname, '../..');
 const CONTRACT = readFileSync(path.join(ROOT, 'docs/contract.md'), 'utf8');
 const EXAMPLE = path.join(ROOT, 'docs/examples/job.yaml');
+const FLEET_EXAMPLE = path.join(ROOT, 'docs/examples/fleet-job.yaml');
+/** Fields shown in the fleet example rather than the job example (a job with targets takes no labels). */
+const FLEET_FIELDS = ['targets', 'rollout'];
 
 const CONFIG_SCHEMAS = {
   api: 'apps/api/src/config/config.schema.ts',
@@ -133,6 +136,27 @@ describe('docs/examples/job.yaml', () => {
     expect(parsed.job.steps.map((s) => s.name)).toEqual(['build', 'deploy', 'step-3']);
   });
 
+  it('the fleet example is a valid job file too, and shows every field of targets and rollout', async () => {
+    const raw = (await readJobFile(FLEET_EXAMPLE, undefined)) as Record<string, Record<string, unknown>>;
+    const parsed = parseJobSpec(JSON.parse(validateDocument(documentFromFile(raw, {}))));
+    expect(parsed.ok).toBe(true);
+    expect(Object.keys(raw.rollout ?? {}).sort()).toEqual([
+      'batch',
+      'deliveryTimeout',
+      'maxFailures',
+      'minSample',
+      'mode',
+      'pause',
+      'successCriteria',
+      'undeliveredCountsAsFailure',
+    ]);
+    expect(
+      Object.keys(raw)
+        .filter((k) => FLEET_FIELDS.includes(k))
+        .sort(),
+    ).toEqual([...FLEET_FIELDS].sort());
+  });
+
   it('shows every field of the job document, both forms of `run`, and the contract table lists exactly those fields', async () => {
     const doc = (await readJobFile(EXAMPLE, undefined)) as {
       steps: Array<Record<string, unknown>>;
@@ -141,7 +165,7 @@ describe('docs/examples/job.yaml', () => {
     // `signature` is written by `jr submit` with JR_JOB_SIGNING_KEY, not by hand (the table below lists it)
     expect(Object.keys(doc).sort()).toEqual(
       Object.keys(jobSpecSchema.shape)
-        .filter((k) => k !== 'signature')
+        .filter((k) => k !== 'signature' && !FLEET_FIELDS.includes(k))
         .sort(),
     );
     expect([...new Set(doc.steps.flatMap((s) => Object.keys(s)))].sort()).toEqual(Object.keys(stepSchema.shape).sort());

@@ -74,7 +74,13 @@ describe('a large outbox', () => {
     );
     const gapBytes = a.metrics().reporting?.outbox.gapBytes ?? 0;
     expect(gapBytes).toBeGreaterThan(5_000_000);
-    expect(a.metrics().reporting?.outbox.diskBytes).toBeLessThanOrEqual(1.25 * 1024 * 1024);
+    // "Never larger than the cap for long": while a compaction runs, the old generation and the writes
+    // waiting for the new one are both counted (under CI load that was seen at 1.5 MB), so the check
+    // waits for the compaction in progress to end instead of sampling the moment the outcome queued.
+    await waitFor(() => (a.metrics().reporting?.outbox.diskBytes ?? Infinity) <= 1.25 * 1024 * 1024, {
+      timeoutMs: 10_000,
+      what: 'the outbox back under its cap',
+    });
     await a.enableReporting('signal');
     await waitFor(() => f.api.completion(jobId), { timeoutMs: 30_000, what: 'the drain' });
     const text = f.api.output(jobId);

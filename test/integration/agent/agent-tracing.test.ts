@@ -126,15 +126,15 @@ describe('jr-agent traces: lease context from gRPC metadata, a span per step, ou
     f.api.failures.clear();
     await f.start({}, pino({ level: 'silent' }));
     await waitFor(() => f.api.completion(jobId), { timeoutMs: 15_000, what: 'the completion after the restart' });
-    await waitFor(() => spans(SPANS.complete).length === 1, { what: 'the Complete span to end' });
-    const complete = only(SPANS.complete);
+    // one Complete span per try: under load a try can pass its deadline and be sent again (seen in CI)
+    await waitFor(() => spans(SPANS.complete).length >= 1, { timeoutMs: 15_000, what: 'the Complete span to end' });
+    const completes = spans(SPANS.complete);
     expect(spans(SPANS.attempt)).toEqual([]);
-    expect({ trace: complete.spanContext().traceId, parent: complete.parentSpanContext?.spanId }).toEqual({
-      trace: LEASE_TRACE,
-      parent: idOf(attempt),
-    });
-    expect(f.api.traceparents.filter((t) => t.method === 'Complete').pop()?.traceparent).toBe(
-      traceparent(LEASE_TRACE, idOf(complete)),
+    expect(completes.map((c) => ({ trace: c.spanContext().traceId, parent: c.parentSpanContext?.spanId }))).toEqual(
+      completes.map(() => ({ trace: LEASE_TRACE, parent: idOf(attempt) })),
+    );
+    expect(completes.map((c) => traceparent(LEASE_TRACE, idOf(c)))).toContain(
+      f.api.traceparents.filter((t) => t.method === 'Complete').pop()?.traceparent,
     );
   });
 });

@@ -61,6 +61,8 @@ export interface TestApi {
   /** Stops the API (if still running), drops the database, deletes the queue keys and the data dir. */
   cleanup(): Promise<void>;
   restart(): Promise<void>;
+  /** Starts it again after `api.stop()` (the test may move the clock while it is down). */
+  start(): Promise<void>;
 }
 
 /**
@@ -168,6 +170,9 @@ async function startOn(
     ca,
     restart: async () => {
       await t.api.stop();
+      t.api = await startApi(loaded.config, { clock, logger });
+    },
+    start: async () => {
       t.api = await startApi(loaded.config, { clock, logger });
     },
     cleanup: async () => {

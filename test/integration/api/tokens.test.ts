@@ -49,6 +49,7 @@ const JOB = 'j_0000000000aaaaaaaaaaaaaaaa';
 const AGENT = 'a_aaaaaaaaaaaaaaaaaaaa';
 const TOKEN = 't_aaaaaaaaaaaaaaaaaaaa';
 const AGENT2 = 'a_bbbbbbbbbbbbbbbbbbbb';
+const SCHEDULE = 's_aaaaaaaaaaaaaaaaaaaa';
 
 /** Every guarded route, the scope it needs, and a request that reaches it. */
 const ROUTES: Array<{ method: string; url: string; scope: Scope; body?: unknown }> = [
@@ -72,6 +73,13 @@ const ROUTES: Array<{ method: string; url: string; scope: Scope; body?: unknown 
   { method: 'GET', url: '/v1/tokens', scope: 'tokens:admin' },
   { method: 'POST', url: `/v1/tokens/${TOKEN}/revoke`, scope: 'tokens:admin' },
   { method: 'GET', url: '/metrics', scope: 'metrics:read' },
+  { method: 'POST', url: '/v1/schedules', scope: 'schedules:admin', body: { name: 'x', cron: '0 0 * * *' } },
+  { method: 'GET', url: '/v1/schedules', scope: 'jobs:read' },
+  { method: 'GET', url: `/v1/schedules/${SCHEDULE}`, scope: 'jobs:read' },
+  { method: 'POST', url: `/v1/schedules/${SCHEDULE}/pause`, scope: 'schedules:admin' },
+  { method: 'POST', url: `/v1/schedules/${SCHEDULE}/resume`, scope: 'schedules:admin' },
+  { method: 'POST', url: `/v1/schedules/${SCHEDULE}/trigger`, scope: 'schedules:admin' },
+  { method: 'DELETE', url: `/v1/schedules/${SCHEDULE}`, scope: 'schedules:admin' },
 ];
 
 describe('scopes on every route', () => {
