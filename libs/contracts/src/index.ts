@@ -12,3 +12,4 @@ export * from './storable-text';
 export type { ProtoGrpcType } from './generated/agent';
 export type { AgentServiceClient, AgentServiceHandlers } from './generated/jobrunner/v1/AgentService';
 export type * as pb from './generated/pb';
+export * from './slo';

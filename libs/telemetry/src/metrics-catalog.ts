@@ -59,6 +59,18 @@ export const JOURNALS = ['intake', 'results'] as const;
 /** The dispatch SLO threshold (seconds): it must be a bucket boundary of jr_dispatch_latency_seconds. */
 export const DISPATCH_SLO_SECONDS = 1;
 
+/** Canary outcomes of jr_canaries_total. */
+export const CANARY_OUTCOMES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'lost', 'refused'] as const;
+/** Incident causes (contracts' INCIDENT_CAUSES; a spec keeps them in sync). */
+export const INCIDENT_CAUSE_VALUES = [
+  'dependency_down',
+  'intake_refusing',
+  'sli_violated',
+  'replica_lost',
+  'breaker_open',
+] as const;
+/** Canary SLI thresholds (contracts' CANARY_THRESHOLDS_S) must be boundaries here. */
+const CANARY_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300] as const;
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 const RPC_BUCKETS = [...LATENCY_BUCKETS, 30, 60] as const;
 const DISPATCH_BUCKETS = [
@@ -70,6 +82,7 @@ const DISPATCH_BUCKETS = [
   0.25,
   0.5,
   DISPATCH_SLO_SECONDS,
+  2,
   2.5,
   5,
   10,
@@ -331,6 +344,25 @@ export const API_METRICS = {
     'jr_schedule_fires_total',
     'Fire times the leader decided, by outcome: job (a job was made) or missed (downtime beyond the catch-up policy, or an overlap). Manual triggers not included.',
     ['outcome'],
+  ),
+  // Service levels: canary jobs (JR_CANARY_INTERVAL) and incidents
+  canaries: counter(
+    'jr_canaries_total',
+    'Canary jobs that ended, by pool and outcome (succeeded, failed, timed_out, cancelled, lost: never reported in time, refused: not accepted).',
+    ['pool', 'outcome'],
+    { knownValues: { outcome: CANARY_OUTCOMES } },
+  ),
+  canaryDuration: histogram(
+    'jr_canary_duration_seconds',
+    'Accepted to reported, of canary jobs that succeeded (each canary also records leased and started).',
+    POOL,
+    CANARY_BUCKETS,
+  ),
+  incidentsOpen: gauge(
+    'jr_incidents_open',
+    'Incidents this replica has open, by cause (see GET /v1/incidents).',
+    ['cause'],
+    { knownValues: { cause: INCIDENT_CAUSE_VALUES } },
   ),
   // Dependencies (readiness probes)
   dependencyUp: gauge(

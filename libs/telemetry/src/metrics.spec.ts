@@ -1,5 +1,8 @@
 import {
   ATTEMPT_STATES,
+  CANARY_THRESHOLDS_S,
+  INCIDENT_CAUSES,
+  PICKUP_THRESHOLDS_S,
   JOB_REASONS,
   SIGNATURE_REFUSALS,
   TERMINAL_JOB_STATES as CONTRACT_TERMINAL,
@@ -10,6 +13,7 @@ import {
   AGENT_METRICS,
   API_METRICS,
   DISPATCH_SLO_SECONDS,
+  INCIDENT_CAUSE_VALUES,
   ENDED_ATTEMPT_STATES,
   TERMINAL_JOB_STATES,
   REFUSAL_REASONS,
@@ -48,6 +52,16 @@ describe('metrics catalog', () => {
       ATTEMPT_STATES.filter((s) => s !== 'leased' && s !== 'running').sort(),
     );
     expect([...SIGNATURE_REFUSAL_CAUSES]).toEqual([...SIGNATURE_REFUSALS]);
+    expect([...INCIDENT_CAUSE_VALUES]).toEqual([...INCIDENT_CAUSES]);
+  });
+
+  it('has a bucket boundary at every latency threshold an SLO may use', () => {
+    const buckets = (name: string) => {
+      const def = Object.values(API_METRICS).find((d: MetricDef) => d.name === name);
+      return def?.kind === 'histogram' ? def.buckets : [];
+    };
+    for (const s of PICKUP_THRESHOLDS_S) expect(buckets('jr_dispatch_latency_seconds')).toContain(s);
+    for (const s of CANARY_THRESHOLDS_S) expect(buckets('jr_canary_duration_seconds')).toContain(s);
     for (const r of REFUSAL_REASONS) expect(JOB_REASONS).toContain(r);
   });
 
