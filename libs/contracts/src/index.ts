@@ -13,3 +13,4 @@ export type { ProtoGrpcType } from './generated/agent';
 export type { AgentServiceClient, AgentServiceHandlers } from './generated/jobrunner/v1/AgentService';
 export type * as pb from './generated/pb';
 export * from './slo';
+export * from './slo-rules';

@@ -108,12 +108,20 @@ const run = z.union([
   z.array(z.string().max(LIMITS.maxRunBytes)).min(1, 'run needs at least the program').max(LIMITS.maxArgs),
 ]);
 
-export const stepSchema = z.strictObject({
-  name: z.string().regex(NAME_RE, 'step names: up to 200 letters, digits, spaces, _ . -').optional(),
-  run,
-  timeout: duration.optional(),
-  retries: retries.optional(),
-});
+/** Steps the agent runs itself, without a process: `noop` (what canary jobs run). */
+export const BUILTIN_STEPS = ['noop'] as const;
+
+export const stepSchema = z
+  .strictObject({
+    name: z.string().regex(NAME_RE, 'step names: up to 200 letters, digits, spaces, _ . -').optional(),
+    run: run.optional(),
+    builtin: z.enum(BUILTIN_STEPS, { error: `builtin is one of ${BUILTIN_STEPS.join(', ')}` }).optional(),
+    timeout: duration.optional(),
+    retries: retries.optional(),
+  })
+  .refine((s) => (s.run === undefined) !== (s.builtin === undefined), {
+    message: 'a step has run (a command) or builtin, exactly one',
+  });
 
 export const artifactSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'uses[].url must be an http(s) URL' }).max(2048),
@@ -136,6 +144,8 @@ export const jobSpecSchema = z
     signature: jobSignatureSchema.optional(),
     /** Never run twice: an attempt whose agent vanished ends the job `failed`, reason `lost`, instead of a rerun. */
     atMostOnce: z.boolean({ error: 'atMostOnce is true or false' }).optional(),
+    /** A synthetic job of the API's own canaries: kept out of lists by default, pruned, measured. */
+    canary: z.boolean({ error: 'canary is true or false' }).optional(),
     /** A fleet job: run once on every target agent, with rollout control (fleet-spec.ts checks both). */
     targets: z.unknown().optional(),
     rollout: z.unknown().optional(),
@@ -170,11 +180,14 @@ export interface NormalizedJob {
   /** Names of the job's secrets, sorted; absent when it has none. The values never travel in the job. */
   secrets?: string[];
   uses: Array<{ url: string; sha256: string }>;
-  steps: Array<{ name: string; run: string | string[]; timeoutMs: number; retries: number }>;
+  /** Each step has run (a command) or builtin. */
+  steps: Array<{ name: string; run?: string | string[]; builtin?: 'noop'; timeoutMs: number; retries: number }>;
   /** Absent on an unsigned job. */
   signature?: JobSignature;
   /** Set (true) on an at-most-once job; absent otherwise, so other jobs' stored form is unchanged. */
   atMostOnce?: true;
+  /** Set (true) on a canary job; absent otherwise. */
+  canary?: true;
   /** Set on a fleet job: its targets and rollout, normalized (absent on a job for one agent). */
   fleet?: FleetSpec;
 }
@@ -256,7 +269,7 @@ function forbiddenKeys(value: unknown, path: string[]): SpecIssue[] {
 function normalize(spec: ParsedJobSpec): NormalizedJob {
   const secretNames = Object.keys(spec.secrets ?? {}).sort();
   return {
-    name: spec.name ?? defaultName(spec.steps[0]?.run),
+    name: spec.name ?? defaultName(spec.steps[0]?.run ?? spec.steps[0]?.builtin),
     pool: spec.pool ?? targetsPool(spec.targets) ?? 'default',
     labels: spec.labels ?? {},
     timeoutMs: spec.timeout ?? 0,
@@ -266,12 +279,13 @@ function normalize(spec: ParsedJobSpec): NormalizedJob {
     uses: spec.uses ?? [],
     steps: spec.steps.map((s, i) => ({
       name: s.name ?? `step-${i + 1}`,
-      run: s.run,
+      ...(s.run !== undefined ? { run: s.run } : { builtin: s.builtin }),
       timeoutMs: s.timeout ?? 0,
       retries: s.retries ?? 0,
     })),
     ...(spec.signature ? { signature: spec.signature } : {}),
     ...(spec.atMostOnce === true ? { atMostOnce: true as const } : {}),
+    ...(spec.canary === true ? { canary: true as const } : {}),
   };
 }
 
@@ -295,7 +309,11 @@ export function toProtoSpec(job: NormalizedJob): JobSpec {
     uses: job.uses,
     steps: job.steps.map((s) => ({
       name: s.name,
-      ...(Array.isArray(s.run) ? { argv: { args: s.run } } : { shell: s.run }),
+      ...(s.builtin !== undefined
+        ? { builtin: s.builtin }
+        : Array.isArray(s.run)
+          ? { argv: { args: s.run } }
+          : { shell: s.run ?? '' }),
       timeoutMs: s.timeoutMs,
       retries: s.retries,
     })),

@@ -135,6 +135,20 @@ describe('AttemptRun with JR_JOB_VERIFY_KEYS (real child processes)', () => {
     await refused({ ...job('swapped-by-the-api'), spec: { ...spec, signature } }, 'bad_signature');
   });
 
+  it('runs a job of built-in steps only unsigned (a canary runs no code); one with env still needs a signature', async () => {
+    const noop: pb.Step__Output = { name: 'noop', run: 'builtin', builtin: 'noop', timeoutMs: 0, retries: 0 };
+    await new AttemptRun(assignment([noop]), deps).run();
+    expect(reporter.completions[0]).toMatchObject({ outcome: 'OUTCOME_SUCCEEDED', exitCode: 0 });
+    expect(reporter.output(0)).toBe('jr-agent: built-in no-op step\n');
+    reporter.completions.length = 0;
+    reporter.events.length = 0;
+    await refused(assignment([noop, shellStep(`touch ${path.join(tmp.dir, 'ran')}`)]), 'missing');
+    reporter.completions.length = 0;
+    reporter.events.length = 0;
+    await new AttemptRun(assignment([noop], { env: { A: 'b' } }), deps).run();
+    expect(reporter.completions[0]?.reason).toBe('signature_invalid');
+  });
+
   it('without verify keys runs unsigned jobs as before', async () => {
     delete deps.verifyKeys;
     await new AttemptRun(assignment([shellStep('echo plain')]), deps).run();

@@ -58,7 +58,7 @@ async function runOneStep(
   o: StepSequenceOptions,
   index: number,
   step: pb.Step__Output,
-  command: StepCommand,
+  command: Command,
 ): Promise<AttemptEnd | undefined> {
   const retries = stepRetries(step.retries);
   for (let attemptTry = 1; attemptTry <= retries + 1; attemptTry++) {
@@ -87,7 +87,7 @@ async function runOneStep(
 interface StepTry {
   index: number;
   step: pb.Step__Output;
-  command: StepCommand;
+  command: Command;
   attemptTry: number;
 }
 
@@ -99,7 +99,8 @@ async function runStepTry(
 ): Promise<{ result: StepProcessResult; outcome: StepOutcome }> {
   o.events.stepStarted(t.index, t.step.name, t.attemptTry);
   const timed = o.metrics?.stepDuration.startTimer();
-  const result = await runWithOutput(o, t.index, t.step, t.command);
+  const result =
+    t.command.kind === 'builtin' ? builtinNoop(o, t.index) : await runWithOutput(o, t.index, t.step, t.command);
   const outcome = stepOutcome(result, o.signal);
   timed?.({ outcome });
   o.events.stepFinished(t.index, result.signal ? -1 : result.exitCode, result.signal, outcome);
@@ -107,6 +108,15 @@ async function runStepTry(
     o.logger.error({ step: t.index, pid: result.pid }, 'processes of the step survived SIGKILL (escaped its group?)');
   markStep(span, outcome, result);
   return { result, outcome };
+}
+
+/**
+ * The built-in no-op step of canary jobs: no process, no shell, no user code; one line of output, so a
+ * canary also proves the way of a log line from the agent to the API.
+ */
+function builtinNoop(o: StepSequenceOptions, index: number): StepProcessResult {
+  o.events.log(index, 'stdout', Buffer.from('jr-agent: built-in no-op step\n'));
+  return { ended: 'exited', exitCode: 0, signal: '', pid: undefined, groupGone: true };
 }
 
 async function runWithOutput(
@@ -163,7 +173,10 @@ export function stopEnd(signal: AbortSignal): AttemptEnd {
     : { outcome: 'OUTCOME_CANCELLED', exitCode: -1, reason: request?.reason ?? 'cancelled' };
 }
 
-function commandOf(step: pb.Step__Output): StepCommand | undefined {
+type Command = StepCommand | { kind: 'builtin'; name: 'noop' };
+
+function commandOf(step: pb.Step__Output): Command | undefined {
+  if (step.run === 'builtin' && step.builtin === 'noop') return { kind: 'builtin', name: 'noop' };
   if (step.run === 'shell' && step.shell) return { kind: 'shell', script: step.shell };
   if (step.run === 'argv' && step.argv && step.argv.args.length > 0 && step.argv.args[0])
     return { kind: 'argv', args: step.argv.args };

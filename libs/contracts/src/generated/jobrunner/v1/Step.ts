@@ -21,7 +21,11 @@ export interface Step {
    * local re-runs of this step on a non-zero exit
    */
   'retries'?: (number);
-  'run'?: "shell"|"argv";
+  /**
+   * run by the agent itself, no process: "noop" (canary jobs)
+   */
+  'builtin'?: (string);
+  'run'?: "shell"|"argv"|"builtin";
 }
 
 export interface Step__Output {
@@ -42,5 +46,9 @@ export interface Step__Output {
    * local re-runs of this step on a non-zero exit
    */
   'retries': (number);
-  'run'?: "shell"|"argv";
+  /**
+   * run by the agent itself, no process: "noop" (canary jobs)
+   */
+  'builtin'?: (string);
+  'run'?: "shell"|"argv"|"builtin";
 }
