@@ -25,6 +25,8 @@ import { JournalModule, type ApiJournals } from './journal/journal.module';
 import { QueueModule } from './queue/queue.module';
 import { ResultsModule } from './results/results.module';
 import { SchedulesModule } from './schedules/schedules.module';
+import { CanaryModule } from './canary/canary.module';
+import { SloModule } from './slo/slo.module';
 import { SecretsModule } from './secrets/secrets.module';
 import { type ApiMetrics } from './telemetry/api-metrics';
 import { MetricsModule } from './telemetry/metrics.module';
@@ -81,6 +83,8 @@ export class AppModule implements NestModule {
         IntakeModule,
         ResultsModule,
         SchedulesModule,
+        SloModule,
+        CanaryModule,
         FleetModule,
         HealthModule,
         GrpcModule,

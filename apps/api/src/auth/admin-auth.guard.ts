@@ -8,12 +8,13 @@ import { AUDITED, type AuditSpec } from '../audit/audit.decorator';
 import { auditTarget } from '../audit/audit.interceptor';
 import { actorOf, AuditService } from '../audit/audit.service';
 import { TokensService } from '../tokens/tokens.service';
-import { bearerToken, ExpectedToken } from './tokens';
+import { bearerToken, CANARY_TOKEN_PREFIX, canaryToken, ExpectedToken } from './tokens';
 import { clientAddress, setPrincipal, type Principal } from './principal';
 import { IS_PUBLIC } from './public.decorator';
 import { REQUIRED_SCOPE } from './scope.decorator';
 
 const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
+const CANARY_SCOPES: ReadonlySet<Scope> = new Set<Scope>(['jobs:submit', 'jobs:read']);
 
 /**
  * Authentication and authorization of every REST route but the @Public() ones: the bearer is the
@@ -24,6 +25,7 @@ const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
 @Injectable()
 export class AdminAuthGuard implements CanActivate {
   private readonly adminToken: ExpectedToken;
+  private readonly canaryToken: ExpectedToken;
 
   constructor(
     private readonly reflector: Reflector,
@@ -33,6 +35,7 @@ export class AdminAuthGuard implements CanActivate {
     @Inject(LOGGER) private readonly log: Logger,
   ) {
     this.adminToken = new ExpectedToken(config.adminToken);
+    this.canaryToken = new ExpectedToken(canaryToken(config.adminToken));
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -75,6 +78,8 @@ export class AdminAuthGuard implements CanActivate {
       throw new DomainError('UNAUTHENTICATED', 'missing bearer token (Authorization: Bearer <token>)');
     const address = clientAddress(req);
     if (token.startsWith('jrt_')) return this.tokens.authenticate(token, address);
+    if (token.startsWith(CANARY_TOKEN_PREFIX) && this.canaryToken.matches(token))
+      return { kind: 'canary', id: 'canary', name: 'canary', scopes: CANARY_SCOPES, pool: null, address };
     if (!this.adminToken.matches(token)) throw new DomainError('UNAUTHENTICATED', 'invalid bearer token');
     return { kind: 'admin', id: 'admin', name: 'admin', scopes: ALL_SCOPES, pool: null, address };
   }

@@ -4,7 +4,8 @@ import { DomainError, type Scope } from '@jr/contracts';
 
 /** Who is calling: the bootstrap admin token (every scope) or an API token. Set by the auth guard. */
 export interface Principal {
-  kind: 'admin' | 'token';
+  /** `canary`: the API's own canary submitter (canaryToken), who alone may submit `canary: true` jobs. */
+  kind: 'admin' | 'token' | 'canary';
   /** `admin`, or the token id (what the audit log records as the actor). */
   id: string;
   name: string;

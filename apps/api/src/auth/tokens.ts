@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export function bearerToken(header: string | string[] | undefined): string | undefined {
@@ -61,4 +61,16 @@ export function secretMatches(secret: string, storedHash: string): boolean {
 /** A lease token: 128 random bits, hex. */
 export function newLeaseToken(): string {
   return randomBytes(16).toString('hex');
+}
+
+/** Prefix of the canary submitter's token (canaryToken). */
+export const CANARY_TOKEN_PREFIX = 'jrc_';
+
+/**
+ * The token the API's canaries submit with: derived from JR_ADMIN_TOKEN (HMAC-SHA256, so every replica
+ * computes the same one and it never needs storing), shown nowhere, and worth only jobs:submit and
+ * jobs:read: a canary takes the same public way as a user's job, authentication included.
+ */
+export function canaryToken(adminToken: string): string {
+  return `${CANARY_TOKEN_PREFIX}${createHmac('sha256', adminToken).update('jobrunner canary token v1').digest('base64url')}`;
 }

@@ -1,3 +1,4 @@
+import type { SloDocument } from '@jr/contracts';
 import type { RedisTarget } from '../queue/redis-target';
 import type { PgEndpoint } from '../database/pg-hosts';
 import type { SecretKey } from '../secrets/secret-box';
@@ -38,6 +39,10 @@ export interface AppConfig {
   /** How often the Postgres-fed gauges of /metrics are refreshed in the background (scrapes read the cache). */
   metricsRefreshMs: number;
   logLevel: LogLevel;
+  /** JR_SLO_FILE's objectives (checked at start), or the built-in three. */
+  slo: SloDocument;
+  /** JR_CANARY_INTERVAL (0: off) and JR_CANARY_POOLS (unset: every pool with an active agent). */
+  canary: { intervalMs: number; pools?: string[] };
   /** Rate limits, lockouts and HTTP socket limits. */
   limits: LimitsConfig;
   /** `JR_SECRETS_KEY`: the first seals job secrets, all open them; absent: secrets refused (JR_DEV: a key file). */

@@ -1,11 +1,12 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ADMIN_TOKEN_MIN_LENGTH, parseDurationMs } from '@jr/contracts';
+import { ADMIN_TOKEN_MIN_LENGTH, DEFAULT_SLO_DOCUMENT, parseDurationMs, POOL_RE } from '@jr/contracts';
 import { parseDatabaseUrl } from '../database/pg-hosts';
 import { parseRedisUrl } from '../queue/redis-target';
 import { parseSecretKeys } from '../secrets/secret-box';
 import { defaultReplicaId, REPLICA_ID_RE } from '../leadership/replica-id';
+import { readSloFile } from './slo-file';
 import { LOG_LEVELS, type AppConfig, type TlsSettings } from './app-config';
 import { limitsEnv, limitsErrors, toLimitsConfig } from './limits.schema';
 
@@ -167,6 +168,36 @@ const envSchema = z.object({
     .string()
     .regex(REPLICA_ID_RE, 'must be 1-64 letters, digits, _ . : - (starting with a letter or digit)')
     .optional(),
+  // service levels: the objectives (YAML), and canary jobs every JR_CANARY_INTERVAL on JR_CANARY_POOLS (default: every pool with agents)
+  JR_SLO_FILE: z
+    .string()
+    .max(4096)
+    .transform((file, ctx) => {
+      try {
+        return readSloFile(file);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  JR_CANARY_INTERVAL: duration('0', 0, 86_400_000).refine(
+    (ms) => ms === 0 || ms >= 1_000,
+    'must be at least 1s (or 0: no canaries)',
+  ),
+  JR_CANARY_POOLS: z
+    .string()
+    .max(8192)
+    .transform((v, ctx) => {
+      const pools = v
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== '');
+      const bad = pools.filter((p) => !POOL_RE.test(p));
+      if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `not pool names: ${bad.slice(0, 5).join(', ')}` });
+      return pools;
+    })
+    .optional(),
   JR_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   ...limitsEnv.shape,
   // the message never repeats the value: it is key material
@@ -247,6 +278,8 @@ export function loadConfig(env: Record<string, string | undefined>, role: Config
       maxLogBytes: e.JR_MAX_LOG_BYTES,
       metricsRefreshMs: e.JR_METRICS_REFRESH_INTERVAL,
       logLevel: e.JR_LOG_LEVEL,
+      slo: e.JR_SLO_FILE ?? DEFAULT_SLO_DOCUMENT,
+      canary: { intervalMs: e.JR_CANARY_INTERVAL, ...(e.JR_CANARY_POOLS ? { pools: e.JR_CANARY_POOLS } : {}) },
       limits: toLimitsConfig(e),
       ...(e.JR_SECRETS_KEY ? { secretsKeys: e.JR_SECRETS_KEY } : {}),
       tls: tlsSettings(e),

@@ -7,5 +7,6 @@ import { HealthService } from './health.service';
   imports: [AgentsModule],
   controllers: [HealthController],
   providers: [HealthService],
+  exports: [HealthService],
 })
 export class HealthModule {}

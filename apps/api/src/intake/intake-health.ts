@@ -12,9 +12,32 @@ type Refusal = Exclude<IntakeRejectReason, 'invalid_input'>;
  */
 export class IntakeHealth {
   private refusal: { reason: Refusal; at: number } | null = null;
+  /** Refused valid submissions per minute and reason, until the SLO bookkeeping takes them (takeRefusals). */
+  private tally = new Map<string, { minuteMs: number; reason: Refusal; n: number }>();
 
   refused(reason: Refusal, at: number): void {
     if (reason !== 'shutting_down') this.refusal = { reason, at };
+    const minuteMs = Math.floor(at / 60_000) * 60_000;
+    const key = `${minuteMs}/${reason}`;
+    const row = this.tally.get(key) ?? { minuteMs, reason, n: 0 };
+    row.n++;
+    this.tally.set(key, row);
+  }
+
+  /** The refusals counted since the last call (the caller puts back what it could not store: giveBack). */
+  takeRefusals(): Array<{ minuteMs: number; reason: Refusal; n: number }> {
+    const rows = [...this.tally.values()];
+    this.tally = new Map();
+    return rows;
+  }
+
+  giveBack(rows: ReadonlyArray<{ minuteMs: number; reason: Refusal; n: number }>): void {
+    for (const r of rows) {
+      const key = `${r.minuteMs}/${r.reason}`;
+      const row = this.tally.get(key) ?? { ...r, n: 0 };
+      row.n += r.n;
+      this.tally.set(key, row);
+    }
   }
 
   accepted(): void {

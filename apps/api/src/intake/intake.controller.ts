@@ -24,6 +24,7 @@ export class IntakeController {
     const { status, result } = await this.intake.submit(body, req.headers['idempotency-key'], trace, {
       actor: actorOf(caller),
       onlyPool: caller.pool,
+      canary: caller.kind === 'canary',
     });
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' }).end(JSON.stringify(result));
   }

@@ -42,6 +42,8 @@ export interface SubmitAnswer {
 export interface Submitter {
   actor?: RecordActor;
   onlyPool?: string | null;
+  /** The API's own canary submitter: the only one that may mark a job `canary`. */
+  canary?: boolean;
 }
 
 interface Prior {
@@ -125,6 +127,10 @@ export class IntakeService implements BeforeApplicationShutdown {
         'FORBIDDEN',
         `the token may submit to pool ${only} only (the job names ${parsed.job.pool})`,
       );
+    if (parsed.job.canary && !submitter.canary)
+      throw this.invalid('canary jobs are submitted by the API itself (JR_CANARY_INTERVAL)', [
+        { path: 'canary', message: "only the API's own canaries set canary" },
+      ]);
     const refused = this.secrets.refusal(parsed.secrets);
     if (refused) throw this.invalid(refused, [{ path: 'secrets', message: refused }]);
     const job: Submission = { job: parsed.job, secrets: parsed.secrets };

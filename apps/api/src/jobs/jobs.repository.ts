@@ -18,6 +18,8 @@ export interface ListQuery {
   pool?: string;
   /** Only the jobs this schedule made. */
   scheduleId?: string;
+  /** Canary jobs: left out (default), included, or the only ones. */
+  canary?: 'exclude' | 'include' | 'only';
   limit: number;
   beforeId?: string;
 }
@@ -104,6 +106,7 @@ export class JobsRepository {
     if (q.pool) where.push(`j.pool = $${params.push(q.pool)}`);
     if (q.scheduleId) where.push(`j.schedule_id = $${params.push(q.scheduleId)}`);
     if (q.beforeId) where.push(`j.id < $${params.push(q.beforeId)}`);
+    if ((q.canary ?? 'exclude') !== 'include') where.push(q.canary === 'only' ? 'j.canary' : 'NOT j.canary');
     where.push('j.parent_id IS NULL'); // a fleet job's runs are listed under it (GET /v1/jobs/:id/targets)
     const sql = `${VIEW_SQL} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY j.id DESC LIMIT $${params.push(q.limit)}`;
     const res = await this.pool.query<ViewRow>(sql, params);

@@ -28,7 +28,12 @@ export interface ListParams {
   limit?: unknown;
   cursor?: unknown;
   schedule?: unknown;
+  /** `exclude` (the default: canary jobs are the API's own), `include` or `only`. */
+  canary?: unknown;
 }
+
+const CANARY_MODES = ['exclude', 'include', 'only'] as const;
+type CanaryMode = (typeof CANARY_MODES)[number];
 
 const one = (v: unknown): string | undefined =>
   Array.isArray(v) ? one(v[0]) : typeof v === 'string' && v !== '' ? v : undefined;
@@ -80,6 +85,8 @@ export class JobsService {
     const errors: Array<{ path: string; message: string }> = [];
     if (scheduleId !== undefined && !SCHEDULE_ID_RE.test(scheduleId))
       errors.push({ path: 'schedule', message: 'not a schedule id (s_…, as jr schedule list shows)' });
+    const canary = (one(p.canary) ?? 'exclude') as CanaryMode;
+    if (!CANARY_MODES.includes(canary)) errors.push({ path: 'canary', message: 'exclude, include or only' });
     if (state !== undefined && !isJobState(state)) errors.push({ path: 'state', message: 'not a job state' });
     if (pool !== undefined && !POOL_RE.test(pool)) errors.push({ path: 'pool', message: 'not a pool name' });
     if (!/^\d{1,3}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 500)
@@ -95,12 +102,15 @@ export class JobsService {
         state: state as JobView['state'] | undefined,
         pool,
         scheduleId,
+        canary,
         limit: limit + 1,
         beforeId,
       }),
       // acknowledged submissions not yet in Postgres: never a schedule's (its fires are written there directly)
       (state === undefined || state === 'queued') && scheduleId === undefined
-        ? this.pending.list({ pool, beforeId, limit: limit + 1 })
+        ? this.pending
+            .list({ pool, beforeId, limit: limit + 1 })
+            .filter((v) => canary === 'include' || (canary === 'only') === (v.spec.canary === true))
         : [],
       limit + 1,
     );
