@@ -133,7 +133,7 @@ describe('docs/examples/job.yaml', () => {
     const parsed = parseJobSpec(JSON.parse(body));
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
-    expect(parsed.job.steps.map((s) => s.name)).toEqual(['build', 'deploy', 'step-3']);
+    expect(parsed.job.steps.map((s) => s.name)).toEqual(['build', 'deploy', 'step-3', 'check-in']);
   });
 
   it('the fleet example is a valid job file too, and shows every field of targets and rollout', async () => {
@@ -172,9 +172,11 @@ describe('docs/examples/job.yaml', () => {
     expect([...new Set(doc.uses.flatMap((u) => Object.keys(u)))].sort()).toEqual(
       Object.keys(artifactSchema.shape).sort(),
     );
-    expect(new Set(doc.steps.map((s) => (Array.isArray(s.run) ? 'argv' : typeof s.run)))).toEqual(
-      new Set(['argv', 'string']),
-    );
+    expect(
+      new Set(
+        doc.steps.map((s) => (s.builtin !== undefined ? 'builtin' : Array.isArray(s.run) ? 'argv' : typeof s.run)),
+      ),
+    ).toEqual(new Set(['argv', 'string', 'builtin']));
 
     const fields = tableRows(section('The job document and job files'), ['field', 'type', 'default', 'meaning']).map(
       ([f]) => code(f ?? '')[0],

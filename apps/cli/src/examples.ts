@@ -58,6 +58,17 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   'jr tokens list': ['jr tokens list', 'jr tokens list --json | jq ".items[] | select(.state == \\"active\\")"'],
   'jr tokens revoke': ['jr tokens revoke t_01hz…'],
+  'jr slo': [
+    'jr slo                              # the objectives over their window (30d by default)',
+    'jr slo --window 7d',
+    "jr slo --json | jq '.objectives[] | {name, attainment, budgetRemaining}'",
+  ],
+  'jr slo rules': [
+    'jr slo rules > /etc/prometheus/rules/jobrunner-slo.yml && promtool check rules /etc/prometheus/rules/jobrunner-slo.yml',
+    'jr slo rules --file slo.yaml        # from an objectives file, without the API',
+  ],
+  'jr slo report': ['jr slo report --html slo.html', 'jr slo report --html /var/www/sla/index.html --window 90d'],
+  'jr incidents': ['jr incidents', "jr incidents --window 7d --json | jq '.items[] | select(.outage)'"],
   'jr audit': ['jr audit', 'jr audit --action jobs.cancel --since 1d', 'jr audit --actor t_01hz… --limit 200 --json'],
   'jr agents revoke': ['jr agents revoke a_01hz…     # then, to let the machine enroll again: jr agents rm a_01hz…'],
   'jr tokens create-enroll': [

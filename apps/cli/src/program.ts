@@ -12,6 +12,7 @@ import { registerList } from './commands/list.command';
 import { registerLogs } from './commands/logs.command';
 import { registerRetry } from './commands/retry.command';
 import { registerSchedule } from './commands/schedule.command';
+import { registerIncidents, registerSlo } from './commands/slo.command';
 import { registerStatus } from './commands/status.command';
 import { registerSubmit } from './commands/submit.command';
 import { registerTokens } from './commands/tokens.command';
@@ -58,6 +59,8 @@ export function buildProgram(ctx: Context, setExit: SetExit): Command {
   registerSchedule(program, ctx, setExit);
   addEnrollTokenCommands(registerTokens(program, ctx, setExit), ctx, setExit);
   registerAudit(program, ctx, setExit);
+  registerSlo(program, ctx, setExit);
+  registerIncidents(program, ctx, setExit);
   registerConfig(program, ctx, setExit);
   registerKeys(program, ctx, setExit);
   registerCompletion(program, ctx, setExit);

@@ -15,3 +15,4 @@ export * from './auth';
 export * from './tls';
 export * from './https';
 export * from './agent-metrics';
+export * from './chromium';

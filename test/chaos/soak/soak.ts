@@ -64,11 +64,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       ...(await topologyEvidence(world, idsOf(stream, faultJobs))),
     });
     const ok = verdict.failures.length === 0;
+    const sla = await world.sloTable(Math.max(1, Math.ceil((Date.now() - t0) / 3_600_000)));
     const report = [
       `chaos soak seed=${o.seed} duration=${o.durationMs / 1000}s replicas=${world.replicas.count} agents=${agents} disk-full via ${world.diskMode} (wall ${Math.round((Date.now() - t0) / 1000)} s): ${ok ? 'PASS' : 'FAIL'}`,
       formatTable(verdict.rows),
       '',
       formatFaults(faults),
+      '',
+      'service levels of this run (jr slo; canaries every 5 s):',
+      sla,
       ...(ok ? [] : ['', 'failures:', ...verdict.failures.slice(0, 40).map((f) => `  ${f}`)]),
     ].join('\n');
     if (!ok) o.log(world.stack.diagnostics());

@@ -169,6 +169,15 @@ export class SoakWorld {
     }
   }
 
+  /** `jr slo` over the run (text), through any replica; the error instead when no replica answers. */
+  async sloTable(windowHours: number): Promise<string> {
+    const r = await this.stack.cli(['slo', '--window', `${windowHours}h`], {
+      JR_REQUEST_TIMEOUT: '20s',
+      JR_API_URL: this.replicas.urls.join(','),
+    });
+    return r.code === 0 ? r.stdout.trimEnd() : `jr slo exited ${r.code}: ${r.stderr.trim()}`;
+  }
+
   async close(): Promise<void> {
     for (const p of this.proxies) p.setMode({ kind: 'pass' });
     // both running, so the stack can drop its database and keys
@@ -199,7 +208,14 @@ async function startReplicas(
     redisUrl: redis.url,
     postgresServerUrl: pg.primary.url,
     databaseUrl: (url) => pg.databaseUrl(url),
-    apiEnv: { ...tls.apiEnv, ...limit, JR_DATA_DIR: dataDirs[0] ?? '', JR_REPLICA_ID: 'a' },
+    // canaries every 5 s: the run's own service levels are printed beside its invariants
+    apiEnv: {
+      ...tls.apiEnv,
+      ...limit,
+      JR_DATA_DIR: dataDirs[0] ?? '',
+      JR_REPLICA_ID: 'a',
+      JR_CANARY_INTERVAL: '5s',
+    },
   });
   const replicas = new Replicas(stack, { JR_DATA_DIR: dataDirs[1] ?? '', JR_REPLICA_ID: 'b' });
   try {

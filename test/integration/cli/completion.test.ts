@@ -103,6 +103,8 @@ describe('jr completion bash (sourced in a real bash)', () => {
       'schedule',
       'tokens',
       'audit',
+      'slo',
+      'incidents',
       'config',
       'keys',
       'completion',
