@@ -112,6 +112,14 @@ describe('signing view and payload', () => {
     expect(argv.steps[0]?.run).toEqual(['ls']);
   });
 
+  it('tells a built-in step from any command, also after the protocol round trip', () => {
+    const spec = toProtoSpec(job({ steps: [{ builtin: 'noop' }] }));
+    expect(signingView(spec).steps[0]).toEqual({ name: 'step-1', builtin: 'noop', timeoutMs: 0, retries: 0 });
+    expect(signingView(overTheWire(spec))).toEqual(signingView(spec));
+    const shell = signingView(toProtoSpec(job({ steps: [{ run: 'noop' }] })));
+    expect(shell.steps[0]).not.toHaveProperty('builtin');
+  });
+
   it('survives the protocol round trip: the agent sees what the submitter signed', () => {
     const spec = toProtoSpec(job(DOC));
     expect(signingView(overTheWire(spec))).toEqual(signingView(spec));

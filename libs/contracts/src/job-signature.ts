@@ -51,7 +51,8 @@ export interface SigningView {
   timeoutMs: number;
   env: Record<string, string>;
   uses: Array<{ url: string; sha256: string }>;
-  steps: Array<{ name: string; run: string | string[]; timeoutMs: number; retries: number }>;
+  /** A built-in step has `builtin` and no `run` (so a signed command cannot become one, nor the reverse). */
+  steps: Array<{ name: string; run?: string | string[]; builtin?: string; timeoutMs: number; retries: number }>;
   /** Present only when the job has secrets: name → SHA-256 hex of the value. */
   secrets?: Record<string, string>;
 }
@@ -62,7 +63,7 @@ export interface SigningView {
  */
 export const SIGNED_PROTO_FIELDS = {
   JobSpec: ['name', 'pool', 'labels', 'timeoutMs', 'env', 'uses', 'steps', 'secrets'],
-  Step: ['name', 'shell', 'argv', 'timeoutMs', 'retries'],
+  Step: ['name', 'shell', 'argv', 'builtin', 'timeoutMs', 'retries'],
   Artifact: ['url', 'sha256'],
 } as const;
 
@@ -78,7 +79,9 @@ export function signingView(spec: SignableSpec): SigningView {
     steps: (spec.steps ?? []).map((s) => ({
       name: s.name ?? '',
       // what the agent runs: the oneof's case when decoded, else whichever member is set (toProtoSpec)
-      run: s.run === 'argv' || (s.run === undefined && s.argv) ? [...(s.argv?.args ?? [])] : (s.shell ?? ''),
+      ...(s.run === 'builtin' || (s.run === undefined && s.builtin)
+        ? { builtin: s.builtin ?? '' }
+        : { run: s.run === 'argv' || (s.run === undefined && s.argv) ? [...(s.argv?.args ?? [])] : (s.shell ?? '') }),
       timeoutMs: toNumber(s.timeoutMs),
       retries: s.retries ?? 0,
     })),
