@@ -39,6 +39,7 @@ export interface Readiness extends ReadinessView {
 export class HealthService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private shuttingDown = false;
   private probeTimer: NodeJS.Timeout | undefined;
+  private last: Readiness | undefined;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -79,7 +80,21 @@ export class HealthService implements OnApplicationBootstrap, BeforeApplicationS
     this.recordProbes({ journal, redis, postgres });
     if (this.shuttingDown) dependencies.api = { up: false, latencyMs: null, detail: 'shutting down' };
     const degraded = Object.entries({ redis, postgres, resultsJournal }).flatMap(([name, c]) => (c.up ? [] : [name]));
-    return { ready: !this.shuttingDown && journal.up, dependencies, degraded, leadership: this.leadership.state() };
+    this.last = {
+      ready: !this.shuttingDown && journal.up,
+      dependencies,
+      degraded,
+      leadership: this.leadership.state(),
+    };
+    return this.last;
+  }
+
+  /**
+   * What the latest probe found (the background one every JR_METRICS_REFRESH_INTERVAL, or a /readyz):
+   * the incident monitor reads this instead of probing again, so Postgres and Redis see one prober.
+   */
+  latestReadiness(): Readiness | undefined {
+    return this.last;
   }
 
   /** GET /metrics: renders what the background probes and refreshes hold; no query to Postgres or Redis. */

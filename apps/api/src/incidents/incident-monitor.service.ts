@@ -10,12 +10,15 @@ import { CanaryVerdicts } from './canary-verdicts';
 import { IncidentRecorder, LEADER_CAUSES, type Condition } from './incident-recorder';
 import { IncidentsRepository } from './incidents.repository';
 
-/** How often the conditions are looked at: an incident's start and end are known to about this. */
+/**
+ * How often the conditions are looked at. This replica's own come from the readiness probe that runs every
+ * JR_METRICS_REFRESH_INTERVAL (5 s by default): an incident's start and end are known to about that.
+ */
 export const INCIDENT_TICK_MS = 1_000;
 
 /**
  * Detects incidents and records them (IncidentRecorder). Every replica watches its own dependencies and
- * intake (the readiness probe: Postgres or Redis down, intake refusing submissions); the elected leader
+ * intake (the latest readiness probe's findings: Postgres or Redis down, intake refusing submissions); the elected leader
  * watches the fleet (agents whose reporting breaker is open, pools whose canaries fail). A pass that
  * cannot read what it needs (Postgres down, for the fleet) leaves that group's incidents as they are:
  * not knowing is not evidence that a condition ended.
@@ -53,12 +56,14 @@ export class IncidentMonitorService implements OnApplicationBootstrap, BeforeApp
   /** One pass (tests call it directly). */
   async tick(): Promise<void> {
     const now = this.clock.now();
-    const readiness = await this.health.readiness();
-    if (!this.adoptedOwn && readiness.dependencies.postgres?.up) {
-      this.recorder.adopt(await this.repo.open({ replica: this.config.replicaId }));
-      this.adoptedOwn = true;
+    const readiness = this.health.latestReadiness();
+    if (readiness) {
+      if (!this.adoptedOwn && readiness.dependencies.postgres?.up) {
+        this.recorder.adopt(await this.repo.open({ replica: this.config.replicaId }));
+        this.adoptedOwn = true;
+      }
+      this.note(this.recorder.observe('replica', replicaConditions(readiness, this.config.replicaId), now));
     }
-    this.note(this.recorder.observe('replica', replicaConditions(readiness, this.config.replicaId), now));
     await this.observeFleet(now);
     await this.save();
     for (const cause of INCIDENT_CAUSES) this.metrics.incidentsOpen.set({ cause }, this.recorder.openCount(cause));
