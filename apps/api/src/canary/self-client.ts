@@ -55,15 +55,12 @@ export class SelfClient {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
       },
+      // a fresh connection each time (no keep-alive agent): every canary proves a whole handshake
+      agent: false,
       ...(this.tls ? { rejectUnauthorized: false, servername: 'localhost' } : {}),
     };
     return new Promise((resolve, reject) => {
       const req = (this.tls ? https : http).request(options, (res) => {
-        if (this.tls && !this.isOwn(res.socket as TLSSocket)) {
-          res.destroy();
-          reject(new Error("the listener answered with a certificate that is not this replica's"));
-          return;
-        }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -75,7 +72,17 @@ export class SelfClient {
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)));
       req.on('error', reject);
-      req.end(body);
+      if (!this.tls) {
+        req.end(body);
+        return;
+      }
+      // the token and body go out only once the peer has shown this replica's own certificate
+      req.on('socket', (socket) =>
+        socket.once('secureConnect', () => {
+          if (this.isOwn(socket as TLSSocket)) req.end(body);
+          else req.destroy(new Error("the listener answered with a certificate that is not this replica's"));
+        }),
+      );
     });
   }
 
