@@ -1,16 +1,34 @@
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { JobSpecInput } from '@jr/contracts';
 import type { Stack } from '@jr/testing';
 
 /** The few REST calls the recovery measurements make, with the stack's admin token. */
 
-export async function submitJob(stack: Stack, spec: JobSpecInput): Promise<string> {
-  const res = await stack.fetch('/v1/jobs', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify(spec),
-  });
-  if (res.status !== 202) throw new Error(`POST /v1/jobs answered ${res.status}: ${await res.text()}`);
+/**
+ * One submission. A connection error (a kept-alive socket the API closed as the request went out, seen in CI
+ * as "fetch failed" under load) is retried with the same Idempotency-Key, so a retry cannot make a second job.
+ */
+export async function submitJob(stack: Stack, spec: JobSpecInput, key = randomUUID()): Promise<string> {
+  const send = () =>
+    stack.fetch('/v1/jobs', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${stack.adminToken}`,
+        'content-type': 'application/json',
+        'idempotency-key': key,
+      },
+      body: JSON.stringify(spec),
+    });
+  let res: Response | undefined;
+  for (let tries = 1; !res; tries++) {
+    res = await send().catch((err: unknown) => {
+      if (tries >= 3) throw err;
+      return undefined;
+    });
+  }
+  if (res.status !== 202 && res.status !== 200)
+    throw new Error(`POST /v1/jobs answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { id: string }).id;
 }
 
