@@ -40,3 +40,5 @@ CREATE TABLE canary_runs (
   outcome     text
 );
 CREATE INDEX canary_runs_window_idx ON canary_runs (accepted_at);
+-- the leader's pass settles the open ones only
+CREATE INDEX canary_runs_open_idx ON canary_runs (accepted_at) WHERE outcome IS NULL;
