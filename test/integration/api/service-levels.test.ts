@@ -1,5 +1,6 @@
 import type { Incident, SloReport } from '@jr/contracts';
 import { waitFor } from '@jr/testing';
+import { canaryToken } from '../../../apps/api/src/auth/tokens';
 import { AgentClient, http, setDatabaseConnections, startTestApi, type TestApi } from './harness';
 
 // Service levels against a real jr-api (Postgres, Redis, gRPC, TLS): canary jobs take the public way and
@@ -68,10 +69,15 @@ describe('canaries', () => {
     expect(metrics.text).toMatch(/jr_canaries_total\{pool="canaried",outcome="succeeded"\} [1-9]/);
   });
 
-  it('refuses canary: true from anyone but the API itself', async () => {
+  it('refuses canary: true from anyone but the API itself; the canary token may submit and nothing else', async () => {
     const r = await http(t, 'POST', '/v1/jobs', { body: { canary: true, steps: [{ builtin: 'noop' }] } });
     expect(r.status).toBe(400);
     expect(r.text).toContain('canary');
+    const token = canaryToken(t.config.adminToken);
+    const own = await http(t, 'POST', '/v1/jobs', { token, body: { canary: true, steps: [{ builtin: 'noop' }] } });
+    expect(own.status).toBe(202);
+    expect((await http(t, 'GET', '/v1/jobs', { token })).status).toBe(403);
+    expect((await http(t, 'GET', '/v1/agents', { token })).status).toBe(403);
   });
 });
 

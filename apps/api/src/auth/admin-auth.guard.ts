@@ -14,7 +14,7 @@ import { IS_PUBLIC } from './public.decorator';
 import { REQUIRED_SCOPE } from './scope.decorator';
 
 const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
-const CANARY_SCOPES: ReadonlySet<Scope> = new Set<Scope>(['jobs:submit', 'jobs:read']);
+const CANARY_SCOPES: ReadonlySet<Scope> = new Set<Scope>(['jobs:submit']);
 
 /**
  * Authentication and authorization of every REST route but the @Public() ones: the bearer is the
